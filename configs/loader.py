@@ -1,0 +1,95 @@
+"""Load ``configs/<name>.yaml`` into a typed settings model, with CLI overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from pipelines.errors import StreamlabError
+
+CONFIG_DIR = Path(__file__).resolve().parent
+"""Where the YAML files live; ``STREAMLAB_CONFIG_DIR`` points elsewhere (e.g. a deployment's own)."""
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ConfigError(StreamlabError):
+    """A config file is missing or malformed, or an override names an unknown key or bad value."""
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("STREAMLAB_CONFIG_DIR", CONFIG_DIR))
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    """Read ``<config dir>/<name>.yaml`` as a mapping (an empty file is an empty mapping)."""
+    path = config_dir() / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Return a copy of ``config`` with each ``a.b.c=value`` override applied.
+
+    Values are parsed as YAML so types survive the shell. A key that does not exist is refused
+    unless it is prefixed with ``+`` (as in Hydra): a typo must not silently do nothing.
+    """
+    result = _deep_copy(config)
+    for raw in overrides or []:
+        if "=" not in raw:
+            raise ConfigError(f"override {raw!r} is not of the form key=value (e.g. trainer.epochs=3)")
+        key, value_text = raw.split("=", 1)
+        add = key.startswith("+")
+        key = key.lstrip("+").strip()
+        if not key:
+            raise ConfigError(f"override {raw!r} has an empty key")
+        try:
+            value = yaml.safe_load(value_text) if value_text != "" else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {raw!r}: value is not valid YAML: {exc}") from exc
+        node = result
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None and add:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"override {raw!r}: {where!r} is not a section of the config")
+            node = child
+        if parts[-1] not in node and not add:
+            known = ", ".join(sorted(node)) or "(none)"
+            raise ConfigError(f"override {raw!r}: unknown key {key!r}; known keys here: {known}")
+        node[parts[-1]] = value
+    return result
+
+
+def load_config(name: str, model: type[T], overrides: list[str] | None = None) -> T:
+    """Load, override and validate one config; errors name the file and the offending field."""
+    data = apply_overrides(load_yaml(name), overrides)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"configs/{name}.yaml (with overrides): {problems}") from exc
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value

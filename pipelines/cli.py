@@ -1,0 +1,57 @@
+"""The ``streamlab`` command: one sub-command group per area.
+
+Groups import only typer at module level and load heavy libraries (torch, ray, mlflow, feast)
+inside the command that needs them, so ``streamlab --help`` stays fast. A
+:class:`~pipelines.errors.StreamlabError` becomes one clear line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from pipelines.errors import StreamlabError
+
+# (group name, module with a Typer ``app``). A module that does not exist yet is skipped,
+# so areas land independently.
+GROUPS: list[tuple[str, str]] = [
+    ("data", "data.cli"),
+    ("stream", "streaming.cli"),
+    ("abr", "training.abr_cli"),
+    ("ladder", "pipelines.ladder_cli"),
+    ("features", "features.cli"),
+    ("recsys", "training.recsys_cli"),
+    ("qoe", "training.qoe_cli"),
+    ("serve", "serving.cli"),
+]
+
+_typer_app = typer.Typer(
+    name="streamlab",
+    help="streamlab: recommenders, per-title encoding, learned ABR, QoE anomalies, and a VOD stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+for _name, _module in GROUPS:
+    try:
+        _group = importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _module:
+            raise
+        continue
+    _typer_app.add_typer(_group.app, name=_name)
+
+
+def app() -> None:
+    """Console-script entry point."""
+    try:
+        _typer_app()
+    except StreamlabError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    app()
