@@ -1,0 +1,124 @@
+"""What a published title is: its on-disk layout and its ``title.json`` record.
+
+The contract between ingest (which writes titles), the origin (which serves them and lists the
+catalog) and the player page (which shows the catalog). Layout under the media root::
+
+    <media_root>/<title_id>/
+        title.json                      # this module's TitleRecord
+        master.m3u8                     # HLS multivariant playlist
+        manifest.mpd                    # DASH MPD (same CMAF segments as HLS)
+        <rendition_id>/init.mp4         # CMAF init segment
+        <rendition_id>/seg_00001.m4s …  # CMAF media segments, 1-based
+        <rendition_id>/playlist.m3u8    # HLS media playlist
+        audio/…                         # the AAC track, when the source has audio
+
+Titles are published atomically: built under ``<media_root>/.staging/`` and renamed into place,
+so the catalog never lists a half-written title.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from pipelines.errors import StreamlabError
+
+TITLE_RECORD = "title.json"
+HLS_MASTER = "master.m3u8"
+DASH_MANIFEST = "manifest.mpd"
+STAGING_DIR = ".staging"
+TITLE_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class InvalidTitleId(StreamlabError):
+    pass
+
+
+def validate_title_id(title_id: str) -> str:
+    """Title ids become path components and URLs: lowercase letters, digits, ``-`` and ``_``."""
+    if not TITLE_ID_PATTERN.match(title_id):
+        raise InvalidTitleId(
+            f"title id {title_id!r} is not valid: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return title_id
+
+
+class SourceInfo(BaseModel):
+    container: str
+    video_codec: str
+    width: int
+    height: int
+    fps: float
+    duration_s: float
+    has_audio: bool
+    audio_codec: str | None = None
+    bitrate_kbps: float | None = None
+
+
+class Rendition(BaseModel):
+    id: str = Field(description="folder name, e.g. 720p_3000k")
+    width: int
+    height: int
+    codec: Literal["h264", "hevc", "av1"]
+    codecs: str = Field(description="RFC 6381 codecs string of the video track, e.g. avc1.64001f")
+    bitrate_kbps: int = Field(description="target bitrate")
+    bandwidth_bps: int = Field(description="peak bits/s over segments (HLS BANDWIDTH)")
+    average_bandwidth_bps: int = Field(description="mean bits/s (HLS AVERAGE-BANDWIDTH)")
+    profile: str = Field(description="ladder profile this rung came from, e.g. main, mobile, uhd")
+    browser_playable: bool = Field(description="False for HEVC: Chromium's MSE does not decode it")
+    segment_count: int
+
+
+class AudioTrack(BaseModel):
+    id: str = "audio"
+    codecs: str = "mp4a.40.2"
+    bitrate_kbps: int
+    sample_rate_hz: int
+    channels: int
+
+
+class TitleRecord(BaseModel):
+    title_id: str
+    name: str
+    created_at: datetime
+    source: SourceInfo
+    segment_duration_s: float
+    duration_s: float
+    renditions: list[Rendition]
+    audio: AudioTrack | None = None
+    hls: str = HLS_MASTER
+    dash: str = DASH_MANIFEST
+    drm: str = "none"
+    ladder: str = "fixed"
+
+
+def title_dir(media_root: Path, title_id: str) -> Path:
+    return media_root / validate_title_id(title_id)
+
+
+def read_title(media_root: Path, title_id: str) -> TitleRecord:
+    path = title_dir(media_root, title_id) / TITLE_RECORD
+    if not path.is_file():
+        raise StreamlabError(f"title {title_id!r} is not published under {media_root}")
+    return TitleRecord.model_validate_json(path.read_text())
+
+
+def list_titles(media_root: Path) -> list[TitleRecord]:
+    """Published titles, newest first; staging folders and unreadable records are skipped."""
+    if not media_root.is_dir():
+        return []
+    records = []
+    for child in media_root.iterdir():
+        record = child / TITLE_RECORD
+        if child.name.startswith(".") or not record.is_file():
+            continue
+        try:
+            records.append(TitleRecord.model_validate_json(record.read_text()))
+        except ValueError:
+            continue
+    return sorted(records, key=lambda r: r.created_at, reverse=True)

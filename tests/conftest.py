@@ -1,0 +1,46 @@
+"""Fixtures shared by every area's tests: real data, isolated state, generated sources."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("STREAMLAB_PROGRESS", "0")
+
+
+@pytest.fixture(scope="session")
+def raw_dir() -> Path:
+    """The fetched datasets; `make test` runs `streamlab data fetch` first."""
+    from pipelines import project
+
+    path = project.raw_data_dir()
+    if not (path / "videos" / "bigbuckbunny.mp4").is_file():
+        pytest.fail(f"fetched data missing under {path}: run `streamlab data fetch` (make test does)")
+    return path
+
+
+@pytest.fixture()
+def media_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty media root for one test (the public tree the origin serves)."""
+    root = tmp_path / "media"
+    root.mkdir()
+    monkeypatch.setenv("STREAMLAB_MEDIA_ROOT", str(root))
+    return root
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An isolated MLflow SQLite store for one test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture(scope="session")
+def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sources")

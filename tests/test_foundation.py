@@ -1,0 +1,84 @@
+"""Foundation behaviours: config loading and overrides, data fetch, the CLI's error contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from configs import ConfigError, apply_overrides, load_config
+from data.fetch import fetch_all, sha256
+
+
+class _Trainer(BaseModel):
+    epochs: int
+    lr: float
+
+
+class _Settings(BaseModel):
+    trainer: _Trainer
+    name: str
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "demo.yaml").write_text(text)
+    return tmp_path
+
+
+def test_overrides_are_parsed_as_yaml_and_validated(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1}\nname: a\n")))
+    settings = load_config("demo", _Settings, ["trainer.epochs=3", "name=b"])
+    assert settings.trainer.epochs == 3 and settings.name == "b"
+
+
+def test_unknown_override_key_is_refused_with_known_keys():
+    with pytest.raises(ConfigError, match="unknown key 'trainer.epoch'.*epochs"):
+        apply_overrides({"trainer": {"epochs": 1}}, ["trainer.epoch=3"])
+
+
+def test_plus_prefix_adds_a_new_key():
+    assert apply_overrides({"a": {}}, ["+a.b.c=2"]) == {"a": {"b": {"c": 2}}}
+
+
+def test_bad_value_type_names_the_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1}\nname: a\n")))
+    with pytest.raises(ConfigError, match="trainer.epochs"):
+        load_config("demo", _Settings, ["trainer.epochs=many"])
+
+
+def test_override_without_equals_is_refused():
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["epochs"])
+
+
+def test_fetch_is_idempotent_and_verified(raw_dir):
+    report = fetch_all(raw_dir)
+    assert report.written == []
+    names = {p.name for p in report.verified}
+    assert {"ml-100k.inter", "bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4", "video_size_5"} <= names
+    assert len(list((raw_dir / "abr" / "train_traces").iterdir())) == 127
+
+
+def test_fetch_replaces_a_corrupted_file(raw_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "raw"
+    shutil.copytree(raw_dir, copy)
+    damaged = copy / "ml-100k" / "ml-100k.user"
+    good = sha256(damaged)
+    damaged.write_text("garbage")
+    report = fetch_all(copy)
+    assert damaged in report.written and sha256(damaged) == good
+
+
+def test_cli_reports_errors_in_one_line_and_exit_2():
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "data", "fetch", "nonexistent.key=1"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: override 'nonexistent.key=1'")
+    assert "Traceback" not in result.stderr
