@@ -1,0 +1,48 @@
+"""``streamlab stream …``: ingest titles into the media tree and serve them through the cache tiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="VOD stack: ingest (probe, transcode, package, publish) and serve.", no_args_is_help=True)
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="config overrides, e.g. transcode.preset=fast")]
+
+
+@app.command()
+def ingest(
+    source: Annotated[Path, typer.Argument(help="source video file (inside an allowed media root)")],
+    title_id: Annotated[str, typer.Option("--title-id", help="id of the published title, e.g. bbb")],
+    name: Annotated[str | None, typer.Option(help="display name (default: the title id)")] = None,
+    ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles)")] = "fixed",
+    drm: Annotated[str, typer.Option(help="content protection: none")] = "none",
+    overrides: Overrides = None,
+) -> None:
+    """Probe, transcode the ladder (Ray), package CMAF as HLS + DASH, and publish atomically."""
+    from pipelines import project
+    from streaming.ingest.pipeline import ingest_title
+
+    record = ingest_title(source, title_id, name=name, ladder=ladder, drm=drm, overrides=overrides)
+    root = project.media_root() / record.title_id
+    typer.echo(f"published {record.title_id!r} ({record.duration_s:.1f} s) at {root}")
+    for rendition in record.renditions:
+        typer.echo(
+            f"  {rendition.id:>16}  {rendition.width}x{rendition.height}  {rendition.codec}  "
+            f"{rendition.average_bandwidth_bps / 1000:.0f} kbit/s avg  {rendition.segment_count} segments"
+        )
+    typer.echo(f"  HLS {root / record.hls}\n  DASH {root / record.dash}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from configs/delivery.yaml)")] = None,
+    port: Annotated[int | None, typer.Option(help="edge port, the one viewers use")] = None,
+    overrides: Overrides = None,
+) -> None:
+    """Serve the media tree: origin, regional shield and edge cache tiers, plus the player page."""
+    from streaming.delivery.stack import serve_forever
+
+    serve_forever(host=host, port=port, overrides=overrides)
