@@ -44,6 +44,17 @@ for _name, _module in GROUPS:
     _typer_app.add_typer(_group.app, name=_name)
 
 
+@_typer_app.command("demo")
+def _demo(
+    serve: bool = typer.Option(False, "--serve", help="keep serving after the checks, until Ctrl-C"),
+    overrides: list[str] | None = typer.Argument(None, help="config overrides, e.g. title_id=demo"),
+) -> None:
+    """The main job, end to end: ingest a real clip, serve it through the cache tiers, play it in chromium."""
+    from pipelines.demo import run_demo
+
+    run_demo(serve=serve, overrides=overrides)
+
+
 def app() -> None:
     """Console-script entry point."""
     try:
