@@ -1,0 +1,166 @@
+"""Non-personalised and neighbourhood recommenders: popularity, item-kNN, EASE, content-based."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from models.recsys.base import Context, Recommender, recency_weights
+from models.recsys.dataset import RecsysData
+
+
+class Popularity(Recommender):
+    """Titles ranked by how many viewers watched them: the floor every model must clear."""
+
+    name = "popularity"
+
+    def fit(self, data: RecsysData) -> "Popularity":
+        self.data = data
+        self.counts = np.asarray(data.seen().sum(axis=0)).ravel().astype(np.float64)
+        return self
+
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        return np.tile(self.counts, (len(users), 1))
+
+
+class TimeAwarePopularity(Recommender):
+    """Popularity around the moment of the request: watches within a Gaussian window of that time.
+
+    Why: catalogues and tastes drift (new releases, seasonal titles); what everyone watched in
+    the weeks around a viewer's last session predicts their next titles much better than all-time
+    counts. The request time is the viewer's last interaction unless a context says otherwise.
+    """
+
+    name = "time_popularity"
+
+    def __init__(self, window_days: float = 14.0):
+        self.window_days = window_days
+
+    def fit(self, data: RecsysData) -> "TimeAwarePopularity":
+        self.data = data
+        frame = data.interactions
+        self._t = frame["timestamp"].to_numpy() / 86400.0
+        self._i = frame["i"].to_numpy()
+        self._last = data.last_timestamp() / 86400.0
+        # Bucket by day so a request costs O(days × titles), not O(interactions).
+        self._day0 = np.floor(self._t.min()) if len(self._t) else 0.0
+        day = (np.floor(self._t) - self._day0).astype(int)
+        self._daily = np.zeros((day.max() + 1 if len(day) else 1, data.n_items))
+        np.add.at(self._daily, (day, self._i), 1.0)
+        self._days = np.arange(self._daily.shape[0]) + self._day0 + 0.5
+        return self
+
+    def at(self, time_days: np.ndarray) -> np.ndarray:
+        """Window popularity at each time (days since epoch): shape ``(len(time), n_items)``."""
+        distance = (time_days[:, None] - self._days[None, :]) / self.window_days
+        kernel = np.exp(-0.5 * distance**2)
+        return kernel @ self._daily
+
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        times = self._last[users].copy()
+        if contexts is not None:
+            for row, ctx in enumerate(contexts):
+                if ctx is not None and ctx.timestamp_s is not None:
+                    times[row] = ctx.timestamp_s / 86400.0
+        fallback = self._days[-1] if len(self._days) else 0.0
+        times = np.where(np.isnan(times), fallback, times)
+        return self.at(times)
+
+
+class ItemKNN(Recommender):
+    """Item-based collaborative filtering: cosine similarity, top ``neighbours`` per title.
+
+    ``half_life_days`` weights each viewer's history by recency before scoring (not in the
+    similarity), so their latest titles drive the list.
+    """
+
+    name = "item_knn"
+
+    def __init__(self, neighbours: int = 100, shrink: float = 10.0, half_life_days: float | None = None):
+        self.neighbours = neighbours
+        self.shrink = shrink
+        self.half_life_days = half_life_days
+
+    def fit(self, data: RecsysData) -> "ItemKNN":
+        self.data = data
+        x = data.seen().astype(np.float64)
+        co = (x.T @ x).toarray()
+        norms = np.sqrt(np.diag(co))
+        sim = co / (np.outer(norms, norms) + self.shrink + 1e-12)
+        np.fill_diagonal(sim, 0.0)
+        if self.neighbours < sim.shape[0]:
+            cut = np.argpartition(-sim, kth=self.neighbours, axis=0)[self.neighbours :, :]
+            np.put_along_axis(sim, cut, 0.0, axis=0)
+        self.similarity = sim
+        self.history = data.matrix(recency_weights(data, self.half_life_days))
+        return self
+
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        return np.asarray(self.history[users] @ self.similarity)
+
+
+class EASE(Recommender):
+    """Embarrassingly Shallow Autoencoder (Steck, WWW 2019): closed-form item-item weights.
+
+    ``B = I − P·diagMat(1/diag(P))`` with ``P = (XᵀX + λI)⁻¹`` and a zero diagonal. A strong
+    linear baseline on MovieLens; ``half_life_days`` applies recency weights to the history rows
+    used at scoring time.
+    """
+
+    name = "ease"
+
+    def __init__(self, l2: float = 500.0, half_life_days: float | None = None):
+        self.l2 = l2
+        self.half_life_days = half_life_days
+
+    def fit(self, data: RecsysData) -> "EASE":
+        self.data = data
+        x = data.seen().astype(np.float64)
+        gram = (x.T @ x).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        self.weights = b
+        self.history = data.matrix(recency_weights(data, self.half_life_days))
+        return self
+
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        return np.asarray(self.history[users] @ self.weights)
+
+
+class ContentBased(Recommender):
+    """Genres and release year: a viewer profile of genre shares and preferred era.
+
+    Scores are ``cos(profile, genres) − year_weight·|year − viewer's mean year| / 10``; works for
+    titles nobody has watched, which collaborative models cannot rank.
+    """
+
+    name = "content"
+
+    def __init__(self, year_weight: float = 0.3, half_life_days: float | None = None):
+        self.year_weight = year_weight
+        self.half_life_days = half_life_days
+
+    def fit(self, data: RecsysData) -> "ContentBased":
+        self.data = data
+        genres, _ = data.genre_matrix()
+        norms = np.linalg.norm(genres, axis=1, keepdims=True)
+        self.genres = genres / np.maximum(norms, 1e-9)
+        history = data.matrix(recency_weights(data, self.half_life_days))
+        profile = np.asarray(history @ genres)
+        self.profile = profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-9)
+        years = data.items["year"].to_numpy(dtype=float)
+        fill = np.nanmedian(years) if np.isfinite(years).any() else 0.0
+        self.years = np.where(np.isnan(years), fill, years)
+        weight_sum = np.asarray(history.sum(axis=1)).ravel()
+        self.user_year = np.asarray(history @ self.years).ravel() / np.maximum(weight_sum, 1e-9)
+        self.user_year[weight_sum == 0] = fill
+        return self
+
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        sim = self.profile[users] @ self.genres.T
+        gap = np.abs(self.years[None, :] - self.user_year[users, None]) / 10.0
+        return sim - self.year_weight * gap

@@ -1,0 +1,118 @@
+"""Index viewers and titles once, so every model works on the same integer codes.
+
+The title index is the catalogue (items file ∪ titles seen in interactions), not just the
+titles in the training data: full ranking is over every title, and content/deep models can
+score a title nobody has watched yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass
+class RecsysData:
+    """Interactions with integer codes ``u``/``i``, plus aligned title and viewer attributes."""
+
+    interactions: pd.DataFrame
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    items: pd.DataFrame
+    users: pd.DataFrame
+    _user_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _item_index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._user_index = {u: k for k, u in enumerate(self.user_ids)}
+        self._item_index = {i: k for k, i in enumerate(self.item_ids)}
+
+    @classmethod
+    def build(
+        cls,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+    ) -> "RecsysData":
+        catalogue = list(items["item_id"]) if items is not None else []
+        known = set(catalogue)
+        extra = sorted(set(interactions["item_id"]) - known, key=_natural)
+        item_ids = np.array(catalogue + extra, dtype=object)
+        user_ids = np.array(sorted(set(interactions["user_id"]), key=_natural), dtype=object)
+        aligned_items = pd.DataFrame({"item_id": item_ids})
+        if items is not None:
+            aligned_items = aligned_items.merge(items, on="item_id", how="left")
+        aligned_items["genres"] = [g if isinstance(g, tuple) else () for g in aligned_items.get("genres", [()] * len(item_ids))]
+        if "year" not in aligned_items:
+            aligned_items["year"] = np.nan
+        if "title" not in aligned_items:
+            aligned_items["title"] = aligned_items["item_id"]
+        aligned_users = pd.DataFrame({"user_id": user_ids})
+        if users is not None:
+            aligned_users = aligned_users.merge(users, on="user_id", how="left")
+        data = cls(interactions.copy(), user_ids, item_ids, aligned_items, aligned_users)
+        data.interactions["u"] = data.interactions["user_id"].map(data._user_index).astype(np.int64)
+        data.interactions["i"] = data.interactions["item_id"].map(data._item_index).astype(np.int64)
+        return data
+
+    def with_interactions(self, interactions: pd.DataFrame) -> "RecsysData":
+        """Same viewer and title index, other interactions (e.g. the training part of a split)."""
+        sub = RecsysData(interactions.copy(), self.user_ids, self.item_ids, self.items, self.users)
+        sub.interactions["u"] = sub.interactions["user_id"].map(sub._user_index).astype(np.int64)
+        sub.interactions["i"] = sub.interactions["item_id"].map(sub._item_index).astype(np.int64)
+        return sub
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def user_index(self, user_id: str) -> int | None:
+        return self._user_index.get(str(user_id))
+
+    def item_index(self, item_id: str) -> int | None:
+        return self._item_index.get(str(item_id))
+
+    def matrix(self, weights: np.ndarray | None = None) -> sp.csr_matrix:
+        """Viewer × title matrix; repeated pairs keep their largest weight (default 1.0)."""
+        frame = self.interactions
+        values = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
+        order = np.lexsort((values, frame["i"].to_numpy(), frame["u"].to_numpy()))
+        u, i, v = frame["u"].to_numpy()[order], frame["i"].to_numpy()[order], values[order]
+        last = np.ones(len(u), dtype=bool)
+        last[:-1] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+        return sp.csr_matrix((v[last], (u[last], i[last])), shape=(self.n_users, self.n_items))
+
+    def seen(self) -> sp.csr_matrix:
+        return self.matrix()
+
+    def last_timestamp(self) -> np.ndarray:
+        """Per viewer: the time of their last interaction (NaN for viewers without any)."""
+        out = np.full(self.n_users, np.nan)
+        grouped = self.interactions.groupby("u")["timestamp"].max()
+        out[grouped.index.to_numpy()] = grouped.to_numpy()
+        return out
+
+    def genre_matrix(self) -> tuple[np.ndarray, list[str]]:
+        """Title × genre 0/1 matrix and the genre names (sorted)."""
+        names = sorted({g for gs in self.items["genres"] for g in gs})
+        col = {g: k for k, g in enumerate(names)}
+        out = np.zeros((self.n_items, len(names)), dtype=np.float32)
+        for row, gs in enumerate(self.items["genres"]):
+            for g in gs:
+                out[row, col[g]] = 1.0
+        return out, names
+
+
+def _natural(value: str) -> tuple[int, object]:
+    """Numeric ids sort numerically, others lexically after them."""
+    try:
+        return (0, int(value))
+    except ValueError:
+        return (1, value)

@@ -1,0 +1,36 @@
+"""Real MovieLens-100k, loaded once per session, and its protocol split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.recsys.dataset import RecsysData
+from models.recsys.loaders import load_interactions, load_items, load_users
+from models.recsys.split import temporal_split
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir() -> Path:
+    from pipelines import project
+
+    path = project.raw_data_dir() / "ml-100k"
+    if not (path / "ml-100k.inter").is_file():
+        pytest.fail(f"MovieLens-100k missing under {path}: run `streamlab data fetch`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ml100k(ml100k_dir: Path) -> RecsysData:
+    return RecsysData.build(
+        load_interactions(ml100k_dir / "ml-100k.inter"),
+        load_items(ml100k_dir / "ml-100k.item"),
+        load_users(ml100k_dir / "ml-100k.user"),
+    )
+
+
+@pytest.fixture(scope="session")
+def ml100k_split(ml100k: RecsysData):
+    train, test = temporal_split(ml100k.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    return ml100k.with_interactions(train), test
