@@ -1,0 +1,102 @@
+"""Typed DRM settings (``configs/drm.yaml``) and the master key they point at."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from configs import load_config
+from pipelines import project
+from pipelines.errors import StreamlabError
+
+MASTER_KEY_ENV = "STREAMLAB_DRM_MASTER_KEY"
+
+
+class MasterKeyMissing(StreamlabError):
+    """No usable master key: DRM refuses to start rather than write keys in the clear."""
+
+
+class TokenSettings(BaseModel):
+    ttl_s: int = 600
+    max_uses: int = 8
+    clock_skew_s: int = 5
+
+
+class RateLimitSettings(BaseModel):
+    requests_per_s: float = 5.0
+    burst: int = 20
+
+
+class LicenseServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8010
+
+
+class DrmSettings(BaseModel):
+    master_key_file: Path | None = None
+    key_store: Path = Path(".state/drm/keys.db")
+    entitlements: Path = Path(".state/drm/entitlements.db")
+    key_per_track_type: bool = False
+    rotation_segments: int = 0
+    tokens: TokenSettings = TokenSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    license_server: LicenseServerSettings = LicenseServerSettings()
+
+    def key_store_path(self) -> Path:
+        return project.resolve(self.key_store)
+
+    def entitlements_path(self) -> Path:
+        return project.resolve(self.entitlements)
+
+
+def load_drm_settings(overrides: list[str] | None = None) -> DrmSettings:
+    return load_config("drm", DrmSettings, overrides)
+
+
+def load_master_key(settings: DrmSettings) -> bytes:
+    """The 32-byte master key, from the environment first, then the configured file.
+
+    Refuses a key file under the public media tree or readable by others: the master key unwraps
+    every content key, so leaking it is leaking the catalogue.
+    """
+    encoded = os.environ.get(MASTER_KEY_ENV)
+    source = f"${MASTER_KEY_ENV}"
+    if not encoded and settings.master_key_file is not None:
+        path = project.resolve(settings.master_key_file)
+        source = str(path)
+        if not path.is_file():
+            raise MasterKeyMissing(f"DRM master key file {path} does not exist (create it with `streamlab drm init-master-key`)")
+        media = project.media_root().resolve()
+        if path.resolve().is_relative_to(media):
+            raise MasterKeyMissing(f"DRM master key file {path} lies inside the public media tree {media}")
+        if path.stat().st_mode & 0o077:
+            raise MasterKeyMissing(f"DRM master key file {path} is readable by group/others: chmod 600 it")
+        encoded = path.read_text().strip()
+    if not encoded:
+        raise MasterKeyMissing(
+            f"no DRM master key: set {MASTER_KEY_ENV} (base64 of 32 random bytes) or drm master_key_file "
+            "(`streamlab drm init-master-key`); nothing was encrypted and no key was written"
+        )
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise MasterKeyMissing(f"DRM master key from {source} is not valid base64") from exc
+    if len(key) != 32:
+        raise MasterKeyMissing(f"DRM master key from {source} is {len(key)} bytes; it must be 32")
+    return key
+
+
+def create_master_key_file(path: Path) -> Path:
+    """Write a fresh random master key (mode 0600); refuses to overwrite an existing one."""
+    path = project.resolve(path)
+    if path.exists():
+        raise StreamlabError(f"{path} exists already; refusing to overwrite a master key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    return path
