@@ -1,0 +1,282 @@
+"""Headless-browser playback check: does a published title actually play in a real browser?
+
+Drives Debian's chromium (never a Playwright browser download) with Playwright for Python through
+the player page (``static/index.html``), which exposes its state on ``window.streamlab``.
+Playback counts only when media time advances *and* decoded frames increase with no fatal player
+error: a missing decryption key or an undecodable codec stalls silently (no error event), so
+"no error fired" proves nothing (see field-notes.md, "Browser playback").
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from pipelines.errors import StreamlabError
+
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+# Flags measured to work headless on this machine; QUIC and background traffic off so every
+# request goes to the stack under test, autoplay allowed so muted playback starts without a click.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+)
+VIEWPORT = {"width": 1280, "height": 800}
+POLL_INTERVAL_MS = 100
+PAGE_READY_TIMEOUT_S = 15.0
+# MSE type strings probed by the page (static/app.js PROBE_TYPES) and by :func:`codec_support`.
+CODEC_PROBES = {
+    "h264": 'video/mp4; codecs="avc1.64001f"',
+    "hevc": 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+    "av1": 'video/mp4; codecs="av01.0.05M.08"',
+    "vp9": 'video/mp4; codecs="vp09.00.10.08"',
+    "aac": 'audio/mp4; codecs="mp4a.40.2"',
+}
+Protocol = Literal["hls", "dash"]
+PROTOCOLS: tuple[str, ...] = ("hls", "dash")
+
+
+class BrowserUnavailable(StreamlabError):
+    """Chromium or Playwright is missing: playback cannot be checked at all."""
+
+
+class PlaybackError(StreamlabError):
+    """The title did not play: fatal player error, stall, too short, or page unreachable.
+
+    ``result`` holds what the page reported when the check gave up; ``console_errors`` what the
+    browser console said.
+    """
+
+    def __init__(self, message: str, result: PlaybackResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        self.console_errors = result.console_errors if result else []
+
+
+@dataclass(frozen=True)
+class PlaybackResult:
+    """What one playback check observed. Times are media seconds unless named ``wall_s``."""
+
+    protocol: str
+    title_id: str
+    advanced_s: float
+    decoded_frames: int
+    dropped_frames: int
+    fatal_error: str | None
+    console_errors: list[str]
+    rendition: dict[str, Any] | None
+    renditions_seen: list[str]
+    level_switches: int
+    playback_rate: float
+    state: str
+    warnings: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    ok: bool = False
+
+
+@contextmanager
+def chromium(headless: bool = True) -> Iterator[Any]:
+    """A Playwright ``BrowserContext`` on Debian's chromium with a fresh, throw-away profile.
+
+    One context can serve many checks (each opens its own page), which keeps test modules quick:
+    starting chromium costs about a second.
+    """
+    if not CHROMIUM_PATH.is_file():
+        raise BrowserUnavailable(f"chromium not found at {CHROMIUM_PATH}: install it with `make browser`")
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - playwright is a pinned dependency
+        raise BrowserUnavailable(f"playwright is not installed: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="streamlab-chromium-") as profile, sync_playwright() as playwright:
+        try:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=str(CHROMIUM_PATH),
+                headless=headless,
+                args=list(CHROMIUM_ARGS),
+                viewport=VIEWPORT,
+            )
+        except PlaywrightError as exc:
+            raise BrowserUnavailable(f"could not start {CHROMIUM_PATH}: {exc.message.splitlines()[0]}") from exc
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def player_url(page_url: str, title_id: str, protocol: str, playback_rate: float = 4.0) -> str:
+    """The page URL that starts ``title_id`` at once: muted autoplay at ``playback_rate``."""
+    parts = urlsplit(page_url)
+    query = urlencode({"title": title_id, "protocol": protocol, "autoplay": 1, "rate": f"{playback_rate:g}"})
+    merged = f"{parts.query}&{query}" if parts.query else query
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, ""))
+
+
+def check_playback(
+    page_url: str,
+    title_id: str,
+    protocol: Protocol,
+    min_advance_s: float = 5.0,
+    timeout_s: float = 60.0,
+    screenshot: Path | None = None,
+    *,
+    playback_rate: float = 4.0,
+    context: Any | None = None,
+) -> PlaybackResult:
+    """Play ``title_id`` over ``protocol`` in headless chromium and return what was observed.
+
+    Loads ``page_url?title=..&protocol=..&autoplay=1&rate=..`` (``page_url`` is the player page,
+    normally the edge tier's ``/``) and waits until media time advanced by ``min_advance_s`` with
+    decoded frames increasing. Raises :class:`PlaybackError` on a fatal player error, on a title
+    that ends or stalls before advancing far enough, or after ``timeout_s`` wall seconds. Pass
+    ``context`` (from :func:`chromium`) to reuse one browser across checks; ``screenshot`` saves a
+    PNG of the page when the check ends, pass or fail.
+    """
+    if protocol not in PROTOCOLS:
+        raise PlaybackError(f"protocol {protocol!r} is not supported: use one of {', '.join(PROTOCOLS)}")
+    if min_advance_s <= 0 or timeout_s <= 0 or playback_rate <= 0:
+        raise PlaybackError(
+            f"min_advance_s, timeout_s and playback_rate must be positive, "
+            f"got {min_advance_s}, {timeout_s}, {playback_rate}"
+        )
+    if context is None:
+        with chromium() as own_context:
+            return _check(own_context, page_url, title_id, protocol, min_advance_s, timeout_s, screenshot, playback_rate)
+    return _check(context, page_url, title_id, protocol, min_advance_s, timeout_s, screenshot, playback_rate)
+
+
+def codec_support(page_url: str | None = None, *, context: Any | None = None) -> dict[str, bool]:
+    """Which codecs this chromium decodes through Media Source Extensions.
+
+    ``MediaSource.isTypeSupported`` for H.264, HEVC, AV1, VP9 and AAC. The ladder must give the
+    browser a codec that is ``True`` here (Debian's chromium decodes H.264 and AV1, not HEVC).
+    Probes on ``page_url`` when given (a secure-context origin), else on ``about:blank``.
+    """
+    if context is None:
+        with chromium() as own_context:
+            return codec_support(page_url, context=own_context)
+    page = context.new_page()
+    try:
+        page.goto(page_url or "about:blank")
+        support = page.evaluate(
+            "(types) => Object.fromEntries(Object.entries(types).map("
+            "([name, type]) => [name, Boolean(window.MediaSource && MediaSource.isTypeSupported(type))]))",
+            CODEC_PROBES,
+        )
+    finally:
+        page.close()
+    return {name: bool(ok) for name, ok in support.items()}
+
+
+def _check(
+    context: Any,
+    page_url: str,
+    title_id: str,
+    protocol: str,
+    min_advance_s: float,
+    timeout_s: float,
+    screenshot: Path | None,
+    playback_rate: float,
+) -> PlaybackResult:
+    from playwright.sync_api import Error as PlaywrightError
+
+    url = player_url(page_url, title_id, protocol, playback_rate)
+    console_errors: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+    started = time.monotonic()
+    deadline = started + timeout_s
+    state: dict[str, Any] = {}
+    decoded_at_start: int | None = None
+    try:
+        try:
+            page.goto(url, wait_until="load", timeout=min(timeout_s, PAGE_READY_TIMEOUT_S) * 1000)
+        except PlaywrightError as exc:
+            raise PlaybackError(f"player page {url} did not load: {exc.message.splitlines()[0]}") from exc
+        while True:
+            state = page.evaluate("() => window.streamlab ? JSON.parse(JSON.stringify(window.streamlab)) : null") or {}
+            result = _result(state, protocol, title_id, console_errors, started)
+            if not state and time.monotonic() - started > PAGE_READY_TIMEOUT_S:
+                raise PlaybackError(
+                    f"player page {url} never set window.streamlab (app.js failed?); console: {_tail(console_errors)}",
+                    result,
+                )
+            if state.get("fatalErrors") or state.get("state") == "error":
+                raise PlaybackError(
+                    f"{protocol} playback of {title_id!r} failed: {state.get('error')}; console: {_tail(console_errors)}",
+                    result,
+                )
+            if state.get("startTime") is not None and decoded_at_start is None:
+                decoded_at_start = int(state.get("decodedFrames") or 0)
+            if result.advanced_s >= min_advance_s and decoded_at_start is not None:
+                if result.decoded_frames > decoded_at_start:
+                    result = _result(state, protocol, title_id, console_errors, started, ok=True)
+                    return result
+            if state.get("state") == "ended":
+                raise PlaybackError(
+                    f"{protocol} playback of {title_id!r} ended after {result.advanced_s:.2f} s of media, "
+                    f"short of the {min_advance_s:.2f} s required (title duration {state.get('duration')} s)",
+                    result,
+                )
+            if time.monotonic() > deadline:
+                raise PlaybackError(
+                    f"{protocol} playback of {title_id!r} advanced only {result.advanced_s:.2f} s of the "
+                    f"{min_advance_s:.2f} s required within {timeout_s:.0f} s (state {state.get('state')!r}, "
+                    f"{result.decoded_frames} frames decoded, buffer {state.get('bufferAhead_s', 0):.1f} s ahead; "
+                    f"stalled: missing key or undecodable codec?); console: {_tail(console_errors)}",
+                    result,
+                )
+            page.wait_for_timeout(POLL_INTERVAL_MS)
+    finally:
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot))
+        page.close()
+
+
+def _result(
+    state: dict[str, Any],
+    protocol: str,
+    title_id: str,
+    console_errors: list[str],
+    started: float,
+    ok: bool = False,
+) -> PlaybackResult:
+    start_time = state.get("startTime")
+    current = float(state.get("currentTime") or 0.0)
+    advanced_s = max(0.0, current - float(start_time)) if start_time is not None else 0.0
+    return PlaybackResult(
+        protocol=protocol,
+        title_id=title_id,
+        advanced_s=advanced_s,
+        decoded_frames=int(state.get("decodedFrames") or 0),
+        dropped_frames=int(state.get("droppedFrames") or 0),
+        fatal_error=state.get("error"),
+        console_errors=list(console_errors),
+        rendition=state.get("rendition"),
+        renditions_seen=list(state.get("renditionsSeen") or []),
+        level_switches=int(state.get("levelSwitches") or 0),
+        playback_rate=float(state.get("playbackRate") or 0.0),
+        state=str(state.get("state") or "unknown"),
+        warnings=[f"{w.get('source')}: {w.get('message')}" for w in state.get("warnings") or []],
+        wall_s=time.monotonic() - started,
+        ok=ok,
+    )
+
+
+def _tail(lines: list[str], count: int = 3) -> str:
+    return " | ".join(lines[-count:]) if lines else "(none)"

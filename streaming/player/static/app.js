@@ -1,0 +1,524 @@
+// streamlab player page: the catalog from /api/titles, HLS through hls.js, DASH through Shaka Player.
+//
+// Everything (page, catalog, manifests, segments) comes from the page's own origin, which is the
+// edge cache tier when the delivery stack serves it. URL parameters start playback directly, which
+// is how the headless-browser checks (streaming/player/browser.py) drive it:
+//   ?title=<id>&protocol=hls|dash&autoplay=1&rate=4
+// State for those checks lives on `window.streamlab`; only *fatal* player errors fail playback
+// (hls.js reports recoverable problems such as bufferSeekOverHole as non-fatal errors).
+"use strict";
+
+(function () {
+  const STATS_INTERVAL_MS = 250;
+  const MAX_WARNINGS = 50;
+  const PROBE_TYPES = {
+    h264: 'video/mp4; codecs="avc1.64001f"',
+    hevc: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+    av1: 'video/mp4; codecs="av01.0.05M.08"',
+    vp9: 'video/mp4; codecs="vp09.00.10.08"',
+    aac: 'audio/mp4; codecs="mp4a.40.2"',
+  };
+
+  const video = document.getElementById("video");
+  const el = {
+    status: document.getElementById("status"),
+    stats: document.getElementById("stats"),
+    error: document.getElementById("error"),
+    nowTitle: document.getElementById("now-title"),
+    nowProtocol: document.getElementById("now-protocol"),
+    catalog: document.getElementById("catalog"),
+    catalogStatus: document.getElementById("catalog-status"),
+    catalogCount: document.getElementById("catalog-count"),
+    codecSupport: document.getElementById("codec-support"),
+  };
+
+  // The object tests read (one reference, updated in place).
+  const streamlab = {
+    ready: false,
+    catalogLoaded: false,
+    catalog: [],
+    state: "idle",
+    protocol: null,
+    title: null,
+    error: null,
+    fatalErrors: [],
+    warnings: [],
+    currentTime: 0,
+    startTime: null,
+    duration: null,
+    playbackRate: 1,
+    decodedFrames: 0,
+    droppedFrames: 0,
+    bufferAhead_s: 0,
+    rendition: null,
+    renditionsSeen: [],
+    levelSwitches: 0,
+    codecSupport: probeCodecs(),
+  };
+  window.streamlab = streamlab;
+
+  let titles = new Map(); // title_id -> TitleRecord
+  let session = null; // {protocol, record, rate, hls?, shaka?, token}
+  let sessionToken = 0;
+  let lastRenditionKey = null;
+
+  // ---------------------------------------------------------------- helpers
+
+  function probeCodecs() {
+    const support = {};
+    const mse = window.MediaSource;
+    for (const [name, type] of Object.entries(PROBE_TYPES)) {
+      support[name] = Boolean(mse && mse.isTypeSupported(type));
+    }
+    return support;
+  }
+
+  function node(tag, className, text) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined && text !== null) element.textContent = text;
+    return element;
+  }
+
+  function formatDuration(seconds) {
+    if (!Number.isFinite(seconds)) return "–";
+    const s = Math.round(seconds);
+    const m = Math.floor(s / 60);
+    return m > 0 ? `${m}:${String(s % 60).padStart(2, "0")}` : `${seconds.toFixed(1)} s`;
+  }
+
+  function formatBitrate(bps) {
+    if (!Number.isFinite(bps) || bps <= 0) return "–";
+    return bps >= 1e6 ? `${(bps / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bps / 1000)} kbit/s`;
+  }
+
+  function protocolLabel(protocol) {
+    return protocol === "dash" ? "DASH" : "HLS";
+  }
+
+  function mediaUrl(titleId, record, protocol) {
+    const file = protocol === "dash" ? (record && record.dash) || "manifest.mpd" : (record && record.hls) || "master.m3u8";
+    return `/media/${encodeURIComponent(titleId)}/${file}`;
+  }
+
+  function bufferAhead(time) {
+    const ranges = video.buffered;
+    for (let i = 0; i < ranges.length; i++) {
+      if (ranges.start(i) <= time + 0.1 && time < ranges.end(i)) return ranges.end(i) - time;
+    }
+    return 0;
+  }
+
+  function decodedFrameCount() {
+    if (typeof video.webkitDecodedFrameCount === "number") return video.webkitDecodedFrameCount;
+    const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+    return quality ? quality.totalVideoFrames : 0;
+  }
+
+  function droppedFrameCount() {
+    const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+    return quality ? quality.droppedVideoFrames : 0;
+  }
+
+  // The catalog's rendition for a player-reported resolution (Shaka does not expose folder names).
+  function renditionId(width, height, bitrate) {
+    const record = session && session.record;
+    if (!record) return null;
+    const same = record.renditions.filter((r) => r.width === width && r.height === height);
+    if (same.length === 1) return same[0].id;
+    if (same.length > 1 && Number.isFinite(bitrate)) {
+      same.sort((a, b) => Math.abs(a.bandwidth_bps - bitrate) - Math.abs(b.bandwidth_bps - bitrate));
+      return same[0].id;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------------- state and display
+
+  function setState(state, message) {
+    streamlab.state = state;
+    el.status.dataset.state = state;
+    if (message) el.status.textContent = message;
+  }
+
+  function showError(text) {
+    el.error.hidden = false;
+    el.error.textContent = text;
+  }
+
+  function clearError() {
+    el.error.hidden = true;
+    el.error.textContent = "";
+  }
+
+  // A fatal error ends this session: record it for tests and show it to the person watching.
+  function fail(source, message, detail) {
+    const entry = { source, message, detail: detail || null, at_s: video.currentTime || 0 };
+    streamlab.fatalErrors.push(entry);
+    if (!streamlab.error) streamlab.error = `${source}: ${message}`;
+    setState("error", `Playback failed (${source}).`);
+    showError(streamlab.error + (streamlab.fatalErrors.length > 1 ? ` (+${streamlab.fatalErrors.length - 1} more)` : ""));
+    console.error(`[streamlab] fatal ${source} error: ${message}`);
+  }
+
+  function warn(source, message) {
+    if (streamlab.warnings.length < MAX_WARNINGS) streamlab.warnings.push({ source, message, at_s: video.currentTime || 0 });
+  }
+
+  function noteRendition(info) {
+    if (!info || !info.height) return;
+    const key = `${info.width}x${info.height}@${info.bitrate_bps}`;
+    if (key === lastRenditionKey) return;
+    if (lastRenditionKey !== null) streamlab.levelSwitches += 1;
+    lastRenditionKey = key;
+    streamlab.rendition = info;
+    const label = info.id || `${info.height}p`;
+    if (!streamlab.renditionsSeen.includes(label)) streamlab.renditionsSeen.push(label);
+  }
+
+  function currentRendition() {
+    if (!session) return null;
+    if (session.hls) {
+      const level = session.hls.levels[session.hls.currentLevel];
+      if (!level) return null;
+      const uri = Array.isArray(level.url) ? level.url[0] : level.url || "";
+      const match = /\/([^/?]+)\/[^/?]+\.m3u8/.exec(uri);
+      return {
+        id: match ? decodeURIComponent(match[1]) : renditionId(level.width, level.height, level.bitrate),
+        width: level.width,
+        height: level.height,
+        bitrate_bps: level.bitrate,
+        codecs: level.videoCodec || null,
+      };
+    }
+    if (session.shaka) {
+      const track = session.shaka.getVariantTracks().find((t) => t.active);
+      if (!track) return null;
+      return {
+        id: renditionId(track.width, track.height, track.videoBandwidth || track.bandwidth),
+        width: track.width,
+        height: track.height,
+        bitrate_bps: track.videoBandwidth || track.bandwidth,
+        codecs: track.videoCodec || null,
+      };
+    }
+    return null;
+  }
+
+  function refreshStats() {
+    const time = video.currentTime || 0;
+    streamlab.currentTime = time;
+    streamlab.duration = Number.isFinite(video.duration) ? video.duration : null;
+    streamlab.playbackRate = video.playbackRate;
+    streamlab.decodedFrames = decodedFrameCount();
+    streamlab.droppedFrames = droppedFrameCount();
+    streamlab.bufferAhead_s = bufferAhead(time);
+    noteRendition(currentRendition());
+    if (!session) return;
+    const r = streamlab.rendition;
+    const parts = [];
+    if (r) parts.push(`${r.id || r.height + "p"} · ${r.width}×${r.height} · ${formatBitrate(r.bitrate_bps)}`);
+    parts.push(`buffer ${streamlab.bufferAhead_s.toFixed(1)} s`);
+    parts.push(`${formatDuration(time)} / ${formatDuration(streamlab.duration)}`);
+    parts.push(`${streamlab.decodedFrames} frames decoded`);
+    parts.push(`${streamlab.levelSwitches} switch${streamlab.levelSwitches === 1 ? "" : "es"}`);
+    if (video.playbackRate !== 1) parts.push(`${video.playbackRate}×`);
+    el.stats.textContent = parts.join("  ·  ");
+  }
+
+  // ---------------------------------------------------------------- playback
+
+  function applyRate() {
+    if (!session || !(session.rate > 0)) return;
+    video.defaultPlaybackRate = session.rate;
+    if (video.playbackRate !== session.rate) video.playbackRate = session.rate;
+  }
+
+  async function teardown() {
+    const old = session;
+    session = null;
+    if (!old) return;
+    if (old.hls) old.hls.destroy();
+    if (old.shaka) {
+      try {
+        await old.shaka.destroy();
+      } catch (err) {
+        warn("shaka", `destroy: ${err}`);
+      }
+    }
+    video.removeAttribute("src");
+    video.load();
+  }
+
+  function resetState(titleId, protocol) {
+    Object.assign(streamlab, {
+      state: "loading",
+      protocol,
+      title: titleId,
+      error: null,
+      fatalErrors: [],
+      warnings: [],
+      currentTime: 0,
+      startTime: null,
+      duration: null,
+      decodedFrames: 0,
+      droppedFrames: 0,
+      bufferAhead_s: 0,
+      rendition: null,
+      renditionsSeen: [],
+      levelSwitches: 0,
+    });
+    lastRenditionKey = null;
+    clearError();
+  }
+
+  async function play(titleId, protocol, options) {
+    const opts = Object.assign({ rate: 1, muted: false, autoplay: true }, options || {});
+    await teardown();
+    const token = ++sessionToken;
+    resetState(titleId, protocol);
+    markPlaying(titleId, protocol);
+    const record = titles.get(titleId) || null;
+    el.nowTitle.textContent = record ? record.name : titleId;
+    el.nowProtocol.hidden = false;
+    el.nowProtocol.textContent = protocolLabel(protocol);
+    setState("loading", `Loading ${record ? record.name : titleId} over ${protocolLabel(protocol)}…`);
+
+    if (protocol !== "hls" && protocol !== "dash") {
+      fail("page", `unknown protocol ${JSON.stringify(protocol)}: use hls or dash`);
+      return;
+    }
+    if (!record) {
+      const known = [...titles.keys()];
+      fail("catalog", `title ${JSON.stringify(titleId)} is not in the catalog` + (known.length ? ` (available: ${known.join(", ")})` : " (the catalog is empty)"));
+      return;
+    }
+
+    session = { protocol, record, rate: opts.rate, token };
+    video.muted = opts.muted;
+    const url = mediaUrl(titleId, record, protocol);
+    if (protocol === "hls") startHls(url);
+    else await startShaka(url);
+    if (!session || session.token !== token) return;
+    applyRate();
+    if (!opts.autoplay) {
+      setState("paused", `${record.name} is ready over ${protocolLabel(protocol)}: press play.`);
+      return;
+    }
+    try {
+      await video.play();
+    } catch (err) {
+      if (session && session.token === token && err && err.name === "NotAllowedError") {
+        setState("paused", "Autoplay was blocked by the browser: press play.");
+      } else if (err && err.name !== "AbortError") {
+        warn("video", `play(): ${err}`);
+      }
+    }
+  }
+
+  function startHls(url) {
+    if (!window.Hls || !Hls.isSupported()) {
+      fail("hls.js", "this browser has no Media Source Extensions support for hls.js");
+      return;
+    }
+    const hls = new Hls({ enableWorker: true });
+    session.hls = hls;
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      const status = data.response && data.response.code ? ` (HTTP ${data.response.code})` : "";
+      const where = data.url || (data.frag && data.frag.url) || (data.context && data.context.url) || "";
+      const message = `${data.type} ${data.details}${status}${where ? " at " + where : ""}`;
+      if (data.fatal) fail("hls.js", message, data.reason || (data.error && String(data.error)) || null);
+      else warn("hls.js", message);
+    });
+    hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
+      applyRate();
+      if (!data.levels.length) fail("hls.js", "no variant in the multivariant playlist is playable in this browser");
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, () => refreshStats());
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  }
+
+  async function startShaka(url) {
+    if (!window.shaka) {
+      fail("shaka", "Shaka Player did not load (static/vendor missing? run `make player`)");
+      return;
+    }
+    shaka.polyfill.installAll();
+    if (!shaka.Player.isBrowserSupported()) {
+      fail("shaka", "this browser is not supported by Shaka Player");
+      return;
+    }
+    const player = new shaka.Player();
+    session.shaka = player;
+    player.addEventListener("error", (event) => shakaError(event.detail));
+    player.addEventListener("adaptation", () => refreshStats());
+    player.addEventListener("variantchanged", () => refreshStats());
+    try {
+      await player.attach(video);
+      await player.load(url);
+    } catch (err) {
+      if (session && session.shaka === player) shakaError(err);
+    }
+  }
+
+  function shakaError(err) {
+    if (!err) return;
+    const code = err.code;
+    const names = window.shaka && shaka.util && shaka.util.Error && shaka.util.Error.Code;
+    const name = names ? Object.keys(names).find((key) => names[key] === code) : null;
+    const data = Array.isArray(err.data) ? err.data : [];
+    // BAD_HTTP_STATUS and HTTP_ERROR carry [uri, status, body, headers, requestType, responseUri].
+    const detail = code === 1001
+      ? `HTTP ${data[1]} at ${data[5] || data[0]}`
+      : data.filter((d) => typeof d !== "object" || d === null).map(String).join(", ");
+    const message = `error ${code}${name ? " " + name : ""}${detail ? ": " + detail : ""}`;
+    if (code === 7000 /* LOAD_INTERRUPTED */) return;
+    // Severity 1 is RECOVERABLE (Shaka retries); 2 is CRITICAL.
+    if (err.severity === 1) warn("shaka", message);
+    else fail("shaka", message);
+  }
+
+  // ---------------------------------------------------------------- video element events
+
+  video.addEventListener("loadedmetadata", applyRate);
+  video.addEventListener("playing", () => {
+    if (!session) return;
+    applyRate();
+    if (streamlab.startTime === null) streamlab.startTime = video.currentTime;
+    const record = session.record;
+    const rate = video.playbackRate !== 1 ? ` at ${video.playbackRate}×` : "";
+    setState("playing", `Playing ${record.name} over ${protocolLabel(session.protocol)}${rate}.`);
+  });
+  video.addEventListener("waiting", () => {
+    if (session && streamlab.state !== "error") setState("buffering", "Buffering…");
+  });
+  video.addEventListener("pause", () => {
+    if (session && streamlab.state === "playing" && !video.ended) setState("paused", "Paused.");
+  });
+  video.addEventListener("ended", () => {
+    if (session && streamlab.state !== "error") {
+      refreshStats();
+      setState("ended", `Finished ${session.record.name}.`);
+    }
+  });
+  video.addEventListener("error", () => {
+    if (!session || !video.error) return;
+    const codes = { 1: "MEDIA_ERR_ABORTED", 2: "MEDIA_ERR_NETWORK", 3: "MEDIA_ERR_DECODE", 4: "MEDIA_ERR_SRC_NOT_SUPPORTED" };
+    fail("video", `${codes[video.error.code] || "error " + video.error.code}${video.error.message ? ": " + video.error.message : ""}`);
+  });
+
+  // ---------------------------------------------------------------- catalog
+
+  function markPlaying(titleId, protocol) {
+    for (const card of el.catalog.querySelectorAll(".title-card")) {
+      const active = card.dataset.titleId === titleId;
+      card.classList.toggle("active", active);
+      for (const button of card.querySelectorAll("button")) {
+        button.classList.toggle("active", active && button.dataset.protocol === protocol);
+      }
+    }
+  }
+
+  function renderCatalog(records) {
+    el.catalog.replaceChildren();
+    el.catalogCount.textContent = records.length ? `${records.length} title${records.length === 1 ? "" : "s"}` : "";
+    el.catalogStatus.hidden = records.length > 0;
+    if (!records.length) el.catalogStatus.textContent = "No titles yet: publish one with `streamlab stream ingest`.";
+    for (const record of records) {
+      const card = node("li", "title-card");
+      card.dataset.titleId = record.title_id;
+
+      const head = node("div", "title-head");
+      head.append(node("span", "title-name", record.name), node("span", "title-id", record.title_id));
+      card.append(head);
+
+      const meta = node("div", "title-meta");
+      const source = record.source || {};
+      meta.append(node("span", null, formatDuration(record.duration_s)));
+      if (source.width) meta.append(node("span", null, `source ${source.width}×${source.height}`));
+      if (record.audio) meta.append(node("span", null, `AAC ${record.audio.bitrate_kbps} kbit/s`));
+      meta.append(node("span", null, `ladder: ${record.ladder}`));
+      if (record.drm && record.drm !== "none") meta.append(node("span", "badge drm", record.drm));
+      card.append(meta);
+
+      const rungs = node("div", "renditions");
+      const sorted = [...record.renditions].sort((a, b) => a.height - b.height || a.bitrate_kbps - b.bitrate_kbps);
+      for (const r of sorted) {
+        const chip = node("span", "chip" + (r.browser_playable ? "" : " unplayable"), `${r.height}p ${r.codec} ${formatBitrate(r.average_bandwidth_bps)}`);
+        chip.title = `${r.id}: ${r.width}×${r.height}, ${r.codecs}, ${r.segment_count} segments` + (r.browser_playable ? "" : " (not decodable in this browser)");
+        rungs.append(chip);
+      }
+      card.append(rungs);
+
+      const actions = node("div", "actions");
+      for (const protocol of ["hls", "dash"]) {
+        const button = node("button", "play", `▶ ${protocolLabel(protocol)}`);
+        button.type = "button";
+        button.dataset.protocol = protocol;
+        button.setAttribute("aria-label", `Play ${record.name} over ${protocolLabel(protocol)}`);
+        button.addEventListener("click", () => {
+          const params = new URLSearchParams({ title: record.title_id, protocol });
+          history.replaceState(null, "", `?${params}`);
+          play(record.title_id, protocol, { rate: 1, muted: false });
+        });
+        actions.append(button);
+      }
+      card.append(actions);
+      el.catalog.append(card);
+    }
+  }
+
+  async function loadCatalog() {
+    let response;
+    try {
+      response = await fetch("/api/titles", { cache: "no-store" });
+    } catch (err) {
+      throw new Error(`could not reach /api/titles: ${err}`);
+    }
+    if (!response.ok) throw new Error(`/api/titles answered HTTP ${response.status}`);
+    const records = await response.json();
+    if (!Array.isArray(records)) throw new Error("/api/titles did not return a list");
+    return records;
+  }
+
+  function renderCodecSupport() {
+    const names = { h264: "H.264", hevc: "HEVC", av1: "AV1", vp9: "VP9", aac: "AAC" };
+    const parts = Object.entries(streamlab.codecSupport).map(([key, ok]) => `${names[key]} ${ok ? "✓" : "✗"}`);
+    el.codecSupport.textContent = `This browser decodes (MSE): ${parts.join("  ")}`;
+  }
+
+  // ---------------------------------------------------------------- start
+
+  async function main() {
+    renderCodecSupport();
+    setInterval(refreshStats, STATS_INTERVAL_MS);
+    const params = new URLSearchParams(location.search);
+    try {
+      const records = await loadCatalog();
+      titles = new Map(records.map((r) => [r.title_id, r]));
+      streamlab.catalog = records.map((r) => r.title_id);
+      renderCatalog(records);
+      streamlab.catalogLoaded = true;
+    } catch (err) {
+      el.catalogStatus.textContent = `Catalog unavailable: ${err.message}`;
+      el.catalogStatus.classList.add("error-text");
+      if (params.get("title")) {
+        streamlab.ready = true;
+        resetState(params.get("title"), params.get("protocol") || "hls");
+        fail("catalog", err.message);
+        return;
+      }
+    }
+    streamlab.ready = true;
+    const titleId = params.get("title");
+    if (titleId) {
+      const protocol = (params.get("protocol") || "hls").toLowerCase();
+      const rate = Number.parseFloat(params.get("rate") || "1");
+      const autoplay = params.get("autoplay") === "1";
+      await play(titleId, protocol, { rate: Number.isFinite(rate) && rate > 0 ? rate : 1, muted: autoplay, autoplay });
+    }
+  }
+
+  main();
+})();
