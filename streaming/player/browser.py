@@ -36,6 +36,8 @@ CHROMIUM_ARGS = (
 VIEWPORT = {"width": 1280, "height": 800}
 POLL_INTERVAL_MS = 100
 PAGE_READY_TIMEOUT_S = 15.0
+# A title that ends counts as fully played when it stopped within this much media time of its end.
+END_TOLERANCE_S = 0.25
 # MSE type strings probed by the page (static/app.js PROBE_TYPES) and by :func:`codec_support`.
 CODEC_PROBES = {
     "h264": 'video/mp4; codecs="avc1.64001f"',
@@ -67,7 +69,11 @@ class PlaybackError(StreamlabError):
 
 @dataclass(frozen=True)
 class PlaybackResult:
-    """What one playback check observed. Times are media seconds unless named ``wall_s``."""
+    """What one playback check observed. Times are media seconds unless named ``wall_s``.
+
+    ``origins`` lists every ``scheme://host:port`` the page requested (page, players, manifests,
+    segments): through the delivery stack that must be the edge tier alone.
+    """
 
     protocol: str
     title_id: str
@@ -82,6 +88,7 @@ class PlaybackResult:
     playback_rate: float
     state: str
     warnings: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     ok: bool = False
 
@@ -140,7 +147,7 @@ def check_playback(
 
     Loads ``page_url?title=..&protocol=..&autoplay=1&rate=..`` (``page_url`` is the player page,
     normally the edge tier's ``/``) and waits until media time advanced by ``min_advance_s`` with
-    decoded frames increasing. Raises :class:`PlaybackError` on a fatal player error, on a title
+    decoded frames increasing; a title shorter than that passes by playing through to its end. Raises :class:`PlaybackError` on a fatal player error, on a title
     that ends or stalls before advancing far enough, or after ``timeout_s`` wall seconds. Pass
     ``context`` (from :func:`chromium`) to reuse one browser across checks; ``screenshot`` saves a
     PNG of the page when the check ends, pass or fail.
@@ -198,6 +205,8 @@ def _check(
     page = context.new_page()
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+    origins: list[str] = []
+    page.on("request", lambda request: _note_origin(origins, request.url))
     started = time.monotonic()
     deadline = started + timeout_s
     state: dict[str, Any] = {}
@@ -209,7 +218,7 @@ def _check(
             raise PlaybackError(f"player page {url} did not load: {exc.message.splitlines()[0]}") from exc
         while True:
             state = page.evaluate("() => window.streamlab ? JSON.parse(JSON.stringify(window.streamlab)) : null") or {}
-            result = _result(state, protocol, title_id, console_errors, started)
+            result = _result(state, protocol, title_id, console_errors, origins, started)
             if not state and time.monotonic() - started > PAGE_READY_TIMEOUT_S:
                 raise PlaybackError(
                     f"player page {url} never set window.streamlab (app.js failed?); console: {_tail(console_errors)}",
@@ -224,9 +233,11 @@ def _check(
                 decoded_at_start = int(state.get("decodedFrames") or 0)
             if result.advanced_s >= min_advance_s and decoded_at_start is not None:
                 if result.decoded_frames > decoded_at_start:
-                    result = _result(state, protocol, title_id, console_errors, started, ok=True)
+                    result = _result(state, protocol, title_id, console_errors, origins, started, ok=True)
                     return result
             if state.get("state") == "ended":
+                if _played_to_end(state, result, min_advance_s, decoded_at_start):
+                    return _result(state, protocol, title_id, console_errors, origins, started, ok=True)
                 raise PlaybackError(
                     f"{protocol} playback of {title_id!r} ended after {result.advanced_s:.2f} s of media, "
                     f"short of the {min_advance_s:.2f} s required (title duration {state.get('duration')} s)",
@@ -253,6 +264,7 @@ def _result(
     protocol: str,
     title_id: str,
     console_errors: list[str],
+    origins: list[str],
     started: float,
     ok: bool = False,
 ) -> PlaybackResult:
@@ -273,9 +285,27 @@ def _result(
         playback_rate=float(state.get("playbackRate") or 0.0),
         state=str(state.get("state") or "unknown"),
         warnings=[f"{w.get('source')}: {w.get('message')}" for w in state.get("warnings") or []],
+        origins=list(origins),
         wall_s=time.monotonic() - started,
         ok=ok,
     )
+
+
+def _played_to_end(state: dict[str, Any], result: PlaybackResult, min_advance_s: float, decoded_at_start: int | None) -> bool:
+    """A title shorter than ``min_advance_s`` passes by playing from its start through its end."""
+    duration_s, start_s = state.get("duration"), state.get("startTime")
+    if duration_s is None or start_s is None or decoded_at_start is None:
+        return False
+    required_s = min(min_advance_s, float(duration_s) - float(start_s)) - END_TOLERANCE_S
+    return result.advanced_s >= required_s and result.decoded_frames > decoded_at_start
+
+
+def _note_origin(origins: list[str], url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
 
 
 def _tail(lines: list[str], count: int = 3) -> str:

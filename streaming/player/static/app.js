@@ -54,6 +54,10 @@
     renditionsSeen: [],
     levelSwitches: 0,
     codecSupport: probeCodecs(),
+    players: {
+      hls: window.Hls ? Hls.version : null,
+      shaka: window.shaka ? shaka.Player.version : null,
+    },
   };
   window.streamlab = streamlab;
 
@@ -317,7 +321,11 @@
   }
 
   function startHls(url) {
-    if (!window.Hls || !Hls.isSupported()) {
+    if (!window.Hls) {
+      fail("hls.js", "hls.js did not load (static/vendor missing? run `make player`)");
+      return;
+    }
+    if (!Hls.isSupported()) {
       fail("hls.js", "this browser has no Media Source Extensions support for hls.js");
       return;
     }
