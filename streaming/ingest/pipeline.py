@@ -1,0 +1,123 @@
+"""``ingest_title``: probe → validate → choose the ladder → encode (Ray) → package → publish.
+
+Everything that can be refused is refused before the first encode (title id, options, an
+existing title, the source's location and content), and everything after that happens in a
+staging folder that is either renamed into the media root whole or deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines import project
+from streaming.catalog import TITLE_RECORD, TitleRecord, title_dir, validate_title_id
+from streaming.ingest.errors import TitleExists, UnknownOption
+from streaming.ingest.probe import ProbeResult, probe_source
+from streaming.ingest.settings import StreamingSettings, load_streaming_settings
+from streaming.ingest.validate import check_limits, resolve_source
+from streaming.packaging.package import package_title
+from streaming.publish import publish, staging_dir
+from streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
+from streaming.transcode.ladder import Rung, select_ladder
+from streaming.transcode.runner import run_encodes
+
+LADDERS = ["fixed"]  # the per-title (learned) ladder registers here when it lands
+DRM_MODES = ["none"]
+
+
+def ingest_title(
+    source: Path,
+    title_id: str,
+    *,
+    name: str | None = None,
+    ladder: str = "fixed",
+    drm: str = "none",
+    overrides: list[str] | None = None,
+    media_root: Path | None = None,
+) -> TitleRecord:
+    """Publish ``source`` as ``<media_root>/<title_id>`` (HLS + DASH over CMAF) and return its record."""
+    settings = load_streaming_settings(overrides)
+    validate_title_id(title_id)
+    if ladder not in LADDERS:
+        raise UnknownOption("ladder", ladder, LADDERS)
+    if drm not in DRM_MODES:
+        raise UnknownOption("drm mode", drm, DRM_MODES)
+    media_root = (media_root or project.media_root()).resolve()
+    target = title_dir(media_root, title_id)
+    if target.exists() and not settings.publish.replace:
+        raise TitleExists(title_id, target)
+
+    path = resolve_source(source, settings.ingest)
+    probe = probe_source(path)
+    check_limits(path, probe, settings.ingest)
+    rungs = select_ladder(probe.display_width, probe.display_height, settings.transcode)
+
+    media_root.mkdir(parents=True, exist_ok=True)
+    with staging_dir(media_root, title_id) as staged:
+        jobs = encode_jobs(path, staged, probe, rungs, settings)
+        run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
+        packaged = package_title(
+            staged,
+            rungs,
+            _output_fps(probe, settings),
+            audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
+        )
+        record = TitleRecord(
+            title_id=title_id,
+            name=name or title_id,
+            created_at=datetime.now(timezone.utc),
+            source=probe.info,
+            segment_duration_s=settings.transcode.segment_duration_s,
+            duration_s=packaged.duration_s,
+            renditions=packaged.renditions,
+            audio=packaged.audio,
+            drm=drm,
+            ladder=ladder,
+        )
+        (staged / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
+        publish(staged, media_root, title_id, replace=settings.publish.replace)
+    return record
+
+
+def encode_jobs(
+    source: Path, out_root: Path, probe: ProbeResult, rungs: list[Rung], settings: StreamingSettings
+) -> list[EncodeJob]:
+    """One job per video rung, plus one for the audio track when the source has audio."""
+    t = settings.transcode
+    fps = _output_fps(probe, settings)
+    capped = fps if fps < probe.info.fps else None
+    common = dict(source=source, segment_duration_s=t.segment_duration_s, threads=t.threads_per_encode)
+    jobs = []
+    if probe.info.has_audio:
+        a = settings.audio
+        jobs.append(
+            EncodeJob(
+                kind="audio",
+                out_dir=out_root / AUDIO_DIR,
+                audio_bitrate_kbps=a.bitrate_kbps,
+                audio_channels=min(a.channels, probe.audio_channels or a.channels),
+                audio_sample_rate_hz=a.sample_rate_hz,
+                **common,
+            )
+        )
+    for rung in rungs:
+        jobs.append(
+            EncodeJob(
+                kind="video",
+                out_dir=out_root / rung.id,
+                rung=rung,
+                fps=capped,
+                gop_frames=gop_frames(fps, t.segment_duration_s),
+                preset=t.x264_preset if rung.codec == "h264" else t.x265_preset,
+                maxrate_ratio=t.maxrate_ratio,
+                bufsize_ratio=t.bufsize_ratio,
+                **common,
+            )
+        )
+    return jobs
+
+
+def _output_fps(probe: ProbeResult, settings: StreamingSettings) -> float:
+    fps = probe.info.fps or 25.0
+    return min(fps, settings.transcode.max_fps)

@@ -1,0 +1,146 @@
+"""Probe a source with PyAV: container, codecs, size, frame rate, duration, audio.
+
+There is no ffprobe on the machines we target, and PyAV reads the same demuxers FFmpeg does.
+Probing also *demuxes every packet* (no decoding, so it is cheap) and decodes the first frame:
+a file cut short after its header (``moov`` first, data missing) opens fine and only this pass
+notices the missing frames, before any transcode time is spent on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from streaming.catalog import SourceInfo
+from streaming.ingest.errors import CorruptSource, EmptySource, NotAVideo, NoVideoStream
+
+# Leading bytes of containers FFmpeg reads: a file that starts like one but will not open is
+# corrupt (e.g. an MP4 cut before its moov box), not "some other kind of file".
+_CONTAINER_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (4, b"ftyp"),  # ISO BMFF: mp4, mov, m4v, 3gp
+    (4, b"moov"),
+    (4, b"mdat"),
+    (4, b"free"),
+    (0, b"\x1a\x45\xdf\xa3"),  # EBML: mkv, webm
+    (0, b"RIFF"),  # avi
+    (0, b"FLV"),
+    (0, b"\x00\x00\x01\xba"),  # MPEG-PS
+)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What ingest needs to know about a source: the catalog's SourceInfo plus encoding details."""
+
+    info: SourceInfo
+    display_width: int
+    display_height: int
+    video_frames: int
+    audio_channels: int | None = None
+    audio_sample_rate_hz: int | None = None
+
+
+def probe_source(path: Path) -> ProbeResult:
+    """Describe the source or raise one :class:`~streaming.ingest.errors.IngestError` saying what is wrong."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, IndexError, UnicodeDecodeError) as exc:
+        detail = _reason(exc)
+        if _looks_like_container(path):
+            raise CorruptSource(path, f"FFmpeg cannot open it ({detail})") from None
+        raise NotAVideo(path, detail) from None
+    with container:
+        streams = list(container.streams)
+        if not streams:
+            raise EmptySource(path)
+        if not container.streams.video:
+            kinds = ", ".join(f"{s.type} ({s.codec_context.name})" for s in streams)
+            raise NoVideoStream(path, kinds)
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        frames, duration_s = _demux_video(path, container, video)
+        _decode_first_frame(path, video)
+
+        width, height = video.codec_context.width, video.codec_context.height
+        sar = video.sample_aspect_ratio or Fraction(1, 1)
+        rate = video.average_rate or video.guessed_rate or video.base_rate
+        info = SourceInfo(
+            container=container.format.name,
+            video_codec=video.codec_context.name,
+            width=width,
+            height=height,
+            fps=round(float(rate), 3) if rate else 0.0,
+            duration_s=round(duration_s, 3),
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            bitrate_kbps=round(container.bit_rate / 1000, 1) if container.bit_rate else None,
+        )
+        return ProbeResult(
+            info=info,
+            display_width=max(1, round(width * float(sar))) if sar > 0 else width,
+            display_height=height,
+            video_frames=frames,
+            audio_channels=audio.codec_context.channels if audio is not None else None,
+            audio_sample_rate_hz=audio.codec_context.sample_rate if audio is not None else None,
+        )
+
+
+def _demux_video(path: Path, container, video) -> tuple[int, float]:  # noqa: ANN001 (PyAV types)
+    """Count the video packets and measure their time span; a short count means a truncated file."""
+    import av
+
+    frames = 0
+    first_pts: int | None = None
+    end_pts: int | None = None
+    try:
+        for packet in container.demux(video):
+            if packet.size == 0:  # the demuxer's end-of-stream flush packet
+                continue
+            frames += 1
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is None:
+                continue
+            first_pts = pts if first_pts is None else min(first_pts, pts)
+            end = pts + (packet.duration or 0)
+            end_pts = end if end_pts is None else max(end_pts, end)
+    except av.error.FFmpegError as exc:
+        raise CorruptSource(path, f"reading packet {frames + 1} failed ({_reason(exc)})") from None
+    if frames == 0:
+        raise EmptySource(path)
+    if video.frames and frames < video.frames:
+        raise CorruptSource(path, f"its header lists {video.frames} video frames but only {frames} are present")
+    if first_pts is not None and end_pts is not None and video.time_base:
+        duration_s = float((end_pts - first_pts) * video.time_base)
+    else:
+        duration_s = float(container.duration or 0) / 1_000_000
+    return frames, duration_s
+
+
+def _decode_first_frame(path: Path, video) -> None:  # noqa: ANN001
+    """Decode one frame in a fresh demuxer: valid packets can still carry undecodable data."""
+    import av
+
+    try:
+        with av.open(str(path)) as fresh:
+            for _frame in fresh.decode(video=0):
+                return
+    except av.error.FFmpegError as exc:
+        raise CorruptSource(path, f"its first video frame does not decode ({_reason(exc)})") from None
+    raise CorruptSource(path, "no video frame decodes")
+
+
+def _looks_like_container(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError:
+        return False
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in _CONTAINER_MAGIC)
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).strip().rstrip(".")

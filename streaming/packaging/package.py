@@ -1,0 +1,88 @@
+"""Package a title's encoded CMAF tracks: media playlists, HLS masters and the DASH MPD.
+
+Files written into the (staging) title folder::
+
+    master.m3u8          H.264 variants + the AAC group: what browsers play
+    master_hevc.m3u8     HEVC variants (+ the same audio), only when the ladder has HEVC rungs
+    manifest.mpd         every video rendition (H.264 and HEVC in separate AdaptationSets) + audio
+    <rendition>/playlist.m3u8, audio/playlist.m3u8
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from streaming.catalog import DASH_MANIFEST, HLS_MASTER, AudioTrack, Rendition
+from streaming.packaging.dash import VideoRepresentation, build_mpd
+from streaming.packaging.hls import master_playlist, write_media_playlist
+from streaming.packaging.segments import PackagingError, Track, read_track
+from streaming.transcode.encode import AUDIO_DIR
+from streaming.transcode.ladder import Rung
+
+HLS_MASTER_HEVC = "master_hevc.m3u8"
+
+
+@dataclass(frozen=True)
+class PackagedTitle:
+    renditions: list[Rendition]
+    audio: AudioTrack | None
+    duration_s: float
+
+
+def package_title(title_dir: Path, rungs: list[Rung], fps: float, *, audio_bitrate_kbps: int | None) -> PackagedTitle:
+    """Describe the encoded tracks under ``title_dir``; ``audio_bitrate_kbps`` None means no audio track."""
+    videos: list[VideoRepresentation] = []
+    for rung in rungs:
+        track = read_track(title_dir, rung.id)
+        _check_dimensions(track, rung)
+        write_media_playlist(title_dir, track)
+        rendition = Rendition(
+            id=rung.id,
+            width=rung.width,
+            height=rung.height,
+            codec=rung.codec,
+            codecs=track.init.codecs,
+            bitrate_kbps=rung.bitrate_kbps,
+            bandwidth_bps=track.peak_bandwidth_bps,
+            average_bandwidth_bps=track.average_bandwidth_bps,
+            profile=rung.profile,
+            browser_playable=rung.browser_playable,
+            segment_count=len(track.segments),
+        )
+        videos.append(VideoRepresentation(rendition, track, fps))
+
+    audio_track: Track | None = None
+    audio: AudioTrack | None = None
+    if audio_bitrate_kbps is not None:
+        audio_track = read_track(title_dir, AUDIO_DIR)
+        write_media_playlist(title_dir, audio_track)
+        audio = AudioTrack(
+            id=AUDIO_DIR,
+            codecs=audio_track.init.codecs,
+            bitrate_kbps=audio_bitrate_kbps,
+            sample_rate_hz=audio_track.init.sample_rate_hz or audio_track.timescale,
+            channels=audio_track.init.channels or 2,
+        )
+
+    playable = [(v.rendition, v.fps) for v in videos if v.rendition.browser_playable]
+    other = [(v.rendition, v.fps) for v in videos if not v.rendition.browser_playable]
+    if not playable:
+        raise PackagingError(f"{title_dir}: no browser-playable rendition (every rung is HEVC)")
+    (title_dir / HLS_MASTER).write_text(master_playlist(_by_bandwidth(playable), audio_track))
+    if other:
+        (title_dir / HLS_MASTER_HEVC).write_text(master_playlist(_by_bandwidth(other), audio_track))
+    (title_dir / DASH_MANIFEST).write_text(build_mpd(videos, audio_track))
+    duration_s = max(v.track.duration_s for v in videos)
+    return PackagedTitle([v.rendition for v in videos], audio, round(duration_s, 3))
+
+
+def _by_bandwidth(variants: list[tuple[Rendition, float]]) -> list[tuple[Rendition, float]]:
+    return sorted(variants, key=lambda v: v[0].bandwidth_bps)
+
+
+def _check_dimensions(track: Track, rung: Rung) -> None:
+    if (track.init.width, track.init.height) != (rung.width, rung.height):
+        raise PackagingError(
+            f"{track.folder}: encoded {track.init.width}x{track.init.height}, ladder asked for {rung.width}x{rung.height}"
+        )

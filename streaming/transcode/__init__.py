@@ -1,0 +1,1 @@
+"""Transcode: choose the ladder for a source and encode each rendition to CMAF segments."""

@@ -1,0 +1,128 @@
+"""Encode one rendition (or the audio track) of a source straight to CMAF segments with FFmpeg.
+
+Every video rendition gets the same closed-GOP structure so that segment N of every rendition
+starts at the same instant on a keyframe (what lets a player switch renditions at any segment
+boundary): keyframes forced at multiples of the segment duration
+(``-force_key_frames expr:gte(t,n_forced*SEG)``), a fixed GOP (``-g`` = ``-keyint_min`` =
+frames per segment), no scene-cut keyframes (``-sc_threshold 0``) and closed GOPs
+(``-flags +cgop``). Rate control is constrained VBR: a target ``-b:v`` with a ``-maxrate`` /
+``-bufsize`` VBV cap, so peaks stay deliverable over the link the rung is meant for.
+
+FFmpeg's HLS muxer writes the fragmented-MP4 segments (``init.mp4`` + ``seg_00001.m4s`` ...);
+the playlists it writes alongside are replaced by the packager's, which read the real segments.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from streaming.ffmpeg import run_ffmpeg
+from streaming.transcode.ladder import Rung
+
+INIT_SEGMENT = "init.mp4"
+SEGMENT_PATTERN = "seg_%05d.m4s"
+SEGMENT_GLOB = "seg_*.m4s"
+MEDIA_PLAYLIST = "playlist.m3u8"
+AUDIO_DIR = "audio"
+
+
+class EncodeJob(BaseModel):
+    """Everything one encode needs; plain data so it travels to a Ray worker."""
+
+    kind: Literal["video", "audio"]
+    source: Path
+    out_dir: Path
+    segment_duration_s: float
+    rung: Rung | None = None
+    fps: float | None = None  # output frame rate when the source's must be capped, else None
+    gop_frames: int = 0
+    preset: str = "veryfast"
+    threads: int = 0
+    maxrate_ratio: float = 1.5
+    bufsize_ratio: float = 2.0
+    audio_bitrate_kbps: int = 128
+    audio_channels: int = 2
+    audio_sample_rate_hz: int = 48000
+
+    @property
+    def name(self) -> str:
+        return self.rung.id if self.rung is not None else AUDIO_DIR
+
+
+class EncodeResult(BaseModel):
+    name: str
+    kind: Literal["video", "audio"]
+    out_dir: Path
+    wall_s: float
+
+
+def gop_frames(fps: float, segment_duration_s: float) -> int:
+    """Frames per segment: the fixed GOP length (at least 1)."""
+    return max(1, math.ceil(fps * segment_duration_s - 1e-6))
+
+
+def video_args(job: EncodeJob) -> list[str]:
+    rung = job.rung
+    assert rung is not None, "a video job needs a rung"
+    filters = [f"scale={rung.width}:{rung.height}:flags=bicubic", "setsar=1"]
+    if job.fps:
+        filters.insert(0, f"fps={job.fps:g}")
+    maxrate = round(rung.bitrate_kbps * job.maxrate_ratio)
+    bufsize = round(rung.bitrate_kbps * job.bufsize_ratio)
+    seg = f"{job.segment_duration_s:g}"
+    args = [
+        "-i", str(job.source),
+        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-vf", ",".join(filters),
+        "-pix_fmt", "yuv420p",
+        "-b:v", f"{rung.bitrate_kbps}k", "-maxrate", f"{maxrate}k", "-bufsize", f"{bufsize}k",
+        "-force_key_frames", f"expr:gte(t,n_forced*{seg})",
+        "-g", str(job.gop_frames), "-keyint_min", str(job.gop_frames),
+        "-flags", "+cgop",
+    ]  # fmt: skip
+    if rung.codec == "h264":
+        args += ["-c:v", "libx264", "-preset", job.preset, "-profile:v", "high", "-sc_threshold", "0"]
+    else:
+        x265 = f"keyint={job.gop_frames}:min-keyint={job.gop_frames}:scenecut=0:open-gop=0:log-level=error"
+        # hvc1 (parameter sets in the sample entry) is the tag Apple players and Shaka expect in CMAF.
+        args += ["-c:v", "libx265", "-preset", job.preset, "-profile:v", "main", "-tag:v", "hvc1", "-x265-params", x265]
+    if job.threads:
+        args += ["-threads", str(job.threads)]
+    return args + _cmaf_output(job)
+
+
+def audio_args(job: EncodeJob) -> list[str]:
+    return [
+        "-i", str(job.source),
+        "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-c:a", "aac", "-b:a", f"{job.audio_bitrate_kbps}k",
+        "-ac", str(job.audio_channels), "-ar", str(job.audio_sample_rate_hz),
+    ] + _cmaf_output(job)  # fmt: skip
+
+
+def _cmaf_output(job: EncodeJob) -> list[str]:
+    return [
+        "-f", "hls",
+        "-hls_segment_type", "fmp4",
+        "-hls_time", f"{job.segment_duration_s:g}",
+        "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments",
+        "-start_number", "1",
+        "-hls_fmp4_init_filename", INIT_SEGMENT,
+        "-hls_segment_filename", str(job.out_dir / SEGMENT_PATTERN),
+        str(job.out_dir / MEDIA_PLAYLIST),
+    ]  # fmt: skip
+
+
+def encode(job: EncodeJob) -> EncodeResult:
+    """Run one encode into ``job.out_dir``; a Ray task or a plain call, same code."""
+    started = time.perf_counter()
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    args = video_args(job) if job.kind == "video" else audio_args(job)
+    run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
+    return EncodeResult(name=job.name, kind=job.kind, out_dir=job.out_dir, wall_s=time.perf_counter() - started)
