@@ -1,0 +1,110 @@
+"""The deep context model: watch probability of a (viewer, title, context) candidate (Lightning).
+
+It re-ranks the merged candidates, as in the design: inputs are the candidate generators'
+standardised scores, title features (genres, year, popularity), viewer features (genre affinity,
+activity) and the request context: hour of day and day of week from real timestamps, and the
+device type. **Device is synthetic**: MovieLens has none, so each request's device is drawn from
+a seeded distribution (``deep.devices`` in ``configs/recsys.yaml``); it carries no signal on this
+data and is there so the serving path and business rules have the input they will have in
+production.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.recsys.base import Context
+from models.recsys.settings import DeepSettings
+
+
+def synthetic_devices(n: int, devices: dict[str, float], seed: int) -> list[str]:
+    """``n`` device draws from the configured distribution (seeded: the same run draws the same)."""
+    names = sorted(devices)
+    p = np.array([devices[d] for d in names], dtype=float)
+    rng = np.random.default_rng(seed)
+    return [names[k] for k in rng.choice(len(names), size=n, p=p / p.sum())]
+
+
+def context_features(contexts: Sequence[Context], device_names: Sequence[str]) -> np.ndarray:
+    """Per request: sin/cos of hour and weekday, one-hot device (7 + len(devices) columns)."""
+    rows = []
+    for ctx in contexts:
+        hour = ctx.hour if ctx.hour is not None else 12
+        day = ctx.weekday if ctx.weekday is not None else 0
+        device = [1.0 if ctx.device == d else 0.0 for d in device_names]
+        rows.append([np.sin(2 * np.pi * hour / 24), np.cos(2 * np.pi * hour / 24), np.sin(2 * np.pi * day / 7), np.cos(2 * np.pi * day / 7), float(6 <= hour < 12), float(hour >= 18), float(day >= 5), *device])
+    return np.asarray(rows, dtype=np.float32)
+
+
+class WatchProbabilityModel:
+    """Fit/predict wrapper around a small Lightning MLP trained with binary cross-entropy."""
+
+    def __init__(self, settings: DeepSettings):
+        self.settings = settings
+        self.net = None
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> "WatchProbabilityModel":
+        import pytorch_lightning as pl
+        import torch
+        from torch.utils.data import DataLoader, TensorDataset
+
+        logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        s = self.settings
+        pl.seed_everything(s.seed, workers=False, verbose=False)
+        self.mean = features.mean(axis=0)
+        self.std = features.std(axis=0) + 1e-6
+        x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))
+        y = torch.from_numpy(labels.astype(np.float32))
+        positive_share = float(labels.mean()) if len(labels) else 0.5
+        self.net = _ContextNet(features.shape[1], s.hidden, s.learning_rate, pos_weight=(1 - positive_share) / max(positive_share, 1e-6))
+        loader = DataLoader(TensorDataset(x, y), batch_size=s.batch_size, shuffle=True, generator=torch.Generator().manual_seed(s.seed))
+        trainer = pl.Trainer(
+            max_epochs=s.epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+        )
+        trainer.fit(self.net, loader)
+        self.net.eval()
+        return self
+
+    def predict_logit(self, features: np.ndarray) -> np.ndarray:
+        import torch
+
+        if self.net is None:
+            raise RuntimeError("WatchProbabilityModel.predict before fit")
+        with torch.no_grad():
+            x = torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))
+            return self.net(x).numpy()
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.predict_logit(features)))
+
+
+def _ContextNet(n_inputs: int, hidden: int, learning_rate: float, pos_weight: float):
+    """Build the LightningModule lazily so importing this module does not import torch."""
+    import pytorch_lightning as pl
+    import torch
+    from torch import nn
+
+    class ContextNet(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(n_inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+            self.loss = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
+
+        def forward(self, x):
+            return self.body(x).squeeze(-1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return self.loss(self(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=learning_rate)
+
+    return ContextNet()

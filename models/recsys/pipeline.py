@@ -1,0 +1,262 @@
+"""The hybrid recommender: candidate generators → learned blend → deep re-rank → real-time ranker.
+
+Training (:meth:`HybridPipeline.fit`) never looks beyond the data it is given:
+
+1. an inner split of the training data (per viewer, by time, ``blend.validation_fraction``);
+2. every component is fitted on the inner training part, the blend weights are learned on the
+   inner validation part (coordinate ascent on NDCG@k);
+3. the deep context model is trained on the inner part's candidates (positives: the inner
+   validation titles), on half of the viewers, and its weight in the ranker is chosen on the
+   other half; it is then retrained on every viewer;
+4. the components are refitted on all the training data.
+
+Requests without a timestamp are taken to happen at the viewer's last activity (their next
+session); a viewer with no history gets popular titles around the request time, through the same
+ranker (rules and diversity apply), not an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.aggregates import title_aggregates, viewer_aggregates
+from models.recsys.base import Context, Recommender, UnknownViewerError
+from models.recsys.baselines import TimeAwarePopularity
+from models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
+from models.recsys.dataset import RecsysData
+from models.recsys.deep import WatchProbabilityModel, context_features, synthetic_devices
+from models.recsys.ranker import TitleAttributes, rank, unit_scale
+from models.recsys.settings import RecsysSettings
+from models.recsys.split import temporal_split
+
+POOL = 50
+"""Candidates per viewer the deep model and the ranker see (the blend's top 50)."""
+
+
+@dataclass
+class FitReport:
+    blend_weights: dict[str, float]
+    inner_ndcg_blend: float
+    inner_ndcg_ranked: float
+    watch_weight: float
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class HybridPipeline(Recommender):
+    name = "hybrid"
+
+    def __init__(self, settings: RecsysSettings | None = None):
+        self.settings = settings or RecsysSettings()
+        self.report: FitReport | None = None
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, data: RecsysData) -> "HybridPipeline":
+        s = self.settings
+        timings: dict[str, float] = {}
+        columns = ["user_id", "item_id", "rating", "timestamp"]
+        inner_train, inner_val = temporal_split(data.interactions[columns], s.blend.validation_fraction)
+        inner = data.with_interactions(inner_train)
+        inner_models = self._fit_components(inner, timings, prefix="inner.")
+        users = np.arange(data.n_users)
+        has_val = np.zeros(data.n_users, dtype=bool)
+        truth = np.zeros((data.n_users, data.n_items), dtype=bool)
+        val_codes = inner_val["user_id"].map(data.user_index).to_numpy(), inner_val["item_id"].map(data.item_index).to_numpy()
+        truth[val_codes] = True
+        has_val[val_codes[0]] = True
+        users = users[has_val]
+        truth = truth[users]
+        contexts = self._contexts(inner, users)
+        started = time.perf_counter()
+        scores = ComponentScores(inner_models, users, contexts, s.blend.candidates_per_component)
+        weights, blend_ndcg = learn_weights(scores, truth, s.blend.weight_grid, s.blend.rounds, s.k)
+        timings["blend"] = time.perf_counter() - started
+        self.blend_weights = weights
+        self._prepare_attributes(inner)
+        watch_weight, ranked_ndcg = s.ranker.weights.watch_probability, float("nan")
+        self.deep: WatchProbabilityModel | None = None
+        if s.deep.enabled:
+            started = time.perf_counter()
+            pool, blended = self._pool(scores, weights)
+            feats = self._pair_features(inner, users, pool, scores, contexts)
+            labels = np.take_along_axis(truth, pool, axis=1)
+            fold_a = np.arange(len(users)) % 2 == 0
+            sample = self._training_rows(labels, s.deep.negatives_per_viewer)
+            if s.ranker.learn_watch_weight:
+                probe = WatchProbabilityModel(s.deep).fit(*_rows(feats, labels, sample & fold_a[:, None]))
+                logits = probe.predict_logit(feats[~fold_a].reshape(-1, feats.shape[-1])).reshape(pool[~fold_a].shape)
+                best = (-1.0, watch_weight)
+                for w in self.settings.ranker.watch_weight_grid:
+                    got = self._ranked_ndcg(inner, users[~fold_a], pool[~fold_a], blended[~fold_a], logits, truth[~fold_a], [contexts[j] for j in np.flatnonzero(~fold_a)], w)
+                    if got > best[0] + 1e-6:
+                        best = (got, w)
+                ranked_ndcg, watch_weight = best
+            self.deep = WatchProbabilityModel(s.deep).fit(*_rows(feats, labels, sample))
+            timings["deep"] = time.perf_counter() - started
+        self.watch_weight = watch_weight
+        self.data = data
+        self.models = self._fit_components(data, timings, prefix="")
+        self._prepare_attributes(data)
+        self.report = FitReport(weights, blend_ndcg, ranked_ndcg, watch_weight, timings)
+        return self
+
+    def _fit_components(self, data: RecsysData, timings: dict[str, float], prefix: str) -> dict[str, Recommender]:
+        models = {}
+        for name in self.settings.blend.components:
+            started = time.perf_counter()
+            models[name] = build_component(name, self.settings.components, self.settings.seed).fit(data)
+            timings[prefix + name] = time.perf_counter() - started
+        return models
+
+    def _training_rows(self, labels: np.ndarray, negatives: int) -> np.ndarray:
+        """All positives and the ``negatives`` best-blended non-positives of each viewer (hard negatives)."""
+        rows = labels.copy()
+        for r in range(labels.shape[0]):
+            neg = np.flatnonzero(~labels[r])[:negatives]
+            rows[r, neg] = True
+        return rows
+
+    # -- features -----------------------------------------------------------------------------
+    def _prepare_attributes(self, data: RecsysData) -> None:
+        """Title and viewer features as of the end of ``data`` (the batch job's code, in-process)."""
+        genres, names = data.genre_matrix()
+        self.genre_names = names
+        items = data.items
+        years = items["year"].to_numpy(dtype=float)
+        original = items["original"].fillna(False).to_numpy(dtype=bool) if "original" in items else np.zeros(data.n_items, bool)
+        duration = items["duration_min"].to_numpy(dtype=float) if "duration_min" in items else np.full(data.n_items, np.nan)
+        self.titles = TitleAttributes(genres, names, years, original, duration, self.settings.ranker.rules.kids_genres)
+        end = float(data.interactions["timestamp"].max())
+        frame = data.interactions
+        catalogue = items[["item_id", "genres", "year"]]
+        t = title_aggregates(frame, catalogue, end).set_index("item_id").reindex(data.item_ids)
+        v = viewer_aggregates(frame, catalogue, end).set_index("user_id").reindex(data.user_ids)
+        year_fill = np.nanmedian(years) if np.isfinite(years).any() else 0.0
+        self.title_feats = np.column_stack([
+            (np.where(np.isnan(years), year_fill, years) - 1990.0) / 10.0,
+            np.log1p(t["watch_count"].fillna(0).to_numpy(float)),
+            np.log1p(t["watch_count_30d"].fillna(0).to_numpy(float)),
+            t["mean_rating"].fillna(0).to_numpy(float),
+            genres,
+        ]).astype(np.float32)
+        self.viewer_affinity = v[[c for c in v.columns if c.startswith("genre_")]].fillna(0).to_numpy(np.float32)
+        ages = data.users["age"].to_numpy(float) if "age" in data.users else np.full(data.n_users, np.nan)
+        gender = (data.users["gender"] == "M").to_numpy(float) if "gender" in data.users else np.zeros(data.n_users)
+        self.viewer_feats = np.column_stack([
+            np.log1p(v["watch_count"].fillna(0).to_numpy(float)),
+            np.nan_to_num((ages - 30.0) / 10.0),
+            gender,
+            v["mean_rating"].fillna(0).to_numpy(float),
+        ]).astype(np.float32)
+        max_year = np.nanmax(years) if np.isfinite(years).any() else 0.0
+        self.freshness = np.power(0.5, np.nan_to_num(max_year - years, nan=50.0) / self.settings.ranker.freshness_half_life_years)
+        self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
+        self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
+
+    def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context]) -> np.ndarray:
+        """(viewers × pool × features): component z-scores, title, viewer, affinity·genres, context."""
+        n_users, size = pool.shape
+        z = np.stack([np.take_along_axis(scores.z[name], pool, axis=1) for name in sorted(scores.z)], axis=-1)
+        title = self.title_feats[pool]
+        viewer = np.repeat(self.viewer_feats[users][:, None, :], size, axis=1)
+        affinity = np.einsum("ug,upg->up", self.viewer_affinity[users], self.titles.genres[pool].astype(np.float32))[..., None]
+        ctx = context_features(contexts, sorted(self.settings.deep.devices))
+        ctx = np.repeat(ctx[:, None, :], size, axis=1)
+        return np.concatenate([z, title, viewer, affinity, ctx], axis=-1).astype(np.float32)
+
+    def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None) -> list[Context]:
+        """Requests at the viewer's last activity unless given; device drawn (synthetic, seeded)."""
+        last = data.last_timestamp()
+        devices = synthetic_devices(data.n_users, self.settings.deep.devices, self.settings.seed)
+        out = []
+        for row, u in enumerate(users):
+            ctx = given[row] if given is not None else None
+            stamp = ctx.timestamp_s if ctx is not None and ctx.timestamp_s is not None else float(last[u])
+            device = ctx.device if ctx is not None and ctx.device else devices[u]
+            out.append(Context(stamp, device))
+        return out
+
+    # -- ranking ------------------------------------------------------------------------------
+    @staticmethod
+    def _pool(scores: ComponentScores, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        blended = scores.blend(weights)
+        size = min(POOL, blended.shape[1] - 1)
+        pool = np.argpartition(-blended, kth=size, axis=1)[:, :size]
+        values = np.take_along_axis(blended, pool, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        return np.take_along_axis(pool, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+    def _signals(self, pool: np.ndarray, contexts: Sequence[Context]) -> tuple[np.ndarray, np.ndarray]:
+        times = np.array([c.timestamp_s / 86400.0 for c in contexts])
+        short = np.take_along_axis(self.trend_short.at(times), pool, axis=1)
+        long = np.take_along_axis(self.trend_long.at(times), pool, axis=1)
+        return self.freshness[pool], np.log1p(short) - np.log1p(long / 90.0 * 7.0)
+
+    def _ranked_ndcg(self, data, users, pool, blended, logits, truth, contexts, watch_weight) -> float:
+        fresh, trend = self._signals_for(data, pool, contexts)
+        top, _ = rank(pool, blended, logits, fresh, trend, contexts, self.titles, self.settings.ranker, self.settings.k, watch_weight)
+        scores = np.full(truth.shape, -np.inf)
+        np.put_along_axis(scores, top, np.arange(top.shape[1], 0, -1, dtype=float)[None, :].repeat(len(top), 0), axis=1)
+        return ndcg_matrix(scores, truth, self.settings.k)
+
+    def _signals_for(self, data: RecsysData, pool, contexts):
+        if not hasattr(self, "trend_short") or self.trend_short.data is not data:
+            self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
+            self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
+        return self._signals(pool, contexts)
+
+    def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Final lists (title codes, scores) for known viewers, through the whole pipeline."""
+        ctx = self._contexts(self.data, users, contexts)
+        scores = ComponentScores(self.models, users, ctx, self.settings.blend.candidates_per_component)
+        pool, blended = self._pool(scores, self.blend_weights)
+        logits = None
+        if self.deep is not None:
+            feats = self._pair_features(self.data, users, pool, scores, ctx)
+            logits = self.deep.predict_logit(feats.reshape(-1, feats.shape[-1])).reshape(pool.shape)
+        fresh, trend = self._signals(pool, ctx)
+        return rank(pool, blended, logits, fresh, trend, ctx, self.titles, self.settings.ranker, k, self.watch_weight)
+
+    def cold_start(self, k: int, context: Context | None = None) -> list[tuple[str, float]]:
+        """Popular titles around the request time, through the same rules and diversity."""
+        stamp = context.timestamp_s if context and context.timestamp_s is not None else float(self.data.interactions["timestamp"].max())
+        ctx = Context(stamp, context.device if context else None)
+        popular = self.trend_long.at(np.array([stamp / 86400.0]))
+        size = min(POOL, self.data.n_items)
+        pool = np.argsort(-popular, axis=1, kind="stable")[:, :size]
+        relevance = np.log1p(np.take_along_axis(popular, pool, axis=1))
+        fresh, trend = self._signals(pool, [ctx])
+        top, scores = rank(pool, relevance, None, fresh, trend, [ctx], self.titles, self.settings.ranker, k)
+        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+
+    # -- the shared interface ---------------------------------------------------------------
+    def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
+        """Dense scores for the interface: ranked candidates get their ranker score, others −inf... 
+
+        ...shifted below every candidate (blend score − 1e3), so ``top_k`` equals the ranked list.
+        """
+        ctx = self._contexts(self.data, users, contexts)
+        scores = ComponentScores(self.models, users, ctx, self.settings.blend.candidates_per_component)
+        base = scores.blend(self.blend_weights)
+        out = np.where(np.isfinite(base), base - 1e3, -1e6)
+        top, values = self.rank_users(users, self.settings.k, contexts)
+        np.put_along_axis(out, top, values + 1e3, axis=1)
+        return out
+
+    def recommend(self, viewer: str, k: int = 10, exclude_seen: bool = True, context: Context | None = None) -> list[tuple[str, float]]:
+        try:
+            code = self._code(viewer)
+        except UnknownViewerError:
+            return self.cold_start(k, context)
+        if not exclude_seen:
+            return super().recommend(viewer, k, exclude_seen, context)
+        top, scores = self.rank_users(np.array([code]), k, [context] if context else None)
+        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+
+
+def _rows(features: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return features[mask], labels[mask].astype(np.float32)

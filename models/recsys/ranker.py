@@ -1,0 +1,106 @@
+"""The real-time ranker: relevance, watch probability, freshness, trending, diversity, rules.
+
+Per viewer, over a pool of merged candidates, every signal is scaled to [0, 1] within the pool
+(so weights read as "share of the viewer's score range"), summed with the configured weights,
+then business rules add their boosts, and maximal marginal relevance (Carbonell & Goldstein 1998)
+over genre sets picks the final list: ``λ·score − (1 − λ)·max Jaccard(genres, already picked)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.recsys.base import Context
+from models.recsys.settings import RankerSettings
+
+
+def unit_scale(values: np.ndarray) -> np.ndarray:
+    """Row-wise min-max to [0, 1] (a constant row becomes 0)."""
+    low = values.min(axis=1, keepdims=True)
+    span = values.max(axis=1, keepdims=True) - low
+    return np.where(span > 0, (values - low) / np.where(span > 0, span, 1.0), 0.0)
+
+
+class TitleAttributes:
+    """Per title code: genre sets (0/1 rows), release year, kids flag, original flag, duration."""
+
+    def __init__(self, genres: np.ndarray, genre_names: Sequence[str], years: np.ndarray, original: np.ndarray, duration_min: np.ndarray, kids_genres: Sequence[str]):
+        self.genres = genres.astype(bool)
+        self.years = years
+        self.original = original.astype(bool)
+        self.duration_min = duration_min
+        kids_cols = [k for k, g in enumerate(genre_names) if g in set(kids_genres)]
+        self.kids = self.genres[:, kids_cols].any(axis=1) if kids_cols else np.zeros(len(years), dtype=bool)
+
+
+def rule_boosts(pool: np.ndarray, contexts: Sequence[Context], titles: TitleAttributes, settings: RankerSettings) -> np.ndarray:
+    """Business-rule boosts for each pooled candidate (same shape as ``pool``)."""
+    rules = settings.rules
+    boosts = np.zeros(pool.shape, dtype=np.float64)
+    boosts += rules.originals_boost * titles.original[pool]
+    start, end = rules.morning_hours
+    for row, ctx in enumerate(contexts):
+        hour = ctx.hour
+        if hour is not None and start <= hour < end:
+            boosts[row] += rules.kids_morning_boost * titles.kids[pool[row]]
+        if ctx.device == "mobile":
+            duration = titles.duration_min[pool[row]]
+            boosts[row] += rules.mobile_short_boost * (np.nan_to_num(duration, nan=np.inf) <= rules.short_max_min)
+    return boosts
+
+
+def mmr_select(pool: np.ndarray, scores: np.ndarray, genres: np.ndarray, k: int, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy MMR per row; returns selected codes and their (pre-MMR) scores, best first."""
+    n_rows, size = pool.shape
+    k = min(k, size)
+    chosen_codes = np.zeros((n_rows, k), dtype=np.int64)
+    chosen_scores = np.zeros((n_rows, k))
+    rel = unit_scale(scores)
+    for row in range(n_rows):
+        g = genres[pool[row]].astype(np.float32)
+        inter = g @ g.T
+        sizes = g.sum(axis=1)
+        union = sizes[:, None] + sizes[None, :] - inter
+        sim = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+        available = np.isfinite(scores[row])
+        max_sim = np.zeros(size)
+        for slot in range(k):
+            value = np.where(available, lam * rel[row] - (1 - lam) * max_sim, -np.inf)
+            pick = int(np.argmax(value))
+            chosen_codes[row, slot], chosen_scores[row, slot] = pool[row, pick], scores[row, pick]
+            available[pick] = False
+            max_sim = np.maximum(max_sim, sim[pick])
+    return chosen_codes, chosen_scores
+
+
+def rank(
+    pool: np.ndarray,
+    relevance: np.ndarray,
+    watch: np.ndarray | None,
+    freshness: np.ndarray,
+    trending: np.ndarray,
+    contexts: Sequence[Context],
+    titles: TitleAttributes,
+    settings: RankerSettings,
+    k: int,
+    watch_weight: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Combine the signals of pooled candidates (viewers × pool) and return the top ``k``."""
+    w = settings.weights
+    score = w.relevance * unit_scale(relevance)
+    if watch is not None:
+        score = score + (w.watch_probability if watch_weight is None else watch_weight) * unit_scale(watch)
+    if w.freshness:
+        score = score + w.freshness * freshness
+    if w.trending:
+        score = score + w.trending * unit_scale(trending)
+    score = score + rule_boosts(pool, contexts, titles, settings)
+    score = np.where(np.isfinite(relevance), score, -np.inf)
+    order = np.argsort(-score, axis=1, kind="stable")[:, : max(settings.mmr_pool, k)]
+    pool_top = np.take_along_axis(pool, order, axis=1)
+    score_top = np.take_along_axis(score, order, axis=1)
+    if settings.mmr_lambda >= 1.0:
+        return pool_top[:, :k], score_top[:, :k]
+    return mmr_select(pool_top, score_top, titles.genres, k, settings.mmr_lambda)

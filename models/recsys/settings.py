@@ -1,0 +1,115 @@
+"""Typed settings of ``configs/recsys.yaml``: every tunable of the recommender pipeline."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class EASESettings(BaseModel):
+    l2: float = 250.0
+    half_life_days: float | None = None
+
+
+class KNNSettings(BaseModel):
+    neighbours: int = 100
+    shrink: float = 10.0
+    half_life_days: float | None = None
+
+
+class ALSSettings(BaseModel):
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 2.0
+    iterations: int = 15
+
+
+class BPRSettings(BaseModel):
+    factors: int = 64
+    learning_rate: float = 0.05
+    regularization: float = 0.01
+    iterations: int = 100
+
+
+class TransitionSettings(BaseModel):
+    window: int = 20
+    gap_decay: float = 0.95
+    history: int = 30
+    position_decay: float = 0.9
+
+
+class PopularitySettings(BaseModel):
+    window_days: float = 30.0
+
+
+class ContentSettings(BaseModel):
+    year_weight: float = 0.3
+
+
+class ComponentSettings(BaseModel):
+    ease: EASESettings = EASESettings()
+    item_knn: KNNSettings = KNNSettings()
+    als: ALSSettings = ALSSettings()
+    bpr: BPRSettings = BPRSettings()
+    transitions: TransitionSettings = TransitionSettings()
+    time_popularity: PopularitySettings = PopularitySettings()
+    content: ContentSettings = ContentSettings()
+
+
+class BlendSettings(BaseModel):
+    """Which components feed the candidate blend, and how its weights are learned."""
+
+    components: list[str] = ["ease", "item_knn", "als", "transitions", "time_popularity", "content"]
+    candidates_per_component: int = 100
+    validation_fraction: float = Field(0.8, gt=0, lt=1, description="inner split: share of each viewer's training rows kept as inner train")
+    weight_grid: list[float] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
+    rounds: int = 3
+
+
+class DeepSettings(BaseModel):
+    """Lightning context model that re-ranks merged candidates (watch probability)."""
+
+    enabled: bool = True
+    hidden: int = 64
+    epochs: int = 4
+    batch_size: int = 1024
+    learning_rate: float = 3e-3
+    negatives_per_viewer: int = 60
+    devices: dict[str, float] = {"tv": 0.45, "mobile": 0.35, "web": 0.2}
+    seed: int = 0
+
+
+class RankerWeights(BaseModel):
+    relevance: float = 1.0
+    watch_probability: float = 0.3
+    freshness: float = 0.0
+    trending: float = 0.0
+
+
+class BusinessRules(BaseModel):
+    originals_boost: float = 0.05
+    kids_morning_boost: float = 0.02
+    morning_hours: tuple[int, int] = (6, 11)
+    kids_genres: list[str] = ["Children's", "Animation"]
+    mobile_short_boost: float = 0.03
+    short_max_min: float = 100.0
+
+
+class RankerSettings(BaseModel):
+    weights: RankerWeights = RankerWeights()
+    learn_watch_weight: bool = True
+    watch_weight_grid: list[float] = [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0]
+    mmr_lambda: float = Field(0.95, ge=0, le=1, description="1 = pure relevance, 0 = pure genre diversity")
+    mmr_pool: int = 30
+    freshness_half_life_years: float = 5.0
+    rules: BusinessRules = BusinessRules()
+
+
+class RecsysSettings(BaseModel):
+    k: int = 10
+    seed: int = 0
+    components: ComponentSettings = ComponentSettings()
+    blend: BlendSettings = BlendSettings()
+    deep: DeepSettings = DeepSettings()
+    ranker: RankerSettings = RankerSettings()
+    experiment: str = "recsys"
+    registered_model: str = "recsys"
