@@ -137,6 +137,15 @@
     return null;
   }
 
+  // Why nothing was playable: the title's video codecs against what this browser's MSE decodes.
+  function codecHint() {
+    const record = session && session.record;
+    if (!record) return "";
+    const codecs = [...new Set(record.renditions.map((r) => `${r.codec} (${r.codecs})`))].join(", ");
+    const decodes = Object.entries(streamlab.codecSupport).filter(([, ok]) => ok).map(([name]) => name).join(", ");
+    return ` — this title's video is ${codecs}, but this browser decodes only ${decodes}`;
+  }
+
   // ---------------------------------------------------------------- state and display
 
   function setState(state, message) {
@@ -334,7 +343,8 @@
     hls.on(Hls.Events.ERROR, (_event, data) => {
       const status = data.response && data.response.code ? ` (HTTP ${data.response.code})` : "";
       const where = data.url || (data.frag && data.frag.url) || (data.context && data.context.url) || "";
-      const message = `${data.type} ${data.details}${status}${where ? " at " + where : ""}`;
+      let message = `${data.type} ${data.details}${status}${where ? " at " + where : ""}`;
+      if (data.details === "manifestIncompatibleCodecsError") message += codecHint();
       if (data.fatal) fail("hls.js", message, data.reason || (data.error && String(data.error)) || null);
       else warn("hls.js", message);
     });
@@ -380,7 +390,8 @@
     const detail = code === 1001
       ? `HTTP ${data[1]} at ${data[5] || data[0]}`
       : data.filter((d) => typeof d !== "object" || d === null).map(String).join(", ");
-    const message = `error ${code}${name ? " " + name : ""}${detail ? ": " + detail : ""}`;
+    let message = `error ${code}${name ? " " + name : ""}${detail ? ": " + detail : ""}`;
+    if (code === 4032 /* CONTENT_UNSUPPORTED_BY_BROWSER */) message += codecHint();
     if (code === 7000 /* LOAD_INTERRUPTED */) return;
     // Severity 1 is RECOVERABLE (Shaka retries); 2 is CRITICAL.
     if (err.severity === 1) warn("shaka", message);
