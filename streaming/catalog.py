@@ -82,6 +82,15 @@ class AudioTrack(BaseModel):
     channels: int
 
 
+class Protection(BaseModel):
+    """How a protected title is encrypted and where players get keys (no key material here)."""
+
+    cenc_kids: dict[str, str] = Field(default_factory=dict, description="track type → CENC key id (hex)")
+    license_url: str | None = Field(None, description="W3C ClearKey licence endpoint")
+    hls_aes128: str | None = Field(None, description="HLS AES-128 multivariant playlist, relative to the title")
+    key_uri_base: str | None = None
+
+
 class TitleRecord(BaseModel):
     title_id: str
     name: str
@@ -92,8 +101,9 @@ class TitleRecord(BaseModel):
     renditions: list[Rendition]
     audio: AudioTrack | None = None
     hls: str = HLS_MASTER
-    dash: str = DASH_MANIFEST
-    drm: str = "none"
+    dash: str | None = DASH_MANIFEST
+    drm: Literal["none", "clearkey", "aes128", "all"] = "none"
+    protection: Protection | None = None
     ladder: str = "fixed"
 
 

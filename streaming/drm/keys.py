@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pipelines.errors import StreamlabError
 from streaming.drm.crypto import WRAP_INFO, b64url, derive
 
-TRACKS = ("all", "video", "audio")
+TRACKS = ("all", "video", "audio", "hls-aes128")
+"""Key purposes: CENC keys for all tracks or per track type, and the HLS AES-128 variant's own key."""
 
 
 class KeyStoreError(StreamlabError):

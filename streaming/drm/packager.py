@@ -1,0 +1,241 @@
+"""Encrypt a packaged title before it is published: CENC for DASH/HLS, and an HLS AES-128 variant.
+
+Runs on the staging copy of a title, after packaging and before the atomic rename, so clear
+segments of a protected title are never visible. The order matters: the AES-128 variant is built
+from the clear segments first, then CENC replaces the clear segments in place.
+
+- **CENC** (ISO/IEC 23001-7, scheme ``cenc``, AES-CTR): each track's init + segments are re-muxed
+  with ``-c copy`` through FFmpeg's fMP4 writer with ``encryption_scheme=cenc-aes-ctr`` (so samples
+  decrypt bit-exactly to the clear ones), a common-system PSSH is added to the init segment, the
+  DASH MPD gets ``ContentProtection`` (mp4protection + ``cenc:default_KID``, ClearKey with its
+  licence URL, and the common PSSH), and HLS media playlists get ``SAMPLE-AES-CTR`` key tags.
+- **HLS AES-128**: whole segments encrypted with AES-128-CBC (PKCS#7), IV = media sequence number
+  (the HLS default), ``EXT-X-KEY`` after ``EXT-X-MAP`` so the init segment stays clear, a new key
+  every ``rotation_segments`` segments when rotation is on.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from pipelines.errors import StreamlabError
+from streaming.catalog import DASH_MANIFEST, HLS_MASTER, Protection, TitleRecord
+from streaming.drm.boxes import CLEARKEY_DASH_SCHEME, COMMON_SYSTEM_ID, add_pssh, pssh_box
+from streaming.drm.keys import ContentKey, KeyStore
+from streaming.drm.settings import DrmSettings
+from streaming.ffmpeg import run_ffmpeg
+
+INIT = "init.mp4"
+MEDIA_PLAYLIST = "playlist.m3u8"
+AES128_DIR = "aes128"
+MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
+CENC_NS = "urn:mpeg:cenc:2013"
+DASHIF_NS = "https://dashif.org/CPS"
+DRM_MODES = ("none", "clearkey", "aes128", "all")
+
+
+class ProtectionError(StreamlabError):
+    pass
+
+
+def segments(track_dir: Path) -> list[Path]:
+    return sorted(track_dir.glob("seg_*.m4s"))
+
+
+def track_dirs(title_dir: Path, record: TitleRecord) -> dict[str, Path]:
+    """Track folder by id: every rendition, and the audio track when there is one."""
+    dirs = {r.id: title_dir / r.id for r in record.renditions}
+    if record.audio is not None:
+        dirs[record.audio.id] = title_dir / record.audio.id
+    return dirs
+
+
+def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStore, settings: DrmSettings,
+                  license_base_url: str) -> TitleRecord:
+    """Encrypt the staged title in place for ``mode`` and return its updated record."""
+    if mode not in DRM_MODES:
+        raise ProtectionError(f"unknown DRM mode {mode!r}; expected one of {', '.join(DRM_MODES)}")
+    if mode == "none":
+        return record
+    base = license_base_url.rstrip("/")
+    protection = Protection(license_url=f"{base}/drm/clearkey/license", key_uri_base=f"{base}/drm/hls")
+    tracks = track_dirs(title_dir, record)
+    if mode in ("aes128", "all"):
+        build_aes128_variant(title_dir, record, keys, settings, protection.key_uri_base)
+        protection.hls_aes128 = f"{AES128_DIR}/{HLS_MASTER}"
+    if mode in ("clearkey", "all"):
+        per_track = settings.key_per_track_type and record.audio is not None
+        track_types = ("video", "audio") if per_track else ("all",)
+        cenc_keys = {k.track: k for k in keys.ensure_title_keys(record.title_id, track_types)}
+        for track_id, folder in tracks.items():
+            kind = ("audio" if record.audio is not None and track_id == record.audio.id else "video") if per_track else "all"
+            encrypt_track_cenc(folder, cenc_keys[kind], record.segment_duration_s)
+        protection.cenc_kids = {t: k.kid_hex for t, k in cenc_keys.items()}
+        add_dash_content_protection(title_dir / DASH_MANIFEST, cenc_keys, record, protection.license_url or "")
+    update = {"drm": mode, "protection": protection}
+    if mode == "aes128":  # no clear tree may stay public: the AES-128 variant is the title's only form
+        for folder in tracks.values():
+            shutil.rmtree(folder)
+        (title_dir / DASH_MANIFEST).unlink(missing_ok=True)
+        (title_dir / HLS_MASTER).unlink(missing_ok=True)
+        update.update(hls=protection.hls_aes128, dash=None)
+    return record.model_copy(update=update)
+
+
+def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: float) -> None:
+    """Replace a track's clear CMAF files by CENC-encrypted ones with identical segment boundaries."""
+    clear = segments(track_dir)
+    if not clear or not (track_dir / INIT).is_file():
+        raise ProtectionError(f"{track_dir} has no init segment or media segments to encrypt")
+    with tempfile.TemporaryDirectory(dir=track_dir.parent, prefix=f".{track_dir.name}-cenc-") as tmp:
+        work = Path(tmp)
+        joined = work / "clear.mp4"
+        with joined.open("wb") as out:
+            for part in [track_dir / INIT, *clear]:
+                out.write(part.read_bytes())
+        encrypted = work / "out"
+        encrypted.mkdir()
+        run_ffmpeg(
+            ["-i", joined, "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", f"{segment_duration_s:g}", "-hls_playlist_type", "vod",
+             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT, "-start_number", "1",
+             "-hls_flags", "independent_segments",
+             "-hls_segment_filename", encrypted / "seg_%05d.m4s",
+             "-hls_segment_options",
+             f"encryption_scheme=cenc-aes-ctr:encryption_key={key.key.hex()}:encryption_kid={key.kid_hex}",
+             encrypted / MEDIA_PLAYLIST],
+            f"CENC encryption of {track_dir.name}",
+        )
+        produced = segments(encrypted)
+        if [p.name for p in produced] != [p.name for p in clear]:
+            raise ProtectionError(
+                f"CENC re-mux of {track_dir.name} changed the segmentation ({len(produced)} vs {len(clear)} segments)"
+            )
+        (track_dir / INIT).write_bytes(add_pssh((encrypted / INIT).read_bytes(), [key.kid]))
+        for part in produced:
+            part.replace(track_dir / part.name)
+    _add_hls_key_tag(track_dir / MEDIA_PLAYLIST, _sample_aes_ctr_tag(key))
+
+
+def _sample_aes_ctr_tag(key: ContentKey) -> str:
+    pssh = base64.b64encode(pssh_box([key.kid])).decode()
+    return (f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{pssh}",KEYID=0x{key.kid_hex},'
+            f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}",KEYFORMATVERSIONS="1"')
+
+
+def _add_hls_key_tag(playlist: Path, tag: str) -> None:
+    lines = playlist.read_text().splitlines()
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("#EXT-X-MAP")), None)
+    if at is None:
+        raise ProtectionError(f"{playlist} has no EXT-X-MAP: not a CMAF media playlist")
+    lines.insert(at, tag)
+    playlist.write_text("\n".join(lines) + "\n")
+
+
+def build_aes128_variant(title_dir: Path, record: TitleRecord, keys: KeyStore, settings: DrmSettings,
+                         key_uri_base: str | None) -> None:
+    """Write ``aes128/``: the browser-playable renditions and audio, whole-segment AES-128 encrypted."""
+    variant = title_dir / AES128_DIR
+    variant.mkdir()
+    longest = max(len(segments(folder)) for folder in track_dirs(title_dir, record).values())
+    period = settings.rotation_segments if settings.rotation_segments > 0 else max(longest, 1)
+    periods = -(-longest // period)
+    hls_keys = [k for k in keys.ensure_title_keys(record.title_id, ("hls-aes128",), periods)]
+
+    def key_uri(key: ContentKey) -> str:
+        return f"{key_uri_base}/{record.title_id}/{key.kid_hex}.key"
+
+    for track_id, folder in track_dirs(title_dir, record).items():
+        encrypt_track_aes128(folder, variant / track_id, hls_keys, period, key_uri)
+    master = (title_dir / HLS_MASTER).read_text()
+    (variant / HLS_MASTER).write_text(master)
+
+
+def encrypt_track_aes128(track_dir: Path, out_dir: Path, period_keys: list[ContentKey], rotation_segments: int,
+                         key_uri: Callable[[ContentKey], str]) -> None:
+    out_dir.mkdir(parents=True)
+    shutil.copyfile(track_dir / INIT, out_dir / INIT)
+    lines = (track_dir / MEDIA_PLAYLIST).read_text().splitlines()
+    sequence = next((int(line.split(":", 1)[1]) for line in lines if line.startswith("#EXT-X-MEDIA-SEQUENCE")), 0)
+    names = {p.name for p in segments(track_dir)}
+    out_lines: list[str] = []
+    index = 0
+    current: ContentKey | None = None
+    pending_extinf: list[str] = []
+    for line in lines:
+        if line.startswith("#EXTINF") or (line.startswith("#") and pending_extinf):
+            pending_extinf.append(line)
+            continue
+        if line and not line.startswith("#") and line in names:
+            key = period_keys[index // rotation_segments]
+            if key is not current:
+                out_lines.append(f'#EXT-X-KEY:METHOD=AES-128,URI="{key_uri(key)}"')
+                current = key
+            iv = (sequence + index).to_bytes(16, "big")
+            (out_dir / line).write_bytes(aes128_cbc_encrypt(key.key, iv, (track_dir / line).read_bytes()))
+            out_lines += pending_extinf + [line]
+            pending_extinf = []
+            index += 1
+            continue
+        out_lines.append(line)
+    if index != len(names):
+        raise ProtectionError(f"{track_dir / MEDIA_PLAYLIST} lists {index} of its {len(names)} segments")
+    (out_dir / MEDIA_PLAYLIST).write_text("\n".join(out_lines) + "\n")
+
+
+def aes128_cbc_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(padder.update(data) + padder.finalize()) + encryptor.finalize()
+
+
+def aes128_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    unpadder = padding.PKCS7(128).unpadder()
+    return unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
+
+
+def add_dash_content_protection(mpd_path: Path, cenc_keys: dict[str, ContentKey], record: TitleRecord,
+                                license_url: str) -> None:
+    """Add ContentProtection to every AdaptationSet: FFmpeg writes none, and Shaka then stalls."""
+    for prefix, uri in (("", MPD_NS), ("cenc", CENC_NS), ("dashif", DASHIF_NS),
+                        ("xsi", "http://www.w3.org/2001/XMLSchema-instance"), ("xlink", "http://www.w3.org/1999/xlink")):
+        ET.register_namespace(prefix, uri)
+    tree = ET.parse(mpd_path)
+    sets = tree.getroot().findall(f".//{{{MPD_NS}}}AdaptationSet")
+    if not sets:
+        raise ProtectionError(f"{mpd_path} has no AdaptationSet")
+    for adaptation in sets:
+        is_audio = adaptation.get("contentType") == "audio" or "audio" in (adaptation.get("mimeType") or "")
+        key = cenc_keys.get("audio" if is_audio else "video") or cenc_keys["all"]
+        elements = [
+            _element("ContentProtection", {"schemeIdUri": "urn:mpeg:dash:mp4protection:2011", "value": "cenc",
+                                           f"{{{CENC_NS}}}default_KID": key.kid_uuid}),
+            _element("ContentProtection", {"schemeIdUri": f"urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"},
+                     [(f"{{{CENC_NS}}}pssh", base64.b64encode(pssh_box([key.kid])).decode())]),
+            _element("ContentProtection", {"schemeIdUri": CLEARKEY_DASH_SCHEME, "value": "ClearKey1.0"},
+                     [(f"{{{DASHIF_NS}}}Laurl", license_url)]),
+        ]
+        position = sum(1 for child in adaptation if child.tag.split("}")[-1] in ("FramePacking", "AudioChannelConfiguration"))
+        for offset, element in enumerate(elements):
+            adaptation.insert(position + offset, element)
+    tree.write(mpd_path, xml_declaration=True, encoding="utf-8")
+
+
+def _element(tag: str, attributes: dict[str, str], children: list[tuple[str, str]] | None = None) -> ET.Element:
+    element = ET.Element(f"{{{MPD_NS}}}{tag}", attributes)
+    for child_tag, text in children or []:
+        ET.SubElement(element, child_tag).text = text
+    return element
+
+
+def _uuid(raw: bytes) -> str:
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
