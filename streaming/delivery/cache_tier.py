@@ -1,0 +1,385 @@
+"""One HTTP cache tier (used for both the regional shield and the edge), as an ASGI app.
+
+Behaviour, in the order a request meets it:
+
+* ``/_stats`` (JSON), ``/metrics`` (Prometheus) and ``POST /_purge?prefix=/media/x/`` are the
+  tier's own; every other path is the upstream's URL space, forwarded unchanged.
+* Paths with dot segments, NUL bytes or backslashes are refused (400) before anything is
+  forwarded: the origin refuses them too, this is defence in depth.
+* GET/HEAD are looked up in a byte-bounded LRU keyed by the request target (plus the values of
+  the request headers the upstream named in ``Vary``). A fresh entry answers at once (``HIT``);
+  stale entries are never served.
+* On a miss exactly one upstream fetch runs per key (single-flight: one ``asyncio`` task per key,
+  awaited by every concurrent request through ``asyncio.shield``, so a client hanging up cancels
+  neither the fetch nor the other waiters). The first request is the ``MISS``, the others are
+  ``COALESCED``.
+* Misses always fetch the *full* object (no ``Range``/validators upstream); ranges, ``HEAD`` and
+  conditional requests are then answered from memory, exactly like the origin answers from disk.
+* Storage honours the upstream's ``Cache-Control`` (``s-maxage``/``max-age`` minus ``Age``;
+  ``no-store``/``private``/``no-cache`` are not stored). Cached statuses are 200 and, as negative
+  caching, 404/410 for as long as their own ``Cache-Control`` allows (the origin sends
+  ``max-age=1``). Everything else (5xx, redirects) is passed through and never stored.
+* Objects above ``max_object_fraction`` of the capacity stream through uncached, and that URL
+  goes straight upstream for ``hit_for_pass_s`` (no wasted fetch-and-drop on every request).
+* Other methods (``OPTIONS`` preflights included) are passed through (``X-Cache: PASS``), so
+  the upstream's CORS behaviour reaches the client unchanged; cached CORS headers stay correct
+  because the origin states them on every response and sends ``Vary: Origin`` when they differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass
+from functools import partial
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from streaming.delivery.http_semantics import (
+    HOP_BY_HOP,
+    RangeNotSatisfiable,
+    etag_matches_none_match,
+    forbids_sharing,
+    if_range_allows_partial,
+    parse_range,
+    shared_cache_ttl_s,
+)
+from streaming.delivery.lru import ByteLRU, CachedResponse
+from streaming.delivery.settings import TierSettings, UpstreamSettings
+from streaming.delivery.stats import TierStats, prometheus_text, tier_registry
+
+CACHEABLE_STATUSES = frozenset({200, 404, 410})
+LOOKUP_METHODS = frozenset({"GET", "HEAD"})
+HINTS_CAPACITY = 10_000
+"""Bound on the per-URL ``Vary`` and hit-for-pass memories, so odd URLs cannot grow them forever."""
+
+_NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+_NOT_FORWARDED_ON_FILL = _NOT_FORWARDED | {"range", "if-range", "if-none-match", "if-modified-since", "accept-encoding"}
+_NOT_STORED = HOP_BY_HOP | {"content-length", "date", "server", "age", "x-cache", "x-cache-tier", "x-cache-chain"}
+
+
+@dataclass
+class Fetched:
+    """The outcome of one upstream fill: the response, and whether concurrent waiters may reuse it."""
+
+    entry: CachedResponse
+    shareable: bool
+
+
+class UpstreamFailed(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class CacheTier:
+    """A caching reverse proxy in front of ``upstream_url``; see the module docstring for the rules.
+
+    ``transport`` replaces the network (e.g. ``httpx.ASGITransport(origin_app)`` in tests);
+    ``clock`` is the monotonic clock TTLs are measured with.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        upstream_url: str,
+        settings: TierSettings,
+        upstream: UpstreamSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.upstream_url = upstream_url.rstrip("/")
+        self.settings = settings
+        self.upstream = upstream or UpstreamSettings()
+        self.clock = clock
+        self.store = ByteLRU(settings.capacity_bytes, clock)
+        self.max_object_bytes = int(settings.capacity_bytes * settings.max_object_fraction)
+        self.stats = TierStats()
+        self.registry = tier_registry(name, self.stats, self.store)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._inflight: dict[Hashable, asyncio.Task[Fetched | None]] = {}
+        self._vary_hints: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._pass_until_s: OrderedDict[str, float] = OrderedDict()
+
+    # ---- ASGI ---------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            raise RuntimeError(f"cache tier {self.name!r} serves HTTP only, not {scope['type']!r}")
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The keep-alive pool towards the upstream, created in the serving event loop."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(self.upstream.timeout_s),
+                limits=httpx.Limits(
+                    max_connections=self.upstream.max_connections,
+                    max_keepalive_connections=self.upstream.max_keepalive_connections,
+                ),
+                headers={"accept-encoding": "identity", "user-agent": f"streamlab-{self.name}"},
+                follow_redirects=False,
+                trust_env=False,  # never route loopback traffic through a proxy from the environment
+            )
+        return self._client
+
+    # ---- request handling -----------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        if path == "/_stats":
+            return JSONResponse(self.snapshot(), headers={"Cache-Control": "no-store"})
+        if path == "/metrics":
+            return Response(prometheus_text(self.registry), media_type="text/plain; version=0.0.4; charset=utf-8",
+                            headers={"Cache-Control": "no-store"})
+        if path == "/_purge":
+            return self._purge(request)
+        self.stats.requests += 1
+        if "\x00" in path or "\\" in path or any(s in (".", "..") for s in path.split("/")):
+            return self._local_error(400, f"bad request: path {path!r} has dot segments, NUL or backslash")
+        raw_path: bytes = request.scope.get("raw_path") or path.encode()
+        query: bytes = request.scope.get("query_string", b"")
+        target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+
+        if request.method not in LOOKUP_METHODS or "authorization" in request.headers:
+            return await self._pass(request, target)
+        pass_until_s = self._pass_until_s.get(target)
+        if pass_until_s is not None and self.clock() < pass_until_s:
+            return await self._pass(request, target)
+
+        key = (target, self._vary_values(request, self._vary_hints.get(target, ())))
+        entry = self.store.get(key)
+        if entry is not None:
+            self.stats.hits += 1
+            return self._respond(request, entry, "HIT")
+
+        task = self._inflight.get(key)
+        if task is None:
+            outcome = "MISS"
+            self.stats.misses += 1
+            task = asyncio.get_running_loop().create_task(self._fill(key, target, self._fill_headers(request)))
+            self._inflight[key] = task
+            task.add_done_callback(partial(self._fill_done, key))
+        else:
+            outcome = "COALESCED"
+            self.stats.coalesced += 1
+        try:
+            fetched = await asyncio.shield(task)
+        except UpstreamFailed as exc:
+            self.stats.errors += 1
+            return self._local_error(exc.status, f"upstream failed: {exc}")
+        if fetched is None:  # too large to cache: streamed straight through instead
+            return await self._pass(request, target)
+        if outcome == "COALESCED" and not (fetched.shareable and self._vary_matches(request, fetched.entry)):
+            return await self._pass(request, target)
+        return self._respond(request, fetched.entry, outcome)
+
+    def snapshot(self) -> dict[str, object]:
+        return self.stats.snapshot(self.name, self.store) | {"upstream": self.upstream_url}
+
+    def _purge(self, request: Request) -> Response:
+        """Drop cached entries whose target starts with ``prefix`` (e.g. after republishing a title)."""
+        if request.method != "POST":
+            return self._local_error(405, "use POST /_purge?prefix=/media/<title_id>/")
+        prefix = request.query_params.get("prefix", "")
+        if not prefix.startswith("/"):
+            return self._local_error(400, f"prefix {prefix!r} must start with '/', e.g. /media/bbb/")
+        purged = self.store.purge(lambda key: key[0].startswith(prefix))  # type: ignore[index]
+        return JSONResponse({"tier": self.name, "prefix": prefix, "purged": purged}, headers={"Cache-Control": "no-store"})
+
+    # ---- upstream fill (single-flight) ----------------------------------------------------------
+    async def _fill(self, key: Hashable, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
+        client = self.client()
+        self.stats.upstream_requests += 1
+        upstream_request = client.build_request("GET", self.upstream_url + target, headers=headers)
+        try:
+            response = await client.send(upstream_request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamFailed(504, f"{self.upstream_url} timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamFailed(502, f"{self.upstream_url} unreachable: {exc!r}") from exc
+        received = 0
+        chunks: list[bytes] = []
+        try:
+            length = response.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_object_bytes:
+                self._remember_pass(target)
+                return None
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > self.max_object_bytes:
+                    self._remember_pass(target)
+                    return None
+                chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise UpstreamFailed(502, f"{self.upstream_url} broke off the body: {exc!r}") from exc
+        finally:
+            self.stats.bytes_from_upstream += received
+            await response.aclose()
+
+        cache_control = response.headers.get("cache-control")
+        age_s = _parse_age(response.headers.get("age"))
+        vary_names = tuple(sorted({v.strip().lower() for v in ",".join(response.headers.get_list("vary")).split(",") if v.strip()}))
+        stored_headers = [(k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in _NOT_STORED]
+        if "x-cache-chain" in response.headers:
+            stored_headers.append(("x-cache-chain", response.headers["x-cache-chain"]))
+        request_headers = {k.lower(): v for k, v in headers}
+        entry = CachedResponse(
+            status=response.status_code,
+            headers=stored_headers,
+            body=b"".join(chunks),
+            stored_at_s=self.clock(),
+            ttl_s=shared_cache_ttl_s(cache_control, age_s, self.settings.default_ttl_s),
+            initial_age_s=age_s,
+            vary=tuple((name, request_headers.get(name, "")) for name in vary_names),
+        )
+        storable = (
+            entry.status in CACHEABLE_STATUSES
+            and entry.ttl_s > 0
+            and "*" not in vary_names
+            and "set-cookie" not in response.headers
+        )
+        if storable:
+            _remember(self._vary_hints, target, vary_names)
+            self.store.put((target, tuple(value for _, value in entry.vary)), entry)
+        return Fetched(entry, shareable=not forbids_sharing(cache_control) and "*" not in vary_names)
+
+    def _fill_done(self, key: Hashable, task: asyncio.Task[Fetched | None]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a fill nobody waits for any more logs no warning
+
+    def _fill_headers(self, request: Request) -> list[tuple[str, str]]:
+        """The leader's headers minus what would make the answer partial or conditional."""
+        headers = [(k, v) for k, v in request.headers.items() if k not in _NOT_FORWARDED_ON_FILL]
+        return headers + [("via", f"1.1 streamlab-{self.name}")]
+
+    def _remember_pass(self, target: str) -> None:
+        _remember(self._pass_until_s, target, self.clock() + self.settings.hit_for_pass_s)
+
+    @staticmethod
+    def _vary_values(request: Request, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(request.headers.get(name, "") for name in names)
+
+    @staticmethod
+    def _vary_matches(request: Request, entry: CachedResponse) -> bool:
+        return all(request.headers.get(name, "") == value for name, value in entry.vary)
+
+    # ---- answering --------------------------------------------------------------------------
+    def _respond(self, request: Request, entry: CachedResponse, outcome: str) -> Response:
+        """Answer from a stored (or just fetched) full response: 304, 206, 416, HEAD or the body."""
+        headers = [(k, v) for k, v in entry.headers if k != "x-cache-chain"]
+        headers += self._cache_headers(outcome, entry.header("x-cache-chain"))
+        headers.append(("age", str(int(entry.age_s(self.clock())))))
+        status, body = entry.status, entry.body
+        if status == 200:
+            etag = entry.header("etag")
+            if_none_match = request.headers.get("if-none-match")
+            if etag and if_none_match is not None and etag_matches_none_match(if_none_match, etag):
+                kept = [(k, v) for k, v in headers if k not in ("content-type", "accept-ranges")]
+                return _raw_response(304, kept, b"", head=True)
+            if request.method == "GET" and if_range_allows_partial(
+                request.headers.get("if-range"), etag, entry.header("last-modified")
+            ):
+                try:
+                    byte_range = parse_range(request.headers.get("range"), len(body))
+                except RangeNotSatisfiable as exc:
+                    kept = [(k, v) for k, v in headers if k not in ("content-type", "cache-control")]
+                    return _raw_response(416, kept + [("content-range", exc.content_range), ("cache-control", "no-store")], b"")
+                if byte_range is not None:
+                    status, body = 206, body[byte_range.start : byte_range.end + 1]
+                    headers.append(("content-range", byte_range.content_range))
+        head = request.method == "HEAD"
+        if not head:
+            self.stats.bytes_served += len(body)
+        return _raw_response(status, headers + [("content-length", str(len(body)))], body, head=head)
+
+    def _cache_headers(self, outcome: str, upstream_chain: str | None) -> list[tuple[str, str]]:
+        chain = f"{upstream_chain}, {self.name}={outcome}" if upstream_chain else f"{self.name}={outcome}"
+        return [("x-cache", outcome), ("x-cache-tier", self.name), ("x-cache-chain", chain)]
+
+    async def _pass(self, request: Request, target: str) -> Response:
+        """Forward the request as is and stream the answer back, storing nothing."""
+        self.stats.passes += 1
+        self.stats.upstream_requests += 1
+        client = self.client()
+        headers = [(k, v) for k, v in request.headers.items() if k not in _NOT_FORWARDED]
+        headers.append(("via", f"1.1 streamlab-{self.name}"))
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        upstream_request = client.build_request(
+            request.method, self.upstream_url + target, headers=headers, content=request.stream() if has_body else None
+        )
+        try:
+            response = await client.send(upstream_request, stream=True)
+        except httpx.TimeoutException as exc:
+            self.stats.errors += 1
+            return self._local_error(504, f"upstream failed: {self.upstream_url} timed out: {exc!r}")
+        except httpx.HTTPError as exc:
+            self.stats.errors += 1
+            return self._local_error(502, f"upstream failed: {self.upstream_url} unreachable: {exc!r}")
+        out = [(k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in _NOT_STORED or k.lower() == "content-length"]
+        out += self._cache_headers("PASS", response.headers.get("x-cache-chain"))
+        streamed = StreamingResponse(self._relay(response), status_code=response.status_code,
+                                     background=BackgroundTask(response.aclose))
+        streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
+        return streamed
+
+    async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        async for chunk in response.aiter_raw():
+            self.stats.bytes_from_upstream += len(chunk)
+            self.stats.bytes_served += len(chunk)
+            yield chunk
+
+    def _local_error(self, status: int, message: str) -> Response:
+        return PlainTextResponse(
+            message + "\n", status, headers={"Cache-Control": "no-store", "X-Cache-Tier": self.name}
+        )
+
+
+def _raw_response(status: int, headers: list[tuple[str, str]], body: bytes, head: bool = False) -> Response:
+    """A response with exactly these headers (duplicates such as several ``Vary`` kept)."""
+    response = Response(b"" if head else body, status_code=status)
+    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    return response
+
+
+def _parse_age(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _remember(memory: OrderedDict, key: str, value: object) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > HINTS_CAPACITY:
+        memory.popitem(last=False)

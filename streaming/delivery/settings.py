@@ -1,0 +1,84 @@
+"""Typed settings for the delivery stack, loaded from ``configs/delivery.yaml`` (+ overrides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from configs import load_config
+
+
+class CacheControlSettings(BaseModel):
+    """``Cache-Control`` values the origin sends, per kind of object.
+
+    Manifests and the catalog change when a title is (re)published, so they live briefly;
+    segments and init segments are content under a fixed URL and never change, so they are
+    ``immutable`` (republishing a title under the same id needs a purge or a new id).
+    """
+
+    manifest: str = "public, max-age=2"
+    segment: str = "public, max-age=31536000, immutable"
+    catalog: str = "public, max-age=2"
+    player: str = "public, max-age=10"
+    key: str = "no-store"
+    not_found: str = "public, max-age=1"
+    health: str = "no-store"
+
+
+class CorsSettings(BaseModel):
+    """CORS for players on another origin (the page served by the edge itself is same-origin)."""
+
+    allow_origins: list[str] = Field(default_factory=lambda: ["*"], description='"*" or exact origins')
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "HEAD", "OPTIONS"])
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Range", "If-None-Match", "If-Modified-Since", "If-Range", "Content-Type"]
+    )
+    expose_headers: list[str] = Field(
+        default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier"]
+    )
+    max_age_s: int = Field(600, ge=0, description="how long browsers may cache a preflight answer")
+
+
+class OriginSettings(BaseModel):
+    player_dir: Path = Field(Path("streaming/player/static"), description="relative to the repository root")
+    read_chunk_bytes: int = Field(256 * 1024, gt=0, description="file read size when streaming a body")
+    cache_control: CacheControlSettings = CacheControlSettings()
+    cors: CorsSettings = CorsSettings()
+
+
+class TierSettings(BaseModel):
+    """One cache tier: a byte-bounded LRU in front of an upstream."""
+
+    capacity_bytes: int = Field(gt=0)
+    max_object_fraction: float = Field(
+        0.1, gt=0, le=1, description="objects larger than this share of the capacity pass through uncached"
+    )
+    default_ttl_s: float = Field(0.0, ge=0, description="TTL for responses without max-age (0: not cached)")
+    hit_for_pass_s: float = Field(
+        30.0, ge=0, description="after an uncacheable answer, how long to send that URL straight upstream"
+    )
+
+
+class UpstreamSettings(BaseModel):
+    """The keep-alive pool each tier uses towards its upstream."""
+
+    timeout_s: float = Field(10.0, gt=0)
+    max_connections: int = Field(100, gt=0)
+    max_keepalive_connections: int = Field(50, ge=0)
+
+
+class DeliverySettings(BaseModel):
+    host: str = "127.0.0.1"
+    edge_port: int = Field(8000, ge=0, le=65533, description="the shield listens on +1, the origin on +2")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    origin: OriginSettings = OriginSettings()
+    edge: TierSettings = TierSettings(capacity_bytes=256 * 1024 * 1024)
+    shield: TierSettings = TierSettings(capacity_bytes=1024 * 1024 * 1024)
+    upstream: UpstreamSettings = UpstreamSettings()
+    startup_timeout_s: float = Field(15.0, gt=0)
+
+
+def load_delivery_settings(overrides: list[str] | None = None) -> DeliverySettings:
+    return load_config("delivery", DeliverySettings, overrides)

@@ -1,0 +1,215 @@
+"""Origin → shield → edge on one host: for tests, the demo, the benchmark and ``stream serve``.
+
+All three uvicorn servers run in one background thread with its own event loop; their sockets
+are bound *before* the apps are built, so each tier knows its upstream's real port even when
+the ports are chosen by the OS (port 0). Viewers only ever talk to the edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from pipelines import project
+from pipelines.errors import StreamlabError
+from streaming.delivery.cache_tier import CacheTier
+from streaming.delivery.origin import create_origin_app
+from streaming.delivery.settings import DeliverySettings, load_delivery_settings
+
+
+class StackError(StreamlabError):
+    """A server of the stack could not bind its port or did not come up."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: a free port), or a clear error when taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StackError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another port, e.g. --port 8080") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def socket_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class ServerThread:
+    """Serve several ASGI apps, each on its pre-bound socket, from one background event loop."""
+
+    def __init__(self, apps: list[tuple[ASGIApp, socket.socket]], event_loop: str = "auto") -> None:
+        self.servers = [
+            (
+                uvicorn.Server(
+                    uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                   server_header=False, timeout_graceful_shutdown=3, timeout_keep_alive=30)
+                ),
+                sock,
+            )
+            for app, sock in apps
+        ]
+        self.event_loop = event_loop
+        self.error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="streamlab-delivery", daemon=True)
+
+    def _new_loop(self) -> asyncio.AbstractEventLoop:
+        if self.event_loop in ("auto", "uvloop"):
+            try:
+                import uvloop
+
+                return uvloop.new_event_loop()
+            except ImportError:
+                if self.event_loop == "uvloop":
+                    raise
+        return asyncio.new_event_loop()
+
+    def _run(self) -> None:
+        loop = self._loop = self._new_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in self.servers)))
+        except BaseException as exc:  # surfaced by start() / stop() in the calling thread
+            self.error = exc
+        finally:
+            loop.close()
+
+    def start(self, timeout_s: float) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not all(server.started for server, _ in self.servers):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise StackError(f"delivery servers did not start within {timeout_s} s: {self.error!r}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            def request_exit() -> None:
+                for server, _ in self.servers:
+                    server.should_exit = True
+            try:
+                loop.call_soon_threadsafe(request_exit)
+            except RuntimeError:  # loop closed meanwhile
+                pass
+        self._thread.join(timeout=10)
+        for _, sock in self.servers:
+            sock.close()
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    edge_url: str
+    shield_url: str
+    origin_url: str
+    edge: CacheTier
+    shield: CacheTier
+    media_root: Path
+
+    @property
+    def player_url(self) -> str:
+        return self.edge_url + "/"
+
+
+@contextmanager
+def running_stack(
+    media_root: Path | None = None,
+    overrides: list[str] | None = None,
+    ports: tuple[int, int, int] | None = None,
+    *,
+    host: str | None = None,
+    settings: DeliverySettings | None = None,
+) -> Iterator[RunningStack]:
+    """Start origin, shield (upstream: origin) and edge (upstream: shield); stop them on exit.
+
+    ``ports`` is ``(edge, shield, origin)``; the default ``None`` lets the OS pick free ports and
+    binds loopback. ``host`` defaults to 127.0.0.1 (``serve_forever`` passes the configured one).
+    """
+    settings = settings or load_delivery_settings(overrides)
+    host = host or "127.0.0.1"
+    edge_port, shield_port, origin_port = ports or (0, 0, 0)
+    media_root = (media_root or project.media_root()).resolve()
+    sockets: list[socket.socket] = []
+    try:
+        for port in (origin_port, shield_port, edge_port):
+            sockets.append(bind_socket(host, port))
+    except StackError:
+        for sock in sockets:
+            sock.close()
+        raise
+    origin_sock, shield_sock, edge_sock = sockets
+    origin_url, shield_url, edge_url = (socket_url(s) for s in sockets)
+    shield = CacheTier("shield", origin_url, settings.shield, settings.upstream)
+    edge = CacheTier("edge", shield_url, settings.edge, settings.upstream)
+    origin = create_origin_app(settings, media_root=media_root)
+    servers = ServerThread([(origin, origin_sock), (shield, shield_sock), (edge, edge_sock)], settings.event_loop)
+    servers.start(settings.startup_timeout_s)
+    try:
+        _wait_healthy(edge_url, settings.startup_timeout_s)
+        yield RunningStack(edge_url, shield_url, origin_url, edge, shield, media_root)
+    finally:
+        servers.stop()
+
+
+def _wait_healthy(edge_url: str, timeout_s: float) -> None:
+    """The edge answering ``/healthz`` proves the whole chain (edge → shield → origin) is up."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    with httpx.Client(trust_env=False, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = client.get(edge_url + "/healthz")
+                if response.status_code == 200:
+                    return
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last = exc
+            time.sleep(0.05)
+    raise StackError(f"edge {edge_url} did not answer /healthz within {timeout_s} s (last: {last!r})")
+
+
+def serve_forever(host: str | None, port: int | None, overrides: list[str] | None) -> None:
+    """``streamlab stream serve``: edge on ``host:port``, shield on port+1, origin on port+2, until Ctrl-C."""
+    settings = load_delivery_settings(overrides)
+    host = host or settings.host
+    port = settings.edge_port if port is None else port
+    if not 0 < port <= 65533:
+        raise StackError(f"edge port {port} is not valid: use 1-65533 (the shield and origin take the next two)")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with running_stack(ports=(port, port + 1, port + 2), host=host, settings=settings) as stack:
+            print(f"streamlab delivery: serving {stack.media_root}")
+            print(f"  player      {stack.player_url}")
+            print(f"  catalog     {stack.edge_url}/api/titles")
+            print(f"  edge        {stack.edge_url}   stats {stack.edge_url}/_stats   metrics {stack.edge_url}/metrics")
+            print(f"  shield      {stack.shield_url}   stats {stack.shield_url}/_stats   metrics {stack.shield_url}/metrics")
+            print(f"  origin      {stack.origin_url}")
+            print("Ctrl-C to stop", flush=True)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            print("stopping", flush=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
