@@ -1,0 +1,1 @@
+"""ABR policies behind one interface (:class:`~models.abr.policies.base.Policy`)."""

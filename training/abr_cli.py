@@ -1,0 +1,48 @@
+"""``streamlab abr``: evaluate ABR policies over traces and train the learned one.
+
+Heavy imports (numpy-heavy simulator, torch, ray, mlflow, matplotlib) happen inside commands so
+``streamlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="Adaptive bitrate: a faithful Pensieve simulator, baselines, oracle, learned policy.",
+                  no_args_is_help=True)
+
+
+def _default_video_dir() -> Path:
+    from pipelines import project
+
+    return project.raw_data_dir() / "abr" / "video_sizes"
+
+
+@app.command()
+def evaluate(
+    policy: Annotated[str, typer.Option(help="bba, rate, bola, robustmpc, oracle, learned; a comma list or 'all'")],
+    traces: Annotated[Path, typer.Option(help="directory of throughput traces (time s, Mbit/s per line)")],
+    out: Annotated[Path, typer.Option(help="output directory for logs, summary.json and plots")],
+    video_sizes: Annotated[Optional[Path], typer.Option(help="directory with video_size_0..5 (default data/raw/abr/video_sizes)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="learned policy weights: a .npz path or models:/abr-policy@champion (default: the shipped checkpoint)")] = None,
+    compat: Annotated[bool, typer.Option("--compat/--no-compat", help="benchmark-compatibility quirks (on: numbers compare with the literature)")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="write the per-trace timelines and the QoE CDF")] = True,
+) -> None:
+    """Play every trace in TRACES with each policy; write per-trace logs, summary.json and plots."""
+    from models.abr.evaluate import evaluate as run_evaluation
+    from models.abr.registry import parse_policy_list
+
+    names = parse_policy_list(policy)
+    result = run_evaluation(names, traces, video_sizes or _default_video_dir(), out, compat=compat, model=model,
+                            plots=plots)
+    for name in names:
+        entry = result.summary[name]
+        typer.echo(
+            f"{name:>10}  QoE {entry['mean_qoe']:.4f}  bitrate {entry['mean_bitrate_kbps']:.0f} kbit/s  "
+            f"rebuffer {100 * entry['rebuffer_ratio']:.2f}%  switches {entry['mean_switches']:.1f}  "
+            f"({entry['traces']} traces)"
+        )
+    typer.echo(f"wrote {out}")
