@@ -19,6 +19,7 @@ from pipelines.errors import StreamlabError
 GROUPS: list[tuple[str, str]] = [
     ("data", "data.cli"),
     ("stream", "streaming.cli"),
+    ("drm", "streaming.drm.cli"),
     ("abr", "training.abr_cli"),
     ("ladder", "pipelines.ladder_cli"),
     ("features", "features.cli"),

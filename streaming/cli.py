@@ -18,7 +18,7 @@ def ingest(
     title_id: Annotated[str, typer.Option("--title-id", help="id of the published title, e.g. bbb")],
     name: Annotated[str | None, typer.Option(help="display name (default: the title id)")] = None,
     ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles)")] = "fixed",
-    drm: Annotated[str, typer.Option(help="content protection: none")] = "none",
+    drm: Annotated[str, typer.Option(help="content protection: none, clearkey (CENC), aes128 (HLS), all")] = "none",
     overrides: Overrides = None,
 ) -> None:
     """Probe, transcode the ladder (Ray), package CMAF as HLS + DASH, and publish atomically."""
@@ -46,3 +46,41 @@ def serve(
     from streaming.delivery.stack import serve_forever
 
     serve_forever(host=host, port=port, overrides=overrides)
+
+
+@app.command()
+def download(
+    title_id: Annotated[str, typer.Argument(help="title to download")],
+    rendition: Annotated[str, typer.Option(help="rendition id, e.g. 720p_3000k")],
+    token: Annotated[str, typer.Option(help="playback token (streamlab drm token …)")],
+    out: Annotated[Path, typer.Option(help="download folder")] = Path(".state/downloads"),
+    edge: Annotated[str, typer.Option(help="edge URL")] = "http://127.0.0.1:8000",
+    overrides: Overrides = None,
+) -> None:
+    """Download one rendition and a persistent licence bound to this viewer and device."""
+    from streaming.drm.download import download_title
+    from streaming.drm.offline import DeviceIdentity
+    from streaming.drm.settings import load_drm_settings
+    from pipelines import project
+
+    settings = load_drm_settings(overrides)
+    device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))
+    target = download_title(title_id, rendition, token, edge, settings.license_public_url, project.resolve(out), device)
+    typer.echo(f"downloaded {title_id}/{rendition} to {target} (device {device.device_id})")
+
+
+@app.command("play-offline")
+def play_offline_command(
+    folder: Annotated[Path, typer.Argument(help="a download folder (.state/downloads/<title>)")],
+    overrides: Overrides = None,
+) -> None:
+    """Play a download offline with the Python player: decrypt locally and decode every frame."""
+    from streaming.drm.download import play_offline
+    from streaming.drm.offline import DeviceIdentity
+    from streaming.drm.settings import load_drm_settings
+    from pipelines import project
+
+    settings = load_drm_settings(overrides)
+    device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))
+    result = play_offline(folder, device)
+    typer.echo(f"played {folder.name} offline: {result.frames_decoded} frames, {result.duration_s:.1f} s ({', '.join(result.tracks)})")

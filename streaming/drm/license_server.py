@@ -29,6 +29,7 @@ from starlette.routing import Route
 from streaming.drm.crypto import b64url_decode
 from streaming.drm.entitlements import EntitlementStore
 from streaming.drm.keys import ContentKey, KeyStore
+from streaming.drm.offline import OfflineLicenceError, issue_offline_licence
 from streaming.drm.settings import DrmSettings
 from streaming.drm.tokens import LicenseRefused, PlaybackClaims, TokenSigner
 
@@ -106,6 +107,27 @@ class LicenseService:
         return key.key
 
 
+    def offline_licence(self, token: str | None, body: bytes) -> dict:
+        """A persistent licence for the token's title, wrapped to the requesting device."""
+        try:
+            request = json.loads(body) if len(body) <= MAX_BODY_BYTES else None
+            device_public = b64url_decode(request["device_public_key"])
+        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            raise LicenseRefused(400, "bad_request", 'offline licence request is {"device_public_key": base64url}') from exc
+        claims = self.authorise(token)
+        keys = [k for k in self.keys.title_keys(claims.title_id) if k.track != "hls-aes128"]
+        if not keys:
+            raise LicenseRefused(403, "unknown_kid", f"title {claims.title_id} has no CENC keys (ingest it with --drm clearkey)")
+        try:
+            licence = issue_offline_licence(keys, claims.viewer_id, claims.title_id, device_public,
+                                            self.settings.offline.licence_ttl_s)
+        except OfflineLicenceError as exc:
+            raise LicenseRefused(400, exc.reason, str(exc)) from exc
+        log.info("offline licence granted viewer=%s title=%s device=%s expires=%s", claims.viewer_id,
+                 claims.title_id, licence["header"]["device_id"], licence["header"]["expires_at"])
+        return licence
+
+
 def parse_clearkey_request(body: bytes) -> list[bytes]:
     """Validate a W3C ClearKey licence request body and return its key IDs (16 bytes each)."""
     if len(body) > MAX_BODY_BYTES:
@@ -160,12 +182,20 @@ def create_license_app(service: LicenseService, allow_origins: list[str] | None 
             return _refusal(exc, request)
         return Response(key, media_type="application/octet-stream", headers=NO_STORE)
 
+    async def offline(request: Request) -> Response:
+        try:
+            licence = service.offline_licence(_token(request), await request.body())
+        except LicenseRefused as exc:
+            return _refusal(exc, request)
+        return JSONResponse(licence, headers=NO_STORE)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     routes = [
         Route("/drm/clearkey/license", clearkey, methods=["POST"]),
         Route("/drm/hls/{title_id:str}/{kid:str}.key", hls_key, methods=["GET"]),
+        Route("/drm/offline/license", offline, methods=["POST"]),
         Route("/healthz", health),
     ]
     middleware = [Middleware(CORSMiddleware, allow_origins=allow_origins or ["*"], allow_methods=["GET", "POST"],

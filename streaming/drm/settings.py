@@ -36,6 +36,11 @@ class LicenseServerSettings(BaseModel):
     port: int = 8010
 
 
+class OfflineSettings(BaseModel):
+    licence_ttl_s: int = 172800
+    device_key: Path = Path(".state/device/device.key")
+
+
 class DrmSettings(BaseModel):
     master_key_file: Path | None = None
     key_store: Path = Path(".state/drm/keys.db")
@@ -45,6 +50,8 @@ class DrmSettings(BaseModel):
     tokens: TokenSettings = TokenSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     license_server: LicenseServerSettings = LicenseServerSettings()
+    offline: OfflineSettings = OfflineSettings()
+    license_public_url: str = "http://127.0.0.1:8010"
 
     def key_store_path(self) -> Path:
         return project.resolve(self.key_store)
