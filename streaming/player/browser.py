@@ -203,6 +203,12 @@ def _check(
     url = player_url(page_url, title_id, protocol, playback_rate)
     console_errors: list[str] = []
     page = context.new_page()
+    # Every check is a first-time viewer: with chromium's HTTP cache on, a second check in the same
+    # context would get the (immutable, year-long max-age) segments from disk and the edge would
+    # never see the requests.
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
     origins: list[str] = []
