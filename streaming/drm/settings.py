@@ -76,7 +76,10 @@ def load_master_key(settings: DrmSettings) -> bytes:
         path = project.resolve(settings.master_key_file)
         source = str(path)
         if not path.is_file():
-            raise MasterKeyMissing(f"DRM master key file {path} does not exist (create it with `streamlab drm init-master-key`)")
+            raise MasterKeyMissing(
+                f"no DRM master key: {path} does not exist (create it with `streamlab drm init-master-key`, or set "
+                f"{MASTER_KEY_ENV}); nothing was encrypted and no key was written"
+            )
         media = project.media_root().resolve()
         if path.resolve().is_relative_to(media):
             raise MasterKeyMissing(f"DRM master key file {path} lies inside the public media tree {media}")

@@ -49,9 +49,10 @@ def test_ensure_title_keys_is_idempotent_per_track_and_period(tmp_path, master_k
 
 def test_missing_master_key_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("STREAMLAB_DRM_MASTER_KEY", raising=False)
-    settings = load_drm_settings([f"key_store={tmp_path / 'k.db'}"])
-    with pytest.raises(MasterKeyMissing, match="no DRM master key.*no key was written"):
-        load_master_key(settings)
+    for where in ("master_key_file=null", f"master_key_file={tmp_path / 'absent.key'}"):
+        settings = load_drm_settings([f"key_store={tmp_path / 'k.db'}", where])
+        with pytest.raises(MasterKeyMissing, match="no DRM master key.*no key was written"):
+            load_master_key(settings)
     assert not (tmp_path / "k.db").exists()
 
 
