@@ -26,11 +26,15 @@ class IngestSettings(BaseModel):
         return [project.resolve(root).resolve() for root in self.allowed_roots]
 
 
+Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+"""x264 and x265 share these preset names (slower = better compression per bit, more CPU)."""
+
+
 class TranscodeSettings(LadderSettings):
     segment_duration_s: float = Field(default=4.0, gt=0.5, le=30)
     mode: Literal["ray", "serial"] = "ray"
-    x264_preset: str = "veryfast"
-    x265_preset: str = "fast"
+    x264_preset: Preset = "veryfast"
+    x265_preset: Preset = "fast"
     threads_per_encode: int = Field(default=0, ge=0)
     maxrate_ratio: float = Field(default=1.5, ge=1.0)
     bufsize_ratio: float = Field(default=2.0, gt=0)

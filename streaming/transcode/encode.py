@@ -21,7 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from streaming.ffmpeg import run_ffmpeg
+from pipelines.errors import StreamlabError
+from streaming.ffmpeg import FFmpegError, run_ffmpeg
 from streaming.transcode.ladder import Rung
 
 INIT_SEGMENT = "init.mp4"
@@ -52,6 +53,10 @@ class EncodeJob(BaseModel):
     @property
     def name(self) -> str:
         return self.rung.id if self.rung is not None else AUDIO_DIR
+
+
+class EncodeFailed(StreamlabError):
+    """An encode failed; carries FFmpeg's last words. One plain message, so it survives Ray's pickling."""
 
 
 class EncodeResult(BaseModel):
@@ -124,5 +129,8 @@ def encode(job: EncodeJob) -> EncodeResult:
     started = time.perf_counter()
     job.out_dir.mkdir(parents=True, exist_ok=True)
     args = video_args(job) if job.kind == "video" else audio_args(job)
-    run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
+    try:
+        run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
+    except FFmpegError as exc:
+        raise EncodeFailed(str(exc)) from None
     return EncodeResult(name=job.name, kind=job.kind, out_dir=job.out_dir, wall_s=time.perf_counter() - started)
