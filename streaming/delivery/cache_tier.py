@@ -153,7 +153,7 @@ class CacheTier:
 
     # ---- request handling -----------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
-        path = request.url.path
+        path: str = request.scope["path"]  # percent-decoded (``request.url.path`` is not, for raw targets)
         if path == "/_stats":
             return JSONResponse(self.snapshot(), headers={"Cache-Control": "no-store"})
         if path == "/metrics":
