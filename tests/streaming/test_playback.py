@@ -152,6 +152,20 @@ def test_catalog_page_lists_the_ingested_titles(stack: Any, context: Any, tmp_pa
         page.close()
 
 
+def test_clicking_play_starts_the_title_with_sound_at_normal_speed(stack: Any, context: Any) -> None:
+    page = context.new_page()
+    try:
+        page.goto(stack.edge_url + "/")
+        page.get_by_role("button", name="Play Test pattern over DASH").click()
+        page.wait_for_function("() => window.streamlab.state === 'playing' && window.streamlab.currentTime > 0.5", timeout=15_000)
+        state = page.evaluate("() => ({...window.streamlab, muted: document.querySelector('video').muted})")
+        assert (state["title"], state["protocol"], state["playbackRate"], state["muted"]) == (CLIP, "dash", 1, False)
+        assert page.url.endswith(f"?title={CLIP}&protocol=dash")
+        assert page.locator("#status").inner_text().startswith("Playing Test pattern over DASH")
+    finally:
+        page.close()
+
+
 def test_unknown_title_shows_an_error_in_the_page(stack: Any, context: Any) -> None:
     page = context.new_page()
     try:

@@ -101,7 +101,7 @@
   }
 
   function mediaUrl(titleId, record, protocol) {
-    const file = protocol === "dash" ? (record && record.dash) || "manifest.mpd" : (record && record.hls) || "master.m3u8";
+    const file = protocol === "dash" ? record.dash : record.hls;
     return `/media/${encodeURIComponent(titleId)}/${file}`;
   }
 
@@ -306,6 +306,10 @@
       fail("catalog", `title ${JSON.stringify(titleId)} is not in the catalog` + (known.length ? ` (available: ${known.join(", ")})` : " (the catalog is empty)"));
       return;
     }
+    if (!record[protocol]) {
+      fail("catalog", `title ${JSON.stringify(titleId)} is not packaged for ${protocolLabel(protocol)}`);
+      return;
+    }
 
     session = { protocol, record, rate: opts.rate, token };
     video.muted = opts.muted;
@@ -476,6 +480,10 @@
         button.type = "button";
         button.dataset.protocol = protocol;
         button.setAttribute("aria-label", `Play ${record.name} over ${protocolLabel(protocol)}`);
+        if (!record[protocol]) {
+          button.disabled = true;
+          button.title = `not packaged for ${protocolLabel(protocol)}`;
+        }
         button.addEventListener("click", () => {
           const params = new URLSearchParams({ title: record.title_id, protocol });
           history.replaceState(null, "", `?${params}`);
