@@ -9,6 +9,7 @@ error: a missing decryption key or an undecodable codec stalls silently (no erro
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -124,10 +125,17 @@ def chromium(headless: bool = True) -> Iterator[Any]:
             context.close()
 
 
-def player_url(page_url: str, title_id: str, protocol: str, playback_rate: float = 4.0) -> str:
-    """The page URL that starts ``title_id`` at once: muted autoplay at ``playback_rate``."""
+def player_url(page_url: str, title_id: str, protocol: str, playback_rate: float = 4.0, token: str | None = None) -> str:
+    """The page URL that starts ``title_id`` at once: muted autoplay at ``playback_rate``.
+
+    ``token`` is the viewer's playback token for a protected title (the page sends it to the
+    licence server as a bearer token).
+    """
     parts = urlsplit(page_url)
-    query = urlencode({"title": title_id, "protocol": protocol, "autoplay": 1, "rate": f"{playback_rate:g}"})
+    params: dict[str, str | int] = {"title": title_id, "protocol": protocol, "autoplay": 1, "rate": f"{playback_rate:g}"}
+    if token is not None:
+        params["token"] = token
+    query = urlencode(params)
     merged = f"{parts.query}&{query}" if parts.query else query
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, ""))
 
@@ -141,6 +149,7 @@ def check_playback(
     screenshot: Path | None = None,
     *,
     playback_rate: float = 4.0,
+    token: str | None = None,
     context: Any | None = None,
 ) -> PlaybackResult:
     """Play ``title_id`` over ``protocol`` in headless chromium and return what was observed.
@@ -150,7 +159,8 @@ def check_playback(
     decoded frames increasing; a title shorter than that passes by playing through to its end. Raises :class:`PlaybackError` on a fatal player error, on a title
     that ends or stalls before advancing far enough, or after ``timeout_s`` wall seconds. Pass
     ``context`` (from :func:`chromium`) to reuse one browser across checks; ``screenshot`` saves a
-    PNG of the page when the check ends, pass or fail.
+    PNG of the page when the check ends, pass or fail; ``token`` is the playback token a protected
+    title needs.
     """
     if protocol not in PROTOCOLS:
         raise PlaybackError(f"protocol {protocol!r} is not supported: use one of {', '.join(PROTOCOLS)}")
@@ -161,8 +171,10 @@ def check_playback(
         )
     if context is None:
         with chromium() as own_context:
-            return _check(own_context, page_url, title_id, protocol, min_advance_s, timeout_s, screenshot, playback_rate)
-    return _check(context, page_url, title_id, protocol, min_advance_s, timeout_s, screenshot, playback_rate)
+            return _check(own_context, player_url(page_url, title_id, protocol, playback_rate, token), title_id,
+                          protocol, min_advance_s, timeout_s, screenshot)
+    return _check(context, player_url(page_url, title_id, protocol, playback_rate, token), title_id, protocol,
+                  min_advance_s, timeout_s, screenshot)
 
 
 def codec_support(page_url: str | None = None, *, context: Any | None = None) -> dict[str, bool]:
@@ -190,17 +202,16 @@ def codec_support(page_url: str | None = None, *, context: Any | None = None) ->
 
 def _check(
     context: Any,
-    page_url: str,
+    url: str,
     title_id: str,
     protocol: str,
     min_advance_s: float,
     timeout_s: float,
     screenshot: Path | None,
-    playback_rate: float,
 ) -> PlaybackResult:
     from playwright.sync_api import Error as PlaywrightError
 
-    url = player_url(page_url, title_id, protocol, playback_rate)
+    shown_url = re.sub(r"token=[^&]*", "token=<redacted>", url)  # errors and logs never carry the token
     console_errors: list[str] = []
     page = context.new_page()
     # Every check is a first-time viewer: with chromium's HTTP cache on, a second check in the same
@@ -221,13 +232,13 @@ def _check(
         try:
             page.goto(url, wait_until="load", timeout=min(timeout_s, PAGE_READY_TIMEOUT_S) * 1000)
         except PlaywrightError as exc:
-            raise PlaybackError(f"player page {url} did not load: {exc.message.splitlines()[0]}") from exc
+            raise PlaybackError(f"player page {shown_url} did not load: {exc.message.splitlines()[0]}") from exc
         while True:
             state = page.evaluate("() => window.streamlab ? JSON.parse(JSON.stringify(window.streamlab)) : null") or {}
             result = _result(state, protocol, title_id, console_errors, origins, started)
             if not state and time.monotonic() - started > PAGE_READY_TIMEOUT_S:
                 raise PlaybackError(
-                    f"player page {url} never set window.streamlab (app.js failed?); console: {_tail(console_errors)}",
+                    f"player page {shown_url} never set window.streamlab (app.js failed?); console: {_tail(console_errors)}",
                     result,
                 )
             if state.get("fatalErrors") or state.get("state") == "error":

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 CLIP = "tone12"  # generated: 12 s leaves room for 5 s of advance at 4x
 REAL = "bbb"  # data/raw/videos/bigbuckbunny.mp4: 5 s, about all of it is needed for 5 s of advance
 GONE = "gone"  # listed in the catalog, but its manifests are missing
+LOCKED = "locked"  # marked protected in the catalog: the page needs a playback token for it
 PROTOCOLS = ("hls", "dash")
 
 
@@ -48,6 +49,9 @@ def published(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> tuple[
     (gone / TITLE_RECORD).write_text(json.dumps({**record, "title_id": GONE, "name": "Missing manifests"}))
     (gone / HLS_MASTER).unlink()
     (gone / DASH_MANIFEST).unlink()
+    locked = root / LOCKED
+    shutil.copytree(root / CLIP, locked)
+    (locked / TITLE_RECORD).write_text(json.dumps({**record, "title_id": LOCKED, "name": "Protected", "drm": "clearkey"}))
     return root, records
 
 
@@ -180,6 +184,11 @@ def test_unknown_title_shows_an_error_in_the_page(stack: Any, context: Any) -> N
 def test_check_playback_raises_for_an_unknown_title(stack: Any, context: Any) -> None:
     with pytest.raises(PlaybackError, match=r"'no-such-title' failed: catalog: title \"no-such-title\" is not in the catalog"):
         check_playback(stack.edge_url + "/", "no-such-title", "dash", context=context, timeout_s=20)
+
+
+def test_protected_title_without_a_playback_token_is_refused_clearly(stack: Any, context: Any) -> None:
+    with pytest.raises(PlaybackError, match=r"is protected \(clearkey\): open it with a playback token"):
+        check_playback(stack.edge_url + "/", LOCKED, "dash", context=context, timeout_s=20)
 
 
 @pytest.mark.parametrize(("protocol", "expected"), [("hls", r"manifestLoadError \(HTTP 404\)"), ("dash", "BAD_HTTP_STATUS: HTTP 404")])

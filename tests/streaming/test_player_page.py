@@ -71,6 +71,11 @@ def test_player_url_keeps_the_page_query_and_adds_a_path() -> None:
     )
 
 
+def test_player_url_carries_the_playback_token_of_a_protected_title() -> None:
+    url = player_url("http://127.0.0.1:8000/", "bbb", "dash", 4, token="abc.def")
+    assert url.endswith("&rate=4&token=abc.def")
+
+
 def test_check_playback_rejects_an_unknown_protocol_before_starting_a_browser() -> None:
     with pytest.raises(PlaybackError, match=r"protocol 'smooth' is not supported: use one of hls, dash"):
         check_playback("http://127.0.0.1:1/", "bbb", "smooth")  # type: ignore[arg-type]

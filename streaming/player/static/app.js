@@ -3,7 +3,7 @@
 // Everything (page, catalog, manifests, segments) comes from the page's own origin, which is the
 // edge cache tier when the delivery stack serves it. URL parameters start playback directly, which
 // is how the headless-browser checks (streaming/player/browser.py) drive it:
-//   ?title=<id>&protocol=hls|dash&autoplay=1&rate=4
+//   ?title=<id>&protocol=hls|dash&autoplay=1&rate=4[&token=<playback token, for protected titles>]
 // State for those checks lives on `window.streamlab`; only *fatal* player errors fail playback
 // (hls.js reports recoverable problems such as bufferSeekOverHole as non-fatal errors).
 "use strict";
@@ -62,8 +62,8 @@
   window.streamlab = streamlab;
 
   let titles = new Map(); // title_id -> TitleRecord
-  let session = null; // {protocol, record, rate, hls?, shaka?, token}
-  let sessionToken = 0;
+  let session = null; // {protocol, record, rate, generation, playbackToken, hls?, shaka?}
+  let sessionGeneration = 0; // bumps on every play(): late callbacks of an old session are ignored
   let lastRenditionKey = null;
 
   // ---------------------------------------------------------------- helpers
@@ -101,8 +101,57 @@
   }
 
   function mediaUrl(titleId, record, protocol) {
-    const file = protocol === "dash" ? record.dash : record.hls;
-    return `/media/${encodeURIComponent(titleId)}/${file}`;
+    return `/media/${encodeURIComponent(titleId)}/${manifestFile(record, protocol)}`;
+  }
+
+  // ---------------------------------------------------------------- protected titles
+  // The catalog's `drm` and `protection` say how a title is encrypted; keys come from the licence
+  // server, which wants the viewer's playback token as a bearer token. DASH: CENC through EME
+  // ClearKey in Shaka. HLS: the AES-128 variant when there is one (hls.js decrypts it itself and
+  // fetches keys from the key URIs), else CENC through EME ClearKey in hls.js.
+
+  function isProtected(record) {
+    return Boolean(record.drm && record.drm !== "none");
+  }
+
+  function manifestFile(record, protocol) {
+    if (protocol === "dash") return record.dash;
+    const protection = record.protection;
+    return isProtected(record) && protection && protection.hls_aes128 ? protection.hls_aes128 : record.hls;
+  }
+
+  function isKeyRequest(url, record) {
+    const base = record.protection && record.protection.key_uri_base;
+    return (base && url.startsWith(base)) || /\.key(\?|$)/.test(url);
+  }
+
+  function hlsConfig(record, token) {
+    const config = { enableWorker: true };
+    if (!isProtected(record)) return config;
+    config.xhrSetup = (xhr, url) => {
+      if (!isKeyRequest(url, record)) return;
+      xhr.open("GET", url, true);
+      xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    };
+    const licenseUrl = record.protection && record.protection.license_url;
+    if (licenseUrl) {
+      config.emeEnabled = true;
+      config.drmSystems = { "org.w3.clearkey": { licenseUrl } };
+      config.licenseXhrSetup = (xhr, url) => {
+        xhr.open("POST", url, true);
+        xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+      };
+    }
+    return config;
+  }
+
+  function configureShakaDrm(player, record, token) {
+    if (!isProtected(record)) return;
+    const licenseUrl = record.protection && record.protection.license_url;
+    if (licenseUrl) player.configure({ drm: { servers: { "org.w3.clearkey": licenseUrl } } });
+    player.getNetworkingEngine().registerRequestFilter((type, request) => {
+      if (type === shaka.net.NetworkingEngine.RequestType.LICENSE) request.headers.Authorization = `Bearer ${token}`;
+    });
   }
 
   function bufferAhead(time) {
@@ -288,7 +337,7 @@
   async function play(titleId, protocol, options) {
     const opts = Object.assign({ rate: 1, muted: false, autoplay: true }, options || {});
     await teardown();
-    const token = ++sessionToken;
+    const generation = ++sessionGeneration;
     resetState(titleId, protocol);
     markPlaying(titleId, protocol);
     const record = titles.get(titleId) || null;
@@ -310,13 +359,17 @@
       fail("catalog", `title ${JSON.stringify(titleId)} is not packaged for ${protocolLabel(protocol)}`);
       return;
     }
+    if (isProtected(record) && !opts.token) {
+      fail("drm", `title ${JSON.stringify(titleId)} is protected (${record.drm}): open it with a playback token, ?title=${titleId}&token=<token>`);
+      return;
+    }
 
-    session = { protocol, record, rate: opts.rate, token };
+    session = { protocol, record, rate: opts.rate, generation, playbackToken: opts.token || null };
     video.muted = opts.muted;
     const url = mediaUrl(titleId, record, protocol);
     if (protocol === "hls") startHls(url);
     else await startShaka(url);
-    if (!session || session.token !== token) return;
+    if (!session || session.generation !== generation) return;
     applyRate();
     if (!opts.autoplay) {
       setState("paused", `${record.name} is ready over ${protocolLabel(protocol)}: press play.`);
@@ -325,7 +378,7 @@
     try {
       await video.play();
     } catch (err) {
-      if (session && session.token === token && err && err.name === "NotAllowedError") {
+      if (session && session.generation === generation && err && err.name === "NotAllowedError") {
         setState("paused", "Autoplay was blocked by the browser: press play.");
       } else if (err && err.name !== "AbortError") {
         warn("video", `play(): ${err}`);
@@ -342,7 +395,7 @@
       fail("hls.js", "this browser has no Media Source Extensions support for hls.js");
       return;
     }
-    const hls = new Hls({ enableWorker: true });
+    const hls = new Hls(hlsConfig(session.record, session.playbackToken));
     session.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       const status = data.response && data.response.code ? ` (HTTP ${data.response.code})` : "";
@@ -373,6 +426,7 @@
     }
     const player = new shaka.Player();
     session.shaka = player;
+    configureShakaDrm(player, session.record, session.playbackToken);
     player.addEventListener("error", (event) => shakaError(event.detail));
     player.addEventListener("adaptation", () => refreshStats());
     player.addEventListener("variantchanged", () => refreshStats());
@@ -485,9 +539,11 @@
           button.title = `not packaged for ${protocolLabel(protocol)}`;
         }
         button.addEventListener("click", () => {
+          const token = new URLSearchParams(location.search).get("token");
           const params = new URLSearchParams({ title: record.title_id, protocol });
+          if (token) params.set("token", token);
           history.replaceState(null, "", `?${params}`);
-          play(record.title_id, protocol, { rate: 1, muted: false });
+          play(record.title_id, protocol, { rate: 1, muted: false, token });
         });
         actions.append(button);
       }
@@ -543,7 +599,12 @@
       const protocol = (params.get("protocol") || "hls").toLowerCase();
       const rate = Number.parseFloat(params.get("rate") || "1");
       const autoplay = params.get("autoplay") === "1";
-      await play(titleId, protocol, { rate: Number.isFinite(rate) && rate > 0 ? rate : 1, muted: autoplay, autoplay });
+      await play(titleId, protocol, {
+        rate: Number.isFinite(rate) && rate > 0 ? rate : 1,
+        muted: autoplay,
+        autoplay,
+        token: params.get("token"),
+      });
     }
   }
 
