@@ -72,6 +72,26 @@ class WatchProbabilityModel:
         self.net.eval()
         return self
 
+    def __getstate__(self) -> dict:
+        """Pickle the weights as arrays, not the Lightning class (it is built at runtime)."""
+        state = dict(self.__dict__)
+        if self.net is not None:
+            state["net"] = {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+            state["_n_inputs"] = int(self.mean.shape[0])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        weights = state.pop("net")
+        n_inputs = state.pop("_n_inputs", None)
+        self.__dict__.update(state)
+        self.net = None
+        if weights is not None:
+            import torch
+
+            self.net = _ContextNet(n_inputs, self.settings.hidden, self.settings.learning_rate, pos_weight=1.0)
+            self.net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()}, strict=False)
+            self.net.eval()
+
     def predict_logit(self, features: np.ndarray) -> np.ndarray:
         import torch
 
