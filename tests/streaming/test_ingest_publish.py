@@ -1,0 +1,96 @@
+"""Atomic publishing: a title appears whole or not at all, and replacing one never shows a gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import streaming.ingest.pipeline as pipeline
+from streaming.catalog import read_title
+from streaming.ingest.errors import TitleExists
+from streaming.ingest.pipeline import ingest_title
+from streaming.transcode.encode import EncodeFailed
+from streaming.publish import publish, staging_dir
+
+
+class InjectedFailure(RuntimeError):
+    pass
+
+
+def test_failure_after_packaging_wrote_files_leaves_nothing(
+    clip_360p_silent, fast, media_root, monkeypatch, assert_nothing_published
+) -> None:
+    written: list[Path] = []
+
+    def package_then_fail(title_dir: Path, *args, **kwargs):
+        pipeline_package(title_dir, *args, **kwargs)
+        written.extend(title_dir.rglob("*"))
+        raise InjectedFailure("disk full while writing the manifest")
+
+    pipeline_package = pipeline.package_title
+    monkeypatch.setattr(pipeline, "package_title", package_then_fail)
+    with pytest.raises(InjectedFailure):
+        ingest_title(clip_360p_silent, "t1", overrides=fast, media_root=media_root)
+    assert any(p.name == "master.m3u8" for p in written), "the failure must come after real output was written"
+    assert_nothing_published()
+
+
+def test_source_vanishing_mid_ingest_fails_the_encode_and_leaves_nothing(
+    clip_360p_silent, source_dir, fast, media_root, monkeypatch, assert_nothing_published
+) -> None:
+    doomed = source_dir / "doomed.mp4"
+    doomed.write_bytes(clip_360p_silent.read_bytes())
+    real_run_encodes = pipeline.run_encodes
+
+    def delete_source_then_encode(jobs, *args, **kwargs):
+        doomed.unlink()  # e.g. an upload cleaned up while the ladder was being chosen
+        return real_run_encodes(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_encodes", delete_source_then_encode)
+    with pytest.raises(EncodeFailed, match="doomed.mp4"):
+        ingest_title(doomed, "t1", overrides=fast, media_root=media_root)
+    assert_nothing_published()
+
+
+def test_replace_swaps_in_the_new_title_and_drops_the_old(clip_360p_silent, fast, media_root) -> None:
+    first = ingest_title(clip_360p_silent, "t1", name="first", overrides=fast, media_root=media_root)
+    with pytest.raises(TitleExists):
+        ingest_title(clip_360p_silent, "t1", name="second", overrides=fast, media_root=media_root)
+    second = ingest_title(
+        clip_360p_silent, "t1", name="second", overrides=[*fast, "publish.replace=true"], media_root=media_root
+    )
+    assert read_title(media_root, "t1").name == "second" and second.created_at > first.created_at
+    assert sorted(p.name for p in media_root.iterdir()) == ["t1"]  # no old copy, no staging left
+
+
+def test_staging_folder_is_removed_when_the_build_fails(media_root) -> None:
+    with pytest.raises(InjectedFailure), staging_dir(media_root, "t1") as staged:
+        (staged / "half.m4s").write_bytes(b"\0" * 100)
+        raise InjectedFailure
+    assert not staged.exists()
+
+
+def test_publish_refuses_an_existing_title_and_keeps_it(media_root) -> None:
+    existing = media_root / "t1"
+    existing.mkdir()
+    (existing / "title.json").write_text(json.dumps({"v": 1}))
+    with staging_dir(media_root, "t1") as staged:
+        (staged / "title.json").write_text(json.dumps({"v": 2}))
+        with pytest.raises(TitleExists):
+            publish(staged, media_root, "t1", replace=False)
+    assert json.loads((existing / "title.json").read_text()) == {"v": 1}
+
+
+def test_publish_with_replace_exchanges_folders_atomically(media_root) -> None:
+    existing = media_root / "t1"
+    existing.mkdir()
+    (existing / "old.txt").write_text("old")
+    inode_before = existing.stat().st_ino
+    with staging_dir(media_root, "t1") as staged:
+        (staged / "new.txt").write_text("new")
+        publish(staged, media_root, "t1", replace=True)
+    assert sorted(p.name for p in existing.iterdir()) == ["new.txt"]
+    assert existing.stat().st_ino != inode_before  # a different folder took the name, not a rewrite in place
+    assert not (media_root / ".staging").exists()

@@ -1,0 +1,116 @@
+"""Encoding paths beyond the default test ladder: HEVC rungs, Ray tasks, the full 1080p ladder, the CLI."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import m3u8
+import pytest
+from mpegdash.parser import MPEGDASHParser
+
+from streaming.catalog import read_title
+from streaming.ingest.pipeline import ingest_title
+from streaming.packaging.mp4box import read_fragment, read_init
+from streaming.packaging.package import HLS_MASTER_HEVC
+from streaming.transcode.encode import EncodeFailed, EncodeJob
+from streaming.transcode.ladder import Rung
+from streaming.transcode.runner import run_encodes
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def segment_starts_s(folder: Path) -> list[float]:
+    init = read_init(folder / "init.mp4")
+    return [read_fragment(s, init).base_media_decode_time / init.timescale for s in sorted(folder.glob("seg_*.m4s"))]
+
+
+def starts_on_keyframes(folder: Path) -> bool:
+    init = (folder / "init.mp4").read_bytes()
+    for segment in sorted(folder.glob("seg_*.m4s")):
+        with av.open(io.BytesIO(init + segment.read_bytes()), format="mp4") as container:
+            packet = next(p for p in container.demux(video=0) if p.size)
+            if not packet.is_keyframe:
+                return False
+    return True
+
+
+def test_hevc_rungs_are_packaged_apart_from_the_browser_variants(clip_360p_silent, fast, media_root) -> None:
+    # the UHD profile's box shrunk to 640x360 so the HEVC path runs on a small clip
+    uhd = "[{name: 2160p, width: 640, height: 360, bitrate_kbps: 600}]"
+    record = ingest_title(
+        clip_360p_silent,
+        "hevc",
+        overrides=[*fast, "transcode.profiles=[main, uhd]", f"transcode.ladders.uhd.rungs={uhd}",
+                   "transcode.segment_duration_s=2"],  # fmt: skip
+        media_root=media_root,
+    )
+    title = media_root / "hevc"
+    (hevc,) = [r for r in record.renditions if r.codec == "hevc"]
+    assert hevc.id == "360p_hevc_600k" and not hevc.browser_playable
+    # Main profile (1, compat 6), Main tier level 2.1 (L63) for 640x360, then the constraint flags
+    assert re.fullmatch(r"hvc1\.1\.6\.L63(\.[0-9A-F]{2})*", hevc.codecs), hevc.codecs
+    browser = m3u8.load(str(title / "master.m3u8"))
+    assert [p.uri for p in browser.playlists] == ["360p_800k/playlist.m3u8"]
+    apart = m3u8.load(str(title / HLS_MASTER_HEVC))
+    assert [(p.uri, p.stream_info.codecs) for p in apart.playlists] == [(f"{hevc.id}/playlist.m3u8", hevc.codecs)]
+    sets = MPEGDASHParser.parse(str(title / "manifest.mpd")).periods[0].adaptation_sets
+    assert [[r.id for r in s.representations] for s in sets] == [["360p_800k"], [hevc.id]]
+    assert segment_starts_s(title / hevc.id) == segment_starts_s(title / "360p_800k") == [0.0, 2.0]
+    assert starts_on_keyframes(title / hevc.id)
+
+
+@pytest.mark.slow
+def test_ray_mode_publishes_the_same_title_as_serial(clip_480p, fast, media_root) -> None:
+    ray_mode = [o for o in fast if not o.startswith("transcode.mode")] + ["transcode.mode=ray"]
+    record = ingest_title(clip_480p, "viaray", overrides=ray_mode, media_root=media_root)
+    assert [r.id for r in record.renditions] == ["480p_1500k", "480p_1000k", "360p_800k", "360p_500k"]
+    assert record.audio is not None
+    for rendition in record.renditions:
+        assert segment_starts_s(media_root / "viaray" / rendition.id) == [0.0, 4.0]
+
+
+@pytest.mark.slow
+def test_encode_failure_in_a_ray_task_keeps_its_type_and_message(tmp_path) -> None:
+    missing = tmp_path / "gone.mp4"
+    rung = Rung(id="360p_800k", profile="main", codec="h264", width=640, height=360, bitrate_kbps=800)
+    job = EncodeJob(kind="video", source=missing, out_dir=tmp_path / "out", segment_duration_s=4, rung=rung, gop_frames=100)
+    with pytest.raises(EncodeFailed, match="gone.mp4"):
+        run_encodes([job], "ray", "encoding")
+
+
+@pytest.mark.slow
+def test_full_1080p_ladder_is_aligned_in_every_rendition(clip_1080p, fast, media_root) -> None:
+    record = ingest_title(
+        clip_1080p, "full", overrides=[*fast, "transcode.segment_duration_s=1"], media_root=media_root
+    )
+    assert [(r.width, r.height) for r in record.renditions] == [
+        (1920, 1080), (1280, 720), (1280, 720), (854, 480), (854, 480), (640, 360), (640, 360),
+    ]  # fmt: skip
+    expected = [0.0, 1.0, 2.0]
+    for rendition in record.renditions:
+        folder = media_root / "full" / rendition.id
+        assert segment_starts_s(folder) == pytest.approx(expected, abs=1e-9), rendition.id
+        assert starts_on_keyframes(folder), rendition.id
+    assert record.renditions[0].codecs.endswith("28")  # level 4.0 for 1080p25 (profile: the preset's)
+
+
+@pytest.mark.slow
+def test_cli_ingests_bigbuckbunny_from_the_repo_root(media_root) -> None:
+    env = {**os.environ, "STREAMLAB_MEDIA_ROOT": str(media_root)}
+    command = [
+        str(Path(sys.executable).with_name("streamlab")), "stream", "ingest", "data/raw/videos/bigbuckbunny.mp4",
+        "--title-id", "bbb", "transcode.x264_preset=ultrafast",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"published 'bbb' (5.3 s) at {media_root / 'bbb'}" in result.stdout
+    assert "720p_3000k  1280x720" in result.stdout and "HLS " in result.stdout and "DASH " in result.stdout
+    record = read_title(media_root, "bbb")
+    assert len(record.renditions) == 6
+    assert record.audio is not None and record.audio.channels == 2  # 5.1 downmixed for browsers
