@@ -1,0 +1,132 @@
+"""The trial grid: encode a title at several sizes and CRFs, and measure each encode's (bitrate, VMAF).
+
+One trial is one Ray task (encode, then score against the source), so the grid spreads over a
+cluster unchanged (``RAY_ADDRESS``). Encodes use exactly the arguments the rung will be encoded
+with (:mod:`pipelines.ladder.encoder_args`), GOP structure included, minus the VBV cap: the
+measured point is what the rung delivers. CPU time is measured per trial (``RUSAGE_CHILDREN``
+of the FFmpeg processes), so optimizers can be compared on the encoding work they spend.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+from pipelines.ladder.encoder_args import codec_args, video_filter
+from pipelines.ladder.schema import Codec, EncoderSettings, TrialPoint, TrialSpec
+from pipelines.ladder.settings import LadderOptimizerSettings
+from pipelines.ladder.source import SourceFacts
+from pipelines.ray_runtime import map_tasks
+from streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streaming.quality import QualityError, measure_quality
+from streaming.quality.video_info import read_video_info
+from streaming.transcode.ladder import even
+
+
+class TrialFailed(QualityError):
+    """A trial encode or its measurement failed; one plain message so it survives Ray's pickling."""
+
+
+def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_control: str = "crf") -> EncoderSettings:
+    return EncoderSettings(
+        codec=codec,
+        encoder="libx264" if codec == "h264" else "libsvtav1",
+        preset=str(preset),
+        tune=tune,
+        rate_control=rate_control,  # type: ignore[arg-type]
+        crf=crf,
+    )
+
+
+def trial_sizes(width: int, height: int, short_sides: list[int], max_resolutions: int) -> list[tuple[int, int]]:
+    """Even sizes with the source's aspect ratio for each short side not above the source's, largest first.
+
+    The source's own (even-floored) size is always a candidate: for a small source it is the
+    only one worth trying, and per-title never means upscaling.
+    """
+    short = min(width, height)
+    sizes: dict[tuple[int, int], None] = {}
+    for side in sorted({*(s for s in short_sides if s < short), short}, reverse=True):
+        scale = side / short
+        w, h = min(even(width * scale), width - width % 2), min(even(height * scale), height - height % 2)
+        sizes.setdefault((w, h), None)
+    return list(sizes)[:max_resolutions]
+
+
+def build_grid(
+    facts: SourceFacts,
+    codec: Codec,
+    settings: LadderOptimizerSettings,
+    work_dir: Path,
+    *,
+    sizes: list[tuple[int, int]] | None = None,
+    crfs: list[float] | None = None,
+) -> list[TrialSpec]:
+    grid = settings.grid.codec(codec)
+    sizes = sizes or trial_sizes(facts.width, facts.height, settings.grid.heights, settings.grid.max_resolutions)
+    specs: list[TrialSpec] = []
+    for width, height in sizes:
+        for crf in crfs or grid.crf:
+            specs.append(
+                TrialSpec(
+                    source=str(facts.path),
+                    width=width,
+                    height=height,
+                    encoder=encoder_for(codec, grid.preset, grid.tune, crf),
+                    fps_out=facts.fps_out,
+                    gop_frames=facts.gop_frames,
+                    segment_duration_s=facts.segment_duration_s,
+                    threads=settings.grid.threads_per_task,
+                    vmaf_subsample=settings.grid.vmaf_subsample,
+                    work_dir=str(work_dir),
+                )
+            )
+    return specs
+
+
+def run_trial(spec: TrialSpec) -> TrialPoint:
+    """Encode one grid point, score it against the source, delete the encode; a Ray task or a plain call."""
+    work = Path(spec.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    crf = spec.encoder.crf
+    out = work / f"{spec.encoder.codec}_{spec.width}x{spec.height}_{spec.encoder.preset}_{spec.encoder.tune}_crf{crf:g}.mp4"
+    args = ["-i", spec.source, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", video_filter(spec.width, spec.height, spec.fps_out)]
+    args += codec_args(spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s, threads=spec.threads)
+    try:
+        before = _children_cpu_s()
+        run_ffmpeg([*args, out], f"trial encode {out.name}")
+        encode_cpu_s = _children_cpu_s() - before
+        bitrate_kbps = read_video_info(out).bitrate_kbps
+        before = _children_cpu_s()
+        report = measure_quality(out, Path(spec.source), n_threads=spec.threads, n_subsample=spec.vmaf_subsample, keep_per_frame=False)
+        measure_cpu_s = _children_cpu_s() - before
+    except (FFmpegError, QualityError) as exc:
+        raise TrialFailed(str(exc)) from None
+    finally:
+        out.unlink(missing_ok=True)
+    return TrialPoint(
+        width=spec.width,
+        height=spec.height,
+        encoder=spec.encoder,
+        bitrate_kbps=bitrate_kbps,
+        vmaf=report.vmaf.mean,
+        vmaf_p5=report.vmaf.p5,
+        psnr_y=report.psnr_y.mean,
+        ssim=report.ssim.mean,
+        encode_cpu_s=encode_cpu_s,
+        measure_cpu_s=measure_cpu_s,
+    )
+
+
+def run_grid(specs: list[TrialSpec], description: str = "trial encodes") -> list[TrialPoint]:
+    """All trials as Ray tasks (local Ray, or the cluster ``RAY_ADDRESS`` names); results in grid order."""
+    started = time.perf_counter()
+    points = map_tasks(run_trial, specs, description)
+    del started
+    return points
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
