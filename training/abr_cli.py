@@ -46,3 +46,32 @@ def evaluate(
             f"({entry['traces']} traces)"
         )
     typer.echo(f"wrote {out}")
+
+
+@app.command()
+def train(
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="config overrides, e.g. predictor.epochs=5 planner.horizon=[4]")] = None,
+    traces: Annotated[Optional[Path], typer.Option(help="training traces (default data/raw/abr/train_traces)")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="checkpoint path (default models/abr/weights/learned.npz)")] = None,
+) -> None:
+    """Train the learned policy: Ray rollouts, goodput quantile model, planner knobs chosen on validation."""
+    import sys
+
+    from configs import load_config
+    from training.abr.settings import TrainSettings
+    from training.abr.train import train as run_training
+
+    extra = list(overrides or [])
+    if traces is not None:
+        extra.append(f"data.traces={traces}")
+    if output is not None:
+        extra.append(f"output={output}")
+    settings = load_config("abr", TrainSettings, extra)
+    report = run_training(settings, command=" ".join(["streamlab abr train", *sys.argv[3:]]))
+    typer.echo(f"trained in {report.seconds:.0f} s; planner {report.knobs}")
+    for name, entry in sorted(report.validation.items(), key=lambda kv: kv[1]["mean_qoe"]):
+        typer.echo(
+            f"{name:>10}  validation QoE {entry['mean_qoe']:.4f}  bitrate {entry['mean_bitrate_kbps']:.0f}  "
+            f"rebuffer {100 * entry['rebuffer_ratio']:.2f}%  switches {entry['mean_switches']:.1f}"
+        )
+    typer.echo(f"wrote {report.checkpoint} (+ .json); MLflow run {report.run_id}")

@@ -1,0 +1,1 @@
+"""Training the learned ABR policy: splits, Ray rollouts, the throughput model, planner tuning, MLflow."""

@@ -1,0 +1,76 @@
+"""Rollouts that produce (goodput-history features, next goodput) pairs; one Ray task per trace.
+
+The behaviour policy is the model-exact RobustMPC (``compat=False``) with ``epsilon``-random
+levels, so the data covers every chunk size. Each episode sees an augmented trace: rotated to a
+random start line (the 127 traces are few) and scaled by a log-uniform factor (links faster or
+slower than the training ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.abr.policies.features import feature_vector, goodput_bytes_s
+from models.abr.policies.mpc import RobustMPC
+from models.abr.simulator import Simulator
+from models.abr.traces import Trace
+from models.abr.video import DEFAULT_LEVEL, Video
+
+
+@dataclass(frozen=True)
+class RolloutJob:
+    trace: Trace
+    video: Video
+    episodes: int
+    scale_min: float
+    scale_max: float
+    epsilon: float
+    seed: int
+
+
+def augment(trace: Trace, rng: np.random.Generator, scale_min: float, scale_max: float) -> Trace:
+    """Rotate the trace to a random start line and scale its throughput."""
+    gaps = np.diff(trace.time_s)
+    rates = trace.bandwidth_mbps[1:]
+    start = int(rng.integers(len(gaps)))
+    gaps, rates = np.roll(gaps, -start), np.roll(rates, -start)
+    times = np.concatenate(([0.0], np.cumsum(gaps)))
+    scale = float(np.exp(rng.uniform(np.log(scale_min), np.log(scale_max))))
+    return Trace(f"{trace.name}@{start}*{scale:.2f}", times, np.concatenate(([rates[-1]], rates)) * scale)
+
+
+def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``X[n, FEATURES]`` and targets ``y[n]`` (log next goodput / anchor) from one trace."""
+    from models.abr.policies.base import Observation
+
+    rng = np.random.default_rng(job.seed)
+    xs: list[np.ndarray] = []
+    ys: list[float] = []
+    video = job.video
+    for _ in range(job.episodes):
+        trace = augment(job.trace, rng, job.scale_min, job.scale_max)
+        sim = Simulator(trace, video, compat=False)
+        behaviour = RobustMPC(compat=False)
+        behaviour.start_session()
+        behaviour.start_trace(trace, video, sim)
+        level, history = DEFAULT_LEVEL, []
+        pending: tuple[np.ndarray, float] | None = None
+        while True:
+            result = sim.download(level)
+            goodput = goodput_bytes_s(result.size_bytes, result.delay_ms)
+            if pending is not None:
+                xs.append(pending[0])
+                ys.append(float(np.log(goodput / pending[1])))
+            history.append(goodput)
+            if result.end_of_video:
+                break
+            pending = feature_vector(history, video.total_chunks - sim.chunk_index)
+            obs = Observation(sim.chunk_index, level, result.buffer_ms / 1000.0, result.rebuffer_ms / 1000.0,
+                              result.delay_ms, result.sleep_ms, result.size_bytes,
+                              video.next_sizes_bytes(sim.chunk_index), video.total_chunks - sim.chunk_index, False)
+            level = behaviour.select(obs)
+            if rng.random() < job.epsilon:
+                level = int(rng.integers(video.levels))
+    return np.asarray(xs), np.asarray(ys)

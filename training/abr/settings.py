@@ -1,0 +1,62 @@
+"""Typed settings for ``configs/abr.yaml`` (training and evaluation defaults)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class DataSettings(BaseModel):
+    traces: Path = Path("data/raw/abr/train_traces")
+    video_sizes: Path = Path("data/raw/abr/video_sizes")
+
+
+class SplitSettings(BaseModel):
+    validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+    seed: int = 7
+
+
+class RolloutSettings(BaseModel):
+    episodes_per_trace: int = Field(4, ge=1)
+    scale_min: float = Field(0.6, gt=0.0)
+    scale_max: float = Field(1.6, gt=0.0)
+    epsilon: float = Field(0.2, ge=0.0, le=1.0)
+    seed: int = 0
+
+
+class PredictorSettings(BaseModel):
+    hidden: list[int] = [64, 64]
+    quantiles: list[float] = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    epochs: int = Field(40, ge=1)
+    batch_size: int = 512
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+
+
+class PlannerGrid(BaseModel):
+    horizon: list[int] = [4, 5]
+    risk: list[float] = [0.0, 1.0, 2.0]
+    buffer_value_per_s: list[float] = [0.0, 0.03, 0.06]
+    buffer_value_cap_s: float = 20.0
+    scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
+
+
+class TrackingSettings(BaseModel):
+    experiment: str = "abr"
+    register_model: bool = True
+    model_name: str = "abr-policy"
+    alias: str = "champion"
+
+
+class TrainSettings(BaseModel):
+    compat: bool = True
+    data: DataSettings = DataSettings()
+    split: SplitSettings = SplitSettings()
+    rollouts: RolloutSettings = RolloutSettings()
+    predictor: PredictorSettings = PredictorSettings()
+    planner: PlannerGrid = PlannerGrid()
+    tracking: TrackingSettings = TrackingSettings()
+    output: Path = Path("models/abr/weights/learned.npz")
+    validation_policies: list[str] = ["bba", "rate", "bola", "robustmpc", "oracle"]

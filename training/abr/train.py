@@ -1,0 +1,147 @@
+"""``streamlab abr train``: rollouts (Ray) -> goodput quantile model -> planner knobs chosen on validation.
+
+Every run is logged to MLflow (experiment ``abr``): the config as params, the predictor's
+learning curves, validation QoE / bitrate / rebuffer ratio / switches of every policy and of the
+oracle, the gap to the oracle, figures; the checkpoint is written to ``output`` (default the
+committed ``models/abr/weights/learned.npz``) and registered as ``abr-policy`` with an alias.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.abr.policies.learned import PlannerKnobs, save_checkpoint
+from models.abr.traces import load_traces
+from models.abr.video import load_video
+from pipelines import project
+from pipelines.ray_runtime import map_tasks
+from training import tracking
+from training.abr.predictor import fit_predictor
+from training.abr.rollouts import RolloutJob, rollout
+from training.abr.settings import TrainSettings
+from training.abr.splits import split_traces
+from training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
+
+SUMMARY_KEYS = ("mean_qoe", "mean_bitrate_kbps", "rebuffer_ratio", "mean_switches")
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    checkpoint: Path
+    knobs: PlannerKnobs
+    validation: dict[str, dict]
+    seconds: float
+    run_id: str
+
+
+def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_base: int, label: str):
+    r = settings.rollouts
+    jobs = [RolloutJob(t, video, episodes, r.scale_min, r.scale_max, r.epsilon, seed_base + i) for i, t in enumerate(traces)]
+    parts = map_tasks(rollout, jobs, label)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def knob_grid(settings: TrainSettings) -> list[PlannerKnobs]:
+    g = settings.planner
+    return [
+        PlannerKnobs(horizon=h, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
+                     scenario_quantiles=tuple(g.scenario_quantiles))
+        for h, r, b in itertools.product(g.horizon, g.risk, g.buffer_value_per_s)
+    ]
+
+
+def choose(results: list[tuple[PlannerKnobs, dict]], rebuffer_limit: float) -> tuple[PlannerKnobs, dict]:
+    """Best validation QoE among knobs whose rebuffer ratio is no worse than RobustMPC's (if any)."""
+    allowed = [kr for kr in results if kr[1]["rebuffer_ratio"] <= rebuffer_limit] or results
+    return max(allowed, key=lambda kr: kr[1]["mean_qoe"])
+
+
+def train(settings: TrainSettings, command: str = "streamlab abr train") -> TrainReport:
+    started = time.perf_counter()
+    video = load_video(project.resolve(settings.data.video_sizes))
+    traces = load_traces(project.resolve(settings.data.traces))
+    train_set, val_set = split_traces(traces, settings.split.validation_fraction, settings.split.seed)
+    mlflow = tracking.configure()
+    tracking.experiment_id(settings.tracking.experiment)  # created once, in the driver
+    params = settings.model_dump(mode="json")
+    params["split.train_traces"], params["split.validation_traces"] = len(train_set), len(val_set)
+    with tracking.start_run(settings.tracking.experiment, run_name="learned-planner", params=params) as run:
+        tracking.log_json({"train": [t.name for t in train_set], "validation": [t.name for t in val_set]}, "split.json")
+        x_train, y_train = _rollout_data(train_set, video, settings.rollouts.episodes_per_trace, settings, settings.rollouts.seed, "rollouts (train)")
+        x_val, y_val = _rollout_data(val_set, video, 1, settings, settings.rollouts.seed + 100_000, "rollouts (validation)")
+        mlflow.log_metrics({"rollout_samples_train": len(y_train), "rollout_samples_validation": len(y_val)})
+        fit = fit_predictor(x_train, y_train, x_val, y_val, settings.predictor)
+        for epoch, (a, b) in enumerate(zip(fit.train_loss, fit.validation_loss, strict=True)):
+            mlflow.log_metrics({"pinball_train": a, "pinball_validation": b}, step=epoch)
+
+        baselines = map_tasks(evaluate_policy, [PolicyJob(n, val_set, video, settings.compat) for n in settings.validation_policies],
+                              "validation baselines")
+        validation = dict(zip(settings.validation_policies, baselines, strict=True))
+        grid = knob_grid(settings)
+        knob_results = map_tasks(evaluate_knobs, [KnobJob(fit.net, k, val_set, video, settings.compat) for k in grid],
+                                 "planner knobs")
+        for i, (k, res) in enumerate(zip(grid, knob_results, strict=True)):
+            mlflow.log_metrics({"knob_validation_qoe": res["mean_qoe"], "knob_validation_rebuffer": res["rebuffer_ratio"]}, step=i)
+        limit = validation["robustmpc"]["rebuffer_ratio"] if "robustmpc" in validation else float("inf")
+        knobs, best = choose(list(zip(grid, knob_results, strict=True)), limit)
+        validation["learned"] = best
+        for name, res in validation.items():
+            mlflow.log_metrics({f"val_{key}_{name}": res[key] for key in SUMMARY_KEYS})
+        if "oracle" in validation:
+            mlflow.log_metric("val_gap_to_oracle", validation["oracle"]["mean_qoe"] - best["mean_qoe"])
+        seconds = time.perf_counter() - started
+        table = {name: {key: res[key] for key in SUMMARY_KEYS} for name, res in validation.items()}
+        metadata = {
+            "command": command,
+            "config": params,
+            "validation": table,
+            "knob_search": [{**asdict(k), **{key: r[key] for key in SUMMARY_KEYS}} for k, r in zip(grid, knob_results, strict=True)],
+            "train_seconds": round(seconds, 1),
+            "mlflow_run_id": run.info.run_id,
+        }
+        output = project.resolve(settings.output)
+        save_checkpoint(fit.net, knobs, output, metadata)
+        _log_figures(fit, validation)
+        tracking.log_artifact(output)
+        tracking.log_artifact(output.with_suffix(".json"))
+        if settings.tracking.register_model:
+            _register(mlflow, output, settings)
+        mlflow.log_metric("train_seconds", seconds)
+    return TrainReport(output, knobs, table, seconds, run.info.run_id)
+
+
+def _log_figures(fit, validation: dict[str, dict]) -> None:
+    from models.abr.plots import _pyplot, qoe_cdf_figure
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(fit.train_loss, label="train")
+    ax.plot(fit.validation_loss, label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("pinball loss")
+    ax.legend()
+    tracking.log_figure(fig, "learning_curve.png")
+    tracking.log_figure(qoe_cdf_figure(validation), "validation_qoe_cdf.png")
+
+
+def _register(mlflow, checkpoint: Path, settings: TrainSettings) -> None:
+    info = mlflow.pyfunc.log_model(
+        name="abr_policy",
+        python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+        artifacts={"checkpoint": str(checkpoint), "settings": str(checkpoint.with_suffix(".json"))},
+        pip_requirements=["numpy", "mlflow", "pandas"],
+        registered_model_name=settings.tracking.model_name,
+    )
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(settings.tracking.model_name, settings.tracking.alias,
+                                      info.registered_model_version)
+
+
+def settings_json(settings: TrainSettings) -> str:
+    return json.dumps(settings.model_dump(mode="json"), indent=2)
