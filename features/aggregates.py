@@ -3,7 +3,8 @@
 One implementation serves three consumers, so there is no training/serving skew: the Feast
 offline store (snapshots with event timestamps, for point-in-time training sets), the online
 store (the latest snapshot, materialised), and the recommender pipeline's in-process features.
-Every aggregate at moment ``t`` uses only interactions with ``timestamp <= t``.
+Every aggregate at moment ``t`` uses only interactions with ``timestamp < t`` (strictly before), so
+an example at ``t`` never sees its own interaction, let alone later ones.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def genre_column(genre: str) -> str:
 
 def viewer_aggregates(interactions: pd.DataFrame, items: pd.DataFrame, as_of_s: float) -> pd.DataFrame:
     """Per viewer, as of ``as_of_s``: counts, mean rating, recency, genre affinity (shares)."""
-    past = interactions[interactions["timestamp"] <= as_of_s]
+    past = interactions[interactions["timestamp"] < as_of_s]
     names = genre_names(items)
     if past.empty:
         return pd.DataFrame(columns=["user_id", "watch_count", "watch_count_30d", "mean_rating", "days_since_last"] + [genre_column(g) for g in names])
@@ -52,7 +53,7 @@ def viewer_aggregates(interactions: pd.DataFrame, items: pd.DataFrame, as_of_s: 
 
 def title_aggregates(interactions: pd.DataFrame, items: pd.DataFrame, as_of_s: float, windows_days: Sequence[int] = (7, 30)) -> pd.DataFrame:
     """Per title, as of ``as_of_s``: popularity over windows and all time, mean rating, year, genres."""
-    past = interactions[interactions["timestamp"] <= as_of_s]
+    past = interactions[interactions["timestamp"] < as_of_s]
     out = pd.DataFrame({"item_id": items["item_id"].to_numpy()}).set_index("item_id")
     grouped = past.groupby("item_id")
     out["watch_count"] = grouped.size().reindex(out.index, fill_value=0).astype(np.int64)
@@ -67,8 +68,8 @@ def title_aggregates(interactions: pd.DataFrame, items: pd.DataFrame, as_of_s: f
 
 
 def snapshot_times(interactions: pd.DataFrame, every_days: float) -> np.ndarray:
-    """Moments (epoch s) at which the batch job snapshots: every ``every_days`` up to the last event."""
-    start, end = float(interactions["timestamp"].min()), float(interactions["timestamp"].max())
+    """Moments (epoch s) the batch job snapshots: every ``every_days``, and just after the last event."""
+    start, end = float(interactions["timestamp"].min()), float(interactions["timestamp"].max()) + 1.0
     times = np.arange(start + every_days * DAY_S, end, every_days * DAY_S)
     return np.append(times, end)
 

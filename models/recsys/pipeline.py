@@ -130,7 +130,7 @@ class HybridPipeline(Recommender):
         original = items["original"].fillna(False).to_numpy(dtype=bool) if "original" in items else np.zeros(data.n_items, bool)
         duration = items["duration_min"].to_numpy(dtype=float) if "duration_min" in items else np.full(data.n_items, np.nan)
         self.titles = TitleAttributes(genres, names, years, original, duration, self.settings.ranker.rules.kids_genres)
-        end = float(data.interactions["timestamp"].max())
+        end = float(data.interactions["timestamp"].max()) + 1.0  # aggregates count strictly before
         frame = data.interactions
         catalogue = items[["item_id", "genres", "year"]]
         t = title_aggregates(frame, catalogue, end).set_index("item_id").reindex(data.item_ids)
