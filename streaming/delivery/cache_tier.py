@@ -60,7 +60,10 @@ HINTS_CAPACITY = 10_000
 """Bound on the per-URL ``Vary`` and hit-for-pass memories, so odd URLs cannot grow them forever."""
 
 _NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
-_NOT_FORWARDED_ON_FILL = _NOT_FORWARDED | {"range", "if-range", "if-none-match", "if-modified-since", "accept-encoding"}
+_NOT_FORWARDED_ON_FILL = _NOT_FORWARDED | {
+    "range", "if-range", "if-none-match", "if-modified-since", "accept-encoding", "cookie",
+}
+"""A fill fetches the one shared copy: nothing partial, conditional or personal goes upstream."""
 _NOT_STORED = HOP_BY_HOP | {"content-length", "date", "server", "age", "x-cache", "x-cache-tier", "x-cache-chain"}
 
 
@@ -353,10 +356,13 @@ class CacheTier:
         return streamed
 
     async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
-        async for chunk in response.aiter_raw():
-            self.stats.bytes_from_upstream += len(chunk)
-            self.stats.bytes_served += len(chunk)
-            yield chunk
+        try:
+            async for chunk in response.aiter_raw():
+                self.stats.bytes_from_upstream += len(chunk)
+                self.stats.bytes_served += len(chunk)
+                yield chunk
+        finally:  # also when the client hangs up mid-body: the pooled connection must come back
+            await response.aclose()
 
     def _local_error(self, status: int, message: str) -> Response:
         return PlainTextResponse(

@@ -36,7 +36,7 @@ class CorsSettings(BaseModel):
         default_factory=lambda: ["Range", "If-None-Match", "If-Modified-Since", "If-Range", "Content-Type"]
     )
     expose_headers: list[str] = Field(
-        default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier"]
+        default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier", "X-Cache-Chain"]
     )
     max_age_s: int = Field(600, ge=0, description="how long browsers may cache a preflight answer")
 

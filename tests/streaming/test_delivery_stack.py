@@ -231,3 +231,33 @@ def test_stream_serve_on_a_taken_port_is_one_clear_error(media: Path) -> None:
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_manifests_expire_at_the_edge_after_their_real_max_age(media: Path) -> None:
+    with running_stack(media_root=media, overrides=["origin.cache_control.manifest=public, max-age=1"]) as short:
+        url = f"{short.edge_url}/media/sample/master.m3u8"
+        first, second = get(url), get(url)
+        time.sleep(1.1)
+        third = get(url)
+    assert [r.headers["x-cache"] for r in (first, second, third)] == ["MISS", "HIT", "MISS"]
+    assert second.headers["cache-control"] == "public, max-age=1"
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [("edge.capacity_bytes=0", "capacity_bytes"), ("edge.max_object_fraction=2", "max_object_fraction"),
+     ("edge.capacty_bytes=5", "unknown key")],
+)
+def test_bad_settings_are_refused_before_anything_starts(media: Path, override: str, complaint: str) -> None:
+    from pipelines.errors import StreamlabError
+
+    with pytest.raises(StreamlabError, match=complaint):
+        with running_stack(media_root=media, overrides=[override]):
+            pass
+
+
+def test_an_invalid_edge_port_is_refused() -> None:
+    from streaming.delivery.stack import serve_forever
+
+    with pytest.raises(StackError, match="70000"):
+        serve_forever(host=None, port=70000, overrides=None)
