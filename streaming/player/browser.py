@@ -13,7 +13,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +47,7 @@ CODEC_PROBES = {
     "vp9": 'video/mp4; codecs="vp09.00.10.08"',
     "aac": 'audio/mp4; codecs="mp4a.40.2"',
 }
+READ_STATE_JS = "() => window.streamlab ? JSON.parse(JSON.stringify(window.streamlab)) : null"
 Protocol = Literal["hls", "dash"]
 PROTOCOLS: tuple[str, ...] = ("hls", "dash")
 
@@ -234,7 +235,14 @@ def _check(
         except PlaywrightError as exc:
             raise PlaybackError(f"player page {shown_url} did not load: {exc.message.splitlines()[0]}") from exc
         while True:
-            state = page.evaluate("() => window.streamlab ? JSON.parse(JSON.stringify(window.streamlab)) : null") or {}
+            try:
+                state = page.evaluate(READ_STATE_JS) or {}
+            except PlaywrightError as exc:  # the page crashed, navigated away or was closed
+                raise PlaybackError(
+                    f"{protocol} playback of {title_id!r}: the player page went away ({exc.message.splitlines()[0]}); "
+                    f"console: {_tail(console_errors)}",
+                    _result(state, protocol, title_id, console_errors, origins, started),
+                ) from exc
             result = _result(state, protocol, title_id, console_errors, origins, started)
             if not state and time.monotonic() - started > PAGE_READY_TIMEOUT_S:
                 raise PlaybackError(
@@ -272,8 +280,10 @@ def _check(
     finally:
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot))
-        page.close()
+            with suppress(PlaywrightError):  # a crashed page has nothing to show; keep the real error
+                page.screenshot(path=str(screenshot))
+        with suppress(PlaywrightError):
+            page.close()
 
 
 def _result(

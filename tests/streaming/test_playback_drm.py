@@ -9,6 +9,8 @@ needs media time to advance with decoded frames (see streaming/player/browser.py
 from __future__ import annotations
 
 import base64
+import json
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -17,13 +19,15 @@ from typing import Any
 
 import pytest
 
-from streaming.catalog import TITLE_RECORD
+from streaming.catalog import DASH_MANIFEST, TITLE_RECORD
 from streaming.ffmpeg import generate_test_source
 from streaming.player.browser import PlaybackError, check_playback, chromium
 
 pytestmark = pytest.mark.slow
 
 TITLE = "locked"
+STRIPPED = "stripped"
+MEDIA_PLAYLIST = "playlist.m3u8"  # every rendition's HLS media playlist (streaming/catalog.py layout)
 VIEWER = "viewer-1"
 
 
@@ -58,8 +62,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory, licence: tuple[Any, Any]) ->
     record = protect_title(root / TITLE, record, "all", server.service.keys, settings, server.url)
     (root / TITLE / TITLE_RECORD).write_text(record.model_dump_json())
     server.service.entitlements.grant(VIEWER, TITLE)
+    _publish_without_protection(root, record.model_dump(mode="json"))
     with running_stack(media_root=root) as running:
         yield running
+
+
+def _publish_without_protection(root: Path, record: dict) -> None:
+    """The CENC-encrypted title listed as clear, its manifests stripped of every key signal."""
+    shutil.copytree(root / TITLE, root / STRIPPED)
+    mpd = root / STRIPPED / DASH_MANIFEST
+    mpd.write_text(re.sub(r"<ContentProtection\b.*?</ContentProtection>|<ContentProtection\b[^>]*/>", "", mpd.read_text(), flags=re.S))
+    for playlist in (root / STRIPPED).glob(f"*/{MEDIA_PLAYLIST}"):
+        playlist.write_text("".join(line for line in playlist.read_text().splitlines(keepends=True) if not line.startswith("#EXT-X-KEY")))
+    clear = {**record, "title_id": STRIPPED, "name": "Encrypted, keys withheld", "drm": "none", "protection": None}
+    (root / STRIPPED / TITLE_RECORD).write_text(json.dumps(clear))
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +106,15 @@ def test_hls_key_refused_for_a_token_of_another_title_is_fatal(stack: Any, conte
     with pytest.raises(PlaybackError, match="keyLoadError") as raised:
         check_playback(stack.edge_url + "/", TITLE, "hls", context=context, token=_token(licence, "other"), timeout_s=30)
     assert raised.value.result is not None and raised.value.result.decoded_frames == 0
+
+
+def test_encrypted_hls_without_keys_fails_as_a_stall_not_a_pass(stack: Any, context: Any) -> None:
+    """No error event fires: chromium just never decodes a frame, so only the advance check catches it."""
+    with pytest.raises(PlaybackError, match=r"advanced only 0\.00 s .* stalled") as raised:
+        check_playback(stack.edge_url + "/", STRIPPED, "hls", context=context, timeout_s=8)
+    assert raised.value.result is not None and raised.value.result.fatal_error is None
+
+
+def test_encrypted_dash_without_drm_info_is_a_fatal_shaka_error(stack: Any, context: Any) -> None:
+    with pytest.raises(PlaybackError, match="ENCRYPTED_CONTENT_WITHOUT_DRM_INFO"):
+        check_playback(stack.edge_url + "/", STRIPPED, "dash", context=context, timeout_s=20)
