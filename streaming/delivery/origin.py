@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from pipelines import project
+from pipelines.errors import StreamlabError
 from streaming.catalog import TITLE_ID_PATTERN, list_titles, read_title
 from streaming.delivery.cors import CorsMiddleware
 from streaming.delivery.file_response import file_response
@@ -99,7 +100,7 @@ class Origin:
             return JSONResponse({"error": f"title id {title_id!r} is not valid"}, 400, headers={"Cache-Control": "no-store"})
         try:
             record = await anyio.to_thread.run_sync(read_title, self.media_root, title_id)
-        except Exception:  # missing or unreadable record: not published, as far as viewers are concerned
+        except (StreamlabError, ValueError, OSError):  # missing or unreadable: not published, for viewers
             return JSONResponse(
                 {"error": f"title {title_id!r} is not published"}, 404, headers={"Cache-Control": self.cache_control.not_found}
             )

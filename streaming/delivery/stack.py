@@ -131,6 +131,20 @@ class RunningStack:
     def player_url(self) -> str:
         return self.edge_url + "/"
 
+    def purge(self, prefix: str) -> dict[str, int]:
+        """Drop cached objects under ``prefix`` (e.g. ``/media/bbb/`` after republishing ``bbb``).
+
+        The shield goes first: purging the edge first could refill it from the shield's old copy.
+        """
+        purged = {}
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            for name, url in (("shield", self.shield_url), ("edge", self.edge_url)):
+                response = client.post(url + "/_purge", params={"prefix": prefix})
+                if response.status_code != 200:
+                    raise StackError(f"purging {prefix!r} at the {name} failed: {response.text.strip()}")
+                purged[name] = response.json()["purged"]
+        return purged
+
 
 @contextmanager
 def running_stack(

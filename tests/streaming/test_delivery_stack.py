@@ -261,3 +261,15 @@ def test_an_invalid_edge_port_is_refused() -> None:
 
     with pytest.raises(StackError, match="70000"):
         serve_forever(host=None, port=70000, overrides=None)
+
+
+def test_purge_empties_both_tiers_so_a_republished_title_is_fetched_anew(stack: RunningStack) -> None:
+    url = f"{stack.edge_url}/media/sample/180p_400k/init.mp4"
+    get(url)
+    assert get(url).headers["x-cache"] == "HIT"
+    purged = stack.purge("/media/sample/")
+    again = get(url)
+    assert purged["edge"] >= 1 and purged["shield"] >= 1
+    assert again.headers["x-cache-chain"] == "shield=MISS, edge=MISS"
+    with pytest.raises(StackError, match="must start with '/'"):
+        stack.purge("media/sample")
