@@ -18,6 +18,7 @@ import errno
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,9 +39,42 @@ def staging_dir(media_root: Path, title_id: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+        _remove_tree(path)
         _remove_if_empty(staging_root)
+
+
+def sweep_stale_staging(media_root: Path, older_than_s: float) -> list[Path]:
+    """Remove staging folders left by ingests that were killed (SIGKILL, power loss) long ago.
+
+    A live ingest touches its folder continuously, so anything untouched for ``older_than_s``
+    is an orphan. Returns what was removed.
+    """
+    staging_root = media_root / STAGING_DIR
+    if not staging_root.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for child in staging_root.iterdir():
+        try:
+            newest = max([child.stat().st_mtime] + [p.stat().st_mtime for p in child.rglob("*")])
+        except OSError:
+            continue  # vanished while we looked: its own ingest is cleaning up
+        if now - newest > older_than_s:
+            _remove_tree(child)
+            removed.append(child)
+    _remove_if_empty(staging_root)
+    return removed
+
+
+def _remove_tree(path: Path, attempts: int = 5) -> None:
+    """rmtree that tolerates a straggling writer (an FFmpeg still closing its last segment)."""
+    for attempt in range(attempts):
+        if not path.exists():
+            return
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(0.1 * (attempt + 1))
 
 
 def publish(staged: Path, media_root: Path, title_id: str, *, replace: bool) -> Path:
@@ -57,12 +91,12 @@ def publish(staged: Path, media_root: Path, title_id: str, *, replace: bool) -> 
     if not replace:
         raise TitleExists(title_id, target)
     if _exchange(staged, target):
-        shutil.rmtree(staged, ignore_errors=True)  # now holds the previous version
+        _remove_tree(staged)  # now holds the previous version
         return target
     retired = staged.with_name(staged.name + "-old")
     os.rename(target, retired)
     os.rename(staged, target)
-    shutil.rmtree(retired, ignore_errors=True)
+    _remove_tree(retired)
     return target
 
 

@@ -17,7 +17,7 @@ from streaming.ingest.probe import ProbeResult, probe_source
 from streaming.ingest.settings import StreamingSettings, load_streaming_settings
 from streaming.ingest.validate import check_limits, resolve_source
 from streaming.packaging.package import package_title
-from streaming.publish import publish, staging_dir
+from streaming.publish import publish, staging_dir, sweep_stale_staging
 from streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
 from streaming.transcode.ladder import Rung, select_ladder
 from streaming.transcode.runner import run_encodes
@@ -54,6 +54,7 @@ def ingest_title(
     rungs = select_ladder(probe.display_width, probe.display_height, settings.transcode)
 
     media_root.mkdir(parents=True, exist_ok=True)
+    sweep_stale_staging(media_root, settings.publish.stale_staging_h * 3600)
     with staging_dir(media_root, title_id) as staged:
         jobs = encode_jobs(path, staged, probe, rungs, settings)
         run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
@@ -95,6 +96,7 @@ def encode_jobs(
             EncodeJob(
                 kind="audio",
                 out_dir=out_root / AUDIO_DIR,
+                stream_index=probe.audio_stream_index,
                 audio_bitrate_kbps=a.bitrate_kbps,
                 audio_channels=min(a.channels, probe.audio_channels or a.channels),
                 audio_sample_rate_hz=a.sample_rate_hz,
@@ -106,6 +108,7 @@ def encode_jobs(
             EncodeJob(
                 kind="video",
                 out_dir=out_root / rung.id,
+                stream_index=probe.video_stream_index,
                 rung=rung,
                 fps=capped,
                 gop_frames=gop_frames(fps, t.segment_duration_s),

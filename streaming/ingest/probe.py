@@ -34,11 +34,14 @@ class ProbeResult:
     """What ingest needs to know about a source: the catalog's SourceInfo plus encoding details."""
 
     info: SourceInfo
-    display_width: int
+    display_width: int  # after the pixel aspect ratio and any rotation FFmpeg applies when decoding
     display_height: int
     video_frames: int
+    video_stream_index: int  # absolute stream index: cover art can sit before the real video
+    audio_stream_index: int | None = None
     audio_channels: int | None = None
     audio_sample_rate_hz: int | None = None
+    rotation_deg: int = 0
 
 
 def probe_source(path: Path) -> ProbeResult:
@@ -56,16 +59,21 @@ def probe_source(path: Path) -> ProbeResult:
         streams = list(container.streams)
         if not streams:
             raise EmptySource(path)
-        if not container.streams.video:
+        videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        if not videos:
             kinds = ", ".join(f"{s.type} ({s.codec_context.name})" for s in streams)
             raise NoVideoStream(path, kinds)
-        video = container.streams.video[0]
+        video = videos[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         frames, duration_s = _demux_video(path, container, video)
-        _decode_first_frame(path, video)
+        rotation_deg = _decode_first_frame(path, video.index)
 
         width, height = video.codec_context.width, video.codec_context.height
         sar = video.sample_aspect_ratio or Fraction(1, 1)
+        display_width = max(1, round(width * float(sar))) if sar > 0 else width
+        display_height = height
+        if rotation_deg % 180 == 90:  # FFmpeg auto-rotates on decode: a phone's portrait clip stays portrait
+            display_width, display_height = display_height, display_width
         rate = video.average_rate or video.guessed_rate or video.base_rate
         info = SourceInfo(
             container=container.format.name,
@@ -80,9 +88,12 @@ def probe_source(path: Path) -> ProbeResult:
         )
         return ProbeResult(
             info=info,
-            display_width=max(1, round(width * float(sar))) if sar > 0 else width,
-            display_height=height,
+            display_width=display_width,
+            display_height=display_height,
             video_frames=frames,
+            video_stream_index=video.index,
+            audio_stream_index=audio.index if audio is not None else None,
+            rotation_deg=rotation_deg,
             audio_channels=audio.codec_context.channels if audio is not None else None,
             audio_sample_rate_hz=audio.codec_context.sample_rate if audio is not None else None,
         )
@@ -119,14 +130,17 @@ def _demux_video(path: Path, container, video) -> tuple[int, float]:  # noqa: AN
     return frames, duration_s
 
 
-def _decode_first_frame(path: Path, video) -> None:  # noqa: ANN001
-    """Decode one frame in a fresh demuxer: valid packets can still carry undecodable data."""
+def _decode_first_frame(path: Path, stream_index: int) -> int:
+    """Decode one frame in a fresh demuxer (valid packets can still carry undecodable data).
+
+    Returns the frame's display rotation in degrees (0, 90, 180, 270), from the display matrix.
+    """
     import av
 
     try:
         with av.open(str(path)) as fresh:
-            for _frame in fresh.decode(video=0):
-                return
+            for frame in fresh.decode(fresh.streams[stream_index]):
+                return round(frame.rotation or 0) % 360
     except av.error.FFmpegError as exc:
         raise CorruptSource(path, f"its first video frame does not decode ({_reason(exc)})") from None
     raise CorruptSource(path, "no video frame decodes")

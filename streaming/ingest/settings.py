@@ -49,6 +49,7 @@ class AudioSettings(BaseModel):
 
 class PublishSettings(BaseModel):
     replace: bool = False
+    stale_staging_h: float = Field(default=24, gt=0)
 
 
 class StreamingSettings(BaseModel):

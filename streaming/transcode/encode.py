@@ -40,6 +40,7 @@ class EncodeJob(BaseModel):
     out_dir: Path
     segment_duration_s: float
     rung: Rung | None = None
+    stream_index: int = 0  # absolute index of the video (or audio) stream in the source
     fps: float | None = None  # output frame rate when the source's must be capped, else None
     gop_frames: int = 0
     preset: str = "veryfast"
@@ -82,7 +83,7 @@ def video_args(job: EncodeJob) -> list[str]:
     seg = f"{job.segment_duration_s:g}"
     args = [
         "-i", str(job.source),
-        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-map", f"0:{job.stream_index}", "-an", "-sn", "-dn",
         "-vf", ",".join(filters),
         "-pix_fmt", "yuv420p",
         "-b:v", f"{rung.bitrate_kbps}k", "-maxrate", f"{maxrate}k", "-bufsize", f"{bufsize}k",
@@ -104,7 +105,7 @@ def video_args(job: EncodeJob) -> list[str]:
 def audio_args(job: EncodeJob) -> list[str]:
     return [
         "-i", str(job.source),
-        "-map", "0:a:0", "-vn", "-sn", "-dn",
+        "-map", f"0:{job.stream_index}", "-vn", "-sn", "-dn",
         "-c:a", "aac", "-b:a", f"{job.audio_bitrate_kbps}k",
         "-ac", str(job.audio_channels), "-ar", str(job.audio_sample_rate_hz),
     ] + _cmaf_output(job)  # fmt: skip
@@ -127,7 +128,9 @@ def _cmaf_output(job: EncodeJob) -> list[str]:
 def encode(job: EncodeJob) -> EncodeResult:
     """Run one encode into ``job.out_dir``; a Ray task or a plain call, same code."""
     started = time.perf_counter()
-    job.out_dir.mkdir(parents=True, exist_ok=True)
+    # no parents=True: if the ingest already failed and removed its staging folder, a task that
+    # starts late must fail rather than recreate the folder and leave it behind
+    job.out_dir.mkdir(exist_ok=True)
     args = video_args(job) if job.kind == "video" else audio_args(job)
     try:
         run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")

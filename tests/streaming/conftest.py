@@ -91,3 +91,24 @@ def assert_nothing_published(media_root: Path):
         assert leftovers == [], f"a failed ingest left staging folders {leftovers}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def clip_rotated(source_dir: Path, clip_360p_silent: Path) -> Path:
+    """clip_360p_silent stored landscape with a 90° display matrix, as phones record portrait video."""
+    out = source_dir / "clip_rotated.mp4"
+    run_ffmpeg(["-display_rotation:v:0", "90", "-i", clip_360p_silent, "-c", "copy", out], "tagging a rotation")
+    return out
+
+
+@pytest.fixture(scope="session")
+def clip_with_cover_art(source_dir: Path, clip_360p_silent: Path) -> Path:
+    """A cover picture (an attached_pic video stream, which the mp4 muxer stores last) beside the video."""
+    cover = source_dir / "cover.png"
+    run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:size=300x300", "-frames:v", "1", cover], "drawing a cover")
+    out = source_dir / "clip_with_cover.mp4"
+    run_ffmpeg(
+        ["-i", clip_360p_silent, "-i", cover, "-map", "1", "-map", "0", "-c", "copy", "-disposition:v:0", "attached_pic", out],
+        "attaching cover art",
+    )
+    return out

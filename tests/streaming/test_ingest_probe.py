@@ -28,3 +28,20 @@ def test_carphone_non_square_pixels_give_a_wider_display_size(raw_dir: Path) -> 
     assert not probe.info.has_audio
     # sample aspect ratio 128:117 -> shown 193 px wide; the ladder fits that, not the coded width
     assert (probe.display_width, probe.display_height) == (193, 144)
+
+
+def test_rotated_phone_clip_is_probed_in_its_display_orientation(clip_rotated: Path) -> None:
+    probe = probe_source(clip_rotated)
+    assert (probe.info.width, probe.info.height) == (640, 360)  # as stored
+    assert (probe.display_width, probe.display_height, probe.rotation_deg) == (360, 640, 90)
+
+
+def test_cover_art_is_not_mistaken_for_the_video(clip_with_cover_art: Path) -> None:
+    import av
+
+    with av.open(str(clip_with_cover_art)) as container:
+        kinds = [(s.codec_context.name, bool(s.disposition & av.stream.Disposition.attached_pic)) for s in container.streams]
+    assert sorted(kinds) == [("h264", False), ("png", True)]
+    probe = probe_source(clip_with_cover_art)
+    assert kinds[probe.video_stream_index] == ("h264", False)
+    assert (probe.info.width, probe.info.height, probe.info.video_codec) == (640, 360, "h264")

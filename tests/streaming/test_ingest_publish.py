@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from streaming.catalog import read_title
 from streaming.ingest.errors import TitleExists
 from streaming.ingest.pipeline import ingest_title
 from streaming.transcode.encode import EncodeFailed
-from streaming.publish import publish, staging_dir
+from streaming.publish import publish, staging_dir, sweep_stale_staging
 
 
 class InjectedFailure(RuntimeError):
@@ -94,3 +96,21 @@ def test_publish_with_replace_exchanges_folders_atomically(media_root) -> None:
     assert sorted(p.name for p in existing.iterdir()) == ["new.txt"]
     assert existing.stat().st_ino != inode_before  # a different folder took the name, not a rewrite in place
     assert not (media_root / ".staging").exists()
+
+
+def test_rotated_source_is_published_upright(clip_rotated, fast, media_root) -> None:
+    record = ingest_title(clip_rotated, "upright", overrides=fast, media_root=media_root)
+    assert [(r.id, r.width, r.height) for r in record.renditions] == [("360p_800k", 360, 640), ("360p_500k", 360, 640)]
+
+
+def test_orphaned_staging_folders_are_swept_and_live_ones_kept(media_root) -> None:
+    orphan = media_root / ".staging" / "old-1234abcd"
+    live = media_root / ".staging" / "new-5678ef00"
+    for folder in (orphan, live):
+        (folder / "720p_3000k").mkdir(parents=True)
+        (folder / "720p_3000k" / "seg_00001.m4s").write_bytes(b"\0")
+    day_ago = time.time() - 25 * 3600
+    for path in [orphan, *orphan.rglob("*")]:
+        os.utime(path, (day_ago, day_ago))
+    assert sweep_stale_staging(media_root, older_than_s=24 * 3600) == [orphan]
+    assert not orphan.exists() and live.exists()
