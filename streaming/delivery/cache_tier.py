@@ -316,7 +316,8 @@ class CacheTier:
                     byte_range = parse_range(request.headers.get("range"), len(body))
                 except RangeNotSatisfiable as exc:
                     kept = [(k, v) for k, v in headers if k not in ("content-type", "cache-control")]
-                    return _raw_response(416, kept + [("content-range", exc.content_range), ("cache-control", "no-store")], b"")
+                    kept += [("content-range", exc.content_range), ("cache-control", "no-store"), ("content-length", "0")]
+                    return _raw_response(416, kept, b"")
                 if byte_range is not None:
                     status, body = 206, body[byte_range.start : byte_range.end + 1]
                     headers.append(("content-range", byte_range.content_range))

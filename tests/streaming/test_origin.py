@@ -7,14 +7,44 @@ import json
 import os
 from pathlib import Path
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from streaming.delivery.origin import create_origin_app
 from streaming.delivery.sample_title import build_sample_title
 from streaming.delivery.settings import load_delivery_settings
 
 SECRET = b"TOPSECRET-delivery-tests-7f3a"
+
+
+class OriginClient:
+    """Synchronous calls into an ASGI app through ``httpx.ASGITransport`` (no sockets needed).
+
+    Starlette's own OriginClient is moving to the ``httpx2`` package; this keeps to our pinned httpx.
+    """
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://origin") as client:
+                return await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+        return asyncio.run(call())
+
+    def get(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def options(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("OPTIONS", url, **kwargs)
 RENDITION = "180p_400k"
 
 
@@ -41,9 +71,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def client(tree: dict[str, Path]) -> TestClient:
+def client(tree: dict[str, Path]) -> OriginClient:
     app = create_origin_app(load_delivery_settings(), media_root=tree["media"], player_dir=tree["player"])
-    return TestClient(app)
+    return OriginClient(app)
 
 
 def segment(tree: dict[str, Path], number: int = 1) -> Path:
@@ -63,7 +93,7 @@ def segment(tree: dict[str, Path], number: int = 1) -> Path:
         ("sample/hls.key", "application/octet-stream", "no-store"),
     ],
 )
-def test_media_files_have_their_mime_type_and_cache_policy(client: TestClient, path: str, mime: str, cache: str) -> None:
+def test_media_files_have_their_mime_type_and_cache_policy(client: OriginClient, path: str, mime: str, cache: str) -> None:
     response = client.get(f"/media/{path}")
     assert response.status_code == 200
     assert response.headers["content-type"] == mime
@@ -71,7 +101,7 @@ def test_media_files_have_their_mime_type_and_cache_policy(client: TestClient, p
     assert response.headers["accept-ranges"] == "bytes"
 
 
-def test_mpeg_ts_segments_are_video_mp2t(tree: dict[str, Path], client: TestClient) -> None:
+def test_mpeg_ts_segments_are_video_mp2t(tree: dict[str, Path], client: OriginClient) -> None:
     (tree["media"] / "sample" / "legacy.ts").write_bytes(b"\x47" * 188)
     response = client.get("/media/sample/legacy.ts")
     assert response.headers["content-type"] == "video/mp2t"
@@ -80,11 +110,11 @@ def test_mpeg_ts_segments_are_video_mp2t(tree: dict[str, Path], client: TestClie
 
 def test_cache_control_values_come_from_the_config(tree: dict[str, Path]) -> None:
     settings = load_delivery_settings(["origin.cache_control.manifest=public, max-age=7"])
-    response = TestClient(create_origin_app(settings, media_root=tree["media"])).get("/media/sample/master.m3u8")
+    response = OriginClient(create_origin_app(settings, media_root=tree["media"])).get("/media/sample/master.m3u8")
     assert response.headers["cache-control"] == "public, max-age=7"
 
 
-def test_full_get_returns_the_file_bytes(tree: dict[str, Path], client: TestClient) -> None:
+def test_full_get_returns_the_file_bytes(tree: dict[str, Path], client: OriginClient) -> None:
     response = client.get(f"/media/sample/{RENDITION}/seg_00002.m4s")
     assert response.content == segment(tree, 2).read_bytes()
     assert int(response.headers["content-length"]) == segment(tree, 2).stat().st_size
@@ -92,12 +122,12 @@ def test_full_get_returns_the_file_bytes(tree: dict[str, Path], client: TestClie
 
 def test_large_files_stream_in_chunks_with_the_same_bytes(tree: dict[str, Path]) -> None:
     settings = load_delivery_settings(["origin.read_chunk_bytes=1000"])
-    response = TestClient(create_origin_app(settings, media_root=tree["media"])).get(f"/media/sample/{RENDITION}/seg_00001.m4s")
+    response = OriginClient(create_origin_app(settings, media_root=tree["media"])).get(f"/media/sample/{RENDITION}/seg_00001.m4s")
     assert response.content == segment(tree).read_bytes()
 
 
 # ---- ranges ------------------------------------------------------------------------------------------
-def test_single_range_is_206_with_content_range(tree: dict[str, Path], client: TestClient) -> None:
+def test_single_range_is_206_with_content_range(tree: dict[str, Path], client: OriginClient) -> None:
     data = segment(tree).read_bytes()
     response = client.get(f"/media/sample/{RENDITION}/seg_00001.m4s", headers={"Range": "bytes=100-299"})
     assert response.status_code == 206
@@ -107,34 +137,34 @@ def test_single_range_is_206_with_content_range(tree: dict[str, Path], client: T
 
 
 @pytest.mark.parametrize(("spec", "expected"), [("bytes=-50", slice(-50, None)), ("bytes=1000-", slice(1000, None))])
-def test_suffix_and_open_ranges(tree: dict[str, Path], client: TestClient, spec: str, expected: slice) -> None:
+def test_suffix_and_open_ranges(tree: dict[str, Path], client: OriginClient, spec: str, expected: slice) -> None:
     data = segment(tree).read_bytes()
     response = client.get(f"/media/sample/{RENDITION}/seg_00001.m4s", headers={"Range": spec})
     assert response.status_code == 206
     assert response.content == data[expected]
 
 
-def test_range_past_the_end_is_416_with_the_size(tree: dict[str, Path], client: TestClient) -> None:
+def test_range_past_the_end_is_416_with_the_size(tree: dict[str, Path], client: OriginClient) -> None:
     size = segment(tree).stat().st_size
     response = client.get(f"/media/sample/{RENDITION}/seg_00001.m4s", headers={"Range": f"bytes={size}-"})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
 
 
-def test_multi_range_is_answered_with_the_whole_file(tree: dict[str, Path], client: TestClient) -> None:
+def test_multi_range_is_answered_with_the_whole_file(tree: dict[str, Path], client: OriginClient) -> None:
     response = client.get(f"/media/sample/{RENDITION}/seg_00001.m4s", headers={"Range": "bytes=0-1,5-9"})
     assert response.status_code == 200
     assert response.content == segment(tree).read_bytes()
 
 
-def test_if_range_with_a_stale_etag_gets_the_whole_file(tree: dict[str, Path], client: TestClient) -> None:
+def test_if_range_with_a_stale_etag_gets_the_whole_file(tree: dict[str, Path], client: OriginClient) -> None:
     response = client.get(f"/media/sample/{RENDITION}/seg_00001.m4s", headers={"Range": "bytes=0-9", "If-Range": '"old"'})
     assert response.status_code == 200
     assert len(response.content) == segment(tree).stat().st_size
 
 
 # ---- validators, HEAD ------------------------------------------------------------------------------
-def test_matching_etag_gets_304_without_body(client: TestClient) -> None:
+def test_matching_etag_gets_304_without_body(client: OriginClient) -> None:
     first = client.get("/media/sample/master.m3u8")
     again = client.get("/media/sample/master.m3u8", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
@@ -142,17 +172,17 @@ def test_matching_etag_gets_304_without_body(client: TestClient) -> None:
     assert again.headers["etag"] == first.headers["etag"]
 
 
-def test_other_etag_gets_the_body(client: TestClient) -> None:
+def test_other_etag_gets_the_body(client: OriginClient) -> None:
     response = client.get("/media/sample/master.m3u8", headers={"If-None-Match": '"something-else"'})
     assert response.status_code == 200 and response.content.startswith(b"#EXTM3U")
 
 
-def test_if_modified_since_a_later_date_gets_304(client: TestClient) -> None:
+def test_if_modified_since_a_later_date_gets_304(client: OriginClient) -> None:
     response = client.get("/media/sample/master.m3u8", headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"})
     assert response.status_code == 304
 
 
-def test_head_has_the_headers_of_get_and_no_body(tree: dict[str, Path], client: TestClient) -> None:
+def test_head_has_the_headers_of_get_and_no_body(tree: dict[str, Path], client: OriginClient) -> None:
     response = client.head(f"/media/sample/{RENDITION}/seg_00001.m4s")
     assert response.status_code == 200
     assert response.content == b""
@@ -160,12 +190,12 @@ def test_head_has_the_headers_of_get_and_no_body(tree: dict[str, Path], client: 
     assert response.headers["content-type"] == "video/iso.segment"
 
 
-def test_other_methods_are_405(client: TestClient) -> None:
+def test_other_methods_are_405(client: OriginClient) -> None:
     assert client.post("/media/sample/master.m3u8").status_code == 405
 
 
 # ---- CORS --------------------------------------------------------------------------------------------
-def test_preflight_allows_range_from_any_origin_by_default(client: TestClient) -> None:
+def test_preflight_allows_range_from_any_origin_by_default(client: OriginClient) -> None:
     response = client.options(
         f"/media/sample/{RENDITION}/seg_00001.m4s",
         headers={"Origin": "http://player.example", "Access-Control-Request-Method": "GET",
@@ -177,7 +207,7 @@ def test_preflight_allows_range_from_any_origin_by_default(client: TestClient) -
     assert "GET" in response.headers["access-control-allow-methods"]
 
 
-def test_every_response_carries_cors_even_without_an_origin_header(client: TestClient) -> None:
+def test_every_response_carries_cors_even_without_an_origin_header(client: OriginClient) -> None:
     """A cache that stored a no-Origin answer must still be able to serve it cross-origin."""
     response = client.get("/media/sample/master.m3u8")
     assert response.headers["access-control-allow-origin"] == "*"
@@ -187,7 +217,7 @@ def test_every_response_carries_cors_even_without_an_origin_header(client: TestC
 
 def test_explicit_origins_echo_the_allowed_one_and_vary_on_origin(tree: dict[str, Path]) -> None:
     settings = load_delivery_settings(['origin.cors.allow_origins=["http://good.example"]'])
-    client = TestClient(create_origin_app(settings, media_root=tree["media"]))
+    client = OriginClient(create_origin_app(settings, media_root=tree["media"]))
     good = client.get("/media/sample/master.m3u8", headers={"Origin": "http://good.example"})
     evil = client.get("/media/sample/master.m3u8", headers={"Origin": "http://evil.example"})
     assert good.headers["access-control-allow-origin"] == "http://good.example"
@@ -197,7 +227,7 @@ def test_explicit_origins_echo_the_allowed_one_and_vary_on_origin(tree: dict[str
 
 def test_preflight_from_a_disallowed_origin_is_refused(tree: dict[str, Path]) -> None:
     settings = load_delivery_settings(['origin.cors.allow_origins=["http://good.example"]'])
-    client = TestClient(create_origin_app(settings, media_root=tree["media"]))
+    client = OriginClient(create_origin_app(settings, media_root=tree["media"]))
     response = client.options("/media/sample/master.m3u8",
                               headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
     assert response.status_code == 403
@@ -205,7 +235,7 @@ def test_preflight_from_a_disallowed_origin_is_refused(tree: dict[str, Path]) ->
 
 
 # ---- catalog, health, player page --------------------------------------------------------------------
-def test_catalog_lists_published_titles_but_not_staging(client: TestClient) -> None:
+def test_catalog_lists_published_titles_but_not_staging(client: OriginClient) -> None:
     response = client.get("/api/titles")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=2"
@@ -214,7 +244,7 @@ def test_catalog_lists_published_titles_but_not_staging(client: TestClient) -> N
     assert titles[0]["renditions"][0]["id"] == RENDITION
 
 
-def test_one_title_record_and_a_missing_one(client: TestClient) -> None:
+def test_one_title_record_and_a_missing_one(client: OriginClient) -> None:
     assert client.get("/api/titles/sample").json()["title_id"] == "sample"
     missing = client.get("/api/titles/nosuch")
     assert missing.status_code == 404
@@ -222,13 +252,13 @@ def test_one_title_record_and_a_missing_one(client: TestClient) -> None:
     assert client.get("/api/titles/..%2f..").status_code in (400, 404)
 
 
-def test_healthz_is_not_cacheable(client: TestClient) -> None:
+def test_healthz_is_not_cacheable(client: OriginClient) -> None:
     response = client.get("/healthz")
     assert response.json()["status"] == "ok"
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_player_page_and_static_files(client: TestClient) -> None:
+def test_player_page_and_static_files(client: OriginClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     script = client.get("/player/app.js")
@@ -236,14 +266,14 @@ def test_player_page_and_static_files(client: TestClient) -> None:
 
 
 def test_missing_player_folder_is_a_clear_404_not_a_crash(tree: dict[str, Path]) -> None:
-    client = TestClient(create_origin_app(load_delivery_settings(), media_root=tree["media"],
+    client = OriginClient(create_origin_app(load_delivery_settings(), media_root=tree["media"],
                                           player_dir=tree["base"] / "not-built-yet"))
     page = client.get("/")
     assert page.status_code == 404 and "player page is not built" in page.text
     assert client.get("/player/app.js").status_code == 404
 
 
-def test_missing_media_is_404_with_a_short_negative_ttl(client: TestClient) -> None:
+def test_missing_media_is_404_with_a_short_negative_ttl(client: OriginClient) -> None:
     response = client.get("/media/nosuch/master.m3u8")
     assert response.status_code == 404
     assert response.headers["cache-control"] == "public, max-age=1"
@@ -312,18 +342,18 @@ def test_absolute_path_to_the_secret_is_refused(tree: dict[str, Path]) -> None:
     assert status == 400 and SECRET not in body
 
 
-def test_symlinks_inside_the_root_are_served(tree: dict[str, Path], client: TestClient) -> None:
+def test_symlinks_inside_the_root_are_served(tree: dict[str, Path], client: OriginClient) -> None:
     link = tree["media"] / "sample" / "alias.m3u8"
     if not link.exists():
         os.symlink(tree["media"] / "sample" / "master.m3u8", link)
     assert client.get("/media/sample/alias.m3u8").status_code == 200
 
 
-def test_directories_are_not_listed(client: TestClient) -> None:
+def test_directories_are_not_listed(client: OriginClient) -> None:
     assert client.get(f"/media/sample/{RENDITION}").status_code == 404
     assert client.get("/media/sample/").status_code in (400, 404)
 
 
-def test_catalog_json_is_valid_for_the_player(client: TestClient) -> None:
+def test_catalog_json_is_valid_for_the_player(client: OriginClient) -> None:
     body = json.loads(client.get("/api/titles").content)
     assert {"title_id", "name", "hls", "dash", "renditions", "duration_s"} <= body[0].keys()
