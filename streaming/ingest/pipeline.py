@@ -14,6 +14,7 @@ from pipelines import project
 from streaming.catalog import TITLE_RECORD, TitleRecord, title_dir, validate_title_id
 from streaming.ingest.errors import TitleExists, UnknownOption
 from streaming.ingest.probe import ProbeResult, probe_source
+from streaming.ingest.protect import DRM_MODES, Protector, split_overrides
 from streaming.ingest.settings import StreamingSettings, load_streaming_settings
 from streaming.ingest.validate import check_limits, resolve_source
 from streaming.packaging.package import package_title
@@ -23,7 +24,6 @@ from streaming.transcode.ladder import Rung, select_ladder
 from streaming.transcode.runner import run_encodes
 
 LADDERS = ["fixed"]  # the per-title (learned) ladder registers here when it lands
-DRM_MODES = ["none"]
 
 
 def ingest_title(
@@ -36,8 +36,13 @@ def ingest_title(
     overrides: list[str] | None = None,
     media_root: Path | None = None,
 ) -> TitleRecord:
-    """Publish ``source`` as ``<media_root>/<title_id>`` (HLS + DASH over CMAF) and return its record."""
-    settings = load_streaming_settings(overrides)
+    """Publish ``source`` as ``<media_root>/<title_id>`` (HLS + DASH over CMAF) and return its record.
+
+    ``drm`` other than ``none`` encrypts the staged title (``streaming.drm``) before it is published,
+    so clear segments of a protected title are never visible; ``drm.*`` overrides go to its config.
+    """
+    streaming_overrides, drm_overrides = split_overrides(overrides)
+    settings = load_streaming_settings(streaming_overrides)
     validate_title_id(title_id)
     if ladder not in LADDERS:
         raise UnknownOption("ladder", ladder, LADDERS)
@@ -52,6 +57,7 @@ def ingest_title(
     probe = probe_source(path)
     check_limits(path, probe, settings.ingest)
     rungs = select_ladder(probe.display_width, probe.display_height, settings.transcode)
+    protector = Protector.prepare(drm, drm_overrides)
 
     media_root.mkdir(parents=True, exist_ok=True)
     sweep_stale_staging(media_root, settings.publish.stale_staging_h * 3600)
@@ -73,9 +79,10 @@ def ingest_title(
             duration_s=packaged.duration_s,
             renditions=packaged.renditions,
             audio=packaged.audio,
-            drm=drm,
             ladder=ladder,
         )
+        if protector is not None:
+            record = protector.protect(staged, record)
         (staged / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
         publish(staged, media_root, title_id, replace=settings.publish.replace)
     return record
