@@ -104,6 +104,16 @@ class RankerSettings(BaseModel):
     rules: BusinessRules = BusinessRules()
 
 
+class TuneSettings(BaseModel):
+    """Ray Tune grids: name → {dotted config key: values}; trials = the cartesian product."""
+
+    grids: dict[str, dict[str, list]] = {
+        "small": {"components.ease.l2": [250.0, 500.0], "components.transitions.history": [20, 30]},
+    }
+    cpus_per_trial: float = 1.0
+    num_cpus: int | None = 2
+
+
 class RecsysSettings(BaseModel):
     k: int = 10
     seed: int = 0
@@ -111,5 +121,6 @@ class RecsysSettings(BaseModel):
     blend: BlendSettings = BlendSettings()
     deep: DeepSettings = DeepSettings()
     ranker: RankerSettings = RankerSettings()
+    tune: TuneSettings = TuneSettings()
     experiment: str = "recsys"
     registered_model: str = "recsys"

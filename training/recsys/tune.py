@@ -1,0 +1,125 @@
+"""Ray Tune search over pipeline hyperparameters, every trial in MLflow, the best registered.
+
+Selection never sees the protocol's test part: the given file is split by the protocol, and each
+trial fits on the first ``validation_fraction`` of every viewer's *training* rows and is scored
+(NDCG@k) on the rest of them. The best configuration is then trained on the whole file through
+:func:`training.recsys.train.train` and registered as ``recsys`` with alias ``champion``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from configs import apply_overrides
+from models.recsys.metrics import evaluate
+from models.recsys.pipeline import HybridPipeline
+from models.recsys.settings import RecsysSettings
+from models.recsys.split import temporal_split
+from pipelines import project
+from pipelines.errors import StreamlabError
+from training.recsys.data import load_training_data
+
+
+class UnknownGridError(StreamlabError):
+    """``--grid`` names a grid that configs/recsys.yaml does not define."""
+
+
+@dataclass
+class TuneResult:
+    config: dict[str, Any]
+    ndcg: float
+    trials: list[dict[str, Any]]
+    model_uri: str | None
+
+
+def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
+    keys = sorted(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def with_overrides(settings: RecsysSettings, point: dict[str, Any]) -> RecsysSettings:
+    overrides = [f"{key}={value}" for key, value in point.items()]
+    return RecsysSettings.model_validate(apply_overrides(settings.model_dump(), overrides))
+
+
+def validation_ndcg(data, settings: RecsysSettings) -> float:
+    """Fit on the inner-train part of ``data`` and score NDCG@k on its inner-validation part."""
+    columns = ["user_id", "item_id", "rating", "timestamp"]
+    fit_rows, val_rows = temporal_split(data.interactions[columns], settings.blend.validation_fraction)
+    fit_data = data.with_interactions(fit_rows)
+    pipeline = HybridPipeline(settings).fit(fit_data)
+    truth = {u: set(g) for u, g in val_rows.groupby("user_id")["item_id"]}
+    users = np.array([fit_data.user_index(u) for u in truth])
+    top = pipeline.rank_users(users, settings.k)[0]
+    recs = {fit_data.user_ids[u]: [fit_data.item_ids[i] for i in row] for u, row in zip(users, top)}
+    return evaluate(recs, truth, settings.k).ndcg
+
+
+def _trial(config: dict[str, Any], data=None, base: dict | None = None, experiment_id: str | None = None, parent: str | None = None) -> None:
+    """One Ray Tune trial: score the configuration, log it to MLflow, report to Tune."""
+    import time
+
+    from ray import tune as ray_tune
+
+    from training import tracking
+
+    os.environ.setdefault("STREAMLAB_RECSYS_THREADS", "1")
+    settings = with_overrides(RecsysSettings.model_validate(base), config)
+    started = time.perf_counter()
+    ndcg = validation_ndcg(data, settings)
+    mlflow = tracking.configure()
+    with mlflow.start_run(experiment_id=experiment_id, run_name="tune-trial", tags={"stage": "tune", "parent_run": parent or ""}):
+        mlflow.log_params(config)
+        mlflow.log_metrics({"val_ndcg": ndcg, "trial_s": time.perf_counter() - started})
+    ray_tune.report({"val_ndcg": ndcg})
+
+
+def tune(interactions: Path | None, items: Path | None, users: Path | None, settings: RecsysSettings, grid: str = "small", register: bool = True) -> TuneResult:
+    from ray import tune as ray_tune
+
+    from pipelines.ray_runtime import init_ray
+    from training import tracking
+    from training.recsys.train import train
+
+    if grid not in settings.tune.grids:
+        raise UnknownGridError(f"unknown grid {grid!r}; configs/recsys.yaml defines: {', '.join(sorted(settings.tune.grids))}")
+    path = Path(interactions) if interactions else project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
+    full = load_training_data(path, items, users)
+    train_rows, _test = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    data = full.with_interactions(train_rows)
+    space = settings.tune.grids[grid]
+    points = grid_points(space)
+    experiment_id = tracking.experiment_id(settings.experiment)
+    mlflow = tracking.configure()
+    init_ray(settings.tune.num_cpus)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune-{grid}", tags={"stage": "tune"}) as parent:
+        mlflow.log_params({"grid": grid, "trials": len(points), **{f"space.{k}": str(v) for k, v in space.items()}})
+        trainable = ray_tune.with_resources(
+            ray_tune.with_parameters(_trial, data=data, base=settings.model_dump(), experiment_id=experiment_id, parent=parent.info.run_id),
+            {"cpu": settings.tune.cpus_per_trial},
+        )
+        tuner = ray_tune.Tuner(
+            trainable,
+            param_space={key: ray_tune.grid_search(list(values)) for key, values in space.items()},
+            tune_config=ray_tune.TuneConfig(metric="val_ndcg", mode="max"),
+            run_config=ray_tune.RunConfig(name=f"recsys-{grid}", storage_path=str(project.state_dir() / "ray_results"), verbose=0),
+        )
+        results = tuner.fit()
+        errors = [r.error for r in results if r.error]
+        if errors:
+            raise errors[0]
+        best = results.get_best_result()
+        trials = [{**r.config, "val_ndcg": r.metrics["val_ndcg"]} for r in results]
+        mlflow.log_metric("best_val_ndcg", best.metrics["val_ndcg"])
+        mlflow.log_dict({"trials": trials, "best": best.config}, "tune_trials.json")
+    model_uri = None
+    if register:
+        result = train(path, items, users, with_overrides(settings, best.config), alias="champion")
+        model_uri = result.model_uri
+    return TuneResult(best.config, best.metrics["val_ndcg"], trials, model_uri)
