@@ -24,10 +24,8 @@ class AbrPolicyModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001
         """Columns: goodput_history (bytes/s, oldest first), buffer_s, last_level, chunk_index -> level."""
-        import numpy as np
-
         self.policy.video = self.video
-        self.policy.rates = np.asarray(self.video.bitrates_kbps, dtype=float)
+        self.policy.rates = tuple(self.video.bitrates_kbps)
         levels = []
         for row in model_input.to_dict("records"):
             self.policy.history = [float(g) for g in row["goodput_history"]]

@@ -36,9 +36,10 @@ class PredictorSettings(BaseModel):
 
 
 class PlannerGrid(BaseModel):
-    horizon: list[int] = [4, 5]
-    risk: list[float] = [0.0, 1.0, 2.0]
-    buffer_value_per_s: list[float] = [0.0, 0.03, 0.06]
+    horizon: list[int] = [5, 6]
+    free_steps: list[int] = [4]
+    risk: list[float] = [0.5, 1.0, 2.0]
+    buffer_value_per_s: list[float] = [0.0, 0.05, 0.1]
     buffer_value_cap_s: float = 20.0
     scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
 

@@ -50,9 +50,9 @@ def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_ba
 def knob_grid(settings: TrainSettings) -> list[PlannerKnobs]:
     g = settings.planner
     return [
-        PlannerKnobs(horizon=h, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
+        PlannerKnobs(horizon=h, free_steps=f, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
                      scenario_quantiles=tuple(g.scenario_quantiles))
-        for h, r, b in itertools.product(g.horizon, g.risk, g.buffer_value_per_s)
+        for h, f, r, b in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s)
     ]
 
 

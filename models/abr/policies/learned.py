@@ -38,6 +38,8 @@ DEFAULT_CHECKPOINT = WEIGHTS_DIR / "learned.npz"
 @dataclass(frozen=True)
 class PlannerKnobs:
     horizon: int = 4
+    free_steps: int = 3
+    """Plan levels chosen freely for this many steps; the rest of the horizon holds the last one."""
     risk: float = 1.0
     """Scenario weight ∝ (1 - quantile) ** risk: 0 is the plain expectation, larger is more cautious."""
     buffer_value_per_s: float = 0.0
@@ -61,7 +63,7 @@ class LearnedPolicy(Policy):
     def start_trace(self, trace, video, sim) -> None:  # type: ignore[override]
         super().start_trace(trace, video, sim)
         self.history = []
-        self.rates = np.asarray(video.bitrates_kbps, dtype=float)
+        self.rates = tuple(video.bitrates_kbps)
 
     def goodput_scenarios(self, chunks_remaining: int) -> np.ndarray:
         x, anchor = feature_vector(self.history, chunks_remaining)
@@ -82,11 +84,12 @@ class LearnedPolicy(Policy):
         sizes = video.sizes_bytes[:, chunk_index : chunk_index + horizon]
         scores = plan_scores(
             buffer_s, last_level, sizes, self.rates,
-            np.repeat(goodputs[:, None], horizon, axis=1), self.weights,
+            goodputs, self.weights,
             self.knobs.buffer_value_per_s, self.knobs.buffer_value_cap_s,
             at_end=chunk_index + horizon >= video.total_chunks,
+            free_steps=self.knobs.free_steps,
         )
-        return best_level(scores, video.levels, horizon)
+        return best_level(scores, video.levels, horizon, self.knobs.free_steps)
 
 
 def save_checkpoint(net: QuantileNet, knobs: PlannerKnobs, path: Path, metadata: dict) -> None:

@@ -1,0 +1,88 @@
+"""ABR: decision latency per policy on one CPU thread, simulator speed, validation QoE per policy.
+
+Latency is measured per ``select`` call over whole sessions on real traces (p50/p99 in ms, with
+``torch.set_num_threads(1)`` and numpy's BLAS held to one thread); the oracle plans once per
+trace, so its figure is the per-decision average of that plan. Validation QoE is on the fixed
+validation split of the training traces (``configs/abr.yaml`` split settings).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from models.abr.env import play_all  # noqa: E402
+from models.abr.policies.base import Observation, Policy  # noqa: E402
+from models.abr.qoe import summarize  # noqa: E402
+from models.abr.registry import make_policy  # noqa: E402
+from models.abr.simulator import Simulator  # noqa: E402
+from models.abr.traces import load_traces  # noqa: E402
+from models.abr.video import load_video  # noqa: E402
+from pipelines import project  # noqa: E402
+
+LATENCY_POLICIES = ["bba", "rate", "bola", "robustmpc", "learned", "oracle"]
+
+
+class _Timed(Policy):
+    def __init__(self, inner: Policy) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.samples_ms: list[float] = []
+
+    def start_session(self) -> None:
+        self.inner.start_session()
+
+    def start_trace(self, trace, video, sim) -> None:  # type: ignore[override]
+        self.inner.start_trace(trace, video, sim)
+
+    def select(self, obs: Observation) -> int:
+        started = time.perf_counter()
+        level = self.inner.select(obs)
+        self.samples_ms.append((time.perf_counter() - started) * 1000.0)
+        return level
+
+
+def run() -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from training.abr.settings import TrainSettings
+    from training.abr.splits import split_traces
+    from configs import load_config
+
+    settings = load_config("abr", TrainSettings)
+    traces = load_traces(project.resolve(settings.data.traces))
+    video = load_video(project.resolve(settings.data.video_sizes))
+    _, validation = split_traces(traces, settings.split.validation_fraction, settings.split.seed)
+    results: dict[str, float] = {}
+
+    for name in LATENCY_POLICIES:
+        timed = _Timed(make_policy(name))
+        logs = play_all(timed, validation, video)
+        samples = np.asarray(timed.samples_ms)
+        results[f"{name}_decision_p50_ms"] = round(float(np.percentile(samples, 50)), 4)
+        results[f"{name}_decision_p99_ms"] = round(float(np.percentile(samples, 99)), 4)
+        summary = summarize([log.score for log in logs])
+        results[f"{name}_validation_qoe"] = round(summary["mean_qoe"], 4)
+        results[f"{name}_validation_rebuffer_ratio"] = round(summary["rebuffer_ratio"], 5)
+
+    chunks, started = 0, time.perf_counter()
+    for trace in traces:
+        sim = Simulator(trace, video)
+        while sim.chunk_index < video.total_chunks:
+            sim.download(chunks % video.levels)
+            chunks += 1
+    results["simulator_chunks_per_s"] = round(chunks / (time.perf_counter() - started), 1)
+    return results
+
+
+if __name__ == "__main__":
+    for key, value in run().items():
+        print(f"{key:40} {value}")
