@@ -121,21 +121,31 @@ def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: flo
         (track_dir / INIT).write_bytes(add_pssh((encrypted / INIT).read_bytes(), [key.kid]))
         for part in produced:
             part.replace(track_dir / part.name)
-    _add_hls_key_tag(track_dir / MEDIA_PLAYLIST, _sample_aes_ctr_tag(key))
+    _add_hls_key_tags(track_dir / MEDIA_PLAYLIST, _sample_aes_ctr_tags(key))
 
 
-def _sample_aes_ctr_tag(key: ContentKey) -> str:
+def _sample_aes_ctr_tags(key: ContentKey) -> list[str]:
+    """Two equivalent key tags: the common-PSSH form (spec, Shaka) and the ``org.w3.clearkey`` form.
+
+    hls.js ignores the common-system KEYFORMAT and plays CENC only from the ClearKey form, whose
+    data URI carries the base64 key ID; without it hls.js stalls silently.
+    """
     pssh = base64.b64encode(pssh_box([key.kid])).decode()
-    return (f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{pssh}",KEYID=0x{key.kid_hex},'
-            f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}",KEYFORMATVERSIONS="1"')
+    kid = base64.b64encode(key.kid).decode()
+    return [
+        f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{pssh}",KEYID=0x{key.kid_hex},'
+        f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}",KEYFORMATVERSIONS="1"',
+        f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{kid}",KEYID=0x{key.kid_hex},'
+        f'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"',
+    ]
 
 
-def _add_hls_key_tag(playlist: Path, tag: str) -> None:
+def _add_hls_key_tags(playlist: Path, tags: list[str]) -> None:
     lines = playlist.read_text().splitlines()
     at = next((i + 1 for i, line in enumerate(lines) if line.startswith("#EXT-X-MAP")), None)
     if at is None:
         raise ProtectionError(f"{playlist} has no EXT-X-MAP: not a CMAF media playlist")
-    lines.insert(at, tag)
+    lines[at:at] = tags
     playlist.write_text("\n".join(lines) + "\n")
 
 

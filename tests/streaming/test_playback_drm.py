@@ -26,6 +26,7 @@ from streaming.player.browser import PlaybackError, check_playback, chromium
 pytestmark = pytest.mark.slow
 
 TITLE = "locked"
+CENC_ONLY = "cenc-only"  # ClearKey CENC alone: HLS plays it through hls.js EME, not the AES-128 variant
 STRIPPED = "stripped"
 MEDIA_PLAYLIST = "playlist.m3u8"  # every rendition's HLS media playlist (streaming/catalog.py layout)
 VIEWER = "viewer-1"
@@ -62,6 +63,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, licence: tuple[Any, Any]) ->
     record = protect_title(root / TITLE, record, "all", server.service.keys, settings, server.url)
     (root / TITLE / TITLE_RECORD).write_text(record.model_dump_json())
     server.service.entitlements.grant(VIEWER, TITLE)
+    cenc = ingest_title(
+        clip, CENC_ONLY, name="CENC only", media_root=root,
+        overrides=[f"ingest.allowed_roots=[{sources}]", "transcode.mode=serial", "transcode.profiles=[mobile]"],
+    )
+    cenc = protect_title(root / CENC_ONLY, cenc, "clearkey", server.service.keys, settings, server.url)
+    (root / CENC_ONLY / TITLE_RECORD).write_text(cenc.model_dump_json())
+    server.service.entitlements.grant(VIEWER, CENC_ONLY)
     _publish_without_protection(root, record.model_dump(mode="json"))
     with running_stack(media_root=root) as running:
         yield running
@@ -94,6 +102,13 @@ def test_protected_title_plays_with_a_playback_token(stack: Any, context: Any, l
     result = check_playback(stack.edge_url + "/", TITLE, protocol, context=context, token=_token(licence))
     assert result.ok and result.advanced_s >= 5.0 and result.fatal_error is None
     assert licence[0].url in result.origins, "the keys must have come from the licence server"
+
+
+@pytest.mark.parametrize("protocol", ["dash", "hls"])
+def test_cenc_only_title_plays_in_both_players(stack: Any, context: Any, licence: tuple, protocol: str) -> None:
+    result = check_playback(stack.edge_url + "/", CENC_ONLY, protocol, context=context, token=_token(licence, CENC_ONLY))
+    assert result.ok and result.advanced_s >= 5.0 and result.fatal_error is None
+    assert licence[0].url in result.origins, "the ClearKey licence must have come from the licence server"
 
 
 def test_dash_licence_refused_for_a_token_of_another_title_is_fatal(stack: Any, context: Any, licence: tuple) -> None:
