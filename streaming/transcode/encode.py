@@ -15,6 +15,7 @@ the playlists it writes alongside are replaced by the packager's, which read the
 from __future__ import annotations
 
 import math
+import resource
 import time
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,7 @@ class EncodeResult(BaseModel):
     kind: Literal["video", "audio"]
     out_dir: Path
     wall_s: float
+    cpu_s: float  # FFmpeg's user + system CPU time: the cost of the encode whatever else the machine runs
 
 
 def gop_frames(fps: float, segment_duration_s: float) -> int:
@@ -128,6 +130,7 @@ def _cmaf_output(job: EncodeJob) -> list[str]:
 def encode(job: EncodeJob) -> EncodeResult:
     """Run one encode into ``job.out_dir``; a Ray task or a plain call, same code."""
     started = time.perf_counter()
+    cpu_before = _children_cpu_s()
     # no parents=True: if the ingest already failed and removed its staging folder, a task that
     # starts late must fail rather than recreate the folder and leave it behind
     job.out_dir.mkdir(exist_ok=True)
@@ -136,4 +139,15 @@ def encode(job: EncodeJob) -> EncodeResult:
         run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
     except FFmpegError as exc:
         raise EncodeFailed(str(exc)) from None
-    return EncodeResult(name=job.name, kind=job.kind, out_dir=job.out_dir, wall_s=time.perf_counter() - started)
+    return EncodeResult(
+        name=job.name,
+        kind=job.kind,
+        out_dir=job.out_dir,
+        wall_s=time.perf_counter() - started,
+        cpu_s=_children_cpu_s() - cpu_before,
+    )
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
