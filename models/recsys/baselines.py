@@ -44,12 +44,15 @@ class TimeAwarePopularity(Recommender):
         self._t = frame["timestamp"].to_numpy() / 86400.0
         self._i = frame["i"].to_numpy()
         self._last = data.last_timestamp() / 86400.0
-        # Bucket by day so a request costs O(days × titles), not O(interactions).
+        # Bucket by day (wider buckets for histories over ~5 years) so a request costs
+        # O(buckets × titles), not O(interactions).
         self._day0 = np.floor(self._t.min()) if len(self._t) else 0.0
-        day = (np.floor(self._t) - self._day0).astype(int)
-        self._daily = np.zeros((day.max() + 1 if len(day) else 1, data.n_items))
-        np.add.at(self._daily, (day, self._i), 1.0)
-        self._days = np.arange(self._daily.shape[0]) + self._day0 + 0.5
+        span = (self._t.max() - self._day0) if len(self._t) else 0.0
+        width = max(1.0, np.ceil(span / 2000.0))
+        bucket = ((self._t - self._day0) // width).astype(int)
+        self._daily = np.zeros((bucket.max() + 1 if len(bucket) else 1, data.n_items))
+        np.add.at(self._daily, (bucket, self._i), 1.0)
+        self._days = self._day0 + (np.arange(self._daily.shape[0]) + 0.5) * width
         return self
 
     def at(self, time_days: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from pipelines.errors import StreamlabError
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
 ITEM_COLUMNS = ("item_id", "movie_title", "release_year", "class", "duration_min", "original", "kids")
+MAX_EPOCH_S = 1e11
+"""Year ~5138 in seconds: anything larger is a millisecond (or nanosecond) timestamp."""
 USER_COLUMNS = ("user_id", "age", "gender", "occupation", "zip_code")
 
 
@@ -98,6 +100,13 @@ def load_interactions(path: Path | str) -> pd.DataFrame:
             "timestamp": _numeric(path, frame, "timestamp"),
         }
     )
+    too_large = out["timestamp"] > MAX_EPOCH_S
+    if too_large.any():
+        row = int(np.flatnonzero(too_large.to_numpy())[0])
+        raise RecsysDataError(
+            f"{path}:{row + 2}: timestamp {frame['timestamp'].iloc[row]!r} is not epoch seconds "
+            "(milliseconds?); timestamps must be seconds since 1970-01-01 UTC"
+        )
     dup = out.duplicated(["user_id", "item_id", "timestamp"], keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.aggregates import title_aggregates, viewer_aggregates
+from features.aggregates import genre_column, title_aggregates, viewer_aggregates
 from models.recsys.base import Context, Recommender, UnknownViewerError
 from models.recsys.baselines import TimeAwarePopularity
 from models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
@@ -157,13 +157,23 @@ class HybridPipeline(Recommender):
         self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
         self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
 
-    def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context]) -> np.ndarray:
-        """(viewers × pool × features): component z-scores, title, viewer, affinity·genres, context."""
+    def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context], online: Sequence[dict] | None = None) -> np.ndarray:
+        """(viewers × pool × features): component z-scores, title, viewer, affinity·genres, context.
+
+        ``online`` (one Feast online-store row per viewer) replaces the in-process viewer
+        aggregates: the serving path reads the same features the batch job wrote.
+        """
         n_users, size = pool.shape
         z = np.stack([np.take_along_axis(scores.z[name], pool, axis=1) for name in sorted(scores.z)], axis=-1)
         title = self.title_feats[pool]
-        viewer = np.repeat(self.viewer_feats[users][:, None, :], size, axis=1)
-        affinity = np.einsum("ug,upg->up", self.viewer_affinity[users], self.titles.genres[pool].astype(np.float32))[..., None]
+        viewer_rows, affinity_rows = self.viewer_feats[users].copy(), self.viewer_affinity[users].copy()
+        for row, values in enumerate(online or []):
+            if values and values.get("watch_count") is not None:
+                viewer_rows[row, 0] = np.log1p(float(values["watch_count"]))
+                viewer_rows[row, 3] = float(values.get("mean_rating") or 0.0)
+                affinity_rows[row] = [float(values.get(genre_column(g)) or 0.0) for g in self.genre_names]
+        viewer = np.repeat(viewer_rows[:, None, :], size, axis=1)
+        affinity = np.einsum("ug,upg->up", affinity_rows, self.titles.genres[pool].astype(np.float32))[..., None]
         ctx = context_features(contexts, sorted(self.settings.deep.devices))
         ctx = np.repeat(ctx[:, None, :], size, axis=1)
         return np.concatenate([z, title, viewer, affinity, ctx], axis=-1).astype(np.float32)
@@ -209,14 +219,14 @@ class HybridPipeline(Recommender):
             self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
         return self._signals(pool, contexts)
 
-    def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None, online: Sequence[dict] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Final lists (title codes, scores) for known viewers, through the whole pipeline."""
         ctx = self._contexts(self.data, users, contexts)
         scores = ComponentScores(self.models, users, ctx, self.settings.blend.candidates_per_component)
         pool, blended = self._pool(scores, self.blend_weights)
         logits = None
         if self.deep is not None:
-            feats = self._pair_features(self.data, users, pool, scores, ctx)
+            feats = self._pair_features(self.data, users, pool, scores, ctx, online)
             logits = self.deep.predict_logit(feats.reshape(-1, feats.shape[-1])).reshape(pool.shape)
         fresh, trend = self._signals(pool, ctx)
         return rank(pool, blended, logits, fresh, trend, ctx, self.titles, self.settings.ranker, k, self.watch_weight)

@@ -75,3 +75,9 @@ def test_any_valid_csv_round_trips(tmp_path_factory, rows):
     path.write_text("user_id,item_id,rating,timestamp\n" + "".join(f"{u},{i},{r},{t}\n" for u, i, r, t in rows))
     frame = load_interactions(path)
     assert list(zip(frame.user_id.astype(int), frame.item_id.astype(int), frame.rating.astype(int), frame.timestamp.astype(int))) == rows
+
+
+def test_millisecond_timestamps_are_refused(tmp_path):
+    path = _write(tmp_path / "ms.csv", "user_id,item_id,rating,timestamp\n1,2,3,881250949000\n")
+    with pytest.raises(RecsysDataError, match=r"ms\.csv:2: timestamp '881250949000' is not epoch seconds"):
+        load_interactions(path)

@@ -1,0 +1,68 @@
+"""Recommender benchmark: training time per model, and one-viewer recommend latency with online features.
+
+Training times are on the protocol's training part of MovieLens-100k (80k rows). Latency is the
+serving path of :class:`training.recsys.serving.OnlineRecommender`: a Feast online-store read of
+the viewer's aggregates (SQLite) plus ranking the merged candidates with the deep model and the
+real-time ranker, measured over many single-viewer requests.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from models.recsys.blend import COMPONENT_NAMES, build_component
+from models.recsys.pipeline import HybridPipeline
+from models.recsys.settings import RecsysSettings
+from models.recsys.split import temporal_split
+from pipelines import project
+
+REQUESTS = 200
+
+
+def run() -> dict:
+    from features.settings import load_feature_settings
+    from features.store import build, open_store
+    from training.recsys.data import load_training_data
+    from training.recsys.serving import OnlineRecommender
+
+    full = load_training_data(project.raw_data_dir() / "ml-100k" / "ml-100k.inter")
+    train, _ = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    data = full.with_interactions(train)
+    settings = RecsysSettings()
+    train_s = {}
+    for name in COMPONENT_NAMES:
+        started = time.perf_counter()
+        build_component(name, settings.components).fit(data)
+        train_s[name] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    pipeline = HybridPipeline(settings).fit(data)
+    train_s["hybrid_pipeline"] = round(time.perf_counter() - started, 3)
+
+    feature_settings = load_feature_settings()
+    report = build(train, data.items[["item_id", "genres", "year"]], feature_settings)
+    online = OnlineRecommender(pipeline, open_store(feature_settings))
+    rng = np.random.default_rng(0)
+    viewers = rng.choice(data.user_ids, size=REQUESTS)
+    online.recommend(str(viewers[0]))  # warm caches
+    total, feature_ms = [], []
+    for viewer in viewers:
+        started = time.perf_counter()
+        online.viewer_features(str(viewer))
+        feature_ms.append((time.perf_counter() - started) * 1e3)
+        started = time.perf_counter()
+        online.recommend(str(viewer), 10)
+        total.append((time.perf_counter() - started) * 1e3)
+    cold = []
+    for _ in range(50):
+        started = time.perf_counter()
+        online.recommend("viewer-never-seen", 10)
+        cold.append((time.perf_counter() - started) * 1e3)
+    return {
+        "train_s": train_s,
+        "feature_build_s": round(report.batch_s + report.apply_s + report.materialize_s, 2),
+        "recommend_one_viewer_ms": {"p50": float(np.percentile(total, 50)), "p99": float(np.percentile(total, 99)), "requests": REQUESTS},
+        "online_feature_read_ms": {"p50": float(np.percentile(feature_ms, 50)), "p99": float(np.percentile(feature_ms, 99))},
+        "cold_start_ms": {"p50": float(np.percentile(cold, 50)), "p99": float(np.percentile(cold, 99))},
+    }
