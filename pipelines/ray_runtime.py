@@ -35,6 +35,8 @@ def init_ray(num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, logging_level="warning", log_to_driver=False)
     else:
+        # A local, loopback-only Ray needs no token; token auth stays whatever a cluster sets.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
             num_cpus=num_cpus or settings.num_cpus,
             include_dashboard=False,
