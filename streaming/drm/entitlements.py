@@ -7,11 +7,10 @@ often one token can fetch licences, so a leaked token replayed at scale is refus
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from streaming.drm.sqlite_store import transaction
 
 ANY_DEVICE = "*"
 
@@ -20,7 +19,7 @@ class EntitlementStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS entitlements (viewer_id TEXT NOT NULL, title_id TEXT NOT NULL, "
                 "device_classes TEXT NOT NULL, expires_at REAL, PRIMARY KEY (viewer_id, title_id))"
@@ -28,28 +27,19 @@ class EntitlementStore:
             db.execute("CREATE TABLE IF NOT EXISTS token_uses (token_id TEXT PRIMARY KEY, uses INTEGER NOT NULL, "
                        "expires_at REAL NOT NULL)")
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
-
     def grant(self, viewer_id: str, title_id: str, device_classes: tuple[str, ...] = (ANY_DEVICE,),
               expires_at: float | None = None) -> None:
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute("INSERT OR REPLACE INTO entitlements VALUES (?, ?, ?, ?)",
                        (viewer_id, title_id, ",".join(device_classes), expires_at))
 
     def revoke(self, viewer_id: str, title_id: str) -> None:
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute("DELETE FROM entitlements WHERE viewer_id = ? AND title_id = ?", (viewer_id, title_id))
 
     def check(self, viewer_id: str, title_id: str, device_class: str, now: float | None = None) -> str | None:
         """None when entitled, else the reason code of the refusal."""
-        with self._connect() as db:
+        with transaction(self.path) as db:
             row = db.execute("SELECT device_classes, expires_at FROM entitlements WHERE viewer_id = ? AND title_id = ?",
                              (viewer_id, title_id)).fetchone()
         if row is None:
@@ -64,7 +54,7 @@ class EntitlementStore:
 
     def record_use(self, token_id: str, expires_at: float, max_uses: int) -> bool:
         """Count one use of a token; False once it has been used ``max_uses`` times."""
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute("DELETE FROM token_uses WHERE expires_at < ?", (time.time() - 3600,))
             row = db.execute("SELECT uses FROM token_uses WHERE token_id = ?", (token_id,)).fetchone()
             uses = (row[0] if row else 0) + 1

@@ -9,10 +9,7 @@ never shows them, so they cannot leak into logs.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pipelines.errors import StreamlabError
 from streaming.drm.crypto import WRAP_INFO, b64url, derive
+from streaming.drm.sqlite_store import transaction
 
 TRACKS = ("all", "video", "audio", "hls-aes128")
 """Key purposes: CENC keys for all tracks or per track type, and the HLS AES-128 variant's own key."""
@@ -65,21 +63,12 @@ class KeyStore:
         self.path = path
         self._aead = AESGCM(derive(master_key, WRAP_INFO))
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS content_keys (kid TEXT PRIMARY KEY, title_id TEXT NOT NULL, "
                 "track TEXT NOT NULL, period INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at REAL NOT NULL)"
             )
             db.execute("CREATE INDEX IF NOT EXISTS by_title ON content_keys (title_id, track, period)")
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
 
     def create(self, title_id: str, track: str = "all", period: int = 0) -> ContentKey:
         if track not in TRACKS:
@@ -88,7 +77,7 @@ class KeyStore:
                          title_id=title_id, track=track, period=period)
         nonce = secrets.token_bytes(12)
         wrapped = nonce + self._aead.encrypt(nonce, key.key, self._aad(key.kid, title_id))
-        with self._connect() as db:
+        with transaction(self.path) as db:
             db.execute("INSERT INTO content_keys VALUES (?, ?, ?, ?, ?, ?)",
                        (key.kid_hex, title_id, track, period, wrapped, time.time()))
         return key
@@ -103,19 +92,19 @@ class KeyStore:
         return keys
 
     def title_keys(self, title_id: str) -> list[ContentKey]:
-        with self._connect() as db:
+        with transaction(self.path) as db:
             rows = db.execute("SELECT kid, title_id, track, period, wrapped FROM content_keys WHERE title_id = ? "
                               "ORDER BY track, period", (title_id,)).fetchall()
         return [self._unwrap(*row) for row in rows]
 
     def get(self, kid: bytes) -> ContentKey | None:
-        with self._connect() as db:
+        with transaction(self.path) as db:
             row = db.execute("SELECT kid, title_id, track, period, wrapped FROM content_keys WHERE kid = ?",
                              (kid.hex(),)).fetchone()
         return self._unwrap(*row) if row else None
 
     def delete_title(self, title_id: str) -> int:
-        with self._connect() as db:
+        with transaction(self.path) as db:
             return db.execute("DELETE FROM content_keys WHERE title_id = ?", (title_id,)).rowcount
 
     def _unwrap(self, kid_hex: str, title_id: str, track: str, period: int, wrapped: bytes) -> ContentKey:

@@ -28,7 +28,12 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from pipelines.errors import StreamlabError
 from streaming.catalog import DASH_MANIFEST, HLS_MASTER, Protection, TitleRecord
-from streaming.drm.boxes import CLEARKEY_DASH_SCHEME, COMMON_SYSTEM_ID, add_pssh, pssh_box
+from streaming.drm.boxes import (
+    CLEARKEY_DASH_SCHEME,
+    COMMON_SYSTEM_ID,
+    add_pssh,
+    pssh_box,
+)
 from streaming.drm.keys import ContentKey, KeyStore
 from streaming.drm.settings import DrmSettings
 from streaming.ffmpeg import run_ffmpeg

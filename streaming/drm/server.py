@@ -8,7 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from streaming.delivery.stack import ServerThread, bind_socket, socket_url
-from streaming.drm.license_server import LicenseService, build_service, create_license_app
+from streaming.drm.license_server import (
+    LicenseService,
+    build_service,
+    create_license_app,
+)
 from streaming.drm.settings import DrmSettings, load_drm_settings, load_master_key
 
 
