@@ -89,7 +89,7 @@ def ladder_from_points(
     notes: list[str] | None = None,
 ) -> HullSearch:
     hull = upper_hull(points)
-    rungs = select_rungs(hull, settings.rules, codec)
+    rungs = select_rungs(hull, settings.rules, codec, points)
     cpu = decision_cpu_s if decision_cpu_s is not None else sum(p.encode_cpu_s + p.measure_cpu_s for p in points)
     ladder = Ladder(
         source=str(facts.path),

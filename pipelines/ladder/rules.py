@@ -10,9 +10,10 @@
    ABR player needs steps it can climb); rungs closer than ``min_bitrate_ratio`` are merged.
 4. Each rung is tagged with the device profiles whose caps it fits (e.g. mobile: 720p, 2 Mbit/s).
 
-A target between two hull points of the *same* resolution and encoder is met by interpolating
-the CRF (linear in VMAF, log-linear in rate: accurate to a fraction of a VMAF point within one
-grid step); across resolutions the nearer point is taken, since resolutions do not interpolate.
+A quality (or bitrate) target is met on each resolution's own RD curve by interpolating the CRF
+between its grid points (VMAF linear, rate log-linear: accurate to a fraction of a VMAF point
+within one grid step), and the resolution that meets it with the fewest bits (or the most VMAF)
+wins: that is the hull, read between its measured points.
 """
 
 from __future__ import annotations
@@ -24,28 +25,54 @@ from pipelines.ladder.schema import Codec, LadderRung, TrialPoint
 from pipelines.ladder.settings import RuleSettings
 
 
-def select_rungs(hull: Sequence[TrialPoint], rules: RuleSettings, codec: Codec) -> list[LadderRung]:
-    """Rungs (highest bitrate first) from hull points sorted by bitrate; never empty for a non-empty hull."""
+def select_rungs(
+    hull: Sequence[TrialPoint], rules: RuleSettings, codec: Codec, points: Sequence[TrialPoint] | None = None
+) -> list[LadderRung]:
+    """Rungs (highest bitrate first) from the hull (sorted by bitrate) and, for interpolation, all points.
+
+    ``points`` (the whole grid) lets a target between two hull points of different resolutions be
+    met on the better resolution's own curve instead of snapping to a grid point.
+    """
     if not hull:
         raise ValueError("select_rungs needs at least one hull point")
     usable = [p for p in hull if rules.min_bitrate_kbps <= p.bitrate_kbps <= rules.max_bitrate_kbps]
     if not usable:  # every point outside the bitrate window: keep the one nearest to it
         usable = [min(hull, key=lambda p: _window_distance(p.bitrate_kbps, rules))]
-    points = _choose_points(usable, rules, codec)
-    points = _fill_gaps(points, usable, rules, codec)
-    points = _merge_close(points, rules)
-    points = sorted(points, key=lambda p: -p.bitrate_kbps)[: rules.max_rungs]
-    return [_rung(p, rules, codec) for p in points]
+    curves = _curves(points or hull, rules)
+    chosen = _choose_points(usable, curves, rules, codec)
+    chosen = _fill_gaps(chosen, usable, curves, rules, codec)
+    chosen = _merge_close(chosen, rules)
+    chosen = sorted(chosen, key=lambda p: -p.bitrate_kbps)[: rules.max_rungs]
+    return [_rung(p, rules, codec) for p in chosen]
 
 
-def _choose_points(hull: list[TrialPoint], rules: RuleSettings, codec: Codec) -> list[TrialPoint]:
+Curves = list[list[TrialPoint]]
+
+
+def _curves(points: Sequence[TrialPoint], rules: RuleSettings) -> Curves:
+    """One RD curve per (size, preset, tune), each its Pareto front by bitrate, inside the bitrate window."""
+    groups: dict[tuple, list[TrialPoint]] = {}
+    for p in points:
+        groups.setdefault((p.width, p.height, p.encoder.preset, p.encoder.tune), []).append(p)
+    curves = []
+    for group in groups.values():
+        front: list[TrialPoint] = []
+        for p in sorted(group, key=lambda p: p.bitrate_kbps):
+            if rules.min_bitrate_kbps <= p.bitrate_kbps <= rules.max_bitrate_kbps and (not front or p.vmaf > front[-1].vmaf):
+                front.append(p)
+        if front:
+            curves.append(front)
+    return curves
+
+
+def _choose_points(hull: list[TrialPoint], curves: Curves, rules: RuleSettings, codec: Codec) -> list[TrialPoint]:
     best = hull[-1]
-    top = best if best.vmaf <= rules.top_vmaf else _at_vmaf(hull, rules.top_vmaf, codec, prefer_above=True)
+    top = best if best.vmaf <= rules.top_vmaf else _at_vmaf(curves, rules.top_vmaf, codec) or best
     chosen = [top]
     target = top.vmaf - rules.vmaf_step
     while len(chosen) < rules.max_rungs and target >= max(rules.min_vmaf, hull[0].vmaf):
-        point = _at_vmaf(hull, target, codec)
-        if point.bitrate_kbps < chosen[-1].bitrate_kbps:
+        point = _at_vmaf(curves, target, codec)
+        if point is not None and point.bitrate_kbps < chosen[-1].bitrate_kbps:
             chosen.append(point)
         target -= rules.vmaf_step
     lowest = hull[0]
@@ -59,17 +86,18 @@ def _choose_points(hull: list[TrialPoint], rules: RuleSettings, codec: Codec) ->
     return chosen
 
 
-def _fill_gaps(points: list[TrialPoint], hull: list[TrialPoint], rules: RuleSettings, codec: Codec) -> list[TrialPoint]:
+def _fill_gaps(points: list[TrialPoint], hull: list[TrialPoint], curves: Curves, rules: RuleSettings, codec: Codec) -> list[TrialPoint]:
     points = sorted(points, key=lambda p: p.bitrate_kbps)
     for _ in range(rules.max_rungs):
-        if len(points) >= rules.max_rungs:
+        if len(points) >= rules.max_rungs or len(points) < 2:
             break
-        gaps = [(b.bitrate_kbps / a.bitrate_kbps, i) for i, (a, b) in enumerate(zip(points, points[1:]))]
-        ratio, i = max(gaps, default=(0.0, -1))
+        ratio, i = max((b.bitrate_kbps / a.bitrate_kbps, i) for i, (a, b) in enumerate(zip(points, points[1:])))
         if ratio <= rules.max_bitrate_ratio:
             break
-        middle = math.sqrt(points[i].bitrate_kbps * points[i + 1].bitrate_kbps)
-        points.insert(i + 1, _at_bitrate(hull, middle, codec))
+        middle = _at_bitrate(curves, math.sqrt(points[i].bitrate_kbps * points[i + 1].bitrate_kbps), codec)
+        if middle is None or not points[i].bitrate_kbps < middle.bitrate_kbps < points[i + 1].bitrate_kbps:
+            break
+        points.insert(i + 1, middle)
     return points
 
 
@@ -82,36 +110,39 @@ def _merge_close(points: list[TrialPoint], rules: RuleSettings) -> list[TrialPoi
     return kept
 
 
-def _at_vmaf(hull: list[TrialPoint], vmaf: float, codec: Codec, prefer_above: bool = False) -> TrialPoint:
-    if vmaf <= hull[0].vmaf:
-        return hull[0]
-    if vmaf >= hull[-1].vmaf:
-        return hull[-1]
-    for a, b in zip(hull, hull[1:]):
-        if a.vmaf <= vmaf <= b.vmaf:
-            frac = (vmaf - a.vmaf) / (b.vmaf - a.vmaf)
-            return _between(a, b, frac, codec, prefer_above)
-    return hull[-1]
+def _at_vmaf(curves: Curves, vmaf: float, codec: Codec) -> TrialPoint | None:
+    """The cheapest way to reach ``vmaf`` on any resolution's curve (CRF interpolated); None if none can."""
+    options = []
+    for curve in curves:
+        for a, b in zip(curve, curve[1:]):
+            if a.vmaf <= vmaf <= b.vmaf:
+                options.append(_between(a, b, (vmaf - a.vmaf) / (b.vmaf - a.vmaf), codec))
+                break
+        else:
+            if curve[0].vmaf >= vmaf:
+                options.append(curve[0])
+    return min(options, key=lambda p: p.bitrate_kbps) if options else None
 
 
-def _at_bitrate(hull: list[TrialPoint], bitrate_kbps: float, codec: Codec) -> TrialPoint:
-    for a, b in zip(hull, hull[1:]):
-        if a.bitrate_kbps <= bitrate_kbps <= b.bitrate_kbps:
-            frac = math.log(bitrate_kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
-            return _between(a, b, frac, codec, prefer_above=False)
-    return min(hull, key=lambda p: abs(math.log(p.bitrate_kbps / bitrate_kbps)))
+def _at_bitrate(curves: Curves, bitrate_kbps: float, codec: Codec) -> TrialPoint | None:
+    """The best quality any resolution's curve gives at ``bitrate_kbps`` (CRF interpolated)."""
+    options = []
+    for curve in curves:
+        for a, b in zip(curve, curve[1:]):
+            if a.bitrate_kbps <= bitrate_kbps <= b.bitrate_kbps:
+                frac = math.log(bitrate_kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
+                options.append(_between(a, b, frac, codec))
+                break
+    return max(options, key=lambda p: p.vmaf) if options else None
 
 
-def _between(a: TrialPoint, b: TrialPoint, frac: float, codec: Codec, prefer_above: bool) -> TrialPoint:
-    same_setting = (a.width, a.height, a.encoder.preset, a.encoder.tune) == (b.width, b.height, b.encoder.preset, b.encoder.tune)
-    if not same_setting or a.encoder.crf is None or b.encoder.crf is None:
-        if prefer_above:
-            return b if frac > 1e-9 else a
+def _between(a: TrialPoint, b: TrialPoint, frac: float, codec: Codec) -> TrialPoint:
+    """A point ``frac`` of the way from a to b on one curve: CRF linear, VMAF linear, rate log-linear."""
+    if a.encoder.crf is None or b.encoder.crf is None:
         return b if frac >= 0.5 else a
     crf = a.encoder.crf + frac * (b.encoder.crf - a.encoder.crf)
-    if codec == "av1":  # SVT-AV1 takes whole CRFs: round towards the better quality, then re-place it
-        crf = float(math.floor(crf) if b.encoder.crf < a.encoder.crf else math.ceil(crf))
-        crf = min(max(crf, min(a.encoder.crf, b.encoder.crf)), max(a.encoder.crf, b.encoder.crf))
+    if codec == "av1":  # SVT-AV1 takes whole CRFs: round towards the better quality (b), then re-place it
+        crf = float(math.floor(crf + 1e-9) if b.encoder.crf < a.encoder.crf else math.ceil(crf - 1e-9))
         span = b.encoder.crf - a.encoder.crf
         frac = (crf - a.encoder.crf) / span if span else 0.0
     else:

@@ -92,11 +92,25 @@ class PredictorSettings(BaseModel):
     model_alias: str = "champion"
 
 
+class CorpusSettings(BaseModel):
+    width: int = Field(default=512, gt=0)
+    height: int = Field(default=288, gt=0)
+    duration_s: float = Field(default=4.0, gt=0)
+    fps: float = Field(default=25, gt=0)
+    heights: list[int] = Field(default_factory=lambda: [720, 540, 360, 288, 240, 180, 144])
+    max_resolutions: int = Field(default=3, ge=1)
+    synthetic: list[str] = Field(default_factory=list)
+    real: list[str] = Field(default_factory=list)
+    segments_s: float = Field(default=5.0, gt=0)
+    codecs: list[Codec] = Field(default_factory=lambda: ["h264", "av1"])
+
+
 class LadderOptimizerSettings(BaseModel):
     segment_duration_s: float | None = Field(default=None, gt=0.5, le=30)
     grid: GridSettings
     rules: RuleSettings = RuleSettings()
     predictor: PredictorSettings = PredictorSettings()
+    corpus: CorpusSettings = CorpusSettings()
 
     def segment_s(self) -> float:
         """The segment (= closed GOP) duration: ours if set, else the VOD stack's, so rungs align with it."""

@@ -1,0 +1,150 @@
+"""Train the ladder predictor on the corpus, validate it by held-out title group, log and register it.
+
+Validation is leave-one-group-out: a clip and its segments are held out together (a segment of
+bikes must not help predict bikes), one Ray task per fold. Reported: mean absolute error of VMAF
+(points) and of bitrate (percent, from log bits/pixel), per codec; RD plots of every real clip's
+measured grid against its held-out prediction go to MLflow. The final model is fitted on
+everything, logged as a pyfunc with skops artifacts, registered as ``ladder-model`` and given the
+alias from ``predictor.model_alias``; ``write_default`` also refreshes the committed default.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from models.ladder.predictor import DEFAULT_DIR, POINT_FEATURES, LadderPredictor, fit_predictor
+from pipelines.ladder.corpus import CorpusEntry
+from pipelines.ladder.features import TITLE_FEATURES
+from pipelines.ladder.settings import LadderOptimizerSettings
+from pipelines.ray_runtime import map_tasks
+
+EXPERIMENT = "ladder-model"
+REGISTERED_NAME = "ladder-model"
+FEATURES = TITLE_FEATURES + POINT_FEATURES
+
+
+def entry_rows(entry: CorpusEntry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    f = entry.features
+    vector = f.vector()
+    source_pixels = f.width * f.height
+    x, y_rate, y_vmaf = [], [], []
+    for p in entry.points:
+        x.append(LadderPredictor.point_row(vector, source_pixels, p.width, p.height, float(p.encoder.crf or 0)))
+        y_rate.append(math.log(p.bitrate_kbps * 1000 / (p.width * p.height * f.fps)))
+        y_vmaf.append(p.vmaf)
+    return np.array(x), np.array(y_rate), np.array(y_vmaf)
+
+
+def rows_by_codec(entries: list[CorpusEntry], exclude_group: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    out: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for entry in entries:
+        if entry.source.group != exclude_group and entry.points:
+            out.setdefault(entry.codec, []).append(entry_rows(entry))
+    return {c: tuple(np.concatenate(parts) for parts in zip(*rows)) for c, rows in out.items()}  # type: ignore[misc]
+
+
+def _fold(args: tuple[list[CorpusEntry], str]) -> dict:
+    """One held-out group: fit on the others, predict the group's grid points."""
+    entries, group = args
+    predictor = fit_predictor(rows_by_codec(entries, exclude_group=group), FEATURES, card={})
+    result: dict = {"group": group, "errors": {}, "curves": []}
+    for entry in (e for e in entries if e.source.group == group and e.points):
+        x, y_rate, y_vmaf = entry_rows(entry)
+        log_bpp, vmaf = predictor.predict(entry.codec, x)
+        err = result["errors"].setdefault(entry.codec, {"vmaf_abs": [], "rate_abs_pct": []})
+        err["vmaf_abs"] += list(np.abs(vmaf - y_vmaf))
+        err["rate_abs_pct"] += list(np.abs(np.exp(log_bpp - y_rate) - 1) * 100)
+        result["curves"].append({"source": entry.source.name, "codec": entry.codec, "measured": [(p.width, p.height, p.encoder.crf, p.bitrate_kbps, p.vmaf) for p in entry.points],
+                                 "predicted_vmaf": list(map(float, vmaf)), "predicted_rate_kbps": [float(p.bitrate_kbps * math.exp(lb - yr)) for p, lb, yr in zip(entry.points, log_bpp, y_rate)]})  # fmt: skip
+    return result
+
+
+def cross_validate(entries: list[CorpusEntry]) -> tuple[dict[str, float], list[dict]]:
+    groups = sorted({e.source.group for e in entries})
+    folds = map_tasks(_fold, [(entries, g) for g in groups], f"leave-one-group-out over {len(groups)} groups")
+    metrics: dict[str, float] = {}
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for fold in folds:
+        for codec, err in fold["errors"].items():
+            for key, values in err.items():
+                pooled.setdefault(codec, {}).setdefault(key, []).extend(values)
+    for codec, err in pooled.items():
+        metrics[f"cv_vmaf_mae.{codec}"] = float(np.mean(err["vmaf_abs"]))
+        metrics[f"cv_rate_mape.{codec}"] = float(np.mean(err["rate_abs_pct"]))
+    return metrics, folds
+
+
+def fit_excluding(entries: list[CorpusEntry], group: str | None) -> LadderPredictor:
+    """A predictor that never saw ``group``: what held-out evaluations of a real clip use."""
+    return fit_predictor(rows_by_codec(entries, exclude_group=group), FEATURES, card={"excluded_group": group})
+
+
+def _curve_figure(curve: dict):  # noqa: ANN202
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = sorted({(w, h) for w, h, *_ in curve["measured"]}, reverse=True)
+    for i, size in enumerate(sizes):
+        idx = [k for k, m in enumerate(curve["measured"]) if (m[0], m[1]) == size]
+        color = f"C{i}"
+        ax.plot([curve["measured"][k][3] for k in idx], [curve["measured"][k][4] for k in idx], "o-", color=color, label=f"{size[0]}x{size[1]} measured")
+        ax.plot([curve["predicted_rate_kbps"][k] for k in idx], [curve["predicted_vmaf"][k] for k in idx], "x--", color=color, label=f"{size[0]}x{size[1]} predicted (held out)")
+    ax.set_xscale("log")
+    ax.set_xlabel("bitrate (kbit/s)")
+    ax.set_ylabel("VMAF")
+    ax.set_title(f"{curve['source']} {curve['codec']}: trial grid vs held-out prediction")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def train_ladder_model(
+    entries: list[CorpusEntry], settings: LadderOptimizerSettings, *, register: bool = True, write_default: bool = False,
+    real_groups: list[str] | None = None,
+) -> tuple[LadderPredictor, dict[str, float]]:  # fmt: skip
+    from training import tracking
+
+    metrics, folds = cross_validate(entries)
+    card = {
+        "corpus_sources": sorted({e.source.name for e in entries}),
+        "corpus_points": sum(len(e.points) for e in entries),
+        "cv": metrics,
+        "grid": settings.grid.model_dump(),
+        "predictor": settings.predictor.model_dump(),
+    }
+    predictor = fit_predictor(rows_by_codec(entries), FEATURES, card=card)
+    real = set(real_groups if real_groups is not None else settings.corpus.real)
+    params = {"corpus_sources": len(card["corpus_sources"]), "corpus_points": card["corpus_points"], "model": "HistGradientBoosting x2 per codec, monotone in crf/scale"}
+    with tracking.start_run(EXPERIMENT, run_name="ladder-predictor", params=params):
+        mlflow = tracking.configure()
+        mlflow.log_metrics(metrics)
+        for fold in folds:
+            for curve in fold["curves"]:
+                if curve["source"] in real:
+                    tracking.log_figure(_curve_figure(curve), f"rd/{curve['source']}.{curve['codec']}.png")
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = predictor.save(Path(tmp) / "model")
+            tracking.log_json(card, "card.json")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(Path(__file__).with_name("pyfunc.py")),
+                artifacts={"model": str(model_dir)},
+                code_paths=None,
+                pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0", "pandas", "numpy"],
+                registered_model_name=REGISTERED_NAME if register else None,
+            )
+            if register and info.registered_model_version is not None:
+                mlflow.MlflowClient().set_registered_model_alias(REGISTERED_NAME, settings.predictor.model_alias, str(info.registered_model_version))
+    if write_default:
+        shutil.rmtree(DEFAULT_DIR, ignore_errors=True)
+        predictor.save(DEFAULT_DIR)
+    return predictor, metrics
