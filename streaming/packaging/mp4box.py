@@ -47,6 +47,7 @@ class FragmentInfo:
     duration: int
     sample_count: int
     starts_with_sync_sample: bool
+    earliest_presentation_time: int  # min(decode time + composition offset) over the samples
 
 
 def iter_boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[bytes, int, int]]:
@@ -128,6 +129,7 @@ def read_fragment(path: Path, init: InitInfo) -> FragmentInfo:
     duration = 0
     samples = 0
     first_sync: bool | None = None
+    earliest: int | None = None
     for traf, traf_end in find_all(data, ["moof", "traf"]):
         default_duration, default_flags = init.default_sample_duration, init.default_sample_flags
         for kind, payload, _box_end in iter_boxes(data, traf, traf_end):
@@ -138,14 +140,19 @@ def read_fragment(path: Path, init: InitInfo) -> FragmentInfo:
                 fmt = ">Q" if version == 1 else ">I"
                 base_time = struct.unpack_from(fmt, data, payload + 4)[0]
             elif kind == b"trun":
-                count, total, sync = _trun(data, payload, default_duration, default_flags)
+                if base_time is None:
+                    raise MP4BoxError(f"{where}: trun before tfdt")
+                count, total, sync, first_pts = _trun(data, payload, default_duration, default_flags)
                 if first_sync is None and count:
                     first_sync = sync
+                if count:
+                    pts = base_time + duration + first_pts
+                    earliest = pts if earliest is None else min(earliest, pts)
                 samples += count
                 duration += total
     if base_time is None:
         raise MP4BoxError(f"{where}: no moof/traf/tfdt box (not a CMAF media segment)")
-    return FragmentInfo(base_time, duration, samples, bool(first_sync))
+    return FragmentInfo(base_time, duration, samples, bool(first_sync), base_time if earliest is None else earliest)
 
 
 def _tfhd_defaults(data: bytes, payload: int, duration: int, flags_default: int) -> tuple[int, int]:
@@ -165,8 +172,13 @@ def _tfhd_defaults(data: bytes, payload: int, duration: int, flags_default: int)
     return duration, flags_default
 
 
-def _trun(data: bytes, payload: int, default_duration: int, default_flags: int) -> tuple[int, int, bool]:
-    """``(sample_count, total_duration, first_sample_is_sync)`` of one track run."""
+def _trun(data: bytes, payload: int, default_duration: int, default_flags: int) -> tuple[int, int, bool, int]:
+    """``(sample_count, total_duration, first_sample_is_sync, earliest_pts)`` of one track run.
+
+    ``earliest_pts`` is relative to the run's first decode time; composition offsets are signed in
+    version 1 runs (CMAF's negative offsets, so a B-frame stream can present its first frame at 0).
+    """
+    version = data[payload]
     flags = int.from_bytes(data[payload + 1 : payload + 4], "big")
     count = struct.unpack_from(">I", data, payload + 4)[0]
     offset = payload + 8
@@ -177,9 +189,12 @@ def _trun(data: bytes, payload: int, default_duration: int, default_flags: int) 
         first_flags = struct.unpack_from(">I", data, offset)[0]
         offset += 4
     total = 0
+    earliest: int | None = None
+    cto_format = ">i" if version == 1 else ">I"
     for i in range(count):
         duration = default_duration
         sample_flags = default_flags
+        cto = 0
         if flags & 0x100:
             duration = struct.unpack_from(">I", data, offset)[0]
             offset += 4
@@ -189,12 +204,14 @@ def _trun(data: bytes, payload: int, default_duration: int, default_flags: int) 
             sample_flags = struct.unpack_from(">I", data, offset)[0]
             offset += 4
         if flags & 0x800:
+            cto = struct.unpack_from(cto_format, data, offset)[0]
             offset += 4
         if i == 0 and first_flags is None:
             first_flags = sample_flags
+        earliest = total + cto if earliest is None else min(earliest, total + cto)
         total += duration
     sync = first_flags is not None and not (first_flags & _SAMPLE_IS_NON_SYNC)
-    return count, total, sync
+    return count, total, sync, earliest or 0
 
 
 def _video_codecs(data: bytes, entry: str, start: int, end: int, where: str) -> str:

@@ -101,7 +101,13 @@ def video_args(job: EncodeJob) -> list[str]:
         args += ["-c:v", "libx265", "-preset", job.preset, "-profile:v", "main", "-tag:v", "hvc1", "-x265-params", x265]
     if job.threads:
         args += ["-threads", str(job.threads)]
-    return args + _cmaf_output(job)
+    # B-frames make the first decode time precede the first presentation time. FFmpeg's default is to
+    # shift every timestamp later (here by two frames, ~80 ms) and hide that behind an edit list, which
+    # MSE players ignore: video would lag the separately encoded audio. Keeping the source's timing and
+    # writing negative composition offsets (trun version 1, as CMAF intends) puts the first frame at
+    # decode time = presentation time = 0, the same instant as the audio.
+    args += ["-avoid_negative_ts", "disabled"]
+    return args + _cmaf_output(job, mp4_flags="+negative_cts_offsets")
 
 
 def audio_args(job: EncodeJob) -> list[str]:
@@ -113,9 +119,11 @@ def audio_args(job: EncodeJob) -> list[str]:
     ] + _cmaf_output(job)  # fmt: skip
 
 
-def _cmaf_output(job: EncodeJob) -> list[str]:
+def _cmaf_output(job: EncodeJob, mp4_flags: str | None = None) -> list[str]:
+    segment_options = ["-hls_segment_options", f"movflags={mp4_flags}"] if mp4_flags else []
     return [
         "-f", "hls",
+        *segment_options,
         "-hls_segment_type", "fmp4",
         "-hls_time", f"{job.segment_duration_s:g}",
         "-hls_playlist_type", "vod",

@@ -158,3 +158,31 @@ def test_audio_segments_follow_the_video_segment_grid(published: Path) -> None:
     # (the encoder's padding can add a last, very short segment)
     assert starts == pytest.approx([i * SEGMENT_S for i in range(len(starts))], abs=0.025)
     assert len(starts) in (3, 4)
+
+
+def test_b_frame_video_presents_its_first_frame_at_zero_like_the_audio(clip_480p, source_dir, tmp_path) -> None:
+    """The shipped preset uses B-frames: no ~80 ms shift of the video against the separately encoded audio.
+
+    FFmpeg's default timing put the first frame at 0.08 s in Chromium's MSE (measured with
+    ``SourceBuffer.buffered``) while the audio starts at 0; ISO BMFF presentation times are what
+    MSE uses, so they are what this checks.
+    """
+    one_rung = "[{name: 360p, width: 640, height: 360, bitrate_kbps: 500}]"
+    overrides = [
+        f"ingest.allowed_roots=[{source_dir}]",
+        "transcode.mode=serial",
+        "transcode.profiles=[mobile]",
+        f"transcode.ladders.mobile.rungs={one_rung}",
+    ]  # default x264 preset: veryfast, 3 B-frames
+    record = ingest_title(clip_480p, "bframes", overrides=overrides, media_root=tmp_path)
+    video = tmp_path / "bframes" / record.renditions[0].id
+    init = read_init(video / "init.mp4")
+    for segment in sorted(video.glob("seg_*.m4s")):
+        fragment = read_fragment(segment, init)
+        assert fragment.earliest_presentation_time == fragment.base_media_decode_time, segment.name
+    first_video_s = read_fragment(video / "seg_00001.m4s", init).earliest_presentation_time / init.timescale
+    audio = tmp_path / "bframes" / "audio"
+    audio_init = read_init(audio / "init.mp4")
+    first_audio_s = read_fragment(audio / "seg_00001.m4s", audio_init).earliest_presentation_time / audio_init.timescale
+    assert first_video_s == 0.0
+    assert abs(first_video_s - first_audio_s) < 1024 / 48000  # within one AAC frame

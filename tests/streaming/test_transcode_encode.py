@@ -114,3 +114,29 @@ def test_cli_ingests_bigbuckbunny_from_the_repo_root(media_root) -> None:
     record = read_title(media_root, "bbb")
     assert len(record.renditions) == 6
     assert record.audio is not None and record.audio.channels == 2  # 5.1 downmixed for browsers
+
+
+def test_carphone_qcif_gets_one_square_pixel_rung_at_its_display_size(raw_dir, fast, media_root) -> None:
+    record = ingest_title(raw_dir / "videos" / "carphone_pristine.mp4", "carphone", overrides=fast, media_root=media_root)
+    (rendition,) = record.renditions
+    # coded 176x144 with 128:117 pixels is shown 193x144: encoded as 192x144 square pixels
+    assert (rendition.id, rendition.width, rendition.height, rendition.bitrate_kbps) == ("144p_100k", 192, 144, 100)
+    init = read_init(media_root / "carphone" / rendition.id / "init.mp4")
+    assert (init.width, init.height) == (192, 144)
+    assert segment_starts_s(media_root / "carphone" / rendition.id) == pytest.approx([0.0], abs=1e-9)
+    assert record.audio is None and not record.source.has_audio
+
+
+def test_silent_bikes_title_has_no_audio_group_or_adaptation_set(raw_dir, fast, media_root) -> None:
+    record = ingest_title(
+        raw_dir / "videos" / "bikes.mp4", "bikes", overrides=[*fast, "transcode.profiles=[main]"], media_root=media_root
+    )
+    title = media_root / "bikes"
+    assert [(r.id, r.width, r.height, r.segment_count) for r in record.renditions] == [("272p_800k", 640, 272, 3)]
+    master = m3u8.load(str(title / "master.m3u8"))
+    assert not master.media and master.playlists[0].stream_info.audio is None
+    assert "," not in master.playlists[0].stream_info.codecs
+    sets = MPEGDASHParser.parse(str(title / "manifest.mpd")).periods[0].adaptation_sets
+    assert [s.content_type for s in sets] == ["video"]
+    assert not (title / "audio").exists()
+    assert segment_starts_s(title / "272p_800k") == [0.0, 4.0, 8.0]
