@@ -50,7 +50,9 @@ def codec_args(
         args += ["-maxrate", f"{round(max_bitrate_kbps)}k", "-bufsize", f"{round(bufsize_kbps or 2 * max_bitrate_kbps)}k"]
     seg = f"{segment_duration_s:g}"
     args += [
-        "-force_key_frames", f"expr:gte(t,n_forced*{seg})",
+        # 1 ms of slack: with a non-integer segment (0.4 s) n*SEG rounds above the frame's t and the key
+        # frame would land one frame late.
+        "-force_key_frames", f"expr:gte(t+0.001,n_forced*{seg})",
         "-g", str(gop_frames), "-keyint_min", str(gop_frames),
     ]  # fmt: skip
     if encoder.encoder == "libx264":
