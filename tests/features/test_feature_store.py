@@ -110,3 +110,24 @@ def test_online_store_serves_the_latest_snapshot(store):
     values, titles = online_features(feature_store, viewer, list(subset.item_id.iloc[:3]))
     assert values["watch_count"] == int((subset.user_id == viewer).sum())
     assert len(titles) == 3 and titles["watch_count"].notna().all()
+
+
+def test_serving_ranks_with_online_viewer_features_and_handles_new_viewers(store, movielens):
+    from models.recsys.dataset import RecsysData
+    from models.recsys.pipeline import HybridPipeline
+    from models.recsys.settings import RecsysSettings
+    from training.recsys.serving import OnlineRecommender
+
+    feature_store, subset, _ = store
+    items = movielens[1]
+    settings = RecsysSettings()
+    settings.blend.components = ["ease", "transitions"]
+    settings.blend.rounds = 1
+    settings.deep.epochs = 1
+    pipeline = HybridPipeline(settings).fit(RecsysData.build(subset, items))
+    online = OnlineRecommender(pipeline, feature_store)
+    viewer = subset.user_id.iloc[0]
+    assert online.viewer_features(viewer)["watch_count"] == int((subset.user_id == viewer).sum())
+    recs = online.recommend(viewer, 10)
+    assert len(recs) == 10 and not {i for i, _ in recs} & set(subset.loc[subset.user_id == viewer, "item_id"])
+    assert len(online.recommend("never-seen", 10)) == 10
