@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 
 
 def _pyplot():
+    """pyplot, headless (Agg) unless someone (a notebook's inline backend) already chose a backend."""
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

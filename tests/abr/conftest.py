@@ -36,3 +36,9 @@ def few_traces(traces: list[Trace]) -> list[Trace]:
     norway = [t for t in traces if not t.name.startswith("trace_")][:2]
     fcc = [t for t in traces if t.name.startswith("trace_")][:2]
     return norway + fcc
+
+
+@pytest.fixture(scope="session")
+def video_sizes(video: Video):
+    """The chunk-size table ``[level, chunk]`` (bytes)."""
+    return video.sizes_bytes

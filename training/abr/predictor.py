@@ -18,8 +18,14 @@ class FitResult:
 
 
 def pinball(pred, target, taus):
-    diff = target[:, None] - pred
-    return (diff * (taus[None, :] - (diff < 0).float())).mean()
+    """Mean pinball loss; ``pred[n, steps * q]``, ``target[n, steps]`` with NaN = no target."""
+    import torch
+
+    pred = pred.reshape(len(pred), target.shape[1], len(taus))
+    mask = ~torch.isnan(target)
+    diff = torch.nan_to_num(target)[:, :, None] - pred
+    loss = diff * (taus - (diff < 0).float())
+    return (loss * mask[:, :, None]).sum() / (mask.sum() * len(taus))
 
 
 def fit_predictor(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
@@ -30,7 +36,7 @@ def fit_predictor(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0) + 1e-6
     taus = torch.tensor(settings.quantiles, dtype=torch.float32)
-    dims = [x_train.shape[1], *settings.hidden, len(settings.quantiles)]
+    dims = [x_train.shape[1], *settings.hidden, y_train.shape[1] * len(settings.quantiles)]
     layers: list[torch.nn.Module] = []
     for i in range(len(dims) - 1):
         layers.append(torch.nn.Linear(dims[i], dims[i + 1]))

@@ -28,6 +28,7 @@ class RolloutJob:
     scale_max: float
     epsilon: float
     seed: int
+    steps: int = 1
 
 
 def augment(trace: Trace, rng: np.random.Generator, scale_min: float, scale_max: float) -> Trace:
@@ -42,12 +43,15 @@ def augment(trace: Trace, rng: np.random.Generator, scale_min: float, scale_max:
 
 
 def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
-    """Features ``X[n, FEATURES]`` and targets ``y[n]`` (log next goodput / anchor) from one trace."""
+    """Features ``X[n, FEATURES]`` and targets ``y[n, steps]`` from one trace.
+
+    ``y[i, j]`` = log(goodput of the next ``j + 1`` chunks together / anchor), NaN past the video's end.
+    """
     from models.abr.policies.base import Observation
 
     rng = np.random.default_rng(job.seed)
     xs: list[np.ndarray] = []
-    ys: list[float] = []
+    ys: list[np.ndarray] = []
     video = job.video
     for _ in range(job.episodes):
         trace = augment(job.trace, rng, job.scale_min, job.scale_max)
@@ -56,21 +60,31 @@ def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
         behaviour.start_session()
         behaviour.start_trace(trace, video, sim)
         level, history = DEFAULT_LEVEL, []
-        pending: tuple[np.ndarray, float] | None = None
+        decisions: list[tuple[int, np.ndarray, float]] = []
+        sizes: list[float] = []
+        transfers: list[float] = []
         while True:
             result = sim.download(level)
             goodput = goodput_bytes_s(result.size_bytes, result.delay_ms)
-            if pending is not None:
-                xs.append(pending[0])
-                ys.append(float(np.log(goodput / pending[1])))
+            sizes.append(result.size_bytes)
+            transfers.append(result.size_bytes / goodput)
             history.append(goodput)
             if result.end_of_video:
                 break
-            pending = feature_vector(history, video.total_chunks - sim.chunk_index)
+            decisions.append((sim.chunk_index, *feature_vector(history, video.total_chunks - sim.chunk_index)))
             obs = Observation(sim.chunk_index, level, result.buffer_ms / 1000.0, result.rebuffer_ms / 1000.0,
                               result.delay_ms, result.sleep_ms, result.size_bytes,
                               video.next_sizes_bytes(sim.chunk_index), video.total_chunks - sim.chunk_index, False)
             level = behaviour.select(obs)
             if rng.random() < job.epsilon:
                 level = int(rng.integers(video.levels))
-    return np.asarray(xs), np.asarray(ys)
+        cum_size, cum_time = np.cumsum([0.0, *sizes]), np.cumsum([0.0, *transfers])
+        for next_chunk, x, anchor in decisions:
+            y = np.full(job.steps, np.nan)
+            for j in range(job.steps):
+                end = next_chunk + j + 1
+                if end <= len(sizes):
+                    y[j] = np.log((cum_size[end] - cum_size[next_chunk]) / (cum_time[end] - cum_time[next_chunk]) / anchor)
+            xs.append(x)
+            ys.append(y)
+    return np.asarray(xs), np.asarray(ys).reshape(-1, job.steps)

@@ -28,6 +28,8 @@ class RolloutSettings(BaseModel):
 class PredictorSettings(BaseModel):
     hidden: list[int] = [64, 64]
     quantiles: list[float] = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    steps: int = Field(6, ge=1)
+    """Look-ahead steps predicted: the goodput over the next 1..steps chunks together."""
     epochs: int = Field(40, ge=1)
     batch_size: int = 512
     lr: float = 3e-3
@@ -38,8 +40,8 @@ class PredictorSettings(BaseModel):
 class PlannerGrid(BaseModel):
     horizon: list[int] = [5, 6]
     free_steps: list[int] = [4]
-    risk: list[float] = [0.5, 1.0, 2.0]
-    buffer_value_per_s: list[float] = [0.0, 0.05, 0.1]
+    risk: list[float] = [1.0, 2.0]
+    buffer_value_per_s: list[float] = [0.05, 0.1, 0.15, 0.2]
     buffer_value_cap_s: float = 20.0
     scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
 

@@ -42,7 +42,8 @@ class TrainReport:
 
 def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_base: int, label: str):
     r = settings.rollouts
-    jobs = [RolloutJob(t, video, episodes, r.scale_min, r.scale_max, r.epsilon, seed_base + i) for i, t in enumerate(traces)]
+    jobs = [RolloutJob(t, video, episodes, r.scale_min, r.scale_max, r.epsilon, seed_base + i, settings.predictor.steps)
+            for i, t in enumerate(traces)]
     parts = map_tasks(rollout, jobs, label)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 

@@ -5,8 +5,10 @@ a 5-chunk horizon, even a *perfect* next-throughput forecast leaves a large gap 
 optimum, and RobustMPC loses most by its crude risk handling (a harmonic mean divided by the worst
 recent error) and its model errors (off-by-one chunk sizes, no RTT in the goodput). So the policy
 
-1. predicts a distribution (quantiles) of the next chunk's goodput from the goodput history with a
-   small MLP trained on rollouts over augmented training traces (:mod:`training.abr`);
+1. predicts a distribution (quantiles) of the goodput over the next 1..k chunks from the goodput
+   history with a small MLP trained on rollouts over augmented training traces
+   (:mod:`training.abr`): the spread of a 6-chunk average is narrower than a single chunk's, so
+   far steps are not priced as pessimistically as the next one;
 2. turns the quantiles into weighted scenarios (``risk`` tilts weight to the pessimistic ones);
 3. scores every level sequence over the horizon by expected QoE under those scenarios with the
    simulator's own dynamics (:mod:`models.abr.policies.planner`), plus a value for the buffer
@@ -65,10 +67,13 @@ class LearnedPolicy(Policy):
         self.history = []
         self.rates = tuple(video.bitrates_kbps)
 
-    def goodput_scenarios(self, chunks_remaining: int) -> np.ndarray:
+    def goodput_scenarios(self, chunks_remaining: int, horizon: int) -> np.ndarray:
+        """Goodput scenarios ``[scenario, step]`` (bytes/s); steps past the model's reach repeat its last."""
         x, anchor = feature_vector(self.history, chunks_remaining)
-        log_ratio = self.net(x)[self.scenario_index]
-        return anchor * np.exp(log_ratio)
+        log_ratio = self.net(x)[:, self.scenario_index].T  # (scenarios, steps)
+        if log_ratio.shape[1] < horizon:
+            log_ratio = np.concatenate([log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1)
+        return anchor * np.exp(log_ratio[:, :horizon])
 
     def select(self, obs: Observation) -> int:
         self.history.append(goodput_bytes_s(obs.chunk_bytes, obs.delay_ms))
@@ -80,7 +85,7 @@ class LearnedPolicy(Policy):
         """The level for chunk ``chunk_index`` given the goodput history held in ``self.history``."""
         video = self.video
         horizon = min(self.knobs.horizon, video.total_chunks - chunk_index)
-        goodputs = self.goodput_scenarios(video.total_chunks - chunk_index)
+        goodputs = self.goodput_scenarios(video.total_chunks - chunk_index, horizon)
         sizes = video.sizes_bytes[:, chunk_index : chunk_index + horizon]
         scores = plan_scores(
             buffer_s, last_level, sizes, self.rates,

@@ -67,14 +67,21 @@ def plan_scores(
 ) -> np.ndarray:
     """Expected objective of every plan in ``plan_table(levels, horizon, free_steps)`` order.
 
-    ``sizes_bytes[level, step]``; ``goodput_bytes_s[scenario]`` (bytes/s, held over the horizon);
-    ``weights[scenario]`` sum to 1. Terminal value: ``buffer_value_per_s x min(buffer, cap)`` at the
+    ``sizes_bytes[level, step]``; ``goodput_bytes_s[scenario, step]`` is the goodput (bytes/s) over
+    the first ``step + 1`` chunks together, so the first ``j`` chunks of a plan take their total
+    size over ``goodput[:, j - 1]`` (a 1-D array is held over the horizon); ``weights[scenario]`` sum to 1. Terminal value: ``buffer_value_per_s x min(buffer, cap)`` at the
     horizon, none when the horizon reaches the end of the video (``at_end``).
     """
     levels, horizon = sizes_bytes.shape
     plans, steps = _step_index(levels, horizon, free_steps)
     plan_sizes = sizes_bytes[plans, steps]  # (plans, horizon)
-    delay_ms = plan_sizes[None, :, :] * (1000.0 / goodput_bytes_s)[:, None, None] + LINK_RTT_MS
+    goodput = np.asarray(goodput_bytes_s, dtype=float)
+    if goodput.ndim == 1:
+        delay_ms = plan_sizes[None, :, :] * (1000.0 / goodput)[:, None, None] + LINK_RTT_MS
+    else:
+        elapsed_ms = np.cumsum(plan_sizes, axis=1)[None, :, :] * (1000.0 / goodput[:, :horizon])[:, None, :]
+        transfer_ms = np.diff(elapsed_ms, axis=2, prepend=0.0)
+        delay_ms = np.maximum(transfer_ms, 0.0) + LINK_RTT_MS
     buffer_ms = np.full(delay_ms.shape[:2], buffer_s * 1000.0)
     rebuffer_ms = np.zeros_like(buffer_ms)
     for step in range(horizon):

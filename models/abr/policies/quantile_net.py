@@ -23,14 +23,23 @@ class QuantileNet:
     std: np.ndarray
     quantiles: np.ndarray
 
+    @property
+    def steps(self) -> int:
+        """Look-ahead steps predicted (outputs = steps x quantiles)."""
+        return self.weights[-1].shape[1] // len(self.quantiles)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``x[..., features]`` -> sorted quantiles ``[..., len(quantiles)]`` of the log-ratio."""
+        """``x[..., features]`` -> quantiles ``[..., steps, len(quantiles)]``, sorted per step.
+
+        Step ``j`` (0-based) is the log-ratio of the goodput over the next ``j + 1`` chunks together
+        (their bytes over their transfer time) to the harmonic-mean anchor.
+        """
         h = (x - self.mean) / self.std
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w + b
             if i < len(self.weights) - 1:
                 h = np.maximum(h, 0.0)
-        return np.sort(h, axis=-1)
+        return np.sort(h.reshape(*h.shape[:-1], self.steps, len(self.quantiles)), axis=-1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {"mean": self.mean, "std": self.std, "quantiles": self.quantiles}
@@ -48,7 +57,7 @@ class QuantileNet:
                       np.asarray(arrays["std"], dtype=np.float64), np.asarray(arrays["quantiles"], dtype=np.float64))
         except KeyError as exc:
             raise PolicyModelError(f"{where}: checkpoint lacks array {exc}; expected w*, b*, mean, std, quantiles") from None
-        if layers == 0 or weights[-1].shape[1] != len(net.quantiles) or weights[0].shape[0] != len(net.mean):
+        if layers == 0 or weights[-1].shape[1] % len(net.quantiles) or weights[0].shape[0] != len(net.mean):
             raise PolicyModelError(f"{where}: layer shapes do not match the feature/quantile sizes")
         return net
 

@@ -1,0 +1,46 @@
+"""The learned policy's planner: exact player model, scenario weighting, cumulative goodput steps."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.abr.policies.planner import best_level, plan_scores, plan_table
+from models.abr.video import BITRATES_KBPS
+
+
+def test_plan_table_holds_the_tail_after_the_free_steps():
+    plans = plan_table(6, 5, 2)
+    assert plans.shape == (36, 5)
+    assert np.all(plans[:, 2:] == plans[:, 1:2])
+    assert plan_table(6, 3, 9).shape == (216, 3)
+
+
+def test_fast_link_and_full_buffer_pick_the_top_level(video):
+    sizes = video.sizes_bytes[:, 10:15]
+    scores = plan_scores(30.0, 5, sizes, BITRATES_KBPS, np.array([50e6]), np.ones(1))
+    assert best_level(scores, 6, 5) == 5
+
+
+def test_slow_link_and_empty_buffer_pick_the_lowest_level(video):
+    sizes = video.sizes_bytes[:, 10:15]
+    scores = plan_scores(0.5, 0, sizes, BITRATES_KBPS, np.array([40e3]), np.ones(1))
+    assert best_level(scores, 6, 5) == 0
+
+
+@given(st.floats(0.0, 60.0), st.integers(0, 5), st.floats(2e4, 2e6), st.integers(1, 4))
+@settings(max_examples=40, deadline=None)
+def test_constant_cumulative_goodput_equals_a_held_goodput(video_sizes, buffer_s, last, goodput, horizon):
+    sizes = video_sizes[:, 3 : 3 + horizon]
+    held = plan_scores(buffer_s, last, sizes, BITRATES_KBPS, np.array([goodput]), np.ones(1), 0.1)
+    cumulative = plan_scores(buffer_s, last, sizes, BITRATES_KBPS, np.full((1, horizon), goodput), np.ones(1), 0.1)
+    assert np.allclose(held, cumulative)
+
+
+def test_scenario_weights_trade_bitrate_for_safety(video):
+    sizes = video.sizes_bytes[:, 10:15]
+    scenarios = np.array([0.3e6, 3e6])  # an outage or a fast link
+    optimistic = best_level(plan_scores(8.0, 3, sizes, BITRATES_KBPS, scenarios, np.array([0.0, 1.0])), 6, 5)
+    cautious = best_level(plan_scores(8.0, 3, sizes, BITRATES_KBPS, scenarios, np.array([0.9, 0.1])), 6, 5)
+    assert cautious < optimistic
