@@ -107,6 +107,8 @@ def read_init(path: Path) -> InitInfo:
     stsd, stsd_end = find_one(data, ["moov", "trak", "mdia", "minf", "stbl", "stsd"], where)
     entry_kind, entry_payload, entry_end = next(iter_boxes(data, stsd + 8, stsd_end))
     entry = entry_kind.decode("ascii", "replace")
+    if entry in {"encv", "enca"}:  # CENC: the original format is in sinf/frma, the codec config stays put
+        entry = _original_format(data, entry_payload + (78 if entry == "encv" else 28), entry_end, where)
     if handler == "vide":
         width, height = struct.unpack_from(">HH", data, entry_payload + 24)
         codecs = _video_codecs(data, entry, entry_payload + 78, entry_end, where)
@@ -119,6 +121,15 @@ def read_init(path: Path) -> InitInfo:
             handler, entry, codecs, timescale, default_duration, default_flags, channels=channels, sample_rate_hz=sample_rate
         )
     raise MP4BoxError(f"{where}: track handler {handler!r} is neither video nor audio")
+
+
+def _original_format(data: bytes, start: int, end: int, where: str) -> str:
+    for kind, payload, box_end in iter_boxes(data, start, end):
+        if kind == b"sinf":
+            for inner, inner_payload, _ in iter_boxes(data, payload, box_end):
+                if inner == b"frma":
+                    return data[inner_payload : inner_payload + 4].decode("ascii", "replace")
+    raise MP4BoxError(f"{where}: encrypted sample entry without sinf/frma")
 
 
 def read_fragment(path: Path, init: InitInfo) -> FragmentInfo:

@@ -13,6 +13,7 @@ from streaming.catalog import read_title
 from streaming.drm.settings import MasterKeyMissing
 from streaming.ingest.pipeline import ingest_title
 from streaming.ingest.protect import split_overrides
+from streaming.packaging.mp4box import read_init
 
 
 @pytest.fixture()
@@ -36,6 +37,8 @@ def test_clearkey_title_is_published_encrypted(clip_360p_silent, fast, drm_overr
     for rendition in record.renditions:
         init = (title / rendition.id / "init.mp4").read_bytes()
         assert b"encv" in init and b"tenc" in init, f"{rendition.id} is not CENC-protected"
+        # the packager's box reader sees through the encryption to the codec (sinf/frma)
+        assert read_init(title / rendition.id / "init.mp4").codecs == rendition.codecs
     assert "ContentProtection" in (title / "manifest.mpd").read_text()
 
 
