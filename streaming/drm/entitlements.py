@@ -16,8 +16,11 @@ ANY_DEVICE = "*"
 
 
 class EntitlementStore:
+    CLEANUP_EVERY_S = 60.0
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._next_cleanup = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
         with transaction(self.path) as db:
             db.execute(
@@ -54,8 +57,11 @@ class EntitlementStore:
 
     def record_use(self, token_id: str, expires_at: float, max_uses: int) -> bool:
         """Count one use of a token; False once it has been used ``max_uses`` times."""
+        now = time.time()
         with transaction(self.path) as db:
-            db.execute("DELETE FROM token_uses WHERE expires_at < ?", (time.time() - 3600,))
+            if now >= self._next_cleanup:  # forget uses of long-expired tokens, now and then
+                db.execute("DELETE FROM token_uses WHERE expires_at < ?", (now - 3600,))
+                self._next_cleanup = now + self.CLEANUP_EVERY_S
             row = db.execute("SELECT uses FROM token_uses WHERE token_id = ?", (token_id,)).fetchone()
             uses = (row[0] if row else 0) + 1
             if uses > max_uses:

@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,16 +112,26 @@ def test_cenc_only_title_plays_in_both_players(stack: Any, context: Any, licence
     assert licence[0].url in result.origins, "the ClearKey licence must have come from the licence server"
 
 
-def test_dash_licence_refused_for_a_token_of_another_title_is_fatal(stack: Any, context: Any, licence: tuple) -> None:
-    with pytest.raises(PlaybackError, match="LICENSE_REQUEST_FAILED") as raised:
-        check_playback(stack.edge_url + "/", TITLE, "dash", context=context, token=_token(licence, "other"), timeout_s=30)
-    assert any("403" in line for line in raised.value.console_errors)
+def _bad_token(licence: tuple[Any, Any], kind: str) -> str:
+    server, settings = licence
+    if kind == "other-title":
+        return _token(licence, "other")
+    if kind == "expired":
+        return server.service.signer.issue(VIEWER, TITLE, "web", ttl_s=60, now=time.time() - 3600)
+    body, mac = _token(licence).split(".")  # tampered: a claim edited after signing
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    claims["viewer_id"] = "someone-else"
+    return base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + "." + mac
 
 
-def test_hls_key_refused_for_a_token_of_another_title_is_fatal(stack: Any, context: Any, licence: tuple) -> None:
-    with pytest.raises(PlaybackError, match="keyLoadError") as raised:
-        check_playback(stack.edge_url + "/", TITLE, "hls", context=context, token=_token(licence, "other"), timeout_s=30)
+@pytest.mark.parametrize("kind", ["other-title", "expired", "tampered"])
+@pytest.mark.parametrize("protocol,error", [("dash", "LICENSE_REQUEST_FAILED"), ("hls", "keyLoadError")])
+def test_bad_token_shows_a_licence_error_and_decrypts_nothing(stack: Any, context: Any, licence: tuple, protocol: str,
+                                                              error: str, kind: str) -> None:
+    with pytest.raises(PlaybackError, match=error) as raised:
+        check_playback(stack.edge_url + "/", TITLE, protocol, context=context, token=_bad_token(licence, kind), timeout_s=30)
     assert raised.value.result is not None and raised.value.result.decoded_frames == 0
+    assert any(code in line for line in raised.value.console_errors for code in ("401", "403"))
 
 
 def test_encrypted_hls_without_keys_fails_as_a_stall_not_a_pass(stack: Any, context: Any) -> None:
