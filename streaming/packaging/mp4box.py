@@ -94,7 +94,15 @@ def find_one(data: bytes, path: list[str], what: str) -> tuple[int, int]:
 def read_init(path: Path) -> InitInfo:
     """Parse a CMAF init segment (ftyp + moov with one track and mvex)."""
     data = path.read_bytes()
-    where = str(path)
+    try:
+        return _parse_init(data, str(path))
+    except MP4BoxError as exc:
+        raise _naming(path, exc) from None
+    except (struct.error, IndexError, StopIteration, UnicodeDecodeError) as exc:
+        raise MP4BoxError(f"{path}: malformed init segment ({type(exc).__name__}: {exc})") from None
+
+
+def _parse_init(data: bytes, where: str) -> InitInfo:
     hdlr, _ = find_one(data, ["moov", "trak", "mdia", "hdlr"], where)
     handler = data[hdlr + 8 : hdlr + 12].decode("ascii", "replace")
     mdhd, _ = find_one(data, ["moov", "trak", "mdia", "mdhd"], where)
@@ -135,7 +143,20 @@ def _original_format(data: bytes, start: int, end: int, where: str) -> str:
 def read_fragment(path: Path, init: InitInfo) -> FragmentInfo:
     """Decode time, duration and first-sample sync flag of a CMAF media segment (one or more moofs)."""
     data = path.read_bytes()
-    where = str(path)
+    try:
+        return _parse_fragment(data, init, str(path))
+    except MP4BoxError as exc:
+        raise _naming(path, exc) from None
+    except (struct.error, IndexError) as exc:
+        raise MP4BoxError(f"{path}: malformed media segment ({type(exc).__name__}: {exc})") from None
+
+
+def _naming(path: Path, exc: MP4BoxError) -> MP4BoxError:
+    """Box-level errors do not know the file; the user needs it."""
+    return exc if str(path) in str(exc) else MP4BoxError(f"{path}: {exc}")
+
+
+def _parse_fragment(data: bytes, init: InitInfo, where: str) -> FragmentInfo:
     base_time: int | None = None
     duration = 0
     samples = 0
