@@ -1,0 +1,44 @@
+"""Small real simulations shared by the QoE tests (the outcome library is cached under the test's state)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL = ["population.sessions_per_day=30000", "abr.max_traces=24", "abr.offsets=2"]
+"""Fewer traces and offsets keep the outcome library to a few seconds; the load stays realistic."""
+
+
+@pytest.fixture(scope="session")
+def small_settings():
+    from models.qoe.settings import load_settings
+
+    return load_settings(SMALL)
+
+
+@pytest.fixture(scope="session")
+def library(small_settings, tmp_path_factory):
+    from pipelines.qoe.library import load_library
+
+    return load_library(small_settings.abr, tmp_path_factory.mktemp("qoe-cache"))
+
+
+@pytest.fixture(scope="session")
+def three_hours(small_settings, library):
+    """Three simulated hours (evening load) with one edge collapse and one broken encode."""
+    from pipelines.qoe.simulate import simulate
+
+    spec = "edge_collapse(eu-west-2)@18:40+30m;broken_encode(t001)@20:00+25m"
+    settings = small_settings.model_copy(update={"population": small_settings.population.model_copy(
+        update={"start_epoch_s": small_settings.population.start_epoch_s + 18 * 3600})})
+    return simulate(settings, seed=5, days=0.125, spec=spec.replace("18:40", "40m").replace("20:00", "120m"), library=library)
+
+
+@pytest.fixture()
+def events_file(three_hours, tmp_path) -> Path:
+    from pipelines.qoe.simulate import write_simulation
+
+    path = tmp_path / "events.jsonl"
+    write_simulation(three_hours, path)
+    return path
