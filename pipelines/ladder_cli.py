@@ -64,3 +64,56 @@ def evaluate(
             typer.echo(f"  {m.rung.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})"
                        f"  expected {m.rung.expected_vmaf if m.rung.expected_vmaf is not None else '-'}")  # fmt: skip
     typer.echo(f"wrote {json_path} and {png_path}")
+
+
+@app.command()
+def corpus(
+    rebuild: Annotated[bool, typer.Option(help="re-encode grids already built")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Build the predictor's corpus (real clips, segments, synthetic lavfi sources) with Ray."""
+    from pipelines.ladder.corpus import build_corpus, corpus_dir
+    from pipelines.ladder.settings import load_ladder_settings
+
+    entries = build_corpus(load_ladder_settings(overrides), rebuild=rebuild)
+    points = sum(len(e.points) for e in entries)
+    typer.echo(f"corpus: {len(entries)} grids, {points} trial points -> {corpus_dir() / 'corpus.json'}")
+
+
+@app.command()
+def train(
+    register: Annotated[bool, typer.Option(help="register the model as ladder-model with the configured alias")] = True,
+    write_default: Annotated[bool, typer.Option(help="also refresh the committed default artifact")] = False,
+    overrides: Overrides = None,
+) -> None:
+    """Train the ladder predictor on the corpus (grouped CV with Ray), log to MLflow, register `ladder-model`."""
+    from pipelines.ladder.corpus import load_corpus
+    from pipelines.ladder.settings import load_ladder_settings
+    from training.ladder.train import train_ladder_model
+
+    _, metrics = train_ladder_model(load_corpus(), load_ladder_settings(overrides), register=register, write_default=write_default)
+    for key, value in sorted(metrics.items()):
+        typer.echo(f"  {key}: {value:.2f}")
+
+
+@app.command()
+def report(
+    clips: Annotated[list[Path] | None, typer.Option("--clip", help="clips (default: the fetched real clips)")] = None,
+    out_dir: Annotated[Path, typer.Option(help="where summary.json and RD plots go")] = Path(".state/ladder/report"),
+    overrides: Overrides = None,
+) -> None:
+    """Fixed vs per-title (hull, held-out predicted; H.264, AV1) on real clips: BD-rates, CPU, RD plots."""
+    from pipelines import project
+    from pipelines.ladder.corpus import load_corpus
+    from pipelines.ladder.settings import load_ladder_settings
+    from training.ladder.real_clips import report_real_clips
+
+    settings = load_ladder_settings(overrides)
+    chosen = clips or [project.raw_data_dir() / "videos" / f"{name}.mp4" for name in settings.corpus.real]
+    summary = report_real_clips(chosen, load_corpus(), settings, out_dir)
+    for clip, row in summary.items():
+        for codec in ("h264", "av1"):
+            if codec in row:
+                bd = ", ".join(f"{k}: {v:+.1f}%" if v is not None else f"{k}: n/a" for k, v in row[codec]["bd_rate_pct"].items())
+                typer.echo(f"{clip} {codec}: {bd}; predicted/hull CPU {row[codec]['cpu_ratio_predicted_vs_hull_encodes']:.3f}")
+    typer.echo(f"wrote {out_dir}")

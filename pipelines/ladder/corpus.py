@@ -24,7 +24,7 @@ from pipelines.ladder.features import TitleFeatures, title_features
 from pipelines.ladder.schema import Codec, TrialPoint
 from pipelines.ladder.settings import CorpusSettings, LadderOptimizerSettings
 from pipelines.ladder.source import SourceFacts, inspect_source
-from pipelines.ladder.trials import build_grid, run_trial, trial_sizes
+from pipelines.ladder.trials import build_grid, remember, run_grid, trial_sizes
 from pipelines.ray_runtime import map_tasks
 from streaming.ffmpeg import run_ffmpeg
 
@@ -154,11 +154,12 @@ def build_corpus(settings: LadderOptimizerSettings, *, rebuild: bool = False) ->
     features = map_tasks(_features_task, feature_jobs, f"features of {len(sources)} corpus sources")
     by_name = dict(zip((s.name for s in sources), features))
     if specs:
-        points = map_tasks(run_trial, specs, f"corpus: {len(specs)} trial encodes of {len(pending)} grids")
+        points = run_grid(specs, f"corpus: {len(specs)} trial encodes of {len(pending)} grids")
         for index, (source, codec, _facts) in enumerate(pending):
             mine = [p for p, o in zip(points, owners) if o == index]
             (cache / f"{source.name}.{codec}.json").write_text(json.dumps([p.model_dump() for p in mine]))
     entries = []
+    _remember_cached_grids(sources, settings, grid_settings, max_fps, cache, work)
     for source in sources:
         for codec in settings.corpus.codecs:
             raw = json.loads((cache / f"{source.name}.{codec}.json").read_text())
@@ -175,3 +176,18 @@ def load_corpus(path: Path | None = None) -> list[CorpusEntry]:
 
 
 __all__ = ["CorpusEntry", "CorpusSource", "build_corpus", "corpus_sources", "load_corpus", "trial_sizes"]
+
+
+def _remember_cached_grids(sources: list[CorpusSource], settings: LadderOptimizerSettings, grid_settings: LadderOptimizerSettings,
+                           max_fps: float, cache: Path, work: Path) -> None:  # fmt: skip
+    """Put every corpus grid point in the trial cache, so a title's own hull search reuses them."""
+    for source in sources:
+        facts = inspect_source(Path(source.path), settings.segment_s(), max_fps)
+        for codec in settings.corpus.codecs:
+            path = cache / f"{source.name}.{codec}.json"
+            if path.is_file():
+                specs = build_grid(facts, codec, grid_settings, work)
+                raw = json.loads(path.read_text())
+                if len(raw) == len(specs):
+                    for spec, point in zip(specs, raw):
+                        remember(spec, TrialPoint(**point))

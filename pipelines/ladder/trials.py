@@ -9,8 +9,9 @@ of the FFmpeg processes), so optimizers can be compared on the encoding work the
 
 from __future__ import annotations
 
+import hashlib
+import json
 import resource
-import time
 from pathlib import Path
 
 from pipelines.ladder.encoder_args import codec_args, video_filter
@@ -119,12 +120,56 @@ def run_trial(spec: TrialSpec) -> TrialPoint:
     )
 
 
-def run_grid(specs: list[TrialSpec], description: str = "trial encodes") -> list[TrialPoint]:
-    """All trials as Ray tasks (local Ray, or the cluster ``RAY_ADDRESS`` names); results in grid order."""
-    started = time.perf_counter()
-    points = map_tasks(run_trial, specs, description)
-    del started
+def run_grid(specs: list[TrialSpec], description: str = "trial encodes", *, cache: bool = True) -> list[TrialPoint]:
+    """All trials as Ray tasks (local Ray, or the cluster ``RAY_ADDRESS`` names); results in grid order.
+
+    Measured points are remembered under the state dir, keyed by the source file (path, size,
+    mtime) and every encode setting: a trial is a pure function of those, so re-running a grid,
+    or a corpus grid that overlaps a title's grid, encodes nothing twice. The remembered point
+    keeps the CPU time it cost when it was measured.
+    """
+    known = [recall(spec) if cache else None for spec in specs]
+    todo = [spec for spec, point in zip(specs, known) if point is None]
+    fresh = iter(map_tasks(run_trial, todo, description) if todo else [])
+    points = []
+    for spec, point in zip(specs, known):
+        if point is None:
+            point = next(fresh)
+            if cache:
+                remember(spec, point)
+        points.append(point)
     return points
+
+
+def _cache_file(spec: TrialSpec) -> Path | None:
+    from pipelines import project
+
+    source = Path(spec.source)
+    try:
+        stat = source.stat()
+    except OSError:
+        return None
+    key = spec.model_dump(exclude={"work_dir", "threads"})
+    key["source_identity"] = [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    return project.state_dir() / "ladder" / "trials" / f"{digest}.json"
+
+
+def recall(spec: TrialSpec) -> TrialPoint | None:
+    path = _cache_file(spec)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return TrialPoint.model_validate_json(path.read_text())
+    except ValueError:
+        return None
+
+
+def remember(spec: TrialSpec, point: TrialPoint) -> None:
+    path = _cache_file(spec)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(point.model_dump_json())
 
 
 def _children_cpu_s() -> float:

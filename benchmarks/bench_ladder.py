@@ -1,0 +1,66 @@
+"""Per-title ladder benchmarks: trial-grid wall time with 1 vs 2 Ray workers, and VMAF scoring speed.
+
+The grid (a 640x360 3 s lavfi source, 2 sizes x 4 CRFs, x264 ``fast``, one FFmpeg thread per task)
+runs in a fresh process per worker count (Ray's CPU count is fixed at init), uncached. VMAF speed
+is libvmaf (vmaf_v0.6.1 + PSNR + SSIM) on the 720p real clip against itself, with 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+GRID = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+from pipelines.ray_runtime import init_ray
+from pipelines.ladder.settings import load_ladder_settings
+from pipelines.ladder.source import inspect_source
+from pipelines.ladder.trials import build_grid, run_grid
+init_ray(num_cpus=int(sys.argv[2]))
+settings = load_ladder_settings(["grid.h264.preset=fast", "grid.h264.crf=[20,26,32,38]", "grid.heights=[360,240]"])
+facts = inspect_source(Path(sys.argv[1]), 1.0)
+with tempfile.TemporaryDirectory() as work:
+    specs = build_grid(facts, "h264", settings, Path(work))
+    started = time.perf_counter()
+    run_grid(specs, "bench grid", cache=False)
+print(json.dumps({"trials": len(specs), "wall_s": time.perf_counter() - started}))
+"""
+
+
+def _grid_wall_s(source: Path, workers: int) -> dict:
+    done = subprocess.run([sys.executable, "-c", GRID, str(source), str(workers)], capture_output=True, text=True, timeout=900,
+                          env={**__import__("os").environ, "STREAMLAB_PROGRESS": "0", "RAY_ADDRESS": ""})  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-1500:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run() -> dict:
+    from pipelines import project
+    from streaming.ffmpeg import generate_test_source
+    from streaming.quality import measure_quality
+
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        source = generate_test_source(Path(tmp) / "grid.mp4", width=640, height=360, duration_s=3, fps=25, audio=False)
+        one = _grid_wall_s(source, 1)
+        two = _grid_wall_s(source, 2)
+    results["grid_trials"] = one["trials"]
+    results["grid_wall_s_1_worker"] = round(one["wall_s"], 2)
+    results["grid_wall_s_2_workers"] = round(two["wall_s"], 2)
+    results["grid_speedup_2_vs_1"] = round(one["wall_s"] / two["wall_s"], 2)
+    clip = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
+    for threads in (1, 2):
+        report = measure_quality(clip, clip, n_threads=threads, keep_per_frame=False)
+        results[f"vmaf_720p_frames_per_s_{threads}_threads"] = round(report.frames_scored / report.wall_s, 1)
+    report = measure_quality(clip, clip, n_threads=2, n_subsample=2, keep_per_frame=False)
+    results["vmaf_720p_source_frames_per_s_2_threads_subsample_2"] = round(2 * report.frames_scored / report.wall_s, 1)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
