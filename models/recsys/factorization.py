@@ -32,13 +32,15 @@ class ALS(_Factorization):
 
     def fit(self, data: RecsysData) -> "ALS":
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         self.data = data
-        model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-            iterations=self.iterations, random_state=self.seed, num_threads=_threads(),
-        )
-        model.fit(data.seen().astype(np.float32), show_progress=False)
+        with threadpool_limits(1, "blas"):  # implicit's own threads do the work; nested BLAS threads thrash
+            model = AlternatingLeastSquares(
+                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                iterations=self.iterations, random_state=self.seed, num_threads=_threads(),
+            )
+            model.fit(data.seen().astype(np.float32), show_progress=False)
         self.user_factors, self.item_factors = np.asarray(model.user_factors), np.asarray(model.item_factors)
         return self
 
