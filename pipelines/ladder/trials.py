@@ -91,7 +91,9 @@ def run_trial(spec: TrialSpec) -> TrialPoint:
     work = Path(spec.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     crf = spec.encoder.crf
-    out = work / f"{spec.encoder.codec}_{spec.width}x{spec.height}_{spec.encoder.preset}_{spec.encoder.tune}_crf{crf:g}.mp4"
+    # Unique per source and setting: concurrent trials of two sources with equal sizes must not share a file.
+    tag = hashlib.sha1(spec.source.encode()).hexdigest()[:8]
+    out = work / f"{Path(spec.source).stem}-{tag}_{spec.encoder.codec}_{spec.width}x{spec.height}_{spec.encoder.preset}_{spec.encoder.tune}_crf{crf:g}.mp4"
     args = ["-i", spec.source, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", video_filter(spec.width, spec.height, spec.fps_out)]
     args += codec_args(spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s, threads=spec.threads)
     try:
