@@ -20,11 +20,8 @@ from streaming.ingest.validate import check_limits, resolve_source
 from streaming.packaging.package import package_title
 from streaming.publish import publish, staging_dir, sweep_stale_staging
 from streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
-from streaming.transcode.ladder import Rung, select_ladder
+from streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streaming.transcode.runner import run_encodes
-
-LADDERS = ["fixed"]  # the per-title (learned) ladder registers here when it lands
-
 
 def ingest_title(
     source: Path,
@@ -44,8 +41,7 @@ def ingest_title(
     streaming_overrides, drm_overrides = split_overrides(overrides)
     settings = load_streaming_settings(streaming_overrides)
     validate_title_id(title_id)
-    if ladder not in LADDERS:
-        raise UnknownOption("ladder", ladder, LADDERS)
+    selector = load_selector(ladder, settings.transcode)
     if drm not in DRM_MODES:
         raise UnknownOption("drm mode", drm, DRM_MODES)
     media_root = (media_root or project.media_root()).resolve()
@@ -56,7 +52,8 @@ def ingest_title(
     path = resolve_source(source, settings.ingest)
     probe = probe_source(path)
     check_limits(path, probe, settings.ingest)
-    rungs = select_ladder(probe.display_width, probe.display_height, settings.transcode)
+    width, height = probe.display_width, probe.display_height
+    rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
     protector = Protector.prepare(drm, drm_overrides)
 
     media_root.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ class EncodeJob(BaseModel):
     out_dir: Path
     segment_duration_s: float
     rung: Rung | None = None
-    stream_index: int = 0  # absolute index of the video (or audio) stream in the source
+    stream_index: int | None = None  # absolute index in the source; None: its first video (audio) stream
     fps: float | None = None  # output frame rate when the source's must be capped, else None
     gop_frames: int = 0
     preset: str = "veryfast"
@@ -85,7 +85,7 @@ def video_args(job: EncodeJob) -> list[str]:
     seg = f"{job.segment_duration_s:g}"
     args = [
         "-i", str(job.source),
-        "-map", f"0:{job.stream_index}", "-an", "-sn", "-dn",
+        "-map", _stream(job, "v"), "-an", "-sn", "-dn",
         "-vf", ",".join(filters),
         "-pix_fmt", "yuv420p",
         "-b:v", f"{rung.bitrate_kbps}k", "-maxrate", f"{maxrate}k", "-bufsize", f"{bufsize}k",
@@ -113,10 +113,14 @@ def video_args(job: EncodeJob) -> list[str]:
 def audio_args(job: EncodeJob) -> list[str]:
     return [
         "-i", str(job.source),
-        "-map", f"0:{job.stream_index}", "-vn", "-sn", "-dn",
+        "-map", _stream(job, "a"), "-vn", "-sn", "-dn",
         "-c:a", "aac", "-b:a", f"{job.audio_bitrate_kbps}k",
         "-ac", str(job.audio_channels), "-ar", str(job.audio_sample_rate_hz),
     ] + _cmaf_output(job)  # fmt: skip
+
+
+def _stream(job: EncodeJob, kind: str) -> str:
+    return f"0:{kind}:0" if job.stream_index is None else f"0:{job.stream_index}"
 
 
 def _cmaf_output(job: EncodeJob, mp4_flags: str | None = None) -> list[str]:

@@ -13,11 +13,23 @@ scaled by pixel count (``bitrate x own_pixels / rung_pixels``, floored at
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from pipelines.errors import StreamlabError
+
 Codec = Literal["h264", "hevc"]
+
+LadderSelector = Callable[[Path, int, int, "LadderSettings"], "list[Rung]"]
+"""``(source, display_width, display_height, settings) -> rungs``: how ``--ladder NAME`` picks renditions."""
+
+
+class LadderError(StreamlabError):
+    """An unknown ladder name, a selector that cannot be imported, or a ladder the encoder cannot use."""
 
 
 class RungSpec(BaseModel):
@@ -54,6 +66,10 @@ class LadderSettings(BaseModel):
     profiles: list[str] = Field(min_length=1)
     ladders: dict[str, LadderProfile]
     min_bitrate_kbps: int = Field(default=100, gt=0)
+    selectors: dict[str, str] = Field(
+        default_factory=lambda: {"fixed": "streaming.transcode.ladder:fixed_ladder"},
+        description="--ladder name -> 'module:function' (a LadderSelector)",
+    )
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> LadderSettings:
@@ -142,3 +158,42 @@ def _unique_ids(rungs: list[Rung]) -> list[Rung]:
     for rung in rungs:
         seen.setdefault(rung.id, rung)
     return list(seen.values())
+
+
+def fixed_ladder(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """The design's fixed profiles (the ``fixed`` selector); the source file itself is not needed."""
+    return select_ladder(display_width, display_height, settings)
+
+
+def load_selector(name: str, settings: LadderSettings) -> LadderSelector:
+    """The selector registered as ``name`` in ``transcode.selectors``.
+
+    Registration is by import path in the config, so a per-title ladder (e.g. a learned model
+    in another package) plugs into ingest without this package importing it.
+    """
+    if name not in settings.selectors:
+        raise LadderError(f"ladder {name!r} is not supported; valid: {', '.join(sorted(settings.selectors))}")
+    target = settings.selectors[name]
+    module_name, _, attribute = target.partition(":")
+    try:
+        selector = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise LadderError(f"ladder {name!r}: cannot load {target!r} from transcode.selectors ({exc})") from None
+    if not callable(selector):
+        raise LadderError(f"ladder {name!r}: {target!r} is not callable")
+    return selector
+
+
+def check_ladder(name: str, rungs: list[Rung], display_width: int, display_height: int) -> list[Rung]:
+    """Refuse a ladder the encoder and packager cannot use, whichever selector produced it."""
+    if not rungs:
+        raise LadderError(f"ladder {name!r} chose no rendition for a {display_width}x{display_height} source")
+    ids = [r.id for r in rungs]
+    if len(set(ids)) != len(ids):
+        raise LadderError(f"ladder {name!r} repeats rendition ids: {ids}")
+    odd = [r.id for r in rungs if r.width % 2 or r.height % 2]
+    if odd:
+        raise LadderError(f"ladder {name!r}: renditions {odd} have odd dimensions (4:2:0 needs even ones)")
+    if not any(r.browser_playable for r in rungs):
+        raise LadderError(f"ladder {name!r} has no browser-playable (H.264) rendition")
+    return rungs

@@ -24,6 +24,7 @@ from streaming.ingest.errors import (
     UnknownOption,
 )
 from streaming.ingest.pipeline import ingest_title
+from streaming.transcode.ladder import LadderError
 
 
 def refuse(source: Path, error: type[Exception], fast: list[str], media_root: Path, *extra: str) -> str:
@@ -126,7 +127,7 @@ def test_invalid_title_ids_are_refused(title_id, clip_360p_silent, fast, media_r
 
 
 def test_unknown_ladder_and_drm_names_list_the_valid_ones(clip_360p_silent, fast, media_root) -> None:
-    with pytest.raises(UnknownOption, match="valid: fixed"):
+    with pytest.raises(LadderError, match="valid: fixed"):
         ingest_title(clip_360p_silent, "t1", ladder="learned-v9", overrides=fast, media_root=media_root)
     with pytest.raises(UnknownOption, match="valid: none, clearkey, aes128, all"):
         ingest_title(clip_360p_silent, "t1", drm="widevine", overrides=fast, media_root=media_root)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from configs import ConfigError
 from streaming.ingest.settings import load_streaming_settings
-from streaming.transcode.ladder import fit_in_box, select_ladder
+from streaming.transcode.ladder import LadderError, Rung, check_ladder, fit_in_box, select_ladder
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +113,31 @@ def test_fit_in_box_fills_the_box_turned_to_the_source_orientation(width: int, h
     assert abs(fitted_w - width * exact) <= 2 and abs(fitted_h - height * exact) <= 2
     assert fitted_w <= box_w and fitted_h <= box_h
     assert upscaled == (exact > 1 + 1e-9)
+
+
+def test_ladders_are_chosen_by_name_from_the_config(clip_360p_silent, fast, media_root) -> None:
+    from streaming.ingest.pipeline import ingest_title
+
+    alias = "+transcode.selectors.house=streaming.transcode.ladder:fixed_ladder"
+    record = ingest_title(clip_360p_silent, "named", ladder="house", overrides=[*fast, alias], media_root=media_root)
+    assert record.ladder == "house" and [r.id for r in record.renditions] == ["360p_800k", "360p_500k"]
+
+
+def test_a_selector_that_cannot_be_imported_is_named(clip_360p_silent, fast, media_root) -> None:
+    from streaming.ingest.pipeline import ingest_title
+
+    broken = "+transcode.selectors.learned=models.no_such_module:select"
+    with pytest.raises(LadderError, match="models.no_such_module:select"):
+        ingest_title(clip_360p_silent, "named", ladder="learned", overrides=[*fast, broken], media_root=media_root)
+
+
+def test_ladders_the_encoder_cannot_use_are_refused() -> None:
+    rung = Rung(id="x", profile="p", codec="h264", width=640, height=360, bitrate_kbps=800)
+    with pytest.raises(LadderError, match="no rendition"):
+        check_ladder("learned", [], 640, 360)
+    with pytest.raises(LadderError, match="odd dimensions"):
+        check_ladder("learned", [rung.model_copy(update={"width": 641})], 641, 360)
+    with pytest.raises(LadderError, match="repeats"):
+        check_ladder("learned", [rung, rung], 640, 360)
+    with pytest.raises(LadderError, match="browser-playable"):
+        check_ladder("learned", [rung.model_copy(update={"codec": "hevc"})], 640, 360)
