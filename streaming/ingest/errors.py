@@ -56,9 +56,7 @@ class SourceTooShort(IngestError):
 
 class SourceTooLong(IngestError):
     def __init__(self, path: Path, duration_s: float, max_duration_s: float) -> None:
-        super().__init__(
-            f"source {path} lasts {duration_s:.0f} s, above ingest.max_duration_s={max_duration_s:g} s"
-        )
+        super().__init__(f"source {path} lasts {duration_s:.0f} s, above ingest.max_duration_s={max_duration_s:g} s")
 
 
 class DimensionsOutOfRange(IngestError):
@@ -71,9 +69,7 @@ class DimensionsOutOfRange(IngestError):
 
 class TitleExists(IngestError):
     def __init__(self, title_id: str, where: Path) -> None:
-        super().__init__(
-            f"title {title_id!r} is already published at {where}; pass publish.replace=true to replace it"
-        )
+        super().__init__(f"title {title_id!r} is already published at {where}; pass publish.replace=true to replace it")
 
 
 class UnknownOption(IngestError):

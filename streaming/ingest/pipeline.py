@@ -7,7 +7,7 @@ staging folder that is either renamed into the media root whole or deleted.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines import project
@@ -22,6 +22,7 @@ from streaming.publish import publish, staging_dir, sweep_stale_staging
 from streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
 from streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streaming.transcode.runner import run_encodes
+
 
 def ingest_title(
     source: Path,
@@ -70,7 +71,7 @@ def ingest_title(
         record = TitleRecord(
             title_id=title_id,
             name=name or title_id,
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
             source=probe.info,
             segment_duration_s=settings.transcode.segment_duration_s,
             duration_s=packaged.duration_s,
@@ -92,7 +93,6 @@ def encode_jobs(
     t = settings.transcode
     fps = _output_fps(probe, settings)
     capped = fps if fps < probe.info.fps else None
-    common = dict(source=source, segment_duration_s=t.segment_duration_s, threads=t.threads_per_encode)
     jobs = []
     if probe.info.has_audio:
         a = settings.audio
@@ -104,7 +104,9 @@ def encode_jobs(
                 audio_bitrate_kbps=a.bitrate_kbps,
                 audio_channels=min(a.channels, probe.audio_channels or a.channels),
                 audio_sample_rate_hz=a.sample_rate_hz,
-                **common,
+                source=source,
+                segment_duration_s=t.segment_duration_s,
+                threads=t.threads_per_encode,
             )
         )
     for rung in rungs:
@@ -119,7 +121,9 @@ def encode_jobs(
                 preset=t.x264_preset if rung.codec == "h264" else t.x265_preset,
                 maxrate_ratio=t.maxrate_ratio,
                 bufsize_ratio=t.bufsize_ratio,
-                **common,
+                source=source,
+                segment_duration_s=t.segment_duration_s,
+                threads=t.threads_per_encode,
             )
         )
     return jobs

@@ -140,7 +140,8 @@ def _decode_first_frame(path: Path, stream_index: int) -> int:
     try:
         with av.open(str(path)) as fresh:
             for frame in fresh.decode(fresh.streams[stream_index]):
-                return round(frame.rotation or 0) % 360
+                if isinstance(frame, av.VideoFrame):
+                    return round(frame.rotation or 0) % 360
     except av.error.FFmpegError as exc:
         raise CorruptSource(path, f"its first video frame does not decode ({_reason(exc)})") from None
     raise CorruptSource(path, "no video frame decodes")

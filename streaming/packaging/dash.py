@@ -137,4 +137,3 @@ def build_mpd(videos: list[VideoRepresentation], audio: Track | None, audio_bitr
         representation.append(_segment_template(audio))
     ET.indent(mpd)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
-

@@ -126,7 +126,14 @@ def _parse_init(data: bytes, where: str) -> InitInfo:
         sample_rate = struct.unpack_from(">I", data, entry_payload + 24)[0] >> 16
         codecs = _audio_codecs(data, entry, entry_payload + 28, entry_end, where)
         return InitInfo(
-            handler, entry, codecs, timescale, default_duration, default_flags, channels=channels, sample_rate_hz=sample_rate
+            handler,
+            entry,
+            codecs,
+            timescale,
+            default_duration,
+            default_flags,
+            channels=channels,
+            sample_rate_hz=sample_rate,
         )
     raise MP4BoxError(f"{where}: track handler {handler!r} is neither video nor audio")
 

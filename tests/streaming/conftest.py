@@ -108,7 +108,21 @@ def clip_with_cover_art(source_dir: Path, clip_360p_silent: Path) -> Path:
     run_ffmpeg(["-f", "lavfi", "-i", "color=c=red:size=300x300", "-frames:v", "1", cover], "drawing a cover")
     out = source_dir / "clip_with_cover.mp4"
     run_ffmpeg(
-        ["-i", clip_360p_silent, "-i", cover, "-map", "1", "-map", "0", "-c", "copy", "-disposition:v:0", "attached_pic", out],
+        [
+            "-i",
+            clip_360p_silent,
+            "-i",
+            cover,
+            "-map",
+            "1",
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-disposition:v:0",
+            "attached_pic",
+            out,
+        ],
         "attaching cover art",
     )
     return out

@@ -30,7 +30,9 @@ def test_drm_overrides_are_routed_to_the_drm_config() -> None:
 
 def test_clearkey_title_is_published_encrypted(clip_360p_silent, fast, drm_overrides, media_root, monkeypatch) -> None:
     monkeypatch.setenv("STREAMLAB_DRM_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
-    record = ingest_title(clip_360p_silent, "locked", drm="clearkey", overrides=[*fast, *drm_overrides], media_root=media_root)
+    record = ingest_title(
+        clip_360p_silent, "locked", drm="clearkey", overrides=[*fast, *drm_overrides], media_root=media_root
+    )
     assert read_title(media_root, "locked").drm == "clearkey" == record.drm
     assert record.protection is not None and record.protection.cenc_kids
     title = media_root / "locked"

@@ -40,7 +40,9 @@ def test_cover_art_is_not_mistaken_for_the_video(clip_with_cover_art: Path) -> N
     import av
 
     with av.open(str(clip_with_cover_art)) as container:
-        kinds = [(s.codec_context.name, bool(s.disposition & av.stream.Disposition.attached_pic)) for s in container.streams]
+        kinds = [
+            (s.codec_context.name, bool(s.disposition & av.stream.Disposition.attached_pic)) for s in container.streams
+        ]
     assert sorted(kinds) == [("h264", False), ("png", True)]
     probe = probe_source(clip_with_cover_art)
     assert kinds[probe.video_stream_index] == ("h264", False)

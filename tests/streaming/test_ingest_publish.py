@@ -13,8 +13,8 @@ import streaming.ingest.pipeline as pipeline
 from streaming.catalog import read_title
 from streaming.ingest.errors import TitleExists
 from streaming.ingest.pipeline import ingest_title
-from streaming.transcode.encode import EncodeFailed
 from streaming.publish import publish, staging_dir, sweep_stale_staging
+from streaming.transcode.encode import EncodeFailed
 
 
 class InjectedFailure(RuntimeError):

@@ -46,7 +46,9 @@ def test_mp4_cut_before_its_index_is_corrupt(bad_sources, fast, media_root, asse
     assert_nothing_published()
 
 
-def test_faststart_mp4_missing_its_second_half_is_corrupt(bad_sources, fast, media_root, assert_nothing_published) -> None:
+def test_faststart_mp4_missing_its_second_half_is_corrupt(
+    bad_sources, fast, media_root, assert_nothing_published
+) -> None:
     message = refuse(bad_sources["truncated_faststart"], CorruptSource, fast, media_root)
     assert "132 video frames" in message  # the header's count, and how many are really there
     assert_nothing_published()
@@ -76,7 +78,9 @@ def test_tiny_frame_is_below_the_minimum_size(bad_sources, fast, media_root, ass
     assert_nothing_published()
 
 
-def test_frame_above_the_configured_maximum_is_refused(clip_360p_silent, fast, media_root, assert_nothing_published) -> None:
+def test_frame_above_the_configured_maximum_is_refused(
+    clip_360p_silent, fast, media_root, assert_nothing_published
+) -> None:
     message = refuse(clip_360p_silent, DimensionsOutOfRange, fast, media_root, "ingest.max_width=320")
     assert "640x360" in message
     assert_nothing_published()
@@ -97,7 +101,9 @@ def test_source_outside_the_allowed_roots_is_refused(tmp_path, clip_360p_silent,
     assert "allowed input roots" in message
 
 
-def test_symlink_inside_a_root_pointing_outside_is_refused(tmp_path, source_dir, clip_360p_silent, fast, media_root) -> None:
+def test_symlink_inside_a_root_pointing_outside_is_refused(
+    tmp_path, source_dir, clip_360p_silent, fast, media_root
+) -> None:
     secret = tmp_path / "secret.mp4"
     secret.write_bytes(clip_360p_silent.read_bytes())
     link = source_dir / "innocent_link.mp4"

@@ -46,8 +46,12 @@ def test_hevc_rungs_are_packaged_apart_from_the_browser_variants(clip_360p_silen
     record = ingest_title(
         clip_360p_silent,
         "hevc",
-        overrides=[*fast, "transcode.profiles=[main, uhd]", f"transcode.ladders.uhd.rungs={uhd}",
-                   "transcode.segment_duration_s=2"],  # fmt: skip
+        overrides=[
+            *fast,
+            "transcode.profiles=[main, uhd]",
+            f"transcode.ladders.uhd.rungs={uhd}",
+            "transcode.segment_duration_s=2",
+        ],  # fmt: skip
         media_root=media_root,
     )
     title = media_root / "hevc"
@@ -79,7 +83,9 @@ def test_ray_mode_publishes_the_same_title_as_serial(clip_480p, fast, media_root
 def test_encode_failure_in_a_ray_task_keeps_its_type_and_message(tmp_path) -> None:
     missing = tmp_path / "gone.mp4"
     rung = Rung(id="360p_800k", profile="main", codec="h264", width=640, height=360, bitrate_kbps=800)
-    job = EncodeJob(kind="video", source=missing, out_dir=tmp_path / "out", segment_duration_s=4, rung=rung, gop_frames=100)
+    job = EncodeJob(
+        kind="video", source=missing, out_dir=tmp_path / "out", segment_duration_s=4, rung=rung, gop_frames=100
+    )
     with pytest.raises(EncodeFailed, match="gone.mp4"):
         run_encodes([job], "ray", "encoding")
 
@@ -117,7 +123,9 @@ def test_cli_ingests_bigbuckbunny_from_the_repo_root(media_root) -> None:
 
 
 def test_carphone_qcif_gets_one_square_pixel_rung_at_its_display_size(raw_dir, fast, media_root) -> None:
-    record = ingest_title(raw_dir / "videos" / "carphone_pristine.mp4", "carphone", overrides=fast, media_root=media_root)
+    record = ingest_title(
+        raw_dir / "videos" / "carphone_pristine.mp4", "carphone", overrides=fast, media_root=media_root
+    )
     (rendition,) = record.renditions
     # coded 176x144 with 128:117 pixels is shown 193x144: encoded as 192x144 square pixels
     assert (rendition.id, rendition.width, rendition.height, rendition.bitrate_kbps) == ("144p_100k", 192, 144, 100)

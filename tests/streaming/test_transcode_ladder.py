@@ -106,7 +106,9 @@ def test_any_source_gets_even_never_upscaled_aspect_kept_rungs(width: int, heigh
     height=st.integers(32, 4320),
     box=st.sampled_from([(1920, 1080), (1280, 720), (854, 480), (640, 360), (3840, 2160)]),
 )
-def test_fit_in_box_fills_the_box_turned_to_the_source_orientation(width: int, height: int, box: tuple[int, int]) -> None:
+def test_fit_in_box_fills_the_box_turned_to_the_source_orientation(
+    width: int, height: int, box: tuple[int, int]
+) -> None:
     box_w, box_h = box if width >= height else (box[1], box[0])
     fitted_w, fitted_h, upscaled = fit_in_box(width, height, *box)
     exact = min(box_w / width, box_h / height)
