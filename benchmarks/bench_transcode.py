@@ -115,6 +115,9 @@ def bench_source(source: Path, work: Path) -> dict[str, object]:
 
 def run() -> dict:
     os.environ.setdefault("STREAMLAB_PROGRESS", "0")
+    # Ray lowers its workers' priority (niceness +15) so drivers stay responsive; on a shared
+    # machine that alone would make the Ray encodes lose to the serial ones. Same priority for both.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     cache = project.state_dir() / "bench"
     generated = generated_source(cache)
     bbb = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
