@@ -18,7 +18,7 @@ ranker (rules and diversity apply), not an error.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,10 @@ from models.recsys.deep import WatchProbabilityModel, context_features, syntheti
 from models.recsys.ranker import TitleAttributes, rank, unit_scale
 from models.recsys.settings import RecsysSettings
 from models.recsys.split import temporal_split
+
+HistoricalLookup = Callable[[pd.DataFrame], pd.DataFrame]
+"""``user_id, item_id, event_timestamp`` rows → the same rows with ``viewer_stats__*`` and
+``title_stats__*`` columns, joined point-in-time (row order kept)."""
 
 POOL = 50
 """Candidates per viewer the deep model and the ranker see (the blend's top 50)."""
@@ -55,7 +59,11 @@ class HybridPipeline(Recommender):
         self.report: FitReport | None = None
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, data: RecsysData) -> "HybridPipeline":
+    def fit(self, data: RecsysData, historical: HistoricalLookup | None = None) -> "HybridPipeline":
+        """Fit on ``data``. ``historical`` (a Feast point-in-time join, see
+        :func:`features.training_sets.feast_lookup`) supplies the deep model's viewer/title
+        aggregates as of each example's own time; without it they are computed in-process as of
+        the end of the inner training data."""
         s = self.settings
         timings: dict[str, float] = {}
         columns = ["user_id", "item_id", "rating", "timestamp"]
@@ -83,6 +91,10 @@ class HybridPipeline(Recommender):
             started = time.perf_counter()
             pool, blended = self._pool(scores, weights)
             feats = self._pair_features(inner, users, pool, scores, contexts)
+            if historical is not None:
+                started_join = time.perf_counter()
+                self._apply_point_in_time(feats, inner, users, pool, contexts, historical)
+                timings["feature_join"] = time.perf_counter() - started_join
             labels = np.take_along_axis(truth, pool, axis=1)
             fold_a = np.arange(len(users)) % 2 == 0
             sample = self._training_rows(labels, s.deep.negatives_per_viewer)
@@ -177,6 +189,32 @@ class HybridPipeline(Recommender):
         ctx = context_features(contexts, sorted(self.settings.deep.devices))
         ctx = np.repeat(ctx[:, None, :], size, axis=1)
         return np.concatenate([z, title, viewer, affinity, ctx], axis=-1).astype(np.float32)
+
+    def _apply_point_in_time(self, feats: np.ndarray, data: RecsysData, users: np.ndarray, pool: np.ndarray, contexts: Sequence[Context], historical: "HistoricalLookup") -> None:
+        """Overwrite the time-varying columns of ``feats`` with point-in-time joined aggregates.
+
+        Layout (see :meth:`_pair_features`): C component z-scores | title: year, log count,
+        log 30-day count, mean rating, G genres | viewer: log count, age, gender, mean rating |
+        affinity·genres | context. Examples without a snapshot yet get zeros (no history).
+        """
+        n_users, size = pool.shape
+        examples = pd.DataFrame({
+            "user_id": np.repeat(data.user_ids[users], size).astype(str),
+            "item_id": data.item_ids[pool.ravel()].astype(str),
+            "event_timestamp": pd.to_datetime(np.repeat([c.timestamp_s for c in contexts], size), unit="s", utc=True),
+        })
+        joined = historical(examples)
+        c = len(self.blend_weights)
+        g = len(self.genre_names)
+        get = lambda name: joined[name].to_numpy(dtype=float, na_value=0.0).reshape(n_users, size)  # noqa: E731
+        feats[:, :, c + 1] = np.log1p(get("title_stats__watch_count"))
+        feats[:, :, c + 2] = np.log1p(get("title_stats__watch_count_30d"))
+        feats[:, :, c + 3] = get("title_stats__mean_rating")
+        v = c + 4 + g
+        feats[:, :, v] = np.log1p(get("viewer_stats__watch_count"))
+        feats[:, :, v + 3] = get("viewer_stats__mean_rating")
+        affinity = np.stack([get(f"viewer_stats__{genre_column(name)}") if f"viewer_stats__{genre_column(name)}" in joined else np.zeros((n_users, size)) for name in self.genre_names], axis=-1)
+        feats[:, :, v + 4] = np.einsum("upg,upg->up", affinity, self.titles.genres[pool].astype(float))
 
     def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None) -> list[Context]:
         """Requests at the viewer's last activity unless given; device drawn (synthetic, seeded)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -75,6 +77,7 @@ class DeepSettings(BaseModel):
     learning_rate: float = 3e-3
     negatives_per_viewer: int = 60
     devices: dict[str, float] = {"tv": 0.45, "mobile": 0.35, "web": 0.2}
+    feature_source: Literal["feast", "in_process"] = "feast"
     seed: int = 0
 
 

@@ -37,6 +37,9 @@ def test_train_then_recommend_writes_every_viewer(state_home, ml100k_dir):
     result = runner.invoke(_typer_app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "registered models:/recsys/" in result.output
+    from training.recsys.artifacts import load_trained
+
+    assert load_trained().report.fit_seconds["feature_join"] > 0  # deep model trained on Feast point-in-time joins
     out = state_home / "recs.csv"
     result = runner.invoke(_typer_app, ["recsys", "recommend", "--k", "10", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -40,7 +40,19 @@ def train(
     settings = settings or load_settings()
     data = load_training_data(Path(interactions), items, users)
     started = time.perf_counter()
-    pipeline = HybridPipeline(settings).fit(data)
+    historical = None
+    if settings.deep.enabled and settings.deep.feature_source == "feast":
+        from features.settings import load_feature_settings
+        from features.training_sets import build_and_lookup
+
+        # The store is built from this training data: point-in-time joins give each training
+        # example the aggregates as of its own time; serving reads the same store online.
+        historical = build_and_lookup(
+            data.interactions[["user_id", "item_id", "rating", "timestamp"]],
+            data.items[["item_id", "genres", "year"]],
+            load_feature_settings(),
+        )
+    pipeline = HybridPipeline(settings).fit(data, historical=historical)
     fit_s = time.perf_counter() - started
     path = save_pipeline(pipeline, recsys_state_dir() / "pipeline.pkl")
     run_id = model_uri = version = None
