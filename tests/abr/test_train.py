@@ -40,3 +40,26 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
     registered = load_learned("models:/abr-policy@champion")
     log = play(registered, traces[0], video)
     assert len(log.chunks) == 48
+
+
+@pytest.mark.slow
+def test_registered_pyfunc_decides_from_a_goodput_history(tmp_path, mlflow_store):
+    import pandas as pd
+
+    from training import tracking
+    from training.abr.train import _register
+
+    from training.abr.settings import TrainSettings
+
+    settings = load_config("abr", TrainSettings)
+    mlflow = tracking.configure()
+    with tracking.start_run("abr-test"):
+        _register(mlflow, Path(__file__).resolve().parents[2] / "models" / "abr" / "weights" / "learned.npz", settings)
+    model = mlflow.pyfunc.load_model("models:/abr-policy@champion")
+    rows = pd.DataFrame([
+        {"goodput_history": [4e5, 4.2e5, 3.9e5], "buffer_s": 25.0, "last_level": 4, "chunk_index": 10},
+        {"goodput_history": [2e4, 2.5e4], "buffer_s": 0.5, "last_level": 0, "chunk_index": 3},
+    ])
+    levels = model.predict(rows)
+    assert list(levels)[1] == 0
+    assert list(levels)[0] >= 3
