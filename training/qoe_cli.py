@@ -32,3 +32,118 @@ def simulate(
     sim = run(load_settings(overrides), seed, days, incidents)
     written = write_simulation(sim, out, labels)
     typer.echo(f"{summary_line(sim)} -> {out}; ground truth: {written}")
+
+
+@app.command()
+def train(
+    detector: str = typer.Option("all", "--detector", help="rule, zscore, iforest, sequence, a comma list, or all"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the artifact directories go (default <state>/qoe/detectors)"),
+    track: bool = typer.Option(True, "--track/--no-track", help="log to MLflow and register training.detector as qoe-detector"),
+    overrides: Optional[list[str]] = OVERRIDES,
+) -> None:
+    """Simulate training days, fit and calibrate the detectors, register the primary one."""
+    from models.qoe.detectors import DETECTORS
+    from models.qoe.errors import DetectorError
+    from models.qoe.settings import load_settings
+    from training.qoe.train import train as run
+
+    names = list(DETECTORS) if detector == "all" else [d.strip() for d in detector.split(",") if d.strip()]
+    unknown = [n for n in names if n not in DETECTORS]
+    if unknown or not names:
+        raise DetectorError(f"unknown detector(s) {unknown or detector!r}; valid: {', '.join(DETECTORS)}, or all")
+    result = run(load_settings(overrides), names, out, track)
+    for name, model in result.models.items():
+        typer.echo(f"{name}: threshold {model.detector.threshold:.4g} -> {result.paths[name]}")
+    typer.echo(f"trained in {result.seconds:.0f} s" + (f"; registered {result.model_uri}" if result.model_uri else ""))
+
+
+@app.command()
+def detect(
+    events: Path = typer.Option(..., "--events", help="telemetry: .jsonl or .parquet"),
+    out: Path = typer.Option(Path("alerts.jsonl"), "--out", help="alerts, one JSON object per line"),
+    model: Optional[str] = typer.Option(None, "--model", help="artifact dir, models:/qoe-detector@champion, or a committed detector name; default: the committed sequence detector"),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data over time shards)"),
+    mode: str = typer.Option("batch", "--mode", help="batch, or stream (event by event, as the ingest endpoint does)"),
+) -> None:
+    """Score an events file and write alerts (start, end, dimension, value, severity, evidence)."""
+    import json
+
+    from models.qoe.alerts import write_alerts
+    from pipelines.qoe.ingest import write_rejects
+    from training.qoe.registry import load_model
+
+    qoe_model = load_model(model)
+    if mode == "stream":
+        from models.qoe.streaming import StreamingDetector
+        from pipelines.qoe.ingest import iter_jsonl, read_events
+
+        stream = StreamingDetector(qoe_model)
+        if events.suffix.lower() == ".parquet":
+            result = read_events(events)
+            stream.ingest(sorted(result.heartbeats + result.summaries, key=lambda e: e.timestamp))
+        else:
+            from models.qoe.errors import TelemetryError
+
+            if not events.is_file():
+                raise TelemetryError(f"{events}: events file not found")
+            scored, _ = stream.ingest(line for line in iter_jsonl(events) if line.strip())
+            rejected = [s for s in scored if not s.accepted]
+            typer.echo(f"stream: {len(scored) - len(rejected)} accepted, {len(rejected)} rejected")
+        alerts = stream.flush()
+    else:
+        from pipelines.qoe.detect import detect_file
+
+        detected, ingest = detect_file(qoe_model, events, engine)
+        alerts = detected.alerts
+        if ingest.rejects:
+            rejects = out.with_name(out.name.split(".")[0] + ".rejects.jsonl")
+            summary = write_rejects(ingest, rejects)
+            typer.echo(f"rejected {summary['rejected']} event(s) ({json.dumps(summary['rejected_by_reason'])}) -> {rejects}")
+        typer.echo(f"{ingest.accepted} events, {detected.windows} windows scored")
+    write_alerts(alerts, out)
+    typer.echo(f"{len(alerts)} alert(s) by {qoe_model.detector.name} -> {out}")
+    for a in alerts[:20]:
+        typer.echo(f"  {a.severity:8s} {a.dimension}={a.value}  start {a.start:.0f}  detected {a.detected_at:.0f}  end {a.end:.0f}")
+
+
+@app.command()
+def evaluate(
+    events: Optional[Path] = typer.Option(None, "--events", help="the events file the alerts were computed on"),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="ground truth from simulate (default: beside --events)"),
+    alerts: Optional[Path] = typer.Option(None, "--alerts", help="alerts from detect"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="instead of files: simulate these held-out seeds (comma list) and evaluate every committed detector"),
+    days: float = typer.Option(1.0, "--days", help="with --seeds: simulated days per seed"),
+    incidents: Optional[str] = typer.Option(None, "--incidents", help="with --seeds: incident SPEC"),
+    overrides: Optional[list[str]] = OVERRIDES,
+) -> None:
+    """Incident-level F1, detection delay, false alerts per day and cause accuracy."""
+    import json
+
+    from models.qoe.errors import TelemetryError
+
+    if seeds:
+        from models.qoe.detectors import DETECTORS
+        from models.qoe.settings import load_settings
+        from training.qoe.evaluate import evaluate_seeds
+        from training.qoe.registry import load_model
+
+        settings = load_settings(overrides)
+        models = {name: load_model(name) for name in DETECTORS}
+        results = evaluate_seeds(models, settings, [int(s) for s in seeds.split(",")], days, incidents)
+        for name, metrics in results.items():
+            typer.echo(f"{name:9s} {json.dumps(metrics.summary())}")
+        return
+    if events is None or alerts is None:
+        raise TelemetryError("give --events and --alerts (and --labels unless it sits beside the events), or --seeds")
+    from models.qoe.alerts import read_alerts
+    from models.qoe.evaluate import evaluate as run
+    from pipelines.qoe.incidents import read_labels
+    from pipelines.qoe.simulate import default_labels_path
+
+    truth, meta = read_labels(labels or default_labels_path(events))
+    edge_region = {e: r for r, es in meta["population"]["regions"].items() for e in es}
+    metrics = run(read_alerts(alerts), truth, float(meta["days"]), edge_region)
+    typer.echo(json.dumps(metrics.summary(), indent=2))
+    for row in metrics.per_incident:
+        typer.echo(f"  {row['id']} {row['kind']:16s} {row['scope']:22s} found={row['found']!s:5s} "
+                   f"delay={row.get('delay_s', '-')}  first alert: {row.get('first_alert', '-')}")

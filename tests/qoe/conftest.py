@@ -26,13 +26,13 @@ def library(small_settings, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def three_hours(small_settings, library):
-    """Three simulated hours (evening load) with one edge collapse and one broken encode."""
+    """Three simulated evening hours: an edge collapse, a broken encode and a region collapse."""
     from pipelines.qoe.simulate import simulate
 
-    spec = "edge_collapse(eu-west-2)@18:40+30m;broken_encode(t001)@20:00+25m"
+    spec = "edge_collapse(eu-west-2)@40m+30m;broken_encode(t001)@100m+25m;region_collapse(us-east)@145m+20m"
     settings = small_settings.model_copy(update={"population": small_settings.population.model_copy(
         update={"start_epoch_s": small_settings.population.start_epoch_s + 18 * 3600})})
-    return simulate(settings, seed=5, days=0.125, spec=spec.replace("18:40", "40m").replace("20:00", "120m"), library=library)
+    return simulate(settings, seed=5, days=0.125, spec=spec, library=library)
 
 
 @pytest.fixture()

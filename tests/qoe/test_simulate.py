@@ -23,7 +23,7 @@ def test_events_are_in_time_order_and_labels_sit_beside_them(events_file):
     assert stamps == sorted(stamps)
     labels = json.loads((events_file.parent / "events.labels.json").read_text())
     assert [(i["kind"], i["dimension"], i["value"]) for i in labels["incidents"]] == [
-        ("edge_collapse", "edge", "eu-west-2"), ("broken_encode", "title", "t001")]
+        ("edge_collapse", "edge", "eu-west-2"), ("broken_encode", "title", "t001"), ("region_collapse", "region", "us-east")]
 
 
 def test_edge_collapse_raises_stalls_on_that_edge_only(three_hours):

@@ -1,0 +1,186 @@
+"""The trained QoE detector: baselines + one window detector + calibrated threshold + attribution.
+
+:class:`QoeModel` is what ``streamlab qoe train`` saves, what the registry holds as ``qoe-detector``
+and what batch, Ray Data and streaming scoring load. :meth:`QoeModel.window_causes` is the one
+scoring routine: it turns the units of a span of windows into attributed causes, so a single
+process, a Ray Data shard and the streaming detector all decide the same way.
+
+**Attribution** (why the *most specific* dimension wins): in every window, the groups whose score
+exceeds the threshold are candidates. They are ranked by total binomial surprise, which is
+largest for the group that concentrates the excess (a Kulldorff-style scan argument: adding
+unaffected units to a group dilutes its surprise; adding affected ones grows it). The top
+candidate is taken as a cause; its units are removed from every other candidate, which is re-scored
+(*explaining away*); candidates that fall below the threshold were symptoms of the cause. So one bad
+edge explains its region, all edges of a bad region are explained by the region (which has more
+affected units than any one edge), and a bad title or device explains the regions and edges it
+touched.
+
+Artifact layout (a directory): ``model.json`` (detector kind, threshold, settings, baselines and
+detector state) plus the detector's weights file (``sequence.pt`` state_dict or ``iforest.skops``).
+No pickle anywhere, so a registry download cannot run code on load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.qoe.alerts import Cause
+from models.qoe.detectors import Detector, make_detector
+from models.qoe.errors import DetectorError
+from models.qoe.features import (FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for,
+                                 units_in)
+from models.qoe.scores import ScoreSettings
+from models.qoe.settings import DetectionSettings
+from models.qoe.telemetry import DIMENSIONS
+from models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, window_counts
+
+FORMAT_VERSION = 1
+RANK_SYMPTOMS = [i for i, s in enumerate(SYMPTOMS) if s != "bad_score"]
+
+
+@dataclass
+class QoeModel:
+    detector: Detector
+    baselines: Baselines
+    detection: DetectionSettings
+    score: ScoreSettings
+
+    @property
+    def length(self) -> int:
+        return max(self.detector.length, 1)
+
+    @property
+    def lookback(self) -> int:
+        """Windows of units needed before the first scored window (context + sequence history)."""
+        return self.detection.context_windows - 1 + self.length - 1
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def grid_scores(self, units: pd.DataFrame, first: int, last: int
+                    ) -> tuple[list[Group], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(groups, sequences [G, W, L, F], scores [G, W], valid [G, W], counts [G, W, C]) for ``first..last``."""
+        counts = window_counts(units)
+        groups = groups_for(counts, self.baselines.groups)
+        w0 = first - self.lookback
+        grid = Grid.from_counts(counts, groups, w0, last)
+        context = grid.context(self.detection.context_windows)
+        feats = features(context, self.baselines.rates_for(groups))
+        valid = units_in(context, self.detection.min_units)
+        seqs = sequences(feats, self.length)[:, self.lookback:]             # [G, W, L, F]
+        g, w = seqs.shape[:2]
+        keys = [groups[i] for i in range(g) for _ in range(w)]
+        scores = self.detector.score(seqs.reshape(g * w, self.length, len(FEATURES)), keys).reshape(g, w)
+        valid = valid[:, self.lookback:]
+        return groups, seqs, np.where(valid, scores, -np.inf), valid, context[:, self.lookback:]
+
+    def window_causes(self, units: pd.DataFrame, first: int, last: int) -> list[Cause]:
+        """Attributed causes for windows ``first..last`` from units covering ``first - lookback .. last``."""
+        if len(units) == 0 or last < first:
+            return []
+        groups, seqs, scores, _, _ = self.grid_scores(units, first, last)
+        causes: list[Cause] = []
+        flagged = scores > self.detector.threshold
+        if not flagged.any():
+            return causes
+        win = units["window"].to_numpy()
+        for w_rel in np.flatnonzero(flagged.any(axis=0)):
+            window = first + int(w_rel)
+            lo = np.searchsorted(win, window - self.lookback, side="left")
+            hi = np.searchsorted(win, window, side="right")
+            candidates = [int(i) for i in np.flatnonzero(flagged[:, w_rel])]
+            causes.extend(self.attribute(window, candidates, groups, seqs[:, w_rel, -1], scores[:, w_rel],
+                                         units.iloc[lo:hi]))
+        return causes
+
+    def _span_counts(self, window: int, unit_windows: np.ndarray, counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Context counts ``[length, C]`` for the ``length`` windows ending at ``window`` from the masked units."""
+        ctx = self.detection.context_windows
+        base = window - self.lookback
+        rel = unit_windows - base
+        keep = mask & (rel >= 0) & (rel < self.lookback + 1)
+        per_window = np.zeros((self.lookback + 1, counts.shape[1]))
+        np.add.at(per_window, rel[keep], counts[keep])
+        cum = np.concatenate([np.zeros((1, counts.shape[1])), per_window.cumsum(axis=0)])
+        ends = np.arange(ctx - 1, self.lookback + 1) + 1
+        return cum[ends] - cum[ends - ctx]
+
+    def attribute(self, window: int, candidates: list[int], groups: list[Group], feats: np.ndarray,
+                  scores: np.ndarray, span_units: pd.DataFrame) -> list[Cause]:
+        """Greedy explaining-away over the flagged groups of one window (see the module docstring).
+
+        ``span_units`` are the units of the ``lookback + 1`` windows ending at ``window``, so a
+        candidate is re-scored on its whole sequence with the chosen causes' units removed.
+        """
+        causes: list[Cause] = []
+        remaining = {i: (feats[i], float(scores[i])) for i in candidates}
+        removed = np.zeros(len(span_units), dtype=bool)
+        columns = {d: span_units[d].to_numpy() for d in DIMENSIONS}
+        unit_windows = span_units["window"].to_numpy()
+        count_matrix = span_units[list(COUNT_COLUMNS)].to_numpy(dtype=np.float64)
+        while remaining and len(causes) < self.detection.max_causes_per_window:
+            best = max(remaining, key=lambda i: (float(remaining[i][0][SURPRISE][RANK_SYMPTOMS].sum()), remaining[i][1]))
+            feat, score = remaining.pop(best)
+            causes.append(Cause(window, groups[best][0], groups[best][1], score, self.evidence(feat, groups[best])))
+            dim, value = groups[best]
+            removed |= columns[dim] == value
+            if not remaining:
+                break
+            idx = list(remaining)
+            ctx = np.stack([self._span_counts(window, unit_windows, count_matrix,
+                                              (columns[groups[i][0]] == groups[i][1]) & ~removed) for i in idx])
+            seq = features(ctx, self.baselines.rates_for([groups[i] for i in idx]))      # [n, L, F]
+            new_scores = self.detector.score(seq, [groups[i] for i in idx])
+            ok = units_in(ctx[:, -1], self.detection.min_units)
+            remaining = {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx)
+                         if ok[k] and new_scores[k] > self.detector.threshold}
+        return causes
+
+    def evidence(self, feat: np.ndarray, group: Group) -> dict[str, Any]:
+        base = self.baselines.rates_for([group])[0]
+        order = np.argsort(-feat[SURPRISE])[:3]
+        return {
+            "symptoms": {SYMPTOMS[j]: {"rate": round(float(feat[RATES][j]), 4), "baseline": round(float(base[j]), 4),
+                                       "surprise": round(float(feat[SURPRISE][j]), 2)} for j in order if feat[SURPRISE][j] > 0},
+            "heartbeats": int(round(float(np.expm1(feat[-2])))), "starts": int(round(float(np.expm1(feat[-1])))),
+        }
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = self.detector.save_weights(directory)
+        payload = {"format": FORMAT_VERSION, "detector": self.detector.name, "threshold": self.detector.threshold,
+                   "length": self.detector.length, "state": self.detector.state(), "weights": files,
+                   "detection": self.detection.model_dump(), "score": self.score.model_dump(),
+                   "baselines": self.baselines.to_dict()}
+        (directory / "model.json").write_text(json.dumps(payload, indent=1) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> "QoeModel":
+        path = Path(directory) / "model.json"
+        if not path.is_file():
+            raise DetectorError(f"{directory}: not a QoE detector artifact (no model.json)")
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT_VERSION:
+            raise DetectorError(f"{path}: artifact format {data.get('format')!r}; this code reads {FORMAT_VERSION}")
+        detector = make_detector(data["detector"])
+        detector.load_state(data["state"])
+        detector.length = int(data["length"])
+        detector.threshold = float(data["threshold"])
+        detector.load_weights(Path(directory))
+        return cls(detector, Baselines.from_dict(data["baselines"]), DetectionSettings(**data["detection"]),
+                   ScoreSettings(**data["score"]))
+
+
+def sequences(feats: np.ndarray, length: int) -> np.ndarray:
+    """``[G, W, F]`` → ``[G, W, L, F]``: each window with the ``L - 1`` before it (zeros before the start)."""
+    g, w, f = feats.shape
+    padded = np.concatenate([np.zeros((g, length - 1, f), dtype=feats.dtype), feats], axis=1)
+    view = np.lib.stride_tricks.sliding_window_view(padded, (length,), axis=1)   # [G, W, F, L]
+    return np.ascontiguousarray(np.moveaxis(view, -1, 2))

@@ -1,0 +1,1 @@
+"""Training, calibration, registration and evaluation of the QoE detectors."""
