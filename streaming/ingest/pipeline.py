@@ -67,6 +67,7 @@ def ingest_title(
             rungs,
             _output_fps(probe, settings),
             audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
+            expected_duration_s=probe.info.duration_s,
         )
         record = TitleRecord(
             title_id=title_id,

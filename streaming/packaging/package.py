@@ -30,12 +30,24 @@ class PackagedTitle:
     duration_s: float
 
 
-def package_title(title_dir: Path, rungs: list[Rung], fps: float, *, audio_bitrate_kbps: int | None) -> PackagedTitle:
-    """Describe the encoded tracks under ``title_dir``; ``audio_bitrate_kbps`` None means no audio track."""
+def package_title(
+    title_dir: Path,
+    rungs: list[Rung],
+    fps: float,
+    *,
+    audio_bitrate_kbps: int | None,
+    expected_duration_s: float | None = None,
+) -> PackagedTitle:
+    """Describe the encoded tracks under ``title_dir``; ``audio_bitrate_kbps`` None means no audio track.
+
+    ``expected_duration_s`` (the probed video duration) guards against video encodes that stopped
+    early: FFmpeg's segment muxer can fail to open a segment file and still exit 0.
+    """
     videos: list[VideoRepresentation] = []
     for rung in rungs:
         track = read_track(title_dir, rung.id)
         _check_dimensions(track, rung)
+        _check_complete(track, expected_duration_s)
         write_media_playlist(title_dir, track)
         rendition = Rendition(
             id=rung.id,
@@ -55,7 +67,7 @@ def package_title(title_dir: Path, rungs: list[Rung], fps: float, *, audio_bitra
     audio_track: Track | None = None
     audio: AudioTrack | None = None
     if audio_bitrate_kbps is not None:
-        audio_track = read_track(title_dir, AUDIO_DIR)
+        audio_track = read_track(title_dir, AUDIO_DIR)  # not length-checked: sources' audio may end early
         write_media_playlist(title_dir, audio_track)
         audio = AudioTrack(
             id=AUDIO_DIR,
@@ -79,6 +91,18 @@ def package_title(title_dir: Path, rungs: list[Rung], fps: float, *, audio_bitra
 
 def _by_bandwidth(variants: list[tuple[Rendition, float]]) -> list[tuple[Rendition, float]]:
     return sorted(variants, key=lambda v: v[0].bandwidth_bps)
+
+
+def _check_complete(track: Track, expected_duration_s: float | None) -> None:
+    """A track may end up to one segment short of the source (rounding, encoder delay), never more."""
+    if expected_duration_s is None or not track.segments:
+        return
+    longest_segment_s = max(track.segment_duration_s(s) for s in track.segments)
+    if track.duration_s < expected_duration_s - max(longest_segment_s, 0.5):
+        raise PackagingError(
+            f"{track.folder}: segments cover {track.duration_s:.2f} s of a {expected_duration_s:.2f} s source "
+            "(the encode stopped early)"
+        )
 
 
 def _check_dimensions(track: Track, rung: Rung) -> None:

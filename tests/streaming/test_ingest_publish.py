@@ -114,3 +114,10 @@ def test_orphaned_staging_folders_are_swept_and_live_ones_kept(media_root) -> No
         os.utime(path, (day_ago, day_ago))
     assert sweep_stale_staging(media_root, older_than_s=24 * 3600) == [orphan]
     assert not orphan.exists() and live.exists()
+
+
+def test_media_root_with_percent_and_spaces_in_its_path(clip_360p_silent, fast, tmp_path) -> None:
+    odd_root = tmp_path / "100% real media"
+    record = ingest_title(clip_360p_silent, "odd", overrides=fast, media_root=odd_root)
+    folder = odd_root / "odd" / record.renditions[0].id
+    assert sorted(p.name for p in folder.glob("seg_*.m4s")) == ["seg_00001.m4s"]

@@ -186,3 +186,20 @@ def test_b_frame_video_presents_its_first_frame_at_zero_like_the_audio(clip_480p
     first_audio_s = read_fragment(audio / "seg_00001.m4s", audio_init).earliest_presentation_time / audio_init.timescale
     assert first_video_s == 0.0
     assert abs(first_video_s - first_audio_s) < 1024 / 48000  # within one AAC frame
+
+
+def test_a_track_missing_its_last_segments_is_refused(published: Path, tmp_path: Path) -> None:
+    """FFmpeg can fail to open a segment file and still exit 0: packaging notices the short track."""
+    import shutil
+
+    from streaming.packaging.package import package_title
+    from streaming.packaging.segments import PackagingError
+    from streaming.transcode.ladder import Rung
+
+    copy = tmp_path / "clip"
+    shutil.copytree(published, copy)
+    (copy / "360p_500k" / "seg_00003.m4s").unlink()
+    (copy / "360p_500k" / "seg_00002.m4s").unlink()
+    rung = Rung(id="360p_500k", profile="mobile", codec="h264", width=640, height=360, bitrate_kbps=500)
+    with pytest.raises(PackagingError, match="stopped early"):
+        package_title(copy, [rung], 25.0, audio_bitrate_kbps=None, expected_duration_s=6.0)
