@@ -64,6 +64,11 @@ def qoe_cdf_figure(summary: dict[str, dict]) -> "Figure":
         values = np.sort(np.asarray(list(entry["per_trace_qoe"].values())))
         ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post",
                 label=f"{name} ({entry['mean_qoe']:.3f})")
+    every = np.concatenate([list(e["per_trace_qoe"].values()) for e in summary.values()])
+    low = float(np.percentile(every, 3))
+    if low > float(np.min(every)):  # a few outage traces (all policies stall) would squash the rest
+        ax.set_xlim(low - 0.25, float(np.max(every)) + 0.1)
+        ax.set_title(f"traces below {low - 0.25:.2f} off the axis", fontsize=8)
     ax.set_xlabel("mean QoE per trace")
     ax.set_ylabel("CDF")
     ax.legend(fontsize=8)
