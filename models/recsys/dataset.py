@@ -90,14 +90,21 @@ class RecsysData:
         return sp.csr_matrix((v[last], (u[last], i[last])), shape=(self.n_users, self.n_items))
 
     def seen(self) -> sp.csr_matrix:
-        return self.matrix()
+        """Viewer × title 0/1 matrix, built once (interactions are not mutated after build)."""
+        cached = self.__dict__.get("_seen")
+        if cached is None:
+            cached = self.__dict__["_seen"] = self.matrix()
+        return cached
 
     def last_timestamp(self) -> np.ndarray:
         """Per viewer: the time of their last interaction (NaN for viewers without any)."""
-        out = np.full(self.n_users, np.nan)
-        grouped = self.interactions.groupby("u")["timestamp"].max()
-        out[grouped.index.to_numpy()] = grouped.to_numpy()
-        return out
+        cached = self.__dict__.get("_last")
+        if cached is None:
+            cached = np.full(self.n_users, np.nan)
+            grouped = self.interactions.groupby("u")["timestamp"].max()
+            cached[grouped.index.to_numpy()] = grouped.to_numpy()
+            self.__dict__["_last"] = cached
+        return cached
 
     def genre_matrix(self) -> tuple[np.ndarray, list[str]]:
         """Title × genre 0/1 matrix and the genre names (sorted)."""

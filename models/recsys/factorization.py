@@ -50,7 +50,7 @@ class BPR(_Factorization):
 
     name = "bpr"
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01, iterations: int = 100, seed: int = 0):
+    def __init__(self, factors: int = 64, learning_rate: float = 0.01, regularization: float = 0.01, iterations: int = 100, seed: int = 0):
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.seed = iterations, seed
 

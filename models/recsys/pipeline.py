@@ -219,7 +219,10 @@ class HybridPipeline(Recommender):
     def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None) -> list[Context]:
         """Requests at the viewer's last activity unless given; device drawn (synthetic, seeded)."""
         last = data.last_timestamp()
-        devices = synthetic_devices(data.n_users, self.settings.deep.devices, self.settings.seed)
+        cache = self.__dict__.setdefault("_device_cache", {})
+        if data.n_users not in cache:
+            cache[data.n_users] = synthetic_devices(data.n_users, self.settings.deep.devices, self.settings.seed)
+        devices = cache[data.n_users]
         out = []
         for row, u in enumerate(users):
             ctx = given[row] if given is not None else None

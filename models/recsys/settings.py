@@ -27,7 +27,7 @@ class ALSSettings(BaseModel):
 
 class BPRSettings(BaseModel):
     factors: int = 64
-    learning_rate: float = 0.05
+    learning_rate: float = 0.01
     regularization: float = 0.01
     iterations: int = 100
 
