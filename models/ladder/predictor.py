@@ -111,6 +111,6 @@ def _model(feature_names: list[str], monotone: dict[str, int]):  # noqa: ANN202
 
     constraints = [monotone.get(name, 0) for name in feature_names]
     return HistGradientBoostingRegressor(
-        max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=8, l2_regularization=1.0,
+        max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=8, l2_regularization=1.0,
         monotonic_cst=constraints, random_state=0,
     )  # fmt: skip
