@@ -44,3 +44,30 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sources")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the test process without interpreter finalisation once duckdb has been loaded.
+
+    Feast's duckdb offline store (through ibis) keeps duckdb objects alive until exit, and duckdb's
+    nanobind bindings then print pages of 'leaked instance' warnings after pytest's summary, burying it.
+    Everything is flushed and Ray (if a test started it) is shut down first, so nothing is lost.
+    """
+    import sys
+
+    if "duckdb" not in sys.modules or _EXIT_STATUS not in config.stash:
+        return
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(config.stash[_EXIT_STATUS])
