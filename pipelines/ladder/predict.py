@@ -1,8 +1,8 @@
 """The predicted ladder: features + model instead of the trial grid, then the same hull and rules.
 
-Predictions cost nothing per point, so the predicted grid is denser than the measured one (every
-CRF step of ``crf_step`` between the grid's extremes): the hull is smoother and the rules need
-less interpolation. The model comes from the MLflow registry (``models:/ladder-model@<alias>``)
+The model predicts the grid's own points (sizes x the configured CRFs, the CRFs it was trained
+on: trees are step functions between them) and the rules interpolate the CRF between them, exactly
+as they do between measured points. The model comes from the MLflow registry (``models:/ladder-model@<alias>``)
 when one is registered, else from the committed default artifact.
 """
 
@@ -48,10 +48,10 @@ def predicted_points(
     facts: SourceFacts,
     codec: Codec,
     settings: LadderOptimizerSettings,
-    crf_step: float = 1.0,
+    crfs: list[float] | None = None,
 ) -> list[TrialPoint]:
     grid = settings.grid.codec(codec)
-    crfs = list(np.arange(min(grid.crf), max(grid.crf) + 1e-9, crf_step))
+    crfs = crfs or list(grid.crf)
     sizes = trial_sizes(facts.width, facts.height, settings.grid.heights, settings.grid.max_resolutions)
     fps = facts.fps_out or facts.fps
     vector = features.vector()
