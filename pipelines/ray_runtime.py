@@ -73,6 +73,8 @@ def map_tasks(
                 try:
                     results[index[ref]] = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
+                    for other in pending:  # the pipeline has failed: stop spending cores on it
+                        ray.cancel(other, force=True)
                     raise exc.as_instanceof_cause() from None
                 advance()
     return results

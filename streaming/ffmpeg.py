@@ -19,8 +19,13 @@ class FFmpegError(StreamlabError):
 
     def __init__(self, what: str, returncode: int, stderr_tail: str) -> None:
         super().__init__(f"{what} failed (ffmpeg exit {returncode}): {stderr_tail}")
+        self.what = what
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:
+        """Pickle by constructor arguments, so the error survives a trip back from a Ray worker."""
+        return (type(self), (self.what, self.returncode, self.stderr_tail))
 
 
 @lru_cache(maxsize=1)

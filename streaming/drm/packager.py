@@ -109,12 +109,15 @@ def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: flo
         encrypted = work / "out"
         encrypted.mkdir()
         run_ffmpeg(
-            ["-i", joined, "-map", "0", "-c", "copy", "-f", "hls", "-hls_time", f"{segment_duration_s:g}", "-hls_playlist_type", "vod",
+            # -avoid_negative_ts disabled + negative_cts_offsets keep the B-frame timing the encoder wrote
+            # (video starting at 0 like the audio); a plain re-mux would shift video 80 ms late.
+            ["-i", joined, "-map", "0", "-c", "copy", "-avoid_negative_ts", "disabled", "-f", "hls", "-hls_time", f"{segment_duration_s:g}", "-hls_playlist_type", "vod",
              "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT, "-start_number", "1",
              "-hls_flags", "independent_segments",
              "-hls_segment_filename", encrypted / "seg_%05d.m4s",
              "-hls_segment_options",
-             f"encryption_scheme=cenc-aes-ctr:encryption_key={key.key.hex()}:encryption_kid={key.kid_hex}",
+             f"movflags=+negative_cts_offsets:encryption_scheme=cenc-aes-ctr:encryption_key={key.key.hex()}"
+             f":encryption_kid={key.kid_hex}",
              encrypted / MEDIA_PLAYLIST],
             f"CENC encryption of {track_dir.name}",
         )

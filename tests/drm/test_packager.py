@@ -29,7 +29,7 @@ def clear_title(tmp_path_factory) -> tuple[Path, TitleRecord]:
     media = root / "media"
     record = ingest_title(source, "clip", media_root=media,
                           overrides=[f"ingest.allowed_roots=[{root}]", "transcode.mode=serial",
-                                     "transcode.x264_preset=ultrafast"])
+                                     "transcode.x264_preset=veryfast"])  # B-frames, as in production
     return media / "clip", record
 
 
@@ -93,6 +93,27 @@ def test_cenc_keeps_segment_boundaries_and_keyframes(clear_title, tmp_path, mast
         assert [(f.base_media_decode_time, f.duration, f.sample_count) for f in enc] == \
                [(f.base_media_decode_time, f.duration, f.sample_count) for f in clear]
         assert all(f.starts_with_sync_sample for f in enc)
+
+
+def test_cenc_keeps_the_presentation_timing(clear_title, tmp_path, master_key):
+    """Video must still start at 0 like the audio: a plain re-mux turns the encoder's negative
+    composition offsets (trun v1) into an 80 ms empty edit, and Chromium then plays video late."""
+    src, _ = clear_title
+    work, protected, _ = _protect(clear_title, tmp_path, master_key, "clearkey")
+    video = protected.renditions[0].id
+
+    def edit_list(folder: Path) -> bytes:
+        init = (folder / "init.mp4").read_bytes()
+        at = init.index(b"elst")
+        return init[at + 4:at + 4 + 20]  # version/flags, entry count, first entry
+
+    def trun_version(segment: Path) -> int:
+        data = segment.read_bytes()
+        return data[data.index(b"trun") + 4]
+
+    assert edit_list(work / video) == edit_list(src / video)
+    for clear, enc in zip(segments(src / video), segments(work / video), strict=True):
+        assert trun_version(enc) == trun_version(clear) == 1
 
 
 def test_mpd_gets_content_protection_for_every_adaptation_set(clear_title, tmp_path, master_key):
