@@ -6,6 +6,12 @@ so a raw rate is noise for small groups and too slow for large ones. The surpris
 are under the group's normal rate. It is comparable across group sizes and symptoms, which is what
 the learned detectors and the attribution rank on.
 
+Heartbeats of one session are not independent (a session that stalls stalls in several beats),
+so for heartbeat symptoms the counts are deflated by a clustering factor (``detection.heartbeat_clustering``,
+about the beats one session sends per context) before the tail is taken; the tail is the Poisson
+upper tail ``P(X >= k), X ~ Poisson(n p)`` (via the regularised gamma function, which accepts the
+fractional counts). Starts are one per session and are not deflated.
+
 Everything is laid out on a dense grid ``[group, window, feature]`` so the batch path, the sequence
 model and the streaming path share one representation.
 """
@@ -16,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
+from scipy.special import gammainc
 
 from models.qoe.telemetry import DIMENSIONS
 from models.qoe.windows import COUNT_COLUMNS, DENOMINATOR, SYMPTOMS
 
-SURPRISE_CAP = 300.0
-"""-log10 of the smallest double; also keeps ranking by surprise meaningful for huge groups."""
+SURPRISE_CAP = 1e4
+"""Only a numerical guard: huge groups must keep ranking above their subgroups (see attribution)."""
 RATE_FLOOR = 1e-3
 COUNT_INDEX = {c: i for i, c in enumerate(COUNT_COLUMNS)}
 FEATURES: tuple[str, ...] = (*(f"surprise_{s}" for s in SYMPTOMS), *(f"rate_{s}" for s in SYMPTOMS), "log_hb", "log_starts")
@@ -104,7 +110,7 @@ def groups_for(window_counts: pd.DataFrame, known: list[Group] | None = None) ->
     return list(known or []) + extra
 
 
-def features(context: np.ndarray, rates: np.ndarray) -> np.ndarray:
+def features(context: np.ndarray, rates: np.ndarray, clustering: float = 3.0) -> np.ndarray:
     """``[..., counts]`` context counts and ``[groups, symptoms]`` baselines → ``[..., FEATURES]``."""
     shape = context.shape[:-1]
     out = np.zeros((*shape, len(FEATURES)), dtype=np.float32)
@@ -114,9 +120,15 @@ def features(context: np.ndarray, rates: np.ndarray) -> np.ndarray:
         n = context[..., COUNT_INDEX[DENOMINATOR[s]]]
         n = np.maximum(n, k)
         pj = np.broadcast_to(p[..., j], k.shape)
-        with np.errstate(divide="ignore"):
-            tail = binom.sf(k - 1, n, pj)
-            surprise = np.where(k > 0, -np.log10(np.maximum(tail, 1e-300)), 0.0)
+        phi = 1.0 if DENOMINATOR[s] == "starts" else clustering
+        k_eff = k / phi
+        lam = n / phi * pj
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = gammainc(np.maximum(k_eff, 1e-12), lam)
+            # Past double precision the tail underflows; the Poisson log-likelihood ratio keeps ranking.
+            llr = (k_eff * np.log(np.maximum(k_eff, 1e-12) / np.maximum(lam, 1e-12)) - (k_eff - lam)) / np.log(10.0)
+            surprise = np.where(tail > 1e-250, -np.log10(np.maximum(tail, 1e-300)), llr)
+            surprise = np.where(k > 0, surprise, 0.0)
         out[..., j] = np.minimum(surprise, SURPRISE_CAP)
         out[..., len(SYMPTOMS) + j] = np.divide(k, n, out=np.zeros_like(k, dtype=float), where=n > 0)
     out[..., -2] = np.log1p(context[..., COUNT_INDEX["hb"]])

@@ -69,7 +69,7 @@ class QoeModel:
         w0 = first - self.lookback
         grid = Grid.from_counts(counts, groups, w0, last)
         context = grid.context(self.detection.context_windows)
-        feats = features(context, self.baselines.rates_for(groups))
+        feats = features(context, self.baselines.rates_for(groups), self.detection.heartbeat_clustering)
         valid = units_in(context, self.detection.min_units)
         seqs = sequences(feats, self.length)[:, self.lookback:]             # [G, W, L, F]
         g, w = seqs.shape[:2]
@@ -133,7 +133,7 @@ class QoeModel:
             idx = list(remaining)
             ctx = np.stack([self._span_counts(window, unit_windows, count_matrix,
                                               (columns[groups[i][0]] == groups[i][1]) & ~removed) for i in idx])
-            seq = features(ctx, self.baselines.rates_for([groups[i] for i in idx]))      # [n, L, F]
+            seq = features(ctx, self.baselines.rates_for([groups[i] for i in idx]), self.detection.heartbeat_clustering)      # [n, L, F]
             new_scores = self.detector.score(seq, [groups[i] for i in idx])
             ok = units_in(ctx[:, -1], self.detection.min_units)
             remaining = {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx)

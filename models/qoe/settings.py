@@ -67,6 +67,7 @@ class DetectionSettings(BaseModel):
     confirm_windows: int = Field(1, ge=1)
     close_after_windows: int = Field(4, ge=1)
     max_causes_per_window: int = Field(3, ge=1)
+    heartbeat_clustering: float = Field(3.0, ge=1.0)
 
 
 class SequenceSettings(BaseModel):

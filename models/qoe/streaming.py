@@ -148,7 +148,7 @@ class StreamingDetector:
             c = self.counts.get(w)
             if c is not None:
                 ctx[: c.shape[0]] += c
-        feats = features(ctx, self.rates)
+        feats = features(ctx, self.rates, det.heartbeat_clustering)
         seq = np.concatenate([self.history, feats[:, None, :]], axis=1)
         valid = units_in(ctx, det.min_units)
         scores = np.full(g, -np.inf)

@@ -29,3 +29,23 @@ def test_bad_incident_spec_is_one_line_error(tmp_path):
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "qoe", "simulate", "--out", str(tmp_path / "e.jsonl"),
                            "--incidents", "flood"], capture_output=True, text=True)
     assert done.returncode == 2 and "error: unknown incident kind 'flood'" in done.stderr
+
+
+def test_detect_then_evaluate_from_files(events_file, tmp_path):
+    out = tmp_path / "alerts.jsonl"
+    result = runner.invoke(app, ["qoe", "detect", "--events", str(events_file), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().strip()
+    result = runner.invoke(app, ["qoe", "evaluate", "--events", str(events_file), "--alerts", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[: result.output.index("}") + 1])
+    assert summary["incidents"] == 3 and summary["found"] >= 2
+
+
+def test_detect_reports_rejects_beside_the_alerts(events_file, tmp_path):
+    bad = tmp_path / "mixed.jsonl"
+    bad.write_text(events_file.read_text() + "{broken\n" + '{"kind": "heartbeat"}\n')
+    result = runner.invoke(app, ["qoe", "detect", "--events", str(bad), "--out", str(tmp_path / "alerts.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "rejected 2 event(s)" in result.output
+    assert len((tmp_path / "alerts.rejects.jsonl").read_text().splitlines()) == 2

@@ -42,7 +42,7 @@ class TrainResult:
 
 def detector_kwargs(name: str, settings: QoeSettings) -> dict:
     if name == "sequence":
-        return settings.training.sequence.model_dump()
+        return {**settings.training.sequence.model_dump(), "gap": settings.detection.context_windows - 1}
     if name == "iforest":
         return settings.training.iforest.model_dump()
     return {}
@@ -58,7 +58,7 @@ def fit_models(settings: QoeSettings, names: list[str], fit_days: list[Day], cal
 
     def day_arrays(day: Day, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         context = day.grid.context(det.context_windows)
-        feats = features(context, rates)
+        feats = features(context, rates, det.heartbeat_clustering)
         mask = units_in(context, det.min_units) & day.normal[None, :]
         return sequences(feats, length), mask, units_in(context, det.min_units)
 
