@@ -286,9 +286,10 @@ class HybridPipeline(Recommender):
 
     # -- the shared interface ---------------------------------------------------------------
     def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
-        """Dense scores for the interface: ranked candidates get their ranker score, others −inf... 
+        """Dense scores for the shared interface, consistent with the ranked list.
 
-        ...shifted below every candidate (blend score − 1e3), so ``top_k`` equals the ranked list.
+        The top ``k`` of the ranker get their ranker score + 1e3; other candidates their blend
+        score − 1e3; non-candidates (and watched titles) −1e6. So ``top_k`` returns the ranked list.
         """
         ctx = self._contexts(self.data, users, contexts)
         scores = ComponentScores(self.models, users, ctx, self.settings.blend.candidates_per_component)
