@@ -213,7 +213,10 @@ class HybridPipeline(Recommender):
         v = c + 4 + g
         feats[:, :, v] = np.log1p(get("viewer_stats__watch_count"))
         feats[:, :, v + 3] = get("viewer_stats__mean_rating")
-        affinity = np.stack([get(f"viewer_stats__{genre_column(name)}") if f"viewer_stats__{genre_column(name)}" in joined else np.zeros((n_users, size)) for name in self.genre_names], axis=-1)
+        if not g:  # no items file: no genres, so no genre affinity (the feature stays 0)
+            return
+        columns = [f"viewer_stats__{genre_column(name)}" for name in self.genre_names]
+        affinity = np.stack([get(col) if col in joined else np.zeros((n_users, size)) for col in columns], axis=-1)
         feats[:, :, v + 4] = np.einsum("upg,upg->up", affinity, self.titles.genres[pool].astype(float))
 
     def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None) -> list[Context]:

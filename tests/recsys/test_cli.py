@@ -54,6 +54,20 @@ def test_train_then_recommend_writes_every_viewer(state_home, ml100k_dir):
     assert len(pd.read_csv(out)) == 10
 
 
+@pytest.mark.slow
+def test_train_from_interactions_alone_works(state_home, ml100k_dir):
+    """No items file: no genres or years, and the Feast-joined features must still line up."""
+    train_csv = _subset_csv(ml100k_dir, state_home / "train.csv", viewers=80)
+    args = ["recsys", "train", "--interactions", str(train_csv), "deep.epochs=1", "blend.rounds=1",
+            "blend.components=[ease,transitions,time_popularity]"]
+    result = runner.invoke(_typer_app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = state_home / "recs.csv"
+    result = runner.invoke(_typer_app, ["recsys", "recommend", "--k", "5", "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out).user_id.nunique() == 80
+
+
 def test_recommend_before_any_train_is_a_clear_error(state_home):
     from pipelines.cli import app
 
