@@ -7,7 +7,9 @@ inside the command that needs them, so ``streamlab --help`` stays fast. A
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
 import sys
 
 import typer
@@ -56,13 +58,36 @@ def _demo(
     run_demo(serve=serve, overrides=overrides)
 
 
+_exit_code = 0
+
+
+def _skip_finalisation_after_duckdb() -> None:
+    """Registered first, so it runs after every other exit handler (MLflow, Ray have flushed by then).
+
+    Feast's duckdb offline store keeps duckdb objects alive to the end, and duckdb's nanobind
+    bindings then print pages of 'leaked instance' warnings at interpreter finalisation.
+    """
+    if "duckdb" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_code)
+
+
+atexit.register(_skip_finalisation_after_duckdb)
+
+
 def app() -> None:
     """Console-script entry point."""
+    global _exit_code
     try:
         _typer_app()
     except StreamlabError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        _exit_code = exc.exit_code
         sys.exit(exc.exit_code)
+    except SystemExit as exc:
+        _exit_code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
 
 
 if __name__ == "__main__":
