@@ -1,7 +1,8 @@
 """Alert records and the tracker that turns per-window causes into alerts.
 
 An alert opens when the same (dimension, value) is named the cause in ``confirm_windows``
-consecutive windows, stays open while it keeps being named, and closes after
+consecutive windows (or in one window scoring ``instant_ratio`` times the threshold: a blip of two
+chance failures in a small group is not worth a page, a collapse is), stays open while it keeps being named, and closes after
 ``close_after_windows`` quiet windows. ``start`` is the first flagged window's start, ``end`` the
 last flagged window's end, ``detected_at`` the end of the window that confirmed it (the moment an
 operator would be paged, so detection delay = ``detected_at`` - incident start).
@@ -65,6 +66,7 @@ class AlertTracker:
     detector: str
     confirm_windows: int = 1
     close_after_windows: int = 4
+    instant_ratio: float = float("inf")
     open: dict[tuple[str, str], _Open] = field(default_factory=dict)
     closed: list[Alert] = field(default_factory=list)
     _count: int = 0
@@ -83,7 +85,8 @@ class AlertTracker:
             state.last = window
             if cause.score > state.peak.score:
                 state.peak = cause
-            if state.confirmed_at is None and state.run >= self.confirm_windows:
+            strong = cause.score >= self.instant_ratio * self.threshold if self.threshold > 0 else True
+            if state.confirmed_at is None and (state.run >= self.confirm_windows or strong):
                 state.confirmed_at = window
                 state.ident = f"a{self._count:04d}"
                 self._count += 1

@@ -22,7 +22,7 @@ class DeviceSettings(BaseModel):
 
 class PopulationSettings(BaseModel):
     start_epoch_s: float = 1767571200.0
-    sessions_per_day: float = Field(50000, gt=0)
+    sessions_per_day: float = Field(100000, gt=0)
     diurnal_amplitude: float = Field(0.6, ge=0, lt=1)
     peak_hour_utc: float = Field(20.0, ge=0, lt=24)
     heartbeat_s: float = Field(20.0, gt=0)
@@ -51,7 +51,7 @@ class IncidentMixSettings(BaseModel):
     per_day: tuple[int, int] = (3, 6)
     duration_min: tuple[float, float] = (15.0, 60.0)
     gap_min: float = 30.0
-    title_top_k: int = Field(5, ge=1)
+    title_top_k: int = Field(3, ge=1)
     edge_collapse: dict[str, float] = {"throughput_factor": 0.12}
     region_collapse: dict[str, float] = {"throughput_factor": 0.2}
     origin_slowness: dict[str, tuple[float, float]] = {"extra_startup_s": (5.0, 12.0)}
@@ -64,7 +64,9 @@ class DetectionSettings(BaseModel):
     window_s: float = Field(30.0, gt=0)
     context_windows: int = Field(2, ge=1)
     min_units: int = Field(3, ge=1)
-    confirm_windows: int = Field(1, ge=1)
+    confirm_windows: int = Field(2, ge=1)
+    instant_ratio: float = Field(2.0, ge=1.0)
+    """A window scoring this many times the threshold opens an alert without waiting for confirmation."""
     close_after_windows: int = Field(4, ge=1)
     max_causes_per_window: int = Field(3, ge=1)
     heartbeat_clustering: float = Field(3.0, ge=1.0)

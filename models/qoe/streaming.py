@@ -60,7 +60,7 @@ class StreamingDetector:
         self.history = np.zeros((len(self.groups), self.length - 1, len(FEATURES)), dtype=np.float32)
         self.last_scores = np.full(len(self.groups), -np.inf)
         self.tracker = AlertTracker(det.window_s, model.detector.threshold, model.detector.name,
-                                    det.confirm_windows, det.close_after_windows)
+                                    det.confirm_windows, det.close_after_windows, det.instant_ratio)
         self.windows_closed = 0
 
     # ---- public --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ driver; both call :meth:`models.qoe.model.QoeModel.window_causes`, so they give 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def detect_frames(model: QoeModel, heartbeats: pd.DataFrame, summaries: pd.DataF
 
 def alerts_from_causes(model: QoeModel, causes: list[Cause]) -> list[Alert]:
     tracker = AlertTracker(model.detection.window_s, model.detector.threshold, model.detector.name,
-                           model.detection.confirm_windows, model.detection.close_after_windows)
+                           model.detection.confirm_windows, model.detection.close_after_windows,
+                           model.detection.instant_ratio)
     by_window: dict[int, list[Cause]] = {}
     for cause in causes:
         by_window.setdefault(cause.window, []).append(cause)
@@ -85,9 +87,10 @@ def _ray_causes(model: QoeModel, units: pd.DataFrame, first: int, last: int, sha
     def score_shard(batch: pd.DataFrame) -> pd.DataFrame:
         lo, hi = int(batch["_first"].iloc[0]), int(batch["_last"].iloc[0])
         found = model.window_causes(batch.drop(columns=["_first", "_last"]).reset_index(drop=True), lo, hi)
+        # Evidence travels as JSON text: Arrow would turn dicts with differing keys into padded structs.
         return pd.DataFrame([{"window": c.window, "dimension": c.dimension, "value": c.value, "score": c.score,
-                              "evidence": c.evidence} for c in found], columns=CAUSE_COLUMNS)
+                              "evidence": json.dumps(c.evidence)} for c in found], columns=CAUSE_COLUMNS)
 
     dataset = ray.data.from_pandas(blocks)
     rows = dataset.map_batches(score_shard, batch_format="pandas", batch_size=None).take_all()
-    return [Cause(int(r["window"]), r["dimension"], r["value"], float(r["score"]), dict(r["evidence"])) for r in rows]
+    return [Cause(int(r["window"]), r["dimension"], r["value"], float(r["score"]), json.loads(r["evidence"])) for r in rows]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-SMALL = ["population.sessions_per_day=30000", "abr.max_traces=24", "abr.offsets=2"]
-"""Fewer traces and offsets keep the outcome library to a few seconds; the load stays realistic."""
+SMALL = ["abr.max_traces=24", "abr.offsets=2"]
+"""Fewer traces and offsets keep the outcome library to a few seconds; the load stays nominal."""
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from models.qoe.windows import SYMPTOMS
 
 BAD_SCORE = SYMPTOMS.index("bad_score")
 MAD_FLOOR = 0.02
+CLUSTERING = 3.0
+"""Heartbeats per session per context window (the detection setting's default)."""
 """Rates move in steps of 1/n; a MAD of 0 (a symptom never seen) would make any one event infinite."""
 
 
@@ -101,6 +103,13 @@ class RobustZDetector(Detector):
         scale = np.array([self.scale.get(self._key(k), self.scale["*"]) for k in keys]).reshape(rates.shape)
         if len(rates) == 0:
             return np.zeros(0)
+        # Funnel-plot floor: a rate measured on n units cannot be known better than its sampling error
+        # (n deflated by the heartbeat clustering, as sessions send several beats per window).
+        hb = np.expm1(X[:, -1, -2])[:, None] / CLUSTERING
+        starts = np.expm1(X[:, -1, -1])[:, None]
+        n = np.where(np.isin(np.arange(rates.shape[1]), START_SYMPTOMS)[None, :], starts, hb)
+        p = np.clip(med, 0.01, 0.99)
+        scale = np.maximum(scale, np.sqrt(p * (1 - p) / np.maximum(n, 1.0)))
         return np.where(_enough(X), ((rates - med) / scale).max(axis=1), 0.0)
 
     def state(self) -> dict[str, Any]:
