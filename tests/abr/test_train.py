@@ -27,13 +27,13 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
         f"data.traces={folder}", f"output={tmp_path / 'ckpt' / 'learned.npz'}",
         "rollouts.episodes_per_trace=1", "predictor.epochs=2", "predictor.hidden=[8]",
         "planner.horizon=[3]", "planner.free_steps=[2]", "planner.risk=[1.0]", "planner.buffer_value_per_s=[0.0, 0.05]",
-        "validation_policies=[robustmpc]",
+        "validation_policies=[robustmpc]", "split.selection_rotations=1",
     ])
     report = train(settings)
 
     meta = json.loads((tmp_path / "ckpt" / "learned.json").read_text())
     assert set(meta["validation"]) == {"robustmpc", "learned"}
-    assert len(meta["knob_search"]) == 2
+    assert len(meta["knob_search_on_validation_plus_rotations"]) == 2
     run = tracking.configure().get_run(report.run_id)
     assert "val_mean_qoe_learned" in run.data.metrics
     assert "pinball_validation" in run.data.metrics

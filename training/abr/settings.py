@@ -15,6 +15,9 @@ class DataSettings(BaseModel):
 class SplitSettings(BaseModel):
     validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
     seed: int = 7
+    selection_rotations: int = Field(2, ge=0)
+    """Extra copies of each validation trace, started at a random line, used (with the originals)
+    to choose the planner knobs: 32 traces alone leave the choice within noise."""
 
 
 class RolloutSettings(BaseModel):
