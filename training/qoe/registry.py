@@ -45,7 +45,10 @@ def load_model(reference: str | Path | None) -> QoeModel:
             local = mlflow.artifacts.download_artifacts(artifact_uri=text, dst_path=tempfile.mkdtemp(prefix="qoe-"))
         except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing model
             raise DetectorError(f"cannot fetch {text} from the registry ({exc}); train first: streamlab qoe train") from None
-        return QoeModel.load(Path(local) / "artifacts" / "detector")
+        found = sorted(Path(local).glob("artifacts/*/model.json"))  # MLflow keeps the source directory's name
+        if not found:
+            raise DetectorError(f"{text}: the registered model holds no QoE detector artifact")
+        return QoeModel.load(found[0].parent)
     path = Path(text)
     if path.is_dir():
         return QoeModel.load(path)
