@@ -100,10 +100,13 @@ class LadderPredictor:
 def fit_predictor(rows_by_codec: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], feature_names: list[str], card: dict) -> LadderPredictor:
     """Fit the two monotone-constrained models per codec on (X, log_bpp, vmaf)."""
     rate, vmaf = {}, {}
+    scale_min = 1.0
     for codec, (x, log_bpp, quality) in rows_by_codec.items():
         rate[codec] = _model(feature_names, {"crf": -1}).fit(x, log_bpp)
         vmaf[codec] = _model(feature_names, {"crf": -1, "scale": 1}).fit(x, quality)
-    return LadderPredictor(rate=rate, vmaf=vmaf, card={**card, "codecs": sorted(rows_by_codec), "features": feature_names})
+        scale_min = min(scale_min, float(x[:, feature_names.index("scale")].min()))
+    card = {**card, "codecs": sorted(rows_by_codec), "features": feature_names, "scale_min": round(scale_min, 4)}
+    return LadderPredictor(rate=rate, vmaf=vmaf, card=card)
 
 
 def _model(feature_names: list[str], monotone: dict[str, int]):  # noqa: ANN202

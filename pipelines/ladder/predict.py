@@ -53,6 +53,11 @@ def predicted_points(
     grid = settings.grid.codec(codec)
     crfs = crfs or list(grid.crf)
     sizes = trial_sizes(facts.width, facts.height, settings.grid.heights, settings.grid.max_resolutions)
+    # Trees do not extrapolate: sizes scaled further down than any the model was trained on get
+    # the quality of the smallest scale it knows, i.e. an overestimate. Leave them out.
+    scale_min = float(predictor.card.get("scale_min", 0.0))
+    source_pixels = facts.width * facts.height
+    sizes = [s for s in sizes if (s[0] * s[1] / source_pixels) ** 0.5 >= scale_min - 1e-3] or sizes[:1]
     fps = facts.fps_out or facts.fps
     vector = features.vector()
     combos = [(w, h, float(c)) for w, h in sizes for c in crfs]
