@@ -40,11 +40,11 @@ def _grid_wall_s(source: Path, workers: int) -> dict:
 
 
 def run() -> dict:
+    import os
+
     from pipelines import project
     from streaming.ffmpeg import generate_test_source
     from streaming.quality import measure_quality
-
-    import os
 
     # Other work on the machine distorts the 1-vs-2 worker comparison; record how busy it was.
     results: dict[str, float] = {"load_average_1min_at_start": round(os.getloadavg()[0], 2)}

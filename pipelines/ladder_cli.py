@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Per-title encoding ladders: VMAF convex hull, predicted ladders, BD-rate.", no_args_is_help=True)
+app = typer.Typer(
+    help="Per-title encoding ladders: VMAF convex hull, predicted ladders, BD-rate.", no_args_is_help=True
+)
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="configs/ladder.yaml overrides, e.g. rules.top_vmaf=93")]
 
@@ -44,7 +46,9 @@ def optimize(
 def evaluate(
     video: Annotated[Path, typer.Argument(help="source video the ladder was made for")],
     ladder: Annotated[Path, typer.Option("--ladder", help="ladder JSON from `streamlab ladder optimize`")],
-    extend: Annotated[bool, typer.Option(help="also score the per-title curve extended over the fixed ladder's range")] = True,
+    extend: Annotated[
+        bool, typer.Option(help="also score the per-title curve extended over the fixed ladder's range")
+    ] = True,
     mlflow: Annotated[bool, typer.Option(help="log metrics, JSON and the RD plot to MLflow")] = True,
     overrides: Overrides = None,
 ) -> None:
@@ -52,7 +56,9 @@ def evaluate(
     from pipelines.ladder.report import evaluate_ladder_file
     from pipelines.ladder.settings import load_ladder_settings
 
-    results, json_path, png_path = evaluate_ladder_file(video, ladder, load_ladder_settings(overrides), extend=extend, log_mlflow=mlflow)
+    results, json_path, png_path = evaluate_ladder_file(
+        video, ladder, load_ladder_settings(overrides), extend=extend, log_mlflow=mlflow
+    )
     first = next(iter(results.values()))
     typer.echo("fixed ladder (stack):")
     for m in first.fixed:
@@ -91,7 +97,9 @@ def train(
     from pipelines.ladder.settings import load_ladder_settings
     from training.ladder.train import train_ladder_model
 
-    _, metrics = train_ladder_model(load_corpus(), load_ladder_settings(overrides), register=register, write_default=write_default)
+    _, metrics = train_ladder_model(
+        load_corpus(), load_ladder_settings(overrides), register=register, write_default=write_default
+    )
     for key, value in sorted(metrics.items()):
         typer.echo(f"  {key}: {value:.2f}")
 
@@ -114,6 +122,10 @@ def report(
     for clip, row in summary.items():
         for codec in ("h264", "av1"):
             if codec in row:
-                bd = ", ".join(f"{k}: {v:+.1f}%" if v is not None else f"{k}: n/a" for k, v in row[codec]["bd_rate_pct"].items())
-                typer.echo(f"{clip} {codec}: {bd}; predicted/hull CPU {row[codec]['cpu_ratio_predicted_vs_hull_encodes']:.3f}")
+                bd = ", ".join(
+                    f"{k}: {v:+.1f}%" if v is not None else f"{k}: n/a" for k, v in row[codec]["bd_rate_pct"].items()
+                )
+                typer.echo(
+                    f"{clip} {codec}: {bd}; predicted/hull CPU {row[codec]['cpu_ratio_predicted_vs_hull_encodes']:.3f}"
+                )
     typer.echo(f"wrote {out_dir}")

@@ -63,7 +63,9 @@ class LadderPredictor:
 
     def predict(self, codec: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if codec not in self.rate:
-            raise PredictorUnavailable(f"the ladder model has no {codec} model (has: {sorted(self.rate)}); retrain with that codec")
+            raise PredictorUnavailable(
+                f"the ladder model has no {codec} model (has: {sorted(self.rate)}); retrain with that codec"
+            )
         log_bpp = self.rate[codec].predict(rows)  # type: ignore[attr-defined]
         vmaf = np.clip(self.vmaf[codec].predict(rows), 0.0, 100.0)  # type: ignore[attr-defined]
         return log_bpp, vmaf
@@ -92,12 +94,16 @@ class LadderPredictor:
                 path = directory / f"{codec}.{MODEL_FILES[kind]}"
                 untrusted = set(sio.get_untrusted_types(file=path))
                 if untrusted - TRUSTED_TYPES:
-                    raise PredictorUnavailable(f"{path} holds types outside the allowlist: {sorted(untrusted - TRUSTED_TYPES)}")
+                    raise PredictorUnavailable(
+                        f"{path} holds types outside the allowlist: {sorted(untrusted - TRUSTED_TYPES)}"
+                    )
                 store[codec] = sio.load(path, trusted=sorted(untrusted))
         return cls(rate=rate, vmaf=vmaf, card=card)
 
 
-def fit_predictor(rows_by_codec: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], feature_names: list[str], card: dict) -> LadderPredictor:
+def fit_predictor(
+    rows_by_codec: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], feature_names: list[str], card: dict
+) -> LadderPredictor:
     """Fit the two monotone-constrained models per codec on (X, log_bpp, vmaf)."""
     rate, vmaf = {}, {}
     scale_min = 1.0

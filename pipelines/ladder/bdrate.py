@@ -58,7 +58,9 @@ def _prepare(curve: Curve, role: str, method: str) -> tuple[np.ndarray, np.ndarr
             front.append((r, q))
     need = 4 if method == "cubic" else 2
     if len(front) < need:
-        raise BDRateError(f"{role} curve has {len(front)} useful points (quality rising with rate); {method} needs {need}")
+        raise BDRateError(
+            f"{role} curve has {len(front)} useful points (quality rising with rate); {method} needs {need}"
+        )
     q = np.array([p[1] for p in front])
     log_r = np.log10([p[0] for p in front])
     return q, log_r

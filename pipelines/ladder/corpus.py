@@ -85,7 +85,10 @@ def synthetic_source(spec: str, settings: CorpusSettings, raw_videos: Path, out_
                 "noisy_testsrc2, zoom_bikes, scroll_bbb"
             ) from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg([*args, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "8", "-pix_fmt", "yuv420p", out], f"corpus source {spec}")
+    run_ffmpeg(
+        [*args, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "8", "-pix_fmt", "yuv420p", out],
+        f"corpus source {spec}",
+    )
     return out
 
 
@@ -100,7 +103,9 @@ def corpus_sources(settings: LadderOptimizerSettings) -> list[CorpusSource]:
             raise StreamlabError(f"corpus clip {clip} is missing: run `streamlab data fetch`")
         sources.append(CorpusSource(name=name, group=name, path=str(clip)))
         duration_s = inspect_source(clip, settings.segment_s()).duration_s
-        starts = [k * c.segments_s for k in range(int(duration_s // c.segments_s))] if duration_s >= 2 * c.segments_s else []
+        starts = (
+            [k * c.segments_s for k in range(int(duration_s // c.segments_s))] if duration_s >= 2 * c.segments_s else []
+        )
         for start in starts:
             seg = out_dir / f"{name}_{start:g}s.mp4"
             if not seg.is_file():
@@ -116,7 +121,9 @@ def corpus_sources(settings: LadderOptimizerSettings) -> list[CorpusSource]:
 
 def corpus_grid_settings(settings: LadderOptimizerSettings) -> LadderOptimizerSettings:
     """The corpus grid: the configured CRFs and presets, over the corpus's (denser, smaller) sizes."""
-    grid = settings.grid.model_copy(update={"heights": settings.corpus.heights, "max_resolutions": settings.corpus.max_resolutions})
+    grid = settings.grid.model_copy(
+        update={"heights": settings.corpus.heights, "max_resolutions": settings.corpus.max_resolutions}
+    )
     return settings.model_copy(update={"grid": grid})
 
 
@@ -152,18 +159,22 @@ def build_corpus(settings: LadderOptimizerSettings, *, rebuild: bool = False) ->
             owners += [len(pending) - 1] * len(grid)
     feature_jobs = [(s.path, settings.segment_s(), max_fps, settings.predictor.model_dump()) for s in sources]
     features = map_tasks(_features_task, feature_jobs, f"features of {len(sources)} corpus sources")
-    by_name = dict(zip((s.name for s in sources), features))
+    by_name = dict(zip((s.name for s in sources), features, strict=False))
     if specs:
         points = run_grid(specs, f"corpus: {len(specs)} trial encodes of {len(pending)} grids")
         for index, (source, codec, _facts) in enumerate(pending):
-            mine = [p for p, o in zip(points, owners) if o == index]
+            mine = [p for p, o in zip(points, owners, strict=False) if o == index]
             (cache / f"{source.name}.{codec}.json").write_text(json.dumps([p.model_dump() for p in mine]))
     entries = []
     _remember_cached_grids(sources, settings, grid_settings, max_fps, cache, work)
     for source in sources:
         for codec in settings.corpus.codecs:
             raw = json.loads((cache / f"{source.name}.{codec}.json").read_text())
-            entries.append(CorpusEntry(source=source, codec=codec, features=by_name[source.name], points=[TrialPoint(**p) for p in raw]))
+            entries.append(
+                CorpusEntry(
+                    source=source, codec=codec, features=by_name[source.name], points=[TrialPoint(**p) for p in raw]
+                )
+            )
     (corpus_dir() / "corpus.json").write_text(json.dumps([e.model_dump() for e in entries]))
     return entries
 
@@ -189,5 +200,5 @@ def _remember_cached_grids(sources: list[CorpusSource], settings: LadderOptimize
                 specs = build_grid(facts, codec, grid_settings, work)
                 raw = json.loads(path.read_text())
                 if len(raw) == len(specs):
-                    for spec, point in zip(specs, raw):
+                    for spec, point in zip(specs, raw, strict=False):
                         remember(spec, TrialPoint(**point))

@@ -47,7 +47,12 @@ def codec_args(
             raise ValueError(f"{encoder.rate_control} needs a CRF")
         args += ["-crf", f"{encoder.crf:g}"]
     if encoder.rate_control != "crf" and max_bitrate_kbps:
-        args += ["-maxrate", f"{round(max_bitrate_kbps)}k", "-bufsize", f"{round(bufsize_kbps or 2 * max_bitrate_kbps)}k"]
+        args += [
+            "-maxrate",
+            f"{round(max_bitrate_kbps)}k",
+            "-bufsize",
+            f"{round(bufsize_kbps or 2 * max_bitrate_kbps)}k",
+        ]
     seg = f"{segment_duration_s:g}"
     args += [
         # 1 ms of slack: with a non-integer segment (0.4 s) n*SEG rounds above the frame's t and the key
@@ -56,7 +61,18 @@ def codec_args(
         "-g", str(gop_frames), "-keyint_min", str(gop_frames),
     ]  # fmt: skip
     if encoder.encoder == "libx264":
-        args += ["-c:v", "libx264", "-preset", encoder.preset, "-profile:v", "high", "-sc_threshold", "0", "-flags", "+cgop"]
+        args += [
+            "-c:v",
+            "libx264",
+            "-preset",
+            encoder.preset,
+            "-profile:v",
+            "high",
+            "-sc_threshold",
+            "0",
+            "-flags",
+            "+cgop",
+        ]
         if encoder.tune:
             args += ["-tune", encoder.tune]
         if threads:

@@ -90,7 +90,9 @@ def encode_and_score(job: RungEncode) -> MeasuredRung:
             run_ffmpeg(["-i", job.source, *args, rendition], f"encoding rung {job.rung.id}")
         encode_cpu_s = _children_cpu_s() - before
         bitrate_kbps = read_video_info(rendition).bitrate_kbps
-        report = measure_quality(rendition, Path(job.source), n_threads=job.threads, n_subsample=job.vmaf_subsample, keep_per_frame=False)
+        report = measure_quality(
+            rendition, Path(job.source), n_threads=job.threads, n_subsample=job.vmaf_subsample, keep_per_frame=False
+        )
     except (FFmpegError, QualityError) as exc:
         raise QualityError(f"rung {job.rung.id}: {exc}") from None
     finally:
@@ -119,26 +121,35 @@ def extended_for_comparison(ladder: Ladder, crf_steps: tuple[float, ...] | None 
         })
         for step in steps
     ]  # fmt: skip
-    return ladder.model_copy(update={"rungs": extra + list(ladder.rungs), "notes": [*ladder.notes, "extended for evaluation"]})
+    return ladder.model_copy(
+        update={"rungs": extra + list(ladder.rungs), "notes": [*ladder.notes, "extended for evaluation"]}
+    )
 
 
-def evaluate_ladders(facts: SourceFacts, ladders: dict[str, Ladder], *, vmaf_subsample: int = 1) -> dict[str, LadderEvaluation]:
+def evaluate_ladders(
+    facts: SourceFacts, ladders: dict[str, Ladder], *, vmaf_subsample: int = 1
+) -> dict[str, LadderEvaluation]:
     """Encode the fixed ladder once and every given ladder, all as one batch of Ray tasks; BD-rate each."""
     fixed = fixed_ladder(facts)
     stack_rungs = fixed_stack_rungs(facts)
     with tempfile.TemporaryDirectory(prefix="ladder-eval-") as tmp:
         common = dict(source=str(facts.path), facts_gop_frames=facts.gop_frames, fps_out=facts.fps_out,
                       segment_duration_s=facts.segment_duration_s, vmaf_subsample=vmaf_subsample)  # fmt: skip
-        jobs = [RungEncode(rung=r, stack_rung=s, work_dir=f"{tmp}/fixed", **common) for r, s in zip(_by_rate(fixed.rungs), _by_rate_stack(stack_rungs))]
+        jobs = [
+            RungEncode(rung=r, stack_rung=s, work_dir=f"{tmp}/fixed", **common)
+            for r, s in zip(_by_rate(fixed.rungs), _by_rate_stack(stack_rungs), strict=False)
+        ]
         owners = ["fixed"] * len(jobs)
         for name, ladder in ladders.items():
             jobs += [RungEncode(rung=r, work_dir=f"{tmp}/{name}", **common) for r in ladder.rungs]
             owners += [name] * len(ladder.rungs)
-        measured = map_tasks(encode_and_score, jobs, f"encoding and scoring {len(jobs)} renditions of {facts.path.name}")
-    fixed_points = [m for m, o in zip(measured, owners) if o == "fixed"]
+        measured = map_tasks(
+            encode_and_score, jobs, f"encoding and scoring {len(jobs)} renditions of {facts.path.name}"
+        )
+    fixed_points = [m for m, o in zip(measured, owners, strict=False) if o == "fixed"]
     results: dict[str, LadderEvaluation] = {}
     for name in ladders:
-        points = [m for m, o in zip(measured, owners) if o == name]
+        points = [m for m, o in zip(measured, owners, strict=False) if o == name]
         results[name] = _compare(str(facts.path), points, fixed_points)
     return results
 
@@ -180,7 +191,9 @@ def rd_figure(evaluations: dict[str, LadderEvaluation], title: str):  # noqa: AN
         bd = f"{ev.bd_rate_pct:+.1f}%" if ev.bd_rate_pct is not None else "n/a"
         ax.plot([m.bitrate_kbps for m in pts], [m.vmaf for m in pts], "-o", label=f"{name} (BD-rate {bd})")
         for m in pts:
-            ax.annotate(f"{m.rung.height}p", (m.bitrate_kbps, m.vmaf), fontsize=7, xytext=(3, -8), textcoords="offset points")
+            ax.annotate(
+                f"{m.rung.height}p", (m.bitrate_kbps, m.vmaf), fontsize=7, xytext=(3, -8), textcoords="offset points"
+            )
     ax.set_xscale("log")
     ax.set_xlabel("video bitrate (kbit/s, log)")
     ax.set_ylabel("VMAF (vmaf_v0.6.1, vs source)")

@@ -60,7 +60,9 @@ def optimize_ladder(
     facts = source_facts(Path(source), settings)
     if method == "fixed":
         if codec != "h264":
-            raise UnknownMethod(f"the fixed ladder is H.264 only (got codec={codec!r}); use --method hull or predicted for AV1")
+            raise UnknownMethod(
+                f"the fixed ladder is H.264 only (got codec={codec!r}); use --method hull or predicted for AV1"
+            )
         return fixed_ladder(facts)
     if method == "hull":
         return hull_search(facts, codec, settings).ladder
@@ -101,5 +103,3 @@ def ladder_from_points(
         notes=notes or [f"{len(points)} grid points, {len(hull)} on the hull"],
     )
     return HullSearch(facts=facts, points=points, hull=hull, ladder=ladder)
-
-

@@ -65,11 +65,18 @@ def predicted_points(
     log_bpp, vmaf = predictor.predict(codec, rows)
     return [
         TrialPoint(
-            width=w, height=h, encoder=encoder_for(codec, grid.preset, grid.tune, round(c, 2)),
-            bitrate_kbps=math.exp(lb) * w * h * fps / 1000, vmaf=float(q), vmaf_p5=float(q), psnr_y=0.0, ssim=0.0,
-            encode_cpu_s=0.0, measure_cpu_s=0.0,
+            width=w,
+            height=h,
+            encoder=encoder_for(codec, grid.preset, grid.tune, round(c, 2)),
+            bitrate_kbps=math.exp(lb) * w * h * fps / 1000,
+            vmaf=float(q),
+            vmaf_p5=float(q),
+            psnr_y=0.0,
+            ssim=0.0,
+            encode_cpu_s=0.0,
+            measure_cpu_s=0.0,
         )  # fmt: skip
-        for (w, h, c), lb, q in zip(combos, log_bpp, vmaf)
+        for (w, h, c), lb, q in zip(combos, log_bpp, vmaf, strict=False)
     ]
 
 

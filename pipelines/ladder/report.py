@@ -50,7 +50,9 @@ def evaluate_ladder_file(
         from training import tracking
 
         params = {"source": str(source), "method": ladder.method, "codec": ladder.codec, "rungs": len(ladder.rungs)}
-        with tracking.start_run(EXPERIMENT, run_name=f"{Path(source).stem}-{ladder.codec}-{ladder.method}", params=params):
+        with tracking.start_run(
+            EXPERIMENT, run_name=f"{Path(source).stem}-{ladder.codec}-{ladder.method}", params=params
+        ):
             mlflow = tracking.configure()
             for name, ev in results.items():
                 key = name.replace("+", "_")

@@ -58,7 +58,9 @@ def _curves(points: Sequence[TrialPoint], rules: RuleSettings) -> Curves:
     for group in groups.values():
         front: list[TrialPoint] = []
         for p in sorted(group, key=lambda p: p.bitrate_kbps):
-            if rules.min_bitrate_kbps <= p.bitrate_kbps <= rules.max_bitrate_kbps and (not front or p.vmaf > front[-1].vmaf):
+            if rules.min_bitrate_kbps <= p.bitrate_kbps <= rules.max_bitrate_kbps and (
+                not front or p.vmaf > front[-1].vmaf
+            ):
                 front.append(p)
         if front:
             curves.append(front)
@@ -86,12 +88,16 @@ def _choose_points(hull: list[TrialPoint], curves: Curves, rules: RuleSettings, 
     return chosen
 
 
-def _fill_gaps(points: list[TrialPoint], hull: list[TrialPoint], curves: Curves, rules: RuleSettings, codec: Codec) -> list[TrialPoint]:
+def _fill_gaps(
+    points: list[TrialPoint], hull: list[TrialPoint], curves: Curves, rules: RuleSettings, codec: Codec
+) -> list[TrialPoint]:
     points = sorted(points, key=lambda p: p.bitrate_kbps)
     for _ in range(rules.max_rungs):
         if len(points) >= rules.max_rungs or len(points) < 2:
             break
-        ratio, i = max((b.bitrate_kbps / a.bitrate_kbps, i) for i, (a, b) in enumerate(zip(points, points[1:])))
+        ratio, i = max(
+            (b.bitrate_kbps / a.bitrate_kbps, i) for i, (a, b) in enumerate(zip(points, points[1:], strict=False))
+        )
         if ratio <= rules.max_bitrate_ratio:
             break
         middle = _at_bitrate(curves, math.sqrt(points[i].bitrate_kbps * points[i + 1].bitrate_kbps), codec)
@@ -114,7 +120,7 @@ def _at_vmaf(curves: Curves, vmaf: float, codec: Codec) -> TrialPoint | None:
     """The cheapest way to reach ``vmaf`` on any resolution's curve (CRF interpolated); None if none can."""
     options = []
     for curve in curves:
-        for a, b in zip(curve, curve[1:]):
+        for a, b in zip(curve, curve[1:], strict=False):
             if a.vmaf <= vmaf <= b.vmaf:
                 options.append(_between(a, b, (vmaf - a.vmaf) / (b.vmaf - a.vmaf), codec))
                 break
@@ -128,7 +134,7 @@ def _at_bitrate(curves: Curves, bitrate_kbps: float, codec: Codec) -> TrialPoint
     """The best quality any resolution's curve gives at ``bitrate_kbps`` (CRF interpolated)."""
     options = []
     for curve in curves:
-        for a, b in zip(curve, curve[1:]):
+        for a, b in zip(curve, curve[1:], strict=False):
             if a.bitrate_kbps <= bitrate_kbps <= b.bitrate_kbps:
                 frac = math.log(bitrate_kbps / a.bitrate_kbps) / math.log(b.bitrate_kbps / a.bitrate_kbps)
                 options.append(_between(a, b, frac, codec))

@@ -29,7 +29,17 @@ def to_stack_rungs(ladder: Ladder) -> list[Rung]:
     for rung in ladder.rungs:
         bitrate_kbps = max(1, round(rung.bitrate_kbps))
         ident = rung_id("h264", min(rung.width, rung.height), bitrate_kbps)
-        rungs.setdefault(ident, Rung(id=ident, profile="per-title", codec="h264", width=rung.width, height=rung.height, bitrate_kbps=bitrate_kbps))
+        rungs.setdefault(
+            ident,
+            Rung(
+                id=ident,
+                profile="per-title",
+                codec="h264",
+                width=rung.width,
+                height=rung.height,
+                bitrate_kbps=bitrate_kbps,
+            ),
+        )
     return list(rungs.values())
 
 

@@ -93,16 +93,33 @@ def run_trial(spec: TrialSpec) -> TrialPoint:
     crf = spec.encoder.crf
     # Unique per source and setting: concurrent trials of two sources with equal sizes must not share a file.
     tag = hashlib.sha1(spec.source.encode()).hexdigest()[:8]
-    out = work / f"{Path(spec.source).stem}-{tag}_{spec.encoder.codec}_{spec.width}x{spec.height}_{spec.encoder.preset}_{spec.encoder.tune}_crf{crf:g}.mp4"
-    args = ["-i", spec.source, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", video_filter(spec.width, spec.height, spec.fps_out)]
-    args += codec_args(spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s, threads=spec.threads)
+    out = (
+        work
+        / f"{Path(spec.source).stem}-{tag}_{spec.encoder.codec}_{spec.width}x{spec.height}_{spec.encoder.preset}_{spec.encoder.tune}_crf{crf:g}.mp4"
+    )
+    args = [
+        "-i",
+        spec.source,
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        video_filter(spec.width, spec.height, spec.fps_out),
+    ]
+    args += codec_args(
+        spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s, threads=spec.threads
+    )
     try:
         before = _children_cpu_s()
         run_ffmpeg([*args, out], f"trial encode {out.name}")
         encode_cpu_s = _children_cpu_s() - before
         bitrate_kbps = read_video_info(out).bitrate_kbps
         before = _children_cpu_s()
-        report = measure_quality(out, Path(spec.source), n_threads=spec.threads, n_subsample=spec.vmaf_subsample, keep_per_frame=False)
+        report = measure_quality(
+            out, Path(spec.source), n_threads=spec.threads, n_subsample=spec.vmaf_subsample, keep_per_frame=False
+        )
         measure_cpu_s = _children_cpu_s() - before
     except (FFmpegError, QualityError) as exc:
         raise TrialFailed(str(exc)) from None
@@ -131,10 +148,10 @@ def run_grid(specs: list[TrialSpec], description: str = "trial encodes", *, cach
     keeps the CPU time it cost when it was measured.
     """
     known = [recall(spec) if cache else None for spec in specs]
-    todo = [spec for spec, point in zip(specs, known) if point is None]
+    todo = [spec for spec, point in zip(specs, known, strict=False) if point is None]
     fresh = iter(map_tasks(run_trial, todo, description) if todo else [])
     points = []
-    for spec, point in zip(specs, known):
+    for spec, point in zip(specs, known, strict=False):
         if point is None:
             point = next(fresh)
             if cache:

@@ -73,7 +73,9 @@ def read_video_info(path: Path, *, check_interlace: bool = False) -> VideoInfo:
                 if packet.pts is not None:
                     pts_values.append(packet.pts)
         except av.error.FFmpegError as exc:
-            raise VideoUnreadable(f"video {path} is corrupt: reading packet {frames + 1} failed ({_reason(exc)})") from None
+            raise VideoUnreadable(
+                f"video {path} is corrupt: reading packet {frames + 1} failed ({_reason(exc)})"
+            ) from None
         if frames == 0:
             raise VideoUnreadable(f"video {path} contains no video frames")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -100,7 +102,7 @@ def read_video_info(path: Path, *, check_interlace: bool = False) -> VideoInfo:
 def _timing(pts: list[int], time_base: Fraction, fps: float, frames: int) -> tuple[float, bool]:
     if len(pts) < 2:
         return (frames / fps if fps else 0.0), False
-    intervals = [b - a for a, b in zip(pts, pts[1:]) if b > a]
+    intervals = [b - a for a, b in zip(pts, pts[1:], strict=False) if b > a]
     if not intervals:
         return (frames / fps if fps else 0.0), False
     typical = sorted(intervals)[len(intervals) // 2]

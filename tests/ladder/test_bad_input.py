@@ -10,11 +10,20 @@ from pipelines.ladder.optimize import optimize_ladder
 from pipelines.ladder.source import UnsuitableSource, inspect_source
 from streaming.ffmpeg import run_ffmpeg
 
-TINY = ["segment_duration_s=1", "grid.h264.preset=ultrafast", "grid.h264.crf=[24,36]", "grid.heights=[120]", "grid.vmaf_subsample=1"]
+TINY = [
+    "segment_duration_s=1",
+    "grid.h264.preset=ultrafast",
+    "grid.h264.crf=[24,36]",
+    "grid.heights=[120]",
+    "grid.vmaf_subsample=1",
+]
 
 
 def _lavfi(out: Path, *extra: str, size: str = "320x180", duration_s: float = 2) -> Path:
-    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={duration_s:g}", *extra, out], f"making {out.name}")
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={duration_s:g}", *extra, out],
+        f"making {out.name}",
+    )
     return out
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+
 @dataclass
 class Result:
     exit_code: int
@@ -29,7 +30,9 @@ TINY = ["segment_duration_s=1", "grid.h264.preset=ultrafast", "grid.h264.crf=[20
 
 def test_optimize_fixed_writes_the_stack_ladder(small_source: Path, tmp_path: Path) -> None:
     out = tmp_path / "fixed.json"
-    result = _cli(["ladder", "optimize", str(small_source), "--method", "fixed", "--out", str(out), "segment_duration_s=1"])
+    result = _cli(
+        ["ladder", "optimize", str(small_source), "--method", "fixed", "--out", str(out), "segment_duration_s=1"]
+    )
     assert result.exit_code == 0, result.output
     ladder = json.loads(out.read_text())
     assert ladder["method"] == "fixed" and ladder["rungs"][0]["encoder"]["preset"] == "veryfast"
@@ -42,7 +45,9 @@ def test_unknown_method_is_one_clear_error(small_source: Path, tmp_path: Path) -
 
 
 def test_fixed_av1_is_refused(small_source: Path, tmp_path: Path) -> None:
-    result = _cli(["ladder", "optimize", str(small_source), "--method", "fixed", "--codec", "av1", "segment_duration_s=1"])
+    result = _cli(
+        ["ladder", "optimize", str(small_source), "--method", "fixed", "--codec", "av1", "segment_duration_s=1"]
+    )
     assert result.exit_code == 2 and "H.264 only" in result.output
 
 
@@ -65,4 +70,6 @@ def test_evaluate_writes_scores_plot_and_logs_to_mlflow(small_source: Path, tmp_
     for measured in hull["ladder"]:
         assert abs(measured["vmaf"] - measured["rung"]["expected_vmaf"]) < 6  # trials predict the rung
     # 320x180 is below every fixed box: the stack gives it one rung, and BD-rate needs two a curve.
-    assert len(hull["fixed"]) == 1 and hull["bd_rate_pct"] is None and "anchor curve has 1 useful points" in hull["note"]
+    assert (
+        len(hull["fixed"]) == 1 and hull["bd_rate_pct"] is None and "anchor curve has 1 useful points" in hull["note"]
+    )

@@ -19,7 +19,9 @@ def test_per_title_notebook_runs(tmp_path: Path, mlflow_store: str) -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # The native "python3" kernel is this interpreter (the venv's) when ipykernel is installed in it.
     os.environ.setdefault("STREAMLAB_PROGRESS", "0")
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    )
     client.execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "-20.0" in outputs and "decision CPU" in outputs and "libx264" in outputs

@@ -35,7 +35,10 @@ def test_a_model_file_with_untrusted_types_is_refused(tmp_path: Path) -> None:
 
 def test_si_ti_rank_static_below_moving_content(tmp_path: Path) -> None:
     still, moving = tmp_path / "still.mp4", tmp_path / "moving.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "smptebars=size=320x180:rate=25:duration=1", "-c:v", "libx264", "-qp", "0", still], "still")
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "smptebars=size=320x180:rate=25:duration=1", "-c:v", "libx264", "-qp", "0", still],
+        "still",
+    )
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=1,noise=alls=30:allf=t", "-c:v", "libx264", "-qp", "0", moving], "moving")  # fmt: skip
     _, ti_still = si_ti(inspect_source(still, 0.6), 10)
     _, ti_moving = si_ti(inspect_source(moving, 0.6), 10)
@@ -48,6 +51,9 @@ def test_predicted_ladder_is_cheap_and_well_formed(small_source: Path, mlflow_st
     assert 0 < ladder.decision_cpu_s < 10
     assert [r.bitrate_kbps for r in ladder.rungs] == sorted((r.bitrate_kbps for r in ladder.rungs), reverse=True)
     assert len(ladder.rungs) >= 2
-    assert all(r.expected_vmaf is not None and r.expected_vmaf <= load_ladder_settings().rules.top_vmaf + 1 for r in ladder.rungs)
+    assert all(
+        r.expected_vmaf is not None and r.expected_vmaf <= load_ladder_settings().rules.top_vmaf + 1
+        for r in ladder.rungs
+    )
     av1 = optimize_ladder(small_source, "predicted", "av1", OVERRIDES)
     assert all(r.encoder.encoder == "libsvtav1" for r in av1.rungs)

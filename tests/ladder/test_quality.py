@@ -45,7 +45,9 @@ def test_per_frame_scores_are_kept_in_the_json_log(lossless_small: Path, tmp_pat
 
 def test_other_frame_rate_is_resampled_to_the_reference(lossless_small: Path, tmp_path: Path) -> None:
     fast = tmp_path / "50fps.mp4"
-    run_ffmpeg(["-i", lossless_small, "-vf", "fps=50", "-c:v", "libx264", "-crf", "10", "-preset", "ultrafast", fast], "50 fps")
+    run_ffmpeg(
+        ["-i", lossless_small, "-vf", "fps=50", "-c:v", "libx264", "-crf", "10", "-preset", "ultrafast", fast], "50 fps"
+    )
     assert measure_quality(fast, lossless_small).vmaf.mean > 90
 
 

@@ -72,7 +72,12 @@ def test_trial_grid_runs_on_a_two_node_cluster(small_source: Path) -> None:
                         "--include-dashboard=false", *common], env=env, check=True, capture_output=True, timeout=120)  # fmt: skip
         subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", *common],
                        env=env, check=True, capture_output=True, timeout=120)  # fmt: skip
-        overrides = ["segment_duration_s=1", "grid.h264.preset=ultrafast", "grid.h264.crf=[22,34]", "grid.heights=[120]"]
+        overrides = [
+            "segment_duration_s=1",
+            "grid.h264.preset=ultrafast",
+            "grid.h264.crf=[22,34]",
+            "grid.heights=[120]",
+        ]
         driver = subprocess.run([sys.executable, "-c", DRIVER, str(small_source), *overrides],
                                 env={**env, "RAY_ADDRESS": f"127.0.0.1:{port}"}, capture_output=True, text=True, timeout=240)  # fmt: skip
         assert driver.returncode == 0, driver.stderr[-2000:]

@@ -23,7 +23,10 @@ def _grid(codec: str = "h264") -> list[TrialPoint]:
     """Two resolutions with saturating (concave in log-rate) RD curves; 540p wins below ~1.5 Mbit/s."""
     crfs = [18, 23, 28, 33, 38] if codec == "h264" else [24, 32, 40, 48, 56]
     points = []
-    for (w, h), top_kbps, ceiling, knee_kbps, loss in (((1920, 1080), 12000, 100.0, 1500, 12), ((960, 540), 3000, 96.0, 750, 10)):
+    for (w, h), top_kbps, ceiling, knee_kbps, loss in (
+        ((1920, 1080), 12000, 100.0, 1500, 12),
+        ((960, 540), 3000, 96.0, 750, 10),
+    ):
         for i, crf in enumerate(crfs):
             rate = top_kbps / 2**i
             points.append(_point(w, h, crf, rate, ceiling - loss * (knee_kbps / rate) ** 0.6, codec))
@@ -34,7 +37,9 @@ def select_rungs_all(points: list[TrialPoint], rules: RuleSettings, codec: str):
     return select_rungs(upper_hull(points), rules, codec, points)  # type: ignore[arg-type]
 
 
-RULES = RuleSettings(max_bitrate_kbps=20000, device_profiles={"mobile": DeviceProfile(max_height=720, max_bitrate_kbps=2000)})
+RULES = RuleSettings(
+    max_bitrate_kbps=20000, device_profiles={"mobile": DeviceProfile(max_height=720, max_bitrate_kbps=2000)}
+)
 
 
 def test_top_rung_is_near_the_target_quality_not_above() -> None:
@@ -46,10 +51,13 @@ def test_top_rung_is_near_the_target_quality_not_above() -> None:
 def test_rungs_step_down_about_one_jnd_and_bitrate() -> None:
     rungs = select_rungs_all(_grid(), RULES, "h264")
     assert len(rungs) >= 3
-    for upper, lower in zip(rungs, rungs[1:]):
+    for upper, lower in zip(rungs, rungs[1:], strict=False):
         assert lower.bitrate_kbps < upper.bitrate_kbps
         assert upper.bitrate_kbps / lower.bitrate_kbps >= RULES.min_bitrate_ratio - 1e-9
-        assert upper.bitrate_kbps / lower.bitrate_kbps <= RULES.max_bitrate_ratio + 1e-9 or upper.expected_vmaf - lower.expected_vmaf <= 7
+        assert (
+            upper.bitrate_kbps / lower.bitrate_kbps <= RULES.max_bitrate_ratio + 1e-9
+            or upper.expected_vmaf - lower.expected_vmaf <= 7
+        )
 
 
 def test_low_rates_use_the_smaller_resolution() -> None:
@@ -76,9 +84,11 @@ def test_bitrate_window_is_respected() -> None:
 
 
 def test_wide_gaps_get_an_extra_rung() -> None:
-    rules = RULES.model_copy(update={"vmaf_step": 20.0, "max_bitrate_ratio": 2.0, "min_bitrate_ratio": 1.2, "max_rungs": 10})
+    rules = RULES.model_copy(
+        update={"vmaf_step": 20.0, "max_bitrate_ratio": 2.0, "min_bitrate_ratio": 1.2, "max_rungs": 10}
+    )
     rungs = select_rungs_all(_grid(), rules, "h264")
-    assert all(a.bitrate_kbps / b.bitrate_kbps <= 2.0 + 1e-6 for a, b in zip(rungs, rungs[1:]))
+    assert all(a.bitrate_kbps / b.bitrate_kbps <= 2.0 + 1e-6 for a, b in zip(rungs, rungs[1:], strict=False))
 
 
 def test_rung_count_is_capped() -> None:

@@ -10,7 +10,13 @@ from streaming.transcode.ladder import check_ladder
 
 
 def _ladder(codec: str = "h264") -> Ladder:
-    encoder = EncoderSettings(codec=codec, encoder="libx264" if codec == "h264" else "libsvtav1", preset="slow", rate_control="capped_crf", crf=24)  # type: ignore[arg-type]
+    encoder = EncoderSettings(
+        codec=codec,
+        encoder="libx264" if codec == "h264" else "libsvtav1",
+        preset="slow",
+        rate_control="capped_crf",
+        crf=24,
+    )  # type: ignore[arg-type]
     rungs = [LadderRung(width=w, height=h, codec=codec, bitrate_kbps=b, max_bitrate_kbps=b * 1.5, encoder=encoder)  # type: ignore[arg-type]
              for w, h, b in ((1280, 720, 2100.4), (960, 540, 1200.6), (640, 360, 480.2))]  # fmt: skip
     return Ladder(source="x.mp4", method="hull", codec=codec, segment_duration_s=4, rungs=rungs)  # type: ignore[arg-type]
@@ -18,7 +24,11 @@ def _ladder(codec: str = "h264") -> Ladder:
 
 def test_stack_rungs_pass_the_stacks_own_ladder_check() -> None:
     rungs = check_ladder("per-title", to_stack_rungs(_ladder()), 1280, 720)
-    assert [(r.id, r.width, r.bitrate_kbps) for r in rungs] == [("720p_2100k", 1280, 2100), ("540p_1201k", 960, 1201), ("360p_480k", 640, 480)]
+    assert [(r.id, r.width, r.bitrate_kbps) for r in rungs] == [
+        ("720p_2100k", 1280, 2100),
+        ("540p_1201k", 960, 1201),
+        ("360p_480k", 640, 480),
+    ]
 
 
 def test_av1_ladders_are_not_squeezed_into_stack_rungs() -> None:

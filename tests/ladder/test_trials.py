@@ -29,7 +29,9 @@ def test_trial_sizes_keep_the_largest_when_capped() -> None:
 
 
 @pytest.mark.parametrize(("encoder", "preset"), [("libx264", "ultrafast"), ("libsvtav1", "12")])
-def test_rung_keyframes_fall_on_every_segment_boundary(small_source: Path, tmp_path: Path, encoder: str, preset: str) -> None:
+def test_rung_keyframes_fall_on_every_segment_boundary(
+    small_source: Path, tmp_path: Path, encoder: str, preset: str
+) -> None:
     codec = "h264" if encoder == "libx264" else "av1"
     rung = LadderRung(width=160, height=90, codec=codec, bitrate_kbps=150, max_bitrate_kbps=225, bufsize_kbps=300,
                       encoder=EncoderSettings(codec=codec, encoder=encoder, preset=preset, rate_control="capped_crf", crf=30))  # fmt: skip

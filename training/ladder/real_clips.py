@@ -44,7 +44,9 @@ def report_real_clips(
                 "hull_decision_cpu_s": search.ladder.decision_cpu_s,
                 "hull_trial_encode_cpu_s": round(trial_encode_cpu_s, 2),
                 "predicted_decision_cpu_s": predicted.decision_cpu_s,
-                "cpu_ratio_predicted_vs_hull_encodes": round(predicted.decision_cpu_s / max(trial_encode_cpu_s, 1e-9), 4),
+                "cpu_ratio_predicted_vs_hull_encodes": round(
+                    predicted.decision_cpu_s / max(trial_encode_cpu_s, 1e-9), 4
+                ),
                 "hull_rungs": [r.model_dump() for r in search.ladder.rungs],
                 "predicted_rungs": [r.model_dump() for r in predicted.rungs],
             }
@@ -55,12 +57,21 @@ def report_real_clips(
         for name, ev in results.items():
             codec = name.split()[0]
             row[codec].setdefault("bd_rate_pct", {})[name] = ev.bd_rate_pct
-            row[codec].setdefault("measured", {})[name] = [(round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in ev.ladder]
-        row["fixed"] = [(round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in next(iter(results.values())).fixed]
+            row[codec].setdefault("measured", {})[name] = [
+                (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in ev.ladder
+            ]
+        row["fixed"] = [
+            (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in next(iter(results.values())).fixed
+        ]
         summary[clip.stem] = row
-        figure = rd_figure({k: v for k, v in results.items() if not k.endswith("+ext")}, f"{clip.name}: per-title vs fixed")
+        figure = rd_figure(
+            {k: v for k, v in results.items() if not k.endswith("+ext")}, f"{clip.name}: per-title vs fixed"
+        )
         figure.savefig(out_dir / f"{clip.stem}.rd.png", dpi=110)
-        figure_ext = rd_figure({k: v for k, v in results.items() if k.endswith("+ext")}, f"{clip.name}: per-title curves (extended) vs fixed")
+        figure_ext = rd_figure(
+            {k: v for k, v in results.items() if k.endswith("+ext")},
+            f"{clip.name}: per-title curves (extended) vs fixed",
+        )
         figure_ext.savefig(out_dir / f"{clip.stem}.rd_ext.png", dpi=110)
         if log_mlflow:
             with tracking.start_run(EXPERIMENT, run_name=clip.stem, params={"clip": clip.name}):

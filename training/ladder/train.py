@@ -40,12 +40,14 @@ def entry_rows(entry: CorpusEntry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(x), np.array(y_rate), np.array(y_vmaf)
 
 
-def rows_by_codec(entries: list[CorpusEntry], exclude_group: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def rows_by_codec(
+    entries: list[CorpusEntry], exclude_group: str | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     out: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for entry in entries:
         if entry.source.group != exclude_group and entry.points:
             out.setdefault(entry.codec, []).append(entry_rows(entry))
-    return {c: tuple(np.concatenate(parts) for parts in zip(*rows)) for c, rows in out.items()}  # type: ignore[misc]
+    return {c: tuple(np.concatenate(parts) for parts in zip(*rows, strict=False)) for c, rows in out.items()}  # type: ignore[misc]
 
 
 def _fold(args: tuple[list[CorpusEntry], str]) -> dict:
@@ -60,7 +62,7 @@ def _fold(args: tuple[list[CorpusEntry], str]) -> dict:
         err["vmaf_abs"] += list(np.abs(vmaf - y_vmaf))
         err["rate_abs_pct"] += list(np.abs(np.exp(log_bpp - y_rate) - 1) * 100)
         result["curves"].append({"source": entry.source.name, "codec": entry.codec, "measured": [(p.width, p.height, p.encoder.crf, p.bitrate_kbps, p.vmaf) for p in entry.points],
-                                 "predicted_vmaf": list(map(float, vmaf)), "predicted_rate_kbps": [float(p.bitrate_kbps * math.exp(lb - yr)) for p, lb, yr in zip(entry.points, log_bpp, y_rate)]})  # fmt: skip
+                                 "predicted_vmaf": list(map(float, vmaf)), "predicted_rate_kbps": [float(p.bitrate_kbps * math.exp(lb - yr)) for p, lb, yr in zip(entry.points, log_bpp, y_rate, strict=False)]})  # fmt: skip
     return result
 
 
@@ -95,8 +97,20 @@ def _curve_figure(curve: dict):  # noqa: ANN202
     for i, size in enumerate(sizes):
         idx = [k for k, m in enumerate(curve["measured"]) if (m[0], m[1]) == size]
         color = f"C{i}"
-        ax.plot([curve["measured"][k][3] for k in idx], [curve["measured"][k][4] for k in idx], "o-", color=color, label=f"{size[0]}x{size[1]} measured")
-        ax.plot([curve["predicted_rate_kbps"][k] for k in idx], [curve["predicted_vmaf"][k] for k in idx], "x--", color=color, label=f"{size[0]}x{size[1]} predicted (held out)")
+        ax.plot(
+            [curve["measured"][k][3] for k in idx],
+            [curve["measured"][k][4] for k in idx],
+            "o-",
+            color=color,
+            label=f"{size[0]}x{size[1]} measured",
+        )
+        ax.plot(
+            [curve["predicted_rate_kbps"][k] for k in idx],
+            [curve["predicted_vmaf"][k] for k in idx],
+            "x--",
+            color=color,
+            label=f"{size[0]}x{size[1]} predicted (held out)",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("bitrate (kbit/s)")
     ax.set_ylabel("VMAF")
@@ -123,7 +137,11 @@ def train_ladder_model(
     }
     predictor = fit_predictor(rows_by_codec(entries), FEATURES, card=card)
     real = set(real_groups if real_groups is not None else settings.corpus.real)
-    params = {"corpus_sources": len(card["corpus_sources"]), "corpus_points": card["corpus_points"], "model": "HistGradientBoosting x2 per codec, monotone in crf/scale"}
+    params = {
+        "corpus_sources": len(card["corpus_sources"]),
+        "corpus_points": card["corpus_points"],
+        "model": "HistGradientBoosting x2 per codec, monotone in crf/scale",
+    }
     with tracking.start_run(EXPERIMENT, run_name="ladder-predictor", params=params):
         mlflow = tracking.configure()
         mlflow.log_metrics(metrics)
@@ -143,7 +161,9 @@ def train_ladder_model(
                 registered_model_name=REGISTERED_NAME if register else None,
             )
             if register and info.registered_model_version is not None:
-                mlflow.MlflowClient().set_registered_model_alias(REGISTERED_NAME, settings.predictor.model_alias, str(info.registered_model_version))
+                mlflow.MlflowClient().set_registered_model_alias(
+                    REGISTERED_NAME, settings.predictor.model_alias, str(info.registered_model_version)
+                )
     if write_default:
         shutil.rmtree(DEFAULT_DIR, ignore_errors=True)
         predictor.save(DEFAULT_DIR)
