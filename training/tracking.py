@@ -44,8 +44,12 @@ def artifact_root() -> str:
     return root.as_uri()
 
 
-def configure() -> "mlflow":
-    """Point MLflow at the project's store and return the module (imported lazily: ~1-4 s)."""
+def configure(uri: str | None = None) -> "mlflow":
+    """Point MLflow at the project's store (or ``uri``) and return the module (imported lazily: ~1-4 s).
+
+    Ray workers must be given the driver's ``tracking_uri()`` explicitly: a worker process started
+    before the driver changed its environment would otherwise log to another store.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import logging
@@ -54,7 +58,7 @@ def configure() -> "mlflow":
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    uri = tracking_uri()
+    uri = uri or tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return mlflow

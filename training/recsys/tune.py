@@ -61,7 +61,8 @@ def validation_ndcg(data, settings: RecsysSettings) -> float:
     return evaluate(recs, truth, settings.k).ndcg
 
 
-def _trial(config: dict[str, Any], data=None, base: dict | None = None, experiment_id: str | None = None, parent: str | None = None) -> None:
+def _trial(config: dict[str, Any], data=None, base: dict | None = None, experiment_id: str | None = None, parent: str | None = None,
+           tracking_uri: str | None = None) -> None:
     """One Ray Tune trial: score the configuration, log it to MLflow, report to Tune."""
     import time
 
@@ -73,7 +74,7 @@ def _trial(config: dict[str, Any], data=None, base: dict | None = None, experime
     settings = with_overrides(RecsysSettings.model_validate(base), config)
     started = time.perf_counter()
     ndcg = validation_ndcg(data, settings)
-    mlflow = tracking.configure()
+    mlflow = tracking.configure(tracking_uri)
     with mlflow.start_run(experiment_id=experiment_id, run_name="tune-trial", tags={"stage": "tune", "parent_run": parent or ""}):
         mlflow.log_params(config)
         mlflow.log_metrics({"val_ndcg": ndcg, "trial_s": time.perf_counter() - started})
@@ -101,7 +102,8 @@ def tune(interactions: Path | None, items: Path | None, users: Path | None, sett
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune-{grid}", tags={"stage": "tune"}) as parent:
         mlflow.log_params({"grid": grid, "trials": len(points), **{f"space.{k}": str(v) for k, v in space.items()}})
         trainable = ray_tune.with_resources(
-            ray_tune.with_parameters(_trial, data=data, base=settings.model_dump(), experiment_id=experiment_id, parent=parent.info.run_id),
+            ray_tune.with_parameters(_trial, data=data, base=settings.model_dump(), experiment_id=experiment_id, parent=parent.info.run_id,
+                                      tracking_uri=tracking.tracking_uri()),
             {"cpu": settings.tune.cpus_per_trial},
         )
         tuner = ray_tune.Tuner(
