@@ -88,9 +88,10 @@ class IForestSettings(BaseModel):
 
 
 class TrainingSettings(BaseModel):
-    seeds: list[int] = Field(default_factory=lambda: [101, 102, 103], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [101, 102, 103, 104], min_length=1)
     days: float = Field(1.0, gt=0)
-    target_false_alerts_per_day: float = Field(0.3, ge=0)
+    calibration_seeds: int = Field(2, ge=0)
+    target_false_alerts_per_day: float = Field(0.5, ge=0)
     registered_model: str = "qoe-detector"
     alias: str = "champion"
     detector: str = "sequence"

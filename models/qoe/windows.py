@@ -9,6 +9,7 @@ symptom       a heartbeat / event counts when ...                         denomi
 stall         cumulative ``rebuffer_s`` grew since the session's last beat  heartbeats
 low_buffer    the session has started and ``buffer_s`` < 2 s              heartbeats
 low_tput      the session has started and measured throughput < 1 Mbit/s  heartbeats
+tput_collapse the same below 400 kbit/s (rare on any healthy edge)        heartbeats
 oscillation   ``bitrate_switches`` grew by >= 2 since the last beat         heartbeats
 errors        ``errors`` grew since the last beat                         heartbeats
 crash         a session ended with ``playback_failed`` after its start      heartbeats
@@ -36,10 +37,12 @@ from models.qoe.telemetry import DIMENSIONS, Heartbeat, SessionSummary
 LOW_BUFFER_S = 2.0
 LOW_THROUGHPUT_KBPS = 1000.0
 """A collapse shows first in measured throughput: the ABR adapts down, so stalls alone under-report it."""
+COLLAPSED_THROUGHPUT_KBPS = 400.0
+"""On a region whose normal throughput is low, < 1 Mbit/s is common; < 400 kbit/s still is not."""
 SLOW_START_S = 6.0
 OSCILLATION_SWITCHES = 2
-SYMPTOMS: tuple[str, ...] = ("stall", "low_buffer", "low_tput", "oscillation", "errors", "crash", "start_failure", "slow_start", "bad_score")
-DENOMINATOR: dict[str, str] = {"stall": "hb", "low_buffer": "hb", "low_tput": "hb", "oscillation": "hb", "errors": "hb", "crash": "hb",
+SYMPTOMS: tuple[str, ...] = ("stall", "low_buffer", "low_tput", "tput_collapse", "oscillation", "errors", "crash", "start_failure", "slow_start", "bad_score")
+DENOMINATOR: dict[str, str] = {"stall": "hb", "low_buffer": "hb", "low_tput": "hb", "tput_collapse": "hb", "oscillation": "hb", "errors": "hb", "crash": "hb",
                                "start_failure": "starts", "slow_start": "starts", "bad_score": "scored"}
 COUNT_COLUMNS: tuple[str, ...] = ("hb", "starts", "scored", *SYMPTOMS)
 UNIT_COLUMNS: tuple[str, ...] = ("timestamp", "window", *DIMENSIONS, *COUNT_COLUMNS)
@@ -73,6 +76,7 @@ def units_from_frames(heartbeats: pd.DataFrame, summaries: pd.DataFrame, window_
             "stall": (hb["rebuffer_s"].to_numpy(float) - prev["rebuffer_s"].to_numpy() > 1e-9).astype(int),
             "low_buffer": (started & (hb["buffer_s"].to_numpy(float) < LOW_BUFFER_S)).astype(int),
             "low_tput": (started & (hb["throughput_kbps"].to_numpy(float) < LOW_THROUGHPUT_KBPS)).astype(int),
+            "tput_collapse": (started & (hb["throughput_kbps"].to_numpy(float) < COLLAPSED_THROUGHPUT_KBPS)).astype(int),
             "oscillation": (hb["bitrate_switches"].to_numpy(float) - prev["bitrate_switches"].to_numpy() >= OSCILLATION_SWITCHES).astype(int),
             "errors": (hb["errors"].to_numpy(float) - prev["errors"].to_numpy() > 0).astype(int),
             "crash": 0, "start_failure": 0,
@@ -87,7 +91,7 @@ def units_from_frames(heartbeats: pd.DataFrame, summaries: pd.DataFrame, window_
             "region": failed["region"].to_numpy(), "edge": failed["edge"].to_numpy(),
             "title": failed["title_id"].to_numpy(), "device": failed["device"].to_numpy(),
             "hb": 0, "starts": before.astype(int), "scored": before.astype(int),
-            "stall": 0, "low_buffer": 0, "low_tput": 0, "oscillation": 0, "errors": 0,
+            "stall": 0, "low_buffer": 0, "low_tput": 0, "tput_collapse": 0, "oscillation": 0, "errors": 0,
             "crash": (~before).astype(int), "start_failure": before.astype(int), "slow_start": 0,
             "bad_score": before.astype(int),
         }))
@@ -130,7 +134,7 @@ class UnitBuilder:
                 return None
             before = int(event.startup_s is None)
             return {**base, "hb": 0, "starts": before, "scored": before, "stall": 0, "low_buffer": 0, "low_tput": 0,
-                    "oscillation": 0, "errors": 0, "crash": 1 - before, "start_failure": before, "slow_start": 0,
+                    "tput_collapse": 0, "oscillation": 0, "errors": 0, "crash": 1 - before, "start_failure": before, "slow_start": 0,
                     "bad_score": before}
         state = self.sessions.get(event.session_id)
         if state is None:
@@ -145,6 +149,7 @@ class UnitBuilder:
                 "stall": int(event.rebuffer_s - state.rebuffer_s > 1e-9),
                 "low_buffer": int(started and event.buffer_s < LOW_BUFFER_S),
                 "low_tput": int(started and event.throughput_kbps < LOW_THROUGHPUT_KBPS),
+                "tput_collapse": int(started and event.throughput_kbps < COLLAPSED_THROUGHPUT_KBPS),
                 "oscillation": int(event.bitrate_switches - state.switches >= OSCILLATION_SWITCHES),
                 "errors": int(event.errors - state.errors > 0), "crash": 0, "start_failure": 0,
                 "slow_start": int(first_start and (event.startup_s or 0.0) > SLOW_START_S),

@@ -8,7 +8,7 @@ from models.qoe.errors import DetectorError
 from models.qoe.model import QoeModel
 from tests.qoe.conftest import SMALL
 
-TINY = [*SMALL, "training.seeds=[1,2]", "training.days=0.03", "training.sequence.epochs=1"]
+TINY = [*SMALL, "training.seeds=[1,2]", "training.calibration_seeds=1", "training.days=0.03", "training.sequence.epochs=1"]
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Fit, calibrate, save, track and register the QoE detectors.
 
-Data: simulated days (``training.seeds``; the last seed is held back for calibration), with every
+Data: simulated days (``training.seeds``; the last ``calibration_seeds`` are held back to calibrate), with every
 window during an incident (and 10 minutes after) excluded from "normal". Baselines are per-group
 symptom rates on the normal windows; each detector is fitted on normal windows of the fit days and
 its threshold calibrated on the calibration day to ``target_false_alerts_per_day``.
@@ -108,7 +108,8 @@ def train(settings: QoeSettings, names: list[str] | None = None, out_dir: Path |
     started = time.perf_counter()
     seeds = settings.training.seeds
     all_days = simulate_days(settings, seeds, settings.training.days)
-    fit_days, calib_days = (all_days[:-1], all_days[-1:]) if len(all_days) > 1 else (all_days, all_days)
+    held = min(settings.training.calibration_seeds, len(all_days) - 1)
+    fit_days, calib_days = (all_days[:-held], all_days[-held:]) if held > 0 else (all_days, all_days)
     models = fit_models(settings, names, fit_days, calib_days)
     out_dir = out_dir or project.state_dir() / "qoe" / "detectors"
     paths = {name: model.save(out_dir / name) for name, model in models.items()}
