@@ -1,0 +1,44 @@
+"""Prometheus metrics of the services, exported on BentoML's ``/metrics`` beside its own.
+
+``bentoml.metrics`` wraps prometheus-client so the values of every worker process are merged
+(BentoML's multiprocess collector); they must be created at import, before the server starts.
+"""
+
+from __future__ import annotations
+
+import bentoml
+
+REQUESTS = bentoml.metrics.Counter(
+    name="streamlab_serving_requests", documentation="Requests per endpoint and outcome (ok, fallback, error).",
+    labelnames=["endpoint", "outcome"],
+)
+LATENCY = bentoml.metrics.Histogram(
+    name="streamlab_serving_latency_seconds", documentation="Time spent deciding inside the service.",
+    labelnames=["endpoint"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
+FALLBACKS = bentoml.metrics.Counter(
+    name="streamlab_serving_fallbacks", documentation="Answers given without the model (and why).",
+    labelnames=["endpoint", "reason"],
+)
+MODEL_VERSION = bentoml.metrics.Gauge(
+    name="streamlab_serving_model_version", documentation="Registry version serving now (0: none loaded).",
+    labelnames=["model", "alias"],
+)
+MODEL_LOAD_FAILURES = bentoml.metrics.Counter(
+    name="streamlab_serving_model_load_failures", documentation="Versions refused at load (or alias unresolved).",
+    labelnames=["model"],
+)
+MODEL_READY = bentoml.metrics.Gauge(
+    name="streamlab_serving_model_ready", documentation="1 when the model has a loaded version.",
+    labelnames=["model"],
+)
+
+
+def record_model(served) -> None:  # noqa: ANN001 - a ServedModel; listener signature
+    """Listener for :class:`serving.registry.ServedModel`: mirror its status into the gauges."""
+    status = served.status()
+    MODEL_VERSION.labels(model=status.name, alias=status.alias).set(float(status.version or 0))
+    MODEL_READY.labels(model=status.name).set(1.0 if status.ready else 0.0)
+    if status.last_error is not None:
+        MODEL_LOAD_FAILURES.labels(model=status.name).inc()

@@ -1,0 +1,193 @@
+"""Models served from the MLflow registry by name and alias, swapped in without downtime.
+
+A :class:`ServedModel` resolves ``models:/<name>@<alias>`` to a concrete version, downloads that
+version's artifacts and hands them to a loader (one per model kind). :meth:`ServedModel.poll`
+(called by a background :class:`AliasWatcher`) re-resolves the alias; when it points at a new
+version, the new model is loaded *beside* the current one and swapped in with one reference
+assignment, so requests in flight keep the object they started with and none ever waits.
+
+A version that fails to load (missing files, non-finite weights, an unreadable pickle) is
+refused: the previous model keeps serving, and the error is kept in :attr:`ServedModel.status`
+(shown on ``/models/status`` and in the metrics) until a loadable version appears. The refused
+version is not retried on every poll, only when the alias moves again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pipelines.errors import StreamlabError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Loader = Callable[[Path], T]
+"""Builds the served object from a version's downloaded artifact directory; raises on a bad version."""
+
+
+class ModelLoadError(StreamlabError):
+    """A registered model version could not be resolved or loaded."""
+
+
+@dataclass(frozen=True)
+class LoadedModel(Generic[T]):
+    name: str
+    version: str
+    model: T
+    loaded_at: float
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    alias: str
+    version: str | None
+    """The version serving now (``None``: nothing loaded yet)."""
+    ready: bool
+    last_error: str | None
+    refused_version: str | None
+    loads: int
+    load_failures: int
+
+
+def registry_uri(name: str, alias: str) -> str:
+    return f"models:/{name}@{alias}"
+
+
+def resolve_alias(name: str, alias: str) -> str:
+    """The version number ``alias`` points at now; a clear error when the model or alias is missing."""
+    from training import tracking
+
+    mlflow = tracking.configure()
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except Exception as exc:  # mlflow raises RestException / MlflowException subtypes
+        raise ModelLoadError(
+            f"{registry_uri(name, alias)} cannot be resolved in the registry at {tracking.tracking_uri()}: "
+            f"{_first_line(exc)} (register a model, e.g. `streamlab abr train`, and set the alias)"
+        ) from None
+
+
+def download_version(name: str, version: str) -> Path:
+    from training import tracking
+
+    mlflow = tracking.configure()
+    uri = f"models:/{name}/{version}"
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:
+        raise ModelLoadError(f"{uri}: artifacts cannot be downloaded: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class ServedModel(Generic[T]):
+    """The current version of one registered model, plus what happened on the last (re)load."""
+
+    def __init__(self, name: str, alias: str, loader: Loader[T]) -> None:
+        self.name = name
+        self.alias = alias
+        self.loader = loader
+        self._current: LoadedModel[T] | None = None
+        self._lock = threading.Lock()  # one load at a time; readers never take it
+        self.last_error: str | None = None
+        self.refused_version: str | None = None
+        self.loads = 0
+        self.load_failures = 0
+        self.listeners: list[Callable[["ServedModel[T]"], None]] = []
+
+    @property
+    def current(self) -> LoadedModel[T] | None:
+        return self._current
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def poll(self) -> bool:
+        """Load the version the alias points at if it is new; True when a new version was swapped in."""
+        with self._lock:
+            try:
+                version = resolve_alias(self.name, self.alias)
+            except ModelLoadError as exc:
+                self._fail(str(exc), None)
+                return False
+            if self._current is not None and self._current.version == version:
+                return False
+            if version == self.refused_version:
+                return False
+            try:
+                model = self._load(version)
+            except ModelLoadError as exc:
+                self._fail(str(exc), version)
+                return False
+            self._current = LoadedModel(self.name, version, model, time.time())
+            self.loads += 1
+            self.last_error = None
+            self.refused_version = None
+            log.info("serving %s version %s (alias %s)", self.name, version, self.alias)
+            self._notify()
+            return True
+
+    def _load(self, version: str) -> T:
+        directory = download_version(self.name, version)
+        try:
+            return self.loader(directory)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # any loader failure refuses the version, whatever its type
+            raise ModelLoadError(f"models:/{self.name}/{version} refused at load: {_first_line(exc)}") from None
+
+    def _fail(self, message: str, version: str | None) -> None:
+        self.last_error = message
+        self.refused_version = version
+        self.load_failures += 1
+        serving = f"; still serving version {self._current.version}" if self._current else ""
+        log.error("%s%s", message, serving)
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self.listeners:
+            listener(self)
+
+    def status(self) -> ModelStatus:
+        current = self._current
+        return ModelStatus(self.name, self.alias, current.version if current else None, current is not None,
+                           self.last_error, self.refused_version, self.loads, self.load_failures)
+
+
+class AliasWatcher:
+    """Poll every model's alias from one daemon thread; a failing poll never stops the thread."""
+
+    def __init__(self, models: list[ServedModel[Any]], interval_s: float) -> None:
+        self.models = models
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="streamlab-alias-watcher", daemon=True)
+
+    def start(self) -> "AliasWatcher":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            for model in self.models:
+                try:
+                    model.poll()
+                except Exception:  # noqa: BLE001 - keep watching; the error is in the model's status
+                    log.exception("polling %s failed", model.name)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
