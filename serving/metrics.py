@@ -23,7 +23,7 @@ FALLBACKS = bentoml.metrics.Counter(
 )
 MODEL_VERSION = bentoml.metrics.Gauge(
     name="streamlab_serving_model_version", documentation="Registry version serving now (0: none loaded).",
-    labelnames=["model", "alias"],
+    labelnames=["model", "alias"], multiprocess_mode="max",
 )
 MODEL_LOAD_FAILURES = bentoml.metrics.Counter(
     name="streamlab_serving_model_load_failures", documentation="Versions refused at load (or alias unresolved).",
@@ -31,7 +31,7 @@ MODEL_LOAD_FAILURES = bentoml.metrics.Counter(
 )
 MODEL_READY = bentoml.metrics.Gauge(
     name="streamlab_serving_model_ready", documentation="1 when the model has a loaded version.",
-    labelnames=["model"],
+    labelnames=["model"], multiprocess_mode="min",
 )
 
 
