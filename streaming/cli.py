@@ -17,7 +17,7 @@ def ingest(
     source: Annotated[Path, typer.Argument(help="source video file (inside an allowed media root)")],
     title_id: Annotated[str, typer.Option("--title-id", help="id of the published title, e.g. bbb")],
     name: Annotated[str | None, typer.Option(help="display name (default: the title id)")] = None,
-    ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles)")] = "fixed",
+    ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles), per-title (H.264 + AV1, predicted), per-title-hull")] = "fixed",
     drm: Annotated[str, typer.Option(help="content protection: none, clearkey (CENC), aes128 (HLS), all")] = "none",
     overrides: Overrides = None,
 ) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streaming.catalog import TitleRecord
-from streaming.packaging.package import HLS_MASTER_HEVC
+from streaming.packaging.package import MASTERS
 
 if TYPE_CHECKING:
     from streaming.drm.keys import KeyStore
@@ -58,7 +58,8 @@ class Protector:
         from streaming.drm.packager import protect_title
 
         protected = protect_title(staged, record, self.mode, self.keys, self.settings, self.settings.license_public_url)
-        hevc_master = staged / HLS_MASTER_HEVC
-        if hevc_master.exists() and any(not (staged / r.id).exists() for r in protected.renditions):
-            hevc_master.unlink()  # aes128 mode replaced the clear tracks it points at
+        if any(not (staged / r.id).exists() for r in protected.renditions):
+            for codec, master in MASTERS.items():  # aes128 mode replaced the clear tracks they point at
+                if codec != "h264":
+                    (staged / master).unlink(missing_ok=True)
         return protected

@@ -80,7 +80,7 @@ def build_mpd(videos: list[VideoRepresentation], audio: Track | None, audio_bitr
     )
     period = ET.SubElement(mpd, "Period", id="0", start="PT0S")
     set_id = 0
-    for codec in ("h264", "hevc"):
+    for codec in ("h264", "av1", "hevc"):
         members = [v for v in videos if v.rendition.codec == codec]
         if not members:
             continue

@@ -265,7 +265,21 @@ def _video_codecs(data: bytes, entry: str, start: int, end: int, where: str) -> 
         if b"hvcC" not in boxes:
             raise MP4BoxError(f"{where}: {entry} sample entry without hvcC")
         return _hevc_codecs(entry, data, boxes[b"hvcC"])
-    raise MP4BoxError(f"{where}: video sample entry {entry!r} is not H.264 or HEVC")
+    if entry == "av01":
+        if b"av1C" not in boxes:
+            raise MP4BoxError(f"{where}: av01 sample entry without av1C")
+        return _av1_codecs(data, boxes[b"av1C"])
+    raise MP4BoxError(f"{where}: video sample entry {entry!r} is not H.264, HEVC or AV1")
+
+
+def _av1_codecs(data: bytes, c: int) -> str:
+    """``av01.P.LLT.DD`` (AV1 ISOBMFF binding, codecs parameter): profile, level, tier, bit depth from av1C."""
+    profile = data[c + 1] >> 5
+    level = data[c + 1] & 0x1F
+    tier = "H" if data[c + 2] & 0x80 else "M"
+    high_bitdepth, twelve_bit = data[c + 2] & 0x40, data[c + 2] & 0x20
+    depth = 12 if (high_bitdepth and twelve_bit) else 10 if high_bitdepth else 8
+    return f"av01.{profile}.{level:02d}{tier}.{depth:02d}"
 
 
 def _hevc_codecs(entry: str, data: bytes, c: int) -> str:

@@ -2,9 +2,10 @@
 
 Files written into the (staging) title folder::
 
-    master.m3u8          H.264 variants + the AAC group: what browsers play
+    master.m3u8          H.264 variants + the AAC group: what every device plays
     master_hevc.m3u8     HEVC variants (+ the same audio), only when the ladder has HEVC rungs
-    manifest.mpd         every video rendition (H.264 and HEVC in separate AdaptationSets) + audio
+    master_av1.m3u8      AV1 variants (+ the same audio), only when the ladder has AV1 rungs (per-title)
+    manifest.mpd         every video rendition (one AdaptationSet per codec) + audio
     <rendition>/playlist.m3u8, audio/playlist.m3u8
 """
 
@@ -21,6 +22,8 @@ from streaming.transcode.encode import AUDIO_DIR
 from streaming.transcode.ladder import Rung
 
 HLS_MASTER_HEVC = "master_hevc.m3u8"
+HLS_MASTER_AV1 = "master_av1.m3u8"
+MASTERS = {"h264": HLS_MASTER, "hevc": HLS_MASTER_HEVC, "av1": HLS_MASTER_AV1}
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,12 @@ def package_title(
             channels=audio_track.init.channels or 2,
         )
 
-    playable = [(v.rendition, v.fps) for v in videos if v.rendition.browser_playable]
-    other = [(v.rendition, v.fps) for v in videos if not v.rendition.browser_playable]
-    if not playable:
-        raise PackagingError(f"{title_dir}: no browser-playable rendition (every rung is HEVC)")
-    (title_dir / HLS_MASTER).write_text(master_playlist(_by_bandwidth(playable), audio_track))
-    if other:
-        (title_dir / HLS_MASTER_HEVC).write_text(master_playlist(_by_bandwidth(other), audio_track))
+    by_codec = {codec: [(v.rendition, v.fps) for v in videos if v.rendition.codec == codec] for codec in MASTERS}
+    if not by_codec["h264"]:
+        raise PackagingError(f"{title_dir}: no H.264 rendition, so nothing every device plays")
+    for codec, master in MASTERS.items():  # one multivariant playlist per codec: a player picks what it decodes
+        if by_codec[codec]:
+            (title_dir / master).write_text(master_playlist(_by_bandwidth(by_codec[codec]), audio_track))
     (title_dir / DASH_MANIFEST).write_text(build_mpd(videos, audio_track))
     duration_s = max(v.track.duration_s for v in videos)
     return PackagedTitle([v.rendition for v in videos], audio, round(duration_s, 3))

@@ -80,6 +80,8 @@ def video_args(job: EncodeJob) -> list[str]:
     filters = [f"scale={rung.width}:{rung.height}:flags=bicubic", "setsar=1"]
     if job.fps:
         filters.insert(0, f"fps={job.fps:g}")
+    if rung.encoder is not None:
+        return _per_title_video_args(job, filters)
     maxrate = round(rung.bitrate_kbps * job.maxrate_ratio)
     bufsize = round(rung.bitrate_kbps * job.bufsize_ratio)
     seg = f"{job.segment_duration_s:g}"
@@ -107,6 +109,20 @@ def video_args(job: EncodeJob) -> list[str]:
     # writing negative composition offsets (trun version 1, as CMAF intends) puts the first frame at
     # decode time = presentation time = 0, the same instant as the audio.
     args += ["-avoid_negative_ts", "disabled"]
+    return args + _cmaf_output(job, mp4_flags="+negative_cts_offsets")
+
+
+def _per_title_video_args(job: EncodeJob, filters: list[str]) -> list[str]:
+    """A per-title rung: the optimizer's encoder settings (capped CRF, preset, codec), same GOP and CMAF output."""
+    from pipelines.ladder.encoder_args import codec_args
+
+    rung = job.rung
+    assert rung is not None and rung.encoder is not None
+    args = ["-i", str(job.source), "-map", _stream(job, "v"), "-an", "-sn", "-dn", "-vf", ",".join(filters)]
+    args += codec_args(rung.encoder, gop_frames=job.gop_frames, segment_duration_s=job.segment_duration_s,
+                       bitrate_kbps=rung.bitrate_kbps, max_bitrate_kbps=rung.max_bitrate_kbps,
+                       bufsize_kbps=rung.bufsize_kbps, threads=job.threads)
+    args += ["-avoid_negative_ts", "disabled"]  # see video_args: keep B-frame timing, video starts at 0
     return args + _cmaf_output(job, mp4_flags="+negative_cts_offsets")
 
 

@@ -21,8 +21,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from pipelines.errors import StreamlabError
+from pipelines.ladder.schema import EncoderSettings
 
-Codec = Literal["h264", "hevc"]
+Codec = Literal["h264", "hevc", "av1"]
 
 LadderSelector = Callable[[Path, int, int, "LadderSettings"], "list[Rung]"]
 """``(source, display_width, display_height, settings) -> rungs``: how ``--ladder NAME`` picks renditions."""
@@ -54,11 +55,17 @@ class Rung(BaseModel):
     codec: Codec
     width: int
     height: int
-    bitrate_kbps: int
+    bitrate_kbps: int = Field(description="target (fixed ladder, ABR) or expected average (per-title, capped CRF)")
+    encoder: EncoderSettings | None = Field(
+        default=None, description="per-title encoder settings (capped CRF, preset); None: the stack's fixed-ladder ABR"
+    )
+    max_bitrate_kbps: int | None = None
+    bufsize_kbps: int | None = None
+    expected_vmaf: float | None = None
 
     @property
     def browser_playable(self) -> bool:
-        """Chromium's MSE decodes H.264 but not HEVC, so HEVC stays out of the browser's variant set."""
+        """Chromium's MSE decodes H.264 and AV1 but not HEVC, so HEVC stays out of the browser's variant sets."""
         return self.codec != "hevc"
 
 
@@ -194,6 +201,6 @@ def check_ladder(name: str, rungs: list[Rung], display_width: int, display_heigh
     odd = [r.id for r in rungs if r.width % 2 or r.height % 2]
     if odd:
         raise LadderError(f"ladder {name!r}: renditions {odd} have odd dimensions (4:2:0 needs even ones)")
-    if not any(r.browser_playable for r in rungs):
-        raise LadderError(f"ladder {name!r} has no browser-playable (H.264) rendition")
+    if not any(r.codec == "h264" for r in rungs):
+        raise LadderError(f"ladder {name!r} has no H.264 rendition: every ladder needs one that plays everywhere")
     return rungs
