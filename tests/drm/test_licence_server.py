@@ -113,7 +113,7 @@ def test_hls_key_uri_returns_raw_key_bytes(client, service):
 
 def test_hls_key_uri_rejects_traversal_and_junk(client, service):
     key, token = _setup(service)
-    for path in [f"/drm/hls/bbb/..%2f..%2fkeys.db.key", "/drm/hls/bbb/../../etc/passwd.key",
+    for path in ["/drm/hls/bbb/..%2f..%2fkeys.db.key", "/drm/hls/bbb/../../etc/passwd.key",
                  f"/drm/hls/bbb/{key.kid_hex.upper()}.key", "/drm/hls/bbb/%00.key", f"/drm/hls/../{key.kid_hex}.key"]:
         response = client.get(path, params={"token": token})
         assert response.status_code in (403, 404), path
