@@ -1,0 +1,24 @@
+"""Headless-player settings (``configs/headless.yaml``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from configs import load_config
+
+
+class HeadlessSettings(BaseModel):
+    time_scale: float = Field(1.0, gt=0, le=1000)
+    link_rtt_s: float = Field(0.08, ge=0, le=5)
+    buffer_cap_s: float = Field(60.0, gt=0)
+    read_chunk_bytes: int = Field(16384, ge=512)
+    decide_timeout_ms: float = Field(50.0, gt=0)
+    max_samples: int = Field(8, ge=1, le=64)
+    http_timeout_s: float = Field(10.0, gt=0)
+    concurrency: int = Field(8, ge=1, le=512)
+    sessions_per_policy: int = Field(8, ge=1)
+    trace_seed: int = 0
+
+
+def load_headless_settings(overrides: list[str] | None = None) -> HeadlessSettings:
+    return load_config("headless", HeadlessSettings, overrides)

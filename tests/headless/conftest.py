@@ -1,0 +1,45 @@
+"""A small real title (24 s, 480p, four H.264 rungs, 2 s segments) served by the real delivery stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.abr.traces import load_traces
+from streaming.ffmpeg import generate_test_source
+
+TITLE = "headless"
+
+
+@pytest.fixture(scope="session")
+def headless_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
+    from streaming.ingest.pipeline import ingest_title
+
+    source = generate_test_source(source_dir / "headless_480p.mp4", width=854, height=480, duration_s=24.0, audio=False)
+    root = tmp_path_factory.mktemp("headless-media")
+    ingest_title(source, TITLE, media_root=root, overrides=[
+        f"ingest.allowed_roots=[{source_dir}]", "transcode.x264_preset=ultrafast", "transcode.mode=serial",
+        "transcode.segment_duration_s=2", "transcode.profiles=[main,mobile]",
+    ])
+    return root
+
+
+@pytest.fixture(scope="module")
+def stack(headless_media: Path):
+    from streaming.delivery.stack import running_stack
+
+    with running_stack(headless_media) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def traces(raw_dir: Path):
+    return load_traces(raw_dir / "abr" / "train_traces")
+
+
+@pytest.fixture()
+def fast_settings():
+    from streaming.headless.settings import load_headless_settings
+
+    return load_headless_settings(["time_scale=20", "concurrency=4", "sessions_per_policy=4"])
