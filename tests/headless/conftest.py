@@ -43,3 +43,12 @@ def fast_settings():
     from streaming.headless.settings import load_headless_settings
 
     return load_headless_settings(["time_scale=20", "concurrency=4", "sessions_per_policy=4"])
+
+
+@pytest.fixture()
+def abr_registry(mlflow_store: str) -> str:
+    """An isolated MLflow store with ``abr-policy`` version 1 (the committed checkpoint) at ``champion``."""
+    from models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from tests.serving.conftest import register_abr_version
+
+    return register_abr_version(DEFAULT_CHECKPOINT)
