@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "abr.ipynb"
+from tests.notebooks import images, printed, run_notebook
 
 
 @pytest.mark.slow
 def test_notebook_executes_with_the_venv_kernel(tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-
-    # A kernelspec named python3 that points at *this* interpreter, found before any system one.
-    prefix = tmp_path / "kernels"
-    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", str(prefix), "--name", "python3"],
-                   check=True, capture_output=True)
-    spec = json.loads((prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
-    assert spec["argv"][0] == sys.executable
-    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, kernel_name="python3", timeout=240,
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    printed = "".join(out.get("text", "") for out in notebook.cells[1].outputs)
-    assert printed.strip() == sys.executable
-    images = [o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
-    assert len(images) >= 3
+    notebook = run_notebook("abr.ipynb", tmp_path, monkeypatch, timeout_s=240)
+    assert printed(notebook, 1).strip() == sys.executable
+    assert images(notebook) >= 3
