@@ -57,3 +57,22 @@ def corrupt_checkpoint(tmp_path: Path) -> Path:
 def abr_registry(mlflow_store: str) -> str:
     """An isolated store with version 1 of ``abr-policy`` (the committed checkpoint) at ``champion``."""
     return register_abr_version(DEFAULT_CHECKPOINT)
+
+
+def register_small_recsys(tmp_path: Path, alias: str = "champion") -> str:
+    """Fit a small real pipeline on MovieLens-100k (EASE + popularity, no deep model) and register it."""
+    from models.recsys.pipeline import HybridPipeline
+    from pipelines import project
+    from training import tracking
+    from training.recsys.artifacts import log_and_register, save_pipeline
+    from training.recsys.data import load_training_data
+    from training.recsys.train import load_settings
+
+    folder = project.raw_data_dir() / "ml-100k"
+    data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
+    settings = load_settings(["deep.enabled=false", "blend.components=[ease,time_popularity]", "blend.rounds=1",
+                              "ranker.learn_watch_weight=false"])
+    path = save_pipeline(HybridPipeline(settings).fit(data), tmp_path / "pipeline.pkl")
+    with tracking.start_run("serving-tests", run_name="register-recsys"):
+        _, version = log_and_register(path, "recsys", alias)
+    return str(version)
