@@ -51,7 +51,7 @@ class ModelNotReady(bentoml.exceptions.BentoMLException):
 
 @bentoml.service(
     name="streamlab",
-    workers=1,
+    workers=current_settings().workers,
     traffic={"timeout": 30},
     logging={"access": {"enabled": False}},
 )
@@ -80,8 +80,12 @@ class StreamlabServing:
         return ModelsStatus(ready=self.__is_ready__(), models={k: asdict(m.status()) for k, m in self.models.items()})
 
     @bentoml.api(route="/abr/decide", input_spec=AbrDecideRequest)
-    def abr_decide(self, **fields: Any) -> AbrDecision:
-        """Player state → the next segment's rung and why; BOLA when no model version is loaded."""
+    async def abr_decide(self, **fields: Any) -> AbrDecision:
+        """Player state → the next segment's rung and why; BOLA when no model version is loaded.
+
+        ``async`` on purpose: a decision is ~0.2-0.5 ms of numpy, cheaper than the hop to a
+        worker thread that a sync API costs, so it runs on the event loop.
+        """
         started = time.perf_counter()
         request = AbrDecideRequest.model_validate(fields)
         served = self.models.get("abr")

@@ -9,33 +9,15 @@ import numpy as np
 import pytest
 
 from models.abr.policies.learned import DEFAULT_CHECKPOINT
-
-ABR_MODEL = "abr-policy"
+from serving.registration import ABR_MODEL, register_abr_checkpoint, register_small_recommender, set_alias
 
 
 def register_abr_version(checkpoint: Path, alias: str | None = "champion") -> str:
-    """Register ``checkpoint`` (``learned.npz`` + ``.json``) as ``abr-policy`` the way training does; return the version."""
-    from training import tracking
-
-    mlflow = tracking.configure()
-    with tracking.start_run("serving-tests", run_name="register"):
-        info = mlflow.pyfunc.log_model(
-            name="abr_policy",
-            python_model=str(Path("training/abr/pyfunc_model.py").resolve()),
-            artifacts={"checkpoint": str(checkpoint), "settings": str(checkpoint.with_suffix(".json"))},
-            pip_requirements=["numpy", "mlflow", "pandas"],
-            registered_model_name=ABR_MODEL,
-        )
-    version = str(info.registered_model_version)
-    if alias:
-        mlflow.MlflowClient().set_registered_model_alias(ABR_MODEL, alias, version)
-    return version
+    return register_abr_checkpoint(checkpoint, alias)
 
 
 def move_alias(version: str, alias: str = "champion") -> None:
-    from training import tracking
-
-    tracking.configure().MlflowClient().set_registered_model_alias(ABR_MODEL, alias, version)
+    set_alias(ABR_MODEL, alias, version)
 
 
 @pytest.fixture()
@@ -59,20 +41,6 @@ def abr_registry(mlflow_store: str) -> str:
     return register_abr_version(DEFAULT_CHECKPOINT)
 
 
-def register_small_recsys(tmp_path: Path, alias: str = "champion") -> str:
-    """Fit a small real pipeline on MovieLens-100k (EASE + popularity, no deep model) and register it."""
-    from models.recsys.pipeline import HybridPipeline
-    from pipelines import project
-    from training import tracking
-    from training.recsys.artifacts import log_and_register, save_pipeline
-    from training.recsys.data import load_training_data
-    from training.recsys.train import load_settings
 
-    folder = project.raw_data_dir() / "ml-100k"
-    data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
-    settings = load_settings(["deep.enabled=false", "blend.components=[ease,time_popularity]", "blend.rounds=1",
-                              "ranker.learn_watch_weight=false"])
-    path = save_pipeline(HybridPipeline(settings).fit(data), tmp_path / "pipeline.pkl")
-    with tracking.start_run("serving-tests", run_name="register-recsys"):
-        _, version = log_and_register(path, "recsys", alias)
-    return str(version)
+def register_small_recsys(tmp_path: Path) -> str:
+    return register_small_recommender(tmp_path)

@@ -1,0 +1,60 @@
+"""Register known-good models in the current MLflow store: for tests, the benchmark and a demo.
+
+``register_abr_checkpoint`` logs a ``learned.npz`` + ``.json`` checkpoint exactly as
+``streamlab abr train`` does (models-from-code pyfunc, the checkpoint as artifacts);
+``register_small_recommender`` fits a small real pipeline on MovieLens-100k (EASE + time-aware
+popularity, no deep model: ~5 s) without touching the recommender's state files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ABR_MODEL = "abr-policy"
+RECSYS_MODEL = "recsys"
+EXPERIMENT = "serving"
+
+
+def register_abr_checkpoint(checkpoint: Path, alias: str | None = "champion", name: str = ABR_MODEL) -> str:
+    """Register ``checkpoint`` as a new version of ``name``; point ``alias`` at it; return the version."""
+    from training import tracking
+
+    mlflow = tracking.configure()
+    pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "abr" / "pyfunc_model.py"
+    with tracking.start_run(EXPERIMENT, run_name="register-abr-policy"):
+        info = mlflow.pyfunc.log_model(
+            name="abr_policy",
+            python_model=str(pyfunc_file),
+            artifacts={"checkpoint": str(checkpoint), "settings": str(Path(checkpoint).with_suffix(".json"))},
+            pip_requirements=["numpy", "mlflow", "pandas"],
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    if alias:
+        mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+    return version
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    from training import tracking
+
+    tracking.configure().MlflowClient().set_registered_model_alias(name, alias, version)
+
+
+def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
+    """Fit a small real pipeline on MovieLens-100k, register it as ``recsys`` at ``alias``; return the version."""
+    from models.recsys.pipeline import HybridPipeline
+    from pipelines import project
+    from training import tracking
+    from training.recsys.artifacts import log_and_register, save_pipeline
+    from training.recsys.data import load_training_data
+    from training.recsys.train import load_settings
+
+    folder = project.raw_data_dir() / "ml-100k"
+    data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
+    settings = load_settings(["deep.enabled=false", "blend.components=[ease,time_popularity]", "blend.rounds=1",
+                              "ranker.learn_watch_weight=false"])
+    path = save_pipeline(HybridPipeline(settings).fit(data), Path(workdir) / "pipeline.pkl")
+    with tracking.start_run(EXPERIMENT, run_name="register-recsys"):
+        _, version = log_and_register(path, RECSYS_MODEL, alias)
+    return str(version)
