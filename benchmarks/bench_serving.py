@@ -28,7 +28,10 @@ WARMUP_S = 2.0
 TARGETS = {"recommend": (200, 30.0), "abr_decide": (500, 10.0)}
 
 ABR_BODY = {
-    "buffer_s": 14.0, "last_rung": 2, "chunks_remaining": 30, "segment_duration_s": 4.0,
+    "buffer_s": 14.0,
+    "last_rung": 2,
+    "chunks_remaining": 30,
+    "segment_duration_s": 4.0,
     "samples": [{"bytes": 900_000 + 50_000 * i, "download_ms": 1500.0 - 60 * i} for i in range(8)],
     "ladder": [{"bitrate_kbps": b} for b in (300, 750, 1200, 1850, 2850, 4300)],
 }
@@ -101,13 +104,17 @@ def run() -> dict:
         try:
             register_abr_checkpoint(DEFAULT_CHECKPOINT)
             register_small_recommender(Path(tmp))
-            with running_server([f"port={_free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]) as server:
+            with running_server(
+                [f"port={_free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]
+            ) as server:
                 viewers = [{"viewer": str(v), "k": 10, "context": {"device": "tv"}} for v in range(1, 200)]
                 viewers += [{"viewer": f"new-{v}", "k": 10} for v in range(20)]
                 for name, (rate, target_ms) in TARGETS.items():
                     route, bodies = ("/recommend", viewers) if name == "recommend" else ("/abr/decide", [ABR_BODY])
                     numbers = _load(server.url + route, bodies, rate)
-                    numbers.update(rate_rps=rate, target_p99_ms=target_ms, meets_target=bool(numbers["p99_ms"] < target_ms))
+                    numbers.update(
+                        rate_rps=rate, target_p99_ms=target_ms, meets_target=bool(numbers["p99_ms"] < target_ms)
+                    )
                     results.update({f"{name}.{k}": v for k, v in numbers.items()})
         finally:
             if previous is None:

@@ -15,6 +15,7 @@ title with another segment duration is mapped onto it by scaling time (buffer an
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
@@ -40,9 +41,12 @@ class ThroughputSample(BaseModel):
 
 
 class Rung(BaseModel):
-    bitrate_kbps: float = Field(gt=0, le=1_000_000, description="the manifest's BANDWIDTH (or AVERAGE-BANDWIDTH) / 1000")
+    bitrate_kbps: float = Field(
+        gt=0, le=1_000_000, description="the manifest's BANDWIDTH (or AVERAGE-BANDWIDTH) / 1000"
+    )
     chunk_sizes_bytes: list[int] | None = Field(
-        None, description="sizes of the next chunks from the one to decide on; default bitrate x duration",
+        None,
+        description="sizes of the next chunks from the one to decide on; default bitrate x duration",
     )
 
     @field_validator("chunk_sizes_bytes")
@@ -63,12 +67,14 @@ class AbrDecideRequest(BaseModel):
     session_id: str | None = Field(None, max_length=128)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "AbrDecideRequest":
+    def _consistent(self) -> AbrDecideRequest:
         rates = [r.bitrate_kbps for r in self.ladder]
-        if any(b <= a for a, b in zip(rates, rates[1:])):
+        if any(b <= a for a, b in pairwise(rates)):
             raise ValueError(f"ladder bitrates must increase strictly, lowest first; got {rates}")
         if self.last_rung >= len(self.ladder):
-            raise ValueError(f"last_rung {self.last_rung} is not a rung of this {len(self.ladder)}-rung ladder (0..{len(self.ladder) - 1})")
+            raise ValueError(
+                f"last_rung {self.last_rung} is not a rung of this {len(self.ladder)}-rung ladder (0..{len(self.ladder) - 1})"
+            )
         return self
 
 
@@ -101,15 +107,24 @@ def decide_bola(request: AbrDecideRequest) -> tuple[int, str]:
     policy.video = SimpleNamespace(bitrates_kbps=tuple(r.bitrate_kbps for r in request.ladder))
     sizes = size_matrix(request, 1)[:, 0]
     obs = Observation(
-        chunk_index=0, last_level=request.last_rung, buffer_s=request.buffer_s, rebuffer_s=0.0, delay_ms=1.0,
-        sleep_ms=0.0, chunk_bytes=0.0, next_sizes_bytes=sizes, chunks_remaining=request.chunks_remaining,
+        chunk_index=0,
+        last_level=request.last_rung,
+        buffer_s=request.buffer_s,
+        rebuffer_s=0.0,
+        delay_ms=1.0,
+        sleep_ms=0.0,
+        chunk_bytes=0.0,
+        next_sizes_bytes=sizes,
+        chunks_remaining=request.chunks_remaining,
         end_of_video=False,
     )
     rung = policy.select(obs)
     return rung, f"bola: buffer {request.buffer_s:.1f} s"
 
 
-def decide_learned(policy: LearnedPolicy, request: AbrDecideRequest, max_samples: int = 64, max_horizon: int = 5) -> tuple[int, str]:
+def decide_learned(
+    policy: LearnedPolicy, request: AbrDecideRequest, max_samples: int = 64, max_horizon: int = 5
+) -> tuple[int, str]:
     """The learned policy's choice for the request, without touching the policy's own state."""
     if not request.samples:
         return 0, "learned: no throughput measured yet, lowest rung"
@@ -120,15 +135,24 @@ def decide_learned(policy: LearnedPolicy, request: AbrDecideRequest, max_samples
     x, anchor = feature_vector(history, request.chunks_remaining)
     log_ratio = policy.net(x)[:, policy.scenario_index].T
     if log_ratio.shape[1] < horizon:
-        log_ratio = np.concatenate([log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1)
+        log_ratio = np.concatenate(
+            [log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1
+        )
     goodputs = anchor * np.exp(log_ratio[:, :horizon])
     rates = tuple(int(round(r.bitrate_kbps)) for r in request.ladder)
     levels = len(rates)
     free_steps = min(knobs.free_steps, horizon)
     scores = plan_scores(
-        request.buffer_s * scale, request.last_rung, size_matrix(request, horizon), rates, goodputs, policy.weights,
-        knobs.buffer_value_per_s, knobs.buffer_value_cap_s,
-        at_end=horizon >= request.chunks_remaining, free_steps=free_steps,
+        request.buffer_s * scale,
+        request.last_rung,
+        size_matrix(request, horizon),
+        rates,
+        goodputs,
+        policy.weights,
+        knobs.buffer_value_per_s,
+        knobs.buffer_value_cap_s,
+        at_end=horizon >= request.chunks_remaining,
+        free_steps=free_steps,
     )
     best = int(np.argmax(scores))
     plan = plan_table(levels, horizon, free_steps)[best]

@@ -8,9 +8,13 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Model serving (BentoML): abr/decide, recommend; models from the MLflow registry.", no_args_is_help=True)
+app = typer.Typer(
+    help="Model serving (BentoML): abr/decide, recommend; models from the MLflow registry.", no_args_is_help=True
+)
 
-Overrides = Annotated[list[str] | None, typer.Argument(help="config overrides, e.g. port=3100 models.recommend.enabled=false")]
+Overrides = Annotated[
+    list[str] | None, typer.Argument(help="config overrides, e.g. port=3100 models.recommend.enabled=false")
+]
 
 
 @app.command()
@@ -20,8 +24,10 @@ def start(overrides: Overrides = None) -> None:
     from serving.settings import load_serving_settings
 
     settings = load_serving_settings(overrides)
-    typer.echo(f"streamlab serving on http://{settings.host}:{settings.port}  "
-               f"(abr/decide, recommend, models/status, healthz, readyz, metrics)")
+    typer.echo(
+        f"streamlab serving on http://{settings.host}:{settings.port}  "
+        f"(abr/decide, recommend, models/status, healthz, readyz, metrics)"
+    )
     command = serve_command(settings)
     os.execve(command[0], command, serving_env(overrides))
 
@@ -39,5 +45,7 @@ def status(overrides: Overrides = None) -> None:
     try:
         response = httpx.post(url, json={}, timeout=5, trust_env=False)
     except httpx.HTTPError as exc:
-        raise StreamlabError(f"no model server answers at {url} ({exc}); start one with `streamlab serve start`") from None
+        raise StreamlabError(
+            f"no model server answers at {url} ({exc}); start one with `streamlab serve start`"
+        ) from None
     typer.echo(json.dumps(response.json(), indent=2))

@@ -9,29 +9,37 @@ from __future__ import annotations
 import bentoml
 
 REQUESTS = bentoml.metrics.Counter(
-    name="streamlab_serving_requests", documentation="Requests per endpoint and outcome (ok, fallback, error).",
+    name="streamlab_serving_requests",
+    documentation="Requests per endpoint and outcome (ok, fallback, error).",
     labelnames=["endpoint", "outcome"],
 )
 LATENCY = bentoml.metrics.Histogram(
-    name="streamlab_serving_latency_seconds", documentation="Time spent deciding inside the service.",
+    name="streamlab_serving_latency_seconds",
+    documentation="Time spent deciding inside the service.",
     labelnames=["endpoint"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
 FALLBACKS = bentoml.metrics.Counter(
-    name="streamlab_serving_fallbacks", documentation="Answers given without the model (and why).",
+    name="streamlab_serving_fallbacks",
+    documentation="Answers given without the model (and why).",
     labelnames=["endpoint", "reason"],
 )
 MODEL_VERSION = bentoml.metrics.Gauge(
-    name="streamlab_serving_model_version", documentation="Registry version serving now (0: none loaded).",
-    labelnames=["model", "alias"], multiprocess_mode="max",
+    name="streamlab_serving_model_version",
+    documentation="Registry version serving now (0: none loaded).",
+    labelnames=["model", "alias"],
+    multiprocess_mode="max",
 )
 MODEL_LOAD_FAILURES = bentoml.metrics.Counter(
-    name="streamlab_serving_model_load_failures", documentation="Versions refused at load (or alias unresolved).",
+    name="streamlab_serving_model_load_failures",
+    documentation="Versions refused at load (or alias unresolved).",
     labelnames=["model"],
 )
 MODEL_READY = bentoml.metrics.Gauge(
-    name="streamlab_serving_model_ready", documentation="1 when the model has a loaded version.",
-    labelnames=["model"], multiprocess_mode="min",
+    name="streamlab_serving_model_ready",
+    documentation="1 when the model has a loaded version.",
+    labelnames=["model"],
+    multiprocess_mode="min",
 )
 
 

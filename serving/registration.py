@@ -52,8 +52,14 @@ def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
 
     folder = project.raw_data_dir() / "ml-100k"
     data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
-    settings = load_settings(["deep.enabled=false", "blend.components=[ease,time_popularity]", "blend.rounds=1",
-                              "ranker.learn_watch_weight=false"])
+    settings = load_settings(
+        [
+            "deep.enabled=false",
+            "blend.components=[ease,time_popularity]",
+            "blend.rounds=1",
+            "ranker.learn_watch_weight=false",
+        ]
+    )
     path = save_pipeline(HybridPipeline(settings).fit(data), Path(workdir) / "pipeline.pkl")
     with tracking.start_run(EXPERIMENT, run_name="register-recsys"):
         _, version = log_and_register(path, RECSYS_MODEL, alias)

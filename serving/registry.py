@@ -104,7 +104,7 @@ class ServedModel(Generic[T]):
         self.refused_version: str | None = None
         self.loads = 0
         self.load_failures = 0
-        self.listeners: list[Callable[["ServedModel[T]"], None]] = []
+        self.listeners: list[Callable[[ServedModel[T]], None]] = []
 
     @property
     def current(self) -> LoadedModel[T] | None:
@@ -162,8 +162,16 @@ class ServedModel(Generic[T]):
 
     def status(self) -> ModelStatus:
         current = self._current
-        return ModelStatus(self.name, self.alias, current.version if current else None, current is not None,
-                           self.last_error, self.refused_version, self.loads, self.load_failures)
+        return ModelStatus(
+            self.name,
+            self.alias,
+            current.version if current else None,
+            current is not None,
+            self.last_error,
+            self.refused_version,
+            self.loads,
+            self.load_failures,
+        )
 
 
 class AliasWatcher:
@@ -175,7 +183,7 @@ class AliasWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="streamlab-alias-watcher", daemon=True)
 
-    def start(self) -> "AliasWatcher":
+    def start(self) -> AliasWatcher:
         self._thread.start()
         return self
 

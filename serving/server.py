@@ -45,8 +45,19 @@ def serving_env(overrides: list[str] | None) -> dict[str, str]:
 
 
 def serve_command(settings: ServingSettings) -> list[str]:
-    return [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", settings.host, "--port", str(settings.port),
-            "--working-dir", str(Path(__file__).resolve().parents[1])]
+    return [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        SERVICE,
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--working-dir",
+        str(Path(__file__).resolve().parents[1]),
+    ]
 
 
 @dataclass
@@ -73,14 +84,21 @@ class ServerProcess:
             return ""
 
 
-def start_server(overrides: list[str] | None = None, wait: str = "/readyz", log_path: Path | None = None) -> ServerProcess:
+def start_server(
+    overrides: list[str] | None = None, wait: str = "/readyz", log_path: Path | None = None
+) -> ServerProcess:
     """Start ``bentoml serve`` and wait until ``wait`` (``/readyz``: models loaded; ``/healthz``: up) answers 200."""
     settings = load_serving_settings(overrides)
     log_path = log_path or project.state_dir() / "serving" / f"server-{settings.port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(serve_command(settings), env=serving_env(overrides), stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            serve_command(settings),
+            env=serving_env(overrides),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = ServerProcess(f"http://{settings.host}:{settings.port}", process, log_path)
     deadline = time.monotonic() + settings.startup_timeout_s
     with httpx.Client(trust_env=False, timeout=2.0) as client:
@@ -94,7 +112,9 @@ def start_server(overrides: list[str] | None = None, wait: str = "/readyz", log_
                 pass
             time.sleep(0.2)
     server.stop()
-    raise ServerError(f"model server at {server.url} not ready ({wait}) within {settings.startup_timeout_s} s:\n{server.log_tail()}")
+    raise ServerError(
+        f"model server at {server.url} not ready ({wait}) within {settings.startup_timeout_s} s:\n{server.log_tail()}"
+    )
 
 
 @contextmanager

@@ -28,7 +28,11 @@ from pydantic import BaseModel
 from serving import metrics
 from serving.abr import AbrDecideRequest, AbrDecision, decide_bola, decide_learned, load_abr_policy
 from serving.recommend import (
-    RecommendedTitle, RecommendRequest, RecommendResponse, make_recommend_loader, popular_reason,
+    RecommendedTitle,
+    RecommendRequest,
+    RecommendResponse,
+    make_recommend_loader,
+    popular_reason,
 )
 from serving.registry import AliasWatcher, ServedModel
 from serving.settings import ServingSettings, load_serving_settings
@@ -96,7 +100,9 @@ class StreamlabServing:
             metrics.FALLBACKS.labels(endpoint="abr/decide", reason="no_model").inc()
         else:
             try:
-                rung, reason = decide_learned(loaded.model, request, self.settings.abr.max_samples, self.settings.abr.horizon_chunks)
+                rung, reason = decide_learned(
+                    loaded.model, request, self.settings.abr.max_samples, self.settings.abr.horizon_chunks
+                )
                 source, version = "model", loaded.version
             except Exception as exc:  # noqa: BLE001 - a model failure must not fail the player
                 rung, reason = decide_bola(request)
@@ -104,7 +110,13 @@ class StreamlabServing:
                 metrics.FALLBACKS.labels(endpoint="abr/decide", reason="model_error").inc()
         metrics.REQUESTS.labels(endpoint="abr/decide", outcome="ok" if source == "model" else "fallback").inc()
         metrics.LATENCY.labels(endpoint="abr/decide").observe(time.perf_counter() - started)
-        return AbrDecision(rung=rung, bitrate_kbps=request.ladder[rung].bitrate_kbps, reason=reason, source=source, model_version=version)
+        return AbrDecision(
+            rung=rung,
+            bitrate_kbps=request.ladder[rung].bitrate_kbps,
+            reason=reason,
+            source=source,
+            model_version=version,
+        )
 
     @bentoml.api(route="/recommend", input_spec=RecommendRequest)
     def recommend(self, **fields: Any) -> RecommendResponse:
@@ -112,7 +124,9 @@ class StreamlabServing:
         started = time.perf_counter()
         request = RecommendRequest.model_validate(fields)
         if request.k > self.settings.recommend.max_k:
-            raise bentoml.exceptions.InvalidArgument(f"k={request.k} is above the configured max_k={self.settings.recommend.max_k}")
+            raise bentoml.exceptions.InvalidArgument(
+                f"k={request.k} is above the configured max_k={self.settings.recommend.max_k}"
+            )
         served = self.models.get("recommend")
         loaded = served.current if served else None
         if loaded is None:
@@ -123,5 +137,9 @@ class StreamlabServing:
         titles = [RecommendedTitle(title=t, score=s, reason=reason) for t, s in items]
         metrics.REQUESTS.labels(endpoint="recommend", outcome="ok").inc()
         metrics.LATENCY.labels(endpoint="recommend").observe(time.perf_counter() - started)
-        return RecommendResponse(viewer=request.viewer, titles=titles, source="model" if personal else "popular",
-                                 model_version=loaded.version)
+        return RecommendResponse(
+            viewer=request.viewer,
+            titles=titles,
+            source="model" if personal else "popular",
+            model_version=loaded.version,
+        )

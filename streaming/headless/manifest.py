@@ -71,12 +71,17 @@ def load_title(client: httpx.Client, base_url: str, title_id: str) -> PlayerTitl
             raise ManifestError(f"{url}: no segments or no EXT-X-MAP init segment")
         bitrate = (info.average_bandwidth or info.bandwidth) / 1000.0
         resolution = "x".join(str(v) for v in info.resolution) if info.resolution else "?"
-        rungs.setdefault(bitrate, PlayerRung(
-            bitrate_kbps=bitrate, peak_kbps=info.bandwidth / 1000.0, resolution=resolution,
-            init_url=urljoin(url, media.segment_map[0].uri),
-            segment_urls=tuple(urljoin(url, s.uri) for s in media.segments),
-            segment_durations_s=tuple(float(s.duration) for s in media.segments),
-        ))
+        rungs.setdefault(
+            bitrate,
+            PlayerRung(
+                bitrate_kbps=bitrate,
+                peak_kbps=info.bandwidth / 1000.0,
+                resolution=resolution,
+                init_url=urljoin(url, media.segment_map[0].uri),
+                segment_urls=tuple(urljoin(url, s.uri) for s in media.segments),
+                segment_durations_s=tuple(float(s.duration) for s in media.segments),
+            ),
+        )
     if not rungs:
         raise ManifestError(f"{master_url}: no H.264 video rung to play")
     ordered = tuple(rungs[b] for b in sorted(rungs))

@@ -69,12 +69,22 @@ class SessionResult:
 ChunkHook = Callable[[ChunkRecord], None]
 
 
-def request_for(title: PlayerTitle, index: int, last_rung: int, buffer_s: float,
-                samples: list[ThroughputSample], session_id: str | None) -> AbrDecideRequest:
+def request_for(
+    title: PlayerTitle,
+    index: int,
+    last_rung: int,
+    buffer_s: float,
+    samples: list[ThroughputSample],
+    session_id: str | None,
+) -> AbrDecideRequest:
     return AbrDecideRequest(
-        buffer_s=buffer_s, last_rung=last_rung, chunks_remaining=title.segment_count - index,
-        segment_duration_s=title.segment_duration_s, samples=samples,
-        ladder=[Rung(bitrate_kbps=r.bitrate_kbps) for r in title.rungs], session_id=session_id,
+        buffer_s=buffer_s,
+        last_rung=last_rung,
+        chunks_remaining=title.segment_count - index,
+        segment_duration_s=title.segment_duration_s,
+        samples=samples,
+        ladder=[Rung(bitrate_kbps=r.bitrate_kbps) for r in title.rungs],
+        session_id=session_id,
     )
 
 
@@ -111,7 +121,9 @@ def play_session(
     try:
         for index in range(title.segment_count):
             t0 = time.perf_counter()
-            choice = policy.choose(request_for(title, index, last_rung, buffer_s, samples[-settings.max_samples:], session_id))
+            choice = policy.choose(
+                request_for(title, index, last_rung, buffer_s, samples[-settings.max_samples :], session_id)
+            )
             decide_s = time.perf_counter() - t0
             shaper.advance(decide_s)
             rung = title.rungs[choice.rung]
@@ -131,12 +143,22 @@ def play_session(
             buffer_s += rung.segment_durations_s[index]
             bitrate = rung.bitrate_kbps
             record = ChunkRecord(
-                index, choice.rung, bitrate, download.bytes, download.transfer_s, decide_s * 1000.0, buffer_s,
-                rebuffer_s, chunk_qoe(bitrate, bitrate if last_bitrate is None else last_bitrate, rebuffer_s),
-                choice.source, choice.reason,
+                index,
+                choice.rung,
+                bitrate,
+                download.bytes,
+                download.transfer_s,
+                decide_s * 1000.0,
+                buffer_s,
+                rebuffer_s,
+                chunk_qoe(bitrate, bitrate if last_bitrate is None else last_bitrate, rebuffer_s),
+                choice.source,
+                choice.reason,
             )
             result.chunks.append(record)
-            samples.append(ThroughputSample(bytes=max(download.bytes, 1), download_ms=max(download.transfer_s * 1000.0, 0.001)))
+            samples.append(
+                ThroughputSample(bytes=max(download.bytes, 1), download_ms=max(download.transfer_s * 1000.0, 0.001))
+            )
             last_rung, last_bitrate = choice.rung, bitrate
             if on_chunk is not None:
                 on_chunk(record)
@@ -151,7 +173,9 @@ def play_session(
             client.close()
     if len(result.chunks) >= 2:
         result.score = score_trace(
-            [c.bitrate_kbps for c in result.chunks], [c.rebuffer_s for c in result.chunks],
-            [c.qoe for c in result.chunks], chunk_s=title.segment_duration_s,
+            [c.bitrate_kbps for c in result.chunks],
+            [c.rebuffer_s for c in result.chunks],
+            [c.qoe for c in result.chunks],
+            chunk_s=title.segment_duration_s,
         )
     return result

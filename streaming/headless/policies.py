@@ -75,8 +75,11 @@ class RemotePolicy:
 
     def choose(self, request: AbrDecideRequest) -> Choice:
         try:
-            response = self.client.post(self.url, content=request.model_dump_json(exclude_none=True),
-                                        headers={"content-type": "application/json"})
+            response = self.client.post(
+                self.url,
+                content=request.model_dump_json(exclude_none=True),
+                headers={"content-type": "application/json"},
+            )
             response.raise_for_status()
             body = response.json()
             rung = int(body["rung"])

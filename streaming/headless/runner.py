@@ -45,8 +45,9 @@ def plan_sessions(traces: Sequence[Trace], sessions: int, seed: int) -> list[Ses
     return plans
 
 
-def run_policy(title: PlayerTitle, plans: Sequence[SessionPlan], factory: PolicyFactory,
-               settings: HeadlessSettings) -> list[SessionResult]:
+def run_policy(
+    title: PlayerTitle, plans: Sequence[SessionPlan], factory: PolicyFactory, settings: HeadlessSettings
+) -> list[SessionResult]:
     def one(indexed: tuple[int, SessionPlan]) -> SessionResult:
         i, plan = indexed
         policy = factory()
@@ -75,8 +76,13 @@ def report(results: Sequence[SessionResult]) -> dict[str, float]:
     }
 
 
-def compare(base_url: str, title_id: str, traces: Sequence[Trace], policies: dict[str, PolicyFactory],
-            settings: HeadlessSettings) -> dict[str, dict[str, float]]:
+def compare(
+    base_url: str,
+    title_id: str,
+    traces: Sequence[Trace],
+    policies: dict[str, PolicyFactory],
+    settings: HeadlessSettings,
+) -> dict[str, dict[str, float]]:
     """Play the same sessions with every policy; ``{policy: report}``."""
     with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
         title = load_title(client, base_url, title_id)

@@ -18,10 +18,18 @@ def headless_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -
 
     source = generate_test_source(source_dir / "headless_480p.mp4", width=854, height=480, duration_s=24.0, audio=False)
     root = tmp_path_factory.mktemp("headless-media")
-    ingest_title(source, TITLE, media_root=root, overrides=[
-        f"ingest.allowed_roots=[{source_dir}]", "transcode.x264_preset=ultrafast", "transcode.mode=serial",
-        "transcode.segment_duration_s=2", "transcode.profiles=[main,mobile]",
-    ])
+    ingest_title(
+        source,
+        TITLE,
+        media_root=root,
+        overrides=[
+            f"ingest.allowed_roots=[{source_dir}]",
+            "transcode.x264_preset=ultrafast",
+            "transcode.mode=serial",
+            "transcode.segment_duration_s=2",
+            "transcode.profiles=[main,mobile]",
+        ],
+    )
     return root
 
 

@@ -33,8 +33,11 @@ def test_player_survives_a_model_server_outage(stack, traces, fast_settings, abr
 
     try:
         for _ in range(3):  # warm the server's first requests outside the 50 ms budget
-            httpx.post(server.url + "/abr/decide", json={"buffer_s": 0, "last_rung": 0, "chunks_remaining": 2,
-                                                         "ladder": [{"bitrate_kbps": 100}]}, trust_env=False)
+            httpx.post(
+                server.url + "/abr/decide",
+                json={"buffer_s": 0, "last_rung": 0, "chunks_remaining": 2, "ladder": [{"bitrate_kbps": 100}]},
+                trust_env=False,
+            )
         result = play_session(title, traces[1], policy, fast_settings, on_chunk=outage)
     finally:
         policy.close()

@@ -47,7 +47,9 @@ def test_slow_link_stalls_playback(title, traces, fast_settings) -> None:
 
 
 def test_runner_plays_the_same_sessions_for_every_policy(stack, traces, fast_settings) -> None:
-    reports = compare(stack.edge_url, TITLE, traces[:4], {"bola": BolaPolicy, "learned": LocalLearnedPolicy}, fast_settings)
+    reports = compare(
+        stack.edge_url, TITLE, traces[:4], {"bola": BolaPolicy, "learned": LocalLearnedPolicy}, fast_settings
+    )
     for name, report in reports.items():
         assert report["sessions"] == 4 and report["failed_requests"] == 0, name
         assert report["decisions_local"] == 4 * 12

@@ -41,6 +41,5 @@ def abr_registry(mlflow_store: str) -> str:
     return register_abr_version(DEFAULT_CHECKPOINT)
 
 
-
 def register_small_recsys(tmp_path: Path) -> str:
     return register_small_recommender(tmp_path)

@@ -23,10 +23,14 @@ def test_recommend_ranks_known_viewers_and_falls_back_to_popular(mlflow_store, t
         scores = [t["score"] for t in known["titles"]]
         assert scores == sorted(scores, reverse=True)
 
-        stranger = client.post("/recommend", json={"viewer": "nobody-42", "k": 3,
-                                                   "context": {"timestamp_s": 891_000_000, "device": "mobile"}}).json()
+        stranger = client.post(
+            "/recommend",
+            json={"viewer": "nobody-42", "k": 3, "context": {"timestamp_s": 891_000_000, "device": "mobile"}},
+        ).json()
         assert stranger["source"] == "popular" and len(stranger["titles"]) == 3
-        assert stranger["titles"][0]["reason"].startswith("popular around") and "mobile" in stranger["titles"][0]["reason"]
+        assert (
+            stranger["titles"][0]["reason"].startswith("popular around") and "mobile" in stranger["titles"][0]["reason"]
+        )
 
         assert client.post("/recommend", json={"viewer": "196", "k": 0}).status_code == 400
         assert client.post("/recommend", json={"viewer": "196", "context": {"device": "toaster"}}).status_code == 400

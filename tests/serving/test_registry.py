@@ -10,7 +10,9 @@ from serving.registry import AliasWatcher, ModelLoadError, ServedModel, resolve_
 from tests.serving.conftest import ABR_MODEL, move_alias, register_abr_version
 
 REQUEST = AbrDecideRequest(
-    buffer_s=12.0, last_rung=1, chunks_remaining=6,
+    buffer_s=12.0,
+    last_rung=1,
+    chunks_remaining=6,
     samples=[{"bytes": 500_000, "download_ms": 1000.0}] * 4,
     ladder=[{"bitrate_kbps": b} for b in (400, 800, 1600, 3200)],
 )

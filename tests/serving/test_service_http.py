@@ -13,8 +13,14 @@ from tests.serving.conftest import register_abr_version
 pytestmark = pytest.mark.slow
 
 LADDER = [{"bitrate_kbps": b, "chunk_sizes_bytes": [b * 500] * 3} for b in (300, 700, 1500, 3000, 6000)]
-STATE = {"buffer_s": 15.0, "last_rung": 2, "chunks_remaining": 10, "segment_duration_s": 4.0,
-         "samples": [{"bytes": 1_000_000, "download_ms": 900.0}] * 5, "ladder": LADDER}
+STATE = {
+    "buffer_s": 15.0,
+    "last_rung": 2,
+    "chunks_remaining": 10,
+    "segment_duration_s": 4.0,
+    "samples": [{"bytes": 1_000_000, "download_ms": 900.0}] * 5,
+    "ladder": LADDER,
+}
 
 
 def free_port() -> int:
