@@ -1,0 +1,86 @@
+"""``abr/decide`` logic without HTTP: request validation, any ladder, the BOLA fallback."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from models.abr.policies.learned import load_learned
+from serving.abr import AbrDecideRequest, decide_bola, decide_learned, size_matrix
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_learned()
+
+
+def state(rates, **changes) -> dict:
+    base = {
+        "buffer_s": 12.0,
+        "last_rung": 0,
+        "chunks_remaining": 20,
+        "samples": [{"bytes": 600_000, "download_ms": 1200.0}] * 6,
+        "ladder": [{"bitrate_kbps": r} for r in rates],
+    }
+    return {**base, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"last_rung": 4}, "last_rung 4 is not a rung"),
+        ({"ladder": []}, "ladder"),
+        ({"ladder": [{"bitrate_kbps": 800}, {"bitrate_kbps": 400}]}, "increase strictly"),
+        ({"ladder": [{"bitrate_kbps": 400}, {"bitrate_kbps": 400}]}, "increase strictly"),
+        ({"ladder": [{"bitrate_kbps": 400, "chunk_sizes_bytes": [0]}]}, "positive byte counts"),
+        ({"buffer_s": -1.0}, "buffer_s"),
+        ({"chunks_remaining": 0}, "chunks_remaining"),
+        ({"samples": [{"bytes": 100, "download_ms": 0}]}, "download_ms"),
+    ],
+)
+def test_bad_state_is_rejected_with_the_field_named(changes, needle) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        AbrDecideRequest.model_validate(state((400, 800, 1600), **changes))
+
+
+@pytest.mark.parametrize("rates", [(1000,), (235, 750), (200, 400, 800, 1600, 3200, 4500, 6000, 8000, 12000)])
+def test_learned_policy_handles_any_rung_count(policy, rates) -> None:
+    rung, reason = decide_learned(policy, AbrDecideRequest.model_validate(state(rates)))
+    assert 0 <= rung < len(rates) and reason.startswith("learned")
+
+
+def test_fast_link_and_full_buffer_go_high_slow_link_goes_low(policy) -> None:
+    rates = (300, 750, 1200, 1850, 2850, 4300)
+    fast = state(rates, buffer_s=30.0, last_rung=5, samples=[{"bytes": 4_000_000, "download_ms": 1000.0}] * 8)
+    slow = state(rates, buffer_s=2.0, last_rung=0, samples=[{"bytes": 40_000, "download_ms": 1000.0}] * 8)
+    assert decide_learned(policy, AbrDecideRequest.model_validate(fast))[0] == 5
+    assert decide_learned(policy, AbrDecideRequest.model_validate(slow))[0] == 0
+
+
+def test_per_title_chunk_sizes_are_used(policy) -> None:
+    """A rung whose next chunks are huge costs what they weigh, not its nominal bitrate."""
+    samples = [{"bytes": 1_000_000, "download_ms": 1000.0}] * 8  # 8 Mbit/s
+    light = [{"bitrate_kbps": 500}, {"bitrate_kbps": 4000}]
+    heavy = [{"bitrate_kbps": 500}, {"bitrate_kbps": 4000, "chunk_sizes_bytes": [40_000_000] * 5}]
+    common = {"buffer_s": 4.0, "last_rung": 0, "samples": samples}
+    assert decide_learned(policy, AbrDecideRequest.model_validate(state((), **common, ladder=light)))[0] == 1
+    assert decide_learned(policy, AbrDecideRequest.model_validate(state((), **common, ladder=heavy)))[0] == 0
+
+
+def test_size_matrix_fills_from_bitrate_and_repeats_the_last_given_size() -> None:
+    request = AbrDecideRequest.model_validate(
+        state((), segment_duration_s=2.0, ladder=[{"bitrate_kbps": 800}, {"bitrate_kbps": 1600, "chunk_sizes_bytes": [5, 7]}])
+    )
+    sizes = size_matrix(request, 3)
+    assert sizes[0].tolist() == [200_000.0] * 3 and sizes[1].tolist() == [5.0, 7.0, 7.0]
+
+
+def test_bola_picks_lowest_on_an_empty_buffer_and_highest_on_a_full_one() -> None:
+    rates = (300, 750, 1200, 1850, 2850, 4300)
+    assert decide_bola(AbrDecideRequest.model_validate(state(rates, buffer_s=0.0)))[0] == 0
+    assert decide_bola(AbrDecideRequest.model_validate(state(rates, buffer_s=40.0)))[0] == 5
+
+
+def test_no_samples_yet_starts_at_the_lowest_rung(policy) -> None:
+    rung, reason = decide_learned(policy, AbrDecideRequest.model_validate(state((400, 800), samples=[])))
+    assert rung == 0 and "no throughput" in reason
