@@ -49,3 +49,54 @@ def status(overrides: Overrides = None) -> None:
             f"no model server answers at {url} ({exc}); start one with `streamlab serve start`"
         ) from None
     typer.echo(json.dumps(response.json(), indent=2))
+
+
+@app.command()
+def compare(
+    title_id: Annotated[str, typer.Option("--title-id", help="published title to play")],
+    policies: Annotated[
+        str, typer.Option(help="comma list of bola, learned-local, learned-remote")
+    ] = "bola,learned-local",
+    edge: Annotated[str | None, typer.Option(help="edge URL; default: start origin/shield/edge on loopback")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="model server URL for learned-remote (default from serving.yaml)")
+    ] = None,
+    traces: Annotated[int, typer.Option(help="how many training traces to cycle over")] = 16,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="headless overrides, e.g. time_scale=10 sessions_per_policy=32")
+    ] = None,
+) -> None:
+    """Headless players over real HTTP, one shaped link each: mean QoE, stalls, startup per policy."""
+    from contextlib import nullcontext
+
+    from models.abr.traces import load_traces
+    from pipelines import project
+    from pipelines.errors import StreamlabError
+    from serving.settings import load_serving_settings
+    from streaming.headless.policies import BolaPolicy, LocalLearnedPolicy, RemotePolicy
+    from streaming.headless.runner import compare as run_compare
+    from streaming.headless.settings import load_headless_settings
+
+    settings = load_headless_settings(overrides)
+    serving = load_serving_settings()
+    server_url = server or f"http://{serving.host}:{serving.port}"
+    factories = {
+        "bola": BolaPolicy,
+        "learned-local": LocalLearnedPolicy,
+        "learned-remote": lambda: RemotePolicy(server_url, settings.decide_timeout_ms),
+    }
+    chosen = [p.strip() for p in policies.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in factories]
+    if unknown or not chosen:
+        raise StreamlabError(f"unknown policies {unknown}; choose from {sorted(factories)}")
+    trace_set = load_traces(project.raw_data_dir() / "abr" / "train_traces")[:traces]
+    if edge is None:
+        from streaming.delivery.stack import running_stack
+
+        context = running_stack()
+    else:
+        context = nullcontext(None)
+    with context as stack:
+        base = edge or stack.edge_url
+        reports = run_compare(base, title_id, trace_set, {p: factories[p] for p in chosen}, settings)
+    typer.echo(json.dumps(reports, indent=2))
