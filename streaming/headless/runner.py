@@ -76,6 +76,31 @@ def report(results: Sequence[SessionResult]) -> dict[str, float]:
     }
 
 
+def edge_counters(client: httpx.Client, base_url: str) -> dict[str, int] | None:
+    """The edge's cache counters (``/_stats``), or ``None`` when ``base_url`` is not our edge."""
+    try:
+        response = client.get(base_url.rstrip("/") + "/_stats")
+        stats = response.json() if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(stats, dict) or "hits" not in stats:
+        return None
+    return {k: int(stats.get(k, 0)) for k in ("hits", "misses", "coalesced", "errors")}
+
+
+def edge_delta(before: dict[str, int] | None, after: dict[str, int] | None) -> dict[str, float]:
+    """Hit ratio and errors of the edge over one policy's sessions."""
+    if before is None or after is None:
+        return {}
+    delta = {k: after[k] - before[k] for k in after}
+    lookups = delta["hits"] + delta["misses"] + delta["coalesced"]
+    return {
+        "edge_hit_ratio": round(delta["hits"] / lookups, 4) if lookups else 0.0,
+        "edge_offload_ratio": round((delta["hits"] + delta["coalesced"]) / lookups, 4) if lookups else 0.0,
+        "edge_errors": delta["errors"],
+    }
+
+
 def compare(
     base_url: str,
     title_id: str,
@@ -83,8 +108,13 @@ def compare(
     policies: dict[str, PolicyFactory],
     settings: HeadlessSettings,
 ) -> dict[str, dict[str, float]]:
-    """Play the same sessions with every policy; ``{policy: report}``."""
+    """Play the same sessions with every policy; ``{policy: report}`` (with edge cache counters when available)."""
     with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
         title = load_title(client, base_url, title_id)
-    plans = plan_sessions(traces, settings.sessions_per_policy, settings.trace_seed)
-    return {name: report(run_policy(title, plans, factory, settings)) for name, factory in policies.items()}
+        plans = plan_sessions(traces, settings.sessions_per_policy, settings.trace_seed)
+        reports = {}
+        for name, factory in policies.items():
+            before = edge_counters(client, base_url)
+            results = run_policy(title, plans, factory, settings)
+            reports[name] = {**report(results), **edge_delta(before, edge_counters(client, base_url))}
+    return reports

@@ -54,3 +54,4 @@ def test_runner_plays_the_same_sessions_for_every_policy(stack, traces, fast_set
         assert report["sessions"] == 4 and report["failed_requests"] == 0, name
         assert report["decisions_local"] == 4 * 12
     assert reports["learned"]["mean_bitrate_kbps"] > reports["bola"]["mean_bitrate_kbps"]
+    assert reports["learned"]["edge_errors"] == 0 and 0.0 <= reports["learned"]["edge_hit_ratio"] <= 1.0
