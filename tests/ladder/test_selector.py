@@ -31,6 +31,15 @@ def test_stack_rungs_pass_the_stacks_own_ladder_check() -> None:
     ]
 
 
-def test_av1_ladders_are_not_squeezed_into_stack_rungs() -> None:
-    with pytest.raises(ValueError, match="no av1 codec"):
-        to_stack_rungs(_ladder("av1"))
+def test_stack_rungs_carry_codec_and_encoder_settings() -> None:
+    av1 = to_stack_rungs(_ladder("av1"))
+    assert [r.id for r in av1] == ["720p_av1_2100k", "540p_av1_1201k", "360p_av1_480k"]
+    assert all(r.codec == "av1" and r.encoder.encoder == "libsvtav1" and r.max_bitrate_kbps for r in av1)
+
+
+def test_an_av1_only_ladder_is_refused_by_the_stack() -> None:
+    """H.264 plays everywhere; AV1 may only come beside it."""
+    with pytest.raises(Exception, match="no H.264 rendition"):
+        check_ladder("per-title", to_stack_rungs(_ladder("av1")), 1280, 720)
+    both = check_ladder("per-title", to_stack_rungs(_ladder()) + to_stack_rungs(_ladder("av1")), 1280, 720)
+    assert {r.codec for r in both} == {"h264", "av1"}
