@@ -8,6 +8,7 @@ shows: startup time, failed requests, decisions by source (model, fallback, loca
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ def run_policy(
 ) -> list[SessionResult]:
     def one(indexed: tuple[int, SessionPlan]) -> SessionResult:
         i, plan = indexed
+        time.sleep(settings.arrival_spread_s * i / max(len(plans), 1))  # viewers arrive over time
         policy = factory()
         try:
             return play_session(title, plan.trace, policy, settings, start_s=plan.start_s, session_id=f"s{i}")

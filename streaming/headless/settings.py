@@ -17,6 +17,7 @@ class HeadlessSettings(BaseModel):
     http_timeout_s: float = Field(10.0, gt=0)
     concurrency: int = Field(8, ge=1, le=512)
     sessions_per_policy: int = Field(8, ge=1)
+    arrival_spread_s: float = Field(0.0, ge=0, le=3600)
     trace_seed: int = 0
 
 
