@@ -70,8 +70,7 @@ class StreamlabServing:
             self.models["recommend"] = ServedModel(spec.name, spec.alias, make_recommend_loader(spec.feature_store))
         for served in self.models.values():
             served.listeners.append(metrics.record_model)
-            served.poll()  # first load now; a failure leaves the endpoint on its fallback
-            metrics.record_model(served)
+            served.poll()  # first load now (the listener records it); a failure leaves the fallback
         self.watcher = AliasWatcher(list(self.models.values()), settings.watch_interval_s).start()
 
     def __is_ready__(self) -> bool:
