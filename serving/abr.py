@@ -8,8 +8,12 @@ recent downloads, so :func:`decide_learned` calls the policy's pieces (its quant
 weights and planner) statelessly and is safe from many threads at once.
 
 Units: the planner's player model uses 4 s chunks (:data:`models.abr.simulator.CHUNK_MS`); a
-title with another segment duration is mapped onto it by scaling time (buffer and goodput) by
-``4 / segment_duration_s``, which keeps the buffer in chunks and the download time per chunk.
+title with another segment duration is mapped onto it by stretching time by
+``4 / segment_duration_s``: the buffer and the chunk sizes are multiplied by that factor, so the
+buffer counts the same number of chunks and each download takes the same share of a chunk's
+duration, while the goodput the throughput model sees stays the link's real rate (its features
+include the absolute level, so scaling it would misstate the link). Only the fixed 80 ms RTT
+of the planner is not stretched.
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ def decide_learned(
     if not request.samples:
         return 0, "learned: no throughput measured yet, lowest rung"
     scale = PLANNER_CHUNK_S / request.segment_duration_s  # request seconds -> planner seconds
-    history = [s.bytes / (s.download_ms / 1000.0) / scale for s in request.samples[-max_samples:]]
+    history = [s.bytes / (s.download_ms / 1000.0) for s in request.samples[-max_samples:]]
     knobs = policy.knobs
     horizon = max(1, min(knobs.horizon, max_horizon, request.chunks_remaining))
     x, anchor = feature_vector(history, request.chunks_remaining)
@@ -145,7 +149,7 @@ def decide_learned(
     scores = plan_scores(
         request.buffer_s * scale,
         request.last_rung,
-        size_matrix(request, horizon),
+        size_matrix(request, horizon) * scale,
         rates,
         goodputs,
         policy.weights,
@@ -157,7 +161,7 @@ def decide_learned(
     best = int(np.argmax(scores))
     plan = plan_table(levels, horizon, free_steps)[best]
     rung = int(plan[0])
-    median_kbps = float(np.median(goodputs[:, 0])) * scale * 8 / 1000
+    median_kbps = float(np.median(goodputs[:, 0])) * 8 / 1000
     if not math.isfinite(median_kbps):
         raise ValueError("the model produced a non-finite throughput forecast")
     return rung, f"learned: forecast {median_kbps:.0f} kbit/s, buffer {request.buffer_s:.1f} s, plan {plan.tolist()}"

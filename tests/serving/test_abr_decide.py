@@ -69,7 +69,11 @@ def test_per_title_chunk_sizes_are_used(policy) -> None:
 
 def test_size_matrix_fills_from_bitrate_and_repeats_the_last_given_size() -> None:
     request = AbrDecideRequest.model_validate(
-        state((), segment_duration_s=2.0, ladder=[{"bitrate_kbps": 800}, {"bitrate_kbps": 1600, "chunk_sizes_bytes": [5, 7]}])
+        state(
+            (),
+            segment_duration_s=2.0,
+            ladder=[{"bitrate_kbps": 800}, {"bitrate_kbps": 1600, "chunk_sizes_bytes": [5, 7]}],
+        )
     )
     sizes = size_matrix(request, 3)
     assert sizes[0].tolist() == [200_000.0] * 3 and sizes[1].tolist() == [5.0, 7.0, 7.0]
@@ -84,3 +88,25 @@ def test_bola_picks_lowest_on_an_empty_buffer_and_highest_on_a_full_one() -> Non
 def test_no_samples_yet_starts_at_the_lowest_rung(policy) -> None:
     rung, reason = decide_learned(policy, AbrDecideRequest.model_validate(state((400, 800), samples=[])))
     assert rung == 0 and "no throughput" in reason
+
+
+def test_short_segments_are_planned_as_stretched_four_second_chunks(policy) -> None:
+    """2 s segments with buffer b and sizes S decide as 4 s chunks with buffer 2b and sizes 2S."""
+    samples = [{"bytes": 300_000, "download_ms": 900.0 + 40 * i} for i in range(6)]
+    rates = (400, 900, 1800, 3500)
+    short = state(
+        (),
+        buffer_s=5.0,
+        segment_duration_s=2.0,
+        samples=samples,
+        ladder=[{"bitrate_kbps": r, "chunk_sizes_bytes": [r * 250]} for r in rates],
+    )
+    long = state(
+        (),
+        buffer_s=10.0,
+        segment_duration_s=4.0,
+        samples=samples,
+        ladder=[{"bitrate_kbps": r, "chunk_sizes_bytes": [r * 500]} for r in rates],
+    )
+    decisions = [decide_learned(policy, AbrDecideRequest.model_validate(s)) for s in (short, long)]
+    assert decisions[0] == decisions[1]
