@@ -36,10 +36,17 @@ def tracking_uri() -> str:
 
 
 def artifact_root() -> str:
+    """Where new experiments keep artifacts: configured, else beside the SQLite store in use.
+
+    Beside the store, not always under ``.state/``: a run pointed at another SQLite file (a test's,
+    a scratch study's) must not write its artifacts into the project's shared artifact tree.
+    """
     configured = project.settings().tracking.artifact_root
     if configured:
         return configured
-    root = project.state_dir() / "mlartifacts"
+    uri = tracking_uri()
+    root = Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts" if uri.startswith("sqlite:///") else (
+        project.state_dir() / "mlartifacts")
     root.mkdir(parents=True, exist_ok=True)
     return root.as_uri()
 
