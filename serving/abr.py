@@ -29,7 +29,6 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.abr.policies.base import Observation
 from models.abr.policies.bola import Bola
-from models.abr.policies.features import feature_vector
 from models.abr.policies.learned import LearnedPolicy, load_checkpoint
 from models.abr.policies.planner import plan_scores, plan_table
 from models.abr.simulator import CHUNK_MS
@@ -136,13 +135,7 @@ def decide_learned(
     history = [s.bytes / (s.download_ms / 1000.0) for s in request.samples[-max_samples:]]
     knobs = policy.knobs
     horizon = max(1, min(knobs.horizon, max_horizon, request.chunks_remaining))
-    x, anchor = feature_vector(history, request.chunks_remaining)
-    log_ratio = policy.net(x)[:, policy.scenario_index].T
-    if log_ratio.shape[1] < horizon:
-        log_ratio = np.concatenate(
-            [log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1
-        )
-    goodputs = anchor * np.exp(log_ratio[:, :horizon])
+    goodputs = policy.goodput_scenarios(request.chunks_remaining, horizon, history)
     rates = tuple(int(round(r.bitrate_kbps)) for r in request.ladder)
     levels = len(rates)
     free_steps = min(knobs.free_steps, horizon)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,9 +70,13 @@ class LearnedPolicy(Policy):
         self.history = []
         self.rates = tuple(video.bitrates_kbps)
 
-    def goodput_scenarios(self, chunks_remaining: int, horizon: int) -> np.ndarray:
-        """Goodput scenarios ``[scenario, step]`` (bytes/s); steps past the model's reach repeat its last."""
-        x, anchor = feature_vector(self.history, chunks_remaining)
+    def goodput_scenarios(self, chunks_remaining: int, horizon: int, history: Sequence[float] | None = None) -> np.ndarray:
+        """Goodput scenarios ``[scenario, step]`` (bytes/s); steps past the model's reach repeat its last.
+
+        ``history`` (bytes/s per past download) defaults to the policy's own; a server deciding for many
+        players passes each player's, leaving the policy's state untouched.
+        """
+        x, anchor = feature_vector(self.history if history is None else history, chunks_remaining)
         log_ratio = self.net(x)[:, self.scenario_index].T  # (scenarios, steps)
         if log_ratio.shape[1] < horizon:
             log_ratio = np.concatenate([log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1)
