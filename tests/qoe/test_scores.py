@@ -40,3 +40,27 @@ def test_session_chunk_qoe_is_the_abr_chunk_qoe_mean_after_the_first_chunk():
     expected = (chunk_qoe(1200, 750, 0.0) + chunk_qoe(1200, 1200, 1.0) + chunk_qoe(300, 1200, 0.0)) / 3
     assert session_chunk_qoe(bitrates, stalls) == pytest.approx(expected)
     assert session_chunk_qoe([750], [0.0]) is None
+
+
+def _simulated_scores(sim):
+    from models.qoe.scores import session_scores
+
+    se = sim.summaries
+    return se, session_scores(se.avg_bitrate_kbps, se.play_s, se.rebuffer_s, se.rebuffer_count, se.startup_s,
+                              se.bitrate_switches, se.playback_failed)
+
+
+def test_most_normal_simulated_sessions_score_at_least_three_and_a_half(three_hours):
+    se, scores = _simulated_scores(three_hours)
+    quiet = se["timestamp"].to_numpy() < min(i.start_s for i in three_hours.incidents) - 300
+    assert quiet.sum() > 500
+    assert (scores[quiet] >= 3.5).mean() >= 0.6
+    assert (scores[quiet] < 3.0).mean() <= 0.3
+
+
+def test_sessions_started_inside_a_region_collapse_mostly_score_below_three(three_hours):
+    se, scores = _simulated_scores(three_hours)
+    inc = next(i for i in three_hours.incidents if i.kind == "region_collapse")
+    inside = ((se["region"] == inc.value) & (se["started_at"] >= inc.start_s) & (se["started_at"] < inc.end_s - 200)).to_numpy()
+    assert inside.sum() > 30
+    assert (scores[inside] < 3.0).mean() >= 0.6
