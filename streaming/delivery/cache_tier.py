@@ -10,9 +10,16 @@ Behaviour, in the order a request meets it:
   the request headers the upstream named in ``Vary``). A fresh entry answers at once (``HIT``);
   stale entries are never served.
 * On a miss exactly one upstream fetch runs per key (single-flight: one ``asyncio`` task per key,
-  awaited by every concurrent request through ``asyncio.shield``, so a client hanging up cancels
-  neither the fetch nor the other waiters). The first request is the ``MISS``, the others are
-  ``COALESCED``.
+  so a client hanging up cancels neither the fetch nor the other waiters). The first request is
+  the ``MISS``, the others are ``COALESCED``. The fill is cut-through (:mod:`.fill`): it reads
+  the upstream at the upstream's speed, and every plain ``GET`` waiting on it streams the body
+  from the bytes received so far at its own client's pace (ranges, conditionals and ``HEAD`` wait
+  for the whole object and are answered from it).
+* Counting: ``HIT`` = the object was complete in the cache; ``COALESCED`` = it was being filled,
+  and this request was served from that one fill, not forwarded. Both are offload (requests the
+  upstream never saw); ``hit_ratio`` counts only the first, ``offload_ratio`` both, the way
+  Varnish (waiting-list requests are hits) and nginx (``proxy_cache_lock`` waiters are ``HIT``)
+  count a CDN's edge hit ratio.
 * Misses always fetch the *full* object (no ``Range``/validators upstream); ranges, ``HEAD`` and
   conditional requests are then answered from memory, exactly like the origin answers from disk.
 * Storage honours the upstream's ``Cache-Control`` (``s-maxage``/``max-age`` minus ``Age``;
@@ -50,6 +57,7 @@ from streaming.delivery.http_semantics import (
     parse_range,
     shared_cache_ttl_s,
 )
+from streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streaming.delivery.lru import ByteLRU, CachedResponse
 from streaming.delivery.settings import TierSettings, UpstreamSettings
 from streaming.delivery.stats import TierStats, prometheus_text, tier_registry
@@ -73,12 +81,6 @@ class Fetched:
 
     entry: CachedResponse
     shareable: bool
-
-
-class UpstreamFailed(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 class CacheTier:
@@ -109,7 +111,7 @@ class CacheTier:
         self.registry = tier_registry(name, self.stats, self.store)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
-        self._inflight: dict[Hashable, asyncio.Task[Fetched | None]] = {}
+        self._inflight: dict[Hashable, tuple[Fill, asyncio.Task[Fetched | None]]] = {}
         self._vary_hints: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._pass_until_s: OrderedDict[str, float] = OrderedDict()
 
@@ -183,24 +185,31 @@ class CacheTier:
             self.stats.hits += 1
             return self._respond(request, entry, "HIT")
 
-        task = self._inflight.get(key)
-        if task is None:
+        inflight = self._inflight.get(key)
+        if inflight is None:
             outcome = "MISS"
             self.stats.misses += 1
-            task = asyncio.get_running_loop().create_task(self._fill(key, target, self._fill_headers(request)))
-            self._inflight[key] = task
+            fill = Fill()
+            task = asyncio.get_running_loop().create_task(self._fill(fill, target, self._fill_headers(request)))
+            self._inflight[key] = (fill, task)
             task.add_done_callback(partial(self._fill_done, key))
         else:
             outcome = "COALESCED"
             self.stats.coalesced += 1
+            fill, task = inflight
         try:
+            head = await fill.head()
+            if head is None:  # too large to cache: streamed straight through instead
+                return await self._pass(request, target)
+            if outcome == "COALESCED" and not (head.shareable and self._vary_matches(request, head.vary)):
+                return await self._pass(request, target)
+            if self._streams_from_fill(request, head):
+                return self._stream(fill, head, outcome)
             fetched = await asyncio.shield(task)
         except UpstreamFailed as exc:
             self.stats.errors += 1
             return self._local_error(exc.status, f"upstream failed: {exc}")
-        if fetched is None:  # too large to cache: streamed straight through instead
-            return await self._pass(request, target)
-        if outcome == "COALESCED" and not (fetched.shareable and self._vary_matches(request, fetched.entry)):
+        if fetched is None:
             return await self._pass(request, target)
         return self._respond(request, fetched.entry, outcome)
 
@@ -218,7 +227,17 @@ class CacheTier:
         return JSONResponse({"tier": self.name, "prefix": prefix, "purged": purged}, headers={"Cache-Control": "no-store"})
 
     # ---- upstream fill (single-flight) ----------------------------------------------------------
-    async def _fill(self, key: Hashable, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
+    async def _fill(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
+        """Fetch ``target`` once into ``fill`` at the upstream's speed, then store it if allowed."""
+        try:
+            return await self._fetch_into(fill, target, headers)
+        except UpstreamFailed as exc:
+            fill.fail(exc)
+            raise
+        finally:
+            fill.finish()
+
+    async def _fetch_into(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
         client = self.client()
         self.stats.upstream_requests += 1
         upstream_request = client.build_request("GET", self.upstream_url + target, headers=headers)
@@ -228,40 +247,48 @@ class CacheTier:
             raise UpstreamFailed(504, f"{self.upstream_url} timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
             raise UpstreamFailed(502, f"{self.upstream_url} unreachable: {exc!r}") from exc
-        received = 0
-        chunks: list[bytes] = []
         try:
             length = response.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_object_bytes:
+            content_length = int(length) if length is not None and length.isdigit() else None
+            if content_length is not None and content_length > self.max_object_bytes:
                 self._remember_pass(target)
                 return None
+            cache_control = response.headers.get("cache-control")
+            vary_names = tuple(sorted({v.strip().lower() for v in ",".join(response.headers.get_list("vary")).split(",") if v.strip()}))
+            stored_headers = [(k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in _NOT_STORED]
+            if "x-cache-chain" in response.headers:
+                stored_headers.append(("x-cache-chain", response.headers["x-cache-chain"]))
+            request_headers = {k.lower(): v for k, v in headers}
+            head = FillHead(
+                status=response.status_code,
+                headers=stored_headers,
+                content_length=content_length,
+                shareable=not forbids_sharing(cache_control) and "*" not in vary_names,
+                vary=tuple((name, request_headers.get(name, "")) for name in vary_names),
+            )
+            fill.set_head(head)
             async for chunk in response.aiter_raw():
-                received += len(chunk)
-                if received > self.max_object_bytes:
-                    self._remember_pass(target)
+                if fill.received_bytes + len(chunk) > self.max_object_bytes:
+                    self._remember_pass(target)  # no Content-Length, and more than fits: nobody streamed it
+                    fill.fail(UpstreamFailed(502, f"{target} outgrew the cache's object limit mid-body"))
                     return None
-                chunks.append(chunk)
+                fill.append(chunk)
+            if content_length is not None and fill.received_bytes != content_length:
+                raise UpstreamFailed(502, f"{self.upstream_url} sent {fill.received_bytes} of {content_length} bytes")
         except httpx.HTTPError as exc:
             raise UpstreamFailed(502, f"{self.upstream_url} broke off the body: {exc!r}") from exc
         finally:
-            self.stats.bytes_from_upstream += received
+            self.stats.bytes_from_upstream += fill.received_bytes
             await response.aclose()
 
-        cache_control = response.headers.get("cache-control")
-        age_s = _parse_age(response.headers.get("age"))
-        vary_names = tuple(sorted({v.strip().lower() for v in ",".join(response.headers.get_list("vary")).split(",") if v.strip()}))
-        stored_headers = [(k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in _NOT_STORED]
-        if "x-cache-chain" in response.headers:
-            stored_headers.append(("x-cache-chain", response.headers["x-cache-chain"]))
-        request_headers = {k.lower(): v for k, v in headers}
         entry = CachedResponse(
-            status=response.status_code,
-            headers=stored_headers,
-            body=b"".join(chunks),
+            status=head.status,
+            headers=head.headers,
+            body=b"".join(fill.chunks),
             stored_at_s=self.clock(),
-            ttl_s=shared_cache_ttl_s(cache_control, age_s, self.settings.default_ttl_s),
-            initial_age_s=age_s,
-            vary=tuple((name, request_headers.get(name, "")) for name in vary_names),
+            ttl_s=shared_cache_ttl_s(cache_control, _parse_age(response.headers.get("age")), self.settings.default_ttl_s),
+            initial_age_s=_parse_age(response.headers.get("age")),
+            vary=head.vary,
         )
         storable = (
             entry.status in CACHEABLE_STATUSES
@@ -272,10 +299,11 @@ class CacheTier:
         if storable:
             _remember(self._vary_hints, target, vary_names)
             self.store.put((target, tuple(value for _, value in entry.vary)), entry)
-        return Fetched(entry, shareable=not forbids_sharing(cache_control) and "*" not in vary_names)
+        return Fetched(entry, shareable=head.shareable)
 
     def _fill_done(self, key: Hashable, task: asyncio.Task[Fetched | None]) -> None:
-        if self._inflight.get(key) is task:
+        inflight = self._inflight.get(key)
+        if inflight is not None and inflight[1] is task:
             del self._inflight[key]
         if not task.cancelled():
             task.exception()  # retrieved here, so a fill nobody waits for any more logs no warning
@@ -293,8 +321,8 @@ class CacheTier:
         return tuple(request.headers.get(name, "") for name in names)
 
     @staticmethod
-    def _vary_matches(request: Request, entry: CachedResponse) -> bool:
-        return all(request.headers.get(name, "") == value for name, value in entry.vary)
+    def _vary_matches(request: Request, vary: tuple[tuple[str, str], ...]) -> bool:
+        return all(request.headers.get(name, "") == value for name, value in vary)
 
     # ---- answering --------------------------------------------------------------------------
     def _respond(self, request: Request, entry: CachedResponse, outcome: str) -> Response:
@@ -325,6 +353,39 @@ class CacheTier:
         if not head:
             self.stats.bytes_served += len(body)
         return _raw_response(status, headers + [("content-length", str(len(body)))], body, head=head)
+
+    @staticmethod
+    def _streams_from_fill(request: Request, head: FillHead) -> bool:
+        """Plain full-body GETs of a 200 of known length stream from the fill; the rest wait for it."""
+        return (
+            request.method == "GET"
+            and head.status == 200
+            and head.content_length is not None
+            and not any(h in request.headers for h in ("range", "if-none-match", "if-modified-since"))
+        )
+
+    def _stream(self, fill: Fill, head: FillHead, outcome: str) -> Response:
+        """Answer from a fill still in progress: the head now, body bytes as the fill receives them.
+
+        Should the upstream break off after this, the client sees a body shorter than its
+        ``Content-Length`` (the connection is aborted), as with any cut-through proxy.
+        """
+        headers = [(k, v) for k, v in head.headers if k != "x-cache-chain"]
+        headers += self._cache_headers(outcome, dict(head.headers).get("x-cache-chain"))
+        headers += [("age", "0"), ("content-length", str(head.content_length))]
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in fill.body():
+                    self.stats.bytes_served += len(chunk)
+                    yield chunk
+            except UpstreamFailed:
+                self.stats.errors += 1
+                raise  # aborts the connection: the client sees a short body, never a silently cut file
+
+        streamed = StreamingResponse(body(), status_code=head.status)
+        streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        return streamed
 
     def _cache_headers(self, outcome: str, upstream_chain: str | None) -> list[tuple[str, str]]:
         chain = f"{upstream_chain}, {self.name}={outcome}" if upstream_chain else f"{self.name}={outcome}"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from streaming.delivery.cache_tier import CacheTier
@@ -27,7 +27,9 @@ class Scripted:
     """An upstream whose answers are set by the query string, counting what reaches it.
 
     ``?size=N&status=S&cc=<Cache-Control>&age=A&vary=origin``; paths under ``/gated/`` wait
-    until :attr:`gate` is set, so a test can hold a fill open while it piles requests up.
+    until :attr:`gate` is set, so a test can hold a fill open while it piles requests up. Paths
+    under ``/dribble/`` send the first half of the body, wait for :attr:`body_gate`, then send
+    the rest (or, with ``?break=1``, drop the connection instead).
     """
 
     def __init__(self) -> None:
@@ -35,6 +37,8 @@ class Scripted:
         self.headers: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
         self.gate = threading.Event()
         self.gate.set()
+        self.body_gate = threading.Event()
+        self.body_gate.set()
         self.app = Starlette(routes=[Route("/{path:path}", self.handle, methods=["GET", "HEAD", "OPTIONS"])])
 
     async def handle(self, request: Request) -> Response:
@@ -55,6 +59,16 @@ class Scripted:
         if query.get("vary") == "origin":
             headers["Vary"] = "Origin"
             headers["Access-Control-Allow-Origin"] = request.headers.get("origin", "none")
+        if path.startswith("/dribble/"):
+            async def halves():
+                yield body[: size // 2]
+                await anyio.to_thread.run_sync(self.body_gate.wait, 20)
+                if query.get("break"):
+                    raise ConnectionResetError("upstream broke off mid-body")
+                yield body[size // 2 :]
+
+            headers["Content-Length"] = str(size)
+            return StreamingResponse(halves(), headers=headers, media_type="application/octet-stream")
         return Response(body, int(query.get("status", "200")), headers=headers, media_type="application/octet-stream")
 
 
@@ -282,6 +296,77 @@ def test_purge_drops_entries_under_a_prefix(upstream: tuple[Scripted, str]) -> N
         purged = client.post("/_purge", params={"prefix": path}).json()["purged"]
         again = client.get(path).headers["x-cache"]
     assert (purged, again) == (1, "MISS")
+
+
+# ---- cut-through fills ----------------------------------------------------------------------------------
+def test_a_miss_streams_its_first_bytes_before_the_fill_completes(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique("/dribble")
+    scripted.body_gate.clear()
+    try:
+        with tier_in_front(url) as (tier, client), client.stream("GET", path + "?size=200000") as response:
+            chunks = response.iter_raw()
+            first = next(chunks)  # arrives while the upstream still holds back the second half
+            assert response.headers["x-cache"] == "MISS" and response.headers["content-length"] == "200000"
+            assert len(tier.store) == 0 and 0 < len(first) <= 100_000
+            scripted.body_gate.set()
+            body = first + b"".join(chunks)
+            again = client.get(path + "?size=200000")
+    finally:
+        scripted.body_gate.set()
+    assert len(body) == 200_000 and body == again.content
+    assert again.headers["x-cache"] == "HIT" and scripted.counts[path] == 1
+
+
+def test_a_request_joining_a_fill_gets_the_bytes_received_so_far_at_once(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique("/dribble")
+    scripted.body_gate.clear()
+    try:
+        with tier_in_front(url) as (tier, client):
+            with client.stream("GET", path + "?size=100000") as leader:
+                leader_chunks = leader.iter_raw()
+                next(leader_chunks)
+                with httpx.Client(base_url=str(client.base_url), trust_env=False, timeout=20) as other, \
+                        other.stream("GET", path + "?size=100000") as joiner:
+                    joiner_chunks = joiner.iter_raw()
+                    joined = next(joiner_chunks)  # the leader's half, while the upstream still waits
+                    assert joiner.headers["x-cache"] == "COALESCED" and len(joined) >= 1
+                    scripted.body_gate.set()
+                    joined += b"".join(joiner_chunks)
+                b"".join(leader_chunks)
+    finally:
+        scripted.body_gate.set()
+    assert len(joined) == 100_000 and scripted.counts[path] == 1
+    assert (tier.stats.misses, tier.stats.coalesced) == (1, 1)
+
+
+def test_a_reader_that_stops_reading_does_not_hold_up_the_fill(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique()
+    size = 8_000_000  # far more than the socket buffers hold: the tier cannot push it all to the sleeper
+    with tier_in_front(url, capacity_bytes=20_000_000) as (tier, client), \
+            client.stream("GET", f"{path}?size={size}") as sleeper:
+        assert sleeper.headers["x-cache"] == "MISS"
+        for _ in range(500):  # the fill completes at the upstream's speed (at most 5 s)
+            if len(tier.store):
+                break
+            threading.Event().wait(0.01)
+        with httpx.Client(base_url=str(client.base_url), trust_env=False, timeout=20) as other:
+            hit = other.get(f"{path}?size={size}")
+        slow = sleeper.read()
+    assert hit.headers["x-cache"] == "HIT" and len(hit.content) == size
+    assert slow == hit.content and scripted.counts[path] == 1
+
+
+def test_an_upstream_breaking_off_mid_body_aborts_the_client_and_stores_nothing(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique("/dribble")
+    with tier_in_front(url) as (tier, client):
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(path + "?size=100000&break=1")
+        stats = client.get("/_stats").json()
+    assert len(tier.store) == 0 and stats["errors"] == 1
 
 
 # ---- safety and failure ------------------------------------------------------------------------------
