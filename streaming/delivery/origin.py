@@ -8,6 +8,8 @@ URL scheme (the contract the player and the tiers rely on; the tiers forward it 
 ``GET /healthz``                   liveness (``no-store``)
 ``GET /``                          the player page (``<player_dir>/index.html``)
 ``GET /player/<path>``             the player's static folder (JS, CSS, ``vendor/``)
+``/config.json``, ``/browse``, ``/_player_metrics``, ``/metrics``: the viewer pages
+(:mod:`streaming.catalog_page.routes`)
 
 Every response states its cache policy (``configs/delivery.yaml`` ``origin.cache_control``) so
 the tiers in front need no knowledge of file types.
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from pipelines import project
 from pipelines.errors import StreamlabError
 from streaming.catalog import TITLE_ID_PATTERN, list_titles, read_title
+from streaming.catalog_page.routes import viewer_routes
 from streaming.delivery.cors import CorsMiddleware
 from streaming.delivery.file_response import file_response
 from streaming.delivery.http_semantics import etag_matches_none_match
@@ -144,6 +147,7 @@ def create_origin_app(
             Route("/api/titles", origin.titles, methods=METHODS),
             Route("/api/titles/{title_id}", origin.title, methods=METHODS),
             Route("/healthz", origin.health, methods=METHODS),
+            *viewer_routes(media_root),
         ],
     )
     return CorsMiddleware(app, settings.origin.cors)
