@@ -13,7 +13,7 @@ benchmark (:func:`models.abr.qoe.score_trace`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -25,7 +25,7 @@ from serving.abr import AbrDecideRequest, Rung, ThroughputSample
 from streaming.headless.manifest import PlayerTitle
 from streaming.headless.policies import AbrPolicy
 from streaming.headless.settings import HeadlessSettings
-from streaming.headless.shaper import Shaper
+from streaming.headless.shaper import Download, EdgeStalled, Shaper
 
 
 class SegmentFetchError(StreamlabError):
@@ -46,6 +46,8 @@ class ChunkRecord:
     qoe: float
     source: str
     reason: str
+    edge_lag_ms: float = 0.0
+    """How far (wall ms) the slowest byte of this chunk trailed the shaped link (see ``Download.lag_s``)."""
 
 
 @dataclass
@@ -88,14 +90,45 @@ def request_for(
     )
 
 
-def fetch(client: httpx.Client, url: str, shaper: Shaper, chunk_bytes: int):
+INIT_BOXES = frozenset({b"ftyp"})
+MEDIA_BOXES = frozenset({b"styp", b"moof", b"sidx", b"emsg", b"prft"})
+"""ISO BMFF boxes a CMAF init (``ftyp``) or media segment (``styp``/``moof``/…) starts with (ISO/IEC 23000-19)."""
+
+
+def checked_cmaf(chunks: Iterator[bytes], url: str, init: bool) -> Iterator[bytes]:
+    """Pass the body through, refusing one whose first box is not what a CMAF demuxer expects.
+
+    A player's demuxer rejects such a segment before playing it; checking the first box (8
+    bytes) catches an error page, a truncated upload or the wrong file served under the URL
+    without decoding anything.
+    """
+    head = b""
+    for chunk in chunks:
+        if len(head) < 8:
+            head += chunk[: 8 - len(head)]
+            if len(head) >= 8 and head[4:8] not in (INIT_BOXES if init else MEDIA_BOXES):
+                kind = "init segment" if init else "media segment"
+                raise SegmentFetchError(f"{url}: not a CMAF {kind} (first box {head[4:8]!r})")
+        yield chunk
+    if len(head) < 8:
+        raise SegmentFetchError(f"{url}: {len(head)} bytes is no CMAF segment")
+
+
+def fetch(client: httpx.Client, url: str, shaper: Shaper, chunk_bytes: int, *, init: bool = False,
+          max_lag_s: float = float("inf")) -> Download:
+    """GET ``url`` through the shaper; any failure (status, transport, timeout, bad body, an edge
+    far behind the link) is a :class:`SegmentFetchError` naming the URL."""
+    started_wall = time.monotonic()
     try:
         with client.stream("GET", url) as response:
             if response.status_code != 200:
                 raise SegmentFetchError(f"{url}: HTTP {response.status_code}")
-            return shaper.pace(response.iter_bytes(chunk_bytes))
+            body = checked_cmaf(response.iter_bytes(chunk_bytes), url, init)
+            return shaper.pace(body, started_wall, max_lag_s)
     except httpx.HTTPError as exc:
         raise SegmentFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+    except EdgeStalled as exc:
+        raise SegmentFetchError(f"{url}: edge stalled: {exc}") from None
 
 
 def play_session(
@@ -128,10 +161,15 @@ def play_session(
             shaper.advance(decide_s)
             rung = title.rungs[choice.rung]
             elapsed_s = decide_s
+            lag_s = 0.0
             if choice.rung not in have_init:  # a new rung's init segment costs a download too
-                elapsed_s += fetch(client, rung.init_url, shaper, settings.read_chunk_bytes).transfer_s
+                init = fetch(client, rung.init_url, shaper, settings.read_chunk_bytes, init=True,
+                             max_lag_s=settings.http_timeout_s)
+                elapsed_s += init.transfer_s
+                lag_s = init.lag_s
                 have_init.add(choice.rung)
-            download = fetch(client, rung.segment_urls[index], shaper, settings.read_chunk_bytes)
+            download = fetch(client, rung.segment_urls[index], shaper, settings.read_chunk_bytes,
+                             max_lag_s=settings.http_timeout_s)
             elapsed_s += download.transfer_s
             if started:
                 rebuffer_s = max(elapsed_s - buffer_s, 0.0)
@@ -154,6 +192,7 @@ def play_session(
                 chunk_qoe(bitrate, bitrate if last_bitrate is None else last_bitrate, rebuffer_s),
                 choice.source,
                 choice.reason,
+                max(lag_s, download.lag_s) * 1000.0,
             )
             result.chunks.append(record)
             samples.append(

@@ -19,7 +19,7 @@ import numpy as np
 from models.abr.qoe import summarize
 from models.abr.traces import Trace
 from pipelines.progress import track
-from streaming.headless.manifest import PlayerTitle, load_title
+from streaming.headless.manifest import ManifestError, load_title
 from streaming.headless.player import SessionResult, play_session
 from streaming.headless.policies import AbrPolicy
 from streaming.headless.settings import HeadlessSettings
@@ -46,25 +46,77 @@ def plan_sessions(traces: Sequence[Trace], sessions: int, seed: int) -> list[Ses
     return plans
 
 
-def run_policy(
-    title: PlayerTitle, plans: Sequence[SessionPlan], factory: PolicyFactory, settings: HeadlessSettings
+@dataclass(frozen=True)
+class SessionJob:
+    """One viewer: which session plan, with which policy, arriving when (wall seconds after the start)."""
+
+    plan: SessionPlan
+    policy: str
+    factory: PolicyFactory
+    arrival_s: float
+    session_id: str
+
+
+def play_viewer(base_url: str, title_id: str, job: SessionJob, settings: HeadlessSettings) -> SessionResult:
+    """One viewer end to end, as a real player: its own connection, its own manifest load, its own errors.
+
+    Every failure (manifest, segment, stalled edge) ends only this session and is recorded in
+    its result (``error``, ``failed_requests``); nothing is raised to the other viewers.
+    """
+    policy = job.factory()
+    try:
+        with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
+            try:
+                title = load_title(client, base_url, title_id)
+            except ManifestError as exc:
+                return SessionResult(job.policy, job.plan.trace.name, startup_s=0.0, failed_requests=1, error=str(exc))
+            result = play_session(
+                title, job.plan.trace, policy, settings, start_s=job.plan.start_s, client=client, session_id=job.session_id
+            )
+    finally:
+        policy.close()
+    result.policy = job.policy
+    return result
+
+
+def run_sessions(
+    base_url: str, title_id: str, jobs: Sequence[SessionJob], settings: HeadlessSettings, description: str = "headless sessions"
 ) -> list[SessionResult]:
-    def one(indexed: tuple[int, SessionPlan]) -> SessionResult:
-        i, plan = indexed
-        time.sleep(settings.arrival_spread_s * i / max(len(plans), 1))  # viewers arrive over time
-        policy = factory()
-        try:
-            return play_session(title, plan.trace, policy, settings, start_s=plan.start_s, session_id=f"s{i}")
-        finally:
-            policy.close()
+    """Play every job, each starting at its arrival time, at most ``settings.concurrency`` at once."""
+    started = time.monotonic()
+
+    def one(job: SessionJob) -> SessionResult:
+        time.sleep(max(0.0, started + job.arrival_s - time.monotonic()))  # viewers arrive over time
+        return play_viewer(base_url, title_id, job, settings)
 
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="headless") as pool:
-        return list(track(pool.map(one, enumerate(plans)), total=len(plans), description="headless sessions"))
+        return list(track(pool.map(one, jobs), total=len(jobs), description=description))
 
 
-def report(results: Sequence[SessionResult]) -> dict[str, float]:
+def policy_jobs(plans: Sequence[SessionPlan], name: str, factory: PolicyFactory, settings: HeadlessSettings) -> list[SessionJob]:
+    """One job per plan for one policy, arrivals spread evenly over ``arrival_spread_s``."""
+    return [
+        SessionJob(plan, name, factory, settings.arrival_spread_s * i / max(len(plans), 1), f"{name}-s{i}")
+        for i, plan in enumerate(plans)
+    ]
+
+
+def paired_jobs(plans: Sequence[SessionPlan], policies: dict[str, PolicyFactory], settings: HeadlessSettings) -> list[SessionJob]:
+    """Every plan once per policy, *interleaved*: the policies' viewers of one plan arrive together,
+    so they share the same edge, the same load and the same moment (a paired design)."""
+    jobs = []
+    for i, plan in enumerate(plans):
+        arrival_s = settings.arrival_spread_s * i / max(len(plans), 1)
+        jobs += [SessionJob(plan, name, factory, arrival_s, f"{name}-s{i}") for name, factory in policies.items()]
+    return jobs
+
+
+def report(results: Sequence[SessionResult]) -> dict[str, object]:
+    """The benchmark's summary over the scored sessions, plus what only real HTTP shows."""
     scored = [r.score for r in results if r.score is not None]
     summary = summarize(scored) if scored else {"traces": 0}
+    lags_ms = [c.edge_lag_ms for r in results for c in r.chunks]
+    errors = sorted({r.error for r in results if r.error})
     return {
         **summary,
         "sessions": len(results),
@@ -75,6 +127,9 @@ def report(results: Sequence[SessionResult]) -> dict[str, float]:
         "decisions_model": sum(r.decisions("model") for r in results),
         "decisions_fallback": sum(r.decisions("fallback") for r in results),
         "decisions_local": sum(r.decisions("local") for r in results),
+        "edge_lag_p99_ms": round(float(np.percentile(lags_ms, 99)), 1) if lags_ms else 0.0,
+        "edge_lag_max_ms": round(max(lags_ms), 1) if lags_ms else 0.0,
+        "errors": errors[:5],
     }
 
 
@@ -109,14 +164,15 @@ def compare(
     traces: Sequence[Trace],
     policies: dict[str, PolicyFactory],
     settings: HeadlessSettings,
-) -> dict[str, dict[str, float]]:
-    """Play the same sessions with every policy; ``{policy: report}`` (with edge cache counters when available)."""
+) -> dict[str, dict[str, object]]:
+    """Play the same sessions with every policy, one policy after the other; ``{policy: report}``
+    (with the edge's cache counters over that policy's sessions when ``base_url`` is our edge)."""
     with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
-        title = load_title(client, base_url, title_id)
+        load_title(client, base_url, title_id)  # a clear error up front when the title is not there at all
         plans = plan_sessions(traces, settings.sessions_per_policy, settings.trace_seed)
         reports = {}
         for name, factory in policies.items():
             before = edge_counters(client, base_url)
-            results = run_policy(title, plans, factory, settings)
+            results = run_sessions(base_url, title_id, policy_jobs(plans, name, factory, settings), settings, name)
             reports[name] = {**report(results), **edge_delta(before, edge_counters(client, base_url))}
     return reports

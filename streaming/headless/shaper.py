@@ -47,11 +47,18 @@ class TraceLink:
         return self.time_at(self.delivered_bytes(start_s) + n_bytes) - start_s
 
 
+class EdgeStalled(Exception):
+    """The server delivered bytes later than the shaped link would have, by more than allowed."""
+
+
 @dataclass
 class Download:
     bytes: int
     transfer_s: float
     """Trace seconds from request to last byte, RTT included."""
+    lag_s: float = 0.0
+    """Wall seconds the slowest byte arrived after the link's schedule: the server (or this
+    process) was the bottleneck, not the trace. Near 0 when the edge keeps up."""
 
 
 class Shaper:
@@ -63,13 +70,25 @@ class Shaper:
         self.rtt_s = rtt_s
         self.clock_s = start_s
 
-    def pace(self, chunks: Iterable[bytes]) -> Download:
-        """Consume ``chunks`` (the response body), sleeping so each arrives when the trace delivers it."""
+    def pace(self, chunks: Iterable[bytes], started_wall: float | None = None, max_lag_s: float = float("inf")) -> Download:
+        """Consume ``chunks`` (the response body), sleeping so each arrives when the trace delivers it.
+
+        ``started_wall`` is when the request was sent (default: now). A chunk that arrives more
+        than ``max_lag_s`` wall seconds after its due time raises :class:`EdgeStalled`: the trace
+        clock would hide a slow server, so a server that falls that far behind is an error.
+        """
         start_trace = self.clock_s + self.rtt_s
-        start_wall = time.monotonic()
+        start_wall = time.monotonic() if started_wall is None else started_wall
         wall_origin = start_wall + self.rtt_s / self.time_scale
         total = 0
+        lag_s = 0.0
+        due = wall_origin
         for chunk in chunks:
+            late = time.monotonic() - due  # this chunk was wanted as soon as the previous one was due
+            if late > lag_s:
+                lag_s = late
+                if lag_s > max_lag_s:
+                    raise EdgeStalled(f"bytes {lag_s:.1f} s behind the link's schedule after {total} bytes")
             total += len(chunk)
             due = wall_origin + self.link.transfer_s(start_trace, total) / self.time_scale
             delay = due - time.monotonic()
@@ -77,7 +96,7 @@ class Shaper:
                 time.sleep(delay)
         transfer = self.rtt_s + self.link.transfer_s(start_trace, total)
         self.advance(transfer)
-        return Download(total, transfer)
+        return Download(total, transfer, max(lag_s, 0.0))
 
     def advance(self, seconds: float) -> None:
         """Trace time passing without a download (decisions, sleeping on a full buffer)."""
