@@ -24,6 +24,15 @@ FALLBACKS = bentoml.metrics.Counter(
     documentation="Answers given without the model (and why).",
     labelnames=["endpoint", "reason"],
 )
+QOE_EVENTS = bentoml.metrics.Counter(
+    name="streamlab_qoe_events",
+    documentation="Telemetry events through qoe/ingest: accepted or rejected (invalid, with a reason in the answer).",
+    labelnames=["outcome"],
+)
+QOE_ALERTS = bentoml.metrics.Counter(
+    name="streamlab_qoe_alerts_opened",
+    documentation="QoE alerts opened by the streaming detector.",
+)
 MODEL_VERSION = bentoml.metrics.Gauge(
     name="streamlab_serving_model_version",
     documentation="Registry version serving now (0: none loaded).",

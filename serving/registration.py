@@ -2,7 +2,8 @@
 
 ``register_abr_checkpoint`` logs a ``learned.npz`` + ``.json`` checkpoint exactly as
 ``streamlab abr train`` does (models-from-code pyfunc, the checkpoint as artifacts);
-``register_small_recommender`` fits a small real pipeline on MovieLens-100k (EASE + time-aware
+``register_ladder_predictor`` and ``register_qoe_detector`` log a committed model folder exactly as
+``streamlab ladder train`` / ``streamlab qoe train`` register theirs; ``register_small_recommender`` fits a small real pipeline on MovieLens-100k (EASE + time-aware
 popularity, no deep model: ~5 s) without touching the recommender's state files.
 """
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 ABR_MODEL = "abr-policy"
 RECSYS_MODEL = "recsys"
+LADDER_MODEL = "ladder-model"
+QOE_MODEL = "qoe-detector"
 EXPERIMENT = "serving"
 
 
@@ -63,4 +66,36 @@ def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
     path = save_pipeline(HybridPipeline(settings).fit(data), Path(workdir) / "pipeline.pkl")
     with tracking.start_run(EXPERIMENT, run_name="register-recsys"):
         _, version = log_and_register(path, RECSYS_MODEL, alias)
+    return str(version)
+
+
+def register_ladder_predictor(model_dir: Path | None = None, alias: str | None = "champion") -> str:
+    """Register a ladder predictor folder (default: the committed one) as ``ladder-model``, as training does."""
+    from models.ladder.predictor import DEFAULT_DIR
+    from training import tracking
+
+    mlflow = tracking.configure()
+    pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "ladder" / "pyfunc.py"
+    with tracking.start_run(EXPERIMENT, run_name="register-ladder-model"):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(pyfunc_file),
+            artifacts={"model": str(model_dir or DEFAULT_DIR)},
+            pip_requirements=["scikit-learn", "skops", "pandas", "numpy"],
+            registered_model_name=LADDER_MODEL,
+        )
+    version = str(info.registered_model_version)
+    if alias:
+        set_alias(LADDER_MODEL, alias, version)
+    return version
+
+
+def register_qoe_detector(artifact_dir: Path | None = None, alias: str | None = "champion") -> str:
+    """Register a QoE detector folder (default: the committed ``sequence`` detector) as ``qoe-detector``."""
+    from models.qoe.weights import default_dir
+    from training import tracking
+    from training.qoe.registry import log_and_register
+
+    with tracking.start_run(EXPERIMENT, run_name="register-qoe-detector"):
+        _, version = log_and_register(artifact_dir or default_dir(), QOE_MODEL, alias)
     return str(version)

@@ -1,4 +1,4 @@
-"""The BentoML service: ``/abr/decide`` and ``/recommend`` (``ladder`` and ``qoe/ingest`` plug in here).
+"""The BentoML service: ``/abr/decide``, ``/recommend``, ``/ladder``, ``/qoe/ingest`` and ``/qoe/alerts``.
 
 One service, one process: on 2 cores a second service process would cost more than it serves.
 Each model is a :class:`~serving.registry.ServedModel` following its registry alias; an endpoint
@@ -9,6 +9,13 @@ Seam for the remaining endpoints: add a ``ModelSettings`` entry in ``configs/ser
 loader (``Path -> model``) and request/response models in their own ``serving/<name>.py``, then
 a ``ServedModel`` in ``__init__`` and an ``@bentoml.api`` method below, as ``abr`` does.
 
+``/qoe/ingest`` takes a bare JSON list (the player's beacon batch), which a BentoML API cannot
+declare, so it is a small Starlette app mounted at ``/qoe`` that calls into the service instance;
+it shares the service's middleware (CORS, timeouts, metrics).
+
+Browsers may call the API directly (the web player on the edge asks ``/abr/decide`` and sends
+beacons): CORS is on for the origins matching ``cors.origin_regex``.
+
 Settings come from ``configs/serving.yaml``; ``streamlab serve start`` passes CLI overrides to the
 server process in ``STREAMLAB_SERVING_OVERRIDES`` (a JSON list).
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import asdict
 from http import HTTPStatus
@@ -24,9 +32,27 @@ from typing import Any
 
 import bentoml
 from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from pipelines.errors import StreamlabError
 from serving import metrics
 from serving.abr import AbrDecideRequest, AbrDecision, decide_bola, decide_learned, load_abr_policy
+from serving.ladder import (
+    LadderRequest,
+    LadderResponse,
+    allowed_roots,
+    as_request_features,
+    facts_from_features,
+    load_ladder_predictor,
+    predict_ladders,
+    probe_path,
+    resolve_request_path,
+)
+from serving.qoe import QoeIngestor, load_qoe_detector
 from serving.recommend import (
     RecommendedTitle,
     RecommendRequest,
@@ -53,11 +79,84 @@ class ModelNotReady(bentoml.exceptions.BentoMLException):
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
 
 
+class Busy(bentoml.exceptions.BentoMLException):
+    error_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def http_config(settings: ServingSettings) -> dict[str, Any]:
+    """BentoML's ``http`` block: CORS for the browser callers when an origin pattern is configured."""
+    if settings.cors.origin_regex is None:
+        return {}
+    return {
+        "cors": {
+            "enabled": True,
+            "access_control_allow_origins": [],
+            "access_control_allow_origin_regex": settings.cors.origin_regex,
+            "access_control_allow_methods": ["GET", "POST", "OPTIONS"],
+            "access_control_allow_headers": ["content-type"],
+            "access_control_max_age": settings.cors.max_age_s,
+        }
+    }
+
+
+async def _qoe_ingest(request: Request) -> JSONResponse:
+    """``POST /qoe/ingest``: a JSON list of telemetry events → per-event scores and alerts opened."""
+    service: StreamlabServing = bentoml.get_current_service()
+    started = time.perf_counter()
+    try:
+        events = json.loads(await request.body())
+    except ValueError as exc:
+        return _refuse("qoe/ingest", HTTPStatus.BAD_REQUEST, f"body is not JSON: {exc}")
+    if not isinstance(events, list):
+        return _refuse(
+            "qoe/ingest", HTTPStatus.BAD_REQUEST, f"body must be a JSON list of events, got {type(events).__name__}"
+        )
+    limit = service.settings.qoe.max_events
+    if len(events) > limit:
+        return _refuse(
+            "qoe/ingest",
+            HTTPStatus.BAD_REQUEST,
+            f"{len(events)} events in one request; at most {limit} (qoe.max_events)",
+        )
+    served = service.models.get("qoe")
+    loaded = served.current if served else None
+    if loaded is None:
+        return _refuse(
+            "qoe/ingest", HTTPStatus.SERVICE_UNAVAILABLE, "no QoE detector version is loaded yet; see /models/status"
+        )
+    answer = await run_in_threadpool(service.qoe.ingest, loaded, events)
+    metrics.QOE_EVENTS.labels(outcome="accepted").inc(answer.accepted)
+    metrics.QOE_EVENTS.labels(outcome="rejected").inc(answer.rejected)
+    metrics.QOE_ALERTS.inc(len(answer.alerts_opened))
+    metrics.REQUESTS.labels(endpoint="qoe/ingest", outcome="ok").inc()
+    metrics.LATENCY.labels(endpoint="qoe/ingest").observe(time.perf_counter() - started)
+    return JSONResponse(answer.model_dump(mode="json"))
+
+
+async def _qoe_alerts(request: Request) -> JSONResponse:
+    """``GET /qoe/alerts``: every alert opened so far (newest last)."""
+    del request
+    service: StreamlabServing = bentoml.get_current_service()
+    return JSONResponse(service.qoe.alerts().model_dump(mode="json"))
+
+
+def _refuse(endpoint: str, status: HTTPStatus, message: str) -> JSONResponse:
+    metrics.REQUESTS.labels(endpoint=endpoint, outcome="error").inc()
+    return JSONResponse({"error": message}, status_code=status)
+
+
+qoe_app = Starlette(
+    routes=[Route("/ingest", _qoe_ingest, methods=["POST"]), Route("/alerts", _qoe_alerts, methods=["GET"])]
+)
+
+
+@bentoml.asgi_app(qoe_app, path="/qoe", name="qoe")
 @bentoml.service(
     name="streamlab",
     workers=current_settings().workers,
-    traffic={"timeout": 30},
+    traffic={"timeout": 300},
     logging={"access": {"enabled": False}},
+    http=http_config(current_settings()),
 )
 class StreamlabServing:
     def __init__(self) -> None:
@@ -68,10 +167,27 @@ class StreamlabServing:
         if settings.models.recommend.enabled:
             spec = settings.models.recommend
             self.models["recommend"] = ServedModel(spec.name, spec.alias, make_recommend_loader(spec.feature_store))
+        if settings.models.ladder.enabled:
+            spec = settings.models.ladder
+            self.models["ladder"] = ServedModel(spec.name, spec.alias, load_ladder_predictor)
+        if settings.models.qoe.enabled:
+            spec = settings.models.qoe
+            self.models["qoe"] = ServedModel(spec.name, spec.alias, load_qoe_detector)
+        self._init_ladder()
+        self.qoe = QoeIngestor(settings.qoe.max_alerts_kept)
         for served in self.models.values():
             served.listeners.append(metrics.record_model)
             served.poll()  # first load now (the listener records it); a failure leaves the fallback
         self.watcher = AliasWatcher(list(self.models.values()), settings.watch_interval_s).start()
+
+    def _init_ladder(self) -> None:
+        from pipelines.ladder.settings import load_ladder_settings
+        from streaming.ingest.settings import load_streaming_settings
+
+        self.ladder_settings = load_ladder_settings()
+        self.max_fps = load_streaming_settings().transcode.max_fps
+        self.ladder_roots = allowed_roots(self.settings.ladder.allowed_roots)
+        self.probe_slots = threading.BoundedSemaphore(self.settings.ladder.max_concurrent_probes)
 
     def __is_ready__(self) -> bool:
         """``/readyz``: every enabled model has a loaded version."""
@@ -141,4 +257,55 @@ class StreamlabServing:
             titles=titles,
             source="model" if personal else "popular",
             model_version=loaded.version,
+        )
+
+    @bentoml.api(route="/ladder", input_spec=LadderRequest)
+    def ladder(self, **fields: Any) -> LadderResponse:
+        """Features or a source path → the predicted per-title ladder for each codec asked.
+
+        Sync on purpose: a path is probed (SI/TI + one encode: seconds of CPU) on BentoML's
+        thread pool, never on the event loop, and at most ``ladder.max_concurrent_probes`` at once.
+        """
+        started = time.perf_counter()
+        request = LadderRequest.model_validate(fields)
+        served = self.models.get("ladder")
+        loaded = served.current if served else None
+        if loaded is None:
+            metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
+            raise ModelNotReady("no ladder model version is loaded yet; see /models/status")
+        settings = self.ladder_settings
+        if request.segment_duration_s is not None:
+            settings = settings.model_copy(update={"segment_duration_s": request.segment_duration_s})
+        try:
+            if request.features is not None:
+                facts = facts_from_features(request.features, settings.segment_s())
+                features, source = request.features.title_features(), "features"
+            else:
+                path = resolve_request_path(request.path, self.ladder_roots)
+                if not self.probe_slots.acquire(timeout=self.settings.ladder.queue_timeout_s):
+                    raise Busy(
+                        f"every probe slot stayed busy for {self.settings.ladder.queue_timeout_s:g} s; retry later"
+                    )
+                try:
+                    facts, features = probe_path(path, settings, self.max_fps)
+                finally:
+                    self.probe_slots.release()
+                source = "path"
+            origin = f"models:/{loaded.name}/{loaded.version}"
+            ladders = predict_ladders(loaded.model, facts, features, request.codecs, settings, origin)
+        except StreamlabError as exc:  # outside the roots, missing, not a video, no model for a codec
+            # 400 with the reason: BentoML blanks the body of a 403, and the caller needs the why.
+            metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
+            raise bentoml.exceptions.InvalidArgument(str(exc)) from None
+        metrics.REQUESTS.labels(endpoint="ladder", outcome="ok").inc()
+        metrics.LATENCY.labels(endpoint="ladder").observe(time.perf_counter() - started)
+        return LadderResponse(
+            rungs=[rung for ladder in ladders for rung in ladder.rungs],
+            codecs=request.codecs,
+            segment_duration_s=facts.segment_duration_s,
+            source=source,
+            model_version=loaded.version,
+            features=as_request_features(features),
+            decision_cpu_s=round(features.cpu_s, 2),
+            notes=ladders[0].notes,
         )

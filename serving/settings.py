@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 from configs import load_config
@@ -17,6 +19,8 @@ class ModelSettings(BaseModel):
 class ModelsSettings(BaseModel):
     abr: ModelSettings = ModelSettings(name="abr-policy")
     recommend: ModelSettings = ModelSettings(name="recsys", feature_store=True)
+    ladder: ModelSettings = ModelSettings(name="ladder-model")
+    qoe: ModelSettings = ModelSettings(name="qoe-detector")
 
 
 class AbrServingSettings(BaseModel):
@@ -29,6 +33,27 @@ class RecommendServingSettings(BaseModel):
     max_k: int = Field(100, ge=1)
 
 
+class LadderServingSettings(BaseModel):
+    allowed_roots: list[Path] = Field(
+        default_factory=list, description="roots a requested path must resolve under; empty: raw data dir + media root"
+    )
+    max_concurrent_probes: int = Field(1, ge=1, le=16, description="path requests probing at once (CPU-bound)")
+    queue_timeout_s: float = Field(60.0, gt=0, description="a path request waits this long for a probe slot, then 503")
+
+
+class QoeServingSettings(BaseModel):
+    max_events: int = Field(5000, ge=1, description="events per /qoe/ingest request")
+    max_alerts_kept: int = Field(1000, ge=1, description="alerts /qoe/alerts returns (newest)")
+
+
+class CorsSettings(BaseModel):
+    origin_regex: str | None = Field(
+        r"^https?://(127\.0\.0\.1|localhost)(:\d+)?$",
+        description="browser origins allowed to call the API (the edge's player page); null: no CORS",
+    )
+    max_age_s: int = Field(600, ge=0)
+
+
 class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=1, le=65535)
@@ -38,6 +63,9 @@ class ServingSettings(BaseModel):
     models: ModelsSettings = ModelsSettings()
     abr: AbrServingSettings = AbrServingSettings()
     recommend: RecommendServingSettings = RecommendServingSettings()
+    ladder: LadderServingSettings = LadderServingSettings()
+    qoe: QoeServingSettings = QoeServingSettings()
+    cors: CorsSettings = CorsSettings()
 
 
 def load_serving_settings(overrides: list[str] | None = None) -> ServingSettings:

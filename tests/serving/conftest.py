@@ -43,3 +43,37 @@ def abr_registry(mlflow_store: str) -> str:
 
 def register_small_recsys(tmp_path: Path) -> str:
     return register_small_recommender(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def models_store(tmp_path_factory: pytest.TempPathFactory):
+    """A module's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
+    from serving.registration import register_abr_checkpoint, register_ladder_predictor, register_qoe_detector
+
+    folder = tmp_path_factory.mktemp("served-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        versions = {
+            "abr": register_abr_checkpoint(DEFAULT_CHECKPOINT),
+            "ladder": register_ladder_predictor(),
+            "qoe": register_qoe_detector(),
+        }
+        yield versions
+
+
+@pytest.fixture(scope="module")
+def model_server(models_store):
+    """One BentoML server for a module: abr/decide, ladder and qoe/ingest (recommend off: it needs a fit)."""
+    from serving.server import running_server
+
+    port = free_port()
+    with running_server([f"port={port}", "models.recommend.enabled=false"]) as server:
+        yield server
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
