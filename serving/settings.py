@@ -41,6 +41,13 @@ class LadderServingSettings(BaseModel):
     queue_timeout_s: float = Field(60.0, gt=0, description="a path request waits this long for a probe slot, then 503")
 
 
+class LadderClientSettings(BaseModel):
+    """How ingest's ``--ladder service`` asks the running server (``pipelines/ladder/service_client.py``)."""
+
+    url: str | None = Field(None, description="base URL of the model server; null: http://<host>:<port> above")
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="budget for one answer (the server probes the source)")
+
+
 class QoeServingSettings(BaseModel):
     max_events: int = Field(5000, ge=1, description="events per /qoe/ingest request")
     max_alerts_kept: int = Field(1000, ge=1, description="alerts /qoe/alerts returns (newest)")
@@ -64,8 +71,12 @@ class ServingSettings(BaseModel):
     abr: AbrServingSettings = AbrServingSettings()
     recommend: RecommendServingSettings = RecommendServingSettings()
     ladder: LadderServingSettings = LadderServingSettings()
+    ladder_client: LadderClientSettings = LadderClientSettings()
     qoe: QoeServingSettings = QoeServingSettings()
     cors: CorsSettings = CorsSettings()
+
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
 
 def load_serving_settings(overrides: list[str] | None = None) -> ServingSettings:

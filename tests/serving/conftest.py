@@ -45,9 +45,9 @@ def register_small_recsys(tmp_path: Path) -> str:
     return register_small_recommender(tmp_path)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def models_store(tmp_path_factory: pytest.TempPathFactory):
-    """A module's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
+    """The session's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
     from serving.registration import register_abr_checkpoint, register_ladder_predictor, register_qoe_detector
 
     folder = tmp_path_factory.mktemp("served-models")
@@ -61,9 +61,9 @@ def models_store(tmp_path_factory: pytest.TempPathFactory):
         yield versions
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model_server(models_store):
-    """One BentoML server for a module: abr/decide, ladder and qoe/ingest (recommend off: it needs a fit)."""
+    """One BentoML server for the session: abr/decide, ladder and qoe/ingest (recommend off: it needs a fit)."""
     from serving.server import running_server
 
     port = free_port()
