@@ -42,6 +42,8 @@ from models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, window_counts
 
 FORMAT_VERSION = 1
 RANK_SYMPTOMS = [i for i, s in enumerate(SYMPTOMS) if s != "bad_score"]
+SIBLING_SHARE = 0.5
+"""An edge explains its region when the rest of the region shows less than this share of the edge's surprise."""
 
 
 @dataclass
@@ -138,7 +140,59 @@ class QoeModel:
             ok = units_in(ctx[:, -1], self.detection.min_units)
             remaining = {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx)
                          if ok[k] and new_scores[k] > self.detector.threshold}
-        return causes
+        return self._most_specific(causes, window, columns, unit_windows, count_matrix)
+
+    def _most_specific(self, causes: list[Cause], window: int, columns: dict[str, np.ndarray],
+                       unit_windows: np.ndarray, count_matrix: np.ndarray) -> list[Cause]:
+        """Name an edge instead of its region when one edge carries the region's excess.
+
+        A collapsed edge drags its region down with it, and a big region can out-rank its own edge
+        on total surprise (both saturate on the collapse symptoms). So each region cause is compared
+        with its edges, leave-one-out: the edge with the most surprise is set against the rest of the
+        region. If the rest holds less than ``SIBLING_SHARE`` of that edge's surprise, the siblings are
+        healthy and the edge is the cause; in a region-wide incident the rest holds about
+        ``(edges - 1)`` times one edge's surprise, so the region stays. A region served by one edge
+        stays a region (nothing tells the two apart). An edge named beside its own region in the same
+        window is dropped: the region explains it.
+        """
+        out: list[Cause] = []
+        for cause in causes:
+            if cause.dimension == "region":
+                cause = self._edge_carrying(cause, window, columns, unit_windows, count_matrix) or cause
+            out.append(cause)
+        regions = {c.value for c in out if c.dimension == "region"}
+        if not regions:
+            return out
+        in_region = {}
+        for edge, region in zip(columns["edge"], columns["region"]):
+            in_region.setdefault(edge, region)
+        return [c for c in out if not (c.dimension == "edge" and in_region.get(c.value) in regions)]
+
+    def _edge_carrying(self, cause: Cause, window: int, columns: dict[str, np.ndarray], unit_windows: np.ndarray,
+                       count_matrix: np.ndarray) -> Cause | None:
+        region = columns["region"] == cause.value
+        edges = sorted(set(columns["edge"][region].tolist()))
+        if len(edges) < 2:
+            return None
+        masks = [region & (columns["edge"] == e) for e in edges]
+        ctx = np.stack([self._span_counts(window, unit_windows, count_matrix, m) for m in masks])
+        groups = [("edge", e) for e in edges]
+        seq = features(ctx, self.baselines.rates_for(groups), self.detection.heartbeat_clustering)
+        surprise = seq[:, -1, SURPRISE][:, RANK_SYMPTOMS].sum(axis=1)
+        ok = units_in(ctx[:, -1], self.detection.min_units)
+        if not ok.any():
+            return None
+        best = int(np.argmax(np.where(ok, surprise, -np.inf)))
+        rest_ctx = self._span_counts(window, unit_windows, count_matrix, region & ~masks[best])
+        rest = features(rest_ctx[None], self.baselines.rates_for([("region", cause.value)]),
+                        self.detection.heartbeat_clustering)[0, -1]
+        rest_surprise = float(rest[SURPRISE][RANK_SYMPTOMS].sum())
+        if surprise[best] <= 0 or rest_surprise >= SIBLING_SHARE * float(surprise[best]):
+            return None
+        evidence = {**self.evidence(seq[best, -1], groups[best]), "explains": f"region={cause.value}",
+                    "rest_of_region_surprise": round(rest_surprise, 2)}
+        edge_score = float(self.detector.score(seq[best:best + 1], groups[best:best + 1])[0])
+        return Cause(cause.window, "edge", edges[best], max(edge_score, cause.score), evidence)
 
     def evidence(self, feat: np.ndarray, group: Group) -> dict[str, Any]:
         base = self.baselines.rates_for([group])[0]

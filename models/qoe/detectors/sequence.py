@@ -26,8 +26,24 @@ from models.qoe.windows import SYMPTOMS
 N_IN = len(SYMPTOMS) + 1  # surprise per symptom + traffic level
 
 
-def _inputs(X: np.ndarray) -> np.ndarray:
-    x = np.concatenate([np.log1p(X[..., SURPRISE]), X[..., -2:-1] / 10.0], axis=-1)
+HISTORY_QUANTILE = 0.995
+"""History surprises are clipped at this quantile of normal training windows (per symptom)."""
+
+
+def _inputs(X: np.ndarray, history_cap: np.ndarray | None = None) -> np.ndarray:
+    """Flattened ``[L * N_IN]`` rows; history windows (all but the newest) clipped at ``history_cap``.
+
+    Why clip: a forecaster fed its own anomalous past forecasts the anomaly, so a sustained incident
+    (an edge collapse lasting 40 minutes) would fade below threshold after a few windows. Clipping the
+    history at the normal range (a winsorised state, as robust Holt-Winters filters do) keeps the
+    forecast at "what normal looks like after a bad-but-plausible minute", so the residual of a
+    sustained incident stays large, while normal data (almost never above the cap) is unchanged.
+    """
+    s = np.log1p(X[..., SURPRISE])
+    if history_cap is not None and s.shape[1] > 1:
+        s = s.copy()
+        s[:, :-1] = np.minimum(s[:, :-1], history_cap)
+    x = np.concatenate([s, X[..., -2:-1] / 10.0], axis=-1)
     return x.reshape(len(X), -1).astype(np.float32)
 
 
@@ -58,7 +74,11 @@ class SequenceDetector(Detector):
                  seed: int = 0, gap: int = 1) -> None:
         self.length, self.hidden, self.epochs, self.batch_size, self.lr, self.seed = length, hidden, epochs, batch_size, lr, seed
         self.gap = gap
+        self.history_cap: list[float] | None = None
         self.net: Any = None
+
+    def _cap(self) -> np.ndarray | None:
+        return None if self.history_cap is None else np.asarray(self.history_cap, dtype=np.float32)
 
     def fit(self, X: np.ndarray, keys: list[Group]) -> None:
         import logging
@@ -70,6 +90,7 @@ class SequenceDetector(Detector):
         logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
         pl.seed_everything(self.seed, verbose=False)
+        self.history_cap = np.quantile(np.log1p(X[:, -1, SURPRISE]), HISTORY_QUANTILE, axis=0).round(4).tolist()
         self.net = _network(self.length, self.hidden, self.gap)
         net, lr, gap = self.net, self.lr, self.gap
 
@@ -88,7 +109,7 @@ class SequenceDetector(Detector):
             def configure_optimizers(self):  # type: ignore[no-untyped-def]
                 return torch.optim.Adam(self.parameters(), lr=lr)
 
-        data = DataLoader(TensorDataset(torch.from_numpy(_inputs(X))), batch_size=self.batch_size, shuffle=True)
+        data = DataLoader(TensorDataset(torch.from_numpy(_inputs(X, self._cap()))), batch_size=self.batch_size, shuffle=True)
         trainer = pl.Trainer(max_epochs=self.epochs, accelerator="cpu", devices=1, logger=False,
                              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                              deterministic=True)
@@ -100,14 +121,14 @@ class SequenceDetector(Detector):
 
         if len(X) == 0:
             return np.zeros(0)
-        inputs, target = _split(torch.from_numpy(_inputs(X)), self.gap)
+        inputs, target = _split(torch.from_numpy(_inputs(X, self._cap())), self.gap)
         with torch.no_grad():
             residual = torch.clamp(target - self.net(inputs), min=0.0)
         return (residual ** 2).sum(dim=1).numpy().astype(float)
 
     def state(self) -> dict[str, Any]:
         return {"length": self.length, "hidden": self.hidden, "epochs": self.epochs, "batch_size": self.batch_size,
-                "lr": self.lr, "seed": self.seed, "gap": self.gap}
+                "lr": self.lr, "seed": self.seed, "gap": self.gap, "history_cap": self.history_cap}
 
     def load_state(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
