@@ -4,6 +4,10 @@
 // edge cache tier when the delivery stack serves it. URL parameters start playback directly, which
 // is how the headless-browser checks (streaming/player/browser.py) drive it:
 //   ?title=<id>&protocol=hls|dash&autoplay=1&rate=4[&token=<playback token, for protected titles>]
+//   [&viewer_token=<signed viewer link token: the viewer the beacons speak for>]
+// Runtime config (serving URL, ABR budget, telemetry dimensions) comes from the origin's
+// /config.json (configs/catalog.yaml). HLS renditions are chosen by the served ABR model through
+// abr.js (BOLA on the page when the service is late or down); QoE beacons go out through telemetry.js.
 // State for those checks lives on `window.streamlab`; only *fatal* player errors fail playback
 // (hls.js reports recoverable problems such as bufferSeekOverHole as non-fatal errors).
 "use strict";
@@ -30,6 +34,8 @@
     catalogStatus: document.getElementById("catalog-status"),
     catalogCount: document.getElementById("catalog-count"),
     codecSupport: document.getElementById("codec-support"),
+    abr: document.getElementById("abr"),
+    viewer: document.getElementById("viewer"),
   };
 
   // The object tests read (one reference, updated in place).
@@ -54,6 +60,13 @@
     renditionsSeen: [],
     levelSwitches: 0,
     codecSupport: probeCodecs(),
+    config: null,
+    configError: null,
+    playerErrors: 0,
+    // ABR decisions, counted per segment requested (page lifetime); segments: this session's.
+    abr: { mode: null, decisions: { model: 0, fallback: 0 }, fallbacks: {}, calls: 0, callMs: [], last: null, segments: [] },
+    beacons: { sent: 0, failed: 0, lastStatus: null, lastError: null, events: [], ended: null },
+    metricsFlushed: { posts: 0, failed: 0 },
     players: {
       hls: window.Hls ? Hls.version : null,
       shaka: window.shaka ? shaka.Player.version : null,
@@ -65,6 +78,8 @@
   let session = null; // {protocol, record, rate, generation, playbackToken, hls?, shaka?}
   let sessionGeneration = 0; // bumps on every play(): late callbacks of an old session are ignored
   let lastRenditionKey = null;
+  let pageConfig = null; // /config.json, or defaults without a serving URL when it is unreachable
+  let flushedCounts = { decisions: { model: 0, fallback: 0 }, fallbacks: {} };
 
   // ---------------------------------------------------------------- helpers
 
@@ -221,6 +236,7 @@
     setState("error", `Playback failed (${source}).`);
     showError(streamlab.error + (streamlab.fatalErrors.length > 1 ? ` (+${streamlab.fatalErrors.length - 1} more)` : ""));
     console.error(`[streamlab] fatal ${source} error: ${message}`);
+    if (session && session.telemetry) session.telemetry.end(`${source}:${message.split(" ").slice(0, 2).join("_")}`);
   }
 
   function warn(source, message) {
@@ -288,6 +304,141 @@
     el.stats.textContent = parts.join("  ·  ");
   }
 
+  // ---------------------------------------------------------------- page config, ABR rule, beacons
+
+  const DEFAULT_CONFIG = {
+    serving_url: "",
+    viewer_id: "anonymous",
+    signed_in: false,
+    abr: { decide_budget_ms: 50, refresh_s: 1, max_samples: 8 },
+    bola: { minimum_buffer_s: 10, target_buffer_s: 30 },
+    telemetry: { beacons: false, heartbeat_interval_s: 5, device: "web", region: "local", edge: "edge", metrics_flush_s: 5 },
+  };
+
+  // The origin's /config.json (configs/catalog.yaml) with the signed viewer; without it the page
+  // still plays, deciding with BOLA and sending no beacons, and says so.
+  async function loadPageConfig() {
+    const viewerToken = new URLSearchParams(location.search).get("viewer_token");
+    const url = "/config.json" + (viewerToken ? `?viewer_token=${encodeURIComponent(viewerToken)}` : "");
+    try {
+      const response = await fetch(url, { cache: "no-store" });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+      pageConfig = body;
+    } catch (err) {
+      streamlab.configError = `page config unavailable (${err.message}): deciding with BOLA, no beacons`;
+      warn("config", streamlab.configError);
+      pageConfig = DEFAULT_CONFIG;
+    }
+    const browse = document.getElementById("browse-link");
+    if (viewerToken && pageConfig.signed_in) browse.href = `/browse?viewer_token=${encodeURIComponent(viewerToken)}`;
+    streamlab.config = pageConfig;
+    el.viewer.textContent = pageConfig.signed_in ? `viewer ${pageConfig.viewer_id}` : "signed out";
+    if (streamlab.configError) el.viewer.textContent += ` · ${streamlab.configError}`;
+  }
+
+  function newSessionId() {
+    const bytes = new Uint8Array(8);
+    crypto.getRandomValues(bytes);
+    return "s-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function abrConfig(current) {
+    const record = current.record;
+    const segments = record.renditions.length ? record.renditions[0].segment_count : 0;
+    const totalChunks = segments || Math.max(1, Math.ceil(record.duration_s / record.segment_duration_s));
+    streamlab.abr.mode = pageConfig.serving_url ? "served" : "bola";
+    const rule = StreamlabAbr.createHlsAbrController({
+      servingUrl: pageConfig.serving_url,
+      budgetMs: pageConfig.abr.decide_budget_ms,
+      refreshS: pageConfig.abr.refresh_s,
+      maxSamples: pageConfig.abr.max_samples,
+      bola: pageConfig.bola,
+      sessionId: current.sessionId,
+      segmentDurationS: record.segment_duration_s,
+      totalChunks,
+      bufferAheadS: () => bufferAhead(video.currentTime || 0),
+      stats: streamlab.abr,
+    });
+    // autoStartLoad off: the rule starts loading once the first decision is in (or its budget is spent).
+    return { abrController: rule.abrController, fLoader: rule.fLoader, testBandwidth: false, autoStartLoad: false };
+  }
+
+  function telemetrySample() {
+    const r = streamlab.rendition;
+    let throughputBps = NaN;
+    if (session && session.hls) throughputBps = session.hls.bandwidthEstimate;
+    else if (session && session.shaka) throughputBps = session.shaka.getStats().estimatedBandwidth;
+    return {
+      bitrateKbps: r && r.bitrate_bps ? r.bitrate_bps / 1000 : 0,
+      throughputKbps: Number.isFinite(throughputBps) ? throughputBps / 1000 : 0,
+      bufferS: bufferAhead(video.currentTime || 0),
+      switches: streamlab.levelSwitches,
+      errors: streamlab.playerErrors,
+    };
+  }
+
+  function startTelemetry(record, sessionId) {
+    const t = pageConfig.telemetry;
+    return StreamlabTelemetry.createSession({
+      servingUrl: pageConfig.serving_url,
+      enabled: t.beacons,
+      intervalS: t.heartbeat_interval_s,
+      viewerId: pageConfig.viewer_id,
+      sessionId,
+      titleId: record.title_id,
+      device: t.device,
+      region: t.region,
+      edge: t.edge,
+      video,
+      sample: telemetrySample,
+      stats: streamlab.beacons,
+    });
+  }
+
+  function renderAbr() {
+    const a = streamlab.abr;
+    if (!session || session.protocol !== "hls") {
+      el.abr.textContent = session ? "ABR: Shaka Player's own (the served rule drives hls.js)" : "\u00a0";
+      el.abr.dataset.source = session ? "player" : "";
+      return;
+    }
+    const last = a.last;
+    const reasons = Object.entries(a.fallbacks).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ");
+    el.abr.dataset.source = last ? last.source : "";
+    el.abr.textContent = `ABR ${a.mode === "served" ? "/abr/decide" : "BOLA only"} · model ${a.decisions.model} · fallback ${a.decisions.fallback}`
+      + (reasons ? ` (${reasons})` : "")
+      + (last ? ` · last: ${last.source} — ${last.reason}` : "");
+  }
+
+  // The decision counters since the last post, to the origin's /_player_metrics (Prometheus there).
+  function flushMetrics() {
+    const a = streamlab.abr;
+    const delta = { decisions: {}, fallbacks: {} };
+    let any = false;
+    for (const source of ["model", "fallback"]) {
+      delta.decisions[source] = a.decisions[source] - flushedCounts.decisions[source];
+      any = any || delta.decisions[source] > 0;
+    }
+    for (const [reason, count] of Object.entries(a.fallbacks)) {
+      const d = count - (flushedCounts.fallbacks[reason] || 0);
+      if (d > 0) delta.fallbacks[reason] = d;
+    }
+    if (!any) return;
+    flushedCounts = { decisions: Object.assign({}, a.decisions), fallbacks: Object.assign({}, a.fallbacks) };
+    fetch("/_player_metrics", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(delta),
+      keepalive: true,
+    }).then((response) => {
+      if (response.ok) streamlab.metricsFlushed.posts += 1;
+      else streamlab.metricsFlushed.failed += 1;
+    }, () => {
+      streamlab.metricsFlushed.failed += 1;
+    });
+  }
+
   // ---------------------------------------------------------------- playback
 
   function applyRate() {
@@ -300,6 +451,7 @@
     const old = session;
     session = null;
     if (!old) return;
+    if (old.telemetry) old.telemetry.end(null);
     if (old.hls) old.hls.destroy();
     if (old.shaka) {
       try {
@@ -329,7 +481,10 @@
       rendition: null,
       renditionsSeen: [],
       levelSwitches: 0,
+      playerErrors: 0,
     });
+    streamlab.abr.segments = [];
+    streamlab.abr.last = null;
     lastRenditionKey = null;
     clearError();
   }
@@ -365,6 +520,8 @@
     }
 
     session = { protocol, record, rate: opts.rate, generation, playbackToken: opts.token || null };
+    session.sessionId = newSessionId();
+    session.telemetry = startTelemetry(record, session.sessionId);
     video.muted = opts.muted;
     const url = mediaUrl(titleId, record, protocol);
     if (protocol === "hls") startHls(url);
@@ -395,13 +552,14 @@
       fail("hls.js", "this browser has no Media Source Extensions support for hls.js");
       return;
     }
-    const hls = new Hls(hlsConfig(session.record, session.playbackToken));
+    const hls = new Hls(Object.assign(hlsConfig(session.record, session.playbackToken), abrConfig(session)));
     session.hls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       const status = data.response && data.response.code ? ` (HTTP ${data.response.code})` : "";
       const where = data.url || (data.frag && data.frag.url) || (data.context && data.context.url) || "";
       let message = `${data.type} ${data.details}${status}${where ? " at " + where : ""}`;
       if (data.details === "manifestIncompatibleCodecsError") message += codecHint();
+      streamlab.playerErrors += 1;
       if (data.fatal) fail("hls.js", message, data.reason || (data.error && String(data.error)) || null);
       else warn("hls.js", message);
     });
@@ -451,6 +609,7 @@
     let message = `error ${code}${name ? " " + name : ""}${detail ? ": " + detail : ""}`;
     if (code === 4032 /* CONTENT_UNSUPPORTED_BY_BROWSER */) message += codecHint();
     if (code === 7000 /* LOAD_INTERRUPTED */) return;
+    streamlab.playerErrors += 1;
     // Severity 1 is RECOVERABLE (Shaka retries); 2 is CRITICAL.
     if (err.severity === 1) warn("shaka", message);
     else fail("shaka", message);
@@ -476,6 +635,7 @@
   video.addEventListener("ended", () => {
     if (session && streamlab.state !== "error") {
       refreshStats();
+      if (session.telemetry) session.telemetry.end(null);
       setState("ended", `Finished ${session.record.name}.`);
     }
   });
@@ -575,6 +735,14 @@
 
   async function main() {
     renderCodecSupport();
+    await loadPageConfig();
+    streamlab.abr.warm = await StreamlabAbr.warmUp(pageConfig.serving_url);
+    setInterval(renderAbr, STATS_INTERVAL_MS);
+    setInterval(flushMetrics, pageConfig.telemetry.metrics_flush_s * 1000);
+    window.addEventListener("pagehide", () => {
+      if (session && session.telemetry) session.telemetry.end(null);
+      flushMetrics();
+    });
     setInterval(refreshStats, STATS_INTERVAL_MS);
     const params = new URLSearchParams(location.search);
     try {
