@@ -1,0 +1,108 @@
+"""Real parts for the web-player tests: a published title, one model server (ABR + recommender)
+from an isolated MLflow store, the delivery stack with the viewer pages configured per test, and
+one chromium for the module."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streaming.ffmpeg import generate_test_source
+
+TITLE = "clip"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def player_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
+    """24 s of 480p with four H.264 rungs and 2 s segments: twelve decisions per playback."""
+    from streaming.ingest.pipeline import ingest_title
+
+    source = generate_test_source(source_dir / "player_480p.mp4", width=854, height=480, duration_s=24.0, audio=False)
+    root = tmp_path_factory.mktemp("player-media")
+    ingest_title(
+        source,
+        TITLE,
+        name="Test clip",
+        media_root=root,
+        overrides=[
+            f"ingest.allowed_roots=[{source_dir}]",
+            "transcode.x264_preset=ultrafast",
+            "transcode.mode=serial",
+            "transcode.segment_duration_s=2",
+            "transcode.profiles=[main,mobile]",
+        ],
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``bentoml serve`` with ``abr-policy`` (the committed checkpoint) and a small ``recsys``, both at
+    ``champion`` in a store of its own; every other model is disabled. Yields the base URL."""
+    import httpx
+
+    from models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from serving.registration import register_abr_checkpoint, register_small_recommender
+    from serving.server import start_server
+    from serving.settings import load_serving_settings
+
+    workdir = tmp_path_factory.mktemp("player-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlflow.db'}")
+        register_abr_checkpoint(DEFAULT_CHECKPOINT)
+        register_small_recommender(workdir)
+        others = [n for n in type(load_serving_settings().models).model_fields if n not in ("abr", "recommend")]
+        server = start_server(
+            [f"port={free_port()}", "models.recommend.feature_store=false"] + [f"models.{n}.enabled=false" for n in others]
+        )
+    try:
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:  # first calls are slow
+            for _ in range(3):
+                client.post("/abr/decide", json={"buffer_s": 0, "last_rung": 0, "chunks_remaining": 2,
+                                                 "ladder": [{"bitrate_kbps": 100}, {"bitrate_kbps": 200}]})
+                client.post("/recommend", json={"viewer": "196", "k": 3})
+        yield server.url
+    finally:
+        server.stop()
+
+
+def viewer_overrides(serving_url: str, secret: Path, *extra: str) -> str:
+    return json.dumps([
+        f"serving_url={serving_url}",
+        f"viewer.secret_file={secret}",
+        "telemetry.heartbeat_interval_s=1",
+        "telemetry.metrics_flush_s=0.5",
+        *extra,
+    ])
+
+
+@pytest.fixture()
+def stack_for(player_media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``stack_for(serving_url, *overrides)``: a context manager running the stack whose origin
+    serves the viewer pages against ``serving_url``."""
+    from streaming.catalog_page.settings import OVERRIDES_ENV
+    from streaming.delivery.stack import running_stack
+
+    def start(serving_url: str, *extra: str):
+        monkeypatch.setenv(OVERRIDES_ENV, viewer_overrides(serving_url, tmp_path / "viewer.key", *extra))
+        return running_stack(player_media)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from streaming.player.browser import chromium
+
+    with chromium() as context:
+        yield context
