@@ -114,6 +114,7 @@ def evaluate(
     seeds: Optional[str] = typer.Option(None, "--seeds", help="instead of files: simulate these held-out seeds (comma list) and evaluate every committed detector"),
     days: float = typer.Option(1.0, "--days", help="with --seeds: simulated days per seed"),
     incidents: Optional[str] = typer.Option(None, "--incidents", help="with --seeds: incident SPEC"),
+    scenarios: Optional[str] = typer.Option(None, "--scenarios", help="heldout: the fixed unseen scenarios (training/qoe/evaluate.py) for every committed detector, logged to MLflow"),
     overrides: Optional[list[str]] = OVERRIDES,
 ) -> None:
     """Incident-level F1, detection delay, false alerts per day and cause accuracy."""
@@ -121,6 +122,22 @@ def evaluate(
 
     from models.qoe.errors import TelemetryError
 
+    if scenarios:
+        from models.qoe.detectors import DETECTORS
+        from models.qoe.settings import load_settings
+        from training.qoe.evaluate import HELDOUT, evaluate_scenarios, log_to_mlflow, table
+        from training.qoe.registry import load_model
+
+        if scenarios != "heldout":
+            raise TelemetryError(f"--scenarios {scenarios!r}: the only named set is 'heldout'")
+        settings = load_settings(overrides)
+        pooled, per = evaluate_scenarios({name: load_model(name) for name in DETECTORS}, settings, list(HELDOUT))
+        for sc, row in per.items():
+            typer.echo(f"{sc}: " + "  ".join(f"{n} f1={m.f1:.2f} delay={m.summary()['delay_mean_s']} fa={m.false_alerts}"
+                                             for n, m in row.items()))
+        typer.echo(table(pooled))
+        typer.echo(f"logged to MLflow run {log_to_mlflow(pooled, per, settings)}")
+        return
     if seeds:
         from models.qoe.detectors import DETECTORS
         from models.qoe.settings import load_settings
