@@ -186,6 +186,53 @@ def running_stack(
         servers.stop()
 
 
+def _serve_child(conn, media_root: str, overrides: list[str] | None) -> None:  # noqa: ANN001 - a Pipe end
+    """Child process of :func:`stack_in_subprocess`: run the stack, report its URLs, stop when told."""
+    try:
+        with running_stack(media_root=Path(media_root), overrides=overrides) as stack:
+            conn.send({"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url})
+            conn.recv()
+    except Exception as exc:  # reported to the parent as a clear error instead of a silent dead child
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+@contextmanager
+def stack_in_subprocess(
+    media_root: Path, overrides: list[str] | None = None, timeout_s: float = 60.0
+) -> Iterator[dict[str, str]]:
+    """The stack in a process of its own (``{"edge": url, "shield": url, "origin": url}``).
+
+    Load generators (benchmarks, many headless players) must not share the tiers' GIL, or the
+    measurement measures the client: this keeps the servers' event loop on its own core share.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve_child, args=(child, str(media_root), overrides), daemon=True)
+    process.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not parent.poll(0.1):
+            if not process.is_alive():
+                raise StackError(f"the delivery stack process exited (code {process.exitcode}) before it started")
+            if time.monotonic() > deadline:
+                raise StackError(f"the delivery stack process did not start within {timeout_s} s")
+        urls = parent.recv()
+        if "error" in urls:
+            raise StackError(f"the delivery stack process failed to start: {urls['error']}")
+        yield urls
+    finally:
+        try:
+            parent.send("stop")
+        except OSError:
+            pass
+        process.join(timeout=20)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
+
+
 def _wait_healthy(edge_url: str, timeout_s: float) -> None:
     """The edge answering ``/healthz`` proves the whole chain (edge → shield → origin) is up."""
     deadline = time.monotonic() + timeout_s

@@ -59,6 +59,9 @@ class SessionResult:
     score: TraceScore | None = None
     failed_requests: int = 0
     error: str | None = None
+    started_wall_s: float = 0.0
+    ended_wall_s: float = 0.0
+    """Wall clock (``time.monotonic``) of the session's start and end, set by the runner."""
 
     @property
     def rebuffer_s(self) -> float:

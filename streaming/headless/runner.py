@@ -87,7 +87,10 @@ def run_sessions(
 
     def one(job: SessionJob) -> SessionResult:
         time.sleep(max(0.0, started + job.arrival_s - time.monotonic()))  # viewers arrive over time
-        return play_viewer(base_url, title_id, job, settings)
+        began = time.monotonic()
+        result = play_viewer(base_url, title_id, job, settings)
+        result.started_wall_s, result.ended_wall_s = began, time.monotonic()
+        return result
 
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="headless") as pool:
         return list(track(pool.map(one, jobs), total=len(jobs), description=description))

@@ -18,7 +18,7 @@ STOP_AFTER, RESTART_AFTER = 3, 7
 
 
 def test_player_survives_a_model_server_outage(stack, traces, fast_settings, abr_registry) -> None:
-    overrides = [f"port={free_port()}", "models.recommend.enabled=false"]
+    overrides = [f"port={free_port()}", *(f"models.{m}.enabled=false" for m in ("recommend", "ladder", "qoe"))]
     server = start_server(overrides)
     servers = [server]
     with httpx.Client(trust_env=False) as client:
