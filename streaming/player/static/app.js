@@ -331,7 +331,7 @@
       pageConfig = DEFAULT_CONFIG;
     }
     const browse = document.getElementById("browse-link");
-    if (viewerToken && pageConfig.signed_in) browse.href = `/browse?viewer_token=${encodeURIComponent(viewerToken)}`;
+    browse.href = viewerToken && pageConfig.signed_in ? `/browse?viewer_token=${encodeURIComponent(viewerToken)}` : "/browse";
     streamlab.config = pageConfig;
     el.viewer.textContent = pageConfig.signed_in ? `viewer ${pageConfig.viewer_id}` : "signed out";
     if (streamlab.configError) el.viewer.textContent += ` · ${streamlab.configError}`;
