@@ -11,15 +11,14 @@ machine's cores, so the numbers are a lower bound on what the servers alone coul
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import re
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
+
+from streaming.delivery.stack import stack_in_subprocess
 
 CLIENTS = 100
 WARM_DURATION_S = 15.0
@@ -27,15 +26,6 @@ MAX_REQUESTS = 30_000
 TITLE_ID = "bbb"
 SOURCE = "videos/bigbuckbunny.mp4"
 INGEST_OVERRIDES = ["transcode.mode=serial", "transcode.x264_preset=ultrafast", "transcode.x265_preset=ultrafast"]
-
-
-def _serve(conn: Connection, media_root: str) -> None:
-    """Child process: run the stack, report its URLs, stop when the parent says so."""
-    from streaming.delivery.stack import running_stack
-
-    with running_stack(media_root=Path(media_root)) as stack:
-        conn.send({"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url})
-        conn.recv()
 
 
 def _publish_title(media_root: Path) -> dict[str, object]:
@@ -184,23 +174,11 @@ def run() -> dict[str, object]:
         urls = _title_urls(media_root)
         sizes = {url: (media_root / url.removeprefix("/media/")).stat().st_size for url in urls}
         title |= {"objects": len(urls), "object_bytes": sum(sizes.values())}
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        server = context.Process(target=_serve, args=(child, str(media_root)), daemon=True)
-        server.start()
-        try:
-            if not parent.poll(60):
-                raise RuntimeError("the delivery stack did not start within 60 s")
-            tiers = parent.recv()
+        with stack_in_subprocess(media_root) as tiers:
             cold = asyncio.run(_load(tiers["edge"], urls, sizes, duration_s=120, max_requests=CLIENTS * len(urls), once=True))
             after_cold = {"edge": _tier_stats(tiers["edge"]), "shield": _tier_stats(tiers["shield"])}
             warm = asyncio.run(_load(tiers["edge"], urls, sizes, duration_s=WARM_DURATION_S, max_requests=MAX_REQUESTS, once=False))
             edge, shield = _tier_stats(tiers["edge"]), _tier_stats(tiers["shield"])
-        finally:
-            parent.send("stop")
-            server.join(timeout=20)
-            if server.is_alive():
-                server.terminate()
     return {
         "title": title,
         "clients": CLIENTS,

@@ -48,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streaming.delivery.http_semantics import (
     HOP_BY_HOP,
     RangeNotSatisfiable,
@@ -57,7 +58,6 @@ from streaming.delivery.http_semantics import (
     parse_range,
     shared_cache_ttl_s,
 )
-from streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streaming.delivery.lru import ByteLRU, CachedResponse
 from streaming.delivery.settings import TierSettings, UpstreamSettings
 from streaming.delivery.stats import TierStats, prometheus_text, tier_registry

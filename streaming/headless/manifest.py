@@ -3,6 +3,12 @@
 Only what ABR needs: the browser-playable (H.264) video rungs, lowest bandwidth first, each
 with its init segment and media segment URLs and durations. The rung bitrate is the
 ``AVERAGE-BANDWIDTH`` (``BANDWIDTH`` when absent), which is what a chunk costs on average.
+
+Chunk sizes, as far as a manifest states them: each segment's ``EXTINF`` duration times its
+bitrate, which is the segment's own ``EXT-X-BITRATE`` (RFC 8216bis 4.4.4.8; it applies until
+the next one) when the packager wrote it, else the rung's. So a short last segment, or a
+title with uneven segments, is priced right; exact per-segment sizes need ``EXT-X-BITRATE``
+(or byte ranges) in the media playlists.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ class PlayerRung:
     init_url: str
     segment_urls: tuple[str, ...]
     segment_durations_s: tuple[float, ...]
+    segment_sizes_bytes: tuple[int, ...] = ()
+    """Expected bytes per segment (see the module docstring); empty means bitrate x duration."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,17 @@ def _get(client: httpx.Client, url: str) -> str:
     return response.text
 
 
+def segment_sizes(media: m3u8.M3U8, rung_kbps: float) -> tuple[int, ...]:
+    """Bytes per segment from ``EXTINF`` x bitrate, ``EXT-X-BITRATE`` carried forward where present."""
+    sizes = []
+    kbps = rung_kbps
+    for segment in media.segments:
+        if getattr(segment, "bitrate", None):
+            kbps = float(segment.bitrate)
+        sizes.append(max(1, int(round(kbps * 1000.0 / 8.0 * float(segment.duration)))))
+    return tuple(sizes)
+
+
 def load_title(client: httpx.Client, base_url: str, title_id: str) -> PlayerTitle:
     """Read ``<base>/media/<title>/master.m3u8`` and every H.264 rung's media playlist."""
     master_url = f"{base_url.rstrip('/')}/media/{title_id}/master.m3u8"
@@ -80,6 +99,7 @@ def load_title(client: httpx.Client, base_url: str, title_id: str) -> PlayerTitl
                 init_url=urljoin(url, media.segment_map[0].uri),
                 segment_urls=tuple(urljoin(url, s.uri) for s in media.segments),
                 segment_durations_s=tuple(float(s.duration) for s in media.segments),
+                segment_sizes_bytes=segment_sizes(media, bitrate),
             ),
         )
     if not rungs:

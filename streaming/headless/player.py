@@ -81,14 +81,20 @@ def request_for(
     buffer_s: float,
     samples: list[ThroughputSample],
     session_id: str | None,
+    horizon: int = 5,
 ) -> AbrDecideRequest:
+    """The player's state as ``abr/decide`` takes it; the ladder carries the next ``horizon``
+    chunks' sizes as the manifest states them (:func:`streaming.headless.manifest.segment_sizes`)."""
     return AbrDecideRequest(
         buffer_s=buffer_s,
         last_rung=last_rung,
         chunks_remaining=title.segment_count - index,
         segment_duration_s=title.segment_duration_s,
         samples=samples,
-        ladder=[Rung(bitrate_kbps=r.bitrate_kbps) for r in title.rungs],
+        ladder=[
+            Rung(bitrate_kbps=r.bitrate_kbps, chunk_sizes_bytes=list(r.segment_sizes_bytes[index : index + horizon]) or None)
+            for r in title.rungs
+        ],
         session_id=session_id,
     )
 

@@ -55,3 +55,25 @@ def test_runner_plays_the_same_sessions_for_every_policy(stack, traces, fast_set
         assert report["decisions_local"] == 4 * 12
     assert reports["learned"]["mean_bitrate_kbps"] > reports["bola"]["mean_bitrate_kbps"]
     assert reports["learned"]["edge_errors"] == 0 and 0.0 <= reports["learned"]["edge_hit_ratio"] <= 1.0
+
+
+def test_chunk_sizes_follow_each_segments_duration_and_its_ext_x_bitrate() -> None:
+    import m3u8
+
+    from streaming.headless.manifest import segment_sizes
+
+    playlist = m3u8.loads(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\na.m4s\n#EXT-X-BITRATE:400\n#EXTINF:4.0,\nb.m4s\n"
+        "#EXTINF:2.0,\nc.m4s\n#EXT-X-ENDLIST\n"
+    )
+    # a: the rung's 800 kbit/s x 4 s; b: its own 400 kbit/s; c: 400 carried forward, over 2 s
+    assert segment_sizes(playlist, 800.0) == (400_000, 200_000, 100_000)
+
+
+def test_decisions_see_the_manifests_chunk_sizes(title) -> None:
+    from streaming.headless.player import request_for
+
+    request = request_for(title, title.segment_count - 2, 0, 4.0, [], None)
+    for rung, sent in zip(title.rungs, request.ladder, strict=True):
+        assert sent.chunk_sizes_bytes == list(rung.segment_sizes_bytes[-2:])  # only the chunks that are left
+        assert sent.chunk_sizes_bytes[0] == pytest.approx(rung.bitrate_kbps * 1000 / 8 * 2.0, abs=1)
