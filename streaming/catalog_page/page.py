@@ -62,6 +62,7 @@ def render_catalog_page(
             f'<p class="status" data-state="buffering" id="fallback-note">Recommendations are unavailable right now '
             f"({escape(listing.fallback_reason or '')}: {escape(listing.detail)}); showing what is popular.</p>"
         )
+    player_href = "/?" + urlencode({"viewer_token": viewer_token}) if viewer_token else "/"
     version = f" · model version {escape(listing.model_version)}" if listing.model_version else ""
     return f"""<!doctype html>
 <html lang="en">
@@ -75,7 +76,7 @@ def render_catalog_page(
 <body>
   <header class="topbar">
     <div class="brand">stream<span>lab</span></div>
-    <div class="tagline">{who}</div>
+    <div class="tagline">{who} &middot; <a href="{escape(player_href)}">player</a></div>
   </header>
   <main class="layout catalog-page" id="catalog-page" data-source="{listing.source}"
         data-fallback-reason="{escape(listing.fallback_reason or '')}" data-viewer="{escape(listing.viewer_id or '')}">

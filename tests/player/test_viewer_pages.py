@@ -183,3 +183,17 @@ def test_bad_override_env_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setenv(OVERRIDES_ENV, '["telemetry.region=eu west"]')
     with pytest.raises(ConfigError):
         load_catalog_settings()
+
+
+def test_cli_prints_a_link_the_origin_accepts(origin, secret_file, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from streaming.catalog_page.cli import app
+
+    client = origin("")  # sets the overrides (secret file) the CLI reads too
+    printed = CliRunner().invoke(app, ["link", "196", "--edge-url", "http://edge.test:8000/"])
+    assert printed.exit_code == 0 and printed.output.startswith("http://edge.test:8000/browse?viewer_token=")
+    token = printed.output.strip().split("viewer_token=")[1]
+    assert client.get("/config.json", params={"viewer_token": token}).json()["viewer_id"] == "196"
+    refused = CliRunner().invoke(app, ["link", "bad id"])
+    assert refused.exit_code != 0 and "not valid" in str(refused.exception)

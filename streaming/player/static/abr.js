@@ -88,9 +88,18 @@
         const onSuccess = callbacks.onSuccess;
         const held = Object.assign({}, callbacks, {
           onSuccess: (response, loadStats, ctx, details) => {
-            rule.segmentDownloaded(frag, loadStats).then(() => {
+            const deliver = () => {
               if (!loadStats.aborted && rule.hls) onSuccess(response, loadStats, ctx, details);
-            });
+            };
+            let decided;
+            try {
+              decided = rule.segmentDownloaded(frag, loadStats);
+            } catch (err) {
+              // Never hold a segment because the rule broke: the next pick falls back to BOLA.
+              console.warn(`[streamlab] ABR rule failed after segment ${frag.sn}: ${err}`);
+              decided = Promise.resolve();
+            }
+            decided.then(deliver, deliver);
           },
         });
         super.load(context, loaderConfig, held);
