@@ -269,9 +269,9 @@ def _edge_stats(url: str) -> dict[str, Any]:
 
 def _detect(events: Path, out_dir: Path) -> dict[str, Any]:
     from pipelines.qoe.detect import detect_file
-    from training.qoe.registry import load_detector
+    from training.qoe.registry import load_model
 
-    model = load_detector("models:/qoe-detector@champion")
+    model = load_model("models:/qoe-detector@champion")
     result, ingest = detect_file(model, events)
     alerts = [a.model_dump(mode="json") if hasattr(a, "model_dump") else dict(a) for a in result.alerts]
     (out_dir / "alerts.jsonl").write_text("".join(json.dumps(a) + "\n" for a in alerts))

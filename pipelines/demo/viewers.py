@@ -142,6 +142,7 @@ def run_viewers(
     sink = BeaconSink(events_path, serving_url.rstrip("/") + "/qoe/ingest")
     wall0 = time.perf_counter()
     local = threading.local()
+    clients: list[httpx.Client] = []  # one keep-alive client per worker thread, closed at the end
 
     def one(plan: ViewerPlan) -> SessionResult:
         delay = plan.arrive_after_s - (time.perf_counter() - wall0)
@@ -149,8 +150,10 @@ def run_viewers(
             time.sleep(delay)
         if not hasattr(local, "client"):
             local.client = httpx.Client(trust_env=False, timeout=headless.http_timeout_s)
+            clients.append(local.client)
         arrival = started_at + plan.arrive_after_s * headless.time_scale
-        emitter = BeaconEmitter(plan.viewer, sink, arrival, headless.time_scale, settings.heartbeat_every_s)
+        emitter = BeaconEmitter(plan.viewer, sink, arrival, headless.time_scale, settings.heartbeat_every_s,
+                                title.segment_duration_s)
         policy = RemotePolicy(serving_url, headless.decide_timeout_ms)
         try:
             result = play_session(
@@ -167,4 +170,6 @@ def run_viewers(
             results = list(track(pool.map(one, plans), total=len(plans), description="simulated viewers"))
     finally:
         sink.close()
+        for client in clients:
+            client.close()
     return ViewersOutcome(results, plans, events_path, dict(sink.counts), sink.alerts, truth)

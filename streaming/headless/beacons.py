@@ -100,12 +100,14 @@ class BeaconEmitter:
         started_at: float,
         time_scale: float,
         heartbeat_every_s: float = 10.0,
+        segment_duration_s: float | None = None,
     ) -> None:
         self.viewer = viewer
         self.sink = sink
         self.started_at = started_at
         self.time_scale = time_scale
         self.heartbeat_every_s = heartbeat_every_s
+        self.segment_duration_s = segment_duration_s
         self._wall0 = time.perf_counter()
         self._next_heartbeat = started_at + heartbeat_every_s
         self._startup_s: float | None = None
@@ -159,11 +161,13 @@ class BeaconEmitter:
         now = max(self.now(), self.started_at)
         failed = result.error is not None
         chunks = len(self._qoe)
+        # The player stops fetching with a full buffer still to play: what it delivered is what plays.
+        play_s = chunks * self.segment_duration_s if self.segment_duration_s and not failed else self._played_s
         summary = SessionSummary(
             **self._ids(now),
             started_at=self.started_at,
             startup_s=self._startup_s if chunks else None,
-            play_s=self._played_s,
+            play_s=play_s,
             rebuffer_count=self._rebuffers,
             rebuffer_s=self._rebuffer_s,
             bitrate_switches=self._switches,

@@ -75,3 +75,16 @@ def test_oracle_plan_score_is_what_the_simulator_gives(video, few_traces):
     planned = summarize([log.score])["mean_qoe"]
     assert planned == pytest.approx(log.score.qoe)
     assert len(log.chunks) == 48
+
+
+@pytest.mark.parametrize("rates", [(800.0,), (500.0, 500.0)])
+def test_bola_on_a_one_rung_or_flat_ladder_picks_the_first_rung(rates):
+    """A small source gets a single rung; BOLA's utility range is then zero and must not divide by it."""
+    from types import SimpleNamespace
+
+    policy = make_policy("bola")
+    policy.video = SimpleNamespace(bitrates_kbps=rates)
+    obs = Observation(chunk_index=0, last_level=0, buffer_s=12.0, rebuffer_s=0.0, delay_ms=1.0, sleep_ms=0.0,
+                      chunk_bytes=0.0, next_sizes_bytes=np.full(len(rates), 400_000.0), chunks_remaining=3,
+                      end_of_video=False)
+    assert policy.select(obs) == 0

@@ -23,6 +23,8 @@ class Bola(Policy):
     def select(self, obs: Observation) -> int:
         rates = self.video.bitrates_kbps
         utilities = [math.log(r / rates[0]) for r in rates]
+        if utilities[-1] <= utilities[0]:  # one rung (a small source) or a flat ladder: nothing to choose
+            return 0
         gp = 1.0 + (utilities[-1] - utilities[0]) / (TARGET_BUFFER_S / MINIMUM_BUFFER_S - 1.0)
         vp = MINIMUM_BUFFER_S / (utilities[0] + gp - 1.0)
         best, best_score = 0, -math.inf
