@@ -4,8 +4,14 @@ Targets (issue 8): recommend p99 < 30 ms, abr/decide p99 < 10 ms. The load is op
 ``i`` is due at ``start + i / rate`` and its latency runs from that due time, not from when the
 client got round to sending it, so a slow server cannot hide queueing by slowing the client
 (coordinated omission). Client and server share the machine's cores, so on a busy 2-core box
-the client's own scheduling delays land in the numbers too: ``achieved_rps`` and
-``late_sends`` (requests sent > 5 ms after they were due) say how much.
+the client's own scheduling delays land in the numbers too: ``achieved_rps``, ``late_sends``
+(requests sent > 5 ms after they were due) and the machine's load average say how much.
+
+The client is deliberately lean, so the cores go to the server: raw asyncio streams over
+keep-alive HTTP/1.1 connections, each request's bytes serialised once before the clock starts,
+responses parsed by ``Content-Length``, one dispatcher task that sleeps until the next due time
+(not thousands of sleeping tasks). ``server_cpu_ms_per_request`` is the server's own CPU (all
+its processes) per request, the number that does not move with the machine's other load.
 
 Models: a throwaway MLflow store with the committed ABR checkpoint and a small real recommender
 (:mod:`serving.registration`), so the benchmark never depends on, or changes, the project's store.
@@ -14,6 +20,7 @@ Models: a throwaway MLflow store with the committed ABR checkpoint and a small r
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import tempfile
@@ -25,6 +32,8 @@ import numpy as np
 DURATION_S = float(os.environ.get("BENCH_SERVING_DURATION_S", "10"))
 WORKERS = int(os.environ.get("BENCH_SERVING_WORKERS", "1"))
 WARMUP_S = 2.0
+MAX_CONNECTIONS = 128
+NO_LADDER_QOE = ["models.ladder.enabled=false", "models.qoe.enabled=false"]
 TARGETS = {"recommend": (200, 30.0), "abr_decide": (500, 10.0)}
 
 ABR_BODY = {
@@ -43,53 +52,121 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _open_loop(url: str, bodies: list[dict], rate: float, duration_s: float) -> dict[str, float]:
-    import aiohttp
+def http_request(host: str, port: int, route: str, body: dict) -> bytes:
+    """One keep-alive HTTP/1.1 POST, serialised once."""
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"POST {route} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + payload
 
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """Read one response; its status. Handles ``Content-Length`` and chunked bodies."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    at = lower.find(b"content-length:")
+    if at >= 0:
+        end = lower.index(b"\r\n", at)
+        await reader.readexactly(int(lower[at + 15 : end]))
+        return status
+    while True:  # chunked
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        await reader.readexactly(size + 2)
+        if size == 0:
+            return status
+
+
+async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, duration_s: float) -> dict[str, float]:
     n = int(rate * duration_s)
     latencies = np.full(n, np.nan)
-    late = 0
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.05
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    opened = 0
+    counts = {"late": 0, "errors": 0}
+    error_kinds: dict[str, int] = {}
+    loop = asyncio.get_running_loop()
 
-        async def one(i: int) -> None:
-            nonlocal late, errors
-            due = start + i / rate
-            await asyncio.sleep(max(due - loop.time(), 0.0))
-            if loop.time() - due > 0.005:
-                late += 1
-            try:
-                async with session.post(url, json=bodies[i % len(bodies)]) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-                        return
-            except aiohttp.ClientError:
-                errors += 1
-                return
-            latencies[i] = (loop.time() - due) * 1000.0
+    async def one(i: int, due: float) -> None:
+        nonlocal opened
+        if idle:
+            reader, writer = idle.pop()
+        else:
+            opened += 1
+            reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(requests[i % len(requests)])
+            status = await _read_response(reader)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            counts["errors"] += 1
+            error_kinds[type(exc).__name__] = error_kinds.get(type(exc).__name__, 0) + 1
+            writer.close()
+            return
+        idle.append((reader, writer))
+        if status != 200:
+            counts["errors"] += 1
+            error_kinds[f"http_{status}"] = error_kinds.get(f"http_{status}", 0) + 1
+            return
+        latencies[i] = (loop.time() - due) * 1000.0
 
-        began = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        wall = time.perf_counter() - began
+    tasks = []
+    began = time.perf_counter()
+    start = loop.time() + 0.05
+    for i in range(n):
+        due = start + i / rate
+        wait = due - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        elif -wait > 0.005:
+            counts["late"] += 1
+        tasks.append(loop.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - began
+    for _, writer in idle:
+        writer.close()
     done = latencies[np.isfinite(latencies)]
+
+    def pct(q: float) -> float:
+        return round(float(np.percentile(done, q)), 2) if len(done) else float("nan")
+
     return {
         "requests": n,
-        "errors": errors,
+        "errors": counts["errors"],
+        "error_kinds": error_kinds,
         "achieved_rps": round(len(done) / wall, 1),
-        "late_sends": late,
-        "p50_ms": round(float(np.percentile(done, 50)), 2) if len(done) else float("nan"),
-        "p99_ms": round(float(np.percentile(done, 99)), 2) if len(done) else float("nan"),
+        "late_sends": counts["late"],
+        "connections": opened,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
         "max_ms": round(float(done.max()), 2) if len(done) else float("nan"),
     }
 
 
-def _load(url: str, bodies: list[dict], rate: float) -> dict[str, float]:
-    asyncio.run(_open_loop(url, bodies, rate, WARMUP_S))
-    return asyncio.run(_open_loop(url, bodies, rate, DURATION_S))
+def _server_cpu_s(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _load(url: str, pid: int, route: str, bodies: list[dict], rate: float) -> dict[str, float]:
+    host, port = url.removeprefix("http://").split(":")
+    requests = [http_request(host, int(port), route, b) for b in bodies]
+    asyncio.run(_open_loop(host, int(port), requests, rate, WARMUP_S))
+    cpu_before, load_before = _server_cpu_s(pid), os.getloadavg()[0]
+    numbers = asyncio.run(_open_loop(host, int(port), requests, rate, DURATION_S))
+    numbers["server_cpu_ms_per_request"] = round((_server_cpu_s(pid) - cpu_before) * 1000 / numbers["requests"], 3)
+    numbers["load_1min_before"] = round(load_before, 2)
+    return numbers
 
 
 def run() -> dict:
@@ -97,21 +174,20 @@ def run() -> dict:
     from serving.registration import register_abr_checkpoint, register_small_recommender
     from serving.server import running_server
 
-    results: dict[str, object] = {"duration_s": DURATION_S, "workers": WORKERS, "load_1min_before": os.getloadavg()[0]}
+    results: dict[str, object] = {"duration_s": DURATION_S, "workers": WORKERS, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:
         previous = os.environ.get("MLFLOW_TRACKING_URI")
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         try:
             register_abr_checkpoint(DEFAULT_CHECKPOINT)
             register_small_recommender(Path(tmp))
-            with running_server(
-                [f"port={_free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]
-            ) as server:
+            overrides = [f"port={_free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]
+            with running_server([*overrides, *NO_LADDER_QOE]) as server:
                 viewers = [{"viewer": str(v), "k": 10, "context": {"device": "tv"}} for v in range(1, 200)]
                 viewers += [{"viewer": f"new-{v}", "k": 10} for v in range(20)]
                 for name, (rate, target_ms) in TARGETS.items():
                     route, bodies = ("/recommend", viewers) if name == "recommend" else ("/abr/decide", [ABR_BODY])
-                    numbers = _load(server.url + route, bodies, rate)
+                    numbers = _load(server.url, server.process.pid, route, bodies, rate)
                     numbers.update(
                         rate_rps=rate, target_p99_ms=target_ms, meets_target=bool(numbers["p99_ms"] < target_ms)
                     )
@@ -121,11 +197,9 @@ def run() -> dict:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)
             else:
                 os.environ["MLFLOW_TRACKING_URI"] = previous
-    results["load_1min_after"] = os.getloadavg()[0]
+    results["load_1min_after"] = round(os.getloadavg()[0], 2)
     return results
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(run(), indent=2))

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Model serving (BentoML): abr/decide, recommend; models from the MLflow registry.", no_args_is_help=True
+    help="Model serving (BentoML): abr/decide, recommend, ladder, qoe/ingest; models from the MLflow registry.",
+    no_args_is_help=True,
 )
 
 Overrides = Annotated[
@@ -26,7 +27,7 @@ def start(overrides: Overrides = None) -> None:
     settings = load_serving_settings(overrides)
     typer.echo(
         f"streamlab serving on http://{settings.host}:{settings.port}  "
-        f"(abr/decide, recommend, models/status, healthz, readyz, metrics)"
+        f"(abr/decide, recommend, ladder, qoe/ingest, qoe/alerts, models/status, healthz, readyz, metrics)"
     )
     command = serve_command(settings)
     os.execve(command[0], command, serving_env(overrides))

@@ -77,10 +77,26 @@ def make_recommend_loader(feature_store: bool):
         pipeline = load_pipeline(candidates[0])
         if not hasattr(pipeline, "cold_start") or not hasattr(pipeline, "data"):
             raise ModelLoadError(f"{candidates[0]}: not a trained HybridPipeline ({type(pipeline).__name__})")
+        _smoke_test(pipeline, candidates[0])
         online = _open_online(pipeline) if feature_store else None
         return RecommendModel(pipeline, online)
 
     return load
+
+
+def _smoke_test(pipeline: Any, path: Path) -> None:
+    """Rank one known viewer at load: a pickle from older code (e.g. a model whose arrays changed
+    type since) loads fine and then fails every request; refusing it here keeps the previous version."""
+    if not len(pipeline.data.user_ids):
+        raise ModelLoadError(f"{path}: the pipeline knows no viewers")
+    viewer = str(pipeline.data.user_ids[0])
+    try:
+        pipeline.recommend(viewer, 1)
+        pipeline.cold_start(1, Context(None, None))
+    except Exception as exc:  # noqa: BLE001 - any failure here would fail requests the same way
+        raise ModelLoadError(
+            f"{path}: fails to rank viewer {viewer!r} with this code ({type(exc).__name__}: {exc}); retrain it"
+        ) from None
 
 
 def _open_online(pipeline: Any) -> Any | None:

@@ -154,8 +154,9 @@ qoe_app = Starlette(
 @bentoml.service(
     name="streamlab",
     workers=current_settings().workers,
-    traffic={"timeout": 300},
+    traffic={"timeout": current_settings().request_timeout_s},
     logging={"access": {"enabled": False}},
+    tracing={} if current_settings().tracing else {"excluded_urls": [".*"]},
     http=http_config(current_settings()),
 )
 class StreamlabServing:
@@ -206,7 +207,7 @@ class StreamlabServing:
         worker thread that a sync API costs, so it runs on the event loop.
         """
         started = time.perf_counter()
-        request = AbrDecideRequest.model_validate(fields)
+        request = AbrDecideRequest.model_construct(**fields)  # BentoML validated it (input_spec) already
         served = self.models.get("abr")
         loaded = served.current if served else None
         source, version = "fallback", None
@@ -237,7 +238,7 @@ class StreamlabServing:
     def recommend(self, **fields: Any) -> RecommendResponse:
         """Viewer, context, k → titles with scores and reasons; an unknown viewer gets the popular list."""
         started = time.perf_counter()
-        request = RecommendRequest.model_validate(fields)
+        request = RecommendRequest.model_construct(**fields)
         if request.k > self.settings.recommend.max_k:
             raise bentoml.exceptions.InvalidArgument(
                 f"k={request.k} is above the configured max_k={self.settings.recommend.max_k}"
@@ -267,7 +268,7 @@ class StreamlabServing:
         thread pool, never on the event loop, and at most ``ladder.max_concurrent_probes`` at once.
         """
         started = time.perf_counter()
-        request = LadderRequest.model_validate(fields)
+        request = LadderRequest.model_construct(**fields)
         served = self.models.get("ladder")
         loaded = served.current if served else None
         if loaded is None:

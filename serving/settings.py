@@ -67,6 +67,10 @@ class ServingSettings(BaseModel):
     workers: int = Field(1, ge=1)
     watch_interval_s: float = Field(5.0, gt=0)
     startup_timeout_s: float = Field(120.0, gt=0)
+    request_timeout_s: float = Field(
+        300.0, gt=0, description="BentoML answers 504 past this (a ladder probe is the longest)"
+    )
+    tracing: bool = Field(False, description="OpenTelemetry spans per request (no exporter is configured here)")
     models: ModelsSettings = ModelsSettings()
     abr: AbrServingSettings = AbrServingSettings()
     recommend: RecommendServingSettings = RecommendServingSettings()

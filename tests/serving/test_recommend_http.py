@@ -16,6 +16,7 @@ def test_recommend_ranks_known_viewers_and_falls_back_to_popular(mlflow_store, t
 
     version = register_small_recsys(tmp_path)
     overrides = [f"port={free_port()}", "models.abr.enabled=false", "models.recommend.feature_store=false"]
+    overrides += ["models.ladder.enabled=false", "models.qoe.enabled=false"]
     with running_server(overrides) as server, httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:
         known = client.post("/recommend", json={"viewer": "196", "k": 5, "context": {"device": "tv"}}).json()
         assert known["source"] == "model" and known["model_version"] == version

@@ -23,6 +23,9 @@ STATE = {
 }
 
 
+ONLY_ABR = ["models.recommend.enabled=false", "models.ladder.enabled=false", "models.qoe.enabled=false"]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -33,7 +36,7 @@ def free_port() -> int:
 def server(abr_registry: str):
     from serving.server import running_server
 
-    with running_server([f"port={free_port()}", "models.recommend.enabled=false", "watch_interval_s=0.5"]) as running:
+    with running_server([f"port={free_port()}", *ONLY_ABR, "watch_interval_s=0.5"]) as running:
         yield running
 
 
