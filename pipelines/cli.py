@@ -49,10 +49,10 @@ for _name, _module in GROUPS:
 
 @_typer_app.command("demo")
 def _demo(
-    serve: bool = typer.Option(False, "--serve", help="keep serving after the checks, until Ctrl-C"),
-    overrides: list[str] | None = typer.Argument(None, help="config overrides, e.g. title_id=demo"),
+    serve: bool = typer.Option(False, "--serve", help="keep the services running after the report, until Ctrl-C"),
+    overrides: list[str] | None = typer.Argument(None, help="configs/demo.yaml overrides, e.g. viewers.sessions=24 'skip=[train]'"),
 ) -> None:
-    """The main job, end to end: ingest a real clip, serve it through the cache tiers, play it in chromium."""
+    """The whole loop: train and register the four models, serve them, ingest, watch, detect, report."""
     from pipelines.demo import run_demo
 
     run_demo(serve=serve, overrides=overrides)
