@@ -36,7 +36,6 @@ from configs import load_config
 from pipelines import project
 from pipelines.demo.train import TrainBudgets, TrainedModel, registered_champions, train_all
 from pipelines.demo.viewers import ViewerSettings
-from pipelines.errors import StreamlabError
 
 
 class DemoSettings(BaseModel):
@@ -132,7 +131,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
 
     with ExitStack() as running:  # everything started below stops when the demo ends, however it ends
         with stages("serve", "BentoML, licence server, edge → shield → origin"):
-            services = _start_services(settings, running)
+            services = _start_services(settings, running, out_dir / "sources")
         with stages("ingest", f"{settings.clip} → {settings.title_id!r}, ladder from the service, DRM {settings.drm}"):
             record = _ingest(settings, services, out_dir)
             facts["ingest"] = record
@@ -169,33 +168,31 @@ def _build_features() -> dict[str, Any]:
     return {"snapshots": report.snapshots, "viewer_rows": report.viewer_rows, "title_rows": report.title_rows}
 
 
-def _start_services(settings: DemoSettings, running: ExitStack) -> dict[str, Any]:
+def _start_services(settings: DemoSettings, running: ExitStack, sources: Path) -> dict[str, Any]:
+    """BentoML, the licence server and the delivery tiers; the ingest client and the catalog page find the
+    model server through the same overrides the server reads (``STREAMLAB_SERVING_OVERRIDES``,
+    ``STREAMLAB_CATALOG_OVERRIDES``), so a port override reaches every caller."""
+    from pipelines.ladder.service_client import OVERRIDES_ENV
     from serving.server import start_server
+    from streaming.catalog_page.settings import OVERRIDES_ENV as CATALOG_OVERRIDES_ENV
     from streaming.delivery.stack import running_stack
     from streaming.drm.server import running_license_server
     from streaming.drm.settings import load_drm_settings
 
     ensure_master_key()
-    server = start_server(settings.serving)
+    overrides = [f"ladder.allowed_roots=[{project.raw_data_dir()},{sources}]", *settings.serving]
+    os.environ[OVERRIDES_ENV] = json.dumps(overrides)
+    server = start_server(overrides)
     running.callback(server.stop)
+    os.environ[CATALOG_OVERRIDES_ENV] = json.dumps([f"serving_url={server.url}"])
     say(f"   BentoML   {server.url}  (/readyz, /metrics, /models/status; log {server.log_path})")
     drm = load_drm_settings()
     port = int(drm.license_public_url.rsplit(":", 1)[1].split("/")[0])
     licence = running.enter_context(running_license_server(drm, port=port))
     say(f"   licence   {licence.url}")
-    stack = running.enter_context(running_stack(overrides=[f"origin.serving_url={server.url}"] if _origin_knows_serving() else None))
+    stack = running.enter_context(running_stack())
     say(f"   edge      {stack.edge_url}  shield {stack.shield_url}  origin {stack.origin_url}")
     return {"serving": server, "serving_url": server.url, "licence": licence, "stack": stack, "edge_url": stack.edge_url}
-
-
-def _origin_knows_serving() -> bool:
-    from streaming.delivery.settings import load_delivery_settings
-
-    try:
-        load_delivery_settings(["origin.serving_url=http://127.0.0.1:1"])
-        return True
-    except StreamlabError:
-        return False
 
 
 def _ingest(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> dict[str, Any]:
@@ -204,8 +201,6 @@ def _ingest(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> 
     clip = loop_clip(project.raw_data_dir() / settings.clip, settings.episode_s,
                      out_dir / "sources" / f"{settings.title_id}_{settings.episode_s:.0f}s.mp4")
     overrides = ["publish.replace=true", f"ingest.allowed_roots=[{project.raw_data_dir()},{clip.parent}]"]
-    if settings.ladder == "service":
-        overrides.append(f"ladder_service.url={services['serving_url']}")
     record = ingest_title(clip, settings.title_id, name=settings.name, ladder=settings.ladder, drm=settings.drm,
                           overrides=overrides)
     for r in record.renditions:

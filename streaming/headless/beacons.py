@@ -71,7 +71,7 @@ class BeaconSink:
         if self._client is None:
             return
         try:
-            response = self._client.post(self.ingest_url, json={"events": rows})
+            response = self._client.post(self.ingest_url, json=rows)
             response.raise_for_status()
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
