@@ -88,7 +88,7 @@ def fit_models(settings: QoeSettings, names: list[str], fit_days: list[Day], cal
             days += day.sim.meta["days"]
         detector.threshold = calibrate_threshold(np.concatenate(scores, axis=1), np.concatenate(valid, axis=1),
                                                  settings.training.target_false_alerts_per_day, days,
-                                                 det.confirm_windows, det.instant_ratio, det.close_after_windows)
+                                                 det.confirm_windows, det.instant_ratio)
         models[name] = QoeModel(detector, baselines, det, settings.score)
     return models
 

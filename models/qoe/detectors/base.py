@@ -43,55 +43,60 @@ class Detector(ABC):
 
 
 def calibrate_threshold(scores: np.ndarray, valid: np.ndarray, budget_per_day: float, days: float,
-                        confirm_windows: int = 1, instant_ratio: float = float("inf"), close_after_windows: int = 4,
+                        confirm_windows: int = 1, instant_ratio: float = float("inf"), block_windows: int = 20,
                         margin: float = 1.02) -> float:
     """Smallest threshold whose *alert rule* pages at most ``budget x days`` times on normal data.
 
     ``scores``/``valid`` are ``[groups, windows]`` of held-out normal days. The count is of alerts as
     :class:`~models.qoe.alerts.AlertTracker` opens them (``confirm_windows`` consecutive windows over
-    the threshold, or one over ``instant_ratio`` times it; flags closer than ``close_after_windows``
-    are one alert), not of single windows: calibrating single windows would set the threshold for a
+    the threshold, or one over ``instant_ratio`` times it; see :func:`_alert_count`), not of single
+    windows: calibrating single windows would set the threshold for a
     rule nobody runs, and the confirmation it ignores would buy nothing but delay. Attribution only
     removes alerts (a region explained by its edge), so the count is an upper bound.
     """
     s = np.where(valid, scores, -np.inf)
     k = int(np.floor(budget_per_day * days))
-    finite = np.sort(np.unique(s[np.isfinite(s)]))
-    if len(finite) == 0:
+    observed = s[np.isfinite(s)]
+    if len(observed) == 0:
         return float("-inf")
+    # The count only changes where a score crosses the threshold or instant_ratio times it.
+    finite = np.unique(np.concatenate([observed, observed / instant_ratio]) if np.isfinite(instant_ratio) else observed)
 
     def alerts(threshold: float) -> int:
-        return _alert_count(s, threshold, confirm_windows, instant_ratio, close_after_windows)
+        return _alert_count(s, threshold, confirm_windows, instant_ratio, block_windows)
 
-    lo, hi = 0, len(finite) - 1          # alerts(finite[hi] + eps) == 0 <= k
+    lo, hi = 0, len(finite) - 1
     if alerts(float(finite[0])) <= k:
         return float(finite[0])
-    while hi - lo > 1:                   # invariant: alerts(finite[lo]) > k, alerts just above finite[hi] <= k
+    # Invariant: alerts(finite[lo]) > k >= alerts(finite[hi]); both rules are strict (score > threshold,
+    # score > ratio x threshold), so the count is constant from one candidate up to the next.
+    while hi - lo > 1:
         mid = (lo + hi) // 2
         if alerts(float(finite[mid])) > k:
             lo = mid
         else:
             hi = mid
-    top = float(finite[lo])              # the largest threshold still paging too often
+    top = float(finite[hi])
     return top * margin if top > 0 else top / margin + 1e-9
 
 
 def _alert_count(s: np.ndarray, threshold: float, confirm_windows: int, instant_ratio: float,
-                 close_after_windows: int) -> int:
-    """Alerts the tracker would open on ``s`` ``[groups, windows]`` with strict ``> threshold`` flags."""
+                 block_windows: int = 20) -> int:
+    """Alerts the tracker would open on ``s`` ``[groups, windows]`` (strict ``> threshold`` flags).
+
+    Alerts are counted as the ``block_windows``-long blocks per group (about one alert's length) that
+    hold a confirmed window: unlike merging flags into episodes, this count can only fall as the
+    threshold rises, so the calibration's bisection is exact.
+    """
     flagged = s > threshold
     confirmed = flagged.copy()
     for lag in range(1, confirm_windows):
         confirmed[:, lag:] &= flagged[:, :-lag]
         confirmed[:, :lag] = False
     if np.isfinite(instant_ratio) and threshold > 0:
-        confirmed |= s >= instant_ratio * threshold
-    count = 0
-    for g in np.flatnonzero(confirmed.any(axis=1)):
-        flags = np.flatnonzero(flagged[g])
-        hits = set(np.flatnonzero(confirmed[g]).tolist())
-        # Episodes: flagged windows separated by more than close_after_windows quiet ones.
-        breaks = np.flatnonzero(np.diff(flags) > close_after_windows + 1) + 1
-        for episode in np.split(flags, breaks):
-            count += int(any(int(w) in hits for w in episode))
-    return count
+        confirmed |= s > instant_ratio * threshold
+    g, w = confirmed.shape
+    pad = (-w) % block_windows
+    if pad:
+        confirmed = np.concatenate([confirmed, np.zeros((g, pad), dtype=bool)], axis=1)
+    return int(confirmed.reshape(g, -1, block_windows).any(axis=2).sum())
