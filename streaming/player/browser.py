@@ -74,7 +74,10 @@ class PlaybackResult:
     """What one playback check observed. Times are media seconds unless named ``wall_s``.
 
     ``origins`` lists every ``scheme://host:port`` the page requested (page, players, manifests,
-    segments): through the delivery stack that must be the edge tier alone.
+    segments): through the delivery stack that is the edge tier, plus the model server the page
+    asks for ABR decisions and sends beacons to. ``abr_decisions`` counts segments by where their
+    rendition came from (``model``/``fallback``; HLS only), ``abr_fallbacks`` the fallbacks by reason,
+    ``beacons_sent``/``beacons_failed`` the QoE events the page posted (static/abr.js, telemetry.js).
     """
 
     protocol: str
@@ -93,6 +96,10 @@ class PlaybackResult:
     origins: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     ok: bool = False
+    abr_decisions: dict[str, int] = field(default_factory=dict)
+    abr_fallbacks: dict[str, int] = field(default_factory=dict)
+    beacons_sent: int = 0
+    beacons_failed: int = 0
 
 
 @contextmanager
@@ -315,6 +322,10 @@ def _result(
         origins=list(origins),
         wall_s=time.monotonic() - started,
         ok=ok,
+        abr_decisions={k: int(v) for k, v in ((state.get("abr") or {}).get("decisions") or {}).items()},
+        abr_fallbacks={k: int(v) for k, v in ((state.get("abr") or {}).get("fallbacks") or {}).items()},
+        beacons_sent=int((state.get("beacons") or {}).get("sent") or 0),
+        beacons_failed=int((state.get("beacons") or {}).get("failed") or 0),
     )
 
 

@@ -70,6 +70,7 @@ def test_player_keeps_playing_on_bola_when_the_service_is_down(stack_for, browse
         refused = origin_counter(stack.origin_url, "streamlab_player_abr_fallbacks_total", "reason", "error")
         model = origin_counter(stack.origin_url, "streamlab_player_abr_decisions_total", "source", "model")
     assert result.ok and result.fatal_error is None
+    assert result.abr_decisions["model"] == 0 and result.abr_decisions["fallback"] >= 8
     assert state["state"] == "ended" and not state["fatalErrors"]
     assert state["abr"]["decisions"]["model"] == 0 and model == 0
     assert fallbacks >= 12 and refused >= 12  # both sessions, every segment, counted at the origin
