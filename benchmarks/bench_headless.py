@@ -11,7 +11,8 @@ Origin → shield → edge run in a process of their own (:func:`stack_in_subpro
 player threads do not share the tiers' GIL. Players follow the trace clock (see
 :mod:`streaming.headless.shaper`), so QoE does not depend on the machine's load; whether the
 edge kept up is measured separately as each chunk's *edge lag* (how far the slowest byte
-trailed the shaped link).
+trailed the shaped link), and by the CPU share (cores) the stack process and the players used
+over the run: all three tiers on one event loop must stay well under one core.
 
 1. ``load``: 200 viewers (100 session plans over the 127 traces, each played by BOLA and by the
    learned policy, interleaved) arriving over :data:`LOAD_ARRIVAL_S` on the fixed-ladder title.
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 
 SOURCE = "videos/bigbuckbunny.mp4"
 SOURCE_DURATION_S = 60
@@ -110,7 +112,8 @@ def publish_titles() -> tuple[Path, dict[str, object]]:
 
 def _edge_stats(url: str) -> dict[str, int]:
     stats = httpx.get(url + "/_stats", trust_env=False, timeout=10).json()
-    return {k: int(stats[k]) for k in ("requests", "hits", "misses", "coalesced", "passes", "errors", "upstream_requests")}
+    keys = ("requests", "hits", "misses", "coalesced", "passes", "errors", "upstream_requests", "bytes_served")
+    return {k: int(stats[k]) for k in keys}
 
 
 def _cache_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
@@ -216,9 +219,13 @@ def run() -> dict[str, object]:
         ])
         plans = plan_sessions(traces, LOAD_VIEWERS // len(policies), settings.trace_seed)
         before = {"edge": _edge_stats(edge), "shield": _edge_stats(urls["shield"])}
+        stack_process = psutil.Process(int(urls["pid"]))
+        stack_cpu_s, players_cpu_s = sum(stack_process.cpu_times()[:2]), time.process_time()
         started = time.perf_counter()
         results = run_sessions(edge, LADDERS["fixed"], paired_jobs(plans, policies, settings), settings, "200 viewers")
         wall_s = time.perf_counter() - started
+        stack_cpu_s = sum(stack_process.cpu_times()[:2]) - stack_cpu_s
+        players_cpu_s = time.process_time() - players_cpu_s
         edge_delta = _cache_delta(before["edge"], _edge_stats(edge))
         shield_delta = _cache_delta(before["shield"], _edge_stats(urls["shield"]))
         overall = report(results)
@@ -239,6 +246,9 @@ def run() -> dict[str, object]:
             "shield": shield_delta,
             "edge_lag_p99_ms": overall["edge_lag_p99_ms"],
             "edge_lag_max_ms": overall["edge_lag_max_ms"],
+            "stack_cpu_share": round(stack_cpu_s / wall_s, 3),
+            "players_cpu_share": round(players_cpu_s / wall_s, 3),
+            "edge_mb_served": round(edge_delta["bytes_served"] / 1e6, 1),
             "policies": {name: _summary(report(group)) for name, group in groups.items()},
             "learned_minus_bola": paired(groups["learned-local"], groups["bola"]),
         }

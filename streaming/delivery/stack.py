@@ -8,6 +8,7 @@ the ports are chosen by the OS (port 0). Viewers only ever talk to the edge.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import threading
@@ -190,7 +191,8 @@ def _serve_child(conn, media_root: str, overrides: list[str] | None) -> None:  #
     """Child process of :func:`stack_in_subprocess`: run the stack, report its URLs, stop when told."""
     try:
         with running_stack(media_root=Path(media_root), overrides=overrides) as stack:
-            conn.send({"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url})
+            conn.send({"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url,
+                       "pid": str(os.getpid())})
             conn.recv()
     except Exception as exc:  # reported to the parent as a clear error instead of a silent dead child
         conn.send({"error": f"{type(exc).__name__}: {exc}"})
@@ -200,7 +202,7 @@ def _serve_child(conn, media_root: str, overrides: list[str] | None) -> None:  #
 def stack_in_subprocess(
     media_root: Path, overrides: list[str] | None = None, timeout_s: float = 60.0
 ) -> Iterator[dict[str, str]]:
-    """The stack in a process of its own (``{"edge": url, "shield": url, "origin": url}``).
+    """The stack in a process of its own (``{"edge": url, "shield": url, "origin": url, "pid": pid}``).
 
     Load generators (benchmarks, many headless players) must not share the tiers' GIL, or the
     measurement measures the client: this keeps the servers' event loop on its own core share.
