@@ -84,15 +84,22 @@ STAGES = ["data", "features", "train", "serve", "ingest", "watch", "detect", "re
 
 
 def loop_clip(clip: Path, seconds: float, out: Path) -> Path:
-    """The real clip repeated to ``seconds`` (stream copy: no re-encode, no quality loss)."""
+    """The real clip repeated to ``seconds``, as a near-lossless constant-frame-rate mezzanine.
+
+    A stream copy would be free but leaves timestamp jumps at every loop point, which probing reads
+    as a variable frame rate (per-title ladders refuse it); CRF 12 keeps the mezzanine far above
+    every rung's quality.
+    """
     from streaming.ffmpeg import run_ffmpeg
 
     if out.is_file() and out.stat().st_size > 0:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".part.mp4")
-    run_ffmpeg(["-y", "-stream_loop", "-1", "-i", str(clip), "-t", f"{seconds:.3f}", "-c", "copy",
-                "-movflags", "+faststart", str(tmp)], what=f"looping {clip.name} to {seconds:.0f} s")
+    run_ffmpeg(["-y", "-stream_loop", "-1", "-i", str(clip), "-t", f"{seconds:.3f}", "-fps_mode", "cfr",
+                "-c:v", "libx264", "-preset", "veryfast", "-crf", "12", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(tmp)],
+               what=f"looping {clip.name} to {seconds:.0f} s")
     tmp.replace(out)
     return out
 

@@ -12,7 +12,7 @@ from pipelines.demo.viewers import IncidentSettings, ViewerSettings, binge, plan
 from streaming.headless.manifest import PlayerRung, PlayerTitle
 
 
-def test_loop_clip_repeats_the_real_clip_without_reencoding(raw_dir, tmp_path) -> None:
+def test_loop_clip_repeats_the_real_clip_at_a_constant_frame_rate(raw_dir, tmp_path) -> None:
     from streaming.ingest.probe import probe_source
 
     out = loop_clip(raw_dir / "videos" / "carphone_pristine.mp4", 10.0, tmp_path / "looped.mp4")
@@ -20,6 +20,9 @@ def test_loop_clip_repeats_the_real_clip_without_reencoding(raw_dir, tmp_path) -
     assert probed.info.duration_s == pytest.approx(10.0, abs=0.25)
     assert (probed.info.width, probed.info.height) == (176, 144)
     assert not list(tmp_path.glob("*.part.mp4")), "no partial file is left behind"
+    from streaming.quality.video_info import read_video_info
+
+    assert not read_video_info(out).variable_frame_rate, "per-title ladders refuse variable frame rate sources"
 
 
 def test_binge_repeats_every_rung_segment_for_segment() -> None:
