@@ -47,7 +47,9 @@ def render_catalog_page(
             title_id, stand_in = target
             query = {"title": title_id, "protocol": "hls", **({"viewer_token": viewer_token} if viewer_token else {})}
             label = f"▶ play stand-in clip “{escape(names[title_id])}”" if stand_in else "▶ play"
-            action = f'<a class="play" data-title-id="{escape(title_id)}" href="/?{escape(urlencode(query))}">{label}</a>'
+            action = (
+                f'<a class="play" data-title-id="{escape(title_id)}" href="/?{escape(urlencode(query))}">{label}</a>'
+            )
         rows.append(
             f'<li class="rec" data-item-id="{escape(item.item_id)}">'
             f'<span class="rank">{rank}</span>'
@@ -79,7 +81,7 @@ def render_catalog_page(
     <div class="tagline">{who} &middot; <a href="{escape(player_href)}">player</a></div>
   </header>
   <main class="layout catalog-page" id="catalog-page" data-source="{listing.source}"
-        data-fallback-reason="{escape(listing.fallback_reason or '')}" data-viewer="{escape(listing.viewer_id or '')}">
+        data-fallback-reason="{escape(listing.fallback_reason or "")}" data-viewer="{escape(listing.viewer_id or "")}">
     <section class="catalog-panel" aria-label="recommendations">
       <div class="panel-head">
         <h2 id="list-heading">{HEADINGS[listing.source]}</h2>

@@ -54,13 +54,18 @@ async def catalog_for(
         return await _fallback(None, settings, names, None, "signed out", started)
     if not settings.serving_base:
         return await _fallback(viewer_id, settings, names, "disabled", "no serving_url configured", started)
-    body = {"viewer": viewer_id, "k": rec.k, "context": {"timestamp_s": time.time() if now_s is None else now_s,
-                                                         "device": rec.device}}
+    body = {
+        "viewer": viewer_id,
+        "k": rec.k,
+        "context": {"timestamp_s": time.time() if now_s is None else now_s, "device": rec.device},
+    }
     try:
         with anyio.fail_after(rec.timeout_ms / 1000.0):
             response = await client.post(f"{settings.serving_base}/recommend", json=body)
     except TimeoutError:
-        return await _fallback(viewer_id, settings, names, "timeout", f"no answer within {rec.timeout_ms:g} ms", started)
+        return await _fallback(
+            viewer_id, settings, names, "timeout", f"no answer within {rec.timeout_ms:g} ms", started
+        )
     except httpx.HTTPError as exc:
         return await _fallback(viewer_id, settings, names, "unreachable", f"{type(exc).__name__}: {exc}", started)
     if response.status_code != 200:
@@ -69,7 +74,9 @@ async def catalog_for(
         payload = response.json()
         source: ListSource = "model" if payload["source"] == "model" else "popular"
         items = [
-            CatalogItem(str(t["title"]), names.get(str(t["title"]), f"title {t['title']}"), float(t["score"]), str(t["reason"]))
+            CatalogItem(
+                str(t["title"]), names.get(str(t["title"]), f"title {t['title']}"), float(t["score"]), str(t["reason"])
+            )
             for t in payload["titles"]
         ]
         version = payload.get("model_version")

@@ -105,7 +105,9 @@ class ViewerPages:
     async def player_metrics(self, request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_METRICS_BODY_BYTES:
-            return JSONResponse({"error": f"body of {len(body)} bytes; at most {MAX_METRICS_BODY_BYTES}"}, 413, headers=NO_STORE)
+            return JSONResponse(
+                {"error": f"body of {len(body)} bytes; at most {MAX_METRICS_BODY_BYTES}"}, 413, headers=NO_STORE
+            )
         try:
             report = PlayerMetricsReport.model_validate_json(body)
         except ValidationError as exc:
@@ -113,7 +115,9 @@ class ViewerPages:
         unknown = sorted(set(report.fallbacks) - set(FALLBACK_REASONS))
         if unknown:
             return JSONResponse(
-                {"error": f"unknown fallback reason(s) {unknown}; known: {list(FALLBACK_REASONS)}"}, 400, headers=NO_STORE
+                {"error": f"unknown fallback reason(s) {unknown}; known: {list(FALLBACK_REASONS)}"},
+                400,
+                headers=NO_STORE,
             )
         for source in DECISION_SOURCES:
             count = getattr(report.decisions, source)

@@ -72,7 +72,9 @@ def load_catalog_settings(overrides: list[str] | None = None) -> CatalogPageSett
         try:
             from_env = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{OVERRIDES_ENV} is not JSON ({exc}); expected a list like '[\"serving_url=...\"]'") from exc
+            raise ConfigError(
+                f"{OVERRIDES_ENV} is not JSON ({exc}); expected a list like '[\"serving_url=...\"]'"
+            ) from exc
         if not isinstance(from_env, list) or not all(isinstance(item, str) for item in from_env):
             raise ConfigError(f"{OVERRIDES_ENV} must be a JSON list of key=value strings, got {raw!r}")
     return load_config("catalog", CatalogPageSettings, [*from_env, *(overrides or [])])

@@ -63,13 +63,21 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         register_small_recommender(workdir)
         others = [n for n in type(load_serving_settings().models).model_fields if n not in ("abr", "recommend")]
         server = start_server(
-            [f"port={free_port()}", "models.recommend.feature_store=false"] + [f"models.{n}.enabled=false" for n in others]
+            [f"port={free_port()}", "models.recommend.feature_store=false"]
+            + [f"models.{n}.enabled=false" for n in others]
         )
     try:
         with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:  # first calls are slow
             for _ in range(3):
-                client.post("/abr/decide", json={"buffer_s": 0, "last_rung": 0, "chunks_remaining": 2,
-                                                 "ladder": [{"bitrate_kbps": 100}, {"bitrate_kbps": 200}]})
+                client.post(
+                    "/abr/decide",
+                    json={
+                        "buffer_s": 0,
+                        "last_rung": 0,
+                        "chunks_remaining": 2,
+                        "ladder": [{"bitrate_kbps": 100}, {"bitrate_kbps": 200}],
+                    },
+                )
                 client.post("/recommend", json={"viewer": "196", "k": 3})
         yield server.url
     finally:
@@ -77,13 +85,15 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def viewer_overrides(serving_url: str, secret: Path, *extra: str) -> str:
-    return json.dumps([
-        f"serving_url={serving_url}",
-        f"viewer.secret_file={secret}",
-        "telemetry.heartbeat_interval_s=1",
-        "telemetry.metrics_flush_s=0.5",
-        *extra,
-    ])
+    return json.dumps(
+        [
+            f"serving_url={serving_url}",
+            f"viewer.secret_file={secret}",
+            "telemetry.heartbeat_interval_s=1",
+            "telemetry.metrics_flush_s=0.5",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture()

@@ -19,11 +19,13 @@ def random_states(count: int, seed: int = 7) -> list[dict]:
     for _ in range(count):
         rungs = int(rng.integers(2, 9))
         rates = np.cumsum(rng.uniform(50, 3000, rungs)).round(1).tolist()
-        states.append({
-            "rates": rates,
-            "buffer_s": float(rng.choice([0.0, 5.0, 10.0, 30.0, float(rng.uniform(0, 60))])),
-            "segment_duration_s": float(rng.choice([1.0, 2.0, 4.0, 6.0])),
-        })
+        states.append(
+            {
+                "rates": rates,
+                "buffer_s": float(rng.choice([0.0, 5.0, 10.0, 30.0, float(rng.uniform(0, 60))])),
+                "segment_duration_s": float(rng.choice([1.0, 2.0, 4.0, 6.0])),
+            }
+        )
     return states
 
 
@@ -41,20 +43,29 @@ def test_page_bola_matches_the_service_bola(browser) -> None:
     finally:
         page.close()
     service_rungs = [
-        decide_bola(AbrDecideRequest(buffer_s=s["buffer_s"], last_rung=0, chunks_remaining=5,
-                                     segment_duration_s=s["segment_duration_s"],
-                                     ladder=[{"bitrate_kbps": r} for r in s["rates"]]))[0]
+        decide_bola(
+            AbrDecideRequest(
+                buffer_s=s["buffer_s"],
+                last_rung=0,
+                chunks_remaining=5,
+                segment_duration_s=s["segment_duration_s"],
+                ladder=[{"bitrate_kbps": r} for r in s["rates"]],
+            )
+        )[0]
         for s in states
     ]
     assert page_rungs == service_rungs
     assert len(set(service_rungs)) > 3  # the states exercise low, middle and top rungs
 
 
-@pytest.mark.parametrize(("levels", "expected"), [
-    # one codec family, lowest first, strictly increasing: duplicates and AV1 beside H.264 left out
-    ([("avc1.64001f", 1500e3), ("avc1.42c01e", 500e3), ("av01.0.05M.08", 400e3), ("avc1.42c01e", 500e3)], [1, 0]),
-    ([("av01.0.05M.08", 900e3), ("av01.0.05M.08", 300e3)], [1, 0]),
-])
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        # one codec family, lowest first, strictly increasing: duplicates and AV1 beside H.264 left out
+        ([("avc1.64001f", 1500e3), ("avc1.42c01e", 500e3), ("av01.0.05M.08", 400e3), ("avc1.42c01e", 500e3)], [1, 0]),
+        ([("av01.0.05M.08", 900e3), ("av01.0.05M.08", 300e3)], [1, 0]),
+    ],
+)
 def test_the_rule_decides_over_one_codec_family(browser, levels, expected) -> None:
     page = browser.new_page()
     try:

@@ -42,8 +42,9 @@ def test_signed_in_viewer_sees_the_models_recommendations(stack_for, model_serve
     with stack_for(model_server, "recommend.timeout_ms=2000") as stack:  # generous: the box is shared in CI
         token = ViewerSigner(load_or_create_secret(tmp_path / "viewer.key"), 3600).issue("196")
         shown = read_page(browser, f"{stack.edge_url}/browse?viewer_token={token}")
-        direct = httpx.post(model_server + "/recommend", json={"viewer": "196", "k": 12, "context": {"device": "web"}},
-                            trust_env=False).json()
+        direct = httpx.post(
+            model_server + "/recommend", json={"viewer": "196", "k": 12, "context": {"device": "web"}}, trust_env=False
+        ).json()
     assert shown["source"] == "model" and shown["heading"] == "For you" and not shown["errors"]
     assert len(shown["names"]) == 12 and all(r == "ranked for this viewer" for r in shown["reasons"])
     from pipelines import project

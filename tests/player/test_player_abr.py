@@ -23,8 +23,6 @@ def origin_counter(origin_url: str, name: str, label: str, value: str) -> float:
     return float(match.group(1))
 
 
-
-
 def run_session(stack, browser) -> dict:
     page = browser.new_page()
     try:

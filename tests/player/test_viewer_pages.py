@@ -77,7 +77,9 @@ def test_config_names_the_signed_viewer(origin, secret_file) -> None:
     assert body["viewer_id"] == "196" and body["signed_in"] is True
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), lambda t: "x" + t, lambda t: "no-dot"])
+@pytest.mark.parametrize(
+    "mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"), lambda t: "x" + t, lambda t: "no-dot"]
+)
 def test_forged_viewer_links_are_refused(origin, secret_file, mangle) -> None:
     client = origin("http://127.0.0.1:3999")
     token = mangle(signer(secret_file).issue("196"))
