@@ -84,20 +84,32 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, d
     latencies = np.full(n, np.nan)
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     opened = 0
-    counts = {"late": 0, "errors": 0}
+    counts = {"late": 0, "errors": 0, "reconnects": 0}
     error_kinds: dict[str, int] = {}
     loop = asyncio.get_running_loop()
 
     async def one(i: int, due: float) -> None:
         nonlocal opened
-        if idle:
+        reused = bool(idle)
+        if reused:
             reader, writer = idle.pop()
         else:
             opened += 1
             reader, writer = await asyncio.open_connection(host, port)
         try:
             writer.write(requests[i % len(requests)])
-            status = await _read_response(reader)
+            try:
+                status = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                # the server closed an idle keep-alive connection: resend once on a new one, as browsers do
+                if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                    raise
+                writer.close()
+                opened += 1
+                counts["reconnects"] += 1
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(requests[i % len(requests)])
+                status = await _read_response(reader)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             counts["errors"] += 1
             error_kinds[type(exc).__name__] = error_kinds.get(type(exc).__name__, 0) + 1
@@ -136,6 +148,7 @@ async def _open_loop(host: str, port: int, requests: list[bytes], rate: float, d
         "error_kinds": error_kinds,
         "achieved_rps": round(len(done) / wall, 1),
         "late_sends": counts["late"],
+        "reconnects": counts["reconnects"],
         "connections": opened,
         "p50_ms": pct(50),
         "p90_ms": pct(90),

@@ -2,7 +2,7 @@
 
 ``bentoml serve`` runs the service in its own processes (a supervisor and the worker); we start
 it in a new session so stopping it takes the whole group down and nothing is left behind.
-The environment is the project's: ``BENTOML_HOME`` under the state dir, no usage tracking, the
+The environment is the project's: ``BENTOML_HOME`` under the state dir (one per port), no usage tracking, the
 MLflow store of the caller, and the settings overrides in ``STREAMLAB_SERVING_OVERRIDES``.
 """
 
@@ -34,7 +34,10 @@ class ServerError(StreamlabError):
 
 def serving_env(overrides: list[str] | None) -> dict[str, str]:
     env = dict(os.environ)
-    env["BENTOML_HOME"] = str(project.state_dir() / "bentoml")
+    # One BentoML home per port: each server start wipes its home's Prometheus multiprocess folder,
+    # which would erase the metrics of any other server sharing it (tests, benchmarks, a demo).
+    port = load_serving_settings(overrides).port
+    env["BENTOML_HOME"] = str(project.state_dir() / "bentoml" / f"port-{port}")
     env["BENTOML_DO_NOT_TRACK"] = "true"
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env["STREAMLAB_SERVING_OVERRIDES"] = json.dumps(list(overrides or []))
