@@ -21,8 +21,9 @@ over the run: all three tiers on one event loop must stay well under one core.
    offload ratio, the way Varnish and nginx count a CDN's edge hit ratio (see
    :mod:`streaming.delivery.cache_tier`). Both are reported.
 2. ``abr``: on each ladder, the 32 held-out validation traces of the ABR split
-   (``configs/abr.yaml``), every trace played by both policies from the same seeded start:
-   mean QoE, the paired difference with a 95% interval, and wins/losses per trace.
+   (``configs/abr.yaml``), each from :data:`ABR_STARTS_PER_TRACE` seeded start points, every
+   session played by each policy from the same start: mean QoE, the paired difference with a
+   95% interval, and wins/losses per session.
    ``learned-remote`` asks ``abr/decide`` on a BentoML server started for the bench (the
    registry's ``abr-policy@champion``, 50 ms budget, BOLA when late); ``learned-local`` is the
    committed checkpoint in-process. Without a registered champion the remote run is skipped.
@@ -52,7 +53,9 @@ LOAD_VIEWERS = 200
 LOAD_ARRIVAL_S = 10.0
 LOAD_TIME_SCALE = 4.0
 ABR_TIME_SCALE = 10.0
-ABR_ARRIVAL_S = 4.0
+ABR_ARRIVAL_S = 8.0
+ABR_STARTS_PER_TRACE = 3
+"""Each held-out trace is played from this many seeded start points: 96 pairs per ladder."""
 TARGET_OFFLOAD = 0.95
 
 
@@ -274,15 +277,16 @@ def _compare_ladders(edge: str, validation, policies, remote_url: str | None) ->
     if remote_url:
         abr_policies["learned-remote"] = lambda: RemotePolicy(remote_url, 50.0)
     settings = load_headless_settings([
-        f"time_scale={ABR_TIME_SCALE}", "concurrency=96", f"arrival_spread_s={ABR_ARRIVAL_S}", "read_chunk_bytes=65536",
+        f"time_scale={ABR_TIME_SCALE}", "concurrency=128", f"arrival_spread_s={ABR_ARRIVAL_S}", "read_chunk_bytes=65536",
     ])
     comparisons: dict[str, object] = {}
     for ladder, title_id in LADDERS.items():
-        plans = plan_sessions(validation, len(validation), settings.trace_seed)
+        plans = plan_sessions(validation, ABR_STARTS_PER_TRACE * len(validation), settings.trace_seed)
         results = run_sessions(edge, title_id, paired_jobs(plans, abr_policies, settings), settings, f"abr {ladder}")
         groups = _by_policy(results, list(abr_policies))
         comparisons[ladder] = {
-            "traces": len(plans),
+            "traces": len(validation),
+            "pairs": len(plans),
             "policies": {name: _summary(report(group)) for name, group in groups.items()},
             **{f"{name}_minus_bola": paired(groups[name], groups["bola"]) for name in abr_policies if name != "bola"},
         }
