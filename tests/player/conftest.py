@@ -47,12 +47,13 @@ def player_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> 
 
 @pytest.fixture(scope="session")
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``bentoml serve`` with ``abr-policy`` (the committed checkpoint) and a small ``recsys``, both at
-    ``champion`` in a store of its own; every other model is disabled. Yields the base URL."""
+    """``bentoml serve`` with ``abr-policy`` (the committed checkpoint), a small ``recsys`` and the
+    committed ``qoe-detector``, all at ``champion`` in a store of their own (the ladder model is
+    disabled: the player never asks it). Yields the base URL."""
     import httpx
 
     from models.abr.policies.learned import DEFAULT_CHECKPOINT
-    from serving.registration import register_abr_checkpoint, register_small_recommender
+    from serving.registration import register_abr_checkpoint, register_qoe_detector, register_small_recommender
     from serving.server import start_server
     from serving.settings import load_serving_settings
 
@@ -61,7 +62,8 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlflow.db'}")
         register_abr_checkpoint(DEFAULT_CHECKPOINT)
         register_small_recommender(workdir)
-        others = [n for n in type(load_serving_settings().models).model_fields if n not in ("abr", "recommend")]
+        register_qoe_detector()
+        others = [n for n in type(load_serving_settings().models).model_fields if n not in ("abr", "recommend", "qoe")]
         server = start_server(
             [f"port={free_port()}", "models.recommend.feature_store=false"]
             + [f"models.{n}.enabled=false" for n in others]

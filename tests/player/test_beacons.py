@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
+import httpx
 import pytest
 
 from models.qoe.telemetry import EVENT_ADAPTER, Heartbeat, SessionSummary
@@ -63,3 +65,29 @@ def test_beacons_follow_the_telemetry_schema(stack_for, browser, tmp_path) -> No
     )
     assert max(h.rebuffer_count for h in heartbeats) <= end.rebuffer_count  # cumulative counters
     assert beacons["sent"] == len(events) and beacons["failed"] == 0
+
+
+def test_beacons_are_accepted_by_the_qoe_service(stack_for, model_server, browser) -> None:
+    def accepted() -> float:
+        text = httpx.get(model_server + "/metrics", trust_env=False).text
+        match = re.search(r'^streamlab_qoe_events_total{outcome="accepted"} (\S+)$', text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    before = accepted()
+    with stack_for(model_server) as stack:
+        page = browser.new_page()
+        try:
+            page.goto(stack.edge_url + f"/?title={TITLE}&protocol=hls&autoplay=1&rate=4")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and page.evaluate("() => window.streamlab.state") not in (
+                "ended",
+                "error",
+            ):
+                page.wait_for_timeout(200)
+            page.wait_for_timeout(1000)  # the session_end answer
+            beacons = page.evaluate("() => JSON.parse(JSON.stringify(window.streamlab.beacons))")
+        finally:
+            page.close()
+    assert beacons["failed"] == 0 and beacons["lastStatus"] == 200, beacons
+    assert beacons["sent"] >= 4 and beacons["ended"] == "session_end"
+    assert accepted() - before == beacons["sent"]  # every event the page sent was valid to the service
