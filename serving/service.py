@@ -257,6 +257,8 @@ class StreamlabServing:
             items, personal = loaded.model.recommend(request)
         else:
             items, personal = await run_in_threadpool(loaded.model.recommend, request)
+        if not personal:  # the catalog's fallback (popular titles), answered by the model's own cold start
+            metrics.FALLBACKS.labels(endpoint="recommend", reason="unknown_viewer").inc()
         reason = "ranked for this viewer" if personal else popular_reason(request.context)
         titles = [RecommendedTitle(title=t, score=s, reason=reason) for t, s in items]
         metrics.REQUESTS.labels(endpoint="recommend", outcome="ok").inc()
