@@ -24,9 +24,12 @@ over the run: all three tiers on one event loop must stay well under one core.
    (``configs/abr.yaml``), each from :data:`ABR_STARTS_PER_TRACE` seeded start points, every
    session played by each policy from the same start: mean QoE, the paired difference with a
    95% interval, and wins/losses per session.
-   ``learned-remote`` asks ``abr/decide`` on a BentoML server started for the bench (the
-   registry's ``abr-policy@champion``, 50 ms budget, BOLA when late); ``learned-local`` is the
-   committed checkpoint in-process. Without a registered champion the remote run is skipped.
+   ``learned-local`` is the committed checkpoint in-process. ``learned-remote`` asks
+   ``abr/decide`` on a BentoML server started for the bench (the registry's
+   ``abr-policy@champion``, 50 ms budget, BOLA when late), on one start per trace at
+   :data:`REMOTE_CONCURRENCY`, paired with BOLA's sessions from the same starts (BOLA decides
+   locally, so its sessions do not depend on the load they ran under). Without a registered
+   champion the remote run is skipped.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ ABR_TIME_SCALE = 10.0
 ABR_ARRIVAL_S = 8.0
 ABR_STARTS_PER_TRACE = 3
 """Each held-out trace is played from this many seeded start points: 96 pairs per ladder."""
+REMOTE_CONCURRENCY = 16
+"""Sessions at once asking the model server. At ``ABR_TIME_SCALE`` every session decides ten
+times as often as a real player, so 16 sessions put the load of ~160 real viewers on it."""
 TARGET_OFFLOAD = 0.95
 
 
@@ -269,27 +275,36 @@ def run() -> dict[str, object]:
 
 
 def _compare_ladders(edge: str, validation, policies, remote_url: str | None) -> dict[str, object]:  # noqa: ANN001
+    """Local policies on every plan at high concurrency; ``learned-remote`` on the first start of
+    each trace at :data:`REMOTE_CONCURRENCY`, paired with BOLA's sessions of the same plans."""
     from streaming.headless.policies import RemotePolicy
     from streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
     from streaming.headless.settings import load_headless_settings
 
-    abr_policies = dict(policies)
-    if remote_url:
-        abr_policies["learned-remote"] = lambda: RemotePolicy(remote_url, 50.0)
     settings = load_headless_settings([
         f"time_scale={ABR_TIME_SCALE}", "concurrency=128", f"arrival_spread_s={ABR_ARRIVAL_S}", "read_chunk_bytes=65536",
     ])
+    remote_settings = settings.model_copy(update={"concurrency": REMOTE_CONCURRENCY})
     comparisons: dict[str, object] = {}
     for ladder, title_id in LADDERS.items():
         plans = plan_sessions(validation, ABR_STARTS_PER_TRACE * len(validation), settings.trace_seed)
-        results = run_sessions(edge, title_id, paired_jobs(plans, abr_policies, settings), settings, f"abr {ladder}")
-        groups = _by_policy(results, list(abr_policies))
-        comparisons[ladder] = {
+        results = run_sessions(edge, title_id, paired_jobs(plans, policies, settings), settings, f"abr {ladder}")
+        groups = _by_policy(results, list(policies))
+        comparison: dict[str, object] = {
             "traces": len(validation),
             "pairs": len(plans),
             "policies": {name: _summary(report(group)) for name, group in groups.items()},
-            **{f"{name}_minus_bola": paired(groups[name], groups["bola"]) for name in abr_policies if name != "bola"},
+            **{f"{name}_minus_bola": paired(groups[name], groups["bola"]) for name in policies if name != "bola"},
         }
+        if remote_url:
+            first = plans[: len(validation)]  # plan_sessions cycles the traces: one start of each
+            remote = run_sessions(
+                edge, title_id, paired_jobs(first, {"learned-remote": lambda: RemotePolicy(remote_url, 50.0)}, settings),
+                remote_settings, f"abr {ladder} remote",
+            )
+            comparison["policies"]["learned-remote"] = _summary(report(remote))
+            comparison["learned-remote_minus_bola"] = paired(remote, groups["bola"][: len(first)])
+        comparisons[ladder] = comparison
     return comparisons
 
 
