@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from models.qoe.alerts import Cause
+from models.qoe.cusum import WARMUP_WINDOWS, cusum_path, sum_cap
 from models.qoe.detectors import Detector, make_detector
 from models.qoe.errors import DetectorError
 from models.qoe.features import (FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for,
@@ -52,6 +53,16 @@ class QoeModel:
     baselines: Baselines
     detection: DetectionSettings
     score: ScoreSettings
+    cusum_threshold: float = float("inf")
+    """The slow lane's decision interval ``h`` (:mod:`models.qoe.cusum`); infinite turns the lane off."""
+
+    @property
+    def cusum_reference(self) -> float:
+        return self.detection.cusum_reference
+
+    @property
+    def cusum_cap(self) -> float:
+        return sum_cap(self.cusum_threshold, self.detector.threshold, self.cusum_reference)
 
     @property
     def length(self) -> int:
@@ -80,24 +91,63 @@ class QoeModel:
         valid = valid[:, self.lookback:]
         return groups, seqs, np.where(valid, scores, -np.inf), valid, context[:, self.lookback:]
 
+    @property
+    def history_windows(self) -> int:
+        """Windows of units a time shard needs before its first window (lookback + the slow lane's warm-up)."""
+        return self.lookback + (WARMUP_WINDOWS if np.isfinite(self.cusum_threshold) else 0)
+
     def window_causes(self, units: pd.DataFrame, first: int, last: int) -> list[Cause]:
-        """Attributed causes for windows ``first..last`` from units covering ``first - lookback .. last``."""
+        """Attributed causes for windows ``first..last`` from units covering ``first - history_windows .. last``."""
         if len(units) == 0 or last < first:
             return []
-        groups, seqs, scores, _, _ = self.grid_scores(units, first, last)
-        causes: list[Cause] = []
-        flagged = scores > self.detector.threshold
-        if not flagged.any():
-            return causes
+        warm = self.history_windows - self.lookback
+        groups, seqs, scores, valid, _ = self.grid_scores(units, first - warm, last)
+        threshold = self.detector.threshold
+        fast = scores > threshold
+        lane = bool(np.isfinite(self.cusum_threshold))
+        # Without the slow lane only flagged windows need work; with it every window moves the sums.
+        windows = range(scores.shape[1]) if lane else np.flatnonzero(fast[:, warm:].any(axis=0)) + warm
+        sums = np.zeros(len(groups))
+        index = {g: i for i, g in enumerate(groups)}
         win = units["window"].to_numpy()
-        for w_rel in np.flatnonzero(flagged.any(axis=0)):
-            window = first + int(w_rel)
+        causes: list[Cause] = []
+        for w_rel in windows:
+            slow = np.zeros(len(groups), dtype=bool)
+            if lane:
+                sums = cusum_path(scores[:, w_rel:w_rel + 1], valid[:, w_rel:w_rel + 1], threshold,
+                                  self.cusum_reference, sums, self.cusum_cap)[:, 0]
+                slow = (sums > self.cusum_threshold) & valid[:, w_rel] & ~fast[:, w_rel]
+            candidates = [int(i) for i in np.flatnonzero(fast[:, w_rel] | slow)]
+            if not candidates:
+                continue
+            window = first - warm + int(w_rel)
             lo = np.searchsorted(win, window - self.lookback, side="left")
             hi = np.searchsorted(win, window, side="right")
-            candidates = [int(i) for i in np.flatnonzero(flagged[:, w_rel])]
-            causes.extend(self.attribute(window, candidates, groups, seqs[:, w_rel, -1], scores[:, w_rel],
-                                         units.iloc[lo:hi]))
+            span = units.iloc[lo:hi]
+            found = self.attribute(window, candidates, groups, seqs[:, w_rel, -1], scores[:, w_rel], span,
+                                   {int(i) for i in np.flatnonzero(slow)})
+            if lane and found:
+                sums[[index[g] for g in self.explained_groups(found, span) if g in index]] = 0.0
+            if w_rel >= warm:
+                causes.extend(found)
         return causes
+
+    @staticmethod
+    def explained_groups(causes: list[Cause], span_units: pd.DataFrame) -> set[Group]:
+        """Groups sharing units with this window's causes (the causes excluded): their slow sums restart.
+
+        The slow lane must only add up *unexplained* evidence: a region whose sum grew while an ABR
+        regression on one device degraded a share of its sessions would otherwise page on its own
+        once the device stops being named.
+        """
+        named = {(c.dimension, c.value) for c in causes}
+        columns = {d: span_units[d].to_numpy() for d in DIMENSIONS}
+        touched: set[Group] = set()
+        for dim, value in named:
+            mask = columns[dim] == value
+            for d in DIMENSIONS:
+                touched.update((d, v) for v in np.unique(columns[d][mask]))
+        return touched - named
 
     def _span_counts(self, window: int, unit_windows: np.ndarray, counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Context counts ``[length, C]`` for the ``length`` windows ending at ``window`` from the masked units."""
@@ -112,12 +162,16 @@ class QoeModel:
         return cum[ends] - cum[ends - ctx]
 
     def attribute(self, window: int, candidates: list[int], groups: list[Group], feats: np.ndarray,
-                  scores: np.ndarray, span_units: pd.DataFrame) -> list[Cause]:
+                  scores: np.ndarray, span_units: pd.DataFrame, slow: set[int] | frozenset[int] = frozenset()) -> list[Cause]:
         """Greedy explaining-away over the flagged groups of one window (see the module docstring).
 
         ``span_units`` are the units of the ``lookback + 1`` windows ending at ``window``, so a
-        candidate is re-scored on its whole sequence with the chosen causes' units removed.
+        candidate is re-scored on its whole sequence with the chosen causes' units removed. ``slow``
+        candidates were raised by the slow lane (their window score is under the threshold): they
+        survive explaining-away while their re-scored window still exceeds the lane's reference.
         """
+        floor = {i: (self.cusum_reference * self.detector.threshold if i in slow else self.detector.threshold)
+                 for i in candidates}
         causes: list[Cause] = []
         remaining = {i: (feats[i], float(scores[i])) for i in candidates}
         removed = np.zeros(len(span_units), dtype=bool)
@@ -139,7 +193,7 @@ class QoeModel:
             new_scores = self.detector.score(seq, [groups[i] for i in idx])
             ok = units_in(ctx[:, -1], self.detection.min_units)
             remaining = {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx)
-                         if ok[k] and new_scores[k] > self.detector.threshold}
+                         if ok[k] and new_scores[k] > floor[i]}
         return self._most_specific(causes, window, columns, unit_windows, count_matrix)
 
     def _most_specific(self, causes: list[Cause], window: int, columns: dict[str, np.ndarray],
@@ -210,6 +264,7 @@ class QoeModel:
         files = self.detector.save_weights(directory)
         payload = {"format": FORMAT_VERSION, "detector": self.detector.name, "threshold": self.detector.threshold,
                    "length": self.detector.length, "state": self.detector.state(), "weights": files,
+                   "cusum_threshold": self.cusum_threshold if np.isfinite(self.cusum_threshold) else None,
                    "detection": self.detection.model_dump(), "score": self.score.model_dump(),
                    "baselines": self.baselines.to_dict()}
         (directory / "model.json").write_text(json.dumps(payload, indent=1) + "\n")
@@ -228,8 +283,9 @@ class QoeModel:
         detector.length = int(data["length"])
         detector.threshold = float(data["threshold"])
         detector.load_weights(Path(directory))
+        cusum = data.get("cusum_threshold")
         return cls(detector, Baselines.from_dict(data["baselines"]), DetectionSettings(**data["detection"]),
-                   ScoreSettings(**data["score"]))
+                   ScoreSettings(**data["score"]), float("inf") if cusum is None else float(cusum))
 
 
 def sequences(feats: np.ndarray, length: int) -> np.ndarray:

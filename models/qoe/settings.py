@@ -70,6 +70,8 @@ class DetectionSettings(BaseModel):
     close_after_windows: int = Field(4, ge=1)
     max_causes_per_window: int = Field(3, ge=1)
     heartbeat_clustering: float = Field(3.0, ge=1.0)
+    cusum_reference: float = Field(0.5, gt=0.0, lt=1.0)
+    """The slow lane's reference ``k`` as a fraction of the threshold (:mod:`models.qoe.cusum`)."""
 
 
 class SequenceSettings(BaseModel):

@@ -5,7 +5,8 @@ per-group counts for the open window and the ``context_windows - 1`` before it, 
 last ``length - 1`` window features for the sequence model. When an event's timestamp passes the
 open window, the window closes: every group is scored at once, attribution runs on the buffered
 units, and alerts open or close. An event older than the open window (late delivery) counts in the
-open window. Memory is bounded by live sessions plus a few windows of units.
+open window. Memory is bounded by live sessions plus a few windows of units. The slow lane's per-group sums
+(:mod:`models.qoe.cusum`) are one float per group.
 
 Call :meth:`StreamingDetector.ingest` with a batch of events (dicts, JSON strings or schema models);
 it returns one :class:`EventScore` per event (accepted or rejected with a reason) and the alerts
@@ -24,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from models.qoe.alerts import Alert, AlertTracker
+from models.qoe.cusum import cusum_path
 from models.qoe.features import FEATURES, Group, features, units_in
 from models.qoe.model import QoeModel
 from models.qoe.telemetry import DIMENSIONS, EVENT_ADAPTER, Heartbeat, SessionSummary
@@ -59,6 +61,7 @@ class StreamingDetector:
         self.units: dict[int, list[dict[str, Any]]] = {}
         self.history = np.zeros((len(self.groups), self.length - 1, len(FEATURES)), dtype=np.float32)
         self.last_scores = np.full(len(self.groups), -np.inf)
+        self.cusum = np.zeros(len(self.groups))
         self.tracker = AlertTracker(det.window_s, model.detector.threshold, model.detector.name,
                                     det.confirm_windows, det.close_after_windows, det.instant_ratio)
         self.windows_closed = 0
@@ -110,6 +113,7 @@ class StreamingDetector:
             self.rates = np.vstack([self.rates, self.model.baselines.rates_for([key])])
             self.history = np.concatenate([self.history, np.zeros((1, *self.history.shape[1:]), np.float32)])
             self.last_scores = np.append(self.last_scores, -np.inf)
+            self.cusum = np.append(self.cusum, 0.0)
             for w, c in self.counts.items():
                 self.counts[w] = np.vstack([c, np.zeros((1, c.shape[1]))])
         return i
@@ -129,6 +133,7 @@ class StreamingDetector:
         if window - self.current > MAX_GAP_WINDOWS:
             opened += self._close(self.current)
             self.history[:] = 0.0
+            self.cusum[:] = 0.0
             self.counts.clear()
             self.units.clear()
             self.current = window
@@ -156,11 +161,22 @@ class StreamingDetector:
             idx = np.flatnonzero(valid)
             scores[idx] = self.model.detector.score(seq[idx], [self.groups[i] for i in idx])
         causes = []
-        flagged = np.flatnonzero(scores > self.model.detector.threshold)
+        threshold = self.model.detector.threshold
+        fast = scores > threshold
+        slow = np.zeros(g, dtype=bool)
+        if np.isfinite(self.model.cusum_threshold):
+            self.cusum = cusum_path(scores[:, None], valid[:, None], threshold, self.model.cusum_reference, self.cusum,
+                                    self.model.cusum_cap)[:, 0]
+            slow = (self.cusum > self.model.cusum_threshold) & valid & ~fast
+        flagged = np.flatnonzero(fast | slow)
         if len(flagged):
             rows = [u for w in range(window - self.model.lookback, window + 1) for u in self.units.get(w, [])]
             span_units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS))
-            causes = self.model.attribute(window, [int(i) for i in flagged], self.groups, feats, scores, span_units)
+            causes = self.model.attribute(window, [int(i) for i in flagged], self.groups, feats, scores, span_units,
+                                          {int(i) for i in np.flatnonzero(slow)})
+            if causes and np.isfinite(self.model.cusum_threshold):
+                reset = [self.index[k] for k in self.model.explained_groups(causes, span_units) if k in self.index]
+                self.cusum[reset] = 0.0
         opened = self.tracker.feed(window, causes)
         if self.length > 1:
             self.history = np.concatenate([self.history[:, 1:], feats[:, None, :]], axis=1)

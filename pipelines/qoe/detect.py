@@ -1,7 +1,7 @@
 """Batch scoring: events file → units → attributed causes per window → alerts.
 
 ``engine="local"`` scores the whole span in this process. ``engine="ray"`` cuts the units into
-time shards (each carrying ``lookback`` windows of history before its first scored window), scores
+time shards (each carrying ``history_windows`` of history before its first scored window), scores
 the shards with Ray Data ``map_batches`` on the cluster's CPUs, and assembles alerts on the
 driver; both call :meth:`models.qoe.model.QoeModel.window_causes`, so they give the same alerts.
 """
@@ -80,7 +80,7 @@ def _ray_causes(model: QoeModel, units: pd.DataFrame, first: int, last: int, sha
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if hi <= lo:
             continue
-        a = np.searchsorted(win, lo - model.lookback, side="left")
+        a = np.searchsorted(win, lo - model.history_windows, side="left")
         b = np.searchsorted(win, hi - 1, side="right")
         blocks.append(units.iloc[a:b].assign(_first=lo, _last=hi - 1))
 

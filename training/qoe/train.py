@@ -3,7 +3,8 @@
 Data: simulated days (``training.seeds``; the last ``calibration_seeds`` are held back to calibrate), with every
 window during an incident (and 10 minutes after) excluded from "normal". Baselines are per-group
 symptom rates on the normal windows; each detector is fitted on normal windows of the fit days and
-its threshold calibrated on the calibration day to ``target_false_alerts_per_day``.
+its threshold (and the slow lane's CUSUM decision interval, :mod:`models.qoe.cusum`) calibrated on the
+calibration days to ``target_false_alerts_per_day`` each.
 The primary detector (``training.detector``) is registered as ``qoe-detector`` (alias
 ``training.alias``) as an MLflow pyfunc over the artifact directory; all are saved under
 ``<state>/qoe/detectors/<name>``.
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from models.qoe.detectors import DETECTORS, make_detector
+from models.qoe.cusum import calibrate_decision, cusum_path
 from models.qoe.detectors.base import calibrate_threshold
 from models.qoe.features import FEATURES, Baselines, features, units_in
 from models.qoe.model import QoeModel, sequences
@@ -89,7 +91,10 @@ def fit_models(settings: QoeSettings, names: list[str], fit_days: list[Day], cal
         detector.threshold = calibrate_threshold(np.concatenate(scores, axis=1), np.concatenate(valid, axis=1),
                                                  settings.training.target_false_alerts_per_day, days,
                                                  det.confirm_windows, det.instant_ratio)
-        models[name] = QoeModel(detector, baselines, det, settings.score)
+        # The slow lane pages on its own, so it gets its own budget on the same held-out days.
+        paths = [cusum_path(s, v, detector.threshold, det.cusum_reference) for s, v in zip(scores, valid)]
+        h = calibrate_decision(paths, settings.training.target_false_alerts_per_day, days)
+        models[name] = QoeModel(detector, baselines, det, settings.score, h)
     return models
 
 
