@@ -118,3 +118,15 @@ def test_an_ingest_with_the_service_down_publishes_the_fixed_ladder_marked_as_fa
     published = read_title(media_root, "carphone")
     assert published.ladder == "service" and record.renditions
     assert all(r.profile.endswith("-fallback") for r in published.renditions)
+
+
+def test_an_ingest_with_the_service_up_publishes_its_h264_and_av1_rungs(model_server, raw_dir, media_root, monkeypatch):
+    from streaming.catalog import read_title
+    from streaming.ingest.pipeline import ingest_title
+
+    point_at(monkeypatch, int(model_server.url.rsplit(":", 1)[1]))
+    fast = [f"ingest.allowed_roots=[{raw_dir}]", "transcode.mode=serial"]
+    ingest_title(raw_dir / CARPHONE, "carphone", ladder="service", overrides=fast, media_root=media_root)
+    published = read_title(media_root, "carphone")
+    assert {r.codec for r in published.renditions} == {"h264", "av1"}
+    assert all(r.profile == "per-title-service" and r.segment_count >= 1 for r in published.renditions)
