@@ -113,8 +113,11 @@ def resolve_request_path(raw: str, roots: list[Path]) -> Path:
     The check runs on the *resolved* path, so ``data/raw/../../etc/passwd`` and a symlink in the
     raw dir pointing out of it are both outside.
     """
-    candidate = Path(raw).expanduser()
-    resolved = (candidate if candidate.is_absolute() else project.home() / candidate).resolve()
+    candidate = Path(raw)  # no ``~`` expansion: a request names files under the roots, not the server's home
+    try:
+        resolved = (candidate if candidate.is_absolute() else project.home() / candidate).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte; a symlink loop (RuntimeError in 3.11)
+        raise SourceRefused(f"path {raw!r} cannot be resolved: {exc}") from None
     if not any(resolved.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots)
         raise PathOutsideRoots(f"path {raw!r} resolves to {resolved}, outside the allowed roots: {shown}")

@@ -44,6 +44,19 @@ def test_a_symlink_pointing_out_of_the_root_is_refused(root: Path, tmp_path: Pat
         resolve_request_path(str(root / "innocent.mp4"), [root])
 
 
+def test_a_path_with_a_nul_byte_or_a_symlink_loop_is_refused(root: Path) -> None:
+    with pytest.raises(SourceRefused, match="cannot be resolved"):
+        resolve_request_path(str(root / "a\x00b.mp4"), [root])
+    (root / "loop.mp4").symlink_to(root / "loop.mp4")
+    with pytest.raises(SourceRefused, match="cannot be resolved"):
+        resolve_request_path(str(root / "loop.mp4"), [root])
+
+
+def test_a_home_relative_path_is_not_expanded(root: Path) -> None:
+    with pytest.raises(PathOutsideRoots):
+        resolve_request_path("~/.bashrc", [root])
+
+
 def test_a_missing_file_under_the_root_is_refused(root: Path) -> None:
     with pytest.raises(SourceRefused, match="does not exist"):
         resolve_request_path(str(root / "nope.mp4"), [root])
