@@ -175,9 +175,10 @@ def _load(url: str, pid: int, route: str, bodies: list[dict], rate: float) -> di
     host, port = url.removeprefix("http://").split(":")
     requests = [http_request(host, int(port), route, b) for b in bodies]
     asyncio.run(_open_loop(host, int(port), requests, rate, WARMUP_S))
-    cpu_before, load_before = _server_cpu_s(pid), os.getloadavg()[0]
+    cpu_before, client_before, load_before = _server_cpu_s(pid), time.process_time(), os.getloadavg()[0]
     numbers = asyncio.run(_open_loop(host, int(port), requests, rate, DURATION_S))
     numbers["server_cpu_ms_per_request"] = round((_server_cpu_s(pid) - cpu_before) * 1000 / numbers["requests"], 3)
+    numbers["client_cpu_ms_per_request"] = round((time.process_time() - client_before) * 1000 / numbers["requests"], 3)
     numbers["load_1min_before"] = round(load_before, 2)
     return numbers
 
