@@ -20,7 +20,12 @@ from streaming.delivery.lru import ByteLRU
 @dataclass
 class TierStats:
     """``hits``/``misses``/``coalesced`` partition the cacheable lookups (GET/HEAD); ``passes``
-    are requests sent upstream without a lookup (other methods, hit-for-pass, non-shareable)."""
+    are requests sent upstream without a lookup (other methods, hit-for-pass, non-shareable).
+
+    ``hit_ratio`` counts only requests whose object was complete in the cache; ``offload_ratio``
+    adds the coalesced ones, served from a fill already in flight and never forwarded. The
+    latter is what CDNs report as the edge hit ratio (Varnish counts waiting-list requests as
+    hits, nginx marks ``proxy_cache_lock`` waiters ``HIT``), and what the 95% target is on."""
 
     requests: int = 0
     hits: int = 0

@@ -14,7 +14,7 @@ class HeadlessSettings(BaseModel):
     read_chunk_bytes: int = Field(16384, ge=512)
     decide_timeout_ms: float = Field(50.0, gt=0)
     max_samples: int = Field(8, ge=1, le=64)
-    http_timeout_s: float = Field(10.0, gt=0)
+    http_timeout_s: float = Field(10.0, gt=0, description="per read, and the most a byte may trail the shaped link")
     concurrency: int = Field(8, ge=1, le=512)
     sessions_per_policy: int = Field(8, ge=1)
     arrival_spread_s: float = Field(0.0, ge=0, le=3600)
