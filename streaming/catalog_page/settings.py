@@ -25,6 +25,7 @@ class AbrPageSettings(BaseModel):
     decide_budget_ms: float = Field(50.0, gt=0, le=5000)
     refresh_s: float = Field(1.0, gt=0, le=60)
     max_samples: int = Field(8, ge=1, le=64)
+    max_buffer_s: float = Field(30.0, ge=2, le=600, description="hls.js maxBufferLength")
 
 
 class TelemetrySettings(BaseModel):

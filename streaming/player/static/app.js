@@ -65,7 +65,8 @@
     playerErrors: 0,
     // ABR decisions, counted per segment requested (page lifetime); segments: this session's.
     abr: { mode: null, decisions: { model: 0, fallback: 0 }, fallbacks: {}, calls: 0, callMs: [], last: null, segments: [] },
-    beacons: { sent: 0, failed: 0, lastStatus: null, lastError: null, events: [], ended: null },
+    // rebufferCount: stalls of the current session as the beacons count them (>= 100 ms after the first frame).
+    beacons: { sent: 0, failed: 0, lastStatus: null, lastError: null, events: [], ended: null, rebufferCount: 0 },
     metricsFlushed: { posts: 0, failed: 0 },
     players: {
       hls: window.Hls ? Hls.version : null,
@@ -310,7 +311,7 @@
     serving_url: "",
     viewer_id: "anonymous",
     signed_in: false,
-    abr: { decide_budget_ms: 50, refresh_s: 1, max_samples: 8 },
+    abr: { decide_budget_ms: 50, refresh_s: 1, max_samples: 8, max_buffer_s: 30 },
     bola: { minimum_buffer_s: 10, target_buffer_s: 30 },
     telemetry: { beacons: false, heartbeat_interval_s: 5, device: "web", region: "local", edge: "edge", metrics_flush_s: 5 },
   };
@@ -361,7 +362,15 @@
       stats: streamlab.abr,
     });
     // autoStartLoad off: the rule starts loading once the first decision is in (or its budget is spent).
-    return { abrController: rule.abrController, fLoader: rule.fLoader, testBandwidth: false, autoStartLoad: false };
+    const bufferGoalS = pageConfig.abr.max_buffer_s || 30;
+    return {
+      abrController: rule.abrController,
+      fLoader: rule.fLoader,
+      testBandwidth: false,
+      autoStartLoad: false,
+      maxBufferLength: bufferGoalS,
+      maxMaxBufferLength: bufferGoalS,
+    };
   }
 
   function telemetrySample() {
@@ -485,6 +494,7 @@
     });
     streamlab.abr.segments = [];
     streamlab.abr.last = null;
+    streamlab.beacons.rebufferCount = 0;
     lastRenditionKey = null;
     clearError();
   }

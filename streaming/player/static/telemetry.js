@@ -66,6 +66,7 @@
       if (!stallCounted) {
         stallCounted = true;
         rebufferCount += 1;
+        stats.rebufferCount = rebufferCount;
       }
       return ms / 1000;
     }
