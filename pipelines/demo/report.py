@@ -56,8 +56,8 @@ def sessions_figure(outcome: ViewersOutcome) -> Any:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6))
-    normal = [r.score.mean_qoe for r, p in zip(outcome.results, outcome.plans, strict=True) if r.score and not p.in_incident]
-    hit = [r.score.mean_qoe for r, p in zip(outcome.results, outcome.plans, strict=True) if r.score and p.in_incident]
+    normal = [r.score.qoe for r, p in zip(outcome.results, outcome.plans, strict=True) if r.score and not p.in_incident]
+    hit = [r.score.qoe for r, p in zip(outcome.results, outcome.plans, strict=True) if r.score and p.in_incident]
     bins = np.linspace(min(normal + hit + [-1.0]), max(normal + hit + [1.0]), 25)
     left.hist(normal, bins=bins, alpha=0.7, label=f"normal ({len(normal)})")
     left.hist(hit, bins=bins, alpha=0.7, label=f"on the incident edge ({len(hit)})")

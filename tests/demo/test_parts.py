@@ -60,3 +60,48 @@ def test_the_verdict_needs_the_right_edge_overlapping_the_incident() -> None:
     late = {**right, "start": 1500.0, "end": 1600.0}
     assert found_incident(truth, [wrong_value, region, late])["found"] is False
     assert found_incident(None, [right]) == {"injected": False}
+
+
+def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path, mlflow_store) -> None:
+    import json
+
+    from models.abr.qoe import TraceScore
+    from pipelines.demo.report import write_report
+    from pipelines.demo.run import DemoSettings
+    from pipelines.demo.train import TrainedModel
+    from pipelines.demo.viewers import ViewersOutcome
+    from streaming.headless.beacons import ViewerContext
+    from streaming.headless.player import ChunkRecord, SessionResult
+
+    plans, truth, t0 = plan_viewers(_traces(), "bbb", ViewerSettings(sessions=8), time_scale=8.0)
+    results = []
+    for i, _ in enumerate(plans):
+        chunks = [ChunkRecord(k, k % 3, 300.0 * (1 + k % 3), 200_000, 0.5, 1.0, 8.0, 0.5 if k == 4 else 0.0, 0.8,
+                              "model", "plan") for k in range(6)]
+        results.append(SessionResult("learned-remote", f"tr{i}", 1.2, chunks, TraceScore(0.5 - i / 10, 600.0, 0.5, 24.0, 3)))
+    events = tmp_path / "telemetry.jsonl"
+    viewer = ViewerContext("v", "s", "bbb", "web", "eu-west", "eu-west-2")
+    events.write_text("".join(json.dumps({"kind": "heartbeat", **viewer.__dict__, "timestamp": t0 + 10 * k, "playhead_s": 1.0,
+                                          "buffer_s": 5.0, "bitrate_kbps": 600.0, "throughput_kbps": 900.0}) + "\n"
+                              for k in range(20)))
+    outcome = ViewersOutcome(results, plans, events, {"written": 20, "posted": 20}, [], truth)
+    alert = {"dimension": "edge", "value": "eu-west-2", "start": truth["start"] + 30, "end": truth["end"], "severity": "major"}
+    record = {"renditions": [{"codec": "h264", "average_bandwidth_bps": b * 1000, "height": h}
+                             for b, h in ((340, 720), (713, 720), (1201, 720))], "ladder": "service", "drm": "clearkey"}
+    models = [TrainedModel("abr", "abr-policy", "3", "abr", 30.0, {"validation_mean_qoe": 1.1})]
+    settings = DemoSettings(clip="c.mp4", title_id="bbb", name="B")
+    page = write_report(tmp_path, settings, models, outcome, {"ingest": record, "detect": {"alerts": [alert]},
+                                                              "stage_seconds": {"train": 30.0}, "total_s": 300.0})
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 3 and "abr-policy@champion" in text
+    assert "incident on edge eu-west-2: found after 30.0 s" in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["detection"]["found"] is True and summary["viewers"]["sessions"] == 8
+
+    from training import tracking
+
+    mlflow = tracking.configure()
+    runs = mlflow.search_runs(experiment_names=["demo"])
+    assert len(runs) == 1 and runs.iloc[0]["metrics.incident_found"] == 1.0
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.iloc[0]["run_id"])}
+    assert {"report.html", "summary.json", "telemetry.jsonl", "sessions.png"} <= artifacts
