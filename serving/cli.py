@@ -52,6 +52,43 @@ def status(overrides: Overrides = None) -> None:
     typer.echo(json.dumps(response.json(), indent=2))
 
 
+@app.command("register-defaults")
+def register_defaults(
+    models: Annotated[str, typer.Option(help="comma list of abr, ladder, qoe")] = "abr,ladder,qoe",
+    alias: Annotated[str, typer.Option(help="alias to point at the new versions")] = "champion",
+) -> None:
+    """Register the committed default ABR policy, ladder predictor and QoE detector where ``alias`` is unset.
+
+    A fresh machine can then ``streamlab serve start`` at once; a trained model already at the
+    alias is left alone (train the recommender with ``streamlab recsys train``: it has no committed default).
+    """
+    from pipelines.errors import StreamlabError
+    from serving import registration
+    from serving.registry import ModelLoadError, resolve_alias
+
+    known = {
+        "abr": (registration.ABR_MODEL, lambda: registration.register_abr_checkpoint(_abr_default(), alias)),
+        "ladder": (registration.LADDER_MODEL, lambda: registration.register_ladder_predictor(alias=alias)),
+        "qoe": (registration.QOE_MODEL, lambda: registration.register_qoe_detector(alias=alias)),
+    }
+    chosen = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in known]
+    if unknown or not chosen:
+        raise StreamlabError(f"unknown models {unknown}; choose from {sorted(known)}")
+    for key in chosen:
+        name, register = known[key]
+        try:
+            typer.echo(f"{name}@{alias}: already version {resolve_alias(name, alias)}, left alone")
+        except ModelLoadError:
+            typer.echo(f"{name}@{alias}: registered the committed default as version {register()}")
+
+
+def _abr_default():  # noqa: ANN202
+    from models.abr.policies.learned import DEFAULT_CHECKPOINT
+
+    return DEFAULT_CHECKPOINT
+
+
 @app.command()
 def compare(
     title_id: Annotated[str, typer.Option("--title-id", help="published title to play")],
