@@ -303,6 +303,7 @@ def _compare_ladders(edge: str, validation, policies, remote_url: str | None) ->
                 remote_settings, f"abr {ladder} remote",
             )
             comparison["policies"]["learned-remote"] = _summary(report(remote))
+            comparison["policies"]["bola-on-remote-sessions"] = _summary(report(groups["bola"][: len(first)]))
             comparison["learned-remote_minus_bola"] = paired(remote, groups["bola"][: len(first)])
         comparisons[ladder] = comparison
     return comparisons
