@@ -136,3 +136,19 @@ def test_service_raises_the_same_alerts_as_the_detector_in_process(client, tmp_p
     ]
     listed = client.get("/qoe/alerts").json()["alerts"]
     assert [a["id"] for a in listed][-len(opened) :] == [a["id"] for a in opened]
+
+
+def test_concurrent_beacon_batches_are_all_scored(client) -> None:
+    """Eight players post at once (the service scores on a thread pool): one locked detector, nothing lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def player(n: int) -> int:
+        accepted = 0
+        with httpx.Client(base_url=str(client.base_url), trust_env=False, timeout=60) as own:
+            for step in range(5):
+                beat = {**HEARTBEAT, "session_id": f"c{n}", "viewer_id": f"v{n}", "timestamp": 2_000_000.0 + step * 5}
+                accepted += own.post("/qoe/ingest", json=[beat, beat]).json()["accepted"]
+        return accepted
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(player, range(8))) == 8 * 5 * 2
