@@ -133,16 +133,26 @@ def chromium(headless: bool = True) -> Iterator[Any]:
             context.close()
 
 
-def player_url(page_url: str, title_id: str, protocol: str, playback_rate: float = 4.0, token: str | None = None) -> str:
+def player_url(
+    page_url: str,
+    title_id: str,
+    protocol: str,
+    playback_rate: float = 4.0,
+    token: str | None = None,
+    viewer_token: str | None = None,
+) -> str:
     """The page URL that starts ``title_id`` at once: muted autoplay at ``playback_rate``.
 
     ``token`` is the viewer's playback token for a protected title (the page sends it to the
-    licence server as a bearer token).
+    licence server as a bearer token); ``viewer_token`` a signed viewer link token
+    (``streamlab catalog link``), naming the viewer in the page's QoE beacons.
     """
     parts = urlsplit(page_url)
     params: dict[str, str | int] = {"title": title_id, "protocol": protocol, "autoplay": 1, "rate": f"{playback_rate:g}"}
     if token is not None:
         params["token"] = token
+    if viewer_token is not None:
+        params["viewer_token"] = viewer_token
     query = urlencode(params)
     merged = f"{parts.query}&{query}" if parts.query else query
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", merged, ""))
@@ -159,6 +169,7 @@ def check_playback(
     playback_rate: float = 4.0,
     token: str | None = None,
     context: Any | None = None,
+    viewer_token: str | None = None,
 ) -> PlaybackResult:
     """Play ``title_id`` over ``protocol`` in headless chromium and return what was observed.
 
@@ -168,7 +179,7 @@ def check_playback(
     that ends or stalls before advancing far enough, or after ``timeout_s`` wall seconds. Pass
     ``context`` (from :func:`chromium`) to reuse one browser across checks; ``screenshot`` saves a
     PNG of the page when the check ends, pass or fail; ``token`` is the playback token a protected
-    title needs.
+    title needs; ``viewer_token`` the signed viewer the beacons speak for.
     """
     if protocol not in PROTOCOLS:
         raise PlaybackError(f"protocol {protocol!r} is not supported: use one of {', '.join(PROTOCOLS)}")
@@ -179,9 +190,9 @@ def check_playback(
         )
     if context is None:
         with chromium() as own_context:
-            return _check(own_context, player_url(page_url, title_id, protocol, playback_rate, token), title_id,
+            return _check(own_context, player_url(page_url, title_id, protocol, playback_rate, token, viewer_token), title_id,
                           protocol, min_advance_s, timeout_s, screenshot)
-    return _check(context, player_url(page_url, title_id, protocol, playback_rate, token), title_id, protocol,
+    return _check(context, player_url(page_url, title_id, protocol, playback_rate, token, viewer_token), title_id, protocol,
                   min_advance_s, timeout_s, screenshot)
 
 
@@ -219,7 +230,7 @@ def _check(
 ) -> PlaybackResult:
     from playwright.sync_api import Error as PlaywrightError
 
-    shown_url = re.sub(r"token=[^&]*", "token=<redacted>", url)  # errors and logs never carry the token
+    shown_url = re.sub(r"token=[^&]*", "token=<redacted>", url)  # also viewer_token=  # errors and logs never carry the token
     console_errors: list[str] = []
     page = context.new_page()
     # Every check is a first-time viewer: with chromium's HTTP cache on, a second check in the same

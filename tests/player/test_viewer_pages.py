@@ -199,3 +199,13 @@ def test_cli_prints_a_link_the_origin_accepts(origin, secret_file, monkeypatch) 
     assert client.get("/config.json", params={"viewer_token": token}).json()["viewer_id"] == "196"
     refused = CliRunner().invoke(app, ["link", "bad id"])
     assert refused.exit_code != 0 and "not valid" in str(refused.exception)
+
+
+def test_playback_checks_can_speak_for_a_signed_viewer() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from streaming.player.browser import player_url
+
+    query = parse_qs(urlsplit(player_url("http://edge:8000/", "clip", "hls", viewer_token="abc.def")).query)
+    assert query["viewer_token"] == ["abc.def"] and query["title"] == ["clip"] and query["autoplay"] == ["1"]
+    assert "viewer_token" not in parse_qs(urlsplit(player_url("http://edge:8000/", "clip", "hls")).query)
