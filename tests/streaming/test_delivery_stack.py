@@ -273,3 +273,23 @@ def test_purge_empties_both_tiers_so_a_republished_title_is_fetched_anew(stack: 
     assert again.headers["x-cache-chain"] == "shield=MISS, edge=MISS"
     with pytest.raises(StackError, match="must start with '/'"):
         stack.purge("media/sample")
+
+
+def test_the_stack_in_its_own_process_serves_the_title_and_stops(media: Path) -> None:
+    import psutil
+
+    from streaming.delivery.stack import stack_in_subprocess
+
+    with stack_in_subprocess(media) as urls:
+        child = psutil.Process(int(urls["pid"]))
+        response = get(urls["edge"] + "/media/sample/master.m3u8")
+        assert response.status_code == 200 and child.pid != os.getpid()
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_stack_process_that_cannot_start_is_one_clear_error(media: Path) -> None:
+    from streaming.delivery.stack import stack_in_subprocess
+
+    with pytest.raises(StackError, match="failed to start.*edge.capacity_bytes"), \
+            stack_in_subprocess(media, overrides=["edge.capacity_bytes=-1"]):
+        pass
