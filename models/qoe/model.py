@@ -111,6 +111,7 @@ class QoeModel:
         index = {g: i for i, g in enumerate(groups)}
         win = units["window"].to_numpy()
         causes: list[Cause] = []
+        last_named: dict[Group, int] = {}
         for w_rel in windows:
             slow = np.zeros(len(groups), dtype=bool)
             if lane:
@@ -125,12 +126,18 @@ class QoeModel:
             hi = np.searchsorted(win, window, side="right")
             span = units.iloc[lo:hi]
             found = self.attribute(window, candidates, groups, seqs[:, w_rel, -1], scores[:, w_rel], span,
-                                   {int(i) for i in np.flatnonzero(slow)})
+                                   {int(i) for i in np.flatnonzero(slow)}, self.ongoing(last_named, window))
+            for c in found:
+                last_named[(c.dimension, c.value)] = window
             if lane and found:
                 sums[[index[g] for g in self.explained_groups(found, span) if g in index]] = 0.0
             if w_rel >= warm:
                 causes.extend(found)
         return causes
+
+    def ongoing(self, last_named: dict[Group, int], window: int) -> set[Group]:
+        """Causes named within ``close_after_windows`` before ``window``: the alerts still open."""
+        return {g for g, w in last_named.items() if 0 < window - w <= self.detection.close_after_windows}
 
     @staticmethod
     def explained_groups(causes: list[Cause], span_units: pd.DataFrame) -> set[Group]:
@@ -162,13 +169,17 @@ class QoeModel:
         return cum[ends] - cum[ends - ctx]
 
     def attribute(self, window: int, candidates: list[int], groups: list[Group], feats: np.ndarray,
-                  scores: np.ndarray, span_units: pd.DataFrame, slow: set[int] | frozenset[int] = frozenset()) -> list[Cause]:
+                  scores: np.ndarray, span_units: pd.DataFrame, slow: set[int] | frozenset[int] = frozenset(),
+                  ongoing: set[Group] | frozenset[Group] = frozenset()) -> list[Cause]:
         """Greedy explaining-away over the flagged groups of one window (see the module docstring).
 
         ``span_units`` are the units of the ``lookback + 1`` windows ending at ``window``, so a
         candidate is re-scored on its whole sequence with the chosen causes' units removed. ``slow``
         candidates were raised by the slow lane (their window score is under the threshold): they
         survive explaining-away while their re-scored window still exceeds the lane's reference.
+        ``ongoing`` causes (named in the last ``close_after_windows`` windows, i.e. open alerts)
+        explain first: a device whose slow starts all come from a region under origin slowness is
+        not a second incident just because the region's own score dipped for a window.
         """
         floor = {i: (self.cusum_reference * self.detector.threshold if i in slow else self.detector.threshold)
                  for i in candidates}
@@ -178,22 +189,32 @@ class QoeModel:
         columns = {d: span_units[d].to_numpy() for d in DIMENSIONS}
         unit_windows = span_units["window"].to_numpy()
         count_matrix = span_units[list(COUNT_COLUMNS)].to_numpy(dtype=np.float64)
+
+        def rescore(remaining: dict[int, tuple[np.ndarray, float]]) -> dict[int, tuple[np.ndarray, float]]:
+            idx = list(remaining)
+            if not idx:
+                return {}
+            ctx = np.stack([self._span_counts(window, unit_windows, count_matrix,
+                                              (columns[groups[i][0]] == groups[i][1]) & ~removed) for i in idx])
+            seq = features(ctx, self.baselines.rates_for([groups[i] for i in idx]), self.detection.heartbeat_clustering)      # [n, L, F]
+            new_scores = self.detector.score(seq, [groups[i] for i in idx])
+            ok = units_in(ctx[:, -1], self.detection.min_units)
+            return {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx) if ok[k] and new_scores[k] > floor[i]}
+
+        if ongoing:
+            for i in [i for i in remaining if groups[i] in ongoing]:
+                feat, score = remaining.pop(i)
+                causes.append(Cause(window, groups[i][0], groups[i][1], score, self.evidence(feat, groups[i])))
+            for dim, value in ongoing:
+                removed |= columns[dim] == value
+            remaining = rescore(remaining)
         while remaining and len(causes) < self.detection.max_causes_per_window:
             best = max(remaining, key=lambda i: (float(remaining[i][0][SURPRISE][RANK_SYMPTOMS].sum()), remaining[i][1]))
             feat, score = remaining.pop(best)
             causes.append(Cause(window, groups[best][0], groups[best][1], score, self.evidence(feat, groups[best])))
             dim, value = groups[best]
             removed |= columns[dim] == value
-            if not remaining:
-                break
-            idx = list(remaining)
-            ctx = np.stack([self._span_counts(window, unit_windows, count_matrix,
-                                              (columns[groups[i][0]] == groups[i][1]) & ~removed) for i in idx])
-            seq = features(ctx, self.baselines.rates_for([groups[i] for i in idx]), self.detection.heartbeat_clustering)      # [n, L, F]
-            new_scores = self.detector.score(seq, [groups[i] for i in idx])
-            ok = units_in(ctx[:, -1], self.detection.min_units)
-            remaining = {i: (seq[k, -1], float(new_scores[k])) for k, i in enumerate(idx)
-                         if ok[k] and new_scores[k] > floor[i]}
+            remaining = rescore(remaining)
         return self._most_specific(causes, window, columns, unit_windows, count_matrix)
 
     def _most_specific(self, causes: list[Cause], window: int, columns: dict[str, np.ndarray],

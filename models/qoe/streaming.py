@@ -62,6 +62,7 @@ class StreamingDetector:
         self.history = np.zeros((len(self.groups), self.length - 1, len(FEATURES)), dtype=np.float32)
         self.last_scores = np.full(len(self.groups), -np.inf)
         self.cusum = np.zeros(len(self.groups))
+        self.last_named: dict[Group, int] = {}
         self.tracker = AlertTracker(det.window_s, model.detector.threshold, model.detector.name,
                                     det.confirm_windows, det.close_after_windows, det.instant_ratio)
         self.windows_closed = 0
@@ -173,7 +174,9 @@ class StreamingDetector:
             rows = [u for w in range(window - self.model.lookback, window + 1) for u in self.units.get(w, [])]
             span_units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS))
             causes = self.model.attribute(window, [int(i) for i in flagged], self.groups, feats, scores, span_units,
-                                          {int(i) for i in np.flatnonzero(slow)})
+                                          {int(i) for i in np.flatnonzero(slow)}, self.model.ongoing(self.last_named, window))
+            for c in causes:
+                self.last_named[(c.dimension, c.value)] = window
             if causes and np.isfinite(self.model.cusum_threshold):
                 reset = [self.index[k] for k in self.model.explained_groups(causes, span_units) if k in self.index]
                 self.cusum[reset] = 0.0

@@ -118,3 +118,23 @@ def test_streaming_accepts_groups_never_seen_in_training(model):
     assert any(s.group_scores for s in scored[-5:])
     assert alerts == [] and stream.flush() == []
     assert np.isfinite(stream.model.baselines.rates_for([("edge", "edge-1")])).all()
+
+
+def _attribute_only(model, units, last, group, ongoing):
+    groups, seqs, scores, _, _ = model.grid_scores(units, last, last)
+    span = units[units["window"] >= last - model.lookback].reset_index(drop=True)
+    causes = model.attribute(last, [groups.index(group)], groups, seqs[:, 0, -1], scores[:, 0], span, ongoing=ongoing)
+    return {(c.dimension, c.value) for c in causes}
+
+
+def test_an_open_alert_explains_a_device_whose_bad_sessions_are_all_in_it(model):
+    edges = ["eu-west-1", "eu-west-2", "eu-west-3"]
+    units, _, last = _units(model, "eu-west", edges, set(edges), bad_from=20)
+    assert _attribute_only(model, units, last, ("device", "tv"), set()) == {("device", "tv")}
+    assert _attribute_only(model, units, last, ("device", "tv"), {("region", "eu-west")}) == set()
+
+
+def test_an_unrelated_open_alert_explains_nothing(model):
+    edges = ["eu-west-1", "eu-west-2", "eu-west-3"]
+    units, _, last = _units(model, "eu-west", edges, set(edges), bad_from=20)
+    assert _attribute_only(model, units, last, ("device", "tv"), {("region", "us-east")}) == {("device", "tv")}
