@@ -36,7 +36,7 @@ from streaming.headless.settings import HeadlessSettings
 
 class IncidentSettings(BaseModel):
     edge: str = Field("eu-west-2", description="the edge whose viewers suffer")
-    throughput_factor: float = Field(0.12, gt=0, le=1)
+    throughput_factor: float = Field(0.25, gt=0, le=1)
     start_fraction: float = Field(0.35, ge=0, le=1, description="of the arrival period")
     end_fraction: float = Field(0.9, ge=0, le=1)
 
