@@ -1,9 +1,17 @@
 """The BentoML service: ``/abr/decide``, ``/recommend``, ``/ladder``, ``/qoe/ingest`` and ``/qoe/alerts``.
 
 One service, one process: on 2 cores a second service process would cost more than it serves.
-Each model is a :class:`~serving.registry.ServedModel` following its registry alias; an endpoint
-whose model is not loaded still answers, from its fallback (BOLA; the popular list is the
-model's own cold start, so ``recommend`` needs the model), and the fallback is counted.
+Each model is a :class:`~serving.registry.ServedModel` following its registry alias. Without a
+loaded version ``abr/decide`` still answers, from BOLA; ``recommend``, ``ladder`` and
+``qoe/ingest`` answer 503 and their callers fall back (catalog: the popular list; ingest: the
+fixed ladder, see :mod:`pipelines.ladder.service_client`). Fallbacks are counted in
+``streamlab_serving_fallbacks_total{endpoint,reason}``; ``/readyz`` is 200 only when every
+enabled model is loaded.
+
+Per-request cost (issue 8's load targets, ``benchmarks/bench_serving.py``): the cheap endpoints
+run on the event loop (a thread hop costs as much CPU as the work), OpenTelemetry spans are off
+(``tracing: false``), and the loaded models are frozen out of the garbage collector
+(:func:`freeze_heap`), whose full collections were the p99 stalls.
 
 Seam for the remaining endpoints: add a ``ModelSettings`` entry in ``configs/serving.yaml``, a
 loader (``Path -> model``) and request/response models in their own ``serving/<name>.py``, then
