@@ -5,7 +5,10 @@ six-rung ladder held inside a ``Video`` object and keeps its goodput history on 
 object. A server needs neither: every request carries the title's ladder (any rung count,
 per-title bitrates, the next chunks' sizes or the manifest's bandwidths) and the session's
 recent downloads, so :func:`decide_learned` calls the policy's pieces (its quantile net, scenario
-weights and planner) statelessly and is safe from many threads at once.
+weights and planner) statelessly and is safe from many threads at once. The planner is
+:func:`fast_plan_scores`: the policy's own planner re-expressed as a walk over the plan tree,
+bit-for-bit the same scores at about a third of the CPU (``tests/serving/test_abr_recorded.py``
+replays recorded requests and compares against the reference planner).
 
 Units: the planner's player model uses 4 s chunks (:data:`models.abr.simulator.CHUNK_MS`); a
 title with another segment duration is mapped onto it by stretching time by
