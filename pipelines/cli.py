@@ -28,6 +28,7 @@ GROUPS: list[tuple[str, str]] = [
     ("recsys", "training.recsys_cli"),
     ("qoe", "training.qoe_cli"),
     ("serve", "serving.cli"),
+    ("catalog", "streaming.catalog_page.cli"),
 ]
 
 _typer_app = typer.Typer(

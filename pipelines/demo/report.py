@@ -172,6 +172,7 @@ def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outc
         "incident": outcome.incident,
         "detection": verdict,
         "browser": facts.get("browser"),
+        "catalog": facts.get("catalog"),
         "serving_metrics": facts.get("serving_metrics"),
         "edge": {k: facts.get("edge", {}).get(k) for k in ("requests", "hits", "misses", "coalesced", "hit_ratio")},
         "stage_seconds": facts.get("stage_seconds"),
@@ -204,7 +205,7 @@ def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str
                 "mean startup s": v.get("mean_startup_s"), "rebuffer s": v.get("total_rebuffer_s"),
                 "decisions model": v.get("decisions_model"), "decisions fallback": v.get("decisions_fallback")}]
     shot = ""
-    for png in sorted(out_dir.glob("browser_*.png")):
+    for png in sorted(out_dir.glob("browser_*.png")) + sorted(out_dir.glob("catalog.png")):
         shot += f"<img src='data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}' width='480'>"
     css = ("body{font:14px system-ui;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0}"
            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}h2{margin-top:1.6em}")
@@ -226,7 +227,11 @@ def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str
 <h2>QoE detection</h2><p><b>{html.escape(verdict)}</b></p>
 <img src="data:image/png;base64,{images['telemetry']}">
 {_table([{k: a.get(k) for k in ('dimension', 'value', 'start', 'end', 'severity')} for a in alerts])}
-<h2>Browser</h2><p>{html.escape(json.dumps(summary.get('browser')))}</p>{shot}
+<h2>Browser: the protected title, and the catalog page</h2>
+<p>{html.escape(json.dumps(summary.get('browser')))}</p>
+<p>Catalog for viewer {html.escape(str((facts.get('catalog') or {}).get('viewer')))}
+(source <b>{html.escape(str((facts.get('catalog') or {}).get('source')))}</b>):
+{html.escape(', '.join((facts.get('catalog') or {}).get('titles', [])))}</p>{shot}
 <h2>Serving and fallbacks</h2>{_table(metrics)}
 <p>Edge cache: {html.escape(json.dumps(summary['edge']))}; beacons: {html.escape(json.dumps(summary['beacons']))}</p>
 <h2>Stages</h2>{_table(stages)}

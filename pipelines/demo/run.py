@@ -45,7 +45,7 @@ class DemoSettings(BaseModel):
     episode_s: float = Field(24.0, gt=0, description="the real clip is looped to this length before ingest")
     ladder: str = "service"
     drm: str = "clearkey"
-    protocols: list[Literal["hls", "dash"]] = ["dash"]
+    protocols: list[Literal["hls", "dash"]] = ["hls"]
     serving: list[str] = []
     """Overrides for configs/serving.yaml (e.g. ``port=3000``)."""
     headless: list[str] = []
@@ -53,6 +53,7 @@ class DemoSettings(BaseModel):
     train: TrainBudgets = TrainBudgets()
     viewers: ViewerSettings = ViewerSettings()
     browser_viewer: str = "demo-browser"
+    catalog_viewer: str = Field("196", description="an ml-100k viewer id, signed in on the catalog page")
     report_dir: Path = Path(".state/demo")
     skip: list[Literal["features", "train"]] = []
     """Stages to skip on a re-run: ``train`` reuses the versions registered at ``@champion``."""
@@ -244,10 +245,30 @@ def _browser(settings: DemoSettings, services: dict[str, Any], out_dir: Path) ->
         result = check_playback(services["edge_url"] + "/", settings.title_id, protocol, token=token,
                                 screenshot=out_dir / f"browser_{protocol}.png")
         played[protocol] = {"advanced_s": round(result.advanced_s, 1), "decoded_frames": result.decoded_frames,
-                            "rendition": result.rendition}
+                            "abr_decisions": result.abr_decisions, "abr_fallbacks": result.abr_fallbacks,
+                            "beacons_sent": result.beacons_sent, "beacons_failed": result.beacons_failed}
         say(f"   chromium {protocol.upper()}: played {result.advanced_s:.1f} s, {result.decoded_frames} frames, "
-            f"keys from {licence.url}")
+            f"keys from {licence.url}, ABR decisions {result.abr_decisions}, {result.beacons_sent} beacons")
     return played
+
+
+def _catalog(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """The catalog page for a signed-in viewer, through the edge, in chromium: model list or popular fallback."""
+    from streaming.catalog_page.settings import load_catalog_settings
+    from streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
+    from streaming.player.browser import chromium
+
+    page_settings = load_catalog_settings()
+    signer = ViewerSigner(load_or_create_secret(page_settings.viewer.secret_file), page_settings.viewer.token_ttl_s)
+    url = f"{services['edge_url']}/browse?viewer_token={signer.issue(settings.catalog_viewer)}"
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        source = page.get_attribute("#catalog-page", "data-source")
+        titles = page.locator("#recs li").all_inner_texts()
+        page.screenshot(path=str(out_dir / "catalog.png"))
+    say(f"   catalog page for viewer {settings.catalog_viewer}: {len(titles)} titles, source {source}")
+    return {"viewer": settings.catalog_viewer, "source": source, "titles": [t.splitlines()[0] for t in titles[:10]]}
 
 
 def _serving_counters(url: str) -> dict[str, float]:
