@@ -22,8 +22,8 @@ over the run: all three tiers on one event loop must stay well under one core.
    :mod:`streaming.delivery.cache_tier`). Both are reported.
 2. ``abr``: on each ladder, the 32 held-out validation traces of the ABR split
    (``configs/abr.yaml``), each from :data:`ABR_STARTS_PER_TRACE` seeded start points, every
-   session played by each policy from the same start: mean QoE, the paired difference with a
-   95% interval, and wins/losses per session.
+   session played by each policy from the same start, :data:`ABR_EPISODES` times through the title
+   (45 chunks): mean QoE, the paired difference with a 95% interval, and wins/losses per session.
    ``learned-local`` is the committed checkpoint in-process. ``learned-remote`` asks
    ``abr/decide`` on a BentoML server started for the bench (the registry's
    ``abr-policy@champion``, 50 ms budget, BOLA when late), on one start per trace at
@@ -58,6 +58,9 @@ LOAD_TIME_SCALE = 4.0
 ABR_TIME_SCALE = 10.0
 ABR_ARRIVAL_S = 8.0
 ABR_STARTS_PER_TRACE = 3
+ABR_EPISODES = 3
+"""ABR sessions play the 60 s title three times (45 chunks, about the simulator's 48-chunk title):
+a 15-chunk session is mostly startup, where every policy starts low and the comparison is noise."""
 """Each held-out trace is played from this many seeded start points: 96 pairs per ladder."""
 REMOTE_CONCURRENCY = 16
 """Sessions at once asking the model server. At ``ABR_TIME_SCALE`` every session decides ten
@@ -283,6 +286,7 @@ def _compare_ladders(edge: str, validation, policies, remote_url: str | None) ->
 
     settings = load_headless_settings([
         f"time_scale={ABR_TIME_SCALE}", "concurrency=128", f"arrival_spread_s={ABR_ARRIVAL_S}", "read_chunk_bytes=65536",
+        f"episodes={ABR_EPISODES}",
     ])
     remote_settings = settings.model_copy(update={"concurrency": REMOTE_CONCURRENCY})
     comparisons: dict[str, object] = {}

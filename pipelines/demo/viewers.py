@@ -8,8 +8,8 @@ that start inside the incident window get their trace scaled down, as a congeste
 The ground truth is returned with the results so the report can say whether the detector found it.
 
 A real title is minutes long; the demo's clip is seconds long, so a session plays it
-``episodes`` times back to back (a binge), which keeps the segments real and the sessions long
-enough for ABR to matter.
+``headless.episodes`` times back to back (:func:`~streaming.headless.manifest.binge`), which keeps
+the segments real and the sessions long enough for ABR to matter.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from models.abr.traces import Trace
 from pipelines.progress import track
 from streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
-from streaming.headless.manifest import PlayerTitle, load_title
+from streaming.headless.manifest import binge, load_title
 from streaming.headless.player import SessionResult, play_session
 from streaming.headless.policies import RemotePolicy
 from streaming.headless.settings import HeadlessSettings
@@ -43,7 +43,6 @@ class IncidentSettings(BaseModel):
 
 class ViewerSettings(BaseModel):
     sessions: int = Field(48, ge=1)
-    episodes: int = Field(6, ge=1, description="times each session plays the title back to back")
     arrival_spread_s: float = Field(40.0, ge=0, description="wall seconds over which sessions start")
     concurrency: int = Field(24, ge=1)
     edges: list[str] = ["eu-west-1", "eu-west-2", "eu-west-3", "us-east-1"]
@@ -71,15 +70,6 @@ class ViewersOutcome:
     live_alerts: list[dict]
     incident: dict | None
     """Ground truth: dimension, value, start and end (session time, epoch s), or ``None``."""
-
-
-def binge(title: PlayerTitle, episodes: int) -> PlayerTitle:
-    """The title's segments repeated ``episodes`` times: one long session over a short real clip."""
-    rungs = tuple(
-        replace(r, segment_urls=r.segment_urls * episodes, segment_durations_s=r.segment_durations_s * episodes)
-        for r in title.rungs
-    )
-    return replace(title, rungs=rungs)
 
 
 def _region(edge: str) -> str:
@@ -137,7 +127,7 @@ def run_viewers(
 ) -> ViewersOutcome:
     """Play every planned viewer (bounded concurrency); beacons go to ``qoe/ingest`` and to ``events_path``."""
     with httpx.Client(trust_env=False, timeout=headless.http_timeout_s) as client:
-        title = binge(load_title(client, edge_url, title_id), settings.episodes)
+        title = binge(load_title(client, edge_url, title_id), headless.episodes)
     plans, truth, started_at = plan_viewers(traces, title_id, settings, headless.time_scale)
     sink = BeaconSink(events_path, serving_url.rstrip("/") + "/qoe/ingest")
     wall0 = time.perf_counter()

@@ -13,7 +13,7 @@ title with uneven segments, is priced right; exact per-segment sizes need ``EXT-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urljoin
 
 import httpx
@@ -109,3 +109,19 @@ def load_title(client: httpx.Client, base_url: str, title_id: str) -> PlayerTitl
     if len(counts) != 1:
         raise ManifestError(f"{master_url}: rungs have different segment counts {sorted(counts)}; segments must align")
     return PlayerTitle(title_id, master_url, ordered)
+
+
+def binge(title: PlayerTitle, episodes: int) -> PlayerTitle:
+    """The title's segments repeated ``episodes`` times: one long session over a short real clip.
+
+    Real sessions last minutes; our real clips last seconds. A session shorter than a minute is
+    mostly startup, where every policy starts low, so ABR comparisons need sessions about as long
+    as the simulator's 48-chunk title (``headless.episodes``).
+    """
+    if episodes <= 1:
+        return title
+    rungs = tuple(
+        replace(r, segment_urls=r.segment_urls * episodes, segment_durations_s=r.segment_durations_s * episodes)
+        for r in title.rungs
+    )
+    return replace(title, rungs=rungs)

@@ -19,7 +19,7 @@ import numpy as np
 from models.abr.qoe import summarize
 from models.abr.traces import Trace
 from pipelines.progress import track
-from streaming.headless.manifest import ManifestError, load_title
+from streaming.headless.manifest import ManifestError, binge, load_title
 from streaming.headless.player import SessionResult, play_session
 from streaming.headless.policies import AbrPolicy
 from streaming.headless.settings import HeadlessSettings
@@ -67,7 +67,7 @@ def play_viewer(base_url: str, title_id: str, job: SessionJob, settings: Headles
     try:
         with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
             try:
-                title = load_title(client, base_url, title_id)
+                title = binge(load_title(client, base_url, title_id), settings.episodes)
             except ManifestError as exc:
                 return SessionResult(job.policy, job.plan.trace.name, startup_s=0.0, failed_requests=1, error=str(exc))
             result = play_session(

@@ -9,6 +9,7 @@ from configs import load_config
 
 class HeadlessSettings(BaseModel):
     time_scale: float = Field(1.0, gt=0, le=1000)
+    episodes: int = Field(1, ge=1, le=100, description="a session plays the title this many times back to back")
     link_rtt_s: float = Field(0.08, ge=0, le=5)
     buffer_cap_s: float = Field(60.0, gt=0)
     read_chunk_bytes: int = Field(16384, ge=512)

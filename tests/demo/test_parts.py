@@ -8,8 +8,8 @@ import pytest
 from models.abr.traces import Trace
 from pipelines.demo.report import found_incident
 from pipelines.demo.run import loop_clip
-from pipelines.demo.viewers import IncidentSettings, ViewerSettings, binge, plan_viewers
-from streaming.headless.manifest import PlayerRung, PlayerTitle
+from pipelines.demo.viewers import IncidentSettings, ViewerSettings, plan_viewers
+from streaming.headless.manifest import PlayerRung, PlayerTitle, binge
 
 
 def test_loop_clip_repeats_the_real_clip_at_a_constant_frame_rate(raw_dir, tmp_path) -> None:
@@ -30,6 +30,7 @@ def test_binge_repeats_every_rung_segment_for_segment() -> None:
     title = binge(PlayerTitle("t", "m", (rung, rung)), 3)
     assert title.segment_count == 6 and title.rungs[1].segment_urls == ("a", "b") * 3
     assert title.rungs[0].segment_durations_s == (4.0, 2.0) * 3
+    assert binge(title, 1) is title
 
 
 def _traces() -> list[Trace]:

@@ -77,3 +77,13 @@ def test_decisions_see_the_manifests_chunk_sizes(title) -> None:
     for rung, sent in zip(title.rungs, request.ladder, strict=True):
         assert sent.chunk_sizes_bytes == list(rung.segment_sizes_bytes[-2:])  # only the chunks that are left
         assert sent.chunk_sizes_bytes[0] == pytest.approx(rung.bitrate_kbps * 1000 / 8 * 2.0, abs=1)
+
+
+def test_a_binge_session_plays_the_title_back_to_back(stack, traces, fast_settings) -> None:
+    from streaming.headless.runner import SessionJob, SessionPlan, play_viewer
+
+    settings = fast_settings.model_copy(update={"episodes": 2})
+    job = SessionJob(SessionPlan(traces[0], 0.0), "bola", BolaPolicy, 0.0, "binge-1")
+    result = play_viewer(stack.edge_url, TITLE, job, settings)
+    assert result.error is None and len(result.chunks) == 24, "12 segments, twice"
+    assert [c.index for c in result.chunks] == list(range(24))
