@@ -146,6 +146,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
         with stages("watch", "simulated viewers through the edge, and one headless chromium"):
             outcome = _watch(settings, services, out_dir)
             facts["browser"] = _browser(settings, services, out_dir)
+            facts["catalog"] = _catalog(settings, services, out_dir)
             facts["serving_metrics"] = _serving_counters(services["serving_url"])
             facts["edge"] = _edge_stats(services["edge_url"])
         with stages("detect", "the registered QoE detector over the viewers' telemetry"):
