@@ -13,7 +13,14 @@ candidate is taken as a cause; its units are removed from every other candidate,
 (*explaining away*); candidates that fall below the threshold were symptoms of the cause. So one bad
 edge explains its region, all edges of a bad region are explained by the region (which has more
 affected units than any one edge), and a bad title or device explains the regions and edges it
-touched.
+touched. Three refinements make that robust on real days: alerts still open explain first (a dip
+in the region's own score does not turn its devices into new incidents), a region is renamed to its
+edge when that one edge carries the region's excess and its siblings are healthy
+(:meth:`QoeModel._most_specific`), and an edge named beside its own region is dropped.
+
+**Two lanes.** The fast lane flags a window whose score passes the calibrated threshold; the slow
+lane (:mod:`models.qoe.cusum`) sums sub-threshold evidence per group so a sparse group (a small
+device type at night) pages within minutes. Both feed the same attribution and alert tracker.
 
 Artifact layout (a directory): ``model.json`` (detector kind, threshold, settings, baselines and
 detector state) plus the detector's weights file (``sequence.pt`` state_dict or ``iforest.skops``).
