@@ -34,21 +34,25 @@ def _png(fig: Any) -> str:
 
 
 def ladder_figure(record: dict[str, Any]) -> Any:
+    """Each codec's rungs on one row at their measured bitrate, labelled with their resolution."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    by_codec: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    by_codec: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in record.get("renditions", []):
-        by_codec[r["codec"]].append((r["average_bandwidth_bps"] / 1000, r["height"]))
-    for codec, points in sorted(by_codec.items()):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=codec)
+        by_codec[r["codec"]].append(r)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.7 * max(len(by_codec), 1)))
+    for row, rungs in enumerate(by_codec[c] for c in sorted(by_codec)):
+        rates = [r["average_bandwidth_bps"] / 1000 for r in rungs]
+        ax.plot(rates, [row] * len(rates), "o", markersize=8)
+        for rate, r in zip(rates, rungs, strict=True):
+            ax.annotate(f"{r['height']}p\n{rate:.0f}", (rate, row), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=8)
+    ax.set_yticks(range(len(by_codec)), sorted(by_codec))
+    ax.set_ylim(-0.5, len(by_codec) - 0.2)
     ax.set_xscale("log")
-    ax.set_xlabel("average bitrate (kbit/s, measured)")
-    ax.set_ylabel("height (px)")
-    ax.set_title("published ladder (from the ladder service)")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    ax.set_xlabel("average bitrate (kbit/s, measured on the published segments)")
+    ax.set_title(f"published ladder ({record.get('ladder', '?')})")
+    ax.grid(alpha=0.3, axis="x")
     return fig
 
 
@@ -196,6 +200,23 @@ def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outc
     return page
 
 
+def _alert_row(alert: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    """An alert with its times as seconds after the incident began (or UTC when none was injected)."""
+    import datetime as dt
+
+    origin = (summary.get("incident") or {}).get("start")
+
+    def when(t: Any) -> Any:
+        if not isinstance(t, (int, float)):
+            return t
+        if origin is not None:
+            return f"{t - origin:+.0f} s"
+        return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S UTC")
+
+    return {"dimension": alert.get("dimension"), "value": alert.get("value"), "start (vs incident)": when(alert.get("start")),
+            "end": when(alert.get("end")), "severity": alert.get("severity")}
+
+
 def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str, str], alerts: list[dict[str, Any]],
           facts: dict[str, Any], out_dir: Path) -> str:
     models = [{"family": m.family, "registered model": f"{m.registered_model}@champion", "version": m.version,
@@ -226,7 +247,7 @@ def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str
 <h2>Viewers</h2>{_table(viewers)}<img src="data:image/png;base64,{images['sessions']}">
 <h2>QoE detection</h2><p><b>{html.escape(verdict)}</b></p>
 <img src="data:image/png;base64,{images['telemetry']}">
-{_table([{k: a.get(k) for k in ('dimension', 'value', 'start', 'end', 'severity')} for a in alerts])}
+{_table([_alert_row(a, summary) for a in alerts])}
 <h2>Browser: the protected title, and the catalog page</h2>
 <p>{html.escape(json.dumps(summary.get('browser')))}</p>
 <p>Catalog for viewer {html.escape(str((facts.get('catalog') or {}).get('viewer')))}

@@ -124,6 +124,8 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
     stages = Stages(STAGES)
     out_dir = project.resolve(settings.report_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*out_dir.glob("*.png"), out_dir / "report.html", out_dir / "summary.json", out_dir / "alerts.jsonl"]:
+        stale.unlink(missing_ok=True)  # a report never shows a picture from an earlier run
     facts: dict[str, Any] = {"title": settings.title_id}
 
     with stages("data", "fetching and verifying datasets"):
@@ -147,7 +149,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
             outcome = _watch(settings, services, out_dir)
             facts["browser"] = _browser(settings, services, out_dir)
             facts["catalog"] = _catalog(settings, services, out_dir)
-            facts["serving_metrics"] = _serving_counters(services["serving_url"])
+            facts["serving_metrics"] = _counters(services["serving_url"], services["stack"].origin_url)
             facts["edge"] = _edge_stats(services["edge_url"])
         with stages("detect", "the registered QoE detector over the viewers' telemetry"):
             facts["detect"] = _detect(outcome.events_path, out_dir)
@@ -266,22 +268,27 @@ def _catalog(settings: DemoSettings, services: dict[str, Any], out_dir: Path) ->
         page = context.new_page()
         page.goto(url, wait_until="load")
         source = page.get_attribute("#catalog-page", "data-source")
-        titles = page.locator("#recs li").all_inner_texts()
+        titles = page.locator("#recs .title-name").all_inner_texts()
         page.screenshot(path=str(out_dir / "catalog.png"))
     say(f"   catalog page for viewer {settings.catalog_viewer}: {len(titles)} titles, source {source}")
-    return {"viewer": settings.catalog_viewer, "source": source, "titles": [t.splitlines()[0] for t in titles[:10]]}
+    return {"viewer": settings.catalog_viewer, "source": source, "titles": titles[:10]}
 
 
-def _serving_counters(url: str) -> dict[str, float]:
-    """The service's request and fallback counters, from its Prometheus text."""
+COUNTER_PREFIXES = ("streamlab_serving_requests_total", "streamlab_serving_fallbacks_total", "streamlab_qoe_",
+                    "streamlab_player_abr_", "streamlab_catalog_")
+
+
+def _counters(*urls: str) -> dict[str, float]:
+    """Request and fallback counters from each service's Prometheus text (model server, origin)."""
     import httpx
 
-    text = httpx.get(url + "/metrics", timeout=5, trust_env=False).text
     counters: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith(("streamlab_requests_total", "streamlab_fallbacks_total")):
-            name, _, value = line.rpartition(" ")
-            counters[name] = float(value)
+    for url in urls:
+        text = httpx.get(url + "/metrics", timeout=5, trust_env=False).text
+        for line in text.splitlines():
+            if line.startswith(COUNTER_PREFIXES) and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                counters[name] = float(value)
     return counters
 
 
