@@ -6,7 +6,6 @@ Heavy imports (pandas, torch, sklearn, mlflow, ray) happen inside each command s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,14 +19,15 @@ OVERRIDES = typer.Argument(None, help="config overrides for configs/qoe.yaml, e.
 def simulate(
     out: Path = typer.Option(..., "--out", help="events file: .jsonl (one event per line) or .parquet"),
     seed: int = typer.Option(0, "--seed", help="draws arrivals, sessions and the random incident mix"),
-    incidents: Optional[str] = typer.Option(None, "--incidents", help="SPEC: random (default), random:N, none, a .json/.yaml list, or KIND[(VALUE)][@START][+DURATION];... (see pipelines/qoe/incidents.py)"),
+    incidents: str | None = typer.Option(None, "--incidents", help="SPEC: random (default), random:N, none, a .json/.yaml list, or KIND[(VALUE)][@START][+DURATION];... (see pipelines/qoe/incidents.py)"),
     days: float = typer.Option(1.0, "--days", min=0.001, help="simulated days from population.start_epoch_s"),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="ground-truth JSON; default: <out stem>.labels.json beside --out"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    labels: Path | None = typer.Option(None, "--labels", help="ground-truth JSON; default: <out stem>.labels.json beside --out"),
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Play sessions through the ABR simulator on real traces, with labelled incidents."""
     from models.qoe.settings import load_settings
-    from pipelines.qoe.simulate import simulate as run, summary_line, write_simulation
+    from pipelines.qoe.simulate import simulate as run
+    from pipelines.qoe.simulate import summary_line, write_simulation
 
     sim = run(load_settings(overrides), seed, days, incidents)
     written = write_simulation(sim, out, labels)
@@ -37,9 +37,9 @@ def simulate(
 @app.command()
 def train(
     detector: str = typer.Option("all", "--detector", help="rule, zscore, iforest, sequence, a comma list, or all"),
-    out: Optional[Path] = typer.Option(None, "--out", help="where the artifact directories go (default <state>/qoe/detectors)"),
+    out: Path | None = typer.Option(None, "--out", help="where the artifact directories go (default <state>/qoe/detectors)"),
     track: bool = typer.Option(True, "--track/--no-track", help="log to MLflow and register training.detector as qoe-detector"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Simulate training days, fit and calibrate the detectors, register the primary one."""
     from models.qoe.detectors import DETECTORS
@@ -61,7 +61,7 @@ def train(
 def detect(
     events: Path = typer.Option(..., "--events", help="telemetry: .jsonl or .parquet"),
     out: Path = typer.Option(Path("alerts.jsonl"), "--out", help="alerts, one JSON object per line"),
-    model: Optional[str] = typer.Option(None, "--model", help="artifact dir, models:/qoe-detector@champion, or a committed detector name; default: the committed sequence detector"),
+    model: str | None = typer.Option(None, "--model", help="artifact dir, models:/qoe-detector@champion, or a committed detector name; default: the committed sequence detector"),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data over time shards)"),
     mode: str = typer.Option("batch", "--mode", help="batch, or stream (event by event, as the ingest endpoint does)"),
 ) -> None:
@@ -108,14 +108,14 @@ def detect(
 
 @app.command()
 def evaluate(
-    events: Optional[Path] = typer.Option(None, "--events", help="the events file the alerts were computed on"),
-    labels: Optional[Path] = typer.Option(None, "--labels", help="ground truth from simulate (default: beside --events)"),
-    alerts: Optional[Path] = typer.Option(None, "--alerts", help="alerts from detect"),
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="instead of files: simulate these held-out seeds (comma list) and evaluate every committed detector"),
+    events: Path | None = typer.Option(None, "--events", help="the events file the alerts were computed on"),
+    labels: Path | None = typer.Option(None, "--labels", help="ground truth from simulate (default: beside --events)"),
+    alerts: Path | None = typer.Option(None, "--alerts", help="alerts from detect"),
+    seeds: str | None = typer.Option(None, "--seeds", help="instead of files: simulate these held-out seeds (comma list) and evaluate every committed detector"),
     days: float = typer.Option(1.0, "--days", help="with --seeds: simulated days per seed"),
-    incidents: Optional[str] = typer.Option(None, "--incidents", help="with --seeds: incident SPEC"),
-    scenarios: Optional[str] = typer.Option(None, "--scenarios", help="heldout: the fixed unseen scenarios (training/qoe/evaluate.py) for every committed detector, logged to MLflow"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    incidents: str | None = typer.Option(None, "--incidents", help="with --seeds: incident SPEC"),
+    scenarios: str | None = typer.Option(None, "--scenarios", help="heldout: the fixed unseen scenarios (training/qoe/evaluate.py) for every committed detector, logged to MLflow"),
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Incident-level F1, detection delay, false alerts per day and cause accuracy."""
     import json

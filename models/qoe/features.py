@@ -52,7 +52,7 @@ class Baselines:
         return np.asarray(rows, dtype=float).reshape(len(groups), len(SYMPTOMS))
 
     @classmethod
-    def fit(cls, counts: np.ndarray, groups: list[Group], normal: np.ndarray, prior: float = 50.0) -> "Baselines":
+    def fit(cls, counts: np.ndarray, groups: list[Group], normal: np.ndarray, prior: float = 50.0) -> Baselines:
         """Rates from window counts ``[groups, windows, counts]`` where ``normal`` is True; shrunk to the pooled rate."""
         total = (counts * normal[..., None]).sum(axis=1)          # [groups, counts]
         pooled: dict[str, list[float]] = {}
@@ -72,7 +72,7 @@ class Baselines:
         return {"groups": [list(g) for g in self.groups], "rates": self.rates.round(6).tolist(), "pooled": self.pooled}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Baselines":
+    def from_dict(cls, data: dict) -> Baselines:
         return cls([tuple(g) for g in data["groups"]], np.asarray(data["rates"], dtype=float), data["pooled"])
 
 
@@ -85,7 +85,7 @@ class Grid:
     counts: np.ndarray
 
     @classmethod
-    def from_counts(cls, window_counts: pd.DataFrame, groups: list[Group], w0: int, w1: int) -> "Grid":
+    def from_counts(cls, window_counts: pd.DataFrame, groups: list[Group], w0: int, w1: int) -> Grid:
         index = {g: i for i, g in enumerate(groups)}
         grid = np.zeros((len(groups), w1 - w0 + 1, len(COUNT_COLUMNS)), dtype=np.float32)
         if len(window_counts):

@@ -41,8 +41,7 @@ from models.qoe.alerts import Cause
 from models.qoe.cusum import WARMUP_WINDOWS, cusum_path, sum_cap
 from models.qoe.detectors import Detector, make_detector
 from models.qoe.errors import DetectorError
-from models.qoe.features import (FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for,
-                                 units_in)
+from models.qoe.features import FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for, units_in
 from models.qoe.scores import ScoreSettings
 from models.qoe.settings import DetectionSettings
 from models.qoe.telemetry import DIMENSIONS
@@ -299,7 +298,7 @@ class QoeModel:
         return directory
 
     @classmethod
-    def load(cls, directory: Path) -> "QoeModel":
+    def load(cls, directory: Path) -> QoeModel:
         path = Path(directory) / "model.json"
         if not path.is_file():
             raise DetectorError(f"{directory}: not a QoE detector artifact (no model.json)")

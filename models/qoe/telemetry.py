@@ -14,7 +14,7 @@ Every model forbids unknown fields: a misspelt field is a reject with a reason, 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
@@ -62,7 +62,7 @@ class Heartbeat(_Event):
     errors: Count = 0
 
     @model_validator(mode="after")
-    def _stalls_consistent(self) -> "Heartbeat":
+    def _stalls_consistent(self) -> Heartbeat:
         if self.rebuffer_count == 0 and self.rebuffer_s > 0:
             raise ValueError(f"rebuffer_s={self.rebuffer_s} with rebuffer_count=0; a stall needs a count")
         return self
@@ -87,7 +87,7 @@ class SessionSummary(_Event):
     """Mean per-chunk QoE (:func:`models.abr.qoe.chunk_qoe`) over the chunks played, if any."""
 
     @model_validator(mode="after")
-    def _consistent(self) -> "SessionSummary":
+    def _consistent(self) -> SessionSummary:
         if self.started_at > self.timestamp:
             raise ValueError(f"started_at={self.started_at} is after the end timestamp={self.timestamp}")
         if self.playback_failed and self.failure_reason is None:
@@ -101,6 +101,6 @@ class SessionSummary(_Event):
         return self
 
 
-Event = Annotated[Union[Heartbeat, SessionSummary], Field(discriminator="kind")]
+Event = Annotated[Heartbeat | SessionSummary, Field(discriminator="kind")]
 EVENT_ADAPTER: TypeAdapter[Heartbeat | SessionSummary] = TypeAdapter(Event)
 EVENT_KINDS: tuple[str, ...] = ("heartbeat", "session_end")

@@ -64,7 +64,7 @@ class Incident:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Incident":
+    def from_dict(cls, data: dict[str, Any]) -> Incident:
         return cls(**{k: data[k] for k in ("id", "kind", "dimension", "value", "start_s", "end_s")},
                    params=dict(data.get("params", {})))
 

@@ -52,10 +52,10 @@ class Outcomes:
         return len(self.done_s)
 
     @classmethod
-    def stack(cls, rows: list[dict[str, np.ndarray]]) -> "Outcomes":
+    def stack(cls, rows: list[dict[str, np.ndarray]]) -> Outcomes:
         return cls(**{f: np.stack([r[f] for r in rows]) for f in FIELDS})
 
-    def concat(self, other: "Outcomes") -> "Outcomes":
+    def concat(self, other: Outcomes) -> Outcomes:
         return Outcomes(**{f: np.concatenate([getattr(self, f), getattr(other, f)]) for f in FIELDS})
 
 

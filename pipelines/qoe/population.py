@@ -31,7 +31,7 @@ class Population:
     title_share: np.ndarray
 
     @classmethod
-    def from_settings(cls, s: PopulationSettings) -> "Population":
+    def from_settings(cls, s: PopulationSettings) -> Population:
         regions = tuple(s.regions)
         edges = {r: tuple(f"{r}-{i + 1}" for i in range(s.regions[r].edges)) for r in regions}
         edge_region = {e: r for r, es in edges.items() for e in es}

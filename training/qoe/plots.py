@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 from models.qoe.windows import SYMPTOMS  # noqa: E402
 
 
-def threshold_figure(models: dict) -> "plt.Figure":
+def threshold_figure(models: dict) -> plt.Figure:
     """Baseline symptom rates per dimension (what "normal" is) and each detector's threshold."""
     model = next(iter(models.values()))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

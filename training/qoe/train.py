@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.qoe.detectors import DETECTORS, make_detector
 from models.qoe.cusum import calibrate_decision, cusum_path
+from models.qoe.detectors import DETECTORS, make_detector
 from models.qoe.detectors.base import calibrate_threshold
 from models.qoe.features import FEATURES, Baselines, features, units_in
 from models.qoe.model import QoeModel, sequences
