@@ -51,10 +51,12 @@ def train(
     unknown = [n for n in names if n not in DETECTORS]
     if unknown or not names:
         raise DetectorError(f"unknown detector(s) {unknown or detector!r}; valid: {', '.join(DETECTORS)}, or all")
-    result = run(load_settings(overrides), names, out, track)
+    settings = load_settings(overrides)
+    result = run(settings, names, out, track)
     for name, model in result.models.items():
         typer.echo(f"{name}: threshold {model.detector.threshold:.4g} -> {result.paths[name]}")
-    typer.echo(f"trained in {result.seconds:.0f} s" + (f"; registered {result.model_uri}" if result.model_uri else ""))
+    typer.echo(f"trained in {result.seconds:.0f} s" + (f"; registered {result.model_uri} as models:/{settings.training.registered_model}@{settings.training.alias}"
+                                                         if result.model_uri else ""))
 
 
 @app.command()
