@@ -66,9 +66,9 @@ def run() -> dict:
     import torch
 
     torch.set_num_threads(1)
+    from configs import load_config
     from training.abr.settings import TrainSettings
     from training.abr.splits import split_traces
-    from configs import load_config
 
     settings = load_config("abr", TrainSettings)
     traces = load_traces(project.resolve(settings.data.traces))

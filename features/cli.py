@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,9 +11,9 @@ app = typer.Typer(help="Feast feature store: viewer and title aggregates for tra
 
 @app.command()
 def build(
-    interactions: Optional[Path] = typer.Option(None, "--interactions", help="default: MovieLens-100k from data/raw"),
-    items: Optional[Path] = typer.Option(None, "--items", help="default: a .item file beside --interactions"),
-    overrides: Optional[list[str]] = typer.Argument(None, help="overrides for configs/features.yaml, e.g. snapshot_every_days=1"),
+    interactions: Path | None = typer.Option(None, "--interactions", help="default: MovieLens-100k from data/raw"),
+    items: Path | None = typer.Option(None, "--items", help="default: a .item file beside --interactions"),
+    overrides: list[str] | None = typer.Argument(None, help="overrides for configs/features.yaml, e.g. snapshot_every_days=1"),
 ) -> None:
     """Compute the aggregates to parquet, apply the definitions and materialise the online store."""
     from features.settings import load_feature_settings
@@ -39,7 +38,7 @@ def show(
 ) -> None:
     """Print a viewer's (and titles') online features."""
     from features.settings import load_feature_settings
-    from features.store import open_store, online_features
+    from features.store import online_features, open_store
 
     store = open_store(load_feature_settings())
     values, frame = online_features(store, viewer, [t for t in titles.split(",") if t])

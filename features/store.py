@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from features.aggregates import batch_job, genre_column
+from features.aggregates import batch_job
 from features.settings import FeatureSettings
 from pipelines import project
 from pipelines.errors import StreamlabError
@@ -48,7 +48,7 @@ def _definitions():
     return importlib.reload(definitions)
 
 
-def open_store(settings: FeatureSettings) -> "FeatureStore":
+def open_store(settings: FeatureSettings) -> FeatureStore:
     os.environ.setdefault("FEAST_USAGE", "False")
     logging.getLogger("feast").setLevel(logging.WARNING)
     from feast import FeatureStore
@@ -107,17 +107,17 @@ def build(interactions: pd.DataFrame, items: pd.DataFrame, settings: FeatureSett
     return BuildReport(len(viewers), len(titles), viewers["event_timestamp"].nunique(), batch_s, apply_s, time.perf_counter() - started, data)
 
 
-def viewer_feature_refs(store: "FeatureStore") -> list[str]:
+def viewer_feature_refs(store: FeatureStore) -> list[str]:
     view = store.get_feature_view(VIEWER_VIEW)
     return [f"{VIEWER_VIEW}:{f.name}" for f in view.features]
 
 
-def title_feature_refs(store: "FeatureStore") -> list[str]:
+def title_feature_refs(store: FeatureStore) -> list[str]:
     view = store.get_feature_view(TITLE_VIEW)
     return [f"{TITLE_VIEW}:{f.name}" for f in view.features]
 
 
-def training_set(store: "FeatureStore", examples: pd.DataFrame) -> pd.DataFrame:
+def training_set(store: FeatureStore, examples: pd.DataFrame) -> pd.DataFrame:
     """Point-in-time join: each example (``user_id, item_id, event_timestamp``, any labels) gets the
     viewer and title features of the latest snapshot at or before its own timestamp.
 
@@ -133,7 +133,7 @@ def training_set(store: "FeatureStore", examples: pd.DataFrame) -> pd.DataFrame:
     return joined.sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
 
-def online_features(store: "FeatureStore", user_id: str, item_ids: list[str]) -> tuple[dict, pd.DataFrame]:
+def online_features(store: FeatureStore, user_id: str, item_ids: list[str]) -> tuple[dict, pd.DataFrame]:
     """Serving read: one viewer's features and the candidate titles' features (online store)."""
     viewer = store.get_online_features(features=viewer_feature_refs(store), entity_rows=[{"user_id": str(user_id)}]).to_dict()
     titles = store.get_online_features(features=title_feature_refs(store), entity_rows=[{"item_id": str(i)} for i in item_ids]).to_dict()

@@ -58,10 +58,10 @@ def download(
     overrides: Overrides = None,
 ) -> None:
     """Download one rendition and a persistent licence bound to this viewer and device."""
+    from pipelines import project
     from streaming.drm.download import download_title
     from streaming.drm.offline import DeviceIdentity
     from streaming.drm.settings import load_drm_settings
-    from pipelines import project
 
     settings = load_drm_settings(overrides)
     device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))
@@ -75,10 +75,10 @@ def play_offline_command(
     overrides: Overrides = None,
 ) -> None:
     """Play a download offline with the Python player: decrypt locally and decode every frame."""
+    from pipelines import project
     from streaming.drm.download import play_offline
     from streaming.drm.offline import DeviceIdentity
     from streaming.drm.settings import load_drm_settings
-    from pipelines import project
 
     settings = load_drm_settings(overrides)
     device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))

@@ -7,7 +7,7 @@ Heavy imports (numpy-heavy simulator, torch, ray, mlflow, matplotlib) happen ins
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,8 +26,8 @@ def evaluate(
     policy: Annotated[str, typer.Option(help="bba, rate, bola, robustmpc, oracle, learned; a comma list or 'all'")],
     traces: Annotated[Path, typer.Option(help="directory of throughput traces (time s, Mbit/s per line)")],
     out: Annotated[Path, typer.Option(help="output directory for logs, summary.json and plots")],
-    video_sizes: Annotated[Optional[Path], typer.Option(help="directory with video_size_0..5 (default data/raw/abr/video_sizes)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="learned policy weights: a .npz path or models:/abr-policy@champion (default: the shipped checkpoint)")] = None,
+    video_sizes: Annotated[Path | None, typer.Option(help="directory with video_size_0..5 (default data/raw/abr/video_sizes)")] = None,
+    model: Annotated[str | None, typer.Option(help="learned policy weights: a .npz path or models:/abr-policy@champion (default: the shipped checkpoint)")] = None,
     compat: Annotated[bool, typer.Option("--compat/--no-compat", help="benchmark-compatibility quirks (on: numbers compare with the literature)")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="write the per-trace timelines and the QoE CDF")] = True,
 ) -> None:
@@ -50,9 +50,9 @@ def evaluate(
 
 @app.command()
 def train(
-    overrides: Annotated[Optional[list[str]], typer.Argument(help="config overrides, e.g. predictor.epochs=5 planner.horizon=[4]")] = None,
-    traces: Annotated[Optional[Path], typer.Option(help="training traces (default data/raw/abr/train_traces)")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="checkpoint path (default models/abr/weights/learned.npz)")] = None,
+    overrides: Annotated[list[str] | None, typer.Argument(help="config overrides, e.g. predictor.epochs=5 planner.horizon=[4]")] = None,
+    traces: Annotated[Path | None, typer.Option(help="training traces (default data/raw/abr/train_traces)")] = None,
+    output: Annotated[Path | None, typer.Option(help="checkpoint path (default models/abr/weights/learned.npz)")] = None,
 ) -> None:
     """Train the learned policy: Ray rollouts, goodput quantile model, planner knobs chosen on validation."""
     import sys

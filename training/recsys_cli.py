@@ -6,7 +6,6 @@ Heavy imports (torch, implicit, mlflow, ray) happen inside each command so ``--h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,13 +17,14 @@ OVERRIDES = typer.Argument(None, help="config overrides for configs/recsys.yaml,
 @app.command()
 def train(
     interactions: Path = typer.Option(..., "--interactions", help="RecBole atomic .inter file or CSV user_id,item_id,rating,timestamp"),
-    items: Optional[Path] = typer.Option(None, "--items", help="titles (atomic .item or CSV item_id,movie_title,release_year,class); default: a .item file beside --interactions"),
-    users: Optional[Path] = typer.Option(None, "--users", help="viewers (atomic .user or CSV); default: a .user file beside --interactions"),
+    items: Path | None = typer.Option(None, "--items", help="titles (atomic .item or CSV item_id,movie_title,release_year,class); default: a .item file beside --interactions"),
+    users: Path | None = typer.Option(None, "--users", help="viewers (atomic .user or CSV); default: a .user file beside --interactions"),
     track: bool = typer.Option(True, "--track/--no-track", help="log the run to MLflow and register the pipeline as `recsys`"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Train the full pipeline on every row of FILE and register it (alias `last-train`)."""
-    from training.recsys.train import load_settings, train as run_train
+    from training.recsys.train import load_settings
+    from training.recsys.train import train as run_train
 
     result = run_train(interactions, items, users, load_settings(overrides), track=track)
     report = result.pipeline.report
@@ -38,10 +38,10 @@ def train(
 def recommend(
     k: int = typer.Option(10, "--k", min=1, max=50, help="list length"),
     out: Path = typer.Option(Path("recs.csv"), "--out", help="CSV written as user_id,item_id,rank,score"),
-    viewer: Optional[str] = typer.Option(None, "--viewer", help="only this viewer (an unknown one gets the context-aware popular list)"),
-    at: Optional[float] = typer.Option(None, "--at", help="request time, epoch seconds (default: the viewer's last activity)"),
-    device: Optional[str] = typer.Option(None, "--device", help="request device (tv, mobile, web)"),
-    model: Optional[str] = typer.Option(None, "--model", help="models:/recsys@alias or a pipeline file; default: the last train (.state/recsys/last_train.json)"),
+    viewer: str | None = typer.Option(None, "--viewer", help="only this viewer (an unknown one gets the context-aware popular list)"),
+    at: float | None = typer.Option(None, "--at", help="request time, epoch seconds (default: the viewer's last activity)"),
+    device: str | None = typer.Option(None, "--device", help="request device (tv, mobile, web)"),
+    model: str | None = typer.Option(None, "--model", help="models:/recsys@alias or a pipeline file; default: the last train (.state/recsys/last_train.json)"),
 ) -> None:
     """Write top-k recommendations for every viewer of the training data (or one viewer)."""
     from training.recsys.artifacts import load_trained
@@ -56,19 +56,19 @@ def recommend(
 @app.command()
 def evaluate(
     interactions: Path = typer.Option(None, "--interactions", help="default: MovieLens-100k from data/raw"),
-    items: Optional[Path] = typer.Option(None, "--items"),
-    users: Optional[Path] = typer.Option(None, "--users"),
+    items: Path | None = typer.Option(None, "--items"),
+    users: Path | None = typer.Option(None, "--users"),
     models: str = typer.Option(",".join(["popularity", "time_popularity", "content", "bpr", "als", "item_knn", "ease", "transitions", "hybrid"]), "--models", help="comma-separated"),
     splits: bool = typer.Option(False, "--splits/--no-splits", help="also compare the pipeline with EASE on other splits"),
     track: bool = typer.Option(True, "--track/--no-track"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Protocol split of FILE, every model fitted on its train part: print and log the report table."""
+    from models.recsys.split import temporal_split
     from pipelines import project
     from training.recsys.data import load_training_data
     from training.recsys.evaluate import evaluate_split, markdown_table, recall_figure, robustness
     from training.recsys.train import load_settings
-    from models.recsys.split import temporal_split
 
     settings = load_settings(overrides)
     path = interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
@@ -97,10 +97,10 @@ def evaluate(
 @app.command()
 def tune(
     interactions: Path = typer.Option(None, "--interactions", help="default: MovieLens-100k from data/raw"),
-    items: Optional[Path] = typer.Option(None, "--items"),
-    users: Optional[Path] = typer.Option(None, "--users"),
+    items: Path | None = typer.Option(None, "--items"),
+    users: Path | None = typer.Option(None, "--users"),
     grid: str = typer.Option("small", "--grid", help="small | medium (configs/recsys.yaml: tune.grids)"),
-    overrides: Optional[list[str]] = OVERRIDES,
+    overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Ray Tune search over pipeline hyperparameters; every trial in MLflow; best registered as `recsys@champion`."""
     from training.recsys.train import load_settings

@@ -51,7 +51,7 @@ def artifact_root() -> str:
     return root.as_uri()
 
 
-def configure(uri: str | None = None) -> "mlflow":
+def configure(uri: str | None = None) -> mlflow:
     """Point MLflow at the project's store (or ``uri``) and return the module (imported lazily: ~1-4 s).
 
     Ray workers must be given the driver's ``tracking_uri()`` explicitly: a worker process started
@@ -88,7 +88,7 @@ def start_run(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, str] | None = None,
     nested: bool = False,
-) -> Iterator["mlflow.ActiveRun"]:
+) -> Iterator[mlflow.ActiveRun]:
     """Start a run in ``experiment`` with flattened params and tags logged up front."""
     mlflow = configure()
     exp_id = experiment_id(experiment)
@@ -100,7 +100,7 @@ def start_run(
         yield run
 
 
-def log_figure(figure: "Figure", artifact_file: str) -> None:
+def log_figure(figure: Figure, artifact_file: str) -> None:
     """Log a matplotlib figure as a PNG artifact of the active run, then close it."""
     import matplotlib.pyplot as plt
 

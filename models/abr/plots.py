@@ -26,7 +26,7 @@ def _pyplot():
     return plt
 
 
-def timeline_figure(log: "TraceLog") -> "Figure":
+def timeline_figure(log: TraceLog) -> Figure:
     """Link throughput (trace), chosen bitrate and buffer over session time."""
     plt = _pyplot()
     fig, (ax_rate, ax_buf) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
@@ -49,7 +49,7 @@ def timeline_figure(log: "TraceLog") -> "Figure":
     return fig
 
 
-def save_timelines(logs: list["TraceLog"], out_dir: Path) -> None:
+def save_timelines(logs: list[TraceLog], out_dir: Path) -> None:
     plt = _pyplot()
     for log in logs:
         fig = timeline_figure(log)
@@ -57,7 +57,7 @@ def save_timelines(logs: list["TraceLog"], out_dir: Path) -> None:
         plt.close(fig)
 
 
-def qoe_cdf_figure(summary: dict[str, dict]) -> "Figure":
+def qoe_cdf_figure(summary: dict[str, dict]) -> Figure:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, entry in sorted(summary.items(), key=lambda kv: kv[1]["mean_qoe"]):

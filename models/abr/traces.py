@@ -29,7 +29,7 @@ class Trace:
     def duration_s(self) -> float:
         return float(self.time_s[-1] - self.time_s[0])
 
-    def scaled(self, factor: float) -> "Trace":
+    def scaled(self, factor: float) -> Trace:
         """The same trace with every throughput multiplied by ``factor`` (training augmentation)."""
         return Trace(f"{self.name}*{factor:.3g}", self.time_s, self.bandwidth_mbps * factor)
 

@@ -89,7 +89,7 @@ class Grid:
         index = {g: i for i, g in enumerate(groups)}
         grid = np.zeros((len(groups), w1 - w0 + 1, len(COUNT_COLUMNS)), dtype=np.float32)
         if len(window_counts):
-            keys = list(zip(window_counts["dimension"], window_counts["value"]))
+            keys = list(zip(window_counts["dimension"], window_counts["value"], strict=False))
             rows = np.array([index.get(k, -1) for k in keys])
             cols = window_counts["window"].to_numpy() - w0
             ok = (rows >= 0) & (cols >= 0) & (cols < grid.shape[1])
@@ -106,7 +106,7 @@ class Grid:
 
 def groups_for(window_counts: pd.DataFrame, known: list[Group] | None = None) -> list[Group]:
     seen = set(known or [])
-    extra = sorted({(d, v) for d, v in zip(window_counts["dimension"], window_counts["value"])} - seen)
+    extra = sorted({(d, v) for d, v in zip(window_counts["dimension"], window_counts["value"], strict=False)} - seen)
     return list(known or []) + extra
 
 

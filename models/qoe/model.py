@@ -245,7 +245,7 @@ class QoeModel:
         if not regions:
             return out
         in_region = {}
-        for edge, region in zip(columns["edge"], columns["region"]):
+        for edge, region in zip(columns["edge"], columns["region"], strict=False):
             in_region.setdefault(edge, region)
         return [c for c in out if not (c.dimension == "edge" and in_region.get(c.value) in regions)]
 

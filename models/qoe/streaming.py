@@ -92,7 +92,7 @@ class StreamingDetector:
                 self._add(unit)
                 symptoms = [s for s in SYMPTOMS if unit[s]]
             keys = [(d, getattr(event, "title_id" if d == "title" else d)) for d in DIMENSIONS]
-            group_scores = {d: float(self.last_scores[self.index[k]]) if k in self.index else float("-inf") for d, k in zip(DIMENSIONS, keys)}
+            group_scores = {d: float(self.last_scores[self.index[k]]) if k in self.index else float("-inf") for d, k in zip(DIMENSIONS, keys, strict=False)}
             scores.append(EventScore(accepted=True, session_id=event.session_id, window=window, symptoms=symptoms,
                                      group_scores={d: round(v, 4) for d, v in group_scores.items() if math.isfinite(v)},
                                      in_alert=any(k in self.tracker.open and self.tracker.open[k].confirmed_at is not None for k in keys)))

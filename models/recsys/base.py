@@ -47,7 +47,7 @@ class Recommender(ABC):
     data: RecsysData
 
     @abstractmethod
-    def fit(self, data: RecsysData) -> "Recommender":
+    def fit(self, data: RecsysData) -> Recommender:
         """Learn from ``data.interactions`` (codes ``u``, ``i``); return ``self``."""
 
     @abstractmethod
@@ -73,7 +73,7 @@ class Recommender(ABC):
         """The ``k`` best titles for ``viewer`` as ``(item_id, score)``, best first."""
         code = self._code(viewer)
         top, scores = self.top_k(np.array([code]), k, exclude_seen, [context] if context else None)
-        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]
 
     def top_k(
         self,

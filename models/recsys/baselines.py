@@ -16,7 +16,7 @@ class Popularity(Recommender):
 
     name = "popularity"
 
-    def fit(self, data: RecsysData) -> "Popularity":
+    def fit(self, data: RecsysData) -> Popularity:
         self.data = data
         self.counts = np.asarray(data.seen().sum(axis=0)).ravel().astype(np.float64)
         return self
@@ -38,7 +38,7 @@ class TimeAwarePopularity(Recommender):
     def __init__(self, window_days: float = 14.0):
         self.window_days = window_days
 
-    def fit(self, data: RecsysData) -> "TimeAwarePopularity":
+    def fit(self, data: RecsysData) -> TimeAwarePopularity:
         self.data = data
         frame = data.interactions
         self._t = frame["timestamp"].to_numpy() / 86400.0
@@ -86,7 +86,7 @@ class ItemKNN(Recommender):
         self.shrink = shrink
         self.half_life_days = half_life_days
 
-    def fit(self, data: RecsysData) -> "ItemKNN":
+    def fit(self, data: RecsysData) -> ItemKNN:
         self.data = data
         x = data.seen().astype(np.float64)
         co = (x.T @ x).toarray()
@@ -118,7 +118,7 @@ class EASE(Recommender):
         self.l2 = l2
         self.half_life_days = half_life_days
 
-    def fit(self, data: RecsysData) -> "EASE":
+    def fit(self, data: RecsysData) -> EASE:
         self.data = data
         x = data.seen().astype(np.float64)
         gram = (x.T @ x).toarray()
@@ -147,7 +147,7 @@ class ContentBased(Recommender):
         self.year_weight = year_weight
         self.half_life_days = half_life_days
 
-    def fit(self, data: RecsysData) -> "ContentBased":
+    def fit(self, data: RecsysData) -> ContentBased:
         self.data = data
         genres, _ = data.genre_matrix()
         norms = np.linalg.norm(genres, axis=1, keepdims=True)

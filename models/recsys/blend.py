@@ -15,7 +15,6 @@ import numpy as np
 
 from models.recsys.base import Context, Recommender
 from models.recsys.baselines import EASE, ContentBased, ItemKNN, Popularity, TimeAwarePopularity
-from models.recsys.dataset import RecsysData
 from models.recsys.factorization import ALS, BPR
 from models.recsys.sequential import Transitions
 from models.recsys.settings import ComponentSettings

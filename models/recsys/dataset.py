@@ -36,7 +36,7 @@ class RecsysData:
         interactions: pd.DataFrame,
         items: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
-    ) -> "RecsysData":
+    ) -> RecsysData:
         catalogue = list(items["item_id"]) if items is not None else []
         known = set(catalogue)
         extra = sorted(set(interactions["item_id"]) - known, key=_natural)
@@ -58,7 +58,7 @@ class RecsysData:
         data.interactions["i"] = data.interactions["item_id"].map(data._item_index).astype(np.int64)
         return data
 
-    def with_interactions(self, interactions: pd.DataFrame) -> "RecsysData":
+    def with_interactions(self, interactions: pd.DataFrame) -> RecsysData:
         """Same viewer and title index, other interactions (e.g. the training part of a split)."""
         sub = RecsysData(interactions.copy(), self.user_ids, self.item_ids, self.items, self.users)
         sub.interactions["u"] = sub.interactions["user_id"].map(sub._user_index).astype(np.int64)

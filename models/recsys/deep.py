@@ -48,7 +48,7 @@ class WatchProbabilityModel:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 
-    def fit(self, features: np.ndarray, labels: np.ndarray) -> "WatchProbabilityModel":
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> WatchProbabilityModel:
         import pytorch_lightning as pl
         import torch
         from torch.utils.data import DataLoader, TensorDataset

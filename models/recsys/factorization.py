@@ -30,7 +30,7 @@ class ALS(_Factorization):
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.seed = iterations, seed
 
-    def fit(self, data: RecsysData) -> "ALS":
+    def fit(self, data: RecsysData) -> ALS:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
@@ -54,7 +54,7 @@ class BPR(_Factorization):
         self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
         self.iterations, self.seed = iterations, seed
 
-    def fit(self, data: RecsysData) -> "BPR":
+    def fit(self, data: RecsysData) -> BPR:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         self.data = data

@@ -30,7 +30,7 @@ from models.recsys.baselines import TimeAwarePopularity
 from models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
 from models.recsys.dataset import RecsysData
 from models.recsys.deep import WatchProbabilityModel, context_features, synthetic_devices
-from models.recsys.ranker import TitleAttributes, rank, unit_scale
+from models.recsys.ranker import TitleAttributes, rank
 from models.recsys.settings import RecsysSettings
 from models.recsys.split import temporal_split
 
@@ -59,7 +59,7 @@ class HybridPipeline(Recommender):
         self.report: FitReport | None = None
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, data: RecsysData, historical: HistoricalLookup | None = None) -> "HybridPipeline":
+    def fit(self, data: RecsysData, historical: HistoricalLookup | None = None) -> HybridPipeline:
         """Fit on ``data``. ``historical`` (a Feast point-in-time join, see
         :func:`features.training_sets.feast_lookup`) supplies the deep model's viewer/title
         aggregates as of each example's own time; without it they are computed in-process as of
@@ -190,7 +190,7 @@ class HybridPipeline(Recommender):
         ctx = np.repeat(ctx[:, None, :], size, axis=1)
         return np.concatenate([z, title, viewer, affinity, ctx], axis=-1).astype(np.float32)
 
-    def _apply_point_in_time(self, feats: np.ndarray, data: RecsysData, users: np.ndarray, pool: np.ndarray, contexts: Sequence[Context], historical: "HistoricalLookup") -> None:
+    def _apply_point_in_time(self, feats: np.ndarray, data: RecsysData, users: np.ndarray, pool: np.ndarray, contexts: Sequence[Context], historical: HistoricalLookup) -> None:
         """Overwrite the time-varying columns of ``feats`` with point-in-time joined aggregates.
 
         Layout (see :meth:`_pair_features`): C component z-scores | title: year, log count,
@@ -285,7 +285,7 @@ class HybridPipeline(Recommender):
         relevance = np.log1p(np.take_along_axis(popular, pool, axis=1))
         fresh, trend = self._signals(pool, [ctx])
         top, scores = rank(pool, relevance, None, fresh, trend, [ctx], self.titles, self.settings.ranker, k)
-        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]
 
     # -- the shared interface ---------------------------------------------------------------
     def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
@@ -310,7 +310,7 @@ class HybridPipeline(Recommender):
         if not exclude_seen:
             return super().recommend(viewer, k, exclude_seen, context)
         top, scores = self.rank_users(np.array([code]), k, [context] if context else None)
-        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]
 
 
 def _rows(features: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -36,7 +36,7 @@ class Transitions(Recommender):
         self.history, self.position_decay = history, position_decay
         self.normalise = normalise
 
-    def fit(self, data: RecsysData) -> "Transitions":
+    def fit(self, data: RecsysData) -> Transitions:
         self.data = data
         self.sequences = ordered_histories(data)
         rows, cols, vals = [], [], []

@@ -77,7 +77,7 @@ def _ray_causes(model: QoeModel, units: pd.DataFrame, first: int, last: int, sha
     bounds = np.linspace(first, last + 1, shards + 1).astype(int)
     win = units["window"].to_numpy()
     blocks = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
         if hi <= lo:
             continue
         a = np.searchsorted(win, lo - model.history_windows, side="left")

@@ -69,7 +69,7 @@ class Population:
         n = len(times)
         region_idx = rng.choice(len(self.regions), n, p=self.region_share)
         region = np.asarray(self.regions, dtype=object)[region_idx]
-        edge = np.array([self.edges[r][k % len(self.edges[r])] for r, k in zip(region, rng.integers(0, 1 << 30, n))], dtype=object)
+        edge = np.array([self.edges[r][k % len(self.edges[r])] for r, k in zip(region, rng.integers(0, 1 << 30, n), strict=False)], dtype=object)
         device = np.asarray(self.devices, dtype=object)[rng.choice(len(self.devices), n, p=self.device_share)]
         title = np.asarray(self.titles, dtype=object)[rng.choice(len(self.titles), n, p=self.title_share)]
         viewers = self.settings.viewers

@@ -105,7 +105,7 @@ def simulate(settings: QoeSettings, seed: int, days: float = 1.0, spec: str | No
             crash_at[idx[crash]] = np.fmin(crash_at[idx[crash]], at[crash])
             fail_reason[idx[crash]] = "app_crash"
             rate = float(inc.params["errors_per_min"]) / 60.0
-            extra_errors.extend((int(i), float(a), float(b), rate) for i, a, b in zip(idx, lo, hi))
+            extra_errors.extend((int(i), float(a), float(b), rate) for i, a, b in zip(idx, lo, hi, strict=False))
 
     if live_rows:
         base_count = len(outcomes)

@@ -34,7 +34,7 @@ STREAMING_TYPES: dict[str, str] = {
 }
 
 
-class CacheClass(str, Enum):
+class CacheClass(str, Enum):  # noqa: UP042 - str mixin kept: values compare with config strings
     """The ``configs/delivery.yaml`` ``origin.cache_control`` entry a media file gets."""
 
     MANIFEST = "manifest"

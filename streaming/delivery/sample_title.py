@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from streaming.catalog import STAGING_DIR, TITLE_RECORD, Rendition, SourceInfo, TitleRecord, validate_title_id
@@ -76,7 +76,7 @@ def build_sample_title(
     record = TitleRecord(
         title_id=title_id,
         name=f"sample {width}x{height}",
-        created_at=datetime.now(timezone.utc),
+        created_at=datetime.now(UTC),
         source=SourceInfo(container="mp4", video_codec="h264", width=width, height=height, fps=fps,
                           duration_s=duration_s, has_audio=False),
         segment_duration_s=segment_s,

@@ -24,7 +24,7 @@ def init_master_key(path: Annotated[Path, typer.Option(help="where to write it (
 def grant(
     viewer: Annotated[str, typer.Option(help="viewer id")],
     title: Annotated[str, typer.Option(help="title id")],
-    device: Annotated[list[str], typer.Option(help="allowed device classes (repeat); * for any")] = ["*"],
+    device: Annotated[list[str], typer.Option(help="allowed device classes (repeat); * for any")] = ["*"],  # noqa: B006 - typer copies it
     overrides: Overrides = None,
 ) -> None:
     """Entitle a viewer to a title on some device classes."""

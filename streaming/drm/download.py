@@ -104,7 +104,7 @@ def play_offline(download_dir: Path, device: DeviceIdentity, now: float | None =
         for track in manifest["tracks"]:
             folder = download_dir / track
             joined = Path(tmp) / f"{track}.mp4"
-            names = ["init.mp4"] + [l for l in (folder / "playlist.m3u8").read_text().splitlines() if l and not l.startswith("#")]
+            names = ["init.mp4"] + [line for line in (folder / "playlist.m3u8").read_text().splitlines() if line and not line.startswith("#")]
             joined.write_bytes(b"".join((folder / n).read_bytes() for n in names))
             kid = _default_kid(joined)
             key = keys.get(kid) if kid else None
@@ -118,7 +118,7 @@ def play_offline(download_dir: Path, device: DeviceIdentity, now: float | None =
             )
             if result.returncode != 0:
                 raise DownloadError(f"track {track} does not decode: {result.stderr.strip()[-300:]}")
-            lines = [l for l in result.stdout.splitlines() if l and not l.startswith("#")]
+            lines = [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
             frames += len(lines)
             if lines:
                 last = lines[-1].split(",")

@@ -56,7 +56,7 @@ class DeviceIdentity:
         return device_id_of(self.public_bytes)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> "DeviceIdentity":
+    def load_or_create(cls, path: Path) -> DeviceIdentity:
         if path.is_file():
             return cls(X25519PrivateKey.from_private_bytes(path.read_bytes()))
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,7 @@ def test_session_invariants_hold_on_any_trace(rows, levels, compat):
         assert 0.0 <= chunk.buffer_s <= 60.0
         assert chunk.rebuffer_s >= 0.0
         assert chunk.download_ms >= 80.0
-    assert all(b.time_s > a.time_s for a, b in zip(log.chunks, log.chunks[1:]))
+    assert all(b.time_s > a.time_s for a, b in zip(log.chunks, log.chunks[1:], strict=False))
 
 
 @given(_links, st.lists(st.floats(1_000.0, 3_000_000.0), min_size=1, max_size=30), st.booleans())

@@ -15,9 +15,9 @@ from configs import load_config
 def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_path, mlflow_store, traces, abr_dir, video):
     from models.abr.env import play
     from models.abr.policies.learned import load_learned
+    from training import tracking
     from training.abr.settings import TrainSettings
     from training.abr.train import train
-    from training import tracking
 
     folder = tmp_path / "traces"
     folder.mkdir()
@@ -47,9 +47,8 @@ def test_registered_pyfunc_decides_from_a_goodput_history(tmp_path, mlflow_store
     import pandas as pd
 
     from training import tracking
-    from training.abr.train import _register
-
     from training.abr.settings import TrainSettings
+    from training.abr.train import _register
 
     settings = load_config("abr", TrainSettings)
     mlflow = tracking.configure()

@@ -64,8 +64,9 @@ def test_download_needs_an_entitled_token(world):
 
 def test_segments_on_disk_are_encrypted(world):
     root, record, licence, stack = world
-    from streaming.ffmpeg import ffmpeg_exe
     import subprocess
+
+    from streaming.ffmpeg import ffmpeg_exe
 
     folder = root / "media" / "film" / record.renditions[0].id
     joined = root / "joined.mp4"

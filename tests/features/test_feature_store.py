@@ -89,7 +89,7 @@ def test_no_feature_leaks_from_after_an_examples_timestamp(store):
     snapshots = snapshot_times(subset, 7.0)
     by_viewer = {u: np.sort(g.timestamp.to_numpy()) for u, g in subset.groupby("user_id")}
     checked = 0
-    for (_, example), count in zip(examples.iterrows(), joined["viewer_stats__watch_count"]):
+    for (_, example), count in zip(examples.iterrows(), joined["viewer_stats__watch_count"], strict=False):
         earlier = snapshots[snapshots <= example.timestamp]
         history = by_viewer[example.user_id]
         if pd.isna(count):  # no snapshot yet, or the viewer had no history at the latest one

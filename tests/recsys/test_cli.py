@@ -46,8 +46,8 @@ def test_train_then_recommend_writes_every_viewer(state_home, ml100k_dir):
     recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
     assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
     assert recs.user_id.nunique() == 120 and (recs.groupby("user_id").size() == 10).all()
-    seen = set(zip(*[pd.read_csv(train_csv, dtype=str)[c] for c in ("user_id", "item_id")]))
-    assert not seen & set(zip(recs.user_id, recs.item_id))
+    seen = set(zip(*[pd.read_csv(train_csv, dtype=str)[c] for c in ("user_id", "item_id")], strict=False))
+    assert not seen & set(zip(recs.user_id, recs.item_id, strict=False))
     # the registered version loads back through the registry alias
     result = runner.invoke(_typer_app, ["recsys", "recommend", "--viewer", "1", "--model", "models:/recsys@last-train", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -69,9 +69,10 @@ def test_train_from_interactions_alone_works(state_home, ml100k_dir):
 
 
 def test_recommend_before_any_train_is_a_clear_error(state_home):
-    from pipelines.cli import app
 
-    import subprocess, sys, os
+    import os
+    import subprocess
+    import sys
 
     env = {**os.environ, "STREAMLAB_HOME": str(state_home)}
     proc = subprocess.run([sys.executable, "-c", "from pipelines.cli import app; app()", "recsys", "recommend"], capture_output=True, text=True, env=env)
@@ -79,7 +80,9 @@ def test_recommend_before_any_train_is_a_clear_error(state_home):
 
 
 def test_train_with_unknown_column_exits_2_with_one_line(state_home):
-    import os, subprocess, sys
+    import os
+    import subprocess
+    import sys
 
     bad = state_home / "bad.csv"
     bad.write_text("user_id,item_id,stars,timestamp\n1,2,3,4\n")

@@ -35,7 +35,7 @@ def _ndcg(model, data, test, k=10):
     truth = {u: set(g) for u, g in test.groupby("user_id")["item_id"]}
     users = np.array([data.user_index(u) for u in truth])
     top = model.rank_users(users, k)[0] if isinstance(model, HybridPipeline) else model.top_k(users, k)[0]
-    return evaluate({data.user_ids[u]: [data.item_ids[i] for i in row] for u, row in zip(users, top)}, truth, k).ndcg
+    return evaluate({data.user_ids[u]: [data.item_ids[i] for i in row] for u, row in zip(users, top, strict=False)}, truth, k).ndcg
 
 
 def test_pipeline_lists_are_unseen_ranked_and_complete(small_pipeline, small):
@@ -51,7 +51,7 @@ def test_unknown_viewer_gets_a_context_aware_popular_list(small_pipeline):
     settings.ranker.rules.kids_morning_boost = 0.6
     morning = small_pipeline.recommend("no-such-viewer", k=10, context=Context(877_000_000.0 - 877_000_000.0 % 86400 + 8 * 3600))
     evening = small_pipeline.recommend("no-such-viewer", k=10, context=Context(877_000_000.0 - 877_000_000.0 % 86400 + 20 * 3600))
-    kids = {str(i) for i, is_kids in zip(small_pipeline.data.item_ids, small_pipeline.titles.kids) if is_kids}
+    kids = {str(i) for i, is_kids in zip(small_pipeline.data.item_ids, small_pipeline.titles.kids, strict=False) if is_kids}
     settings.ranker.rules.kids_morning_boost = 0.02
     assert len(morning) == 10 and sum(i in kids for i, _ in morning) > sum(i in kids for i, _ in evening)
 

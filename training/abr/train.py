@@ -106,7 +106,7 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
         for result in knob_results:
             result["selection_qoe"] = float(np.mean(
                 [q for t, q in result["per_trace_qoe"].items() if t not in outage_copies]))
-        for i, (k, res) in enumerate(zip(grid, knob_results, strict=True)):
+        for i, res in enumerate(knob_results):
             mlflow.log_metrics({"knob_selection_qoe": res["selection_qoe"], "knob_selection_rebuffer": res["rebuffer_ratio"]}, step=i)
         knobs, _ = choose(list(zip(grid, knob_results, strict=True)), selection_mpc["rebuffer_ratio"])
         validation["learned"] = evaluate_knobs(KnobJob(fit.net, knobs, val_set, video, settings.compat))

@@ -92,7 +92,7 @@ def fit_models(settings: QoeSettings, names: list[str], fit_days: list[Day], cal
                                                  settings.training.target_false_alerts_per_day, days,
                                                  det.confirm_windows, det.instant_ratio)
         # The slow lane pages on its own, so it gets its own budget on the same held-out days.
-        paths = [cusum_path(s, v, detector.threshold, det.cusum_reference) for s, v in zip(scores, valid)]
+        paths = [cusum_path(s, v, detector.threshold, det.cusum_reference) for s, v in zip(scores, valid, strict=False)]
         h = calibrate_decision(paths, settings.training.target_false_alerts_per_day, days)
         models[name] = QoeModel(detector, baselines, det, settings.score, h)
     return models

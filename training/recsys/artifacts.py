@@ -16,13 +16,14 @@ the local pickle; ``streamlab recsys recommend`` reads it (fast, no MLflow impor
 from __future__ import annotations
 
 import json
-import warnings
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
 from pipelines import project
 from pipelines.errors import StreamlabError
+
 
 class NoTrainedPipelineError(StreamlabError):
     """Recommend/evaluate asked for a trained pipeline and none exists yet."""
@@ -83,9 +84,9 @@ PIP_REQUIREMENTS = ["numpy", "scipy", "pandas", "torch==2.13.0", "pytorch-lightn
 
 def log_and_register(pipeline_path: Path, registered_model: str, alias: str | None) -> tuple[str, str | None]:
     """Log the pickle as a pyfunc model in the active run and register it; return (model uri, version)."""
-    from training import tracking
-
     import pandas as pd
+
+    from training import tracking
 
     mlflow = tracking.configure()
     from mlflow.models import infer_signature

@@ -49,7 +49,7 @@ def evaluate_split(full: RecsysData, train: pd.DataFrame, test: pd.DataFrame, mo
     data = full.with_interactions(train)
     truth = {u: set(g) for u, g in test.groupby("user_id")["item_id"]}
     users = np.array([data.user_index(u) for u in truth if data.user_index(u) is not None])
-    genres = {item: frozenset(g) for item, g in zip(data.item_ids, data.items["genres"])}
+    genres = {item: frozenset(g) for item, g in zip(data.item_ids, data.items["genres"], strict=False)}
     popularity = train.groupby("item_id")["user_id"].nunique().to_dict()
     results = []
     for name in track(models, "evaluating models"):
@@ -61,7 +61,7 @@ def evaluate_split(full: RecsysData, train: pd.DataFrame, test: pd.DataFrame, mo
             top = model.rank_users(users, max_k)[0]
         else:
             top = model.top_k(users, max_k)[0]
-        recs = {data.user_ids[u]: [data.item_ids[i] for i in row] for u, row in zip(users, top)}
+        recs = {data.user_ids[u]: [data.item_ids[i] for i in row] for u, row in zip(users, top, strict=False)}
         report = evaluate(recs, truth, settings.k, data.n_items, genres, popularity, train["user_id"].nunique())
         curve = {k: float(np.mean([recall_at_k(recs.get(u, []), rel, k) for u, rel in truth.items()])) for k in CURVE_K if k <= max_k}
         results.append(ModelResult(name, report.as_dict(), fit_s, curve))

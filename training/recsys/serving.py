@@ -30,4 +30,4 @@ class OnlineRecommender:
             return self.pipeline.cold_start(k, context)
         online = self.viewer_features(viewer)
         top, scores = self.pipeline.rank_users(np.array([code]), k, [context] if context else None, [online])
-        return [(str(self.pipeline.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0])]
+        return [(str(self.pipeline.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]

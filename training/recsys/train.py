@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from configs import load_config
@@ -75,7 +75,7 @@ def train(
             model_uri, version = log_and_register(path, settings.registered_model, alias)
             run_id = run.info.run_id
     write_state({
-        "trained_at": datetime.now(timezone.utc).isoformat(),
+        "trained_at": datetime.now(UTC).isoformat(),
         "interactions": str(Path(interactions).resolve()),
         "pipeline_path": str(path),
         "run_id": run_id,

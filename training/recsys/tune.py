@@ -40,7 +40,7 @@ class TuneResult:
 
 def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
     keys = sorted(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, values, strict=False)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 def with_overrides(settings: RecsysSettings, point: dict[str, Any]) -> RecsysSettings:
@@ -57,7 +57,7 @@ def validation_ndcg(data, settings: RecsysSettings) -> float:
     truth = {u: set(g) for u, g in val_rows.groupby("user_id")["item_id"]}
     users = np.array([fit_data.user_index(u) for u in truth])
     top = pipeline.rank_users(users, settings.k)[0]
-    recs = {fit_data.user_ids[u]: [fit_data.item_ids[i] for i in row] for u, row in zip(users, top)}
+    recs = {fit_data.user_ids[u]: [fit_data.item_ids[i] for i in row] for u, row in zip(users, top, strict=False)}
     return evaluate(recs, truth, settings.k).ndcg
 
 

@@ -44,10 +44,10 @@ class Policy(ABC):
 
     name: ClassVar[str] = "policy"
 
-    def start_session(self) -> None:
+    def start_session(self) -> None:  # noqa: B027 - a no-op hook; stateful policies override it
         """Forget everything (a new evaluation run)."""
 
-    def start_trace(self, trace: "Trace", video: "Video", sim: "Simulator") -> None:
+    def start_trace(self, trace: Trace, video: Video, sim: Simulator) -> None:
         self.video = video
 
     @abstractmethod

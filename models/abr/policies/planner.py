@@ -15,11 +15,10 @@ broadcast) and the buffer recursion (a few array ops per step) are computed.
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
-
-import itertools
 
 from models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
 from models.abr.simulator import BUFFER_THRESH_MS, CHUNK_MS, DRAIN_SLEEP_MS, LINK_RTT_MS

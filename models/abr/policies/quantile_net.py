@@ -48,7 +48,7 @@ class QuantileNet:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], where: str) -> "QuantileNet":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], where: str) -> QuantileNet:
         try:
             layers = sum(1 for k in arrays if k.startswith("w"))
             weights = tuple(np.asarray(arrays[f"w{i}"], dtype=np.float64) for i in range(layers))
