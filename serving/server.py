@@ -23,7 +23,7 @@ import httpx
 
 from pipelines import project
 from pipelines.errors import StreamlabError
-from serving.settings import ServingSettings, load_serving_settings
+from serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
 
 SERVICE = "serving.service:StreamlabServing"
 
@@ -40,7 +40,7 @@ def serving_env(overrides: list[str] | None) -> dict[str, str]:
     env["BENTOML_HOME"] = str(project.state_dir() / "bentoml" / f"port-{port}")
     env["BENTOML_DO_NOT_TRACK"] = "true"
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    env["STREAMLAB_SERVING_OVERRIDES"] = json.dumps(list(overrides or []))
+    env[OVERRIDES_ENV] = json.dumps(list(overrides or []))
     from training import tracking
 
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()

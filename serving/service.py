@@ -70,9 +70,7 @@ from serving.recommend import (
     popular_reason,
 )
 from serving.registry import AliasWatcher, ServedModel
-from serving.settings import ServingSettings, load_serving_settings
-
-OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
+from serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
 
 
 def current_settings() -> ServingSettings:

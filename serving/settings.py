@@ -83,5 +83,9 @@ class ServingSettings(BaseModel):
         return f"http://{self.host}:{self.port}"
 
 
+OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
+"""CLI overrides for this file, as a JSON list, handed to the server process and read by its clients."""
+
+
 def load_serving_settings(overrides: list[str] | None = None) -> ServingSettings:
     return load_config("serving", ServingSettings, overrides)

@@ -183,8 +183,8 @@ def _start_services(settings: DemoSettings, running: ExitStack, sources: Path) -
     """BentoML, the licence server and the delivery tiers; the ingest client and the catalog page find the
     model server through the same overrides the server reads (``STREAMLAB_SERVING_OVERRIDES``,
     ``STREAMLAB_CATALOG_OVERRIDES``), so a port override reaches every caller."""
-    from pipelines.ladder.service_client import OVERRIDES_ENV
     from serving.server import start_server
+    from serving.settings import OVERRIDES_ENV
     from streaming.catalog_page.settings import OVERRIDES_ENV as CATALOG_OVERRIDES_ENV
     from streaming.delivery.stack import running_stack
     from streaming.drm.server import running_license_server

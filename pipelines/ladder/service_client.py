@@ -40,7 +40,6 @@ from streaming.transcode.ladder import LadderSettings, Rung, fixed_ladder
 
 SERVICE_PROFILE = "per-title-service"
 FALLBACK_LOG = "ladder-fallbacks.jsonl"
-OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
 
 FALLBACKS = Counter(
     "streamlab_ladder_service_fallbacks",
@@ -63,7 +62,7 @@ class ServiceUnavailable(Exception):
 
 def client_settings() -> tuple[str, float]:
     """(base URL, timeout) from ``configs/serving.yaml``, with the same overrides the server reads."""
-    from serving.settings import load_serving_settings
+    from serving.settings import OVERRIDES_ENV, load_serving_settings
 
     settings = load_serving_settings(json.loads(os.environ.get(OVERRIDES_ENV, "[]")))
     return settings.ladder_client.url or settings.base_url(), settings.ladder_client.timeout_s
