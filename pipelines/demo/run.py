@@ -286,7 +286,7 @@ def _counters(*urls: str) -> dict[str, float]:
     for url in urls:
         text = httpx.get(url + "/metrics", timeout=5, trust_env=False).text
         for line in text.splitlines():
-            if line.startswith(COUNTER_PREFIXES) and not line.startswith("#"):
+            if line.startswith(COUNTER_PREFIXES) and "_created" not in line:  # not the creation timestamps
                 name, _, value = line.rpartition(" ")
                 counters[name] = float(value)
     return counters
