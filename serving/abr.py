@@ -6,7 +6,7 @@ object. A server needs neither: every request carries the title's ladder (any ru
 per-title bitrates, the next chunks' sizes or the manifest's bandwidths) and the session's
 recent downloads, so :func:`decide_learned` calls the policy's pieces (its quantile net, scenario
 weights and planner) statelessly and is safe from many threads at once. The planner is
-:func:`fast_plan_scores`: the policy's own planner re-expressed as a walk over the plan tree,
+:func:`~models.abr.policies.planner.tree_plan_scores`: the policy's own planner as a walk over the plan tree,
 bit-for-bit the same scores at about a third of the CPU (``tests/serving/test_abr_recorded.py``
 replays recorded requests and compares against the reference planner).
 
@@ -22,7 +22,6 @@ of the planner is not stretched.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,9 +33,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from models.abr.policies.base import Observation
 from models.abr.policies.bola import Bola
 from models.abr.policies.learned import LearnedPolicy, load_checkpoint
-from models.abr.policies.planner import _quality, plan_table
-from models.abr.qoe import REBUFFER_PENALTY
-from models.abr.simulator import BUFFER_THRESH_MS, CHUNK_MS, DRAIN_SLEEP_MS, LINK_RTT_MS
+from models.abr.policies.planner import plan_table, tree_plan_scores
+from models.abr.simulator import CHUNK_MS
 
 PLANNER_CHUNK_S = CHUNK_MS / 1000.0
 
@@ -109,72 +107,6 @@ def size_matrix(request: AbrDecideRequest, horizon: int) -> np.ndarray:
     return np.asarray(rows, dtype=float)
 
 
-def fast_plan_scores(
-    buffer_s: float,
-    last_level: int,
-    sizes_bytes: np.ndarray,
-    bitrates_kbps: tuple[int, ...],
-    goodput_bytes_s: np.ndarray,
-    weights: np.ndarray,
-    buffer_value_per_s: float = 0.0,
-    buffer_value_cap_s: float = 20.0,
-    at_end: bool = False,
-    free_steps: int = 99,
-) -> np.ndarray:
-    """:func:`models.abr.policies.planner.plan_scores` for 2-D goodput scenarios, bit for bit, ~3x cheaper.
-
-    The reference prices every plan at every step: ``plans x horizon x scenarios`` cells (6 rungs,
-    4 free steps, 5 steps, 5 scenarios: 32 400), in full-size temporaries. But a plan's state after
-    step ``j`` depends only on its first ``j + 1`` levels, so this walks the plan *tree*: step ``j``
-    holds one column per distinct prefix (6, 36, 216, 1296, then 1296 for the held tail), 2 850
-    columns in all, and the same floating-point operations in the same order per column, so every
-    score is identical (``test_abr_recorded`` checks it against the reference).
-    """
-    levels, horizon = sizes_bytes.shape
-    free = min(free_steps, horizon)
-    inverse = 1000.0 / np.asarray(goodput_bytes_s, dtype=float)[:, :horizon]  # (scenarios, steps)
-    scenarios = inverse.shape[0]
-    cumulative = np.zeros(1)  # bytes of each prefix so far
-    elapsed_before = np.zeros((scenarios, 1))
-    buffer_ms = np.full((scenarios, 1), buffer_s * 1000.0)
-    rebuffer_ms = np.zeros((scenarios, 1))
-    for step in range(horizon):
-        if step < free:
-            # every prefix branches into every level (itertools.product order: child = prefix * levels + level);
-            # the parents' state broadcasts over the new last axis instead of being copied per child
-            prefixes = len(cumulative)
-            cumulative = (cumulative[:, None] + sizes_bytes[None, :, step]).reshape(-1)
-            elapsed = cumulative[None, :] * inverse[:, step : step + 1]
-            shape = (scenarios, prefixes, levels)
-            delay = np.maximum(elapsed.reshape(shape) - elapsed_before[:, :, None], 0.0) + LINK_RTT_MS
-            rebuffer_ms = (rebuffer_ms[:, :, None] + np.maximum(delay - buffer_ms[:, :, None], 0.0)).reshape(
-                scenarios, -1
-            )
-            buffer_ms = (np.maximum(buffer_ms[:, :, None] - delay, 0.0) + CHUNK_MS).reshape(scenarios, -1)
-        else:  # the tail holds the last free level
-            cumulative = cumulative + sizes_bytes[_held_levels(levels, len(cumulative)), step]
-            elapsed = cumulative[None, :] * inverse[:, step : step + 1]
-            delay = np.maximum(elapsed - elapsed_before, 0.0) + LINK_RTT_MS
-            rebuffer_ms = rebuffer_ms + np.maximum(delay - buffer_ms, 0.0)
-            buffer_ms = np.maximum(buffer_ms - delay, 0.0) + CHUNK_MS
-        elapsed_before = elapsed
-        if step < horizon - 1 or buffer_value_per_s:
-            over = buffer_ms > BUFFER_THRESH_MS
-            if over.any():
-                drained = buffer_ms - np.ceil((buffer_ms - BUFFER_THRESH_MS) / DRAIN_SLEEP_MS) * DRAIN_SLEEP_MS
-                buffer_ms = np.where(over, drained, buffer_ms)
-    objective = weights @ (-REBUFFER_PENALTY / 1000.0 * rebuffer_ms)
-    if not at_end and buffer_value_per_s:
-        objective += buffer_value_per_s * (weights @ np.minimum(buffer_ms / 1000.0, buffer_value_cap_s))
-    return objective + _quality(bitrates_kbps, horizon, free_steps, last_level)
-
-
-@lru_cache(maxsize=64)
-def _held_levels(levels: int, plans: int) -> np.ndarray:
-    """The last free level of each plan (the level a held tail repeats), in plan order."""
-    return np.tile(np.arange(levels), plans // levels)
-
-
 def _median(values: np.ndarray) -> float:
     """``np.median`` of a few values without its overhead (same value: mean of the middle two when even)."""
     ordered = sorted(values.tolist())
@@ -217,7 +149,7 @@ def decide_learned(
     rates = tuple(int(round(r.bitrate_kbps)) for r in request.ladder)
     levels = len(rates)
     free_steps = min(knobs.free_steps, horizon)
-    scores = fast_plan_scores(
+    scores = tree_plan_scores(
         request.buffer_s * scale,
         request.last_rung,
         size_matrix(request, horizon) * scale,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +45,17 @@ def test_scenario_weights_trade_bitrate_for_safety(video):
     optimistic = best_level(plan_scores(8.0, 3, sizes, BITRATES_KBPS, scenarios, np.array([0.0, 1.0])), 6, 5)
     cautious = best_level(plan_scores(8.0, 3, sizes, BITRATES_KBPS, scenarios, np.array([0.9, 0.1])), 6, 5)
     assert cautious < optimistic
+
+
+@pytest.mark.parametrize("free_steps", [1, 3, 4, 99])
+def test_tree_planner_equals_the_reference_bit_for_bit(free_steps):
+    from models.abr.policies.planner import tree_plan_scores
+
+    rng = np.random.default_rng(free_steps)
+    sizes = rng.uniform(1e5, 2e6, size=(6, 5))
+    scenarios = rng.uniform(5e4, 1e6, size=(5, 5))
+    weights = rng.dirichlet(np.ones(5))
+    for buffer_s, last, at_end in [(0.0, 0, False), (12.5, 3, False), (58.0, 5, True)]:
+        args = (buffer_s, last, sizes, BITRATES_KBPS, scenarios, weights, 0.1, 20.0)
+        expected = plan_scores(*args, at_end=at_end, free_steps=free_steps)
+        assert np.array_equal(tree_plan_scores(*args, at_end=at_end, free_steps=free_steps), expected)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from models.abr.policies.learned import load_learned
-from models.abr.policies.planner import plan_scores
-from serving.abr import AbrDecideRequest, decide_learned, fast_plan_scores, size_matrix
+from models.abr.policies.planner import plan_scores, tree_plan_scores
+from serving.abr import AbrDecideRequest, decide_learned, size_matrix
 from tests.serving.record_abr_requests import RECORDED, make_requests
 
 
@@ -40,5 +40,5 @@ def test_fast_planner_scores_equal_the_reference_planner_bit_for_bit(policy) -> 
         for at_end in (False, True):
             args = (request.buffer_s, request.last_rung, sizes, rates, goodputs, policy.weights, 0.2, 20.0)
             expected = plan_scores(*args, at_end=at_end, free_steps=min(knobs.free_steps, horizon))
-            got = fast_plan_scores(*args, at_end=at_end, free_steps=min(knobs.free_steps, horizon))
+            got = tree_plan_scores(*args, at_end=at_end, free_steps=min(knobs.free_steps, horizon))
             assert np.array_equal(got, expected)

@@ -32,7 +32,7 @@ import numpy as np
 from models.abr.errors import PolicyModelError
 from models.abr.policies.base import Observation, Policy
 from models.abr.policies.features import feature_vector, goodput_bytes_s
-from models.abr.policies.planner import best_level, plan_scores
+from models.abr.policies.planner import best_level, tree_plan_scores
 from models.abr.policies.quantile_net import QuantileNet
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -94,7 +94,7 @@ class LearnedPolicy(Policy):
         horizon = min(self.knobs.horizon, video.total_chunks - chunk_index)
         goodputs = self.goodput_scenarios(video.total_chunks - chunk_index, horizon)
         sizes = video.sizes_bytes[:, chunk_index : chunk_index + horizon]
-        scores = plan_scores(
+        scores = tree_plan_scores(
             buffer_s, last_level, sizes, self.rates,
             goodputs, self.weights,
             self.knobs.buffer_value_per_s, self.knobs.buffer_value_cap_s,
