@@ -46,6 +46,31 @@ def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sources")
 
 
+def ingest_abr_title(source_dir: Path, root: Path, title_id: str, name: str | None = None) -> Path:
+    """24 s of generated 480p as four H.264 rungs (main + mobile profiles) of 2 s segments, published
+    under ``root``: twelve ABR decisions per playback, cheap to encode. Returns ``root``."""
+    from streaming.ffmpeg import generate_test_source
+    from streaming.ingest.pipeline import ingest_title
+
+    source = source_dir / "abr_480p.mp4"
+    if not source.is_file():
+        generate_test_source(source, width=854, height=480, duration_s=24.0, audio=False)
+    ingest_title(
+        source,
+        title_id,
+        name=name,
+        media_root=root,
+        overrides=[
+            f"ingest.allowed_roots=[{source_dir}]",
+            "transcode.x264_preset=ultrafast",
+            "transcode.mode=serial",
+            "transcode.segment_duration_s=2",
+            "transcode.profiles=[main,mobile]",
+        ],
+    )
+    return root
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_EXIT_STATUS] = int(exitstatus)
 

@@ -7,30 +7,14 @@ from pathlib import Path
 import pytest
 
 from models.abr.traces import load_traces
-from streaming.ffmpeg import generate_test_source
+from tests.conftest import ingest_abr_title
 
 TITLE = "headless"
 
 
 @pytest.fixture(scope="session")
 def headless_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
-    from streaming.ingest.pipeline import ingest_title
-
-    source = generate_test_source(source_dir / "headless_480p.mp4", width=854, height=480, duration_s=24.0, audio=False)
-    root = tmp_path_factory.mktemp("headless-media")
-    ingest_title(
-        source,
-        TITLE,
-        media_root=root,
-        overrides=[
-            f"ingest.allowed_roots=[{source_dir}]",
-            "transcode.x264_preset=ultrafast",
-            "transcode.mode=serial",
-            "transcode.segment_duration_s=2",
-            "transcode.profiles=[main,mobile]",
-        ],
-    )
-    return root
+    return ingest_abr_title(source_dir, tmp_path_factory.mktemp("headless-media"), TITLE)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.ffmpeg import generate_test_source
+from tests.conftest import ingest_abr_title
 
 TITLE = "clip"
 
@@ -25,24 +25,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def player_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> Path:
     """24 s of 480p with four H.264 rungs and 2 s segments: twelve decisions per playback."""
-    from streaming.ingest.pipeline import ingest_title
-
-    source = generate_test_source(source_dir / "player_480p.mp4", width=854, height=480, duration_s=24.0, audio=False)
-    root = tmp_path_factory.mktemp("player-media")
-    ingest_title(
-        source,
-        TITLE,
-        name="Test clip",
-        media_root=root,
-        overrides=[
-            f"ingest.allowed_roots=[{source_dir}]",
-            "transcode.x264_preset=ultrafast",
-            "transcode.mode=serial",
-            "transcode.segment_duration_s=2",
-            "transcode.profiles=[main,mobile]",
-        ],
-    )
-    return root
+    return ingest_abr_title(source_dir, tmp_path_factory.mktemp("player-media"), TITLE, name="Test clip")
 
 
 @pytest.fixture(scope="session")
