@@ -17,14 +17,9 @@ def build(
 ) -> None:
     """Compute the aggregates to parquet, apply the definitions and materialise the online store."""
     from features.settings import load_feature_settings
-    from features.store import build as run_build
-    from pipelines import project
-    from training.recsys.data import load_training_data
+    from features.store import build_from_file
 
-    path = interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
-    data = load_training_data(path, items)
-    catalogue = data.items[["item_id", "genres", "year"]]
-    report = run_build(data.interactions[["user_id", "item_id", "rating", "timestamp"]], catalogue, load_feature_settings(overrides))
+    report = build_from_file(interactions, items, load_feature_settings(overrides))
     typer.echo(
         f"{report.snapshots} snapshots: {report.viewer_rows} viewer rows, {report.title_rows} title rows in {report.data_dir} "
         f"(batch {report.batch_s:.1f} s, apply {report.apply_s:.1f} s, materialise {report.materialize_s:.1f} s)"

@@ -107,6 +107,20 @@ def build(interactions: pd.DataFrame, items: pd.DataFrame, settings: FeatureSett
     return BuildReport(len(viewers), len(titles), viewers["event_timestamp"].nunique(), batch_s, apply_s, time.perf_counter() - started, data)
 
 
+def build_from_file(interactions: Path | None = None, items: Path | None = None,
+                    settings: FeatureSettings | None = None) -> BuildReport:
+    """:func:`build` from an interactions file (default: MovieLens-100k under ``data/raw``), as
+    ``streamlab features build`` and the demo run it."""
+    from features.settings import load_feature_settings
+    from pipelines import project
+    from training.recsys.data import load_training_data
+
+    data = load_training_data(interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter", items)
+    catalogue = data.items[["item_id", "genres", "year"]]
+    return build(data.interactions[["user_id", "item_id", "rating", "timestamp"]], catalogue,
+                 settings or load_feature_settings())
+
+
 def viewer_feature_refs(store: FeatureStore) -> list[str]:
     view = store.get_feature_view(VIEWER_VIEW)
     return [f"{VIEWER_VIEW}:{f.name}" for f in view.features]

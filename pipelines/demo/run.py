@@ -168,13 +168,9 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
 
 
 def _build_features() -> dict[str, Any]:
-    from features.settings import load_feature_settings
-    from features.store import build
-    from training.recsys.data import load_training_data
+    from features.store import build_from_file
 
-    data = load_training_data(project.raw_data_dir() / "ml-100k" / "ml-100k.inter", None)
-    report = build(data.interactions[["user_id", "item_id", "rating", "timestamp"]],
-                   data.items[["item_id", "genres", "year"]], load_feature_settings())
+    report = build_from_file()
     say(f"   {report.snapshots} snapshots: {report.viewer_rows} viewer rows, {report.title_rows} title rows")
     return {"snapshots": report.snapshots, "viewer_rows": report.viewer_rows, "title_rows": report.title_rows}
 
