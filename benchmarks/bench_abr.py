@@ -21,14 +21,14 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from models.abr.env import play_all  # noqa: E402
-from models.abr.policies.base import Observation, Policy  # noqa: E402
-from models.abr.qoe import summarize  # noqa: E402
-from models.abr.registry import make_policy  # noqa: E402
-from models.abr.simulator import Simulator  # noqa: E402
-from models.abr.traces import load_traces  # noqa: E402
-from models.abr.video import load_video  # noqa: E402
-from pipelines import project  # noqa: E402
+from streamlab.models.abr.env import play_all  # noqa: E402
+from streamlab.models.abr.policies.base import Observation, Policy  # noqa: E402
+from streamlab.models.abr.qoe import summarize  # noqa: E402
+from streamlab.models.abr.registry import make_policy  # noqa: E402
+from streamlab.models.abr.simulator import Simulator  # noqa: E402
+from streamlab.models.abr.traces import load_traces  # noqa: E402
+from streamlab.models.abr.video import load_video  # noqa: E402
+from streamlab.core import project  # noqa: E402
 
 LATENCY_POLICIES = ["bba", "rate", "bola", "robustmpc", "learned", "oracle"]
 REPEATS = 7
@@ -66,9 +66,9 @@ def run() -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from configs import load_config
-    from training.abr.settings import TrainSettings
-    from training.abr.splits import split_traces
+    from streamlab.core.config import load_config
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.splits import split_traces
 
     settings = load_config("abr", TrainSettings)
     traces = load_traces(project.resolve(settings.data.traces))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from streaming.delivery.stack import stack_in_subprocess
+from streamlab.streaming.delivery.stack import stack_in_subprocess
 
 CLIENTS = 100
 WARM_DURATION_S = 15.0
@@ -30,17 +30,17 @@ INGEST_OVERRIDES = ["transcode.mode=serial", "transcode.x264_preset=ultrafast", 
 
 def _publish_title(media_root: Path) -> dict[str, object]:
     """Ingest the real clip; fall back to an FFmpeg-generated CMAF title if ingest is unavailable."""
-    from pipelines import project
+    from streamlab.core import project
 
     started = time.perf_counter()
     try:
-        from streaming.ingest.pipeline import ingest_title
+        from streamlab.streaming.ingest.pipeline import ingest_title
 
         record = ingest_title(project.raw_data_dir() / SOURCE, TITLE_ID, media_root=media_root,
                               overrides=INGEST_OVERRIDES)
         how = f"ingest_title({SOURCE}, fixed ladder)"
     except ImportError as exc:
-        from streaming.delivery.sample_title import build_sample_title
+        from streamlab.streaming.delivery.sample_title import build_sample_title
 
         record = build_sample_title(media_root, TITLE_ID, width=1280, height=720, duration_s=10.0, bitrate_kbps=3000)
         how = f"sample_title 720p (ingest unavailable: {exc})"

@@ -36,8 +36,8 @@ def _settings(state: Path) -> list[str]:
 def _serve(conn: Connection, state: str) -> None:
     import logging
 
-    from streaming.drm.server import running_license_server
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.streaming.drm.server import running_license_server
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     logging.getLogger("streamlab.drm.license").setLevel(logging.WARNING)
     with running_license_server(load_drm_settings(_settings(Path(state)))) as server:
@@ -67,8 +67,8 @@ async def _load(url: str, tokens: list[str], kid: str) -> tuple[list[float], int
 
 
 def licence_throughput(state: Path) -> dict[str, object]:
-    from streaming.drm.license_server import build_service
-    from streaming.drm.settings import load_drm_settings, load_master_key
+    from streamlab.streaming.drm.license_server import build_service
+    from streamlab.streaming.drm.settings import load_drm_settings, load_master_key
 
     settings = load_drm_settings(_settings(state))
     service = build_service(settings, load_master_key(settings))
@@ -101,12 +101,12 @@ def licence_throughput(state: Path) -> dict[str, object]:
 
 
 def packaging_overhead(work: Path) -> dict[str, object]:
-    from streaming.catalog import TitleRecord
-    from streaming.drm.keys import KeyStore
-    from streaming.drm.packager import protect_title
-    from streaming.drm.settings import load_drm_settings, load_master_key
-    from streaming.ffmpeg import generate_test_source
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.catalog import TitleRecord
+    from streamlab.streaming.drm.keys import KeyStore
+    from streamlab.streaming.drm.packager import protect_title
+    from streamlab.streaming.drm.settings import load_drm_settings, load_master_key
+    from streamlab.streaming.ffmpeg import generate_test_source
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     source = generate_test_source(work / "src" / "clip.mp4", width=1280, height=720, duration_s=20.0, pattern="testsrc2")
     started = time.perf_counter()

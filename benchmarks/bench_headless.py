@@ -9,7 +9,7 @@ browser without AV1 in its variant set, plays the H.264 master). Both are cached
 
 Origin → shield → edge run in a process of their own (:func:`stack_in_subprocess`), so 200
 player threads do not share the tiers' GIL. Players follow the trace clock (see
-:mod:`streaming.headless.shaper`), so QoE does not depend on the machine's load; whether the
+:mod:`streamlab.streaming.headless.shaper`), so QoE does not depend on the machine's load; whether the
 edge kept up is measured separately as each chunk's *edge lag* (how far the slowest byte
 trailed the shaped link), and by the CPU share (cores) the stack process and the players used
 over the run: all three tiers on one event loop must stay well under one core.
@@ -19,7 +19,7 @@ over the run: all three tiers on one event loop must stay well under one core.
    Edge counters before/after give the hit ratio (object complete in the edge) and the offload
    ratio (hit or served from an in-flight fill: not forwarded upstream); the target is on the
    offload ratio, the way Varnish and nginx count a CDN's edge hit ratio (see
-   :mod:`streaming.delivery.cache_tier`). Both are reported.
+   :mod:`streamlab.streaming.delivery.cache_tier`). Both are reported.
 2. ``abr``: on each ladder, the 32 held-out validation traces of the ABR split
    (``configs/abr.yaml``), each from :data:`ABR_STARTS_PER_TRACE` seeded start points, every
    session played by each policy from the same start, :data:`ABR_EPISODES` times through the title
@@ -69,7 +69,7 @@ TARGET_OFFLOAD = 0.95
 
 
 def _cache_dir() -> Path:
-    from pipelines import project
+    from streamlab.core import project
 
     return project.state_dir() / "bench" / "headless" / CACHE_VERSION
 
@@ -77,8 +77,8 @@ def _cache_dir() -> Path:
 def _looped_source(folder: Path) -> Path:
     """The 5 s clip played back to back, re-encoded at constant 25 fps (the per-title ladder's
     analysis refuses variable frame rate, which a stream copy of a loop produces)."""
-    from pipelines import project
-    from streaming.ffmpeg import run_ffmpeg
+    from streamlab.core import project
+    from streamlab.streaming.ffmpeg import run_ffmpeg
 
     out = folder / f"bigbuckbunny_{SOURCE_DURATION_S}s.mp4"
     if not out.exists():
@@ -97,8 +97,8 @@ def _looped_source(folder: Path) -> Path:
 
 def publish_titles() -> tuple[Path, dict[str, object]]:
     """Both ladders of the looped clip under the cache's media root (ingested once)."""
-    from streaming.catalog import read_title
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.catalog import read_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     cache = _cache_dir()
     media_root = cache / "media"
@@ -179,9 +179,9 @@ def _summary(report: dict[str, object]) -> dict[str, object]:
 def _model_server() -> Iterator[tuple[str | None, str]]:
     """``(url, note)``: a model server serving only ``abr/decide`` (the registry's ``abr-policy@champion``)
     on a free port for ``learned-remote``; ``(None, why)`` when it cannot start (e.g. nothing registered)."""
-    from pipelines.errors import StreamlabError
-    from serving.server import start_server
-    from streaming.delivery.stack import bind_socket
+    from streamlab.core.errors import StreamlabError
+    from streamlab.serving.server import start_server
+    from streamlab.streaming.delivery.stack import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
@@ -202,16 +202,16 @@ def _model_server() -> Iterator[tuple[str | None, str]]:
 
 
 def run() -> dict[str, object]:
-    from configs import load_config
-    from models.abr.policies.learned import load_learned
-    from models.abr.traces import load_traces
-    from pipelines import project
-    from streaming.delivery.stack import stack_in_subprocess
-    from streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
-    from streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
-    from streaming.headless.settings import load_headless_settings
-    from training.abr.settings import TrainSettings
-    from training.abr.splits import split_traces
+    from streamlab.core.config import load_config
+    from streamlab.models.abr.policies.learned import load_learned
+    from streamlab.models.abr.traces import load_traces
+    from streamlab.core import project
+    from streamlab.streaming.delivery.stack import stack_in_subprocess
+    from streamlab.streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
+    from streamlab.streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
+    from streamlab.streaming.headless.settings import load_headless_settings
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.splits import split_traces
 
     media_root, titles = publish_titles()
     abr = load_config("abr", TrainSettings)
@@ -280,9 +280,9 @@ def run() -> dict[str, object]:
 def _compare_ladders(edge: str, validation, policies, remote_url: str | None) -> dict[str, object]:  # noqa: ANN001
     """Local policies on every plan at high concurrency; ``learned-remote`` on the first start of
     each trace at :data:`REMOTE_CONCURRENCY`, paired with BOLA's sessions of the same plans."""
-    from streaming.headless.policies import RemotePolicy
-    from streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
-    from streaming.headless.settings import load_headless_settings
+    from streamlab.streaming.headless.policies import RemotePolicy
+    from streamlab.streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
+    from streamlab.streaming.headless.settings import load_headless_settings
 
     settings = load_headless_settings([
         f"time_scale={ABR_TIME_SCALE}", "concurrency=128", f"arrival_spread_s={ABR_ARRIVAL_S}", "read_chunk_bytes=65536",

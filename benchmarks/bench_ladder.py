@@ -16,10 +16,10 @@ from pathlib import Path
 GRID = r"""
 import json, sys, tempfile, time
 from pathlib import Path
-from pipelines.ray_runtime import init_ray
-from pipelines.ladder.settings import load_ladder_settings
-from pipelines.ladder.source import inspect_source
-from pipelines.ladder.trials import build_grid, run_grid
+from streamlab.core.ray_runtime import init_ray
+from streamlab.pipelines.ladder.settings import load_ladder_settings
+from streamlab.pipelines.ladder.source import inspect_source
+from streamlab.pipelines.ladder.trials import build_grid, run_grid
 init_ray(num_cpus=int(sys.argv[2]))
 settings = load_ladder_settings(["grid.h264.preset=fast", "grid.h264.crf=[20,26,32,38]", "grid.heights=[360,240]"])
 facts = inspect_source(Path(sys.argv[1]), 1.0)
@@ -42,9 +42,9 @@ def _grid_wall_s(source: Path, workers: int) -> dict:
 def run() -> dict:
     import os
 
-    from pipelines import project
-    from streaming.ffmpeg import generate_test_source
-    from streaming.quality import measure_quality
+    from streamlab.core import project
+    from streamlab.streaming.ffmpeg import generate_test_source
+    from streamlab.streaming.quality import measure_quality
 
     # Other work on the machine distorts the 1-vs-2 worker comparison; record how busy it was.
     results: dict[str, float] = {"load_average_1min_at_start": round(os.getloadavg()[0], 2)}

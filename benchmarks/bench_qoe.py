@@ -30,11 +30,11 @@ TARGET_P99_MS = 10.0
 def run() -> dict:
     import torch
 
-    from models.qoe.settings import load_settings
-    from models.qoe.streaming import StreamingDetector
-    from pipelines.qoe.detect import detect_file
-    from pipelines.qoe.simulate import simulate, write_simulation
-    from training.qoe.registry import load_model
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.models.qoe.streaming import StreamingDetector
+    from streamlab.pipelines.qoe.detect import detect_file
+    from streamlab.pipelines.qoe.simulate import simulate, write_simulation
+    from streamlab.training.qoe.registry import load_model
 
     torch.set_num_threads(1)
     settings = load_settings([f"population.start_epoch_s={1767571200 + 19 * 3600}"])
@@ -48,7 +48,7 @@ def run() -> dict:
         t0 = time.perf_counter()
         local, _ = detect_file(model, path, "local")
         local_s = time.perf_counter() - t0
-        from pipelines.ray_runtime import init_ray
+        from streamlab.core.ray_runtime import init_ray
 
         init_ray(num_cpus=2)
         detect_file(model, path, "ray")  # warm the workers

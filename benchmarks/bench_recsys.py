@@ -1,7 +1,7 @@
 """Recommender benchmark: training time per model, and one-viewer recommend latency with online features.
 
 Training times are on the protocol's training part of MovieLens-100k (80k rows). Latency is the
-serving path of :class:`training.recsys.serving.OnlineRecommender`: a Feast online-store read of
+serving path of :class:`streamlab.training.recsys.serving.OnlineRecommender`: a Feast online-store read of
 the viewer's aggregates (SQLite) plus ranking the merged candidates with the deep model and the
 real-time ranker, measured over many single-viewer requests.
 """
@@ -12,20 +12,20 @@ import time
 
 import numpy as np
 
-from models.recsys.blend import COMPONENT_NAMES, build_component
-from models.recsys.pipeline import HybridPipeline
-from models.recsys.settings import RecsysSettings
-from models.recsys.split import temporal_split
-from pipelines import project
+from streamlab.models.recsys.blend import COMPONENT_NAMES, build_component
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.models.recsys.split import temporal_split
+from streamlab.core import project
 
 REQUESTS = 200
 
 
 def run() -> dict:
-    from features.settings import load_feature_settings
-    from features.store import build, open_store
-    from training.recsys.data import load_training_data
-    from training.recsys.serving import OnlineRecommender
+    from streamlab.features.settings import load_feature_settings
+    from streamlab.features.store import build, open_store
+    from streamlab.training.recsys.data import load_training_data
+    from streamlab.training.recsys.serving import OnlineRecommender
 
     full = load_training_data(project.raw_data_dir() / "ml-100k" / "ml-100k.inter")
     train, _ = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])

@@ -14,7 +14,7 @@ responses parsed by ``Content-Length``, one dispatcher task that sleeps until th
 its processes) per request, the number that does not move with the machine's other load.
 
 Models: a throwaway MLflow store with the committed ABR checkpoint and a small real recommender
-(:mod:`serving.registration`), so the benchmark never depends on, or changes, the project's store.
+(:mod:`streamlab.serving.registration`), so the benchmark never depends on, or changes, the project's store.
 """
 
 from __future__ import annotations
@@ -184,9 +184,9 @@ def _load(url: str, pid: int, route: str, bodies: list[dict], rate: float) -> di
 
 
 def run() -> dict:
-    from models.abr.policies.learned import DEFAULT_CHECKPOINT
-    from serving.registration import register_abr_checkpoint, register_small_recommender
-    from serving.server import running_server
+    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from streamlab.serving.registration import register_abr_checkpoint, register_small_recommender
+    from streamlab.serving.server import running_server
 
     results: dict[str, object] = {"duration_s": DURATION_S, "workers": WORKERS, "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp:

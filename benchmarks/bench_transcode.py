@@ -22,14 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines import project
-from pipelines.ray_runtime import init_ray
-from streaming.ffmpeg import run_ffmpeg
-from streaming.ingest.pipeline import encode_jobs
-from streaming.ingest.probe import probe_source
-from streaming.ingest.settings import load_streaming_settings
-from streaming.transcode.ladder import select_ladder
-from streaming.transcode.runner import run_encodes
+from streamlab.core import project
+from streamlab.core.ray_runtime import init_ray
+from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.ingest.pipeline import encode_jobs
+from streamlab.streaming.ingest.probe import probe_source
+from streamlab.streaming.ingest.settings import load_streaming_settings
+from streamlab.streaming.transcode.ladder import select_ladder
+from streamlab.streaming.transcode.runner import run_encodes
 
 NUM_CPUS = 2
 GENERATED_DURATION_S = 20.0

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from configs import load_config
-from pipelines import project
-from pipelines.errors import StreamlabError
+from streamlab.core.config import load_config
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
 
 
 class FetchError(StreamlabError):

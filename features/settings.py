@@ -21,6 +21,6 @@ class FeatureSettings(BaseModel):
 
 
 def load_feature_settings(overrides: list[str] | None = None) -> FeatureSettings:
-    from configs import load_config
+    from streamlab.core.config import load_config
 
     return load_config("features", FeatureSettings, overrides)

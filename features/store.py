@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from features.aggregates import batch_job
-from features.settings import FeatureSettings
-from pipelines import project
-from pipelines.errors import StreamlabError
+from streamlab.features.aggregates import batch_job
+from streamlab.features.settings import FeatureSettings
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -43,7 +43,7 @@ def feast_dir() -> Path:
 def _definitions():
     """The definitions module, (re)imported with this process's state dir and TTL."""
     os.environ["FEAST_STATE"] = str(feast_dir())
-    import features.repo.definitions as definitions
+    import streamlab.features.repo.definitions as definitions
 
     return importlib.reload(definitions)
 
@@ -111,9 +111,9 @@ def build_from_file(interactions: Path | None = None, items: Path | None = None,
                     settings: FeatureSettings | None = None) -> BuildReport:
     """:func:`build` from an interactions file (default: MovieLens-100k under ``data/raw``), as
     ``streamlab features build`` and the demo run it."""
-    from features.settings import load_feature_settings
-    from pipelines import project
-    from training.recsys.data import load_training_data
+    from streamlab.features.settings import load_feature_settings
+    from streamlab.core import project
+    from streamlab.training.recsys.data import load_training_data
 
     data = load_training_data(interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter", items)
     catalogue = data.items[["item_id", "genres", "year"]]

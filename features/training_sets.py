@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from features.settings import FeatureSettings
-from features.store import build, open_store, training_set
+from streamlab.features.settings import FeatureSettings
+from streamlab.features.store import build, open_store, training_set
 
 
 def feast_lookup(store) -> Callable[[pd.DataFrame], pd.DataFrame]:

@@ -1,16 +1,16 @@
 """``abr/decide``: player state in, rendition out, for any ladder the stack produces.
 
-The learned policy (:mod:`models.abr.policies.learned`) was trained on the benchmark's fixed
+The learned policy (:mod:`streamlab.models.abr.policies.learned`) was trained on the benchmark's fixed
 six-rung ladder held inside a ``Video`` object and keeps its goodput history on the policy
 object. A server needs neither: every request carries the title's ladder (any rung count,
 per-title bitrates, the next chunks' sizes or the manifest's bandwidths) and the session's
 recent downloads, so :func:`decide_learned` calls the policy's pieces (its quantile net, scenario
 weights and planner) statelessly and is safe from many threads at once. The planner is
-:func:`~models.abr.policies.planner.tree_plan_scores`: the policy's own planner as a walk over the plan tree,
+:func:`~streamlab.models.abr.policies.planner.tree_plan_scores`: the policy's own planner as a walk over the plan tree,
 bit-for-bit the same scores at about a third of the CPU (``tests/serving/test_abr_recorded.py``
 replays recorded requests and compares against the reference planner).
 
-Units: the planner's player model uses 4 s chunks (:data:`models.abr.simulator.CHUNK_MS`); a
+Units: the planner's player model uses 4 s chunks (:data:`streamlab.models.abr.simulator.CHUNK_MS`); a
 title with another segment duration is mapped onto it by stretching time by
 ``4 / segment_duration_s``: the buffer and the chunk sizes are multiplied by that factor, so the
 buffer counts the same number of chunks and each download takes the same share of a chunk's
@@ -30,11 +30,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from models.abr.policies.base import Observation
-from models.abr.policies.bola import Bola
-from models.abr.policies.learned import LearnedPolicy, load_checkpoint
-from models.abr.policies.planner import plan_table, tree_plan_scores
-from models.abr.simulator import CHUNK_MS
+from streamlab.models.abr.policies.base import Observation
+from streamlab.models.abr.policies.bola import Bola
+from streamlab.models.abr.policies.learned import LearnedPolicy, load_checkpoint
+from streamlab.models.abr.policies.planner import plan_table, tree_plan_scores
+from streamlab.models.abr.simulator import CHUNK_MS
 
 PLANNER_CHUNK_S = CHUNK_MS / 1000.0
 

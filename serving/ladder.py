@@ -1,6 +1,6 @@
 """``ladder``: a title's features, or a path to its source, in; the per-title ladder out.
 
-The served model is the ladder predictor (:class:`models.ladder.predictor.LadderPredictor`,
+The served model is the ladder predictor (:class:`streamlab.models.ladder.predictor.LadderPredictor`,
 registered as ``ladder-model`` by ``streamlab ladder train``). The answer is what
 ``optimize_ladder(path, "predicted", codec)`` gives, for every requested codec at once: the
 title's features are computed once (SI/TI and one probe encode, seconds of CPU) and both
@@ -8,7 +8,7 @@ codecs' ladders are predicted from them.
 
 Two ways to ask:
 
-- ``features``: the predictor's inputs already measured (:class:`pipelines.ladder.features.TitleFeatures`),
+- ``features``: the predictor's inputs already measured (:class:`streamlab.pipelines.ladder.features.TitleFeatures`),
   e.g. by an ingest that runs its own probe; the answer costs milliseconds.
 - ``path``: a source video the server probes itself. The path must resolve (symlinks and ``..``
   resolved first) under an allowed root, the raw data dir and the media root by default, so a
@@ -22,17 +22,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from models.ladder.predictor import LadderPredictor
-from pipelines import project
-from pipelines.errors import StreamlabError
-from pipelines.ladder.features import TitleFeatures, title_features
-from pipelines.ladder.optimize import ladder_from_points
-from pipelines.ladder.predict import predicted_points
-from pipelines.ladder.schema import Codec, Ladder, LadderRung
-from pipelines.ladder.settings import LadderOptimizerSettings
-from pipelines.ladder.source import SourceFacts, inspect_source
-from serving.registry import ModelLoadError
-from streaming.transcode.encode import gop_frames
+from streamlab.models.ladder.predictor import LadderPredictor
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.pipelines.ladder.features import TitleFeatures, title_features
+from streamlab.pipelines.ladder.optimize import ladder_from_points
+from streamlab.pipelines.ladder.predict import predicted_points
+from streamlab.pipelines.ladder.schema import Codec, Ladder, LadderRung
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.pipelines.ladder.source import SourceFacts, inspect_source
+from streamlab.serving.registry import ModelLoadError
+from streamlab.streaming.transcode.encode import gop_frames
 
 
 class PathOutsideRoots(StreamlabError):
@@ -44,7 +44,7 @@ class SourceRefused(StreamlabError):
 
 
 class LadderFeatures(BaseModel):
-    """The predictor's title inputs (see :mod:`pipelines.ladder.features`), as an ingest measured them."""
+    """The predictor's title inputs (see :mod:`streamlab.pipelines.ladder.features`), as an ingest measured them."""
 
     width: int = Field(gt=0, le=16384, description="display width of the source")
     height: int = Field(gt=0, le=16384)
@@ -144,7 +144,7 @@ def facts_from_features(features: LadderFeatures, segment_duration_s: float) -> 
 
 def probe_path(path: Path, settings: LadderOptimizerSettings, max_fps: float) -> tuple[SourceFacts, TitleFeatures]:
     """Inspect and probe a source (seconds of CPU); an unsuitable source is a :class:`SourceRefused`."""
-    from pipelines.ladder.source import UnsuitableSource
+    from streamlab.pipelines.ladder.source import UnsuitableSource
 
     try:
         facts = inspect_source(path, settings.segment_s(), max_fps)

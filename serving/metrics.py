@@ -53,7 +53,7 @@ MODEL_READY = bentoml.metrics.Gauge(
 
 
 def record_model(served) -> None:  # noqa: ANN001 - a ServedModel; listener signature
-    """Listener for :class:`serving.registry.ServedModel`: mirror its status into the gauges."""
+    """Listener for :class:`streamlab.serving.registry.ServedModel`: mirror its status into the gauges."""
     status = served.status()
     MODEL_VERSION.labels(model=status.name, alias=status.alias).set(float(status.version or 0))
     MODEL_READY.labels(model=status.name).set(1.0 if status.ready else 0.0)

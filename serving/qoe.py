@@ -1,13 +1,13 @@
 """``qoe/ingest`` and ``qoe/alerts``: player beacons in, per-event scores and alerts out.
 
-The served model is the QoE detector (:class:`models.qoe.model.QoeModel`, registered as
+The served model is the QoE detector (:class:`streamlab.models.qoe.model.QoeModel`, registered as
 ``qoe-detector`` by ``streamlab qoe train``). Scoring is stateful: windows close as event time
 passes and alerts need consecutive windows, so the service keeps **one**
-:class:`~models.qoe.streaming.StreamingDetector` for every caller, guarded by a lock (BentoML
+:class:`~streamlab.models.qoe.streaming.StreamingDetector` for every caller, guarded by a lock (BentoML
 runs handlers on several threads). When the registry alias moves, the next request starts a new
 detector on the new version (its windows start empty); alerts opened so far are kept.
 
-The body is a JSON list of events (the telemetry schema, :mod:`models.qoe.telemetry`): the web
+The body is a JSON list of events (the telemetry schema, :mod:`streamlab.models.qoe.telemetry`): the web
 player batches its beacons. An invalid event is rejected with its reason in the answer and
 counted in the metrics, never dropped silently; the valid events beside it are scored.
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from models.qoe.alerts import Alert
-from models.qoe.streaming import EventScore, StreamingDetector
-from serving.registry import LoadedModel, ModelLoadError
+from streamlab.models.qoe.alerts import Alert
+from streamlab.models.qoe.streaming import EventScore, StreamingDetector
+from streamlab.serving.registry import LoadedModel, ModelLoadError
 
 
 class QoeIngestResponse(BaseModel):
@@ -43,7 +43,7 @@ class QoeAlertsResponse(BaseModel):
 
 def load_qoe_detector(directory: Path) -> Any:
     """The registry loader: the detector artifact folder (``model.json``) inside a ``qoe-detector`` version."""
-    from models.qoe.model import QoeModel
+    from streamlab.models.qoe.model import QoeModel
 
     found = sorted(Path(directory).rglob("model.json"), key=lambda p: len(p.parts))
     if not found:

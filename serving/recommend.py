@@ -1,9 +1,9 @@
 """``recommend``: viewer, context and k in; titles, scores and reasons out.
 
-The registered ``recsys`` version is the pickled :class:`~models.recsys.pipeline.HybridPipeline`
+The registered ``recsys`` version is the pickled :class:`~streamlab.models.recsys.pipeline.HybridPipeline`
 (``artifacts/pipeline.pkl`` inside the version). A known viewer is ranked through the whole
 pipeline, with the viewer's aggregates read from the Feast online store when one is built
-(:class:`training.recsys.serving.OnlineRecommender`, the same path training used); an unknown
+(:class:`streamlab.training.recsys.serving.OnlineRecommender`, the same path training used); an unknown
 viewer gets the context-aware popular list (:meth:`HybridPipeline.cold_start`).
 """
 
@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from models.recsys.base import Context
-from serving.registry import ModelLoadError
+from streamlab.models.recsys.base import Context
+from streamlab.serving.registry import ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def make_recommend_loader(feature_store: bool):
     """A registry loader for ``recsys`` versions; the Feast store is optional (absent: in-process features)."""
 
     def load(directory: Path) -> RecommendModel:
-        from training.recsys.artifacts import load_pipeline
+        from streamlab.training.recsys.artifacts import load_pipeline
 
         candidates = sorted(Path(directory).rglob("pipeline.pkl"))
         if not candidates:
@@ -117,9 +117,9 @@ def _smoke_test(pipeline: Any, path: Path) -> None:
 
 def _open_online(pipeline: Any) -> Any | None:
     try:
-        from features.settings import load_feature_settings
-        from features.store import feast_dir, open_store
-        from training.recsys.serving import OnlineRecommender
+        from streamlab.features.settings import load_feature_settings
+        from streamlab.features.store import feast_dir, open_store
+        from streamlab.training.recsys.serving import OnlineRecommender
 
         if not (feast_dir() / "registry.db").is_file():
             return None

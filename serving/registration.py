@@ -20,7 +20,7 @@ EXPERIMENT = "serving"
 
 def register_abr_checkpoint(checkpoint: Path, alias: str | None = "champion", name: str = ABR_MODEL) -> str:
     """Register ``checkpoint`` as a new version of ``name``; point ``alias`` at it; return the version."""
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "abr" / "pyfunc_model.py"
@@ -39,19 +39,19 @@ def register_abr_checkpoint(checkpoint: Path, alias: str | None = "champion", na
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
-    from training import tracking
+    from streamlab.core import tracking
 
     tracking.configure().MlflowClient().set_registered_model_alias(name, alias, version)
 
 
 def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
     """Fit a small real pipeline on MovieLens-100k, register it as ``recsys`` at ``alias``; return the version."""
-    from models.recsys.pipeline import HybridPipeline
-    from pipelines import project
-    from training import tracking
-    from training.recsys.artifacts import log_and_register, save_pipeline
-    from training.recsys.data import load_training_data
-    from training.recsys.train import load_settings
+    from streamlab.models.recsys.pipeline import HybridPipeline
+    from streamlab.core import project
+    from streamlab.core import tracking
+    from streamlab.training.recsys.artifacts import log_and_register, save_pipeline
+    from streamlab.training.recsys.data import load_training_data
+    from streamlab.training.recsys.train import load_settings
 
     folder = project.raw_data_dir() / "ml-100k"
     data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
@@ -71,8 +71,8 @@ def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
 
 def register_ladder_predictor(model_dir: Path | None = None, alias: str | None = "champion") -> str:
     """Register a ladder predictor folder (default: the committed one) as ``ladder-model``, as training does."""
-    from models.ladder.predictor import DEFAULT_DIR
-    from training import tracking
+    from streamlab.models.ladder.predictor import DEFAULT_DIR
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "ladder" / "pyfunc.py"
@@ -92,9 +92,9 @@ def register_ladder_predictor(model_dir: Path | None = None, alias: str | None =
 
 def register_qoe_detector(artifact_dir: Path | None = None, alias: str | None = "champion") -> str:
     """Register a QoE detector folder (default: the committed ``sequence`` detector) as ``qoe-detector``."""
-    from models.qoe.weights import default_dir
-    from training import tracking
-    from training.qoe.registry import log_and_register
+    from streamlab.models.qoe.weights import default_dir
+    from streamlab.core import tracking
+    from streamlab.training.qoe.registry import log_and_register
 
     with tracking.start_run(EXPERIMENT, run_name="register-qoe-detector"):
         _, version = log_and_register(artifact_dir or default_dir(), QOE_MODEL, alias)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def registry_uri(name: str, alias: str) -> str:
 
 def resolve_alias(name: str, alias: str) -> str:
     """The version number ``alias`` points at now; a clear error when the model or alias is missing."""
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     try:
@@ -76,7 +76,7 @@ def resolve_alias(name: str, alias: str) -> str:
 
 
 def download_version(name: str, version: str) -> Path:
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     uri = f"models:/{name}/{version}"

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import httpx
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
 
-SERVICE = "serving.service:StreamlabServing"
+SERVICE = "streamlab.serving.service:StreamlabServing"
 
 
 class ServerError(StreamlabError):
@@ -41,10 +41,17 @@ def serving_env(overrides: list[str] | None) -> dict[str, str]:
     env["BENTOML_DO_NOT_TRACK"] = "true"
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env[OVERRIDES_ENV] = json.dumps(list(overrides or []))
-    from training import tracking
+    from streamlab.core import tracking
 
     env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()
     return env
+
+
+def _package_parent() -> Path:
+    """The folder holding the installed ``streamlab`` package: BentoML imports the service from there."""
+    import streamlab
+
+    return Path(streamlab.__file__).resolve().parent.parent
 
 
 def serve_command(settings: ServingSettings) -> list[str]:
@@ -59,7 +66,7 @@ def serve_command(settings: ServingSettings) -> list[str]:
         "--port",
         str(settings.port),
         "--working-dir",
-        str(Path(__file__).resolve().parents[1]),
+        str(_package_parent()),
     ]
 
 

@@ -1,10 +1,10 @@
 """The BentoML service: ``/abr/decide``, ``/recommend``, ``/ladder``, ``/qoe/ingest`` and ``/qoe/alerts``.
 
 One service, one process: on 2 cores a second service process would cost more than it serves.
-Each model is a :class:`~serving.registry.ServedModel` following its registry alias. Without a
+Each model is a :class:`~streamlab.serving.registry.ServedModel` following its registry alias. Without a
 loaded version ``abr/decide`` still answers, from BOLA; ``recommend``, ``ladder`` and
 ``qoe/ingest`` answer 503 and their callers fall back (catalog: the popular list; ingest: the
-fixed ladder, see :mod:`pipelines.ladder.service_client`). Fallbacks are counted in
+fixed ladder, see :mod:`streamlab.pipelines.ladder.service_client`). Fallbacks are counted in
 ``streamlab_serving_fallbacks_total{endpoint,reason}``; ``/readyz`` is 200 only when every
 enabled model is loaded.
 
@@ -47,10 +47,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pipelines.errors import StreamlabError
-from serving import metrics
-from serving.abr import AbrDecideRequest, AbrDecision, decide_bola, decide_learned, load_abr_policy
-from serving.ladder import (
+from streamlab.core.errors import StreamlabError
+from streamlab.serving import metrics
+from streamlab.serving.abr import AbrDecideRequest, AbrDecision, decide_bola, decide_learned, load_abr_policy
+from streamlab.serving.ladder import (
     LadderRequest,
     LadderResponse,
     allowed_roots,
@@ -61,16 +61,16 @@ from serving.ladder import (
     probe_path,
     resolve_request_path,
 )
-from serving.qoe import QoeIngestor, load_qoe_detector
-from serving.recommend import (
+from streamlab.serving.qoe import QoeIngestor, load_qoe_detector
+from streamlab.serving.recommend import (
     RecommendedTitle,
     RecommendRequest,
     RecommendResponse,
     make_recommend_loader,
     popular_reason,
 )
-from serving.registry import AliasWatcher, ServedModel
-from serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
+from streamlab.serving.registry import AliasWatcher, ServedModel
+from streamlab.serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
 
 
 def current_settings() -> ServingSettings:
@@ -204,8 +204,8 @@ class StreamlabServing:
         self.watcher = AliasWatcher(list(self.models.values()), settings.watch_interval_s).start()
 
     def _init_ladder(self) -> None:
-        from pipelines.ladder.settings import load_ladder_settings
-        from streaming.ingest.settings import load_streaming_settings
+        from streamlab.pipelines.ladder.settings import load_ladder_settings
+        from streamlab.streaming.ingest.settings import load_streaming_settings
 
         self.ladder_settings = load_ladder_settings()
         self.max_fps = load_streaming_settings().transcode.max_fps

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 
 class ModelSettings(BaseModel):

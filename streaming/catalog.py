@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 TITLE_RECORD = "title.json"
 HLS_MASTER = "master.m3u8"

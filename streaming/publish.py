@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from streaming.catalog import STAGING_DIR, title_dir
-from streaming.ingest.errors import TitleExists
+from streamlab.streaming.catalog import STAGING_DIR, title_dir
+from streamlab.streaming.ingest.errors import TitleExists
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100

@@ -16,7 +16,7 @@ os.environ.setdefault("STREAMLAB_PROGRESS", "0")
 @pytest.fixture(scope="session")
 def raw_dir() -> Path:
     """The fetched datasets; `make test` runs `streamlab data fetch` first."""
-    from pipelines import project
+    from streamlab.core import project
 
     path = project.raw_data_dir()
     if not (path / "videos" / "bigbuckbunny.mp4").is_file():
@@ -49,8 +49,8 @@ def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ingest_abr_title(source_dir: Path, root: Path, title_id: str, name: str | None = None) -> Path:
     """24 s of generated 480p as four H.264 rungs (main + mobile profiles) of 2 s segments, published
     under ``root``: twelve ABR decisions per playback, cheap to encode. Returns ``root``."""
-    from streaming.ffmpeg import generate_test_source
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.ffmpeg import generate_test_source
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     source = source_dir / "abr_480p.mp4"
     if not source.is_file():

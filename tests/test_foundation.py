@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from configs import ConfigError, apply_overrides, load_config
-from data.fetch import fetch_all, sha256
+from streamlab.core.config import ConfigError, apply_overrides, load_config
+from streamlab.data.fetch import fetch_all, sha256
 
 
 class _Trainer(BaseModel):
@@ -76,7 +76,7 @@ def test_fetch_replaces_a_corrupted_file(raw_dir, tmp_path):
 
 def test_cli_reports_errors_in_one_line_and_exit_2():
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "data", "fetch", "nonexistent.key=1"],
+        [sys.executable, "-m", "streamlab.cli", "data", "fetch", "nonexistent.key=1"],
         capture_output=True, text=True,
     )
     assert result.returncode == 2

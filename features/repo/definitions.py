@@ -2,7 +2,7 @@
 
 Declared once and used for both training sets (point-in-time joins in the offline store) and
 online lookup, so training and serving read the same features. The parquet sources are written
-by the batch job (:mod:`features.aggregates`) under ``<state>/feast/data``.
+by the batch job (:mod:`streamlab.features.aggregates`) under ``<state>/feast/data``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ GENRES = (
     "action", "adventure", "animation", "childrens", "comedy", "crime", "documentary", "drama", "fantasy",
     "filmnoir", "horror", "musical", "mystery", "romance", "scifi", "thriller", "unknown", "war", "western",
 )
-"""MovieLens genres as Feast-safe names (``features.aggregates.genre_column``)."""
+"""MovieLens genres as Feast-safe names (``streamlab.features.aggregates.genre_column``)."""
 
 
 def _data_dir() -> Path:
     env = os.environ.get("FEAST_STATE")
     if env:
         return Path(env) / "data"
-    from pipelines import project
+    from streamlab.core import project
 
     return project.state_dir() / "feast" / "data"
 

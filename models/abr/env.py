@@ -1,7 +1,7 @@
 """The session wrapper: play the title over a trace with a policy, chunk by chunk, and log it.
 
 This is the reference test loop (Pensieve ``test/*.py``): the first chunk is fetched at
-:data:`~models.abr.video.DEFAULT_LEVEL` with that level also as its "previous bitrate", the policy
+:data:`~streamlab.models.abr.video.DEFAULT_LEVEL` with that level also as its "previous bitrate", the policy
 is consulted after *every* chunk (also after the last one, whose answer is discarded: RobustMPC's
 error memory depends on it), and traces run in the order given, in one policy instance.
 """
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.abr.policies.base import Observation, Policy
-from models.abr.qoe import TraceScore, chunk_qoe, score_trace
-from models.abr.simulator import Simulator
-from models.abr.traces import Trace
-from models.abr.video import DEFAULT_LEVEL, Video
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.qoe import TraceScore, chunk_qoe, score_trace
+from streamlab.models.abr.simulator import Simulator
+from streamlab.models.abr.traces import Trace
+from streamlab.models.abr.video import DEFAULT_LEVEL, Video
 
 
 @dataclass

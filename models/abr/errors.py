@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class TraceFormatError(StreamlabError):

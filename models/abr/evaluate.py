@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.abr.env import TraceLog, play_all
-from models.abr.qoe import summarize
-from models.abr.registry import make_policy
-from models.abr.traces import Trace, load_traces
-from models.abr.video import Video, load_video
+from streamlab.models.abr.env import TraceLog, play_all
+from streamlab.models.abr.qoe import summarize
+from streamlab.models.abr.registry import make_policy
+from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.models.abr.video import Video, load_video
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,12 @@ def evaluate(
             (out_dir / f"log_{name}_{log.trace.name}").write_text("\n".join(log.lines()) + "\n")
         summary[name] = policy_summary(logs)
         if plots:
-            from models.abr.plots import save_timelines
+            from streamlab.models.abr.plots import save_timelines
 
             save_timelines(logs, out_dir)
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True))
     if plots:
-        from models.abr.plots import save_qoe_cdf
+        from streamlab.models.abr.plots import save_qoe_cdf
 
         save_qoe_cdf(summary, out_dir / "qoe_cdf.png")
     return EvaluationResult(summary=summary, out_dir=out_dir)

@@ -10,7 +10,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from models.abr.env import TraceLog
+    from streamlab.models.abr.env import TraceLog
 
 
 def _pyplot():

@@ -5,42 +5,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from models.abr.errors import UnknownPolicyError
-from models.abr.policies.base import Policy
+from streamlab.models.abr.errors import UnknownPolicyError
+from streamlab.models.abr.policies.base import Policy
 
 
 def _bba(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.bba import BufferBased
+    from streamlab.models.abr.policies.bba import BufferBased
 
     return BufferBased()
 
 
 def _rate(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.rate import RateBased
+    from streamlab.models.abr.policies.rate import RateBased
 
     return RateBased(compat=compat)
 
 
 def _bola(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.bola import Bola
+    from streamlab.models.abr.policies.bola import Bola
 
     return Bola()
 
 
 def _robustmpc(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.mpc import RobustMPC
+    from streamlab.models.abr.policies.mpc import RobustMPC
 
     return RobustMPC(compat=compat)
 
 
 def _oracle(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.oracle import Oracle
+    from streamlab.models.abr.policies.oracle import Oracle
 
     return Oracle()
 
 
 def _learned(compat: bool, model: str | Path | None) -> Policy:
-    from models.abr.policies.learned import load_learned
+    from streamlab.models.abr.policies.learned import load_learned
 
     return load_learned(model)
 

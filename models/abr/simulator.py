@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.abr.traces import Trace
-from models.abr.video import CHUNK_DURATION_S, Video
+from streamlab.models.abr.traces import Trace
+from streamlab.models.abr.video import CHUNK_DURATION_S, Video
 
 LINK_RTT_MS = 80.0
 """Round-trip time added to every chunk's download (Pensieve ``LINK_RTT`` = 80 ms)."""

@@ -1,7 +1,7 @@
 """Throughput traces in the Mahimahi/Pensieve "cooked" format.
 
 One line per sample: ``<time s> <throughput Mbit/s>``, whitespace separated. Line ``i`` describes
-the interval ``(t[i-1], t[i]]`` (see :mod:`models.abr.simulator`), so a trace needs at least two
+the interval ``(t[i-1], t[i]]`` (see :mod:`streamlab.models.abr.simulator`), so a trace needs at least two
 lines, strictly increasing times and non-negative throughput, and must deliver *some* data or a
 download would never finish. Every problem is reported with the file and 1-based line number.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.errors import TraceFormatError
+from streamlab.models.abr.errors import TraceFormatError
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def load_traces(directory: Path) -> list[Trace]:
     """Every regular, non-hidden file in ``directory``, in sorted file-name order.
 
     The order matters: the reference evaluation runs traces in sorted order in one process and
-    RobustMPC's error memory carries across traces (see :mod:`models.abr.policies.mpc`).
+    RobustMPC's error memory carries across traces (see :mod:`streamlab.models.abr.policies.mpc`).
     """
     directory = Path(directory)
     if not directory.is_dir():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.errors import VideoSizeError
+from streamlab.models.abr.errors import VideoSizeError
 
 BITRATES_KBPS: tuple[int, ...] = (300, 750, 1200, 1850, 2850, 4300)
 """The Pensieve ladder (kbit/s), lowest first."""

@@ -2,7 +2,7 @@
 
 For a grid point (size, CRF) of a title the model predicts two things: the log of bits per pixel
 (bitrate normalised by the point's pixels per second, which makes sizes comparable) and the VMAF
-against the source. Inputs are the title's features (:mod:`pipelines.ladder.features`) plus the
+against the source. Inputs are the title's features (:mod:`streamlab.pipelines.ladder.features`) plus the
 point's log pixel count, its scale relative to the source and its CRF.
 
 Gradient-boosted trees (scikit-learn's ``HistGradientBoostingRegressor``) with *monotonic
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 POINT_FEATURES = ["log_point_pixels", "scale", "crf"]
 MODEL_FILES = {"rate": "rate.skops", "vmaf": "vmaf.skops"}

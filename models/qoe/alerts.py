@@ -121,7 +121,7 @@ def write_alerts(alerts: list[Alert], path: Path) -> None:
 
 
 def read_alerts(path: Path) -> list[Alert]:
-    from models.qoe.errors import TelemetryError
+    from streamlab.models.qoe.errors import TelemetryError
 
     path = Path(path)
     if not path.is_file():

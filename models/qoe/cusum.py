@@ -12,7 +12,7 @@ confirmation already judges) from paging here; ``h`` is calibrated, like the thr
 false-alert budget on held-out normal days. A window without enough units contributes 0 (the sum
 decays by ``k``). The same recursion runs in batch (vectorised over groups) and streaming, and both
 restart the sums of groups a window's named causes explain
-(:meth:`models.qoe.model.QoeModel.explained_groups`): the lane adds up only unexplained evidence.
+(:meth:`streamlab.models.qoe.model.QoeModel.explained_groups`): the lane adds up only unexplained evidence.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """User-facing errors of the QoE area (the CLI prints them as one line and exits 2)."""
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class TelemetryError(StreamlabError):

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from models.qoe.alerts import Alert
-from pipelines.qoe.incidents import Incident
+from streamlab.models.qoe.alerts import Alert
+from streamlab.pipelines.qoe.incidents import Incident
 
 SLACK_S = 60.0
 """An alert that closes at most this long before an incident starts, or detects this soon after it ends, still overlaps."""

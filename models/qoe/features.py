@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammainc
 
-from models.qoe.telemetry import DIMENSIONS
-from models.qoe.windows import COUNT_COLUMNS, DENOMINATOR, SYMPTOMS
+from streamlab.models.qoe.telemetry import DIMENSIONS
+from streamlab.models.qoe.windows import COUNT_COLUMNS, DENOMINATOR, SYMPTOMS
 
 SURPRISE_CAP = 1e4
 """Only a numerical guard: huge groups must keep ranking above their subgroups (see attribution)."""

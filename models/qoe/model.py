@@ -19,7 +19,7 @@ edge when that one edge carries the region's excess and its siblings are healthy
 (:meth:`QoeModel._most_specific`), and an edge named beside its own region is dropped.
 
 **Two lanes.** The fast lane flags a window whose score passes the calibrated threshold; the slow
-lane (:mod:`models.qoe.cusum`) sums sub-threshold evidence per group so a sparse group (a small
+lane (:mod:`streamlab.models.qoe.cusum`) sums sub-threshold evidence per group so a sparse group (a small
 device type at night) pages within minutes. Both feed the same attribution and alert tracker.
 
 Artifact layout (a directory): ``model.json`` (detector kind, threshold, settings, baselines and
@@ -37,15 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.qoe.alerts import Cause
-from models.qoe.cusum import WARMUP_WINDOWS, cusum_path, sum_cap
-from models.qoe.detectors import Detector, make_detector
-from models.qoe.errors import DetectorError
-from models.qoe.features import FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for, units_in
-from models.qoe.scores import ScoreSettings
-from models.qoe.settings import DetectionSettings
-from models.qoe.telemetry import DIMENSIONS
-from models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, window_counts
+from streamlab.models.qoe.alerts import Cause
+from streamlab.models.qoe.cusum import WARMUP_WINDOWS, cusum_path, sum_cap
+from streamlab.models.qoe.detectors import Detector, make_detector
+from streamlab.models.qoe.errors import DetectorError
+from streamlab.models.qoe.features import FEATURES, RATES, SURPRISE, Baselines, Grid, Group, features, groups_for, units_in
+from streamlab.models.qoe.scores import ScoreSettings
+from streamlab.models.qoe.settings import DetectionSettings
+from streamlab.models.qoe.telemetry import DIMENSIONS
+from streamlab.models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, window_counts
 
 FORMAT_VERSION = 1
 RANK_SYMPTOMS = [i for i, s in enumerate(SYMPTOMS) if s != "bad_score"]
@@ -60,7 +60,7 @@ class QoeModel:
     detection: DetectionSettings
     score: ScoreSettings
     cusum_threshold: float = float("inf")
-    """The slow lane's decision interval ``h`` (:mod:`models.qoe.cusum`); infinite turns the lane off."""
+    """The slow lane's decision interval ``h`` (:mod:`streamlab.models.qoe.cusum`); infinite turns the lane off."""
 
     @property
     def cusum_reference(self) -> float:

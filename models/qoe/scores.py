@@ -27,7 +27,7 @@ collapse or an ABR regression score < 3 in ~65-85 % of cases (``tests/qoe/test_s
 both sides). The design's rule ("score < 3 is a bad session") uses this score. It is a P.1203-*style* proxy, not the standardised model (which needs
 per-segment resolution, frame rate and codec inputs our telemetry does not carry).
 
-**The per-chunk QoE** is :func:`models.abr.qoe.chunk_qoe` (Pensieve's QoE_lin), averaged over the
+**The per-chunk QoE** is :func:`streamlab.models.abr.qoe.chunk_qoe` (Pensieve's QoE_lin), averaged over the
 chunks after the first as the ABR evaluation does.
 """
 
@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
-from models.abr.qoe import chunk_qoe
+from streamlab.models.abr.qoe import chunk_qoe
 
 
 class ScoreSettings(BaseModel):
@@ -85,7 +85,7 @@ def session_scores(avg_bitrate_kbps: np.ndarray, play_s: np.ndarray, rebuffer_s:
 
 
 def session_chunk_qoe(bitrates_kbps: Sequence[float], rebuffers_s: Sequence[float]) -> float | None:
-    """Mean :func:`~models.abr.qoe.chunk_qoe` over the chunks after the first; ``None`` for < 2 chunks."""
+    """Mean :func:`~streamlab.models.abr.qoe.chunk_qoe` over the chunks after the first; ``None`` for < 2 chunks."""
     if len(bitrates_kbps) < 2:
         return None
     values = [chunk_qoe(bitrates_kbps[i], bitrates_kbps[i - 1], rebuffers_s[i]) for i in range(1, len(bitrates_kbps))]

@@ -1,11 +1,11 @@
-"""Typed settings for ``configs/qoe.yaml`` (loaded with :func:`configs.load_config`)."""
+"""Typed settings for ``configs/qoe.yaml`` (loaded with :func:`streamlab.configs.load_config`)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from configs import load_config
-from models.qoe.scores import ScoreSettings
+from streamlab.core.config import load_config
+from streamlab.models.qoe.scores import ScoreSettings
 
 
 class RegionSettings(BaseModel):
@@ -71,7 +71,7 @@ class DetectionSettings(BaseModel):
     max_causes_per_window: int = Field(3, ge=1)
     heartbeat_clustering: float = Field(3.0, ge=1.0)
     cusum_reference: float = Field(0.5, gt=0.0, lt=1.0)
-    """The slow lane's reference ``k`` as a fraction of the threshold (:mod:`models.qoe.cusum`)."""
+    """The slow lane's reference ``k`` as a fraction of the threshold (:mod:`streamlab.models.qoe.cusum`)."""
 
 
 class SequenceSettings(BaseModel):

@@ -1,12 +1,12 @@
 """Streaming scoring: events one at a time, incremental windows, the same decisions as batch.
 
-:class:`StreamingDetector` keeps per-session counters (:class:`~models.qoe.windows.UnitBuilder`),
+:class:`StreamingDetector` keeps per-session counters (:class:`~streamlab.models.qoe.windows.UnitBuilder`),
 per-group counts for the open window and the ``context_windows - 1`` before it, and each group's
 last ``length - 1`` window features for the sequence model. When an event's timestamp passes the
 open window, the window closes: every group is scored at once, attribution runs on the buffered
 units, and alerts open or close. An event older than the open window (late delivery) counts in the
 open window. Memory is bounded by live sessions plus a few windows of units. The slow lane's per-group sums
-(:mod:`models.qoe.cusum`) are one float per group.
+(:mod:`streamlab.models.qoe.cusum`) are one float per group.
 
 Call :meth:`StreamingDetector.ingest` with a batch of events (dicts, JSON strings or schema models);
 it returns one :class:`EventScore` per event (accepted or rejected with a reason) and the alerts
@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
-from models.qoe.alerts import Alert, AlertTracker
-from models.qoe.cusum import cusum_path
-from models.qoe.features import FEATURES, Group, features, units_in
-from models.qoe.model import QoeModel
-from models.qoe.telemetry import DIMENSIONS, EVENT_ADAPTER, Heartbeat, SessionSummary
-from models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, UNIT_COLUMNS, UnitBuilder
+from streamlab.models.qoe.alerts import Alert, AlertTracker
+from streamlab.models.qoe.cusum import cusum_path
+from streamlab.models.qoe.features import FEATURES, Group, features, units_in
+from streamlab.models.qoe.model import QoeModel
+from streamlab.models.qoe.telemetry import DIMENSIONS, EVENT_ADAPTER, Heartbeat, SessionSummary
+from streamlab.models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, UNIT_COLUMNS, UnitBuilder
 
 MAX_GAP_WINDOWS = 200
 """A silence longer than this many windows resets history instead of closing every empty window."""
@@ -76,7 +76,7 @@ class StreamingDetector:
                 event = raw if isinstance(raw, (Heartbeat, SessionSummary)) else (
                     EVENT_ADAPTER.validate_json(raw) if isinstance(raw, (str, bytes)) else EVENT_ADAPTER.validate_python(raw))
             except ValidationError as exc:
-                from pipelines.qoe.ingest import describe_error
+                from streamlab.pipelines.qoe.ingest import describe_error
 
                 scores.append(EventScore(accepted=False, reason=f"invalid event: {describe_error(exc)}"))
                 continue

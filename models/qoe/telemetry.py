@@ -84,7 +84,7 @@ class SessionSummary(_Event):
     playback_failed: bool = False
     failure_reason: Token | None = None
     chunk_qoe_mean: Annotated[float, Field(allow_inf_nan=False)] | None = None
-    """Mean per-chunk QoE (:func:`models.abr.qoe.chunk_qoe`) over the chunks played, if any."""
+    """Mean per-chunk QoE (:func:`streamlab.models.abr.qoe.chunk_qoe`) over the chunks played, if any."""
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionSummary:

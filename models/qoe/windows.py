@@ -1,7 +1,7 @@
 """From events to *units* (one per heartbeat or failure) and to per-group window counts.
 
 A unit is what one event says about the viewer's last interval, as binary symptoms, so groups of
-any size compare through rates and binomial surprise (:mod:`models.qoe.features`):
+any size compare through rates and binomial surprise (:mod:`streamlab.models.qoe.features`):
 
 ============  ===========================================================  ==============
 symptom       a heartbeat / event counts when ...                         denominator
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from models.qoe.scores import ScoreSettings, session_scores
-from models.qoe.telemetry import DIMENSIONS, Heartbeat, SessionSummary
+from streamlab.models.qoe.scores import ScoreSettings, session_scores
+from streamlab.models.qoe.telemetry import DIMENSIONS, Heartbeat, SessionSummary
 
 LOW_BUFFER_S = 2.0
 LOW_THROUGHPUT_KBPS = 1000.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.recsys.dataset import RecsysData
+from streamlab.models.recsys.dataset import RecsysData
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Recommender(ABC):
 
     @abstractmethod
     def fit(self, data: RecsysData) -> Recommender:
-        """Learn from ``data.interactions`` (codes ``u``, ``i``); return ``self``."""
+        """Learn from ``streamlab.data.interactions`` (codes ``u``, ``i``); return ``self``."""
 
     @abstractmethod
     def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from models.recsys.base import Context, Recommender, recency_weights
-from models.recsys.dataset import RecsysData
+from streamlab.models.recsys.base import Context, Recommender, recency_weights
+from streamlab.models.recsys.dataset import RecsysData
 
 
 class Popularity(Recommender):

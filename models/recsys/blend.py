@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from models.recsys.base import Context, Recommender
-from models.recsys.baselines import EASE, ContentBased, ItemKNN, Popularity, TimeAwarePopularity
-from models.recsys.factorization import ALS, BPR
-from models.recsys.sequential import Transitions
-from models.recsys.settings import ComponentSettings
+from streamlab.models.recsys.base import Context, Recommender
+from streamlab.models.recsys.baselines import EASE, ContentBased, ItemKNN, Popularity, TimeAwarePopularity
+from streamlab.models.recsys.factorization import ALS, BPR
+from streamlab.models.recsys.sequential import Transitions
+from streamlab.models.recsys.settings import ComponentSettings
 
 
 def build_component(name: str, settings: ComponentSettings, seed: int = 0) -> Recommender:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.recsys.base import Context
-from models.recsys.settings import DeepSettings
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.settings import DeepSettings
 
 
 def synthetic_devices(n: int, devices: dict[str, float], seed: int) -> list[str]:

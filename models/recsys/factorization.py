@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.recsys.base import Context, Recommender
-from models.recsys.dataset import RecsysData
+from streamlab.models.recsys.base import Context, Recommender
+from streamlab.models.recsys.dataset import RecsysData
 
 
 def _threads() -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
@@ -126,7 +126,7 @@ def load_items(path: Path | str) -> pd.DataFrame:
     """Titles as ``item_id, title, year (float, NaN if unknown), genres (tuple of str)`` plus flags.
 
     ``duration_min``, ``original`` and ``kids`` are optional catalogue attributes the business rules
-    use; MovieLens has none, so they are derived later (see :mod:`models.recsys.catalog`).
+    use; MovieLens has none, so they are derived later (see :mod:`streamlab.models.recsys.catalog`).
     """
     path = Path(path)
     frame, fmt = _read_table(path)

@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.aggregates import genre_column, title_aggregates, viewer_aggregates
-from models.recsys.base import Context, Recommender, UnknownViewerError
-from models.recsys.baselines import TimeAwarePopularity
-from models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
-from models.recsys.dataset import RecsysData
-from models.recsys.deep import WatchProbabilityModel, context_features, synthetic_devices
-from models.recsys.ranker import TitleAttributes, rank
-from models.recsys.settings import RecsysSettings
-from models.recsys.split import temporal_split
+from streamlab.features.aggregates import genre_column, title_aggregates, viewer_aggregates
+from streamlab.models.recsys.base import Context, Recommender, UnknownViewerError
+from streamlab.models.recsys.baselines import TimeAwarePopularity
+from streamlab.models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
+from streamlab.models.recsys.dataset import RecsysData
+from streamlab.models.recsys.deep import WatchProbabilityModel, context_features, synthetic_devices
+from streamlab.models.recsys.ranker import TitleAttributes, rank
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.models.recsys.split import temporal_split
 
 HistoricalLookup = Callable[[pd.DataFrame], pd.DataFrame]
 """``user_id, item_id, event_timestamp`` rows → the same rows with ``viewer_stats__*`` and
@@ -61,7 +61,7 @@ class HybridPipeline(Recommender):
     # -- training ---------------------------------------------------------------------------
     def fit(self, data: RecsysData, historical: HistoricalLookup | None = None) -> HybridPipeline:
         """Fit on ``data``. ``historical`` (a Feast point-in-time join, see
-        :func:`features.training_sets.feast_lookup`) supplies the deep model's viewer/title
+        :func:`streamlab.features.training_sets.feast_lookup`) supplies the deep model's viewer/title
         aggregates as of each example's own time; without it they are computed in-process as of
         the end of the inner training data."""
         s = self.settings

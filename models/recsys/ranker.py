@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.recsys.base import Context
-from models.recsys.settings import RankerSettings
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.settings import RankerSettings
 
 
 def unit_scale(values: np.ndarray) -> np.ndarray:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from models.recsys.base import Context, Recommender
-from models.recsys.dataset import RecsysData
+from streamlab.models.recsys.base import Context, Recommender
+from streamlab.models.recsys.dataset import RecsysData
 
 
 def ordered_histories(data: RecsysData) -> list[np.ndarray]:

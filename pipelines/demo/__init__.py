@@ -1,5 +1,5 @@
-"""``streamlab demo``: the whole loop on embedded defaults (see :mod:`pipelines.demo.run`)."""
+"""``streamlab demo``: the whole loop on embedded defaults (see :mod:`streamlab.pipelines.demo.run`)."""
 
-from pipelines.demo.run import run_demo
+from streamlab.pipelines.demo.run import run_demo
 
 __all__ = ["run_demo"]

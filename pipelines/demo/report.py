@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.demo.train import TrainedModel
-from pipelines.demo.viewers import ViewersOutcome
+from streamlab.pipelines.demo.train import TrainedModel
+from streamlab.pipelines.demo.viewers import ViewersOutcome
 
 EXPERIMENT = "demo"
 
@@ -154,8 +154,8 @@ def found_incident(truth: dict | None, alerts: list[dict[str, Any]]) -> dict[str
 
 def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outcome: ViewersOutcome,
                  facts: dict[str, Any]) -> Path:
-    from streaming.headless.runner import report as session_report
-    from training import tracking
+    from streamlab.streaming.headless.runner import report as session_report
+    from streamlab.core import tracking
 
     alerts = facts.get("detect", {}).get("alerts", [])
     verdict = found_incident(outcome.incident, alerts)

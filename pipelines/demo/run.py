@@ -3,7 +3,7 @@
 1. data: fetch and verify the datasets (``streamlab data fetch``);
 2. features: build the Feast store (duckdb offline, SQLite online) from MovieLens;
 3. train: the four models on small budgets with Ray, each registered in MLflow and promoted to
-   ``@champion`` (:mod:`pipelines.demo.train`);
+   ``@champion`` (:mod:`streamlab.pipelines.demo.train`);
 4. serve: BentoML (``recommend``, ``ladder``, ``abr/decide``, ``qoe/ingest``, following the
    ``champion`` aliases), the licence server and the edge → shield → origin tiers;
 5. ingest: a real clip, its ladder asked from the ``ladder`` service, encrypted (CENC ClearKey);
@@ -32,10 +32,10 @@ from typing import Any, Literal
 import typer
 from pydantic import BaseModel, Field
 
-from configs import load_config
-from pipelines import project
-from pipelines.demo.train import TrainBudgets, TrainedModel, registered_champions, train_all
-from pipelines.demo.viewers import ViewerSettings
+from streamlab.core.config import load_config
+from streamlab.core import project
+from streamlab.pipelines.demo.train import TrainBudgets, TrainedModel, registered_champions, train_all
+from streamlab.pipelines.demo.viewers import ViewerSettings
 
 
 class DemoSettings(BaseModel):
@@ -91,7 +91,7 @@ def loop_clip(clip: Path, seconds: float, out: Path) -> Path:
     as a variable frame rate (per-title ladders refuse it); CRF 12 keeps the mezzanine far above
     every rung's quality.
     """
-    from streaming.ffmpeg import run_ffmpeg
+    from streamlab.streaming.ffmpeg import run_ffmpeg
 
     if out.is_file() and out.stat().st_size > 0:
         return out
@@ -107,7 +107,7 @@ def loop_clip(clip: Path, seconds: float, out: Path) -> Path:
 
 def ensure_master_key() -> None:
     """A DRM master key for this machine (0600, outside the media tree), created once."""
-    from streaming.drm.settings import MASTER_KEY_ENV, create_master_key_file, load_drm_settings
+    from streamlab.streaming.drm.settings import MASTER_KEY_ENV, create_master_key_file, load_drm_settings
 
     settings = load_drm_settings()
     if os.environ.get(MASTER_KEY_ENV) or settings.master_key_file is None:
@@ -129,7 +129,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
     facts: dict[str, Any] = {"title": settings.title_id}
 
     with stages("data", "fetching and verifying datasets"):
-        from data.fetch import fetch_all
+        from streamlab.data.fetch import fetch_all
 
         fetch_all()
 
@@ -154,7 +154,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
         with stages("detect", "the registered QoE detector over the viewers' telemetry"):
             facts["detect"] = _detect(outcome.events_path, out_dir)
         with stages("report", "HTML report with plots; logged to MLflow"):
-            from pipelines.demo.report import write_report
+            from streamlab.pipelines.demo.report import write_report
 
             facts["stage_seconds"] = stages.seconds
             facts["total_s"] = round(time.perf_counter() - started, 1)
@@ -168,7 +168,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
 
 
 def _build_features() -> dict[str, Any]:
-    from features.store import build_from_file
+    from streamlab.features.store import build_from_file
 
     report = build_from_file()
     say(f"   {report.snapshots} snapshots: {report.viewer_rows} viewer rows, {report.title_rows} title rows")
@@ -179,12 +179,12 @@ def _start_services(settings: DemoSettings, running: ExitStack, sources: Path) -
     """BentoML, the licence server and the delivery tiers; the ingest client and the catalog page find the
     model server through the same overrides the server reads (``STREAMLAB_SERVING_OVERRIDES``,
     ``STREAMLAB_CATALOG_OVERRIDES``), so a port override reaches every caller."""
-    from serving.server import start_server
-    from serving.settings import OVERRIDES_ENV
-    from streaming.catalog_page.settings import OVERRIDES_ENV as CATALOG_OVERRIDES_ENV
-    from streaming.delivery.stack import running_stack
-    from streaming.drm.server import running_license_server
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.serving.server import start_server
+    from streamlab.serving.settings import OVERRIDES_ENV
+    from streamlab.streaming.catalog_page.settings import OVERRIDES_ENV as CATALOG_OVERRIDES_ENV
+    from streamlab.streaming.delivery.stack import running_stack
+    from streamlab.streaming.drm.server import running_license_server
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     ensure_master_key()
     overrides = [f"ladder.allowed_roots=[{project.raw_data_dir()},{sources}]", *settings.serving]
@@ -203,7 +203,7 @@ def _start_services(settings: DemoSettings, running: ExitStack, sources: Path) -
 
 
 def _ingest(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     clip = loop_clip(project.raw_data_dir() / settings.clip, settings.episode_s,
                      out_dir / "sources" / f"{settings.title_id}_{settings.episode_s:.0f}s.mp4")
@@ -218,9 +218,9 @@ def _ingest(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> 
 
 
 def _watch(settings: DemoSettings, services: dict[str, Any], out_dir: Path):
-    from models.abr.traces import load_traces
-    from pipelines.demo.viewers import run_viewers
-    from streaming.headless.settings import load_headless_settings
+    from streamlab.models.abr.traces import load_traces
+    from streamlab.pipelines.demo.viewers import run_viewers
+    from streamlab.streaming.headless.settings import load_headless_settings
 
     traces = load_traces(project.raw_data_dir() / "abr" / "train_traces")
     headless = load_headless_settings(settings.headless)
@@ -235,7 +235,7 @@ def _watch(settings: DemoSettings, services: dict[str, Any], out_dir: Path):
 
 
 def _browser(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from streaming.player.browser import check_playback
+    from streamlab.streaming.player.browser import check_playback
 
     licence = services["licence"]
     token = licence.service.signer.issue(settings.browser_viewer, settings.title_id, "web", 600)
@@ -253,9 +253,9 @@ def _browser(settings: DemoSettings, services: dict[str, Any], out_dir: Path) ->
 
 def _catalog(settings: DemoSettings, services: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     """The catalog page for a signed-in viewer, through the edge, in chromium: model list or popular fallback."""
-    from streaming.catalog_page.settings import load_catalog_settings
-    from streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
-    from streaming.player.browser import chromium
+    from streamlab.streaming.catalog_page.settings import load_catalog_settings
+    from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
+    from streamlab.streaming.player.browser import chromium
 
     page_settings = load_catalog_settings()
     signer = ViewerSigner(load_or_create_secret(page_settings.viewer.secret_file), page_settings.viewer.token_ttl_s)
@@ -295,8 +295,8 @@ def _edge_stats(url: str) -> dict[str, Any]:
 
 
 def _detect(events: Path, out_dir: Path) -> dict[str, Any]:
-    from pipelines.qoe.detect import detect_file
-    from training.qoe.registry import load_model
+    from streamlab.pipelines.qoe.detect import detect_file
+    from streamlab.training.qoe.registry import load_model
 
     model = load_model("models:/qoe-detector@champion")
     result, ingest = detect_file(model, events)
@@ -318,7 +318,7 @@ def _serve_forever(services: dict[str, Any]) -> None:
 
 
 def _print_review_hints(trained: list[TrainedModel], services: dict[str, Any]) -> None:
-    from training import tracking
+    from streamlab.core import tracking
 
     say("review in MLflow:  .venv/bin/mlflow ui --backend-store-uri " + tracking.tracking_uri())
     say("   experiments: " + ", ".join(sorted({m.experiment for m in trained} | {"demo"})))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from pipelines import project
+from streamlab.core import project
 
 
 class TrainBudgets(BaseModel):
@@ -43,7 +43,7 @@ class TrainedModel:
 
 def promote(name: str, alias: str = "champion") -> str:
     """Point ``alias`` at the newest version of ``name``; returns that version."""
-    from training import tracking
+    from streamlab.core import tracking
 
     client = tracking.configure().MlflowClient()
     versions = client.search_model_versions(f"name='{name}'")
@@ -55,9 +55,9 @@ def promote(name: str, alias: str = "champion") -> str:
 
 
 def train_abr(overrides: list[str]) -> TrainedModel:
-    from configs import load_config
-    from training.abr.settings import TrainSettings
-    from training.abr.train import train
+    from streamlab.core.config import load_config
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.train import train
 
     output = project.state_dir() / "demo" / "abr" / "learned.npz"
     settings = load_config("abr", TrainSettings, [*overrides, f"output={output}"])
@@ -70,7 +70,7 @@ def train_abr(overrides: list[str]) -> TrainedModel:
 
 
 def train_recsys(overrides: list[str]) -> TrainedModel:
-    from training.recsys.train import load_settings, train
+    from streamlab.training.recsys.train import load_settings, train
 
     settings = load_settings(overrides)
     interactions = project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
@@ -83,9 +83,9 @@ def train_recsys(overrides: list[str]) -> TrainedModel:
 
 
 def train_ladder(corpus_overrides: list[str], overrides: list[str]) -> TrainedModel:
-    from pipelines.ladder.corpus import build_corpus
-    from pipelines.ladder.settings import load_ladder_settings
-    from training.ladder.train import train_ladder_model
+    from streamlab.pipelines.ladder.corpus import build_corpus
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.train import train_ladder_model
 
     started = time.perf_counter()
     entries = build_corpus(load_ladder_settings(corpus_overrides))
@@ -95,8 +95,8 @@ def train_ladder(corpus_overrides: list[str], overrides: list[str]) -> TrainedMo
 
 
 def train_qoe(overrides: list[str], detector: str) -> TrainedModel:
-    from models.qoe.settings import load_settings
-    from training.qoe.train import train
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.training.qoe.train import train
 
     settings = load_settings(overrides)
     started = time.perf_counter()
@@ -116,7 +116,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 
 def registered_champions() -> list[TrainedModel]:
     """The versions ``@champion`` points at now (``skip=[train]``: re-run the loop on them)."""
-    from training import tracking
+    from streamlab.core import tracking
 
     client = tracking.configure().MlflowClient()
     models = []

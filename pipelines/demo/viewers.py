@@ -1,6 +1,6 @@
 """Simulated viewers: headless players on real traces, deciding with ``abr/decide``, beaconing to ``qoe/ingest``.
 
-Each viewer is a real HTTP session through the edge tier (:mod:`streaming.headless`): segments are
+Each viewer is a real HTTP session through the edge tier (:mod:`streamlab.streaming.headless`): segments are
 fetched from our stack and paced by a per-session shaper replaying a real throughput trace. The
 viewers are placed in the QoE population's own regions, edges and devices (``configs/qoe.yaml``),
 so the detector's baselines apply to them, and one edge suffers a labelled incident: sessions on it
@@ -8,7 +8,7 @@ that start inside the incident window get their trace scaled down, as a congeste
 The ground truth is returned with the results so the report can say whether the detector found it.
 
 A real title is minutes long; the demo's clip is seconds long, so a session plays it
-``headless.episodes`` times back to back (:func:`~streaming.headless.manifest.binge`), which keeps
+``headless.episodes`` times back to back (:func:`~streamlab.streaming.headless.manifest.binge`), which keeps
 the segments real and the sessions long enough for ABR to matter.
 """
 
@@ -25,13 +25,13 @@ import httpx
 import numpy as np
 from pydantic import BaseModel, Field
 
-from models.abr.traces import Trace
-from pipelines.progress import track
-from streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
-from streaming.headless.manifest import binge, load_title
-from streaming.headless.player import SessionResult, play_session
-from streaming.headless.policies import RemotePolicy
-from streaming.headless.settings import HeadlessSettings
+from streamlab.models.abr.traces import Trace
+from streamlab.core.progress import track
+from streamlab.streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
+from streamlab.streaming.headless.manifest import binge, load_title
+from streamlab.streaming.headless.player import SessionResult, play_session
+from streamlab.streaming.headless.policies import RemotePolicy
+from streamlab.streaming.headless.settings import HeadlessSettings
 
 
 class IncidentSettings(BaseModel):

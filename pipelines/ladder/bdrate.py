@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class BDRateError(StreamlabError):

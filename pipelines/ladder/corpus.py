@@ -18,15 +18,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from pipelines.ladder.features import TitleFeatures, title_features
-from pipelines.ladder.schema import Codec, TrialPoint
-from pipelines.ladder.settings import CorpusSettings, LadderOptimizerSettings
-from pipelines.ladder.source import SourceFacts, inspect_source
-from pipelines.ladder.trials import build_grid, remember, run_grid, trial_sizes
-from pipelines.ray_runtime import map_tasks
-from streaming.ffmpeg import run_ffmpeg
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.pipelines.ladder.features import TitleFeatures, title_features
+from streamlab.pipelines.ladder.schema import Codec, TrialPoint
+from streamlab.pipelines.ladder.settings import CorpusSettings, LadderOptimizerSettings
+from streamlab.pipelines.ladder.source import SourceFacts, inspect_source
+from streamlab.pipelines.ladder.trials import build_grid, remember, run_grid, trial_sizes
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.streaming.ffmpeg import run_ffmpeg
 
 
 class CorpusSource(BaseModel):
@@ -128,7 +128,7 @@ def corpus_grid_settings(settings: LadderOptimizerSettings) -> LadderOptimizerSe
 
 
 def _features_task(args: tuple[str, float, float, dict]) -> TitleFeatures:
-    from pipelines.ladder.settings import PredictorSettings
+    from streamlab.pipelines.ladder.settings import PredictorSettings
 
     path, segment_s, max_fps, predictor = args
     facts = inspect_source(Path(path), segment_s, max_fps)
@@ -137,7 +137,7 @@ def _features_task(args: tuple[str, float, float, dict]) -> TitleFeatures:
 
 def build_corpus(settings: LadderOptimizerSettings, *, rebuild: bool = False) -> list[CorpusEntry]:
     """Build (or complete) the corpus; returns one entry per (source, codec)."""
-    from streaming.ingest.settings import load_streaming_settings
+    from streamlab.streaming.ingest.settings import load_streaming_settings
 
     max_fps = load_streaming_settings().transcode.max_fps
     grid_settings = corpus_grid_settings(settings)

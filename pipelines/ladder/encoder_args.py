@@ -16,7 +16,7 @@ is what the rung delivers.
 
 from __future__ import annotations
 
-from pipelines.ladder.schema import EncoderSettings, LadderRung
+from streamlab.pipelines.ladder.schema import EncoderSettings, LadderRung
 
 
 def video_filter(width: int, height: int, fps_out: float | None = None) -> str:

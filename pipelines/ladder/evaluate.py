@@ -1,10 +1,10 @@
 """Evaluate a ladder as a viewer would get it: encode every rung, score it against the source, and
 compare the rate-quality curve with the fixed ladder's by BD-rate.
 
-The fixed ladder is encoded by the VOD stack's own encoder (:func:`streaming.transcode.encode.encode`,
+The fixed ladder is encoded by the VOD stack's own encoder (:func:`streamlab.streaming.transcode.encode.encode`,
 CMAF segments at ``veryfast`` ABR), then its segments are joined (``init.mp4`` + ``seg_*.m4s`` is a
 playable fragmented MP4) and scored. Per-title rungs are encoded with
-:func:`pipelines.ladder.encoder_args.rung_video_args`, the arguments the stack is to use for them.
+:func:`streamlab.pipelines.ladder.encoder_args.rung_video_args`, the arguments the stack is to use for them.
 Bitrates are measured from the video packets, so muxing differences do not count. Every encode
 is one Ray task; VMAF runs at full frame rate (no subsampling) here: these are the reported numbers.
 """
@@ -18,16 +18,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pipelines.ladder.bdrate import BDRateError, bd_rate, shared_range
-from pipelines.ladder.encoder_args import rung_video_args
-from pipelines.ladder.fixed import fixed_ladder, fixed_stack_rungs
-from pipelines.ladder.schema import Ladder, LadderRung
-from pipelines.ladder.source import SourceFacts
-from pipelines.ray_runtime import map_tasks
-from streaming.ffmpeg import FFmpegError, run_ffmpeg
-from streaming.quality import QualityError, measure_quality
-from streaming.quality.video_info import read_video_info
-from streaming.transcode.ladder import Rung
+from streamlab.pipelines.ladder.bdrate import BDRateError, bd_rate, shared_range
+from streamlab.pipelines.ladder.encoder_args import rung_video_args
+from streamlab.pipelines.ladder.fixed import fixed_ladder, fixed_stack_rungs
+from streamlab.pipelines.ladder.schema import Ladder, LadderRung
+from streamlab.pipelines.ladder.source import SourceFacts
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.quality import QualityError, measure_quality
+from streamlab.streaming.quality.video_info import read_video_info
+from streamlab.streaming.transcode.ladder import Rung
 
 
 class MeasuredRung(BaseModel):
@@ -72,8 +72,8 @@ def encode_and_score(job: RungEncode) -> MeasuredRung:
     before = _children_cpu_s()
     try:
         if job.stack_rung is not None:
-            from streaming.ingest.settings import load_streaming_settings
-            from streaming.transcode.encode import EncodeJob, encode
+            from streamlab.streaming.ingest.settings import load_streaming_settings
+            from streamlab.streaming.transcode.encode import EncodeJob, encode
 
             t = load_streaming_settings().transcode
             encode(EncodeJob(kind="video", source=Path(job.source), out_dir=work, segment_duration_s=job.segment_duration_s,

@@ -20,10 +20,10 @@ import resource
 import numpy as np
 from pydantic import BaseModel
 
-from pipelines.ladder.settings import PredictorSettings
-from pipelines.ladder.source import SourceFacts
-from streaming.ffmpeg import run_ffmpeg
-from streaming.transcode.ladder import even
+from streamlab.pipelines.ladder.settings import PredictorSettings
+from streamlab.pipelines.ladder.source import SourceFacts
+from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.transcode.ladder import even
 
 _PSNR = re.compile(r"PSNR Mean Y:(?P<y>[\d.]+).*kb/s:(?P<kbps>[\d.]+)")
 _FRAME_SIZE = re.compile(r"frame (?P<type>[IPB]):\d+\s+Avg QP:\s*(?P<qp>[\d.]+)\s+size:\s*(?P<size>\d+)")

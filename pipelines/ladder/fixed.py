@@ -1,16 +1,16 @@
 """The design's fixed ladder, exactly as the VOD stack selects and encodes it, as a :class:`Ladder`.
 
-Selection is the stack's own (:func:`streaming.transcode.ladder.select_ladder` over
+Selection is the stack's own (:func:`streamlab.streaming.transcode.ladder.select_ladder` over
 ``configs/streaming.yaml``), so per-title ladders are always compared with what ingest really
 produces: H.264 ABR at the stack's x264 preset (``veryfast``) with its VBV cap.
 """
 
 from __future__ import annotations
 
-from pipelines.ladder.schema import EncoderSettings, Ladder, LadderRung
-from pipelines.ladder.source import SourceFacts
-from streaming.ingest.settings import TranscodeSettings, load_streaming_settings
-from streaming.transcode.ladder import Rung, select_ladder
+from streamlab.pipelines.ladder.schema import EncoderSettings, Ladder, LadderRung
+from streamlab.pipelines.ladder.source import SourceFacts
+from streamlab.streaming.ingest.settings import TranscodeSettings, load_streaming_settings
+from streamlab.streaming.transcode.ladder import Rung, select_ladder
 
 
 def fixed_stack_rungs(facts: SourceFacts, transcode: TranscodeSettings | None = None) -> list[Rung]:

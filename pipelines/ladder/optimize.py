@@ -7,7 +7,7 @@
   trial grid's (bitrate, VMAF) points; the same hull and rules then pick the rungs. A few percent
   of the hull's encoding CPU.
 
-The stack encodes the returned rungs with :func:`pipelines.ladder.encoder_args.rung_video_args`.
+The stack encodes the returned rungs with :func:`streamlab.pipelines.ladder.encoder_args.rung_video_args`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipelines.errors import StreamlabError
-from pipelines.ladder.fixed import fixed_ladder
-from pipelines.ladder.hull import upper_hull
-from pipelines.ladder.rules import select_rungs
-from pipelines.ladder.schema import Codec, Ladder, TrialPoint
-from pipelines.ladder.settings import LadderOptimizerSettings, load_ladder_settings
-from pipelines.ladder.source import SourceFacts, inspect_source
-from pipelines.ladder.trials import build_grid, run_grid
+from streamlab.core.errors import StreamlabError
+from streamlab.pipelines.ladder.fixed import fixed_ladder
+from streamlab.pipelines.ladder.hull import upper_hull
+from streamlab.pipelines.ladder.rules import select_rungs
+from streamlab.pipelines.ladder.schema import Codec, Ladder, TrialPoint
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings, load_ladder_settings
+from streamlab.pipelines.ladder.source import SourceFacts, inspect_source
+from streamlab.pipelines.ladder.trials import build_grid, run_grid
 
 
 class UnknownMethod(StreamlabError):
@@ -42,7 +42,7 @@ class HullSearch:
 
 
 def source_facts(source: Path, settings: LadderOptimizerSettings) -> SourceFacts:
-    from streaming.ingest.settings import load_streaming_settings
+    from streamlab.streaming.ingest.settings import load_streaming_settings
 
     return inspect_source(source, settings.segment_s(), load_streaming_settings().transcode.max_fps)
 
@@ -55,7 +55,7 @@ def optimize_ladder(
     *,
     settings: LadderOptimizerSettings | None = None,
 ) -> Ladder:
-    """The ladder for ``source``; raises :class:`~pipelines.ladder.source.UnsuitableSource` for bad sources."""
+    """The ladder for ``source``; raises :class:`~streamlab.pipelines.ladder.source.UnsuitableSource` for bad sources."""
     settings = settings or load_ladder_settings(overrides)
     facts = source_facts(Path(source), settings)
     if method == "fixed":
@@ -67,7 +67,7 @@ def optimize_ladder(
     if method == "hull":
         return hull_search(facts, codec, settings).ladder
     if method == "predicted":
-        from pipelines.ladder.predict import predicted_ladder
+        from streamlab.pipelines.ladder.predict import predicted_ladder
 
         return predicted_ladder(facts, codec, settings)
     raise UnknownMethod(f"unknown method {method!r}; valid: fixed, hull, predicted")

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from models.ladder.predictor import DEFAULT_DIR, LadderPredictor, PredictorUnavailable
-from pipelines.ladder.features import TitleFeatures, title_features
-from pipelines.ladder.optimize import ladder_from_points
-from pipelines.ladder.schema import Codec, Ladder, TrialPoint
-from pipelines.ladder.settings import LadderOptimizerSettings
-from pipelines.ladder.source import SourceFacts
-from pipelines.ladder.trials import encoder_for, trial_sizes
+from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor, PredictorUnavailable
+from streamlab.pipelines.ladder.features import TitleFeatures, title_features
+from streamlab.pipelines.ladder.optimize import ladder_from_points
+from streamlab.pipelines.ladder.schema import Codec, Ladder, TrialPoint
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.pipelines.ladder.source import SourceFacts
+from streamlab.pipelines.ladder.trials import encoder_for, trial_sizes
 
 REGISTERED_NAME = "ladder-model"
 
@@ -28,7 +28,7 @@ def load_predictor(alias: str = "champion", *, registry: bool = True) -> tuple[L
     """The registered model if there is one (and it loads), else the committed default; with its origin."""
     if registry:
         try:
-            from training import tracking
+            from streamlab.core import tracking
 
             mlflow = tracking.configure()
             local = mlflow.artifacts.download_artifacts(f"models:/{REGISTERED_NAME}@{alias}")

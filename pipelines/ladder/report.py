@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.ladder.evaluate import (
+from streamlab.pipelines.ladder.evaluate import (
     LadderEvaluation,
     evaluate_ladders,
     extended_for_comparison,
     rd_figure,
 )
-from pipelines.ladder.optimize import source_facts
-from pipelines.ladder.schema import Ladder
-from pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.pipelines.ladder.optimize import source_facts
+from streamlab.pipelines.ladder.schema import Ladder
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
 
 EXPERIMENT = "ladder-evaluation"
 
@@ -21,7 +21,7 @@ EXPERIMENT = "ladder-evaluation"
 def load_ladder(path: Path) -> Ladder:
     from pydantic import ValidationError
 
-    from pipelines.errors import StreamlabError
+    from streamlab.core.errors import StreamlabError
 
     try:
         return Ladder.model_validate_json(Path(path).read_text())
@@ -47,7 +47,7 @@ def evaluate_ladder_file(
     figure = rd_figure(results, f"{Path(source).name}: {ladder.codec} {ladder.method} vs fixed")
     figure.savefig(png_path, dpi=110)
     if log_mlflow:
-        from training import tracking
+        from streamlab.core import tracking
 
         params = {"source": str(source), "method": ladder.method, "codec": ladder.codec, "rungs": len(ladder.rungs)}
         with tracking.start_run(

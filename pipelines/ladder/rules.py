@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pipelines.ladder.schema import Codec, LadderRung, TrialPoint
-from pipelines.ladder.settings import RuleSettings
+from streamlab.pipelines.ladder.schema import Codec, LadderRung, TrialPoint
+from streamlab.pipelines.ladder.settings import RuleSettings
 
 
 def select_rungs(

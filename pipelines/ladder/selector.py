@@ -2,7 +2,7 @@
 
 The stack calls ``selector(source, display_width, display_height, settings) -> list[Rung]``;
 each rung carries the optimizer's encoder settings (capped CRF, preset, codec), which the stack's encoder turns into FFmpeg arguments through
-:func:`pipelines.ladder.encoder_args.codec_args`. Registered in ``configs/streaming.yaml``::
+:func:`streamlab.pipelines.ladder.encoder_args.codec_args`. Registered in ``configs/streaming.yaml``::
 
     streamlab stream ingest clip.mp4 --title-id clip --ladder per-title        # predicted (cheap)
     streamlab stream ingest clip.mp4 --title-id clip --ladder per-title-hull   # exhaustive trial grid
@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pipelines.ladder.optimize import optimize_ladder
-from pipelines.ladder.schema import Ladder
-from streaming.transcode.ladder import LadderSettings, Rung, rung_id
+from streamlab.pipelines.ladder.optimize import optimize_ladder
+from streamlab.pipelines.ladder.schema import Ladder
+from streamlab.streaming.transcode.ladder import LadderSettings, Rung, rung_id
 
 
 def to_stack_rungs(ladder: Ladder) -> list[Rung]:

@@ -32,11 +32,11 @@ from pathlib import Path
 import httpx
 from prometheus_client import Counter
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from pipelines.ladder.schema import Ladder, LadderRung
-from pipelines.ladder.selector import STACK_CODECS, to_stack_rungs
-from streaming.transcode.ladder import LadderSettings, Rung, fixed_ladder
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.pipelines.ladder.schema import Ladder, LadderRung
+from streamlab.pipelines.ladder.selector import STACK_CODECS, to_stack_rungs
+from streamlab.streaming.transcode.ladder import LadderSettings, Rung, fixed_ladder
 
 SERVICE_PROFILE = "per-title-service"
 FALLBACK_LOG = "ladder-fallbacks.jsonl"
@@ -62,7 +62,7 @@ class ServiceUnavailable(Exception):
 
 def client_settings() -> tuple[str, float]:
     """(base URL, timeout) from ``configs/serving.yaml``, with the same overrides the server reads."""
-    from serving.settings import OVERRIDES_ENV, load_serving_settings
+    from streamlab.serving.settings import OVERRIDES_ENV, load_serving_settings
 
     settings = load_serving_settings(json.loads(os.environ.get(OVERRIDES_ENV, "[]")))
     return settings.ladder_client.url or settings.base_url(), settings.ladder_client.timeout_s

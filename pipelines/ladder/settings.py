@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 Codec = Literal["h264", "av1"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
@@ -116,7 +116,7 @@ class LadderOptimizerSettings(BaseModel):
         """The segment (= closed GOP) duration: ours if set, else the VOD stack's, so rungs align with it."""
         if self.segment_duration_s is not None:
             return self.segment_duration_s
-        from streaming.ingest.settings import load_streaming_settings
+        from streamlab.streaming.ingest.settings import load_streaming_settings
 
         return load_streaming_settings().transcode.segment_duration_s
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.errors import StreamlabError
-from streaming.quality.video_info import VideoUnreadable, read_video_info
-from streaming.transcode.encode import gop_frames
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.quality.video_info import VideoUnreadable, read_video_info
+from streamlab.streaming.transcode.encode import gop_frames
 
 
 class UnsuitableSource(StreamlabError):

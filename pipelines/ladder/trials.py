@@ -2,7 +2,7 @@
 
 One trial is one Ray task (encode, then score against the source), so the grid spreads over a
 cluster unchanged (``RAY_ADDRESS``). Encodes use exactly the arguments the rung will be encoded
-with (:mod:`pipelines.ladder.encoder_args`), GOP structure included, minus the VBV cap: the
+with (:mod:`streamlab.pipelines.ladder.encoder_args`), GOP structure included, minus the VBV cap: the
 measured point is what the rung delivers. CPU time is measured per trial (``RUSAGE_CHILDREN``
 of the FFmpeg processes), so optimizers can be compared on the encoding work they spend.
 """
@@ -14,15 +14,15 @@ import json
 import resource
 from pathlib import Path
 
-from pipelines.ladder.encoder_args import codec_args, video_filter
-from pipelines.ladder.schema import Codec, EncoderSettings, TrialPoint, TrialSpec
-from pipelines.ladder.settings import LadderOptimizerSettings
-from pipelines.ladder.source import SourceFacts
-from pipelines.ray_runtime import map_tasks
-from streaming.ffmpeg import FFmpegError, run_ffmpeg
-from streaming.quality import QualityError, measure_quality
-from streaming.quality.video_info import read_video_info
-from streaming.transcode.ladder import even
+from streamlab.pipelines.ladder.encoder_args import codec_args, video_filter
+from streamlab.pipelines.ladder.schema import Codec, EncoderSettings, TrialPoint, TrialSpec
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.pipelines.ladder.source import SourceFacts
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.quality import QualityError, measure_quality
+from streamlab.streaming.quality.video_info import read_video_info
+from streamlab.streaming.transcode.ladder import even
 
 
 class TrialFailed(QualityError):
@@ -161,7 +161,7 @@ def run_grid(specs: list[TrialSpec], description: str = "trial encodes", *, cach
 
 
 def _cache_file(spec: TrialSpec) -> Path | None:
-    from pipelines import project
+    from streamlab.core import project
 
     source = Path(spec.source)
     try:

@@ -3,7 +3,7 @@
 ``engine="local"`` scores the whole span in this process. ``engine="ray"`` cuts the units into
 time shards (each carrying ``history_windows`` of history before its first scored window), scores
 the shards with Ray Data ``map_batches`` on the cluster's CPUs, and assembles alerts on the
-driver; both call :meth:`models.qoe.model.QoeModel.window_causes`, so they give the same alerts.
+driver; both call :meth:`streamlab.models.qoe.model.QoeModel.window_causes`, so they give the same alerts.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.qoe.alerts import Alert, AlertTracker, Cause
-from models.qoe.model import QoeModel
-from models.qoe.windows import units_from_frames
-from pipelines.qoe.ingest import IngestResult, read_events
+from streamlab.models.qoe.alerts import Alert, AlertTracker, Cause
+from streamlab.models.qoe.model import QoeModel
+from streamlab.models.qoe.windows import units_from_frames
+from streamlab.pipelines.qoe.ingest import IngestResult, read_events
 
 CAUSE_COLUMNS = ["window", "dimension", "value", "score", "evidence"]
 
@@ -43,7 +43,7 @@ def detect_frames(model: QoeModel, heartbeats: pd.DataFrame, summaries: pd.DataF
     elif engine == "local":
         causes = model.window_causes(units, first, last)
     else:
-        from models.qoe.errors import DetectorError
+        from streamlab.models.qoe.errors import DetectorError
 
         raise DetectorError(f"unknown engine {engine!r}; valid: local, ray")
     return alerts_from_causes(model, causes), last - first + 1, len(units)
@@ -71,7 +71,7 @@ def detect_file(model: QoeModel, events: Path, engine: str = "local") -> tuple[D
 def _ray_causes(model: QoeModel, units: pd.DataFrame, first: int, last: int, shards: int) -> list[Cause]:
     import ray.data
 
-    from pipelines.ray_runtime import init_ray
+    from streamlab.core.ray_runtime import init_ray
 
     init_ray()
     bounds = np.linspace(first, last + 1, shards + 1).astype(int)

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from models.qoe.errors import IncidentSpecError
-from models.qoe.settings import IncidentMixSettings
-from pipelines.qoe.population import Population
+from streamlab.models.qoe.errors import IncidentSpecError
+from streamlab.models.qoe.settings import IncidentMixSettings
+from streamlab.pipelines.qoe.population import Population
 
 KIND_DIMENSION: dict[str, str] = {
     "edge_collapse": "edge",

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from models.qoe.errors import TelemetryError
-from models.qoe.telemetry import EVENT_ADAPTER, Heartbeat, SessionSummary
+from streamlab.models.qoe.errors import TelemetryError
+from streamlab.models.qoe.telemetry import EVENT_ADAPTER, Heartbeat, SessionSummary
 
 HEARTBEAT_COLUMNS: tuple[str, ...] = tuple(Heartbeat.model_fields)
 SUMMARY_COLUMNS: tuple[str, ...] = tuple(SessionSummary.model_fields)

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.env import play
-from models.abr.policies.base import Observation, Policy
-from models.abr.registry import make_policy
-from models.abr.traces import Trace, load_traces
-from models.abr.video import Video, load_video
-from models.qoe.scores import session_chunk_qoe
-from models.qoe.settings import AbrSettings
-from pipelines import project
-from pipelines.progress import progress_bar
+from streamlab.models.abr.env import play
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.registry import make_policy
+from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.models.abr.video import Video, load_video
+from streamlab.models.qoe.scores import session_chunk_qoe
+from streamlab.models.qoe.settings import AbrSettings
+from streamlab.core import project
+from streamlab.core.progress import progress_bar
 
 FIELDS = ("done_s", "bitrate_kbps", "buffer_s", "rebuffer_s", "throughput_kbps", "qoe")
 

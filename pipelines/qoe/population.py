@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.qoe.settings import PopulationSettings
+from streamlab.models.qoe.settings import PopulationSettings
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Per session: arrival (diurnal Poisson), viewer, region, edge, device, title, a throughput scale
 (region x edge x device x lognormal), an ABR outcome on a real trace (library or live, see
-:mod:`pipelines.qoe.library`), an origin latency before the first chunk, abandonment, background
+:mod:`streamlab.pipelines.qoe.library`), an origin latency before the first chunk, abandonment, background
 errors and failures, and whatever the active incidents do to it. From the per-chunk outcome it
 renders heartbeats every ``heartbeat_s`` (cumulative counters, buffer, measured throughput) and a
 session summary (design score inputs and the mean per-chunk QoE). Heartbeat rendering is vectorised
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.qoe.settings import QoeSettings
-from pipelines.qoe.incidents import Incident, parse_spec, write_labels
-from pipelines.qoe.library import Library, OscillatingPolicy, Outcomes, load_library, piecewise, play_outcome, rotate
-from pipelines.qoe.population import Population
+from streamlab.models.qoe.settings import QoeSettings
+from streamlab.pipelines.qoe.incidents import Incident, parse_spec, write_labels
+from streamlab.pipelines.qoe.library import Library, OscillatingPolicy, Outcomes, load_library, piecewise, play_outcome, rotate
+from streamlab.pipelines.qoe.population import Population
 
 FAILURE_REASONS = ("network_error", "drm_license_error", "media_decode_error")
 

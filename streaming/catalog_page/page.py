@@ -11,9 +11,9 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlencode
 
-from streaming.catalog import TitleRecord
-from streaming.catalog_page.recommendations import CatalogList
-from streaming.catalog_page.settings import RecommendPageSettings
+from streamlab.streaming.catalog import TitleRecord
+from streamlab.streaming.catalog_page.recommendations import CatalogList
+from streamlab.streaming.catalog_page.settings import RecommendPageSettings
 
 HEADINGS = {"model": "For you", "popular": "Popular right now", "fallback": "Popular right now"}
 

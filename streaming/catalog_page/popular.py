@@ -11,7 +11,7 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class CatalogDataMissing(StreamlabError):

@@ -15,9 +15,9 @@ from typing import Literal
 import anyio
 import httpx
 
-from pipelines import project
-from streaming.catalog_page.popular import movie_names, popular_items
-from streaming.catalog_page.settings import CatalogPageSettings
+from streamlab.core import project
+from streamlab.streaming.catalog_page.popular import movie_names, popular_items
+from streamlab.streaming.catalog_page.settings import CatalogPageSettings
 
 ListSource = Literal["model", "popular", "fallback"]
 

@@ -1,4 +1,4 @@
-"""Origin routes for the viewer pages (mounted by :func:`streaming.delivery.origin.create_origin_app`).
+"""Origin routes for the viewer pages (mounted by :func:`streamlab.streaming.delivery.origin.create_origin_app`).
 
 ``GET /config.json``           the player page's runtime config: serving URL, ABR budget, BOLA
                                constants, telemetry dimensions, and the signed viewer (``no-store``)
@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
-from streaming.catalog import list_titles
-from streaming.catalog_page.metrics import DECISION_SOURCES, FALLBACK_REASONS, OriginMetrics
-from streaming.catalog_page.page import render_catalog_page, render_error_page
-from streaming.catalog_page.recommendations import catalog_for
-from streaming.catalog_page.settings import CatalogPageSettings, load_catalog_settings
-from streaming.catalog_page.viewer_identity import Viewer, ViewerSigner, ViewerTokenInvalid, load_or_create_secret
+from streamlab.models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
+from streamlab.streaming.catalog import list_titles
+from streamlab.streaming.catalog_page.metrics import DECISION_SOURCES, FALLBACK_REASONS, OriginMetrics
+from streamlab.streaming.catalog_page.page import render_catalog_page, render_error_page
+from streamlab.streaming.catalog_page.recommendations import catalog_for
+from streamlab.streaming.catalog_page.settings import CatalogPageSettings, load_catalog_settings
+from streamlab.streaming.catalog_page.viewer_identity import Viewer, ViewerSigner, ViewerTokenInvalid, load_or_create_secret
 
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_METRICS_BODY_BYTES = 4096

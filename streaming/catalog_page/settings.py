@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from configs import load_config
-from configs.loader import ConfigError
+from streamlab.core.config import load_config
+from streamlab.core.config import ConfigError
 
 OVERRIDES_ENV = "STREAMLAB_CATALOG_OVERRIDES"
 TOKEN_PATTERN = r"^[A-Za-z0-9_.:\-]+$"

@@ -1,7 +1,7 @@
 """Signed viewer links: who the catalog page and the player beacons speak for.
 
 A link carries ``?viewer_token=<base64url(claims)>.<base64url(HMAC-SHA256)>`` (the format of the
-DRM playback tokens, :mod:`streaming.drm.tokens`), signed under a key derived (HKDF, its own
+DRM playback tokens, :mod:`streamlab.streaming.drm.tokens`), signed under a key derived (HKDF, its own
 purpose label) from a secret file the origin creates on first use. Not a login system: it makes
 the viewer id in a link unforgeable, so editing the URL cannot show one viewer another's
 recommendations. A query parameter rather than a cookie because the cache tiers strip cookies
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from streaming.drm.crypto import b64url, b64url_decode, derive
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.drm.crypto import b64url, b64url_decode, derive
 
 VIEWER_INFO = b"streamlab/catalog/viewer-link/v1"
 VIEWER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -45,7 +45,7 @@ class Viewer:
 
 def load_or_create_secret(path: Path) -> bytes:
     """The 32-byte link secret; a missing file is created with mode 0600 (race-safe)."""
-    from streaming.drm.settings import create_master_key_file
+    from streamlab.streaming.drm.settings import create_master_key_file
 
     path = project.resolve(path)
     if not path.exists():

@@ -48,8 +48,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from streaming.delivery.fill import Fill, FillHead, UpstreamFailed
-from streaming.delivery.http_semantics import (
+from streamlab.streaming.delivery.fill import Fill, FillHead, UpstreamFailed
+from streamlab.streaming.delivery.http_semantics import (
     HOP_BY_HOP,
     RangeNotSatisfiable,
     etag_matches_none_match,
@@ -58,9 +58,9 @@ from streaming.delivery.http_semantics import (
     parse_range,
     shared_cache_ttl_s,
 )
-from streaming.delivery.lru import ByteLRU, CachedResponse
-from streaming.delivery.settings import TierSettings, UpstreamSettings
-from streaming.delivery.stats import TierStats, prometheus_text, tier_registry
+from streamlab.streaming.delivery.lru import ByteLRU, CachedResponse
+from streamlab.streaming.delivery.settings import TierSettings, UpstreamSettings
+from streamlab.streaming.delivery.stats import TierStats, prometheus_text, tier_registry
 
 CACHEABLE_STATUSES = frozenset({200, 404, 410})
 LOOKUP_METHODS = frozenset({"GET", "HEAD"})

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from streaming.delivery.settings import CorsSettings
+from streamlab.streaming.delivery.settings import CorsSettings
 
 
 class CorsMiddleware:

@@ -14,7 +14,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from streaming.delivery.http_semantics import (
+from streamlab.streaming.delivery.http_semantics import (
     RangeNotSatisfiable,
     etag_matches_none_match,
     http_date,

@@ -9,7 +9,7 @@ URL scheme (the contract the player and the tiers rely on; the tiers forward it 
 ``GET /``                          the player page (``<player_dir>/index.html``)
 ``GET /player/<path>``             the player's static folder (JS, CSS, ``vendor/``)
 ``/config.json``, ``/browse``, ``/_player_metrics``, ``/metrics``: the viewer pages
-(:mod:`streaming.catalog_page.routes`)
+(:mod:`streamlab.streaming.catalog_page.routes`)
 
 Every response states its cache policy (``configs/delivery.yaml`` ``origin.cache_control``) so
 the tiers in front need no knowledge of file types.
@@ -27,16 +27,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from streaming.catalog import TITLE_ID_PATTERN, list_titles, read_title
-from streaming.catalog_page.routes import viewer_routes
-from streaming.delivery.cors import CorsMiddleware
-from streaming.delivery.file_response import file_response
-from streaming.delivery.http_semantics import etag_matches_none_match
-from streaming.delivery.media_types import CacheClass, content_type, media_cache_class
-from streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
-from streaming.delivery.settings import DeliverySettings, OriginSettings, load_delivery_settings
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.catalog import TITLE_ID_PATTERN, list_titles, read_title
+from streamlab.streaming.catalog_page.routes import viewer_routes
+from streamlab.streaming.delivery.cors import CorsMiddleware
+from streamlab.streaming.delivery.file_response import file_response
+from streamlab.streaming.delivery.http_semantics import etag_matches_none_match
+from streamlab.streaming.delivery.media_types import CacheClass, content_type, media_cache_class
+from streamlab.streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
+from streamlab.streaming.delivery.settings import DeliverySettings, OriginSettings, load_delivery_settings
 
 METHODS = ["GET", "HEAD"]
 

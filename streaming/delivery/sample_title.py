@@ -1,6 +1,6 @@
 """A small, real CMAF title built straight with FFmpeg, for tests and as the benchmark's fallback.
 
-It follows the published-title layout of :mod:`streaming.catalog` (``title.json``,
+It follows the published-title layout of :mod:`streamlab.streaming.catalog` (``title.json``,
 ``master.m3u8``, ``manifest.mpd``, ``<rendition>/init.mp4`` + ``seg_00001.m4s`` …) without the
 ingest pipeline's ladder, probing or Ray: one H.264 rendition with 1 s segments, seconds to make.
 The DASH manifest references its own copy of the segments under ``dash/`` (FFmpeg's dash muxer
@@ -15,8 +15,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from streaming.catalog import STAGING_DIR, TITLE_RECORD, Rendition, SourceInfo, TitleRecord, validate_title_id
-from streaming.ffmpeg import generate_test_source, run_ffmpeg
+from streamlab.streaming.catalog import STAGING_DIR, TITLE_RECORD, Rendition, SourceInfo, TitleRecord, validate_title_id
+from streamlab.streaming.ffmpeg import generate_test_source, run_ffmpeg
 
 
 def build_sample_title(

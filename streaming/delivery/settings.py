@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 
 class CacheControlSettings(BaseModel):

@@ -22,11 +22,11 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from pipelines import project
-from pipelines.errors import StreamlabError
-from streaming.delivery.cache_tier import CacheTier
-from streaming.delivery.origin import create_origin_app
-from streaming.delivery.settings import DeliverySettings, load_delivery_settings
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.delivery.cache_tier import CacheTier
+from streamlab.streaming.delivery.origin import create_origin_app
+from streamlab.streaming.delivery.settings import DeliverySettings, load_delivery_settings
 
 
 class StackError(StreamlabError):

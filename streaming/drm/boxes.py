@@ -1,4 +1,4 @@
-"""Add a PSSH to a CMAF init segment (box reading itself lives in :mod:`streaming.packaging.mp4box`).
+"""Add a PSSH to a CMAF init segment (box reading itself lives in :mod:`streamlab.streaming.packaging.mp4box`).
 
 FFmpeg's CENC writer emits ``encv``/``sinf``/``tenc`` but no ``pssh``; Chromium's ClearKey CDM
 finds its initialisation data in a PSSH with the W3C common system ID, so we append one to
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from streaming.packaging.mp4box import MP4BoxError, iter_boxes
+from streamlab.streaming.packaging.mp4box import MP4BoxError, iter_boxes
 
 COMMON_SYSTEM_ID = bytes.fromhex("1077efecc0b24d02ace33c1e52e2fb4b")
 """W3C 'Common PSSH box format' system ID, which ClearKey uses (EME initData type 'cenc')."""

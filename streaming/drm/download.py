@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 
-from pipelines.errors import StreamlabError
-from streaming.catalog import TitleRecord, validate_title_id
-from streaming.drm.crypto import b64url
-from streaming.drm.offline import DeviceIdentity, unlock_offline_licence
-from streaming.ffmpeg import ffmpeg_exe
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.catalog import TitleRecord, validate_title_id
+from streamlab.streaming.drm.crypto import b64url
+from streamlab.streaming.drm.offline import DeviceIdentity, unlock_offline_licence
+from streamlab.streaming.ffmpeg import ffmpeg_exe
 
 LICENCE_FILE = "licence.json"
 MANIFEST_FILE = "download.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from streaming.drm.sqlite_store import transaction
+from streamlab.streaming.drm.sqlite_store import transaction
 
 ANY_DEVICE = "*"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pipelines.errors import StreamlabError
-from streaming.drm.crypto import WRAP_INFO, b64url, derive
-from streaming.drm.sqlite_store import transaction
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.drm.crypto import WRAP_INFO, b64url, derive
+from streamlab.streaming.drm.sqlite_store import transaction
 
 TRACKS = ("all", "video", "audio", "hls-aes128")
 """Key purposes: CENC keys for all tracks or per track type, and the HLS AES-128 variant's own key."""

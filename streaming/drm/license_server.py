@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streaming.drm.crypto import b64url_decode
-from streaming.drm.entitlements import EntitlementStore
-from streaming.drm.keys import ContentKey, KeyStore
-from streaming.drm.offline import OfflineLicenceError, issue_offline_licence
-from streaming.drm.settings import DrmSettings
-from streaming.drm.tokens import LicenseRefused, PlaybackClaims, TokenSigner
+from streamlab.streaming.drm.crypto import b64url_decode
+from streamlab.streaming.drm.entitlements import EntitlementStore
+from streamlab.streaming.drm.keys import ContentKey, KeyStore
+from streamlab.streaming.drm.offline import OfflineLicenceError, issue_offline_licence
+from streamlab.streaming.drm.settings import DrmSettings
+from streamlab.streaming.drm.tokens import LicenseRefused, PlaybackClaims, TokenSigner
 
 log = logging.getLogger("streamlab.drm.license")
 KEY_URI = re.compile(r"^[0-9a-f]{32}$")

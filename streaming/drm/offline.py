@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from pipelines.errors import StreamlabError
-from streaming.drm.crypto import OFFLINE_INFO, b64url, b64url_decode, derive
-from streaming.drm.keys import ContentKey
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.drm.crypto import OFFLINE_INFO, b64url, b64url_decode, derive
+from streamlab.streaming.drm.keys import ContentKey
 
 
 class OfflineLicenceError(StreamlabError):

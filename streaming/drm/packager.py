@@ -26,17 +26,17 @@ from pathlib import Path
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from pipelines.errors import StreamlabError
-from streaming.catalog import DASH_MANIFEST, HLS_MASTER, Protection, TitleRecord
-from streaming.drm.boxes import (
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, Protection, TitleRecord
+from streamlab.streaming.drm.boxes import (
     CLEARKEY_DASH_SCHEME,
     COMMON_SYSTEM_ID,
     add_pssh,
     pssh_box,
 )
-from streaming.drm.keys import ContentKey, KeyStore
-from streaming.drm.settings import DrmSettings
-from streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.drm.keys import ContentKey, KeyStore
+from streamlab.streaming.drm.settings import DrmSettings
+from streamlab.streaming.ffmpeg import run_ffmpeg
 
 INIT = "init.mp4"
 MEDIA_PLAYLIST = "playlist.m3u8"

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from streaming.delivery.stack import ServerThread, bind_socket, socket_url
-from streaming.drm.license_server import (
+from streamlab.streaming.delivery.stack import ServerThread, bind_socket, socket_url
+from streamlab.streaming.drm.license_server import (
     LicenseService,
     build_service,
     create_license_app,
 )
-from streaming.drm.settings import DrmSettings, load_drm_settings, load_master_key
+from streamlab.streaming.drm.settings import DrmSettings, load_drm_settings, load_master_key
 
 
 @dataclass(frozen=True)

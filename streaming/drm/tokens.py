@@ -16,8 +16,8 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 
-from pipelines.errors import StreamlabError
-from streaming.drm.crypto import TOKEN_INFO, b64url, b64url_decode, derive
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.drm.crypto import TOKEN_INFO, b64url, b64url_decode, derive
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 

@@ -1,7 +1,7 @@
 """QoE beacons from headless sessions: the telemetry a real player sends, built from what it played.
 
-A :class:`BeaconEmitter` follows one session through :func:`~streaming.headless.player.play_session`'s
-``on_chunk`` hook and emits what a web player emits (``models.qoe.telemetry``): a heartbeat every
+A :class:`BeaconEmitter` follows one session through :func:`~streamlab.streaming.headless.player.play_session`'s
+``on_chunk`` hook and emits what a web player emits (``streamlab.models.qoe.telemetry``): a heartbeat every
 ``heartbeat_every_s`` of session time with counters cumulative since the start, and one session
 summary at the end (failed sessions included, with their reason). Timestamps are *session* time:
 ``started_at`` plus wall time multiplied by the shaper's ``time_scale``, so a trace replayed ten
@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from models.qoe.telemetry import Heartbeat, SessionSummary
-from streaming.headless.player import ChunkRecord, SessionResult
+from streamlab.models.qoe.telemetry import Heartbeat, SessionSummary
+from streamlab.streaming.headless.player import ChunkRecord, SessionResult
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import httpx
 import m3u8
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class ManifestError(StreamlabError):

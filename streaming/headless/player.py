@@ -1,13 +1,13 @@
 """One playback session: decide, fetch a real segment through the shaper, update the buffer, repeat.
 
-The buffer model is the simulator's, on the trace's clock (:mod:`streaming.headless.shaper`):
+The buffer model is the simulator's, on the trace's clock (:mod:`streamlab.streaming.headless.shaper`):
 before the first segment arrives nothing plays (that wait is the startup time); afterwards a
 download longer than the buffer stalls playback for the difference (rebuffering); the player
 sleeps while the buffer is above the cap. Decisions take real time (an HTTP round trip to the
 model server, or a local call), counted unscaled on the trace clock, because a real player's
-buffer drains while it waits for its decision. Per-chunk QoE is :func:`models.abr.qoe.chunk_qoe`
+buffer drains while it waits for its decision. Per-chunk QoE is :func:`streamlab.models.abr.qoe.chunk_qoe`
 over the rungs' bitrates; the first chunk is excluded from the session score, as in the
-benchmark (:func:`models.abr.qoe.score_trace`).
+benchmark (:func:`streamlab.models.abr.qoe.score_trace`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from models.abr.qoe import TraceScore, chunk_qoe, score_trace
-from models.abr.traces import Trace
-from pipelines.errors import StreamlabError
-from serving.abr import AbrDecideRequest, Rung, ThroughputSample
-from streaming.headless.manifest import PlayerTitle
-from streaming.headless.policies import AbrPolicy
-from streaming.headless.settings import HeadlessSettings
-from streaming.headless.shaper import Download, EdgeStalled, Shaper
+from streamlab.models.abr.qoe import TraceScore, chunk_qoe, score_trace
+from streamlab.models.abr.traces import Trace
+from streamlab.core.errors import StreamlabError
+from streamlab.serving.abr import AbrDecideRequest, Rung, ThroughputSample
+from streamlab.streaming.headless.manifest import PlayerTitle
+from streamlab.streaming.headless.policies import AbrPolicy
+from streamlab.streaming.headless.settings import HeadlessSettings
+from streamlab.streaming.headless.shaper import Download, EdgeStalled, Shaper
 
 
 class SegmentFetchError(StreamlabError):
@@ -84,7 +84,7 @@ def request_for(
     horizon: int = 5,
 ) -> AbrDecideRequest:
     """The player's state as ``abr/decide`` takes it; the ladder carries the next ``horizon``
-    chunks' sizes as the manifest states them (:func:`streaming.headless.manifest.segment_sizes`)."""
+    chunks' sizes as the manifest states them (:func:`streamlab.streaming.headless.manifest.segment_sizes`)."""
     return AbrDecideRequest(
         buffer_s=buffer_s,
         last_rung=last_rung,

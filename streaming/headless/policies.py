@@ -1,6 +1,6 @@
 """How the headless player picks the next rung: locally, or by asking ``abr/decide`` with a budget.
 
-Every policy answers the same typed request (:class:`serving.abr.AbrDecideRequest`), so the
+Every policy answers the same typed request (:class:`streamlab.serving.abr.AbrDecideRequest`), so the
 player builds one state and the comparison is policy against policy, not protocol against
 protocol. :class:`RemotePolicy` is what a production player does: one HTTP call with a hard
 timeout (50 ms by default), BOLA when it fails or is late, and the fallback counted.
@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from serving.abr import AbrDecideRequest, decide_bola, decide_learned
+from streamlab.serving.abr import AbrDecideRequest, decide_bola, decide_learned
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class LocalLearnedPolicy:
     name = "learned-local"
 
     def __init__(self, policy=None) -> None:  # noqa: ANN001 - a LearnedPolicy
-        from models.abr.policies.learned import load_learned
+        from streamlab.models.abr.policies.learned import load_learned
 
         self.policy = policy or load_learned()
 

@@ -2,7 +2,7 @@
 
 Every policy plays the *same* (trace, start offset) pairs, so the comparison is paired; sessions
 run in a thread pool of ``concurrency`` (each thread mostly sleeps in the shaper). The report per
-policy is the benchmark's summary (:func:`models.abr.qoe.summarize`) plus what only real HTTP
+policy is the benchmark's summary (:func:`streamlab.models.abr.qoe.summarize`) plus what only real HTTP
 shows: startup time, failed requests, decisions by source (model, fallback, local).
 """
 
@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 
-from models.abr.qoe import summarize
-from models.abr.traces import Trace
-from pipelines.progress import track
-from streaming.headless.manifest import ManifestError, binge, load_title
-from streaming.headless.player import SessionResult, play_session
-from streaming.headless.policies import AbrPolicy
-from streaming.headless.settings import HeadlessSettings
+from streamlab.models.abr.qoe import summarize
+from streamlab.models.abr.traces import Trace
+from streamlab.core.progress import track
+from streamlab.streaming.headless.manifest import ManifestError, binge, load_title
+from streamlab.streaming.headless.player import SessionResult, play_session
+from streamlab.streaming.headless.policies import AbrPolicy
+from streamlab.streaming.headless.settings import HeadlessSettings
 
 PolicyFactory = Callable[[], AbrPolicy]
 

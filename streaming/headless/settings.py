@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 
 class HeadlessSettings(BaseModel):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.abr.traces import Trace
+from streamlab.models.abr.traces import Trace
 
 
 class TraceLink:

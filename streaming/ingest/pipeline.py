@@ -10,18 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines import project
-from streaming.catalog import TITLE_RECORD, TitleRecord, title_dir, validate_title_id
-from streaming.ingest.errors import TitleExists, UnknownOption
-from streaming.ingest.probe import ProbeResult, probe_source
-from streaming.ingest.protect import DRM_MODES, Protector, split_overrides
-from streaming.ingest.settings import StreamingSettings, load_streaming_settings
-from streaming.ingest.validate import check_limits, resolve_source
-from streaming.packaging.package import package_title
-from streaming.publish import publish, staging_dir, sweep_stale_staging
-from streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
-from streaming.transcode.ladder import Rung, check_ladder, load_selector
-from streaming.transcode.runner import run_encodes
+from streamlab.core import project
+from streamlab.streaming.catalog import TITLE_RECORD, TitleRecord, title_dir, validate_title_id
+from streamlab.streaming.ingest.errors import TitleExists, UnknownOption
+from streamlab.streaming.ingest.probe import ProbeResult, probe_source
+from streamlab.streaming.ingest.protect import DRM_MODES, Protector, split_overrides
+from streamlab.streaming.ingest.settings import StreamingSettings, load_streaming_settings
+from streamlab.streaming.ingest.validate import check_limits, resolve_source
+from streamlab.streaming.packaging.package import package_title
+from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging
+from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
+from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
+from streamlab.streaming.transcode.runner import run_encodes
 
 
 def ingest_title(
@@ -36,7 +36,7 @@ def ingest_title(
 ) -> TitleRecord:
     """Publish ``source`` as ``<media_root>/<title_id>`` (HLS + DASH over CMAF) and return its record.
 
-    ``drm`` other than ``none`` encrypts the staged title (``streaming.drm``) before it is published,
+    ``drm`` other than ``none`` encrypts the staged title (``streamlab.streaming.drm``) before it is published,
     so clear segments of a protected title are never visible; ``drm.*`` overrides go to its config.
     """
     streaming_overrides, drm_overrides = split_overrides(overrides)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from streaming.catalog import SourceInfo
-from streaming.ingest.errors import CorruptSource, EmptySource, NotAVideo, NoVideoStream
+from streamlab.streaming.catalog import SourceInfo
+from streamlab.streaming.ingest.errors import CorruptSource, EmptySource, NotAVideo, NoVideoStream
 
 # Leading bytes of containers FFmpeg reads: a file that starts like one but will not open is
 # corrupt (e.g. an MP4 cut before its moov box), not "some other kind of file".
@@ -45,7 +45,7 @@ class ProbeResult:
 
 
 def probe_source(path: Path) -> ProbeResult:
-    """Describe the source or raise one :class:`~streaming.ingest.errors.IngestError` saying what is wrong."""
+    """Describe the source or raise one :class:`~streamlab.streaming.ingest.errors.IngestError` saying what is wrong."""
     import av
 
     try:

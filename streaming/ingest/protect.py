@@ -1,6 +1,6 @@
 """Content protection as an ingest step: encrypt the staged title before it is published.
 
-The encryption itself is ``streaming.drm`` (CENC for DASH/HLS with ClearKey licences, an HLS
+The encryption itself is ``streamlab.streaming.drm`` (CENC for DASH/HLS with ClearKey licences, an HLS
 AES-128 variant); this module only gathers what it needs *before* any encode, so a missing
 master key fails in a second instead of after the whole ladder is transcoded, and routes
 ``drm.*`` overrides to ``configs/drm.yaml``.
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streaming.catalog import TitleRecord
-from streaming.packaging.package import MASTERS
+from streamlab.streaming.catalog import TitleRecord
+from streamlab.streaming.packaging.package import MASTERS
 
 if TYPE_CHECKING:
-    from streaming.drm.keys import KeyStore
-    from streaming.drm.settings import DrmSettings
+    from streamlab.streaming.drm.keys import KeyStore
+    from streamlab.streaming.drm.settings import DrmSettings
 
 DRM_MODES = ["none", "clearkey", "aes128", "all"]  # streaming.drm.packager.DRM_MODES
 DRM_OVERRIDE_PREFIX = "drm."
@@ -48,14 +48,14 @@ class Protector:
         """None for ``mode="none"``; otherwise load the DRM config and master key (or raise now)."""
         if mode == "none":
             return None
-        from streaming.drm.keys import KeyStore
-        from streaming.drm.settings import load_drm_settings, load_master_key
+        from streamlab.streaming.drm.keys import KeyStore
+        from streamlab.streaming.drm.settings import load_drm_settings, load_master_key
 
         settings = load_drm_settings(overrides)
         return cls(mode, KeyStore(settings.key_store_path(), load_master_key(settings)), settings)
 
     def protect(self, staged: Path, record: TitleRecord) -> TitleRecord:
-        from streaming.drm.packager import protect_title
+        from streamlab.streaming.drm.packager import protect_title
 
         protected = protect_title(staged, record, self.mode, self.keys, self.settings, self.settings.license_public_url)
         if any(not (staged / r.id).exists() for r in protected.renditions):

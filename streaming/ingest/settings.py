@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from configs import load_config
-from pipelines import project
-from streaming.transcode.ladder import LadderSettings
+from streamlab.core.config import load_config
+from streamlab.core import project
+from streamlab.streaming.transcode.ladder import LadderSettings
 
 
 class IngestSettings(BaseModel):

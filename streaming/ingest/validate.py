@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streaming.ingest.errors import (
+from streamlab.streaming.ingest.errors import (
     DimensionsOutOfRange,
     SourceNotFound,
     SourceOutsideAllowedRoots,
     SourceTooLong,
     SourceTooShort,
 )
-from streaming.ingest.probe import ProbeResult
-from streaming.ingest.settings import IngestSettings
+from streamlab.streaming.ingest.probe import ProbeResult
+from streamlab.streaming.ingest.settings import IngestSettings
 
 
 def resolve_source(source: Path, settings: IngestSettings) -> Path:

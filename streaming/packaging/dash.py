@@ -12,9 +12,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from streaming.catalog import Rendition
-from streaming.packaging.segments import Track
-from streaming.transcode.encode import INIT_SEGMENT
+from streamlab.streaming.catalog import Rendition
+from streamlab.streaming.packaging.segments import Track
+from streamlab.streaming.transcode.encode import INIT_SEGMENT
 
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
 PROFILES = "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019"

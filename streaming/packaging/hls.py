@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streaming.catalog import Rendition
-from streaming.packaging.segments import Track
-from streaming.transcode.encode import INIT_SEGMENT, MEDIA_PLAYLIST
+from streamlab.streaming.catalog import Rendition
+from streamlab.streaming.packaging.segments import Track
+from streamlab.streaming.transcode.encode import INIT_SEGMENT, MEDIA_PLAYLIST
 
 HLS_VERSION = 7  # fMP4 segments with EXT-X-MAP
 AUDIO_GROUP = "audio"

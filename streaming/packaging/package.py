@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from streaming.catalog import DASH_MANIFEST, HLS_MASTER, AudioTrack, Rendition
-from streaming.packaging.dash import VideoRepresentation, build_mpd
-from streaming.packaging.hls import master_playlist, write_media_playlist
-from streaming.packaging.segments import PackagingError, Track, read_track
-from streaming.transcode.encode import AUDIO_DIR
-from streaming.transcode.ladder import Rung
+from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, AudioTrack, Rendition
+from streamlab.streaming.packaging.dash import VideoRepresentation, build_mpd
+from streamlab.streaming.packaging.hls import master_playlist, write_media_playlist
+from streamlab.streaming.packaging.segments import PackagingError, Track, read_track
+from streamlab.streaming.transcode.encode import AUDIO_DIR
+from streamlab.streaming.transcode.ladder import Rung
 
 HLS_MASTER_HEVC = "master_hevc.m3u8"
 HLS_MASTER_AV1 = "master_av1.m3u8"

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.errors import StreamlabError
-from streaming.packaging.mp4box import InitInfo, read_fragment, read_init
-from streaming.transcode.encode import INIT_SEGMENT, SEGMENT_GLOB
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.packaging.mp4box import InitInfo, read_fragment, read_init
+from streamlab.streaming.transcode.encode import INIT_SEGMENT, SEGMENT_GLOB
 
 
 class PackagingError(StreamlabError):

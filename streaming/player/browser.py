@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 # Flags measured to work headless on this machine; QUIC and background traffic off so every

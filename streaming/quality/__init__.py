@@ -1,5 +1,5 @@
 """Objective video quality: VMAF, PSNR and SSIM of a rendition against its source (libvmaf)."""
 
-from streaming.quality.vmaf import MetricSummary, QualityError, QualityReport, measure_quality, vmaf_model_for
+from streamlab.streaming.quality.vmaf import MetricSummary, QualityError, QualityReport, measure_quality, vmaf_model_for
 
 __all__ = ["MetricSummary", "QualityError", "QualityReport", "measure_quality", "vmaf_model_for"]

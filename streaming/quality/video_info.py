@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
 
 class VideoUnreadable(StreamlabError):

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from pipelines.errors import StreamlabError
-from streaming.ffmpeg import FFmpegError, run_ffmpeg
-from streaming.quality.video_info import VideoInfo, VideoUnreadable, read_video_info
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.quality.video_info import VideoInfo, VideoUnreadable, read_video_info
 
 VMAF_MODEL_HD = "vmaf_v0.6.1"
 VMAF_MODEL_4K = "vmaf_4k_v0.6.1"

@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from pipelines.errors import StreamlabError
-from streaming.ffmpeg import FFmpegError, run_ffmpeg
-from streaming.transcode.ladder import Rung
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.transcode.ladder import Rung
 
 INIT_SEGMENT = "init.mp4"
 SEGMENT_PATTERN = "seg_%05d.m4s"
@@ -114,7 +114,7 @@ def video_args(job: EncodeJob) -> list[str]:
 
 def _per_title_video_args(job: EncodeJob, filters: list[str]) -> list[str]:
     """A per-title rung: the optimizer's encoder settings (capped CRF, preset, codec), same GOP and CMAF output."""
-    from pipelines.ladder.encoder_args import codec_args
+    from streamlab.pipelines.ladder.encoder_args import codec_args
 
     rung = job.rung
     assert rung is not None and rung.encoder is not None

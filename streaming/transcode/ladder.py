@@ -20,8 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from pipelines.errors import StreamlabError
-from pipelines.ladder.schema import EncoderSettings
+from streamlab.core.errors import StreamlabError
+from streamlab.pipelines.ladder.schema import EncoderSettings
 
 Codec = Literal["h264", "hevc", "av1"]
 
@@ -74,7 +74,7 @@ class LadderSettings(BaseModel):
     ladders: dict[str, LadderProfile]
     min_bitrate_kbps: int = Field(default=100, gt=0)
     selectors: dict[str, str] = Field(
-        default_factory=lambda: {"fixed": "streaming.transcode.ladder:fixed_ladder"},
+        default_factory=lambda: {"fixed": "streamlab.streaming.transcode.ladder:fixed_ladder"},
         description="--ladder name -> 'module:function' (a LadderSelector)",
     )
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pipelines.progress import track
-from pipelines.ray_runtime import map_tasks
-from streaming.transcode.encode import EncodeJob, EncodeResult, encode
+from streamlab.core.progress import track
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.streaming.transcode.encode import EncodeJob, EncodeResult, encode
 
 
 def run_encodes(jobs: Sequence[EncodeJob], mode: Literal["ray", "serial"], description: str) -> list[EncodeResult]:

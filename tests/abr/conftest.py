@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from models.abr.traces import Trace, load_traces
-from models.abr.video import Video, load_video
+from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.models.abr.video import Video, load_video
 
 
 @pytest.fixture(scope="session")
 def abr_dir() -> Path:
-    from pipelines import project
+    from streamlab.core import project
 
     path = project.raw_data_dir() / "abr"
     if not (path / "train_traces").is_dir():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models.abr.errors import TraceFormatError, UnknownPolicyError, VideoSizeError
-from models.abr.evaluate import evaluate
+from streamlab.models.abr.errors import TraceFormatError, UnknownPolicyError, VideoSizeError
+from streamlab.models.abr.evaluate import evaluate
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def trace_dir(tmp_path: Path, few_traces, abr_dir: Path) -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "abr", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "streamlab.cli", "abr", *args], capture_output=True, text=True)
 
 
 def test_evaluate_writes_reference_logs_summary_and_plots(tmp_path, trace_dir, abr_dir):
@@ -91,7 +91,7 @@ def test_cli_bad_trace_names_file_and_line(tmp_path, trace_dir):
 
 
 def test_unknown_policy_raises_before_any_work(tmp_path, trace_dir, abr_dir):
-    from models.abr.registry import parse_policy_list
+    from streamlab.models.abr.registry import parse_policy_list
 
     with pytest.raises(UnknownPolicyError):
         parse_policy_list("bba,,nope")

@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from models.abr.env import play, play_all
-from models.abr.errors import PolicyModelError
-from models.abr.policies.learned import DEFAULT_CHECKPOINT, load_checkpoint, load_learned
-from models.abr.registry import make_policy
-from models.abr.traces import Trace
+from streamlab.models.abr.env import play, play_all
+from streamlab.models.abr.errors import PolicyModelError
+from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT, load_checkpoint, load_learned
+from streamlab.models.abr.registry import make_policy
+from streamlab.models.abr.traces import Trace
 
 
 def test_shipped_checkpoint_is_small_and_documented():

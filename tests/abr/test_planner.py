@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.abr.policies.planner import best_level, plan_scores, plan_table
-from models.abr.video import BITRATES_KBPS
+from streamlab.models.abr.policies.planner import best_level, plan_scores, plan_table
+from streamlab.models.abr.video import BITRATES_KBPS
 
 
 def test_plan_table_holds_the_tail_after_the_free_steps():
@@ -49,7 +49,7 @@ def test_scenario_weights_trade_bitrate_for_safety(video):
 
 @pytest.mark.parametrize("free_steps", [1, 3, 4, 99])
 def test_tree_planner_equals_the_reference_bit_for_bit(free_steps):
-    from models.abr.policies.planner import tree_plan_scores
+    from streamlab.models.abr.policies.planner import tree_plan_scores
 
     rng = np.random.default_rng(free_steps)
     sizes = rng.uniform(1e5, 2e6, size=(6, 5))

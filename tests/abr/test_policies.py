@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.abr.env import play, play_all
-from models.abr.errors import UnknownPolicyError
-from models.abr.policies.base import Observation
-from models.abr.policies.mpc import best_first_level
-from models.abr.qoe import summarize
-from models.abr.registry import make_policy, parse_policy_list
+from streamlab.models.abr.env import play, play_all
+from streamlab.models.abr.errors import UnknownPolicyError
+from streamlab.models.abr.policies.base import Observation
+from streamlab.models.abr.policies.mpc import best_first_level
+from streamlab.models.abr.qoe import summarize
+from streamlab.models.abr.registry import make_policy, parse_policy_list
 
 
 def _obs(video, buffer_s: float, chunk_bytes: float = 500_000.0, delay_ms: float = 1000.0) -> Observation:
@@ -67,7 +67,7 @@ def test_oracle_beats_every_baseline_on_real_traces(video, few_traces):
 
 
 def test_oracle_plan_score_is_what_the_simulator_gives(video, few_traces):
-    from models.abr.policies.oracle import Oracle
+    from streamlab.models.abr.policies.oracle import Oracle
 
     policy = Oracle()
     policy.start_session()

@@ -6,10 +6,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.abr.env import play
-from models.abr.policies.base import Observation, Policy
-from models.abr.simulator import Link, Simulator
-from models.abr.traces import Trace
+from streamlab.models.abr.env import play
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.simulator import Link, Simulator
+from streamlab.models.abr.traces import Trace
 
 
 class _Fixed(Policy):
@@ -56,8 +56,8 @@ def test_buffer_is_capped_with_whole_half_second_sleeps(video):
 @given(_links, st.lists(st.integers(0, 5), min_size=48, max_size=48), st.booleans())
 @settings(max_examples=40, deadline=None)
 def test_session_invariants_hold_on_any_trace(rows, levels, compat):
-    from models.abr.video import load_video
-    from pipelines import project
+    from streamlab.models.abr.video import load_video
+    from streamlab.core import project
 
     video = load_video(project.raw_data_dir() / "abr" / "video_sizes")
     log = play(_Fixed(levels), _trace(rows), video, compat)

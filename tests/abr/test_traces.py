@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.abr.errors import TraceFormatError, VideoSizeError
-from models.abr.traces import load_trace, load_traces, parse_trace
-from models.abr.video import load_video
+from streamlab.models.abr.errors import TraceFormatError, VideoSizeError
+from streamlab.models.abr.traces import load_trace, load_traces, parse_trace
+from streamlab.models.abr.video import load_video
 
 
 def _write(tmp_path: Path, text: str, name: str = "bad_trace") -> Path:

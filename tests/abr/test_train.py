@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 
 @pytest.mark.slow
 def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_path, mlflow_store, traces, abr_dir, video):
-    from models.abr.env import play
-    from models.abr.policies.learned import load_learned
-    from training import tracking
-    from training.abr.settings import TrainSettings
-    from training.abr.train import train
+    from streamlab.models.abr.env import play
+    from streamlab.models.abr.policies.learned import load_learned
+    from streamlab.core import tracking
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.train import train
 
     folder = tmp_path / "traces"
     folder.mkdir()
@@ -46,9 +46,9 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
 def test_registered_pyfunc_decides_from_a_goodput_history(tmp_path, mlflow_store):
     import pandas as pd
 
-    from training import tracking
-    from training.abr.settings import TrainSettings
-    from training.abr.train import _register
+    from streamlab.core import tracking
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.train import _register
 
     settings = load_config("abr", TrainSettings)
     mlflow = tracking.configure()

@@ -5,22 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.abr.traces import Trace
-from pipelines.demo.report import found_incident
-from pipelines.demo.run import loop_clip
-from pipelines.demo.viewers import IncidentSettings, ViewerSettings, plan_viewers
-from streaming.headless.manifest import PlayerRung, PlayerTitle, binge
+from streamlab.models.abr.traces import Trace
+from streamlab.pipelines.demo.report import found_incident
+from streamlab.pipelines.demo.run import loop_clip
+from streamlab.pipelines.demo.viewers import IncidentSettings, ViewerSettings, plan_viewers
+from streamlab.streaming.headless.manifest import PlayerRung, PlayerTitle, binge
 
 
 def test_loop_clip_repeats_the_real_clip_at_a_constant_frame_rate(raw_dir, tmp_path) -> None:
-    from streaming.ingest.probe import probe_source
+    from streamlab.streaming.ingest.probe import probe_source
 
     out = loop_clip(raw_dir / "videos" / "carphone_pristine.mp4", 10.0, tmp_path / "looped.mp4")
     probed = probe_source(out)
     assert probed.info.duration_s == pytest.approx(10.0, abs=0.25)
     assert (probed.info.width, probed.info.height) == (176, 144)
     assert not list(tmp_path.glob("*.part.mp4")), "no partial file is left behind"
-    from streaming.quality.video_info import read_video_info
+    from streamlab.streaming.quality.video_info import read_video_info
 
     assert not read_video_info(out).variable_frame_rate, "per-title ladders refuse variable frame rate sources"
 
@@ -66,13 +66,13 @@ def test_the_verdict_needs_the_right_edge_overlapping_the_incident() -> None:
 def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path, mlflow_store) -> None:
     import json
 
-    from models.abr.qoe import TraceScore
-    from pipelines.demo.report import write_report
-    from pipelines.demo.run import DemoSettings
-    from pipelines.demo.train import TrainedModel
-    from pipelines.demo.viewers import ViewersOutcome
-    from streaming.headless.beacons import ViewerContext
-    from streaming.headless.player import ChunkRecord, SessionResult
+    from streamlab.models.abr.qoe import TraceScore
+    from streamlab.pipelines.demo.report import write_report
+    from streamlab.pipelines.demo.run import DemoSettings
+    from streamlab.pipelines.demo.train import TrainedModel
+    from streamlab.pipelines.demo.viewers import ViewersOutcome
+    from streamlab.streaming.headless.beacons import ViewerContext
+    from streamlab.streaming.headless.player import ChunkRecord, SessionResult
 
     plans, truth, t0 = plan_viewers(_traces(), "bbb", ViewerSettings(sessions=8), time_scale=8.0)
     results = []
@@ -99,7 +99,7 @@ def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path,
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["detection"]["found"] is True and summary["viewers"]["sessions"] == 8
 
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     runs = mlflow.search_runs(experiment_names=["demo"])

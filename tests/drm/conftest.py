@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.drm.license_server import build_service, create_license_app
-from streaming.drm.settings import load_drm_settings
+from streamlab.streaming.drm.license_server import build_service, create_license_app
+from streamlab.streaming.drm.settings import load_drm_settings
 
 
 @pytest.fixture()

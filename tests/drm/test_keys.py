@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from streaming.drm.keys import ContentKey, KeyStore, KeyStoreError
-from streaming.drm.settings import MasterKeyMissing, create_master_key_file, load_drm_settings, load_master_key
+from streamlab.streaming.drm.keys import ContentKey, KeyStore, KeyStoreError
+from streamlab.streaming.drm.settings import MasterKeyMissing, create_master_key_file, load_drm_settings, load_master_key
 
 
 def test_keys_are_unique_and_stored_wrapped(tmp_path, master_key):

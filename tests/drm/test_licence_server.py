@@ -10,8 +10,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.drm.crypto import b64url, b64url_decode
-from streaming.drm.license_server import RateLimiter, build_service, create_license_app
+from streamlab.streaming.drm.crypto import b64url, b64url_decode
+from streamlab.streaming.drm.license_server import RateLimiter, build_service, create_license_app
 
 
 def _setup(service, title="bbb", device="web"):

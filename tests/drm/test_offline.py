@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from streaming.drm.crypto import b64url
-from streaming.drm.keys import ContentKey
-from streaming.drm.offline import (
+from streamlab.streaming.drm.crypto import b64url
+from streamlab.streaming.drm.keys import ContentKey
+from streamlab.streaming.drm.offline import (
     DeviceIdentity,
     OfflineLicenceError,
     issue_offline_licence,

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from streaming.delivery.stack import running_stack
-from streaming.drm.download import DownloadError, download_title, play_offline
-from streaming.drm.offline import DeviceIdentity, OfflineLicenceError
-from streaming.drm.server import running_license_server
-from streaming.drm.settings import load_drm_settings
-from streaming.ffmpeg import generate_test_source
-from streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.delivery.stack import running_stack
+from streamlab.streaming.drm.download import DownloadError, download_title, play_offline
+from streamlab.streaming.drm.offline import DeviceIdentity, OfflineLicenceError
+from streamlab.streaming.drm.server import running_license_server
+from streamlab.streaming.drm.settings import load_drm_settings
+from streamlab.streaming.ffmpeg import generate_test_source
+from streamlab.streaming.ingest.pipeline import ingest_title
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_segments_on_disk_are_encrypted(world):
     root, record, licence, stack = world
     import subprocess
 
-    from streaming.ffmpeg import ffmpeg_exe
+    from streamlab.streaming.ffmpeg import ffmpeg_exe
 
     folder = root / "media" / "film" / record.renditions[0].id
     joined = root / "joined.mp4"

@@ -10,14 +10,14 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streaming.catalog import TitleRecord
-from streaming.drm.boxes import COMMON_SYSTEM_ID
-from streaming.drm.keys import KeyStore
-from streaming.drm.packager import aes128_cbc_decrypt, protect_title, segments
-from streaming.drm.settings import load_drm_settings
-from streaming.ffmpeg import ffmpeg_exe, generate_test_source
-from streaming.ingest.pipeline import ingest_title
-from streaming.packaging.mp4box import read_fragment, read_init
+from streamlab.streaming.catalog import TitleRecord
+from streamlab.streaming.drm.boxes import COMMON_SYSTEM_ID
+from streamlab.streaming.drm.keys import KeyStore
+from streamlab.streaming.drm.packager import aes128_cbc_decrypt, protect_title, segments
+from streamlab.streaming.drm.settings import load_drm_settings
+from streamlab.streaming.ffmpeg import ffmpeg_exe, generate_test_source
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.packaging.mp4box import read_fragment, read_init
 
 LICENSE = "http://127.0.0.1:8010"
 

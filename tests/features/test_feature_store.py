@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.aggregates import batch_job, snapshot_times, viewer_aggregates
-from models.recsys.loaders import load_interactions, load_items
+from streamlab.features.aggregates import batch_job, snapshot_times, viewer_aggregates
+from streamlab.models.recsys.loaders import load_interactions, load_items
 
 
 @pytest.fixture(scope="module")
 def movielens():
-    from pipelines import project
+    from streamlab.core import project
 
     root = project.raw_data_dir() / "ml-100k"
     interactions = load_interactions(root / "ml-100k.inter")
@@ -25,9 +25,9 @@ def store(movielens, tmp_path_factory):
     """A store built from 150 real viewers into an isolated state dir."""
     import os
 
-    from features.settings import FeatureSettings
-    from features.store import build, open_store
-    from pipelines import project
+    from streamlab.features.settings import FeatureSettings
+    from streamlab.features.store import build, open_store
+    from streamlab.core import project
 
     home = tmp_path_factory.mktemp("feast_home")
     previous = os.environ.get("STREAMLAB_HOME")
@@ -71,7 +71,7 @@ def test_genre_affinity_is_a_distribution(movielens):
 def test_point_in_time_join_returns_every_example(store):
     feature_store, subset, _ = store
     examples = subset.sample(500, random_state=0).assign(event_timestamp=lambda f: pd.to_datetime(f.timestamp, unit="s", utc=True))
-    from features.store import training_set
+    from streamlab.features.store import training_set
 
     joined = training_set(feature_store, examples[["user_id", "item_id", "event_timestamp", "rating"]])
     assert len(joined) == 500 and list(joined.user_id) == list(examples.user_id)
@@ -80,7 +80,7 @@ def test_point_in_time_join_returns_every_example(store):
 def test_no_feature_leaks_from_after_an_examples_timestamp(store):
     """Every joined viewer count equals the count at the latest snapshot at or before the example,
     and never counts the example's own interaction or anything after it."""
-    from features.store import training_set
+    from streamlab.features.store import training_set
 
     feature_store, subset, _ = store
     examples = subset.sample(400, random_state=1).copy()
@@ -103,7 +103,7 @@ def test_no_feature_leaks_from_after_an_examples_timestamp(store):
 
 
 def test_online_store_serves_the_latest_snapshot(store):
-    from features.store import online_features
+    from streamlab.features.store import online_features
 
     feature_store, subset, _ = store
     viewer = subset.user_id.iloc[0]
@@ -113,10 +113,10 @@ def test_online_store_serves_the_latest_snapshot(store):
 
 
 def test_serving_ranks_with_online_viewer_features_and_handles_new_viewers(store, movielens):
-    from models.recsys.dataset import RecsysData
-    from models.recsys.pipeline import HybridPipeline
-    from models.recsys.settings import RecsysSettings
-    from training.recsys.serving import OnlineRecommender
+    from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.pipeline import HybridPipeline
+    from streamlab.models.recsys.settings import RecsysSettings
+    from streamlab.training.recsys.serving import OnlineRecommender
 
     feature_store, subset, _ = store
     items = movielens[1]

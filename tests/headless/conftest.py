@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.abr.traces import load_traces
+from streamlab.models.abr.traces import load_traces
 from tests.conftest import ingest_abr_title
 
 TITLE = "headless"
@@ -19,7 +19,7 @@ def headless_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -
 
 @pytest.fixture(scope="module")
 def stack(headless_media: Path):
-    from streaming.delivery.stack import running_stack
+    from streamlab.streaming.delivery.stack import running_stack
 
     with running_stack(headless_media) as running:
         yield running
@@ -32,7 +32,7 @@ def traces(raw_dir: Path):
 
 @pytest.fixture()
 def fast_settings():
-    from streaming.headless.settings import load_headless_settings
+    from streamlab.streaming.headless.settings import load_headless_settings
 
     return load_headless_settings(["time_scale=20", "concurrency=4", "sessions_per_policy=4"])
 
@@ -40,7 +40,7 @@ def fast_settings():
 @pytest.fixture()
 def abr_registry(mlflow_store: str) -> str:
     """An isolated MLflow store with ``abr-policy`` version 1 (the committed checkpoint) at ``champion``."""
-    from models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
     from tests.serving.conftest import register_abr_version
 
     return register_abr_version(DEFAULT_CHECKPOINT)

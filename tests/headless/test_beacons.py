@@ -8,11 +8,11 @@ import socket
 import httpx
 import pytest
 
-from models.qoe.telemetry import EVENT_ADAPTER
-from streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
-from streaming.headless.manifest import load_title
-from streaming.headless.player import play_session
-from streaming.headless.policies import BolaPolicy
+from streamlab.models.qoe.telemetry import EVENT_ADAPTER
+from streamlab.streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
+from streamlab.streaming.headless.manifest import load_title
+from streamlab.streaming.headless.player import play_session
+from streamlab.streaming.headless.policies import BolaPolicy
 from tests.headless.conftest import TITLE
 
 VIEWER = ViewerContext("v1", "s1", TITLE, "web", "eu-west", "eu-west-1")

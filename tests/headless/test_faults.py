@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serving.abr import AbrDecideRequest
-from streaming.headless.manifest import load_title
-from streaming.headless.player import play_session
-from streaming.headless.policies import Choice
-from streaming.headless.runner import SessionJob, SessionPlan, report, run_sessions
+from streamlab.serving.abr import AbrDecideRequest
+from streamlab.streaming.headless.manifest import load_title
+from streamlab.streaming.headless.player import play_session
+from streamlab.streaming.headless.policies import Choice
+from streamlab.streaming.headless.runner import SessionJob, SessionPlan, report, run_sessions
 from tests.headless.conftest import TITLE
 
 MISSING, CORRUPT = (0, 3), (1, 2)
@@ -39,7 +39,7 @@ class FixedRung:
 
 @pytest.fixture(scope="module")
 def broken_stack(headless_media: Path, tmp_path_factory: pytest.TempPathFactory):
-    from streaming.delivery.stack import running_stack
+    from streamlab.streaming.delivery.stack import running_stack
 
     root = tmp_path_factory.mktemp("broken") / "media"
     shutil.copytree(headless_media, root)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from configs import load_config
-from models.abr.policies.learned import load_learned
-from pipelines import project
-from streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
-from streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
+from streamlab.core.config import load_config
+from streamlab.models.abr.policies.learned import load_learned
+from streamlab.core import project
+from streamlab.streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
+from streamlab.streaming.headless.runner import paired_jobs, plan_sessions, report, run_sessions
 from tests.headless.conftest import TITLE
 
 pytestmark = pytest.mark.slow
@@ -18,9 +18,9 @@ PAIRS = 12
 
 @pytest.fixture(scope="module")
 def held_out():
-    from models.abr.traces import load_traces
-    from training.abr.settings import TrainSettings
-    from training.abr.splits import split_traces
+    from streamlab.models.abr.traces import load_traces
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.splits import split_traces
 
     abr = load_config("abr", TrainSettings)
     _, validation = split_traces(load_traces(project.resolve(abr.data.traces)), abr.split.validation_fraction, abr.split.seed)

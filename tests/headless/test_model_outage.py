@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from serving.server import start_server
-from streaming.headless.manifest import load_title
-from streaming.headless.player import play_session
-from streaming.headless.policies import RemotePolicy
+from streamlab.serving.server import start_server
+from streamlab.streaming.headless.manifest import load_title
+from streamlab.streaming.headless.player import play_session
+from streamlab.streaming.headless.policies import RemotePolicy
 from tests.headless.conftest import TITLE
 from tests.serving.test_service_http import free_port
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from streaming.headless.manifest import ManifestError, load_title
-from streaming.headless.player import play_session
-from streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
-from streaming.headless.runner import compare
+from streamlab.streaming.headless.manifest import ManifestError, load_title
+from streamlab.streaming.headless.player import play_session
+from streamlab.streaming.headless.policies import BolaPolicy, LocalLearnedPolicy
+from streamlab.streaming.headless.runner import compare
 from tests.headless.conftest import TITLE
 
 
@@ -60,7 +60,7 @@ def test_runner_plays_the_same_sessions_for_every_policy(stack, traces, fast_set
 def test_chunk_sizes_follow_each_segments_duration_and_its_ext_x_bitrate() -> None:
     import m3u8
 
-    from streaming.headless.manifest import segment_sizes
+    from streamlab.streaming.headless.manifest import segment_sizes
 
     playlist = m3u8.loads(
         "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\na.m4s\n#EXT-X-BITRATE:400\n#EXTINF:4.0,\nb.m4s\n"
@@ -71,7 +71,7 @@ def test_chunk_sizes_follow_each_segments_duration_and_its_ext_x_bitrate() -> No
 
 
 def test_decisions_see_the_manifests_chunk_sizes(title) -> None:
-    from streaming.headless.player import request_for
+    from streamlab.streaming.headless.player import request_for
 
     request = request_for(title, title.segment_count - 2, 0, 4.0, [], None)
     for rung, sent in zip(title.rungs, request.ladder, strict=True):
@@ -80,7 +80,7 @@ def test_decisions_see_the_manifests_chunk_sizes(title) -> None:
 
 
 def test_a_binge_session_plays_the_title_back_to_back(stack, traces, fast_settings) -> None:
-    from streaming.headless.runner import SessionJob, SessionPlan, play_viewer
+    from streamlab.streaming.headless.runner import SessionJob, SessionPlan, play_viewer
 
     settings = fast_settings.model_copy(update={"episodes": 2})
     job = SessionJob(SessionPlan(traces[0], 0.0), "bola", BolaPolicy, 0.0, "binge-1")

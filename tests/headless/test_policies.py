@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from serving.abr import AbrDecideRequest
-from streaming.headless.policies import RemotePolicy
+from streamlab.serving.abr import AbrDecideRequest
+from streamlab.streaming.headless.policies import RemotePolicy
 
 REQUEST = AbrDecideRequest(
     buffer_s=0.0, last_rung=0, chunks_remaining=5, ladder=[{"bitrate_kbps": 400}, {"bitrate_kbps": 1200}]

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from models.abr.traces import Trace
-from streaming.headless.shaper import Shaper, TraceLink
+from streamlab.models.abr.traces import Trace
+from streamlab.streaming.headless.shaper import Shaper, TraceLink
 
 
 def flat(mbps: float, seconds: int = 10) -> Trace:

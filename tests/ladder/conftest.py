@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.ffmpeg import generate_test_source, run_ffmpeg
+from streamlab.streaming.ffmpeg import generate_test_source, run_ffmpeg
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ladder.optimize import optimize_ladder
-from pipelines.ladder.source import UnsuitableSource, inspect_source
-from streaming.ffmpeg import run_ffmpeg
+from streamlab.pipelines.ladder.optimize import optimize_ladder
+from streamlab.pipelines.ladder.source import UnsuitableSource, inspect_source
+from streamlab.streaming.ffmpeg import run_ffmpeg
 
 TINY = [
     "segment_duration_s=1",

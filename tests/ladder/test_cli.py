@@ -20,7 +20,7 @@ class Result:
 
 def _cli(args: list[str]) -> Result:
     """Run ``streamlab`` as a user does (a process: errors become one line and exit code 2)."""
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=300,
+    done = subprocess.run([sys.executable, "-m", "streamlab.cli", *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "STREAMLAB_PROGRESS": "0"})  # fmt: skip
     return Result(done.returncode, done.stdout + done.stderr)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from models.ladder.predictor import DEFAULT_DIR, LadderPredictor, PredictorUnavailable
-from pipelines.ladder.features import si_ti
-from pipelines.ladder.optimize import optimize_ladder
-from pipelines.ladder.settings import load_ladder_settings
-from pipelines.ladder.source import inspect_source
-from streaming.ffmpeg import run_ffmpeg
+from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor, PredictorUnavailable
+from streamlab.pipelines.ladder.features import si_ti
+from streamlab.pipelines.ladder.optimize import optimize_ladder
+from streamlab.pipelines.ladder.settings import load_ladder_settings
+from streamlab.pipelines.ladder.source import inspect_source
+from streamlab.streaming.ffmpeg import run_ffmpeg
 
 OVERRIDES = ["segment_duration_s=1", "predictor.model_alias=absent-alias-for-tests", "rules.min_bitrate_kbps=20"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.ffmpeg import run_ffmpeg
-from streaming.quality import QualityError, measure_quality, vmaf_model_for
+from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.quality import QualityError, measure_quality, vmaf_model_for
 
 
 def test_identical_real_clip_scores_near_100(raw_dir: Path) -> None:

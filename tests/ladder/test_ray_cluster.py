@@ -26,8 +26,8 @@ DRIVER = r"""
 import json, sys
 from pathlib import Path
 import ray
-from pipelines.ray_runtime import init_ray, map_tasks
-from pipelines.ladder.optimize import optimize_ladder
+from streamlab.core.ray_runtime import init_ray, map_tasks
+from streamlab.pipelines.ladder.optimize import optimize_ladder
 
 def where(_):
     import time

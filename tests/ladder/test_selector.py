@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.ladder.schema import EncoderSettings, Ladder, LadderRung
-from pipelines.ladder.selector import to_stack_rungs
-from streaming.transcode.ladder import check_ladder
+from streamlab.pipelines.ladder.schema import EncoderSettings, Ladder, LadderRung
+from streamlab.pipelines.ladder.selector import to_stack_rungs
+from streamlab.streaming.transcode.ladder import check_ladder
 
 
 def _ladder(codec: str = "h264") -> Ladder:

@@ -35,10 +35,10 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     disabled: the player never asks it). Yields the base URL."""
     import httpx
 
-    from models.abr.policies.learned import DEFAULT_CHECKPOINT
-    from serving.registration import register_abr_checkpoint, register_qoe_detector, register_small_recommender
-    from serving.server import start_server
-    from serving.settings import load_serving_settings
+    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from streamlab.serving.registration import register_abr_checkpoint, register_qoe_detector, register_small_recommender
+    from streamlab.serving.server import start_server
+    from streamlab.serving.settings import load_serving_settings
 
     workdir = tmp_path_factory.mktemp("player-models")
     with pytest.MonkeyPatch.context() as patch:
@@ -85,8 +85,8 @@ def viewer_overrides(serving_url: str, secret: Path, *extra: str) -> str:
 def stack_for(player_media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """``stack_for(serving_url, *overrides)``: a context manager running the stack whose origin
     serves the viewer pages against ``serving_url``."""
-    from streaming.catalog_page.settings import OVERRIDES_ENV
-    from streaming.delivery.stack import running_stack
+    from streamlab.streaming.catalog_page.settings import OVERRIDES_ENV
+    from streamlab.streaming.delivery.stack import running_stack
 
     def start(serving_url: str, *extra: str):
         monkeypatch.setenv(OVERRIDES_ENV, viewer_overrides(serving_url, tmp_path / "viewer.key", *extra))
@@ -97,7 +97,7 @@ def stack_for(player_media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.fixture(scope="module")
 def browser():
-    from streaming.player.browser import chromium
+    from streamlab.streaming.player.browser import chromium
 
     with chromium() as context:
         yield context

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from models.qoe.telemetry import EVENT_ADAPTER, Heartbeat, SessionSummary
-from streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
+from streamlab.models.qoe.telemetry import EVENT_ADAPTER, Heartbeat, SessionSummary
+from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
 from tests.player.conftest import TITLE, free_port
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
-from serving.abr import AbrDecideRequest, decide_bola
+from streamlab.models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
+from streamlab.serving.abr import AbrDecideRequest, decide_bola
 
 ABR_JS = Path(__file__).resolve().parents[2] / "streaming" / "player" / "static" / "abr.js"
 

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
+from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
 from tests.player.conftest import TITLE, free_port
 
 pytestmark = pytest.mark.slow
@@ -47,8 +47,8 @@ def test_signed_in_viewer_sees_the_models_recommendations(stack_for, model_serve
         ).json()
     assert shown["source"] == "model" and shown["heading"] == "For you" and not shown["errors"]
     assert len(shown["names"]) == 12 and all(r == "ranked for this viewer" for r in shown["reasons"])
-    from pipelines import project
-    from streaming.catalog_page.popular import movie_names
+    from streamlab.core import project
+    from streamlab.streaming.catalog_page.popular import movie_names
 
     names = movie_names(project.raw_data_dir() / "ml-100k" / "ml-100k.item")
     assert shown["names"][:5] == [names[t["title"]] for t in direct["titles"][:5]]

@@ -39,10 +39,10 @@ def wait_for(page, predicate, timeout_s: float, what: str) -> dict:
 
 
 def test_web_player_rides_out_a_hung_model_server(stack_for, browser, mlflow_store) -> None:
-    from models.abr.policies.learned import DEFAULT_CHECKPOINT
-    from serving.registration import register_abr_checkpoint
-    from serving.server import start_server
-    from serving.settings import load_serving_settings
+    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from streamlab.serving.registration import register_abr_checkpoint
+    from streamlab.serving.server import start_server
+    from streamlab.serving.settings import load_serving_settings
 
     register_abr_checkpoint(DEFAULT_CHECKPOINT)
     others = [n for n in type(load_serving_settings().models).model_fields if n != "abr"]

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from streaming.player.browser import check_playback
+from streamlab.streaming.player.browser import check_playback
 from tests.player.conftest import TITLE, free_port
 
 pytestmark = pytest.mark.slow

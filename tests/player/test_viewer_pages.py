@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from streaming.catalog_page.page import play_target
-from streaming.catalog_page.settings import OVERRIDES_ENV, RecommendPageSettings, load_catalog_settings
-from streaming.catalog_page.viewer_identity import ViewerSigner, ViewerTokenInvalid, load_or_create_secret
+from streamlab.streaming.catalog_page.page import play_target
+from streamlab.streaming.catalog_page.settings import OVERRIDES_ENV, RecommendPageSettings, load_catalog_settings
+from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, ViewerTokenInvalid, load_or_create_secret
 from tests.player.conftest import free_port, viewer_overrides
 
 
@@ -25,7 +25,7 @@ def secret_file(tmp_path: Path) -> Path:
 @pytest.fixture()
 def origin(tmp_path: Path, secret_file: Path, monkeypatch: pytest.MonkeyPatch):
     """``origin(serving_url)``: a TestClient on a fresh origin app with the viewer pages configured."""
-    from streaming.delivery.origin import create_origin_app
+    from streamlab.streaming.delivery.origin import create_origin_app
 
     media = tmp_path / "media"
     media.mkdir()
@@ -60,7 +60,7 @@ def signer(secret_file: Path) -> ViewerSigner:
 
 
 def test_config_tells_the_page_its_serving_url_budget_and_bola_constants(origin) -> None:
-    from models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
+    from streamlab.models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
 
     response = origin("http://127.0.0.1:3999/", "abr.decide_budget_ms=40").get("/config.json")
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
@@ -167,7 +167,7 @@ def test_a_hung_recommender_costs_the_page_only_its_budget(origin, secret_file, 
 
 
 def test_movies_link_to_mapped_titles_or_labelled_stand_ins(player_media) -> None:
-    from streaming.catalog import list_titles
+    from streamlab.streaming.catalog import list_titles
 
     published = list_titles(player_media)
     assert play_target("50", published, RecommendPageSettings(title_map={"50": "clip"})) == ("clip", False)
@@ -177,7 +177,7 @@ def test_movies_link_to_mapped_titles_or_labelled_stand_ins(player_media) -> Non
 
 
 def test_bad_override_env_is_a_clear_error(monkeypatch) -> None:
-    from configs.loader import ConfigError
+    from streamlab.core.config import ConfigError
 
     monkeypatch.setenv(OVERRIDES_ENV, "serving_url=x")
     with pytest.raises(ConfigError, match="not JSON"):
@@ -190,7 +190,7 @@ def test_bad_override_env_is_a_clear_error(monkeypatch) -> None:
 def test_cli_prints_a_link_the_origin_accepts(origin, secret_file, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    from streaming.catalog_page.cli import app
+    from streamlab.cli.catalog import app
 
     client = origin("")  # sets the overrides (secret file) the CLI reads too
     printed = CliRunner().invoke(app, ["link", "196", "--edge-url", "http://edge.test:8000/"])
@@ -204,7 +204,7 @@ def test_cli_prints_a_link_the_origin_accepts(origin, secret_file, monkeypatch) 
 def test_playback_checks_can_speak_for_a_signed_viewer() -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from streaming.player.browser import player_url
+    from streamlab.streaming.player.browser import player_url
 
     query = parse_qs(urlsplit(player_url("http://edge:8000/", "clip", "hls", viewer_token="abc.def")).query)
     assert query["viewer_token"] == ["abc.def"] and query["title"] == ["clip"] and query["autoplay"] == ["1"]

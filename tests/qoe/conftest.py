@@ -12,14 +12,14 @@ SMALL = ["abr.max_traces=24", "abr.offsets=2"]
 
 @pytest.fixture(scope="session")
 def small_settings():
-    from models.qoe.settings import load_settings
+    from streamlab.models.qoe.settings import load_settings
 
     return load_settings(SMALL)
 
 
 @pytest.fixture(scope="session")
 def library(small_settings, tmp_path_factory):
-    from pipelines.qoe.library import load_library
+    from streamlab.pipelines.qoe.library import load_library
 
     return load_library(small_settings.abr, tmp_path_factory.mktemp("qoe-cache"))
 
@@ -27,7 +27,7 @@ def library(small_settings, tmp_path_factory):
 @pytest.fixture(scope="session")
 def three_hours(small_settings, library):
     """Three simulated evening hours: an edge collapse, a broken encode and a region collapse."""
-    from pipelines.qoe.simulate import simulate
+    from streamlab.pipelines.qoe.simulate import simulate
 
     spec = "edge_collapse(eu-west-2)@40m+30m;broken_encode(t001)@100m+25m;region_collapse(us-east)@145m+20m"
     settings = small_settings.model_copy(update={"population": small_settings.population.model_copy(
@@ -37,7 +37,7 @@ def three_hours(small_settings, library):
 
 @pytest.fixture()
 def events_file(three_hours, tmp_path) -> Path:
-    from pipelines.qoe.simulate import write_simulation
+    from streamlab.pipelines.qoe.simulate import write_simulation
 
     path = tmp_path / "events.jsonl"
     write_simulation(three_hours, path)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.qoe.windows import COUNT_COLUMNS, UNIT_COLUMNS
-from training.qoe.registry import load_model
+from streamlab.models.qoe.windows import COUNT_COLUMNS, UNIT_COLUMNS
+from streamlab.training.qoe.registry import load_model
 
 WINDOWS = 30
 COLLAPSE = ("low_tput", "tput_collapse", "low_buffer", "stall", "bad_score")
@@ -103,7 +103,7 @@ def test_healthy_windows_name_no_cause(model):
 
 def test_streaming_accepts_groups_never_seen_in_training(model):
     """Real players in the demo report their own names; they are scored against the pooled baselines."""
-    from models.qoe.streaming import StreamingDetector
+    from streamlab.models.qoe.streaming import StreamingDetector
 
     stream = StreamingDetector(model)
     t0 = 1_767_600_000.0

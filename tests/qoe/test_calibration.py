@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.qoe.detectors.base import _alert_count, calibrate_threshold
+from streamlab.models.qoe.detectors.base import _alert_count, calibrate_threshold
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from pipelines.cli import _typer_app as app
+from streamlab.cli import app
 
 runner = CliRunner()
 
@@ -26,7 +26,7 @@ def test_bad_incident_spec_is_one_line_error(tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "qoe", "simulate", "--out", str(tmp_path / "e.jsonl"),
+    done = subprocess.run([sys.executable, "-m", "streamlab.cli", "qoe", "simulate", "--out", str(tmp_path / "e.jsonl"),
                            "--incidents", "flood"], capture_output=True, text=True)
     assert done.returncode == 2 and "error: unknown incident kind 'flood'" in done.stderr
 

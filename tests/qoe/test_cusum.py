@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.qoe.cusum import calibrate_decision, cusum_path
+from streamlab.models.qoe.cusum import calibrate_decision, cusum_path
 
 T = 2.0
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from models.qoe.evaluate import evaluate
-from models.qoe.streaming import StreamingDetector
-from pipelines.qoe.detect import detect_frames
-from pipelines.qoe.population import Population
-from training.qoe.registry import load_model
+from streamlab.models.qoe.evaluate import evaluate
+from streamlab.models.qoe.streaming import StreamingDetector
+from streamlab.pipelines.qoe.detect import detect_frames
+from streamlab.pipelines.qoe.population import Population
+from streamlab.training.qoe.registry import load_model
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 
 @pytest.mark.slow
 def test_ray_data_shards_give_the_same_alerts_as_local(three_hours):
-    from pipelines.qoe.detect import detect_frames
-    from pipelines.ray_runtime import init_ray
-    from training.qoe.registry import load_model
+    from streamlab.pipelines.qoe.detect import detect_frames
+    from streamlab.core.ray_runtime import init_ray
+    from streamlab.training.qoe.registry import load_model
 
     model = load_model(None)
     init_ray(num_cpus=2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.abr.qoe import chunk_qoe
-from models.qoe.scores import session_chunk_qoe, session_score
+from streamlab.models.abr.qoe import chunk_qoe
+from streamlab.models.qoe.scores import session_chunk_qoe, session_score
 
 CLEAN = dict(avg_bitrate_kbps=4300, play_s=190, rebuffer_s=0, rebuffer_count=0, startup_s=1.0,
              bitrate_switches=0, playback_failed=False)
@@ -43,7 +43,7 @@ def test_session_chunk_qoe_is_the_abr_chunk_qoe_mean_after_the_first_chunk():
 
 
 def _simulated_scores(sim):
-    from models.qoe.scores import session_scores
+    from streamlab.models.qoe.scores import session_scores
 
     se = sim.summaries
     return se, session_scores(se.avg_bitrate_kbps, se.play_s, se.rebuffer_s, se.rebuffer_count, se.startup_s,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.qoe.errors import DetectorError
-from models.qoe.model import QoeModel
+from streamlab.models.qoe.errors import DetectorError
+from streamlab.models.qoe.model import QoeModel
 from tests.qoe.conftest import SMALL
 
 TINY = [*SMALL, "training.seeds=[1,2]", "training.calibration_seeds=1", "training.days=0.03", "training.sequence.epochs=1"]
@@ -13,9 +13,9 @@ TINY = [*SMALL, "training.seeds=[1,2]", "training.calibration_seeds=1", "trainin
 
 @pytest.mark.slow
 def test_train_registers_a_loadable_qoe_detector(tmp_path, mlflow_store, library):
-    from models.qoe.settings import load_settings
-    from training.qoe.registry import load_model
-    from training.qoe.train import train
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.training.qoe.registry import load_model
+    from streamlab.training.qoe.train import train
 
     result = train(load_settings(TINY), ["zscore", "sequence"], tmp_path / "detectors", track=True)
     assert set(result.paths) == {"zscore", "sequence"}
@@ -29,7 +29,7 @@ def test_train_registers_a_loadable_qoe_detector(tmp_path, mlflow_store, library
 
 
 def test_unknown_detector_reference_is_a_clear_error(tmp_path):
-    from training.qoe.registry import load_model
+    from streamlab.training.qoe.registry import load_model
 
     with pytest.raises(DetectorError, match="no detector at"):
         load_model(str(tmp_path / "nothing"))

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from models.recsys.dataset import RecsysData
-from models.recsys.loaders import load_interactions, load_items, load_users
-from models.recsys.split import temporal_split
+from streamlab.models.recsys.dataset import RecsysData
+from streamlab.models.recsys.loaders import load_interactions, load_items, load_users
+from streamlab.models.recsys.split import temporal_split
 
 
 @pytest.fixture(scope="session")
 def ml100k_dir() -> Path:
-    from pipelines import project
+    from streamlab.core import project
 
     path = project.raw_data_dir() / "ml-100k"
     if not (path / "ml-100k.inter").is_file():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.recsys.loaders import RecsysDataError, load_interactions, load_items
+from streamlab.models.recsys.loaders import RecsysDataError, load_interactions, load_items
 
 
 def _write(path: Path, text: str) -> Path:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.recsys.base import Context
-from models.recsys.blend import COMPONENT_NAMES, build_component
-from models.recsys.ranker import TitleAttributes, rank
-from models.recsys.settings import ComponentSettings, RankerSettings
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.blend import COMPONENT_NAMES, build_component
+from streamlab.models.recsys.ranker import TitleAttributes, rank
+from streamlab.models.recsys.settings import ComponentSettings, RankerSettings
 
 
 @pytest.fixture(scope="module")

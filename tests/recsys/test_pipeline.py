@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.recsys.base import Context
-from models.recsys.metrics import evaluate
-from models.recsys.pipeline import HybridPipeline
-from models.recsys.settings import RecsysSettings
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.metrics import evaluate
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
 
 
 def _fast_settings() -> RecsysSettings:
@@ -62,7 +62,7 @@ def test_blend_learns_nonzero_weight_beyond_the_anchor(small_pipeline):
 
 
 def test_pickled_pipeline_recommends_the_same(small_pipeline, tmp_path):
-    from training.recsys.artifacts import load_pipeline, save_pipeline
+    from streamlab.training.recsys.artifacts import load_pipeline, save_pipeline
 
     restored = load_pipeline(save_pipeline(small_pipeline, tmp_path / "p.pkl"))
     viewer = small_pipeline.data.user_ids[5]
@@ -71,7 +71,7 @@ def test_pickled_pipeline_recommends_the_same(small_pipeline, tmp_path):
 
 @pytest.mark.slow
 def test_pipeline_beats_ndcg_021_and_ease_on_the_standard_split(ml100k_split):
-    from models.recsys.baselines import EASE
+    from streamlab.models.recsys.baselines import EASE
 
     data, test = ml100k_split
     pipeline = HybridPipeline(RecsysSettings()).fit(data)

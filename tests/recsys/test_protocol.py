@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.recsys.metrics import average_precision_at_k, evaluate, intra_list_diversity, ndcg_at_k, recall_at_k
-from models.recsys.split import temporal_split
+from streamlab.models.recsys.metrics import average_precision_at_k, evaluate, intra_list_diversity, ndcg_at_k, recall_at_k
+from streamlab.models.recsys.split import temporal_split
 
 
 def test_split_takes_floor_of_80_percent_earliest_per_viewer():
@@ -57,7 +57,7 @@ def test_evaluate_scores_missing_lists_as_zero_and_counts_coverage():
 
 def test_reference_points_reproduce_on_movielens(ml100k_split):
     """EASE ≈ 0.199 and popularity ≈ 0.116 under the protocol: validates the implementation."""
-    from models.recsys.baselines import EASE, Popularity
+    from streamlab.models.recsys.baselines import EASE, Popularity
 
     data, test = ml100k_split
     truth = {u: set(g) for u, g in test.groupby("user_id")["item_id"]}

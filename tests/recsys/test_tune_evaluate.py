@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.recsys.settings import RecsysSettings
-from pipelines.cli import _typer_app
-from training.recsys.tune import UnknownGridError, grid_points, tune
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.cli import app
+from streamlab.training.recsys.tune import UnknownGridError, grid_points, tune
 
 
 def test_grid_points_are_the_cartesian_product():
@@ -31,10 +31,10 @@ def subset_csv(tmp_path, ml100k_dir):
 
 
 def test_evaluate_prints_the_table_and_logs_plot(subset_csv, ml100k_dir, mlflow_store):
-    result = CliRunner().invoke(_typer_app, ["recsys", "evaluate", "--interactions", str(subset_csv), "--items", str(ml100k_dir / "ml-100k.item"), "--models", "popularity,ease"], catch_exceptions=False)
+    result = CliRunner().invoke(app, ["recsys", "evaluate", "--interactions", str(subset_csv), "--items", str(ml100k_dir / "ml-100k.item"), "--models", "popularity,ease"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "| model | NDCG@10 | Recall@10 | MAP@10 | coverage | diversity | novelty | fit s |" in result.output
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     run = mlflow.search_runs(experiment_names=["recsys"]).iloc[0]
@@ -54,7 +54,7 @@ def test_tune_logs_every_trial_to_mlflow(subset_csv, ml100k_dir, mlflow_store):
         result = tune(subset_csv, ml100k_dir / "ml-100k.item", None, settings, grid="tiny", register=False)
     finally:
         ray.shutdown()
-    from training import tracking
+    from streamlab.core import tracking
 
     runs = tracking.configure().search_runs(experiment_names=["recsys"], filter_string="tags.stage = 'tune'")
     assert len(result.trials) == 2 and len(runs) == 3  # two trials and their parent

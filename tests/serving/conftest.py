@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.abr.policies.learned import DEFAULT_CHECKPOINT
-from serving.registration import ABR_MODEL, register_abr_checkpoint, register_small_recommender, set_alias
+from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
+from streamlab.serving.registration import ABR_MODEL, register_abr_checkpoint, register_small_recommender, set_alias
 
 
 def register_abr_version(checkpoint: Path, alias: str | None = "champion") -> str:
@@ -48,7 +48,7 @@ def register_small_recsys(tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def models_store(tmp_path_factory: pytest.TempPathFactory):
     """The session's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
-    from serving.registration import register_abr_checkpoint, register_ladder_predictor, register_qoe_detector
+    from streamlab.serving.registration import register_abr_checkpoint, register_ladder_predictor, register_qoe_detector
 
     folder = tmp_path_factory.mktemp("served-models")
     with pytest.MonkeyPatch.context() as patch:
@@ -64,7 +64,7 @@ def models_store(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def model_server(models_store):
     """One BentoML server for the session: abr/decide, ladder and qoe/ingest (recommend off: it needs a fit)."""
-    from serving.server import running_server
+    from streamlab.serving.server import running_server
 
     port = free_port()
     with running_server([f"port={port}", "models.recommend.enabled=false"]) as server:

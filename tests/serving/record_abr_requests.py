@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.policies.learned import load_learned
-from models.abr.traces import load_traces
-from pipelines import project
-from serving.abr import AbrDecideRequest, decide_learned
+from streamlab.models.abr.policies.learned import load_learned
+from streamlab.models.abr.traces import load_traces
+from streamlab.core import project
+from streamlab.serving.abr import AbrDecideRequest, decide_learned
 
 RECORDED = Path(__file__).with_name("data") / "abr_requests.json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from models.abr.policies.learned import load_learned
-from serving.abr import AbrDecideRequest, decide_bola, decide_learned, size_matrix
+from streamlab.models.abr.policies.learned import load_learned
+from streamlab.serving.abr import AbrDecideRequest, decide_bola, decide_learned, size_matrix
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from models.abr.policies.learned import load_learned
-from models.abr.policies.planner import plan_scores, tree_plan_scores
-from serving.abr import AbrDecideRequest, decide_learned, size_matrix
+from streamlab.models.abr.policies.learned import load_learned
+from streamlab.models.abr.policies.planner import plan_scores, tree_plan_scores
+from streamlab.serving.abr import AbrDecideRequest, decide_learned, size_matrix
 from tests.serving.record_abr_requests import RECORDED, make_requests
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
+from streamlab.cli.serve import app
 
 pytestmark = pytest.mark.slow
 

@@ -102,12 +102,12 @@ def test_cors_preflight_allows_the_local_player_page_only(client) -> None:
 
 def test_service_raises_the_same_alerts_as_the_detector_in_process(client, tmp_path) -> None:
     """One hour with a region collapse, posted in beacon batches: the alerts equal an in-process StreamingDetector's."""
-    from models.qoe.model import QoeModel
-    from models.qoe.settings import load_settings
-    from models.qoe.streaming import StreamingDetector
-    from models.qoe.weights import default_dir
-    from pipelines.qoe.library import load_library
-    from pipelines.qoe.simulate import simulate, write_simulation
+    from streamlab.models.qoe.model import QoeModel
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.models.qoe.streaming import StreamingDetector
+    from streamlab.models.qoe.weights import default_dir
+    from streamlab.pipelines.qoe.library import load_library
+    from streamlab.pipelines.qoe.simulate import simulate, write_simulation
 
     settings = load_settings(["abr.max_traces=24", "abr.offsets=2"])
     evening = settings.population.model_copy(update={"start_epoch_s": settings.population.start_epoch_s + 18 * 3600})

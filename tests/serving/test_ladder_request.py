@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pipelines import project
-from serving.ladder import (
+from streamlab.core import project
+from streamlab.serving.ladder import (
     LadderRequest,
     PathOutsideRoots,
     SourceRefused,
@@ -63,7 +63,7 @@ def test_a_missing_file_under_the_root_is_refused(root: Path) -> None:
 
 
 def test_a_file_that_is_not_a_video_is_refused_before_any_prediction(root: Path) -> None:
-    from pipelines.ladder.settings import load_ladder_settings
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
 
     text = root / "notes.mp4"
     text.write_text("a shopping list, not a video\n")
@@ -93,9 +93,9 @@ def test_a_malformed_request_says_what_is_wrong(body: dict, needle: str) -> None
 
 def test_served_ladder_equals_the_optimizers_predicted_ladder(mlflow_store, raw_dir: Path, tmp_path: Path) -> None:
     """Path in, both codecs out: exactly ``optimize_ladder(path, "predicted", codec)`` (one probe, not two)."""
-    from models.ladder.predictor import DEFAULT_DIR, LadderPredictor
-    from pipelines.ladder.optimize import optimize_ladder
-    from pipelines.ladder.settings import load_ladder_settings
+    from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
+    from streamlab.pipelines.ladder.optimize import optimize_ladder
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
 
     source = tmp_path / "carphone.mp4"
     shutil.copy(raw_dir / "videos" / "carphone_pristine.mp4", source)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import project
-from pipelines.ladder.service_client import FALLBACKS, LadderServiceRefused, service_ladder
-from streaming.ingest.settings import load_streaming_settings
+from streamlab.core import project
+from streamlab.pipelines.ladder.service_client import FALLBACKS, LadderServiceRefused, service_ladder
+from streamlab.streaming.ingest.settings import load_streaming_settings
 from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def fallbacks(reason: str) -> float:
 
 
 def test_service_rungs_are_the_per_title_predicted_rungs(model_server, raw_dir, monkeypatch) -> None:
-    from pipelines.ladder.selector import per_title_predicted
+    from streamlab.pipelines.ladder.selector import per_title_predicted
 
     point_at(monkeypatch, int(model_server.url.rsplit(":", 1)[1]))
     source = raw_dir / CARPHONE
@@ -109,8 +109,8 @@ def test_a_server_error_falls_back(raw_dir, state, monkeypatch) -> None:
 def test_an_ingest_with_the_service_down_publishes_the_fixed_ladder_marked_as_fallback(
     raw_dir, state, media_root, monkeypatch
 ) -> None:
-    from streaming.catalog import read_title
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.catalog import read_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     point_at(monkeypatch, free_port())
     fast = [f"ingest.allowed_roots=[{raw_dir}]", "transcode.x264_preset=ultrafast", "transcode.mode=serial"]
@@ -121,8 +121,8 @@ def test_an_ingest_with_the_service_down_publishes_the_fixed_ladder_marked_as_fa
 
 
 def test_an_ingest_with_the_service_up_publishes_its_h264_and_av1_rungs(model_server, raw_dir, media_root, monkeypatch):
-    from streaming.catalog import read_title
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.catalog import read_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     point_at(monkeypatch, int(model_server.url.rsplit(":", 1)[1]))
     fast = [f"ingest.allowed_roots=[{raw_dir}]", "transcode.mode=serial"]

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from serving.registration import register_ladder_predictor, register_qoe_detector
+from streamlab.serving.registration import register_ladder_predictor, register_qoe_detector
 from tests.serving.conftest import free_port
 from tests.serving.test_ladder_qoe_http import FEATURES, HEARTBEAT
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_not_ready_until_every_enabled_model_is_registered(abr_registry) -> None:
-    from serving.server import running_server
+    from streamlab.serving.server import running_server
 
     overrides = [f"port={free_port()}", "models.recommend.enabled=false", "watch_interval_s=0.5"]
     with (

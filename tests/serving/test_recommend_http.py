@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_recommend_ranks_known_viewers_and_falls_back_to_popular(mlflow_store, tmp_path) -> None:
-    from serving.server import running_server
+    from streamlab.serving.server import running_server
 
     version = register_small_recsys(tmp_path)
     overrides = [f"port={free_port()}", "models.abr.enabled=false", "models.recommend.feature_store=false"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.abr.policies.learned import DEFAULT_CHECKPOINT, LearnedPolicy
-from serving.abr import AbrDecideRequest, decide_learned, load_abr_policy
-from serving.registry import AliasWatcher, ModelLoadError, ServedModel, resolve_alias
+from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT, LearnedPolicy
+from streamlab.serving.abr import AbrDecideRequest, decide_learned, load_abr_policy
+from streamlab.serving.registry import AliasWatcher, ModelLoadError, ServedModel, resolve_alias
 from tests.serving.conftest import ABR_MODEL, move_alias, register_abr_version
 
 REQUEST = AbrDecideRequest(

@@ -34,7 +34,7 @@ def free_port() -> int:
 
 @pytest.fixture()
 def server(abr_registry: str):
-    from serving.server import running_server
+    from streamlab.serving.server import running_server
 
     with running_server([f"port={free_port()}", *ONLY_ABR, "watch_interval_s=0.5"]) as running:
         yield running

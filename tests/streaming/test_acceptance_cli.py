@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming.catalog_page.settings import load_catalog_settings
-from streaming.player.browser import check_playback
+from streamlab.streaming.catalog_page.settings import load_catalog_settings
+from streamlab.streaming.player.browser import check_playback
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def _free(port: int) -> bool:
 
 
 def _streamlab(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "streamlab.cli", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_cli_ingest_then_serve_plays_through_the_edge(raw_dir: Path, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_cli_ingest_then_serve_plays_through_the_edge(raw_dir: Path, tmp_path: P
     assert "published 'bbb'" in ingest.stdout and (tmp_path / "media" / "bbb" / "master.m3u8").is_file()
 
     port = _free_port_block()
-    server = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "stream", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "streamlab.cli", "stream", "serve", "--port", str(port)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     edge = f"http://127.0.0.1:{port}"
     try:

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streaming.delivery.http_semantics import (
+from streamlab.streaming.delivery.http_semantics import (
     RangeNotSatisfiable,
     etag_matches_none_match,
     if_range_allows_partial,
     parse_range,
     shared_cache_ttl_s,
 )
-from streaming.delivery.lru import ByteLRU, CachedResponse
-from streaming.delivery.safe_paths import UnsafePath, split_safe
+from streamlab.streaming.delivery.lru import ByteLRU, CachedResponse
+from streamlab.streaming.delivery.safe_paths import UnsafePath, split_safe
 
 
 def entry(size: int, ttl_s: float = 60.0, stored_at_s: float = 0.0) -> CachedResponse:

@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from streaming.delivery.cache_tier import CacheTier
-from streaming.delivery.settings import TierSettings
-from streaming.delivery.stack import ServerThread, bind_socket, socket_url
+from streamlab.streaming.delivery.cache_tier import CacheTier
+from streamlab.streaming.delivery.settings import TierSettings
+from streamlab.streaming.delivery.stack import ServerThread, bind_socket, socket_url
 
 
 class Scripted:

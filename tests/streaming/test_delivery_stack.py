@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming.delivery.sample_title import build_sample_title
-from streaming.delivery.stack import RunningStack, StackError, bind_socket, running_stack
+from streamlab.streaming.delivery.sample_title import build_sample_title
+from streamlab.streaming.delivery.stack import RunningStack, StackError, bind_socket, running_stack
 
 SECRET = b"TOPSECRET-stack-tests-91c2"
 REPO = Path(__file__).resolve().parents[2]
@@ -192,7 +192,7 @@ def test_stream_serve_runs_the_stack_until_terminated(media: Path) -> None:
     port = free_port_triple()
     env = dict(os.environ, STREAMLAB_MEDIA_ROOT=str(media), PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "stream", "serve", "--port", str(port)],
+        [sys.executable, "-m", "streamlab.cli", "stream", "serve", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -223,7 +223,7 @@ def test_stream_serve_on_a_taken_port_is_one_clear_error(media: Path) -> None:
     try:
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "stream", "serve", "--port", str(port)], cwd=REPO,
+            [sys.executable, "-m", "streamlab.cli", "stream", "serve", "--port", str(port)], cwd=REPO,
             env=dict(os.environ, STREAMLAB_MEDIA_ROOT=str(media)), capture_output=True, text=True, timeout=60,
         )
     finally:
@@ -249,7 +249,7 @@ def test_manifests_expire_at_the_edge_after_their_real_max_age(media: Path) -> N
      ("edge.capacty_bytes=5", "unknown key")],
 )
 def test_bad_settings_are_refused_before_anything_starts(media: Path, override: str, complaint: str) -> None:
-    from pipelines.errors import StreamlabError
+    from streamlab.core.errors import StreamlabError
 
     with pytest.raises(StreamlabError, match=complaint):
         with running_stack(media_root=media, overrides=[override]):
@@ -257,7 +257,7 @@ def test_bad_settings_are_refused_before_anything_starts(media: Path, override: 
 
 
 def test_an_invalid_edge_port_is_refused() -> None:
-    from streaming.delivery.stack import serve_forever
+    from streamlab.streaming.delivery.stack import serve_forever
 
     with pytest.raises(StackError, match="70000"):
         serve_forever(host=None, port=70000, overrides=None)
@@ -278,7 +278,7 @@ def test_purge_empties_both_tiers_so_a_republished_title_is_fetched_anew(stack: 
 def test_the_stack_in_its_own_process_serves_the_title_and_stops(media: Path) -> None:
     import psutil
 
-    from streaming.delivery.stack import stack_in_subprocess
+    from streamlab.streaming.delivery.stack import stack_in_subprocess
 
     with stack_in_subprocess(media) as urls:
         child = psutil.Process(int(urls["pid"]))
@@ -288,7 +288,7 @@ def test_the_stack_in_its_own_process_serves_the_title_and_stops(media: Path) ->
 
 
 def test_a_stack_process_that_cannot_start_is_one_clear_error(media: Path) -> None:
-    from streaming.delivery.stack import stack_in_subprocess
+    from streamlab.streaming.delivery.stack import stack_in_subprocess
 
     with pytest.raises(StackError, match="failed to start.*edge.capacity_bytes"), \
             stack_in_subprocess(media, overrides=["edge.capacity_bytes=-1"]):

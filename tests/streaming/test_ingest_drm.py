@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import streaming.ingest.pipeline as pipeline
-from streaming.catalog import read_title
-from streaming.drm.settings import MasterKeyMissing
-from streaming.ingest.pipeline import ingest_title
-from streaming.ingest.protect import split_overrides
-from streaming.packaging.mp4box import read_init
+import streamlab.streaming.ingest.pipeline as pipeline
+from streamlab.streaming.catalog import read_title
+from streamlab.streaming.drm.settings import MasterKeyMissing
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.ingest.protect import split_overrides
+from streamlab.streaming.packaging.mp4box import read_init
 
 
 @pytest.fixture()

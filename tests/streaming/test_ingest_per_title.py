@@ -6,8 +6,8 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streaming.ffmpeg import generate_test_source
-from streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.ffmpeg import generate_test_source
+from streamlab.streaming.ingest.pipeline import ingest_title
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streaming.ingest.probe import probe_source
+from streamlab.streaming.ingest.probe import probe_source
 
 
 def test_bigbuckbunny_is_720p25_with_surround_aac(raw_dir: Path) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import streaming.ingest.pipeline as pipeline
-from streaming.catalog import read_title
-from streaming.ingest.errors import TitleExists
-from streaming.ingest.pipeline import ingest_title
-from streaming.publish import publish, staging_dir, sweep_stale_staging
-from streaming.transcode.encode import EncodeFailed
+import streamlab.streaming.ingest.pipeline as pipeline
+from streamlab.streaming.catalog import read_title
+from streamlab.streaming.ingest.errors import TitleExists
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging
+from streamlab.streaming.transcode.encode import EncodeFailed
 
 
 class InjectedFailure(RuntimeError):

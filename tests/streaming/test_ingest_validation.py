@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import StreamlabError
-from streaming.catalog import InvalidTitleId
-from streaming.ingest.errors import (
+from streamlab.core.errors import StreamlabError
+from streamlab.streaming.catalog import InvalidTitleId
+from streamlab.streaming.ingest.errors import (
     CorruptSource,
     DimensionsOutOfRange,
     EmptySource,
@@ -23,8 +23,8 @@ from streaming.ingest.errors import (
     TitleExists,
     UnknownOption,
 )
-from streaming.ingest.pipeline import ingest_title
-from streaming.transcode.ladder import LadderError
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.transcode.ladder import LadderError
 
 
 def refuse(source: Path, error: type[Exception], fast: list[str], media_root: Path, *extra: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streaming.delivery.origin import create_origin_app
-from streaming.delivery.sample_title import build_sample_title
-from streaming.delivery.settings import load_delivery_settings
+from streamlab.streaming.delivery.origin import create_origin_app
+from streamlab.streaming.delivery.sample_title import build_sample_title
+from streamlab.streaming.delivery.settings import load_delivery_settings
 
 SECRET = b"TOPSECRET-delivery-tests-7f3a"
 

@@ -11,10 +11,10 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streaming.catalog import list_titles, read_title
-from streaming.ingest.pipeline import ingest_title
-from streaming.packaging.mp4box import read_fragment, read_init
-from streaming.packaging.package import HLS_MASTER_HEVC
+from streamlab.streaming.catalog import list_titles, read_title
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.packaging.mp4box import read_fragment, read_init
+from streamlab.streaming.packaging.package import HLS_MASTER_HEVC
 
 SEGMENT_S = 2.0
 AVC = re.compile(r"^avc1\.(42|4d|64)[0-9a-f]{2}[0-9a-f]{2}$")
@@ -192,9 +192,9 @@ def test_a_track_missing_its_last_segments_is_refused(published: Path, tmp_path:
     """FFmpeg can fail to open a segment file and still exit 0: packaging notices the short track."""
     import shutil
 
-    from streaming.packaging.package import package_title
-    from streaming.packaging.segments import PackagingError
-    from streaming.transcode.ladder import Rung
+    from streamlab.streaming.packaging.package import package_title
+    from streamlab.streaming.packaging.segments import PackagingError
+    from streamlab.streaming.transcode.ladder import Rung
 
     copy = tmp_path / "clip"
     shutil.copytree(published, copy)

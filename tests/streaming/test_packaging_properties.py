@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.ffmpeg import run_ffmpeg
-from streaming.packaging.dash import segment_timeline
-from streaming.packaging.hls import media_playlist
-from streaming.packaging.mp4box import InitInfo, MP4BoxError, read_fragment, read_init
-from streaming.packaging.segments import Segment, Track
+from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.packaging.dash import segment_timeline
+from streamlab.streaming.packaging.hls import media_playlist
+from streamlab.streaming.packaging.mp4box import InitInfo, MP4BoxError, read_fragment, read_init
+from streamlab.streaming.packaging.segments import Segment, Track
 
 TIMESCALE = 12800
 INIT = InitInfo("vide", "avc1", "avc1.64001e", TIMESCALE, 0, 0, width=640, height=360)

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from streaming.catalog import DASH_MANIFEST, HLS_MASTER, TITLE_RECORD, TitleRecord
-from streaming.ffmpeg import generate_test_source
-from streaming.player.browser import PlaybackError, PlaybackResult, check_playback, chromium, player_url
+from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, TITLE_RECORD, TitleRecord
+from streamlab.streaming.ffmpeg import generate_test_source
+from streamlab.streaming.player.browser import PlaybackError, PlaybackResult, check_playback, chromium, player_url
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ PROTOCOLS = ("hls", "dash")
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> tuple[Path, dict[str, TitleRecord]]:
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     root = tmp_path_factory.mktemp("media")
     sources = tmp_path_factory.mktemp("player-sources")
@@ -57,7 +57,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> tuple[
 
 @pytest.fixture(scope="module")
 def stack(published: tuple[Path, dict[str, TitleRecord]]) -> Iterator[Any]:
-    from streaming.delivery.stack import running_stack
+    from streamlab.streaming.delivery.stack import running_stack
 
     with running_stack(media_root=published[0]) as running:
         yield running
@@ -103,7 +103,7 @@ def test_clip_plays_five_seconds_through_the_edge(playbacks: dict, protocol: str
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_every_request_of_the_page_went_to_the_edge(playbacks: dict, protocol: str, stack: Any) -> None:
-    from streaming.catalog_page.settings import load_catalog_settings
+    from streamlab.streaming.catalog_page.settings import load_catalog_settings
 
     # Besides the edge, the page talks only to the model server (ABR decisions, QoE beacons).
     serving = load_catalog_settings().serving_base
@@ -205,7 +205,7 @@ def test_missing_manifest_is_a_fatal_player_error(stack: Any, context: Any, prot
 
 def test_chromium_decodes_h264_av1_and_aac_but_not_hevc(context: Any) -> None:
     """The ladder's browser variant set relies on this (HEVC rungs are marked not browser-playable)."""
-    from streaming.player.browser import codec_support
+    from streamlab.streaming.player.browser import codec_support
 
     support = codec_support(context=context)
     assert support == {"h264": True, "hevc": False, "av1": True, "vp9": True, "aac": True}

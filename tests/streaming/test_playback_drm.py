@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from streaming.catalog import DASH_MANIFEST, TITLE_RECORD
-from streaming.ffmpeg import generate_test_source
-from streaming.player.browser import PlaybackError, check_playback, chromium
+from streamlab.streaming.catalog import DASH_MANIFEST, TITLE_RECORD
+from streamlab.streaming.ffmpeg import generate_test_source
+from streamlab.streaming.player.browser import PlaybackError, check_playback, chromium
 
 pytestmark = pytest.mark.slow
 
@@ -35,8 +35,8 @@ VIEWER = "viewer-1"
 
 @pytest.fixture(scope="module")
 def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from streaming.drm.server import running_license_server
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.streaming.drm.server import running_license_server
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     state = tmp_path_factory.mktemp("drm")
     with pytest.MonkeyPatch.context() as patch:
@@ -49,9 +49,9 @@ def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, licence: tuple[Any, Any]) -> Iterator[Any]:
     """A title ingested in the clear, then protected with both CENC (ClearKey) and HLS AES-128."""
-    from streaming.delivery.stack import running_stack
-    from streaming.drm.packager import protect_title
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.delivery.stack import running_stack
+    from streamlab.streaming.drm.packager import protect_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     server, settings = licence
     sources = tmp_path_factory.mktemp("drm-sources")

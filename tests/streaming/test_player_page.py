@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.player import browser
-from streaming.player.browser import PlaybackError, check_playback, player_url
+from streamlab.streaming.player import browser
+from streamlab.streaming.player.browser import PlaybackError, check_playback, player_url
 
 PLAYER_DIR = Path(browser.__file__).resolve().parent
 STATIC = PLAYER_DIR / "static"

@@ -14,13 +14,13 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streaming.catalog import read_title
-from streaming.ingest.pipeline import ingest_title
-from streaming.packaging.mp4box import read_fragment, read_init
-from streaming.packaging.package import HLS_MASTER_HEVC
-from streaming.transcode.encode import EncodeFailed, EncodeJob
-from streaming.transcode.ladder import Rung
-from streaming.transcode.runner import run_encodes
+from streamlab.streaming.catalog import read_title
+from streamlab.streaming.ingest.pipeline import ingest_title
+from streamlab.streaming.packaging.mp4box import read_fragment, read_init
+from streamlab.streaming.packaging.package import HLS_MASTER_HEVC
+from streamlab.streaming.transcode.encode import EncodeFailed, EncodeJob
+from streamlab.streaming.transcode.ladder import Rung
+from streamlab.streaming.transcode.runner import run_encodes
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from configs import ConfigError
-from streaming.ingest.settings import load_streaming_settings
-from streaming.transcode.ladder import LadderError, Rung, check_ladder, fit_in_box, select_ladder
+from streamlab.core.config import ConfigError
+from streamlab.streaming.ingest.settings import load_streaming_settings
+from streamlab.streaming.transcode.ladder import LadderError, Rung, check_ladder, fit_in_box, select_ladder
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_fit_in_box_fills_the_box_turned_to_the_source_orientation(
 
 
 def test_ladders_are_chosen_by_name_from_the_config(clip_360p_silent, fast, media_root) -> None:
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     alias = "+transcode.selectors.house=streaming.transcode.ladder:fixed_ladder"
     record = ingest_title(clip_360p_silent, "named", ladder="house", overrides=[*fast, alias], media_root=media_root)
@@ -126,7 +126,7 @@ def test_ladders_are_chosen_by_name_from_the_config(clip_360p_silent, fast, medi
 
 
 def test_a_selector_that_cannot_be_imported_is_named(clip_360p_silent, fast, media_root) -> None:
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     broken = "+transcode.selectors.learned=models.no_such_module:select"
     with pytest.raises(LadderError, match="models.no_such_module:select"):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.abr.policies.quantile_net import QuantileNet
-from training.abr.settings import PredictorSettings
+from streamlab.models.abr.policies.quantile_net import QuantileNet
+from streamlab.training.abr.settings import PredictorSettings
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Serialization is the plain checkpoint (numpy arrays, no pickle of the policy), so the registry
 copy and the committed copy are the same files and load through
-:func:`models.abr.policies.learned.load_checkpoint`. ``predict`` is stateless: one row per
+:func:`streamlab.models.abr.policies.learned.load_checkpoint`. ``predict`` is stateless: one row per
 decision with the goodput history, so a serving endpoint needs no session memory of its own.
 """
 
@@ -15,9 +15,9 @@ import mlflow.pyfunc
 
 class AbrPolicyModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:  # noqa: ANN001 (mlflow's type)
-        from models.abr.policies.learned import load_checkpoint
-        from models.abr.video import load_video
-        from pipelines import project
+        from streamlab.models.abr.policies.learned import load_checkpoint
+        from streamlab.models.abr.video import load_video
+        from streamlab.core import project
 
         self.policy = load_checkpoint(Path(context.artifacts["checkpoint"]))
         self.video = load_video(project.raw_data_dir() / "abr" / "video_sizes")

@@ -2,6 +2,6 @@
 
 import mlflow
 
-from training.abr.pyfunc import AbrPolicyModel
+from streamlab.training.abr.pyfunc import AbrPolicyModel
 
 mlflow.models.set_model(AbrPolicyModel())

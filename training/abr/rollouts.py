@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.abr.policies.features import feature_vector, goodput_bytes_s
-from models.abr.policies.mpc import RobustMPC
-from models.abr.simulator import Simulator
-from models.abr.traces import Trace
-from models.abr.video import DEFAULT_LEVEL, Video
+from streamlab.models.abr.policies.features import feature_vector, goodput_bytes_s
+from streamlab.models.abr.policies.mpc import RobustMPC
+from streamlab.models.abr.simulator import Simulator
+from streamlab.models.abr.traces import Trace
+from streamlab.models.abr.video import DEFAULT_LEVEL, Video
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
 
     ``y[i, j]`` = log(goodput of the next ``j + 1`` chunks together / anchor), NaN past the video's end.
     """
-    from models.abr.policies.base import Observation
+    from streamlab.models.abr.policies.base import Observation
 
     rng = np.random.default_rng(job.seed)
     xs: list[np.ndarray] = []

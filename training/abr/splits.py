@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.abr.traces import Trace, trace_group
+from streamlab.models.abr.traces import Trace, trace_group
 
 
 def split_traces(traces: list[Trace], validation_fraction: float, seed: int) -> tuple[list[Trace], list[Trace]]:

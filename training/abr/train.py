@@ -16,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.policies.learned import PlannerKnobs, save_checkpoint
-from models.abr.traces import Trace, load_traces
-from models.abr.video import load_video
-from pipelines import project
-from pipelines.ray_runtime import map_tasks
-from training import tracking
-from training.abr.predictor import fit_predictor
-from training.abr.rollouts import RolloutJob, augment, rollout
-from training.abr.settings import TrainSettings
-from training.abr.splits import split_traces
-from training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
+from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
+from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.models.abr.video import load_video
+from streamlab.core import project
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.core import tracking
+from streamlab.training.abr.predictor import fit_predictor
+from streamlab.training.abr.rollouts import RolloutJob, augment, rollout
+from streamlab.training.abr.settings import TrainSettings
+from streamlab.training.abr.splits import split_traces
+from streamlab.training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
 
 SUMMARY_KEYS = ("mean_qoe", "mean_bitrate_kbps", "rebuffer_ratio", "mean_switches")
 
@@ -153,7 +153,7 @@ def _outage_traces(validation: dict[str, dict]) -> set[str]:
 
 
 def _log_figures(fit, validation: dict[str, dict]) -> None:
-    from models.abr.plots import _pyplot, qoe_cdf_figure
+    from streamlab.models.abr.plots import _pyplot, qoe_cdf_figure
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.abr.env import play_all
-from models.abr.policies.learned import LearnedPolicy, PlannerKnobs
-from models.abr.policies.quantile_net import QuantileNet
-from models.abr.qoe import summarize
-from models.abr.registry import make_policy
-from models.abr.traces import Trace
-from models.abr.video import Video
+from streamlab.models.abr.env import play_all
+from streamlab.models.abr.policies.learned import LearnedPolicy, PlannerKnobs
+from streamlab.models.abr.policies.quantile_net import QuantileNet
+from streamlab.models.abr.qoe import summarize
+from streamlab.models.abr.registry import make_policy
+from streamlab.models.abr.traces import Trace
+from streamlab.models.abr.video import Video
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from models.ladder.predictor import LadderPredictor
+from streamlab.models.ladder.predictor import LadderPredictor
 
 
 class LadderPyfunc(PythonModel):

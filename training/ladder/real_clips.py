@@ -4,7 +4,7 @@ For every clip: the exhaustive hull ladder, and the predicted ladder from a mode
 that clip or its segments (leave-one-group-out, so the number is honest), for each codec; every
 ladder is encoded and scored against the source next to the stack's fixed ladder, and BD-rate is
 computed on the ladders as published and on their curves extended over the fixed ladder's range
-(:func:`pipelines.ladder.evaluate.extended_for_comparison`). RD plots and a summary go to MLflow
+(:func:`streamlab.pipelines.ladder.evaluate.extended_for_comparison`). RD plots and a summary go to MLflow
 and to ``<out_dir>``.
 """
 
@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.ladder.corpus import CorpusEntry
-from pipelines.ladder.evaluate import evaluate_ladders, extended_for_comparison, rd_figure
-from pipelines.ladder.optimize import hull_search, source_facts
-from pipelines.ladder.predict import predicted_ladder
-from pipelines.ladder.settings import LadderOptimizerSettings
-from training.ladder.train import fit_excluding
+from streamlab.pipelines.ladder.corpus import CorpusEntry
+from streamlab.pipelines.ladder.evaluate import evaluate_ladders, extended_for_comparison, rd_figure
+from streamlab.pipelines.ladder.optimize import hull_search, source_facts
+from streamlab.pipelines.ladder.predict import predicted_ladder
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.training.ladder.train import fit_excluding
 
 EXPERIMENT = "ladder-real-clips"
 
@@ -27,7 +27,7 @@ def report_real_clips(
     clips: list[Path], entries: list[CorpusEntry], settings: LadderOptimizerSettings, out_dir: Path,
     codecs: tuple[str, ...] = ("h264", "av1"), log_mlflow: bool = True,
 ) -> dict:  # fmt: skip
-    from training import tracking
+    from streamlab.core import tracking
 
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict = {}

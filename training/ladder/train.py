@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.ladder.predictor import DEFAULT_DIR, POINT_FEATURES, LadderPredictor, fit_predictor
-from pipelines.ladder.corpus import CorpusEntry
-from pipelines.ladder.features import TITLE_FEATURES
-from pipelines.ladder.settings import LadderOptimizerSettings
-from pipelines.ray_runtime import map_tasks
+from streamlab.models.ladder.predictor import DEFAULT_DIR, POINT_FEATURES, LadderPredictor, fit_predictor
+from streamlab.pipelines.ladder.corpus import CorpusEntry
+from streamlab.pipelines.ladder.features import TITLE_FEATURES
+from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.core.ray_runtime import map_tasks
 
 EXPERIMENT = "ladder-model"
 REGISTERED_NAME = "ladder-model"
@@ -125,7 +125,7 @@ def train_ladder_model(
     entries: list[CorpusEntry], settings: LadderOptimizerSettings, *, register: bool = True, write_default: bool = False,
     real_groups: list[str] | None = None,
 ) -> tuple[LadderPredictor, dict[str, float]]:  # fmt: skip
-    from training import tracking
+    from streamlab.core import tracking
 
     metrics, folds = cross_validate(entries)
     card = {

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.qoe.features import Grid, Group
-from models.qoe.settings import QoeSettings
-from models.qoe.windows import units_from_frames, window_counts
-from pipelines.qoe.incidents import Incident
-from pipelines.qoe.library import Library
-from pipelines.qoe.population import Population
-from pipelines.qoe.simulate import Simulation, simulate
+from streamlab.models.qoe.features import Grid, Group
+from streamlab.models.qoe.settings import QoeSettings
+from streamlab.models.qoe.windows import units_from_frames, window_counts
+from streamlab.pipelines.qoe.incidents import Incident
+from streamlab.pipelines.qoe.library import Library
+from streamlab.pipelines.qoe.population import Population
+from streamlab.pipelines.qoe.simulate import Simulation, simulate
 
 AFTER_INCIDENT_S = 600.0
 """Windows this long after an incident still count as disturbed (sessions started inside it linger)."""

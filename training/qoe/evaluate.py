@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.qoe.evaluate import Metrics, combine, evaluate
-from models.qoe.model import QoeModel
-from models.qoe.settings import QoeSettings
-from pipelines.progress import progress_bar
-from pipelines.qoe.detect import detect_frames
-from pipelines.qoe.library import load_library
-from pipelines.qoe.population import Population
-from pipelines.qoe.simulate import simulate
+from streamlab.models.qoe.evaluate import Metrics, combine, evaluate
+from streamlab.models.qoe.model import QoeModel
+from streamlab.models.qoe.settings import QoeSettings
+from streamlab.core.progress import progress_bar
+from streamlab.pipelines.qoe.detect import detect_frames
+from streamlab.pipelines.qoe.library import load_library
+from streamlab.pipelines.qoe.population import Population
+from streamlab.pipelines.qoe.simulate import simulate
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def log_to_mlflow(pooled: dict[str, Metrics], per: dict[str, dict[str, Metrics]]
     """One MLflow run with pooled metrics per detector, the per-scenario table and the markdown table."""
     import json
 
-    from training import tracking
+    from streamlab.core import tracking
 
     with tracking.start_run("qoe", run_name="heldout-scenarios", params={"scenarios": ",".join(per)}) as run:
         mlflow = tracking.configure()

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models.qoe.windows import SYMPTOMS  # noqa: E402
+from streamlab.models.qoe.windows import SYMPTOMS  # noqa: E402
 
 
 def threshold_figure(models: dict) -> plt.Figure:

@@ -14,13 +14,13 @@ from mlflow.pyfunc import PythonModel
 
 class QoeDetectorPyfunc(PythonModel):
     def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
-        from models.qoe.model import QoeModel
+        from streamlab.models.qoe.model import QoeModel
 
         self.model = QoeModel.load(Path(context.artifacts["detector"]))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-        from pipelines.qoe.detect import detect_frames
-        from pipelines.qoe.ingest import parse_records
+        from streamlab.pipelines.qoe.detect import detect_frames
+        from streamlab.pipelines.qoe.ingest import parse_records
 
         result = parse_records(model_input.to_dict("records"))
         hb, se = result.frames()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from models.qoe.errors import DetectorError
-from models.qoe.model import QoeModel
-from training import tracking
+from streamlab.models.qoe.errors import DetectorError
+from streamlab.models.qoe.model import QoeModel
+from streamlab.core import tracking
 
 PIP_REQUIREMENTS = ["torch", "scikit-learn", "skops", "pandas", "numpy", "scipy", "pydantic"]
 
@@ -34,7 +34,7 @@ def log_and_register(artifact_dir: Path, registered_model: str, alias: str | Non
 
 def load_model(reference: str | Path | None) -> QoeModel:
     """A directory, ``models:/qoe-detector@alias`` (or ``/version``), a detector name, or the committed default."""
-    from models.qoe.weights import default_dir
+    from streamlab.models.qoe.weights import default_dir
 
     if reference is None:
         return QoeModel.load(default_dir())

@@ -1,12 +1,12 @@
 """Fit, calibrate, save, track and register the QoE detectors.
 
-Data: simulated days (``training.seeds``; the last ``calibration_seeds`` are held back to calibrate), with every
+Data: simulated days (``streamlab.training.seeds``; the last ``calibration_seeds`` are held back to calibrate), with every
 window during an incident (and 10 minutes after) excluded from "normal". Baselines are per-group
 symptom rates on the normal windows; each detector is fitted on normal windows of the fit days and
-its threshold (and the slow lane's CUSUM decision interval, :mod:`models.qoe.cusum`) calibrated on the
+its threshold (and the slow lane's CUSUM decision interval, :mod:`streamlab.models.qoe.cusum`) calibrated on the
 calibration days to ``target_false_alerts_per_day`` each.
-The primary detector (``training.detector``) is registered as ``qoe-detector`` (alias
-``training.alias``) as an MLflow pyfunc over the artifact directory; all are saved under
+The primary detector (``streamlab.training.detector``) is registered as ``qoe-detector`` (alias
+``streamlab.training.alias``) as an MLflow pyfunc over the artifact directory; all are saved under
 ``<state>/qoe/detectors/<name>``.
 """
 
@@ -19,16 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from models.qoe.cusum import calibrate_decision, cusum_path
-from models.qoe.detectors import DETECTORS, make_detector
-from models.qoe.detectors.base import calibrate_threshold
-from models.qoe.features import FEATURES, Baselines, features, units_in
-from models.qoe.model import QoeModel, sequences
-from models.qoe.settings import QoeSettings
-from pipelines import project
-from pipelines.progress import progress_bar
-from pipelines.qoe.library import load_library
-from training.qoe.data import Day, all_groups, simulate_day
+from streamlab.models.qoe.cusum import calibrate_decision, cusum_path
+from streamlab.models.qoe.detectors import DETECTORS, make_detector
+from streamlab.models.qoe.detectors.base import calibrate_threshold
+from streamlab.models.qoe.features import FEATURES, Baselines, features, units_in
+from streamlab.models.qoe.model import QoeModel, sequences
+from streamlab.models.qoe.settings import QoeSettings
+from streamlab.core import project
+from streamlab.core.progress import progress_bar
+from streamlab.pipelines.qoe.library import load_library
+from streamlab.training.qoe.data import Day, all_groups, simulate_day
 
 MAX_FIT_ROWS = 150_000
 
@@ -126,8 +126,8 @@ def train(settings: QoeSettings, names: list[str] | None = None, out_dir: Path |
 
 
 def _track(settings: QoeSettings, result: TrainResult, names: list[str]) -> None:
-    from training import tracking
-    from training.qoe.plots import threshold_figure
+    from streamlab.core import tracking
+    from streamlab.training.qoe.plots import threshold_figure
 
     primary = settings.training.detector if settings.training.detector in result.models else names[0]
     with tracking.start_run("qoe", run_name=f"train-{primary}", params=settings.model_dump(mode="json")):
@@ -137,7 +137,7 @@ def _track(settings: QoeSettings, result: TrainResult, names: list[str]) -> None
             mlflow.log_metric(f"threshold_{name}", model.detector.threshold)
             tracking.log_artifact(result.paths[name], f"detectors/{name}")
         tracking.log_figure(threshold_figure(result.models), "baselines.png")
-        from training.qoe.registry import log_and_register
+        from streamlab.training.qoe.registry import log_and_register
 
         result.model_uri, result.version = log_and_register(result.paths[primary], settings.training.registered_model,
                                                             settings.training.alias)

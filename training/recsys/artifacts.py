@@ -1,7 +1,7 @@
 """Where the trained pipeline lives, and how it is serialised and registered.
 
 Serialisation, chosen deliberately: the pipeline is numpy/scipy arrays plus a small torch MLP
-whose weights pickle as arrays (:class:`~models.recsys.deep.WatchProbabilityModel`), so one
+whose weights pickle as arrays (:class:`~streamlab.models.recsys.deep.WatchProbabilityModel`), so one
 ``pickle`` file is the artifact. In MLflow it is logged as a ``pyfunc`` model (a thin
 :class:`RecsysPyfunc` wrapper over that file, explicit pip requirements so nothing is inferred)
 rather than ``mlflow.pytorch`` (exports a GraphModule, not our class) or ``mlflow.sklearn`` (skops
@@ -21,8 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from pipelines import project
-from pipelines.errors import StreamlabError
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
 
 
 class NoTrainedPipelineError(StreamlabError):
@@ -67,7 +67,7 @@ def read_state() -> dict[str, Any]:
 def load_trained(model: str | None = None) -> Any:
     """The pipeline of the last train (``model=None``), or one from the registry (``models:/…``)."""
     if model and model.startswith("models:/"):
-        from training import tracking
+        from streamlab.core import tracking
 
         mlflow = tracking.configure()
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"{model}/artifacts/pipeline.pkl")
@@ -86,7 +86,7 @@ def log_and_register(pipeline_path: Path, registered_model: str, alias: str | No
     """Log the pickle as a pyfunc model in the active run and register it; return (model uri, version)."""
     import pandas as pd
 
-    from training import tracking
+    from streamlab.core import tracking
 
     mlflow = tracking.configure()
     from mlflow.models import infer_signature

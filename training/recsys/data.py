@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.recsys.dataset import RecsysData
-from models.recsys.loaders import load_interactions, load_items, load_users
+from streamlab.models.recsys.dataset import RecsysData
+from streamlab.models.recsys.loaders import load_interactions, load_items, load_users
 
 
 def sibling(path: Path, suffix: str) -> Path | None:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.recsys.base import Recommender
-from models.recsys.blend import build_component
-from models.recsys.dataset import RecsysData
-from models.recsys.metrics import evaluate, recall_at_k
-from models.recsys.pipeline import HybridPipeline
-from models.recsys.settings import RecsysSettings
-from models.recsys.split import temporal_split
-from pipelines.progress import track
+from streamlab.models.recsys.base import Recommender
+from streamlab.models.recsys.blend import build_component
+from streamlab.models.recsys.dataset import RecsysData
+from streamlab.models.recsys.metrics import evaluate, recall_at_k
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.models.recsys.split import temporal_split
+from streamlab.core.progress import track
 
 REPORT_MODELS = ("popularity", "time_popularity", "content", "bpr", "als", "item_knn", "ease", "transitions", "hybrid")
 CURVE_K = (1, 2, 5, 10, 20, 30, 50)
@@ -38,7 +38,7 @@ def _make(name: str, settings: RecsysSettings) -> Recommender:
     if name == "hybrid":
         return HybridPipeline(settings)
     if name == "ease_reference":
-        from models.recsys.baselines import EASE
+        from streamlab.models.recsys.baselines import EASE
 
         return EASE(l2=500.0)
     return build_component(name, settings.components, settings.seed)

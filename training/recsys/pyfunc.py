@@ -12,7 +12,7 @@ import pandas as pd
 from mlflow.models import set_model
 from mlflow.pyfunc import PythonModel
 
-from training.recsys.artifacts import load_pipeline
+from streamlab.training.recsys.artifacts import load_pipeline
 
 
 class RecsysPyfunc(PythonModel):

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.recsys.base import Context
-from models.recsys.pipeline import HybridPipeline
-from pipelines.progress import progress_bar
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.core.progress import progress_bar
 
 
 def recommend_all(pipeline: HybridPipeline, k: int = 10, batch: int = 128) -> pd.DataFrame:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.recsys.base import Context
-from models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.pipeline import HybridPipeline
 
 
 class OnlineRecommender:
     def __init__(self, pipeline: HybridPipeline, store) -> None:
-        from features.store import viewer_feature_refs
+        from streamlab.features.store import viewer_feature_refs
 
         self.pipeline = pipeline
         self.store = store

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from configs import load_config
-from models.recsys.pipeline import HybridPipeline
-from models.recsys.settings import RecsysSettings
-from training.recsys.artifacts import recsys_state_dir, save_pipeline, write_state
-from training.recsys.data import load_training_data
+from streamlab.core.config import load_config
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.training.recsys.artifacts import recsys_state_dir, save_pipeline, write_state
+from streamlab.training.recsys.data import load_training_data
 
 
 def load_settings(overrides: list[str] | None = None) -> RecsysSettings:
@@ -42,8 +42,8 @@ def train(
     started = time.perf_counter()
     historical = None
     if settings.deep.enabled and settings.deep.feature_source == "feast":
-        from features.settings import load_feature_settings
-        from features.training_sets import build_and_lookup
+        from streamlab.features.settings import load_feature_settings
+        from streamlab.features.training_sets import build_and_lookup
 
         # The store is built from this training data: point-in-time joins give each training
         # example the aggregates as of its own time; serving reads the same store online.
@@ -57,8 +57,8 @@ def train(
     path = save_pipeline(pipeline, recsys_state_dir() / "pipeline.pkl")
     run_id = model_uri = version = None
     if track:
-        from training import tracking
-        from training.recsys.artifacts import log_and_register
+        from streamlab.core import tracking
+        from streamlab.training.recsys.artifacts import log_and_register
 
         params = {"settings": settings.model_dump(), "data": {"interactions": str(interactions), "viewers": data.n_users, "titles": data.n_items, "rows": len(data.interactions)}}
         with tracking.start_run(settings.experiment, run_name="train", params=params, tags={"stage": "train"}) as run:

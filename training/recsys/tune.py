@@ -3,7 +3,7 @@
 Selection never sees the protocol's test part: the given file is split by the protocol, and each
 trial fits on the first ``validation_fraction`` of every viewer's *training* rows and is scored
 (NDCG@k) on the rest of them. The best configuration is then trained on the whole file through
-:func:`training.recsys.train.train` and registered as ``recsys`` with alias ``champion``.
+:func:`streamlab.training.recsys.train.train` and registered as ``recsys`` with alias ``champion``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from configs import apply_overrides
-from models.recsys.metrics import evaluate
-from models.recsys.pipeline import HybridPipeline
-from models.recsys.settings import RecsysSettings
-from models.recsys.split import temporal_split
-from pipelines import project
-from pipelines.errors import StreamlabError
-from training.recsys.data import load_training_data
+from streamlab.core.config import apply_overrides
+from streamlab.models.recsys.metrics import evaluate
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.models.recsys.split import temporal_split
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError
+from streamlab.training.recsys.data import load_training_data
 
 
 class UnknownGridError(StreamlabError):
@@ -68,7 +68,7 @@ def _trial(config: dict[str, Any], data=None, base: dict | None = None, experime
 
     from ray import tune as ray_tune
 
-    from training import tracking
+    from streamlab.core import tracking
 
     os.environ.setdefault("STREAMLAB_RECSYS_THREADS", "1")
     settings = with_overrides(RecsysSettings.model_validate(base), config)
@@ -84,9 +84,9 @@ def _trial(config: dict[str, Any], data=None, base: dict | None = None, experime
 def tune(interactions: Path | None, items: Path | None, users: Path | None, settings: RecsysSettings, grid: str = "small", register: bool = True) -> TuneResult:
     from ray import tune as ray_tune
 
-    from pipelines.ray_runtime import init_ray
-    from training import tracking
-    from training.recsys.train import train
+    from streamlab.core.ray_runtime import init_ray
+    from streamlab.core import tracking
+    from streamlab.training.recsys.train import train
 
     if grid not in settings.tune.grids:
         raise UnknownGridError(f"unknown grid {grid!r}; configs/recsys.yaml defines: {', '.join(sorted(settings.tune.grids))}")

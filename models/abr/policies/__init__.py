@@ -1,1 +1,1 @@
-"""ABR policies behind one interface (:class:`~models.abr.policies.base.Policy`)."""
+"""ABR policies behind one interface (:class:`~streamlab.models.abr.policies.base.Policy`)."""

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from models.abr.simulator import Simulator
-    from models.abr.traces import Trace
-    from models.abr.video import Video
+    from streamlab.models.abr.simulator import Simulator
+    from streamlab.models.abr.traces import Trace
+    from streamlab.models.abr.video import Video
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.policies.base import Observation, Policy
 
 RESERVOIR_S = 5.0
 """Below this buffer, fetch the lowest level (Pensieve ``RESEVOIR``)."""

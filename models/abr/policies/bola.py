@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.policies.base import Observation, Policy
 
 MINIMUM_BUFFER_S = 10.0
 TARGET_BUFFER_S = 30.0

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from models.abr.simulator import LINK_RTT_MS
+from streamlab.models.abr.simulator import LINK_RTT_MS
 
 HISTORY = 8
 """Past chunk goodputs the model sees."""

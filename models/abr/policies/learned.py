@@ -9,11 +9,11 @@ handling, not planner depth, are where the rest is. So the policy
 
 1. predicts a distribution (quantiles) of the goodput over the next 1..k chunks from the goodput
    history with a small MLP trained on rollouts over augmented training traces
-   (:mod:`training.abr`): the spread of a 6-chunk average is narrower than a single chunk's, so
+   (:mod:`streamlab.training.abr`): the spread of a 6-chunk average is narrower than a single chunk's, so
    far steps are not priced as pessimistically as the next one;
 2. turns the quantiles into weighted scenarios (``risk`` tilts weight to the pessimistic ones);
 3. scores every level sequence over the horizon by expected QoE under those scenarios with the
-   simulator's own dynamics (:mod:`models.abr.policies.planner`), plus a value for the buffer
+   simulator's own dynamics (:mod:`streamlab.models.abr.policies.planner`), plus a value for the buffer
    left at the horizon; the planner's knobs are chosen on validation.
 
 A decision is a few numpy calls (~0.3-1 ms on one thread); no torch at decision time.
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.errors import PolicyModelError
-from models.abr.policies.base import Observation, Policy
-from models.abr.policies.features import feature_vector, goodput_bytes_s
-from models.abr.policies.planner import best_level, tree_plan_scores
-from models.abr.policies.quantile_net import QuantileNet
+from streamlab.models.abr.errors import PolicyModelError
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.policies.features import feature_vector, goodput_bytes_s
+from streamlab.models.abr.policies.planner import best_level, tree_plan_scores
+from streamlab.models.abr.policies.quantile_net import QuantileNet
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "learned.npz"
@@ -145,7 +145,7 @@ def load_learned(model: str | Path | None = None) -> LearnedPolicy:
         return load_checkpoint(DEFAULT_CHECKPOINT)
     text = str(model)
     if text.startswith(("models:/", "runs:/")):
-        from training import tracking
+        from streamlab.core import tracking
 
         mlflow = tracking.configure()
         try:

@@ -25,9 +25,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from models.abr.policies.base import Observation, Policy
-from models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
-from models.abr.video import CHUNK_DURATION_S
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
+from streamlab.models.abr.video import CHUNK_DURATION_S
 
 HORIZON = 5
 HISTORY = 5

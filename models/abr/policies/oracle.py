@@ -2,7 +2,7 @@
 
 No real player can do this; it bounds what any policy could score on a trace and is the teacher
 for imitation. The DP runs forward over chunks with the exact simulator dynamics (vectorised
-through :meth:`models.abr.simulator.Link.download_vec`, same quirks as the simulator). The state
+through :meth:`streamlab.models.abr.simulator.Link.download_vec`, same quirks as the simulator). The state
 after a chunk is (trace position, buffer, level); states are merged per (level, buffer bin of
 ``bin_ms``) keeping the best QoE so far, which keeps the DP at a few thousand states per chunk.
 The merge is the only approximation: a finer bin can only find better plans (``bin_ms`` -> 0 is
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.abr.policies.base import Observation, Policy
-from models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
-from models.abr.simulator import (
+from streamlab.models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
+from streamlab.models.abr.simulator import (
     BUFFER_THRESH_MS,
     CHUNK_MS,
     DRAIN_SLEEP_MS,
@@ -25,7 +25,7 @@ from models.abr.simulator import (
     Link,
     Simulator,
 )
-from models.abr.video import Video
+from streamlab.models.abr.video import Video
 
 DEFAULT_BIN_MS = 50.0
 

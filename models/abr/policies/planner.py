@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
-from models.abr.simulator import BUFFER_THRESH_MS, CHUNK_MS, DRAIN_SLEEP_MS, LINK_RTT_MS
+from streamlab.models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
+from streamlab.models.abr.simulator import BUFFER_THRESH_MS, CHUNK_MS, DRAIN_SLEEP_MS, LINK_RTT_MS
 
 
 @lru_cache(maxsize=64)

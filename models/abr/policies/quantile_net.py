@@ -1,7 +1,7 @@
 """A small MLP that outputs quantiles of the next goodput's log-ratio, evaluated in numpy.
 
 Serialization is a deliberate ``.npz`` of named float32 arrays (no pickle, so loading a checkpoint
-cannot run code; ~10 kB; no torch needed to decide). Training (torch) lives in ``training.abr``.
+cannot run code; ~10 kB; no torch needed to decide). Training (torch) lives in ``streamlab.training.abr``.
 Quantiles are made monotone at inference by a cumulative sort.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.abr.errors import PolicyModelError
+from streamlab.models.abr.errors import PolicyModelError
 
 
 @dataclass(frozen=True)

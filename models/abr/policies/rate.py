@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from models.abr.policies.base import Observation, Policy
+from streamlab.models.abr.policies.base import Observation, Policy
 
 HISTORY = 5
 """Throughput samples in the harmonic mean."""

@@ -1,7 +1,7 @@
 """The one detector interface: fit on normal windows, score windows, persist without pickle.
 
 Inputs are feature sequences ``X[row, step, feature]`` (the last ``length`` windows of one group,
-newest last; :data:`models.qoe.features.FEATURES`) with the group key of every row. Detectors that
+newest last; :data:`streamlab.models.qoe.features.FEATURES`) with the group key of every row. Detectors that
 look at one window use ``X[:, -1]``. Higher scores are more anomalous; ``threshold`` is set by
 calibration (:func:`calibrate_threshold`) to a false-alert budget on held-out normal days.
 """
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from models.qoe.features import Group
+from streamlab.models.qoe.features import Group
 
 
 class Detector(ABC):
@@ -48,7 +48,7 @@ def calibrate_threshold(scores: np.ndarray, valid: np.ndarray, budget_per_day: f
     """Smallest threshold whose *alert rule* pages at most ``budget x days`` times on normal data.
 
     ``scores``/``valid`` are ``[groups, windows]`` of held-out normal days. The count is of alerts as
-    :class:`~models.qoe.alerts.AlertTracker` opens them (``confirm_windows`` consecutive windows over
+    :class:`~streamlab.models.qoe.alerts.AlertTracker` opens them (``confirm_windows`` consecutive windows over
     the threshold, or one over ``instant_ratio`` times it; see :func:`_alert_count`), not of single
     windows: calibrating single windows would set the threshold for a
     rule nobody runs, and the confirmation it ignores would buy nothing but delay. Attribution only

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from models.qoe.detectors.base import Detector
-from models.qoe.features import RATES, Group
-from models.qoe.windows import SYMPTOMS
+from streamlab.models.qoe.detectors.base import Detector
+from streamlab.models.qoe.features import RATES, Group
+from streamlab.models.qoe.windows import SYMPTOMS
 
 BAD_SCORE = SYMPTOMS.index("bad_score")
 MAD_FLOOR = 0.02

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from models.qoe.detectors.base import Detector
-from models.qoe.features import SURPRISE, Group
+from streamlab.models.qoe.detectors.base import Detector
+from streamlab.models.qoe.features import SURPRISE, Group
 
 
 def _inputs(X: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ class IsolationForestDetector(Detector):
     def load_weights(self, directory: Path) -> None:
         import skops.io as sio
 
-        from models.qoe.errors import DetectorError
+        from streamlab.models.qoe.errors import DetectorError
 
         path = Path(directory) / "iforest.skops"
         untrusted = sio.get_untrusted_types(file=path)

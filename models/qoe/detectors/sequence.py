@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from models.qoe.detectors.base import Detector
-from models.qoe.features import SURPRISE, Group
-from models.qoe.windows import SYMPTOMS
+from streamlab.models.qoe.detectors.base import Detector
+from streamlab.models.qoe.features import SURPRISE, Group
+from streamlab.models.qoe.windows import SYMPTOMS
 
 N_IN = len(SYMPTOMS) + 1  # surprise per symptom + traffic level
 

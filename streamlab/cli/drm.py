@@ -14,7 +14,7 @@ Overrides = Annotated[list[str] | None, typer.Argument(help="config overrides, e
 @app.command("init-master-key")
 def init_master_key(path: Annotated[Path, typer.Option(help="where to write it (never under the media tree)")] = Path(".state/secrets/drm-master.key")) -> None:
     """Create a random 32-byte master key file (mode 0600). Point drm master_key_file at it."""
-    from streaming.drm.settings import create_master_key_file
+    from streamlab.streaming.drm.settings import create_master_key_file
 
     written = create_master_key_file(path)
     typer.echo(f"master key written to {written}; use it with: master_key_file={written}")
@@ -28,8 +28,8 @@ def grant(
     overrides: Overrides = None,
 ) -> None:
     """Entitle a viewer to a title on some device classes."""
-    from streaming.drm.entitlements import EntitlementStore
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.streaming.drm.entitlements import EntitlementStore
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     settings = load_drm_settings(overrides)
     EntitlementStore(settings.entitlements_path()).grant(viewer, title, tuple(device))
@@ -45,8 +45,8 @@ def token(
     overrides: Overrides = None,
 ) -> None:
     """Print a signed playback token (what the app backend hands a signed-in viewer)."""
-    from streaming.drm.settings import load_drm_settings, load_master_key
-    from streaming.drm.tokens import TokenSigner
+    from streamlab.streaming.drm.settings import load_drm_settings, load_master_key
+    from streamlab.streaming.drm.tokens import TokenSigner
 
     settings = load_drm_settings(overrides)
     signer = TokenSigner(load_master_key(settings), settings.tokens.clock_skew_s)
@@ -56,6 +56,6 @@ def token(
 @app.command()
 def serve(overrides: Overrides = None) -> None:
     """Run the licence server (ClearKey licences, HLS keys, offline licences) until Ctrl-C."""
-    from streaming.drm.server import serve_license_forever
+    from streamlab.streaming.drm.server import serve_license_forever
 
     serve_license_forever(overrides)

@@ -20,8 +20,8 @@ def link(
     edge_url: Annotated[str, typer.Option(help="the edge the viewer uses")] = "http://127.0.0.1:8000",
 ) -> None:
     """Print the signed catalog link for VIEWER (the origin verifies it; editing the id breaks it)."""
-    from streaming.catalog_page.settings import load_catalog_settings
-    from streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
+    from streamlab.streaming.catalog_page.settings import load_catalog_settings
+    from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
 
     settings = load_catalog_settings()
     signer = ViewerSigner(load_or_create_secret(settings.viewer.secret_file), settings.viewer.token_ttl_s)

@@ -22,8 +22,8 @@ def ingest(
     overrides: Overrides = None,
 ) -> None:
     """Probe, transcode the ladder (Ray), package CMAF as HLS + DASH, and publish atomically."""
-    from pipelines import project
-    from streaming.ingest.pipeline import ingest_title
+    from streamlab.core import project
+    from streamlab.streaming.ingest.pipeline import ingest_title
 
     record = ingest_title(source, title_id, name=name, ladder=ladder, drm=drm, overrides=overrides)
     root = project.media_root() / record.title_id
@@ -43,7 +43,7 @@ def serve(
     overrides: Overrides = None,
 ) -> None:
     """Serve the media tree: origin, regional shield and edge cache tiers, plus the player page."""
-    from streaming.delivery.stack import serve_forever
+    from streamlab.streaming.delivery.stack import serve_forever
 
     serve_forever(host=host, port=port, overrides=overrides)
 
@@ -58,10 +58,10 @@ def download(
     overrides: Overrides = None,
 ) -> None:
     """Download one rendition and a persistent licence bound to this viewer and device."""
-    from pipelines import project
-    from streaming.drm.download import download_title
-    from streaming.drm.offline import DeviceIdentity
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.core import project
+    from streamlab.streaming.drm.download import download_title
+    from streamlab.streaming.drm.offline import DeviceIdentity
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     settings = load_drm_settings(overrides)
     device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))
@@ -75,10 +75,10 @@ def play_offline_command(
     overrides: Overrides = None,
 ) -> None:
     """Play a download offline with the Python player: decrypt locally and decode every frame."""
-    from pipelines import project
-    from streaming.drm.download import play_offline
-    from streaming.drm.offline import DeviceIdentity
-    from streaming.drm.settings import load_drm_settings
+    from streamlab.core import project
+    from streamlab.streaming.drm.download import play_offline
+    from streamlab.streaming.drm.offline import DeviceIdentity
+    from streamlab.streaming.drm.settings import load_drm_settings
 
     settings = load_drm_settings(overrides)
     device = DeviceIdentity.load_or_create(project.resolve(settings.offline.device_key))

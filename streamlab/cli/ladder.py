@@ -23,8 +23,8 @@ def optimize(
     overrides: Overrides = None,
 ) -> None:
     """Choose a ladder for VIDEO and write it as JSON (rungs: size, codec, bitrates, encoder settings, VMAF)."""
-    from pipelines.errors import StreamlabError
-    from pipelines.ladder.optimize import optimize_ladder
+    from streamlab.core.errors import StreamlabError
+    from streamlab.pipelines.ladder.optimize import optimize_ladder
 
     if method not in {"fixed", "hull", "predicted"}:
         raise StreamlabError(f"--method {method!r} is not one of: fixed, hull, predicted")
@@ -53,8 +53,8 @@ def evaluate(
     overrides: Overrides = None,
 ) -> None:
     """Encode every rung and the fixed ladder, score VMAF vs the source, BD-rate vs fixed, RD plot."""
-    from pipelines.ladder.report import evaluate_ladder_file
-    from pipelines.ladder.settings import load_ladder_settings
+    from streamlab.pipelines.ladder.report import evaluate_ladder_file
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
 
     results, json_path, png_path = evaluate_ladder_file(
         video, ladder, load_ladder_settings(overrides), extend=extend, log_mlflow=mlflow
@@ -78,8 +78,8 @@ def corpus(
     overrides: Overrides = None,
 ) -> None:
     """Build the predictor's corpus (real clips, segments, synthetic lavfi sources) with Ray."""
-    from pipelines.ladder.corpus import build_corpus, corpus_dir
-    from pipelines.ladder.settings import load_ladder_settings
+    from streamlab.pipelines.ladder.corpus import build_corpus, corpus_dir
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
 
     entries = build_corpus(load_ladder_settings(overrides), rebuild=rebuild)
     points = sum(len(e.points) for e in entries)
@@ -93,9 +93,9 @@ def train(
     overrides: Overrides = None,
 ) -> None:
     """Train the ladder predictor on the corpus (grouped CV with Ray), log to MLflow, register `ladder-model`."""
-    from pipelines.ladder.corpus import load_corpus
-    from pipelines.ladder.settings import load_ladder_settings
-    from training.ladder.train import train_ladder_model
+    from streamlab.pipelines.ladder.corpus import load_corpus
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.train import train_ladder_model
 
     _, metrics = train_ladder_model(
         load_corpus(), load_ladder_settings(overrides), register=register, write_default=write_default
@@ -111,10 +111,10 @@ def report(
     overrides: Overrides = None,
 ) -> None:
     """Fixed vs per-title (hull, held-out predicted; H.264, AV1) on real clips: BD-rates, CPU, RD plots."""
-    from pipelines import project
-    from pipelines.ladder.corpus import load_corpus
-    from pipelines.ladder.settings import load_ladder_settings
-    from training.ladder.real_clips import report_real_clips
+    from streamlab.core import project
+    from streamlab.pipelines.ladder.corpus import load_corpus
+    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.real_clips import report_real_clips
 
     settings = load_ladder_settings(overrides)
     chosen = clips or [project.raw_data_dir() / "videos" / f"{name}.mp4" for name in settings.corpus.real]

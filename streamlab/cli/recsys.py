@@ -23,8 +23,8 @@ def train(
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Train the full pipeline on every row of FILE and register it (alias `last-train`)."""
-    from training.recsys.train import load_settings
-    from training.recsys.train import train as run_train
+    from streamlab.training.recsys.train import load_settings
+    from streamlab.training.recsys.train import train as run_train
 
     result = run_train(interactions, items, users, load_settings(overrides), track=track)
     report = result.pipeline.report
@@ -44,8 +44,8 @@ def recommend(
     model: str | None = typer.Option(None, "--model", help="models:/recsys@alias or a pipeline file; default: the last train (.state/recsys/last_train.json)"),
 ) -> None:
     """Write top-k recommendations for every viewer of the training data (or one viewer)."""
-    from training.recsys.artifacts import load_trained
-    from training.recsys.recommend import recommend_all, recommend_one, write_csv
+    from streamlab.training.recsys.artifacts import load_trained
+    from streamlab.training.recsys.recommend import recommend_all, recommend_one, write_csv
 
     pipeline = load_trained(model)
     frame = recommend_one(pipeline, viewer, k, at, device) if viewer else recommend_all(pipeline, k)
@@ -64,11 +64,11 @@ def evaluate(
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Protocol split of FILE, every model fitted on its train part: print and log the report table."""
-    from models.recsys.split import temporal_split
-    from pipelines import project
-    from training.recsys.data import load_training_data
-    from training.recsys.evaluate import evaluate_split, markdown_table, recall_figure, robustness
-    from training.recsys.train import load_settings
+    from streamlab.models.recsys.split import temporal_split
+    from streamlab.core import project
+    from streamlab.training.recsys.data import load_training_data
+    from streamlab.training.recsys.evaluate import evaluate_split, markdown_table, recall_figure, robustness
+    from streamlab.training.recsys.train import load_settings
 
     settings = load_settings(overrides)
     path = interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
@@ -82,7 +82,7 @@ def evaluate(
     if robust is not None:
         typer.echo("\n" + robust.to_markdown(index=False, floatfmt=".4f") if hasattr(robust, "to_markdown") else robust.to_string())
     if track:
-        from training import tracking
+        from streamlab.core import tracking
 
         with tracking.start_run(settings.experiment, run_name="evaluate", params={"interactions": str(path), "models": names}, tags={"stage": "evaluate"}):
             mlflow = tracking.configure()
@@ -103,8 +103,8 @@ def tune(
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Ray Tune search over pipeline hyperparameters; every trial in MLflow; best registered as `recsys@champion`."""
-    from training.recsys.train import load_settings
-    from training.recsys.tune import tune as run_tune
+    from streamlab.training.recsys.train import load_settings
+    from streamlab.training.recsys.tune import tune as run_tune
 
     best = run_tune(interactions, items, users, load_settings(overrides), grid)
     typer.echo(f"best trial: {best.config} NDCG@10 {best.ndcg:.4f}; registered {best.model_uri}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -9,9 +10,17 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipelines.errors import StreamlabError
+from streamlab.core.errors import StreamlabError
 
-CONFIG_DIR = Path(__file__).resolve().parent
+def _packaged_configs() -> Path:
+    """The ``streamlab.configs`` package folder: ``configs/`` in a checkout, inside the wheel when installed."""
+    spec = importlib.util.find_spec("streamlab.configs")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("streamlab.configs is missing from the installation")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+CONFIG_DIR = _packaged_configs()
 """Where the YAML files live; ``STREAMLAB_CONFIG_DIR`` points elsewhere (e.g. a deployment's own)."""
 
 T = TypeVar("T", bound=BaseModel)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from configs import load_config
+from streamlab.core.config import load_config
 
 
 class PathSettings(BaseModel):
@@ -34,10 +34,26 @@ class ProjectSettings(BaseModel):
     ray: RaySettings = RaySettings()
 
 
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (editable install), or ``None`` for an installed wheel."""
+    root = Path(__file__).resolve().parents[2]
+    marker = root / "pyproject.toml"
+    if marker.is_file() and (root / "streamlab" / "core").is_dir() and 'name = "streamlab"' in marker.read_text():
+        return root
+    return None
+
+
 def home() -> Path:
-    """The root relative paths resolve against: ``STREAMLAB_HOME`` or the repository root."""
+    """The root relative paths resolve against.
+
+    ``STREAMLAB_HOME`` if set; else the checkout when running from one (so ``.state/`` and
+    ``data/raw/`` are the project's wherever the command is typed); else, for an installed wheel,
+    the current folder, as for any command-line tool.
+    """
     env = os.environ.get("STREAMLAB_HOME")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[1]
+    if env:
+        return Path(env).resolve()
+    return checkout_root() or Path.cwd().resolve()
 
 
 def resolve(path: Path | str) -> Path:

@@ -16,8 +16,8 @@ def build(
     overrides: list[str] | None = typer.Argument(None, help="overrides for configs/features.yaml, e.g. snapshot_every_days=1"),
 ) -> None:
     """Compute the aggregates to parquet, apply the definitions and materialise the online store."""
-    from features.settings import load_feature_settings
-    from features.store import build_from_file
+    from streamlab.features.settings import load_feature_settings
+    from streamlab.features.store import build_from_file
 
     report = build_from_file(interactions, items, load_feature_settings(overrides))
     typer.echo(
@@ -32,8 +32,8 @@ def show(
     titles: str = typer.Option("", "--titles", help="comma-separated item_ids"),
 ) -> None:
     """Print a viewer's (and titles') online features."""
-    from features.settings import load_feature_settings
-    from features.store import online_features, open_store
+    from streamlab.features.settings import load_feature_settings
+    from streamlab.features.store import online_features, open_store
 
     store = open_store(load_feature_settings())
     values, frame = online_features(store, viewer, [t for t in titles.split(",") if t])

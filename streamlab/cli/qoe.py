@@ -25,9 +25,9 @@ def simulate(
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Play sessions through the ABR simulator on real traces, with labelled incidents."""
-    from models.qoe.settings import load_settings
-    from pipelines.qoe.simulate import simulate as run
-    from pipelines.qoe.simulate import summary_line, write_simulation
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.pipelines.qoe.simulate import simulate as run
+    from streamlab.pipelines.qoe.simulate import summary_line, write_simulation
 
     sim = run(load_settings(overrides), seed, days, incidents)
     written = write_simulation(sim, out, labels)
@@ -42,10 +42,10 @@ def train(
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Simulate training days, fit and calibrate the detectors, register the primary one."""
-    from models.qoe.detectors import DETECTORS
-    from models.qoe.errors import DetectorError
-    from models.qoe.settings import load_settings
-    from training.qoe.train import train as run
+    from streamlab.models.qoe.detectors import DETECTORS
+    from streamlab.models.qoe.errors import DetectorError
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.training.qoe.train import train as run
 
     names = list(DETECTORS) if detector == "all" else [d.strip() for d in detector.split(",") if d.strip()]
     unknown = [n for n in names if n not in DETECTORS]
@@ -70,21 +70,21 @@ def detect(
     """Score an events file and write alerts (start, end, dimension, value, severity, evidence)."""
     import json
 
-    from models.qoe.alerts import write_alerts
-    from pipelines.qoe.ingest import write_rejects
-    from training.qoe.registry import load_model
+    from streamlab.models.qoe.alerts import write_alerts
+    from streamlab.pipelines.qoe.ingest import write_rejects
+    from streamlab.training.qoe.registry import load_model
 
     qoe_model = load_model(model)
     if mode == "stream":
-        from models.qoe.streaming import StreamingDetector
-        from pipelines.qoe.ingest import iter_jsonl, read_events
+        from streamlab.models.qoe.streaming import StreamingDetector
+        from streamlab.pipelines.qoe.ingest import iter_jsonl, read_events
 
         stream = StreamingDetector(qoe_model)
         if events.suffix.lower() == ".parquet":
             result = read_events(events)
             stream.ingest(sorted(result.heartbeats + result.summaries, key=lambda e: e.timestamp))
         else:
-            from models.qoe.errors import TelemetryError
+            from streamlab.models.qoe.errors import TelemetryError
 
             if not events.is_file():
                 raise TelemetryError(f"{events}: events file not found")
@@ -93,7 +93,7 @@ def detect(
             typer.echo(f"stream: {len(scored) - len(rejected)} accepted, {len(rejected)} rejected")
         alerts = stream.flush()
     else:
-        from pipelines.qoe.detect import detect_file
+        from streamlab.pipelines.qoe.detect import detect_file
 
         detected, ingest = detect_file(qoe_model, events, engine)
         alerts = detected.alerts
@@ -122,13 +122,13 @@ def evaluate(
     """Incident-level F1, detection delay, false alerts per day and cause accuracy."""
     import json
 
-    from models.qoe.errors import TelemetryError
+    from streamlab.models.qoe.errors import TelemetryError
 
     if scenarios:
-        from models.qoe.detectors import DETECTORS
-        from models.qoe.settings import load_settings
-        from training.qoe.evaluate import HELDOUT, evaluate_scenarios, log_to_mlflow, table
-        from training.qoe.registry import load_model
+        from streamlab.models.qoe.detectors import DETECTORS
+        from streamlab.models.qoe.settings import load_settings
+        from streamlab.training.qoe.evaluate import HELDOUT, evaluate_scenarios, log_to_mlflow, table
+        from streamlab.training.qoe.registry import load_model
 
         if scenarios != "heldout":
             raise TelemetryError(f"--scenarios {scenarios!r}: the only named set is 'heldout'")
@@ -141,10 +141,10 @@ def evaluate(
         typer.echo(f"logged to MLflow run {log_to_mlflow(pooled, per, settings)}")
         return
     if seeds:
-        from models.qoe.detectors import DETECTORS
-        from models.qoe.settings import load_settings
-        from training.qoe.evaluate import evaluate_seeds
-        from training.qoe.registry import load_model
+        from streamlab.models.qoe.detectors import DETECTORS
+        from streamlab.models.qoe.settings import load_settings
+        from streamlab.training.qoe.evaluate import evaluate_seeds
+        from streamlab.training.qoe.registry import load_model
 
         settings = load_settings(overrides)
         models = {name: load_model(name) for name in DETECTORS}
@@ -154,10 +154,10 @@ def evaluate(
         return
     if events is None or alerts is None:
         raise TelemetryError("give --events and --alerts (and --labels unless it sits beside the events), or --seeds")
-    from models.qoe.alerts import read_alerts
-    from models.qoe.evaluate import evaluate as run
-    from pipelines.qoe.incidents import read_labels
-    from pipelines.qoe.simulate import default_labels_path
+    from streamlab.models.qoe.alerts import read_alerts
+    from streamlab.models.qoe.evaluate import evaluate as run
+    from streamlab.pipelines.qoe.incidents import read_labels
+    from streamlab.pipelines.qoe.simulate import default_labels_path
 
     truth, meta = read_labels(labels or default_labels_path(events))
     edge_region = {e: r for r, es in meta["population"]["regions"].items() for e in es}

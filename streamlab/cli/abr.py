@@ -16,7 +16,7 @@ app = typer.Typer(help="Adaptive bitrate: a faithful Pensieve simulator, baselin
 
 
 def _default_video_dir() -> Path:
-    from pipelines import project
+    from streamlab.core import project
 
     return project.raw_data_dir() / "abr" / "video_sizes"
 
@@ -32,8 +32,8 @@ def evaluate(
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="write the per-trace timelines and the QoE CDF")] = True,
 ) -> None:
     """Play every trace in TRACES with each policy; write per-trace logs, summary.json and plots."""
-    from models.abr.evaluate import evaluate as run_evaluation
-    from models.abr.registry import parse_policy_list
+    from streamlab.models.abr.evaluate import evaluate as run_evaluation
+    from streamlab.models.abr.registry import parse_policy_list
 
     names = parse_policy_list(policy)
     result = run_evaluation(names, traces, video_sizes or _default_video_dir(), out, compat=compat, model=model,
@@ -57,9 +57,9 @@ def train(
     """Train the learned policy: Ray rollouts, goodput quantile model, planner knobs chosen on validation."""
     import sys
 
-    from configs import load_config
-    from training.abr.settings import TrainSettings
-    from training.abr.train import train as run_training
+    from streamlab.core.config import load_config
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.train import train as run_training
 
     extra = list(overrides or [])
     if traces is not None:

@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from pipelines import project
-from pipelines.progress import progress_bar
+from streamlab.core import project
+from streamlab.core.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -21,8 +21,8 @@ Overrides = Annotated[
 @app.command()
 def start(overrides: Overrides = None) -> None:
     """Serve in the foreground (``bentoml serve``) on the configured host/port until Ctrl-C."""
-    from serving.server import serve_command, serving_env
-    from serving.settings import load_serving_settings
+    from streamlab.serving.server import serve_command, serving_env
+    from streamlab.serving.settings import load_serving_settings
 
     settings = load_serving_settings(overrides)
     typer.echo(
@@ -38,8 +38,8 @@ def status(overrides: Overrides = None) -> None:
     """Ask a running server which model versions it serves and what failed to load."""
     import httpx
 
-    from pipelines.errors import StreamlabError
-    from serving.settings import load_serving_settings
+    from streamlab.core.errors import StreamlabError
+    from streamlab.serving.settings import load_serving_settings
 
     settings = load_serving_settings(overrides)
     url = f"http://{settings.host}:{settings.port}/models/status"
@@ -62,9 +62,9 @@ def register_defaults(
     A fresh machine can then ``streamlab serve start`` at once; a trained model already at the
     alias is left alone (train the recommender with ``streamlab recsys train``: it has no committed default).
     """
-    from pipelines.errors import StreamlabError
-    from serving import registration
-    from serving.registry import ModelLoadError, resolve_alias
+    from streamlab.core.errors import StreamlabError
+    from streamlab.serving import registration
+    from streamlab.serving.registry import ModelLoadError, resolve_alias
 
     known = {
         "abr": (registration.ABR_MODEL, lambda: registration.register_abr_checkpoint(_abr_default(), alias)),
@@ -84,7 +84,7 @@ def register_defaults(
 
 
 def _abr_default():  # noqa: ANN202
-    from models.abr.policies.learned import DEFAULT_CHECKPOINT
+    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
 
     return DEFAULT_CHECKPOINT
 
@@ -107,13 +107,13 @@ def compare(
     """Headless players over real HTTP, one shaped link each: mean QoE, stalls, startup per policy."""
     from contextlib import nullcontext
 
-    from models.abr.traces import load_traces
-    from pipelines import project
-    from pipelines.errors import StreamlabError
-    from serving.settings import load_serving_settings
-    from streaming.headless.policies import BolaPolicy, LocalLearnedPolicy, RemotePolicy
-    from streaming.headless.runner import compare as run_compare
-    from streaming.headless.settings import load_headless_settings
+    from streamlab.models.abr.traces import load_traces
+    from streamlab.core import project
+    from streamlab.core.errors import StreamlabError
+    from streamlab.serving.settings import load_serving_settings
+    from streamlab.streaming.headless.policies import BolaPolicy, LocalLearnedPolicy, RemotePolicy
+    from streamlab.streaming.headless.runner import compare as run_compare
+    from streamlab.streaming.headless.settings import load_headless_settings
 
     settings = load_headless_settings(overrides)
     serving = load_serving_settings()
@@ -129,7 +129,7 @@ def compare(
         raise StreamlabError(f"unknown policies {unknown}; choose from {sorted(factories)}")
     trace_set = load_traces(project.raw_data_dir() / "abr" / "train_traces")[:traces]
     if edge is None:
-        from streaming.delivery.stack import running_stack
+        from streamlab.streaming.delivery.stack import running_stack
 
         context = running_stack()
     else:

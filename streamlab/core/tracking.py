@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines import project
+from streamlab.core import project
 
 if TYPE_CHECKING:
     import mlflow
