@@ -38,10 +38,13 @@ data: venv
 demo: setup
 	$(VENV)/bin/streamlab demo
 
+# Imports run one way (the layers contract in pyproject.toml), then every test, slow ones included.
 test: setup
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q
 
 test-fast: setup
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: setup

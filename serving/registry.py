@@ -1,10 +1,12 @@
 """Models served from the MLflow registry by name and alias, swapped in without downtime.
 
-A :class:`ServedModel` resolves ``models:/<name>@<alias>`` to a concrete version, downloads that
-version's artifacts and hands them to a loader (one per model kind). :meth:`ServedModel.poll`
-(called by a background :class:`AliasWatcher`) re-resolves the alias; when it points at a new
-version, the new model is loaded *beside* the current one and swapped in with one reference
-assignment, so requests in flight keep the object they started with and none ever waits.
+A :class:`ServedModel` resolves ``models:/<name>@<alias>`` to a concrete version and loads it the
+one way every streamlab model is loaded (:func:`streamlab.core.registry.load_native`: the family's
+pyfunc reads its artifacts and keeps the deciding object), then hands that object to ``adapt``
+(identity by default; recsys adds the online feature store). :meth:`ServedModel.poll` (called by a
+background :class:`AliasWatcher`) re-resolves the alias; when it points at a new version, the new
+model is loaded *beside* the current one and swapped in with one reference assignment, so requests
+in flight keep the object they started with and none ever waits.
 
 A version that fails to load (missing files, non-finite weights, an unreadable pickle) is
 refused: the previous model keeps serving, and the error is kept in :attr:`ServedModel.status`
@@ -19,21 +21,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from streamlab.core.errors import StreamlabError
+from streamlab.core import registry
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-Loader = Callable[[Path], T]
-"""Builds the served object from a version's downloaded artifact directory; raises on a bad version."""
+Adapt = Callable[[Any], T]
+"""Builds the served object from a version's native model (the pyfunc's ``model``); raises on a bad version."""
 
-
-class ModelLoadError(StreamlabError):
-    """A registered model version could not be resolved or loaded."""
+ModelLoadError = registry.RegistryError
+"""A registered model version could not be resolved or loaded (the registry's error)."""
 
 
 @dataclass(frozen=True)
@@ -57,33 +57,9 @@ class ModelStatus:
     load_failures: int
 
 
-def registry_uri(name: str, alias: str) -> str:
-    return f"models:/{name}@{alias}"
-
-
 def resolve_alias(name: str, alias: str) -> str:
     """The version number ``alias`` points at now; a clear error when the model or alias is missing."""
-    from streamlab.core import tracking
-
-    mlflow = tracking.configure()
-    try:
-        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
-    except Exception as exc:  # mlflow raises RestException / MlflowException subtypes
-        raise ModelLoadError(
-            f"{registry_uri(name, alias)} cannot be resolved in the registry at {tracking.tracking_uri()}: "
-            f"{_first_line(exc)} (register a model, e.g. `streamlab abr train`, and set the alias)"
-        ) from None
-
-
-def download_version(name: str, version: str) -> Path:
-    from streamlab.core import tracking
-
-    mlflow = tracking.configure()
-    uri = f"models:/{name}/{version}"
-    try:
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    except Exception as exc:
-        raise ModelLoadError(f"{uri}: artifacts cannot be downloaded: {_first_line(exc)}") from None
+    return registry.resolve(name, alias)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -94,10 +70,10 @@ def _first_line(exc: BaseException) -> str:
 class ServedModel(Generic[T]):
     """The current version of one registered model, plus what happened on the last (re)load."""
 
-    def __init__(self, name: str, alias: str, loader: Loader[T]) -> None:
+    def __init__(self, name: str, alias: str, adapt: Adapt[T] | None = None) -> None:
         self.name = name
         self.alias = alias
-        self.loader = loader
+        self.adapt: Adapt[T] = adapt or (lambda native: native)
         self._current: LoadedModel[T] | None = None
         self._lock = threading.Lock()  # one load at a time; readers never take it
         self.last_error: str | None = None
@@ -140,9 +116,9 @@ class ServedModel(Generic[T]):
             return True
 
     def _load(self, version: str) -> T:
-        directory = download_version(self.name, version)
+        _, native = registry.load_native(self.name, version)
         try:
-            return self.loader(directory)
+            return self.adapt(native)
         except ModelLoadError:
             raise
         except Exception as exc:  # any loader failure refuses the version, whatever its type

@@ -7,20 +7,24 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
+from streamlab.core.registry import ModelFamily
 
 
 class ModelSettings(BaseModel):
     enabled: bool = True
-    name: str = Field(description="MLflow registered model name, e.g. abr-policy")
+    name: str | None = Field(None, description="registered model name; null: the family's own (its FAMILY.name)")
     alias: str = Field("champion", description="registry alias the service follows")
     feature_store: bool = False
 
+    def registered_name(self, family: ModelFamily) -> str:
+        return self.name or family.name
+
 
 class ModelsSettings(BaseModel):
-    abr: ModelSettings = ModelSettings(name="abr-policy")
-    recommend: ModelSettings = ModelSettings(name="recsys", feature_store=True)
-    ladder: ModelSettings = ModelSettings(name="ladder-model")
-    qoe: ModelSettings = ModelSettings(name="qoe-detector")
+    abr: ModelSettings = ModelSettings()
+    recommend: ModelSettings = ModelSettings(feature_store=True)
+    ladder: ModelSettings = ModelSettings()
+    qoe: ModelSettings = ModelSettings()
 
 
 class AbrServingSettings(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,26 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("STREAMLAB_PROGRESS", "0")
+
+BARE_FOLDERS = frozenset({"data", "features", "models", "training", "serving", "pipelines", "streaming", "configs"})
+
+
+class _OnlyTheStreamlabNamespace(importlib.abc.MetaPathFinder):
+    """Refuse ``import models`` & co. in the test process, as an installed wheel would.
+
+    pytest puts the checkout on ``sys.path`` (the tests are a package), which would let a stray
+    un-prefixed import, or an import path in a config string, load a second copy of a module
+    (two ``Rung`` classes that pydantic refuses to mix) and pass here while failing for users.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001, ANN201 - importlib's protocol
+        if fullname.partition(".")[0] in BARE_FOLDERS:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (streamlab's code is imported as streamlab.{fullname})",
+                                      name=fullname)
+        return None
+
+
+sys.meta_path.insert(0, _OnlyTheStreamlabNamespace())
 
 
 @pytest.fixture(scope="session")

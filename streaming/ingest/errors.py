@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamlab.core.errors import StreamlabError
+from streamlab.core.errors import UsageError
 
 
-class IngestError(StreamlabError):
+class IngestError(UsageError):
     """Base class: the source or the request cannot be ingested."""
 
 

@@ -24,6 +24,7 @@ import click
 import typer
 
 from streamlab.cli import abr, catalog, data, demo, drm, features, ladder, qoe, recsys, serve, stream
+from streamlab.cli.lifecycle import add_lifecycle_commands
 from streamlab.core.errors import StreamlabError
 
 GROUPS: dict[str, typer.Typer] = {
@@ -49,7 +50,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+MODEL_GROUPS = ("abr", "ladder", "recsys", "qoe")
+"""The groups that are model families: each also gets the shared registry verbs (promote, versions)."""
+
 for _name, _group in GROUPS.items():
+    if _name in MODEL_GROUPS:
+        add_lifecycle_commands(_group, _name)
     app.add_typer(_group, name=_name)
 app.command("demo")(demo.demo)
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from streamlab.core.errors import StreamlabError
+from streamlab.core.errors import UsageError
 
 def _packaged_configs() -> Path:
     """The ``streamlab.configs`` package folder: ``configs/`` in a checkout, inside the wheel when installed."""
@@ -26,7 +26,7 @@ CONFIG_DIR = _packaged_configs()
 T = TypeVar("T", bound=BaseModel)
 
 
-class ConfigError(StreamlabError):
+class ConfigError(UsageError):
     """A config file is missing or malformed, or an override names an unknown key or bad value."""
 
 

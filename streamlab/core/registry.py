@@ -43,8 +43,6 @@ CHAMPION = "champion"
 class RegistryError(StreamlabError):
     """A model, version, alias or artifact is missing from the registry, or cannot be loaded."""
 
-    exit_code = 1
-
 
 @dataclass(frozen=True)
 class ModelFamily:
@@ -195,6 +193,28 @@ def version_metric(family: ModelFamily, version: str) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    metric: float | None
+    aliases: tuple[str, ...]
+    promotion: str
+
+
+def list_versions(family: ModelFamily) -> list[VersionRow]:
+    """Every registered version of ``family``, newest first, with its metric, aliases and promotion note."""
+    client = tracking.configure().MlflowClient()
+    try:
+        found = client.search_model_versions(f"name='{family.name}'")
+    except Exception:  # noqa: BLE001 - no such model yet
+        return []
+    rows = []
+    for mv in sorted(found, key=lambda v: int(v.version), reverse=True):
+        rows.append(VersionRow(str(mv.version), version_metric(family, str(mv.version)), tuple(mv.aliases or ()),
+                               (mv.tags or {}).get("promotion", "")))
+    return rows
+
+
 def promote(family: ModelFamily, version: str, alias: str = CHAMPION, *, force: bool = False) -> Promotion:
     """Point ``alias`` at ``version`` if it beats the version ``alias`` points at now.
 
@@ -311,6 +331,28 @@ def load_pyfunc(family: ModelFamily, alias: str = CHAMPION) -> Any:
         return mlflow.pyfunc.load_model(family.uri(alias))
     except Exception as exc:  # noqa: BLE001
         raise RegistryError(f"{family.uri(alias)} cannot be loaded: {_first_line(exc)}") from None
+
+
+def load_native(name: str, ref: str = CHAMPION) -> tuple[str, Any]:
+    """Load ``models:/name@ref`` (or version ``ref``) and return (version, the family's domain object).
+
+    The one way streamlab loads a registered model: the family's pyfunc ``load_context`` reads its
+    artifacts by key and keeps the object that decides in ``self.model``; serving, the CLI and the
+    demo take that object, so they load exactly what ``mlflow.pyfunc.load_model`` loads.
+    """
+    version = ref if ref.isdigit() else resolve(name, ref)
+    mlflow = tracking.configure()
+    uri = f"models:/{name}/{version}"
+    try:
+        python_model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
+    except RegistryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any load failure refuses the version, whatever its type
+        raise RegistryError(f"{uri} cannot be loaded: {_first_line(exc)}") from None
+    model = getattr(python_model, "model", None)
+    if model is None:
+        raise RegistryError(f"{uri}: its pyfunc keeps no `model` after load_context")
+    return version, model
 
 
 def _first_line(exc: BaseException) -> str:

@@ -120,7 +120,7 @@ def test_fit_in_box_fills_the_box_turned_to_the_source_orientation(
 def test_ladders_are_chosen_by_name_from_the_config(clip_360p_silent, fast, media_root) -> None:
     from streamlab.streaming.ingest.pipeline import ingest_title
 
-    alias = "+transcode.selectors.house=streaming.transcode.ladder:fixed_ladder"
+    alias = "+transcode.selectors.house=streamlab.streaming.transcode.ladder:fixed_ladder"
     record = ingest_title(clip_360p_silent, "named", ladder="house", overrides=[*fast, alias], media_root=media_root)
     assert record.ladder == "house" and [r.id for r in record.renditions] == ["360p_800k", "360p_500k"]
 
