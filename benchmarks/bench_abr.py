@@ -4,9 +4,10 @@ Latency is measured per ``select`` call over whole sessions on real traces (p50/
 ``torch.set_num_threads(1)`` and numpy's BLAS held to one thread); the oracle plans once per
 trace, so its p99 is that plan. On a shared machine the raw p99 measures the scheduler as much
 as the policy, so the learned policy's decision is also timed :data:`REPEATS` times in place
-(its ``decide`` is pure given the history) and ``learned_decision_p99_of_median_ms`` is the p99
-over decisions of each decision's median time: the cost of the computation itself. Validation QoE is on the fixed
-validation split of the training traces (``configs/abr.yaml`` split settings).
+(its request and :func:`~streamlab.models.abr.decide.decide` are pure given the downloads so far)
+and ``learned_decision_p99_of_median_ms`` is the p99 over decisions of each decision's median
+time: the cost of the computation itself. Validation QoE is on the fixed validation split of the
+training traces (``configs/abr.yaml`` split settings).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from streamlab.models.abr.decide import decide  # noqa: E402
 from streamlab.models.abr.env import play_all  # noqa: E402
 from streamlab.models.abr.policies.base import Observation, Policy  # noqa: E402
+from streamlab.models.abr.policies.learned import LearnedPolicy  # noqa: E402
 from streamlab.models.abr.qoe import summarize  # noqa: E402
 from streamlab.models.abr.registry import make_policy  # noqa: E402
 from streamlab.models.abr.simulator import Simulator  # noqa: E402
@@ -51,12 +54,11 @@ class _Timed(Policy):
         started = time.perf_counter()
         level = self.inner.select(obs)
         self.samples_ms.append((time.perf_counter() - started) * 1000.0)
-        decide = getattr(self.inner, "decide", None)
-        if decide is not None and not obs.end_of_video:
+        if isinstance(self.inner, LearnedPolicy) and not obs.end_of_video:
             times = []
             for _ in range(REPEATS):
                 started = time.perf_counter()
-                decide(obs.buffer_s, obs.last_level, obs.chunk_index)
+                decide(self.inner, self.inner.request_for(obs), max_horizon=None)
                 times.append((time.perf_counter() - started) * 1000.0)
             self.median_ms.append(float(np.median(times)))
         return level

@@ -17,9 +17,9 @@ GRID = r"""
 import json, sys, tempfile, time
 from pathlib import Path
 from streamlab.core.ray_runtime import init_ray
-from streamlab.pipelines.ladder.settings import load_ladder_settings
-from streamlab.pipelines.ladder.source import inspect_source
-from streamlab.pipelines.ladder.trials import build_grid, run_grid
+from streamlab.models.ladder.settings import load_ladder_settings
+from streamlab.streaming.transcode.per_title.source import inspect_source
+from streamlab.streaming.transcode.per_title.trials import build_grid, run_grid
 init_ray(num_cpus=int(sys.argv[2]))
 settings = load_ladder_settings(["grid.h264.preset=fast", "grid.h264.crf=[20,26,32,38]", "grid.heights=[360,240]"])
 facts = inspect_source(Path(sys.argv[1]), 1.0)

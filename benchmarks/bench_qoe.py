@@ -30,11 +30,11 @@ TARGET_P99_MS = 10.0
 def run() -> dict:
     import torch
 
+    from streamlab.models.qoe.detect import detect_file
     from streamlab.models.qoe.settings import load_settings
     from streamlab.models.qoe.streaming import StreamingDetector
-    from streamlab.pipelines.qoe.detect import detect_file
-    from streamlab.pipelines.qoe.simulate import simulate, write_simulation
     from streamlab.training.qoe.registry import load_model
+    from streamlab.training.qoe.simulate import simulate, write_simulation
 
     torch.set_num_threads(1)
     settings = load_settings([f"population.start_epoch_s={1767571200 + 19 * 3600}"])

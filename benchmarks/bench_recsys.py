@@ -1,7 +1,7 @@
 """Recommender benchmark: training time per model, and one-viewer recommend latency with online features.
 
 Training times are on the protocol's training part of MovieLens-100k (80k rows). Latency is the
-serving path of :class:`streamlab.training.recsys.serving.OnlineRecommender`: a Feast online-store read of
+serving path of :class:`streamlab.serving.recommend.OnlineRecommender`: a Feast online-store read of
 the viewer's aggregates (SQLite) plus ranking the merged candidates with the deep model and the
 real-time ranker, measured over many single-viewer requests.
 """
@@ -24,8 +24,9 @@ REQUESTS = 200
 def run() -> dict:
     from streamlab.features.settings import load_feature_settings
     from streamlab.features.store import build, open_store
-    from streamlab.training.recsys.data import load_training_data
-    from streamlab.training.recsys.serving import OnlineRecommender
+    from streamlab.models.recsys.contract import RecommendRequest
+    from streamlab.models.recsys.dataset import load_training_data
+    from streamlab.serving.recommend import OnlineRecommender
 
     full = load_training_data(project.raw_data_dir() / "ml-100k" / "ml-100k.inter")
     train, _ = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
@@ -45,19 +46,19 @@ def run() -> dict:
     online = OnlineRecommender(pipeline, open_store(feature_settings))
     rng = np.random.default_rng(0)
     viewers = rng.choice(data.user_ids, size=REQUESTS)
-    online.recommend(str(viewers[0]))  # warm caches
+    online.decide(RecommendRequest(viewer=str(viewers[0])))  # warm caches
     total, feature_ms = [], []
     for viewer in viewers:
         started = time.perf_counter()
         online.viewer_features(str(viewer))
         feature_ms.append((time.perf_counter() - started) * 1e3)
         started = time.perf_counter()
-        online.recommend(str(viewer), 10)
+        online.decide(RecommendRequest(viewer=str(viewer), k=10))
         total.append((time.perf_counter() - started) * 1e3)
     cold = []
     for _ in range(50):
         started = time.perf_counter()
-        online.recommend("viewer-never-seen", 10)
+        online.decide(RecommendRequest(viewer="viewer-never-seen", k=10))
         cold.append((time.perf_counter() - started) * 1e3)
     return {
         "train_s": train_s,

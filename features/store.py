@@ -14,14 +14,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from streamlab.features.aggregates import batch_job
-from streamlab.features.settings import FeatureSettings
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
+from streamlab.data.watch_history import load_watch_history
+from streamlab.features.aggregates import batch_job
+from streamlab.features.settings import FeatureSettings
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -109,16 +110,13 @@ def build(interactions: pd.DataFrame, items: pd.DataFrame, settings: FeatureSett
 
 def build_from_file(interactions: Path | None = None, items: Path | None = None,
                     settings: FeatureSettings | None = None) -> BuildReport:
-    """:func:`build` from an interactions file (default: MovieLens-100k under ``data/raw``), as
-    ``streamlab features build`` and the demo run it."""
+    """:func:`build` from an interactions file (default: MovieLens-100k under ``data/raw``; a ``.item``
+    file beside it is the catalogue), as ``streamlab features build`` and the demo run it."""
     from streamlab.features.settings import load_feature_settings
-    from streamlab.core import project
-    from streamlab.training.recsys.data import load_training_data
 
-    data = load_training_data(interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter", items)
-    catalogue = data.items[["item_id", "genres", "year"]]
-    return build(data.interactions[["user_id", "item_id", "rating", "timestamp"]], catalogue,
-                 settings or load_feature_settings())
+    history = load_watch_history(interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter", items)
+    return build(history.interactions[["user_id", "item_id", "rating", "timestamp"]],
+                 history.catalogue()[["item_id", "genres", "year"]], settings or load_feature_settings())
 
 
 def viewer_feature_refs(store: FeatureStore) -> list[str]:
@@ -147,8 +145,17 @@ def training_set(store: FeatureStore, examples: pd.DataFrame) -> pd.DataFrame:
     return joined.sort_values("_row").drop(columns="_row").reset_index(drop=True)
 
 
-def online_features(store: FeatureStore, user_id: str, item_ids: list[str]) -> tuple[dict, pd.DataFrame]:
+def viewer_features(store: FeatureStore, user_id: str, refs: list[str] | None = None) -> dict[str, Any]:
+    """Serving read: one viewer's aggregates from the online store (``None`` values: not in the store).
+
+    ``refs``: :func:`viewer_feature_refs`, read once by a caller on the request path (it asks the registry).
+    """
+    refs = refs if refs is not None else viewer_feature_refs(store)
+    row = store.get_online_features(features=refs, entity_rows=[{"user_id": str(user_id)}]).to_dict()
+    return {key: values[0] for key, values in row.items()}
+
+
+def online_features(store: FeatureStore, user_id: str, item_ids: list[str]) -> tuple[dict[str, Any], pd.DataFrame]:
     """Serving read: one viewer's features and the candidate titles' features (online store)."""
-    viewer = store.get_online_features(features=viewer_feature_refs(store), entity_rows=[{"user_id": str(user_id)}]).to_dict()
     titles = store.get_online_features(features=title_feature_refs(store), entity_rows=[{"item_id": str(i)} for i in item_ids]).to_dict()
-    return {k: v[0] for k, v in viewer.items()}, pd.DataFrame(titles)
+    return viewer_features(store, user_id), pd.DataFrame(titles)

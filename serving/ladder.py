@@ -1,39 +1,33 @@
-"""``ladder``: a title's features, or a path to its source, in; the per-title ladder out.
+"""``/ladder``: the served side of the ladder family's :func:`~streamlab.models.ladder.decide.decide`.
 
 The served model is the ladder predictor (:class:`streamlab.models.ladder.predictor.LadderPredictor`,
-registered as ``ladder-model`` by ``streamlab ladder train``). The answer is what
-``optimize_ladder(path, "predicted", codec)`` gives, for every requested codec at once: the
-title's features are computed once (SI/TI and one probe encode, seconds of CPU) and both
-codecs' ladders are predicted from them.
+the family's registered model, as :func:`streamlab.core.registry.load_native` loads it). Request
+and response are the family's wire types (:mod:`streamlab.models.ladder.wire`); the decision is
+the one ``streamlab ladder optimize --method predicted`` and ``--ladder per-title`` make, for every
+requested codec from one set of features. What is left here is what only a server needs:
 
-Two ways to ask:
-
-- ``features``: the predictor's inputs already measured (:class:`streamlab.pipelines.ladder.features.TitleFeatures`),
-  e.g. by an ingest that runs its own probe; the answer costs milliseconds.
-- ``path``: a source video the server probes itself. The path must resolve (symlinks and ``..``
-  resolved first) under an allowed root, the raw data dir and the media root by default, so a
-  request cannot make the server read ``/etc/passwd`` or probe whatever it can reach.
+- ``features`` requests go straight to the decision (milliseconds);
+- ``path`` requests name a source video the server probes itself (SI/TI and one probe encode,
+  seconds of CPU). The path must resolve (symlinks and ``..`` resolved first) under an allowed
+  root, the raw data dir and the media root by default, so a request cannot make the server read
+  ``/etc/passwd`` or probe whatever it can reach; at most ``ladder.max_concurrent_probes`` run at once.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
-
-from streamlab.models.ladder.predictor import LadderPredictor
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
-from streamlab.pipelines.ladder.features import TitleFeatures, title_features
-from streamlab.pipelines.ladder.optimize import ladder_from_points
-from streamlab.pipelines.ladder.predict import predicted_points
-from streamlab.pipelines.ladder.schema import Codec, Ladder, LadderRung
-from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
-from streamlab.pipelines.ladder.source import SourceFacts, inspect_source
-from streamlab.serving.registry import ModelLoadError
-from streamlab.streaming.transcode.encode import gop_frames
-
+from streamlab.models.ladder.decide import FEATURES_SOURCE, LadderDecideRequest, decide
+from streamlab.models.ladder.features import TitleFeatures
+from streamlab.models.ladder.predictor import LadderPredictor
+from streamlab.models.ladder.settings import LadderOptimizerSettings, load_ladder_settings
+from streamlab.models.ladder.wire import LadderRequest, LadderResponse
+from streamlab.serving.settings import LadderServingSettings
+from streamlab.streaming.transcode.per_title.features import title_features
+from streamlab.streaming.transcode.per_title.source import UnsuitableSource, inspect_source, segment_s
 
 class PathOutsideRoots(StreamlabError):
     """The requested source resolves outside every allowed root (HTTP 403)."""
@@ -43,62 +37,43 @@ class SourceRefused(StreamlabError):
     """The requested source is missing or not a video the ladder can be built for (HTTP 400)."""
 
 
-class LadderFeatures(BaseModel):
-    """The predictor's title inputs (see :mod:`streamlab.pipelines.ladder.features`), as an ingest measured them."""
-
-    width: int = Field(gt=0, le=16384, description="display width of the source")
-    height: int = Field(gt=0, le=16384)
-    fps: float = Field(gt=0, le=300, description="output frame rate (the source's, capped at the stack's max_fps)")
-    si_mean: float = Field(ge=0, le=1000)
-    si_p90: float = Field(ge=0, le=1000)
-    ti_mean: float = Field(ge=0, le=1000)
-    ti_p90: float = Field(ge=0, le=1000)
-    probe_bpp: float = Field(gt=0, le=100, description="bits per pixel of the x264 ultrafast probe encode")
-    probe_psnr_y: float = Field(gt=0, le=150)
-    probe_qp_p: float = Field(ge=0, le=69)
-    probe_ip_ratio: float = Field(gt=0, le=10_000, description="mean I-frame size / mean P-frame size")
-
-    def title_features(self) -> TitleFeatures:
-        return TitleFeatures(
-            **self.model_dump(), si_max=self.si_p90, ti_max=self.ti_p90, cpu_s=0.0
-        )  # the maxima are not model inputs
+class ProbesBusy(Exception):
+    """Every probe slot stayed busy past ``ladder.queue_timeout_s`` (HTTP 503: retry later)."""
 
 
-class LadderRequest(BaseModel):
-    path: str | None = Field(None, min_length=1, max_length=4096, description="source video under an allowed root")
-    features: LadderFeatures | None = None
-    codecs: list[Codec] = Field(default_factory=lambda: ["h264", "av1"], min_length=1)
-    segment_duration_s: float | None = Field(
-        None, gt=0.5, le=30, description="segment (closed GOP) length; default: the stack's"
-    )
+class LadderEndpoint:
+    """What ``/ladder`` needs besides the model: the ladder config, the allowed roots and the probe slots."""
 
-    @model_validator(mode="after")
-    def _one_input(self) -> LadderRequest:
-        if (self.path is None) == (self.features is None):
-            raise ValueError("send exactly one of 'path' (a source video) or 'features' (the predictor's inputs)")
-        if len(set(self.codecs)) != len(self.codecs):
-            raise ValueError(f"codecs must not repeat; got {self.codecs}")
-        return self
+    def __init__(self, serving: LadderServingSettings, settings: LadderOptimizerSettings | None = None) -> None:
+        from streamlab.streaming.ingest.settings import load_streaming_settings
 
+        self.serving = serving
+        self.settings = settings or load_ladder_settings()
+        self.max_fps = load_streaming_settings().transcode.max_fps
+        self.roots = allowed_roots(serving.allowed_roots)
+        self.probe_slots = threading.BoundedSemaphore(serving.max_concurrent_probes)
 
-class LadderResponse(BaseModel):
-    rungs: list[LadderRung] = Field(description="every requested codec's rungs, each codec highest bitrate first")
-    codecs: list[Codec]
-    segment_duration_s: float
-    source: Literal["path", "features"]
-    model_version: str
-    features: LadderFeatures
-    decision_cpu_s: float
-    notes: list[str]
-
-
-def load_ladder_predictor(directory: Path) -> LadderPredictor:
-    """The registry loader: the skops model folder (``card.json`` + per-codec models) inside a version."""
-    cards = sorted(Path(directory).rglob("card.json"), key=lambda p: len(p.parts))
-    for card in cards:
-        if any(card.parent.glob("*.skops")):
-            return LadderPredictor.load(card.parent)
-    raise ModelLoadError(f"{directory}: no ladder model folder (card.json beside *.skops) inside this version")
+    def answer(self, request: LadderRequest, predictor: LadderPredictor, name: str, version: str) -> LadderResponse:
+        """Features or a path in, every requested codec's ladder out; a refused source raises a StreamlabError."""
+        settings = self.settings
+        if request.segment_duration_s is not None:
+            settings = settings.model_copy(update={"segment_duration_s": request.segment_duration_s})
+        if request.features is not None:
+            features, source, label = request.features.title_features(), "features", FEATURES_SOURCE
+        else:
+            path = resolve_request_path(request.path, self.roots)
+            if not self.probe_slots.acquire(timeout=self.serving.queue_timeout_s):
+                raise ProbesBusy(f"every probe slot stayed busy for {self.serving.queue_timeout_s:g} s; retry later")
+            try:
+                features = probe_path(path, settings, self.max_fps)
+            finally:
+                self.probe_slots.release()
+            source, label = "path", str(path)
+        decide_request = LadderDecideRequest(
+            features=features, codecs=request.codecs, segment_duration_s=segment_s(settings), source=label
+        )
+        decision = decide(decide_request, predictor, settings, origin=f"models:/{name}/{version}")
+        return LadderResponse.of(decision, features, source, version)
 
 
 def allowed_roots(configured: list[Path]) -> list[Path]:
@@ -126,55 +101,9 @@ def resolve_request_path(raw: str, roots: list[Path]) -> Path:
     return resolved
 
 
-def facts_from_features(features: LadderFeatures, segment_duration_s: float) -> SourceFacts:
-    """What the predictor and the rules need to know about a source they do not see."""
-    return SourceFacts(
-        path=Path("<features>"),
-        width=features.width,
-        height=features.height,
-        fps=features.fps,
-        fps_out=None,
-        frames=0,
-        duration_s=0.0,
-        segment_duration_s=segment_duration_s,
-        gop_frames=gop_frames(features.fps, segment_duration_s),
-        bitrate_kbps=0.0,
-    )
-
-
-def probe_path(path: Path, settings: LadderOptimizerSettings, max_fps: float) -> tuple[SourceFacts, TitleFeatures]:
+def probe_path(path: Path, settings: LadderOptimizerSettings, max_fps: float) -> TitleFeatures:
     """Inspect and probe a source (seconds of CPU); an unsuitable source is a :class:`SourceRefused`."""
-    from streamlab.pipelines.ladder.source import UnsuitableSource
-
     try:
-        facts = inspect_source(path, settings.segment_s(), max_fps)
-        return facts, title_features(facts, settings.predictor)
+        return title_features(inspect_source(path, segment_s(settings), max_fps), settings.predictor)
     except UnsuitableSource as exc:
         raise SourceRefused(str(exc)) from None
-
-
-def predict_ladders(
-    predictor: LadderPredictor,
-    facts: SourceFacts,
-    features: TitleFeatures,
-    codecs: list[Codec],
-    settings: LadderOptimizerSettings,
-    origin: str,
-) -> list[Ladder]:
-    """One predicted ladder per codec from one set of features, exactly as ``predicted_ladder`` builds it."""
-    ladders = []
-    for codec in codecs:
-        points = predicted_points(predictor, features, facts, codec, settings)
-        notes = [
-            f"model {origin}",
-            f"SI {features.si_mean:.1f} TI {features.ti_mean:.1f} probe {features.probe_bpp:.3f} bpp",
-        ]
-        search = ladder_from_points(
-            facts, codec, settings, points, method="predicted", decision_cpu_s=features.cpu_s, notes=notes
-        )
-        ladders.append(search.ladder)
-    return ladders
-
-
-def as_request_features(features: TitleFeatures) -> LadderFeatures:
-    return LadderFeatures(**features.model_dump(include=set(LadderFeatures.model_fields)))

@@ -1,54 +1,31 @@
 """``qoe/ingest`` and ``qoe/alerts``: player beacons in, per-event scores and alerts out.
 
-The served model is the QoE detector (:class:`streamlab.models.qoe.model.QoeModel`, registered as
-``qoe-detector`` by ``streamlab qoe train``). Scoring is stateful: windows close as event time
-passes and alerts need consecutive windows, so the service keeps **one**
-:class:`~streamlab.models.qoe.streaming.StreamingDetector` for every caller, guarded by a lock (BentoML
-runs handlers on several threads). When the registry alias moves, the next request starts a new
-detector on the new version (its windows start empty); alerts opened so far are kept.
+The served model is the QoE family's registered detector (:data:`streamlab.models.qoe.family.FAMILY`),
+loaded as its native :class:`~streamlab.models.qoe.model.QoeModel` (no adapter). Scoring is
+stateful: windows close as event time passes and alerts need consecutive windows, so the service
+keeps **one** :class:`~streamlab.models.qoe.streaming.StreamingDetector` for every caller, guarded by
+a lock (BentoML runs handlers on several threads), and hands each request to the family's one
+decision (:func:`streamlab.models.qoe.decide.decide`). When the registry alias moves, the next request
+starts a new detector on the new version (its windows start empty); alerts opened so far are kept.
 
 The body is a JSON list of events (the telemetry schema, :mod:`streamlab.models.qoe.telemetry`): the web
 player batches its beacons. An invalid event is rejected with its reason in the answer and
-counted in the metrics, never dropped silently; the valid events beside it are scored.
+counted in the metrics, never dropped silently; the valid events beside it are scored. The answers
+are the family's wire types (:class:`~streamlab.models.qoe.decide.QoeIngestResponse`,
+:class:`~streamlab.models.qoe.decide.QoeAlertsResponse`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from streamlab.models.qoe.alerts import Alert
-from streamlab.models.qoe.streaming import EventScore, StreamingDetector
-from streamlab.serving.registry import LoadedModel, ModelLoadError
-
-
-class QoeIngestResponse(BaseModel):
-    scores: list[EventScore]
-    """One per event, in request order: accepted (with its window's scores) or rejected (with why)."""
-    accepted: int
-    rejected: int
-    alerts_opened: list[Alert]
-    model_version: str
-
-
-class QoeAlertsResponse(BaseModel):
-    alerts: list[Alert]
-    model_version: str | None
-    windows_closed: int
-
-
-def load_qoe_detector(directory: Path) -> Any:
-    """The registry loader: the detector artifact folder (``model.json``) inside a ``qoe-detector`` version."""
-    from streamlab.models.qoe.model import QoeModel
-
-    found = sorted(Path(directory).rglob("model.json"), key=lambda p: len(p.parts))
-    if not found:
-        raise ModelLoadError(f"{directory}: no QoE detector artifact (model.json) inside this version")
-    return QoeModel.load(found[0].parent)
+from streamlab.models.qoe.decide import AlertRequest, QoeAlertsResponse, QoeIngestResponse, decide
+from streamlab.models.qoe.model import QoeModel
+from streamlab.models.qoe.streaming import StreamingDetector
+from streamlab.serving.registry import LoadedModel
 
 
 class QoeIngestor:
@@ -61,25 +38,18 @@ class QoeIngestor:
         self._alerts: OrderedDict[str, Alert] = OrderedDict()
         self._max_alerts = max_alerts_kept
 
-    def ingest(self, loaded: LoadedModel[Any], events: list[Any]) -> QoeIngestResponse:
+    def ingest(self, loaded: LoadedModel[QoeModel], events: list[Any]) -> QoeIngestResponse:
         with self._lock:
             if self._detector is None or self._version != loaded.version:
                 self._detector = StreamingDetector(loaded.model)
                 self._version = loaded.version
-            scores, opened = self._detector.ingest(events)
-            for alert in opened:
+            answer = decide(self._detector, AlertRequest(events=events))
+            for alert in answer.alerts_opened:
                 self._alerts[alert.id] = alert
                 self._alerts.move_to_end(alert.id)
             while len(self._alerts) > self._max_alerts:
                 self._alerts.popitem(last=False)
-        accepted = sum(1 for s in scores if s.accepted)
-        return QoeIngestResponse(
-            scores=scores,
-            accepted=accepted,
-            rejected=len(scores) - accepted,
-            alerts_opened=opened,
-            model_version=loaded.version,
-        )
+        return QoeIngestResponse(**dict(answer), model_version=loaded.version)
 
     def alerts(self) -> QoeAlertsResponse:
         with self._lock:

@@ -1,101 +1,82 @@
-"""Register known-good models in the current MLflow store: for tests, the benchmark and a demo.
+"""Put known-good models in the registry: the committed ones, and a small recommender fitted in seconds.
 
-``register_abr_checkpoint`` logs a ``learned.npz`` + ``.json`` checkpoint exactly as
-``streamlab abr train`` does (models-from-code pyfunc, the checkpoint as artifacts);
-``register_ladder_predictor`` and ``register_qoe_detector`` log a committed model folder exactly as
-``streamlab ladder train`` / ``streamlab qoe train`` register theirs; ``register_small_recommender`` fits a small real pipeline on MovieLens-100k (EASE + time-aware
-popularity, no deep model: ~5 s) without touching the recommender's state files.
+What ``streamlab serve register-defaults``, the demo, the tests and the serving benchmark use so a
+fresh store can serve at once. Every version is logged through the one lifecycle
+(:func:`streamlab.core.registry.log_model`, in the family's own experiment), exactly as training
+logs its models; only the alias handling differs: ``register`` points the alias at the new
+version without the gate (a test or an operator asked for that version), ``register_defaults``
+touches only aliases that are unset.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-ABR_MODEL = "abr-policy"
-RECSYS_MODEL = "recsys"
-LADDER_MODEL = "ladder-model"
-QOE_MODEL = "qoe-detector"
-EXPERIMENT = "serving"
+from streamlab.core import registry, tracking
+from streamlab.models.abr import family as abr_family
+from streamlab.models.families import FAMILIES, MODULES, family, has_committed_model
+
+COMMITTED = tuple(key for key in MODULES if has_committed_model(key))
+"""Families with a committed model in the package (abr, ladder, qoe); recsys is fitted instead."""
 
 
-def register_abr_checkpoint(checkpoint: Path, alias: str | None = "champion", name: str = ABR_MODEL) -> str:
-    """Register ``checkpoint`` as a new version of ``name``; point ``alias`` at it; return the version."""
-    from streamlab.core import tracking
+def register(key: str, artifacts: dict[str, Path] | None = None, alias: str | None = "champion",
+             metric: float | None = None) -> str:
+    """Register ``artifacts`` (default: the family's committed model) as a new version of family ``key``.
 
-    mlflow = tracking.configure()
-    pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "abr" / "pyfunc_model.py"
-    with tracking.start_run(EXPERIMENT, run_name="register-abr-policy"):
-        info = mlflow.pyfunc.log_model(
-            name="abr_policy",
-            python_model=str(pyfunc_file),
-            artifacts={"checkpoint": str(checkpoint), "settings": str(Path(checkpoint).with_suffix(".json"))},
-            pip_requirements=["numpy", "mlflow", "pandas"],
-            registered_model_name=name,
-        )
-    version = str(info.registered_model_version)
+    The committed model's metric comes from its card, so a later training run is gated against it.
+    ``alias`` is pointed at the new version without the gate (``None``: left alone). Returns the version.
+    """
+    module = MODULES[key]
+    spec = family(key)
+    if artifacts is None:
+        artifacts = module.committed_artifacts()
+        metric = module.committed_metric() if metric is None else metric
+    with tracking.start_run(spec.experiment, run_name=f"register-{spec.name}"):
+        version = registry.log_model(spec, artifacts, metric).version
     if alias:
-        mlflow.MlflowClient().set_registered_model_alias(name, alias, version)
+        registry.set_alias(spec, alias, version)
     return version
 
 
-def set_alias(name: str, alias: str, version: str) -> None:
-    from streamlab.core import tracking
-
-    tracking.configure().MlflowClient().set_registered_model_alias(name, alias, version)
-
-
-def register_small_recommender(workdir: Path, alias: str = "champion") -> str:
-    """Fit a small real pipeline on MovieLens-100k, register it as ``recsys`` at ``alias``; return the version."""
-    from streamlab.models.recsys.pipeline import HybridPipeline
-    from streamlab.core import project
-    from streamlab.core import tracking
-    from streamlab.training.recsys.artifacts import log_and_register, save_pipeline
-    from streamlab.training.recsys.data import load_training_data
-    from streamlab.training.recsys.train import load_settings
-
-    folder = project.raw_data_dir() / "ml-100k"
-    data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
-    settings = load_settings(
-        [
-            "deep.enabled=false",
-            "blend.components=[ease,time_popularity]",
-            "blend.rounds=1",
-            "ranker.learn_watch_weight=false",
-        ]
-    )
-    path = save_pipeline(HybridPipeline(settings).fit(data), Path(workdir) / "pipeline.pkl")
-    with tracking.start_run(EXPERIMENT, run_name="register-recsys"):
-        _, version = log_and_register(path, RECSYS_MODEL, alias)
-    return str(version)
+def register_abr_checkpoint(checkpoint: Path, alias: str | None = "champion") -> str:
+    """Register an ABR checkpoint (``.npz`` + ``.json``, the committed chunk-size table) as ``abr-policy``."""
+    artifacts = abr_family.checkpoint_artifacts(checkpoint, abr_family.COMMITTED_VIDEO_SIZES)
+    return register("abr", artifacts, alias, abr_family.checkpoint_metric(Path(checkpoint).with_suffix(".json")))
 
 
-def register_ladder_predictor(model_dir: Path | None = None, alias: str | None = "champion") -> str:
-    """Register a ladder predictor folder (default: the committed one) as ``ladder-model``, as training does."""
-    from streamlab.models.ladder.predictor import DEFAULT_DIR
-    from streamlab.core import tracking
+def register_small_recommender(workdir: Path | None = None, alias: str = "champion") -> str:
+    """Fit the small real recommender on MovieLens-100k (seconds) and register it, gated; returns the version."""
+    from streamlab.training.recsys.train import train_small
 
-    mlflow = tracking.configure()
-    pyfunc_file = Path(__file__).resolve().parents[1] / "training" / "ladder" / "pyfunc.py"
-    with tracking.start_run(EXPERIMENT, run_name="register-ladder-model"):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(pyfunc_file),
-            artifacts={"model": str(model_dir or DEFAULT_DIR)},
-            pip_requirements=["scikit-learn", "skops", "pandas", "numpy"],
-            registered_model_name=LADDER_MODEL,
-        )
-    version = str(info.registered_model_version)
-    if alias:
-        set_alias(LADDER_MODEL, alias, version)
-    return version
+    return train_small(workdir, alias).version
 
 
-def register_qoe_detector(artifact_dir: Path | None = None, alias: str | None = "champion") -> str:
-    """Register a QoE detector folder (default: the committed ``sequence`` detector) as ``qoe-detector``."""
-    from streamlab.models.qoe.weights import default_dir
-    from streamlab.core import tracking
-    from streamlab.training.qoe.registry import log_and_register
+@dataclass(frozen=True)
+class DefaultRegistration:
+    name: str
+    version: str
+    registered: bool
+    """False: the alias already pointed at a version, which was left alone."""
 
-    with tracking.start_run(EXPERIMENT, run_name="register-qoe-detector"):
-        _, version = log_and_register(artifact_dir or default_dir(), QOE_MODEL, alias)
-    return str(version)
+
+def register_defaults(keys: list[str] | None = None, alias: str = "champion",
+                      workdir: Path | None = None) -> list[DefaultRegistration]:
+    """For each family whose ``alias`` is unset, register its committed model (recsys: the small fit)."""
+    done = []
+    for key in keys or list(FAMILIES):
+        spec = family(key)
+        try:
+            done.append(DefaultRegistration(spec.name, registry.resolve(spec.name, alias), False))
+            continue
+        except registry.RegistryError:
+            pass
+        version = register(key, alias=alias) if key in COMMITTED else register_small_recommender(workdir, alias)
+        done.append(DefaultRegistration(spec.name, version, True))
+    return done
+
+
+def register_all(alias: str = "champion") -> list[DefaultRegistration]:
+    """All four families at ``alias`` (where unset): what a fresh store needs to serve everything."""
+    return register_defaults(list(FAMILIES), alias)

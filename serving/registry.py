@@ -116,11 +116,11 @@ class ServedModel(Generic[T]):
             return True
 
     def _load(self, version: str) -> T:
-        _, native = registry.load_native(self.name, version)
         try:
+            _, native = registry.load_native(self.name, version)
             return self.adapt(native)
-        except ModelLoadError:
-            raise
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"models:/{self.name}/{version} refused at load: {exc}") from None
         except Exception as exc:  # any loader failure refuses the version, whatever its type
             raise ModelLoadError(f"models:/{self.name}/{version} refused at load: {_first_line(exc)}") from None
 

@@ -4,7 +4,7 @@ One service, one process: on 2 cores a second service process would cost more th
 Each model is a :class:`~streamlab.serving.registry.ServedModel` following its registry alias. Without a
 loaded version ``abr/decide`` still answers, from BOLA; ``recommend``, ``ladder`` and
 ``qoe/ingest`` answer 503 and their callers fall back (catalog: the popular list; ingest: the
-fixed ladder, see :mod:`streamlab.pipelines.ladder.service_client`). Fallbacks are counted in
+fixed ladder, see :mod:`streamlab.streaming.transcode.per_title.service_client`). Fallbacks are counted in
 ``streamlab_serving_fallbacks_total{endpoint,reason}``; ``/readyz`` is 200 only when every
 enabled model is loaded.
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import threading
 import time
 from dataclasses import asdict
 from http import HTTPStatus
@@ -48,27 +47,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from streamlab.core.errors import StreamlabError
-from streamlab.serving import metrics
-from streamlab.serving.abr import AbrDecideRequest, AbrDecision, decide_bola, decide_learned, load_abr_policy
-from streamlab.serving.ladder import (
-    LadderRequest,
-    LadderResponse,
-    allowed_roots,
-    as_request_features,
-    facts_from_features,
-    load_ladder_predictor,
-    predict_ladders,
-    probe_path,
-    resolve_request_path,
-)
+from streamlab.models.abr.decide import AbrDecideRequest, AbrDecision
+from streamlab.models.abr.family import FAMILY as ABR
+from streamlab.serving import abr, metrics
+from streamlab.models.ladder.family import FAMILY as LADDER
+from streamlab.models.ladder.wire import LadderRequest, LadderResponse
+from streamlab.models.recsys.contract import RecommendRequest, RecommendResponse
+from streamlab.models.recsys.family import FAMILY as RECSYS
+from streamlab.serving.ladder import LadderEndpoint, ProbesBusy
 from streamlab.serving.qoe import QoeIngestor, load_qoe_detector
-from streamlab.serving.recommend import (
-    RecommendedTitle,
-    RecommendRequest,
-    RecommendResponse,
-    make_recommend_loader,
-    popular_reason,
-)
+from streamlab.serving.recommend import adapt_recommender
 from streamlab.serving.registry import AliasWatcher, ServedModel
 from streamlab.serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
 
@@ -184,17 +172,18 @@ class StreamlabServing:
         self.settings = settings = current_settings()
         self.models: dict[str, ServedModel[Any]] = {}
         if settings.models.abr.enabled:
-            self.models["abr"] = ServedModel(settings.models.abr.name, settings.models.abr.alias, load_abr_policy)
+            self.models["abr"] = ServedModel(settings.models.abr.registered_name(ABR), settings.models.abr.alias)
         if settings.models.recommend.enabled:
             spec = settings.models.recommend
-            self.models["recommend"] = ServedModel(spec.name, spec.alias, make_recommend_loader(spec.feature_store))
+            self.models["recommend"] = ServedModel(spec.registered_name(RECSYS), spec.alias,
+                                                   adapt_recommender(spec.feature_store))
         if settings.models.ladder.enabled:
             spec = settings.models.ladder
-            self.models["ladder"] = ServedModel(spec.name, spec.alias, load_ladder_predictor)
+            self.models["ladder"] = ServedModel(spec.registered_name(LADDER), spec.alias)
         if settings.models.qoe.enabled:
             spec = settings.models.qoe
             self.models["qoe"] = ServedModel(spec.name, spec.alias, load_qoe_detector)
-        self._init_ladder()
+        self.ladder = LadderEndpoint(settings.ladder)
         self.qoe = QoeIngestor(settings.qoe.max_alerts_kept)
         for served in self.models.values():
             served.listeners.append(metrics.record_model)
@@ -202,15 +191,6 @@ class StreamlabServing:
             served.listeners.append(freeze_heap)
         freeze_heap()
         self.watcher = AliasWatcher(list(self.models.values()), settings.watch_interval_s).start()
-
-    def _init_ladder(self) -> None:
-        from streamlab.pipelines.ladder.settings import load_ladder_settings
-        from streamlab.streaming.ingest.settings import load_streaming_settings
-
-        self.ladder_settings = load_ladder_settings()
-        self.max_fps = load_streaming_settings().transcode.max_fps
-        self.ladder_roots = allowed_roots(self.settings.ladder.allowed_roots)
-        self.probe_slots = threading.BoundedSemaphore(self.settings.ladder.max_concurrent_probes)
 
     def __is_ready__(self) -> bool:
         """``/readyz``: every enabled model has a loaded version."""
@@ -231,30 +211,12 @@ class StreamlabServing:
         started = time.perf_counter()
         request = AbrDecideRequest.model_construct(**fields)  # BentoML validated it (input_spec) already
         served = self.models.get("abr")
-        loaded = served.current if served else None
-        source, version = "fallback", None
-        if loaded is None:
-            rung, reason = decide_bola(request)
-            metrics.FALLBACKS.labels(endpoint="abr/decide", reason="no_model").inc()
-        else:
-            try:
-                rung, reason = decide_learned(
-                    loaded.model, request, self.settings.abr.max_samples, self.settings.abr.horizon_chunks
-                )
-                source, version = "model", loaded.version
-            except Exception as exc:  # noqa: BLE001 - a model failure must not fail the player
-                rung, reason = decide_bola(request)
-                reason += f" (model failed: {exc})"
-                metrics.FALLBACKS.labels(endpoint="abr/decide", reason="model_error").inc()
-        metrics.REQUESTS.labels(endpoint="abr/decide", outcome="ok" if source == "model" else "fallback").inc()
+        decision, fallback = abr.answer(request, served.current if served else None, self.settings.abr)
+        if fallback is not None:
+            metrics.FALLBACKS.labels(endpoint="abr/decide", reason=fallback).inc()
+        metrics.REQUESTS.labels(endpoint="abr/decide", outcome="ok" if fallback is None else "fallback").inc()
         metrics.LATENCY.labels(endpoint="abr/decide").observe(time.perf_counter() - started)
-        return AbrDecision(
-            rung=rung,
-            bitrate_kbps=request.ladder[rung].bitrate_kbps,
-            reason=reason,
-            source=source,
-            model_version=version,
-        )
+        return decision
 
     @bentoml.api(route="/recommend", input_spec=RecommendRequest)
     async def recommend(self, **fields: Any) -> RecommendResponse:
@@ -275,22 +237,17 @@ class StreamlabServing:
         if loaded is None:
             metrics.REQUESTS.labels(endpoint="recommend", outcome="error").inc()
             raise ModelNotReady("no recommender version is loaded yet; see /models/status")
-        if loaded.model.online is None:
-            items, personal = loaded.model.recommend(request)
+        served_model = loaded.model
+        if served_model.store is None:
+            response = served_model.decide(request)
         else:
-            items, personal = await run_in_threadpool(loaded.model.recommend, request)
-        if not personal:  # the catalog's fallback (popular titles), answered by the model's own cold start
+            response = await run_in_threadpool(served_model.decide, request)
+        if response.source != "model":  # the catalog's fallback (popular titles), answered by the model's own cold start
             metrics.FALLBACKS.labels(endpoint="recommend", reason="unknown_viewer").inc()
-        reason = "ranked for this viewer" if personal else popular_reason(request.context)
-        titles = [RecommendedTitle(title=t, score=s, reason=reason) for t, s in items]
+        response.model_version = loaded.version
         metrics.REQUESTS.labels(endpoint="recommend", outcome="ok").inc()
         metrics.LATENCY.labels(endpoint="recommend").observe(time.perf_counter() - started)
-        return RecommendResponse(
-            viewer=request.viewer,
-            titles=titles,
-            source="model" if personal else "popular",
-            model_version=loaded.version,
-        )
+        return response
 
     @bentoml.api(route="/ladder", input_spec=LadderRequest)
     def ladder(self, **fields: Any) -> LadderResponse:
@@ -306,39 +263,15 @@ class StreamlabServing:
         if loaded is None:
             metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
             raise ModelNotReady("no ladder model version is loaded yet; see /models/status")
-        settings = self.ladder_settings
-        if request.segment_duration_s is not None:
-            settings = settings.model_copy(update={"segment_duration_s": request.segment_duration_s})
         try:
-            if request.features is not None:
-                facts = facts_from_features(request.features, settings.segment_s())
-                features, source = request.features.title_features(), "features"
-            else:
-                path = resolve_request_path(request.path, self.ladder_roots)
-                if not self.probe_slots.acquire(timeout=self.settings.ladder.queue_timeout_s):
-                    raise Busy(
-                        f"every probe slot stayed busy for {self.settings.ladder.queue_timeout_s:g} s; retry later"
-                    )
-                try:
-                    facts, features = probe_path(path, settings, self.max_fps)
-                finally:
-                    self.probe_slots.release()
-                source = "path"
-            origin = f"models:/{loaded.name}/{loaded.version}"
-            ladders = predict_ladders(loaded.model, facts, features, request.codecs, settings, origin)
+            response = self.ladder.answer(request, loaded.model, loaded.name, loaded.version)
+        except ProbesBusy as exc:
+            metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
+            raise Busy(str(exc)) from None
         except StreamlabError as exc:  # outside the roots, missing, not a video, no model for a codec
             # 400 with the reason: BentoML blanks the body of a 403, and the caller needs the why.
             metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
             raise bentoml.exceptions.InvalidArgument(str(exc)) from None
         metrics.REQUESTS.labels(endpoint="ladder", outcome="ok").inc()
         metrics.LATENCY.labels(endpoint="ladder").observe(time.perf_counter() - started)
-        return LadderResponse(
-            rungs=[rung for ladder in ladders for rung in ladder.rungs],
-            codecs=request.codecs,
-            segment_duration_s=facts.segment_duration_s,
-            source=source,
-            model_version=loaded.version,
-            features=as_request_features(features),
-            decision_cpu_s=round(features.cpu_s, 2),
-            notes=ladders[0].notes,
-        )
+        return response

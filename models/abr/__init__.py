@@ -4,4 +4,9 @@ Three layers, as in Pensieve-PPO: the simulator core (:mod:`streamlab.models.abr
 :mod:`streamlab.models.abr.video`, :mod:`streamlab.models.abr.simulator`), the session wrapper that plays one video
 over one trace and scores it (:mod:`streamlab.models.abr.env`), and the policies behind one interface
 (:mod:`streamlab.models.abr.policies`), looked up by name in :mod:`streamlab.models.abr.registry`.
+
+The learned decision exists once, :func:`streamlab.models.abr.decide.decide`, with its typed
+request/response (the ``abr/decide`` wire contract); the simulator's policy, the server, the
+headless player and the registered pyfunc (:mod:`streamlab.models.abr.pyfunc`) all call it. The
+registered model is declared once in :mod:`streamlab.models.abr.family`.
 """

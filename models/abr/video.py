@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamlab.models.abr.errors import VideoSizeError
+from streamlab.core import project
+from streamlab.models.abr.errors import VideoSizeError, VideoSizesMissingError
 
 BITRATES_KBPS: tuple[int, ...] = (300, 750, 1200, 1850, 2850, 4300)
 """The Pensieve ladder (kbit/s), lowest first."""
@@ -43,6 +44,17 @@ class Video:
 
     def next_sizes_bytes(self, chunk: int) -> np.ndarray:
         return self.sizes_bytes[:, min(chunk, self.sizes_bytes.shape[1] - 1)]
+
+
+def default_video_dir() -> Path:
+    """``<raw data dir>/abr/video_sizes`` (``streamlab data fetch`` puts it there); a clear error when it is not."""
+    directory = project.raw_data_dir() / "abr" / "video_sizes"
+    if not directory.is_dir():
+        raise VideoSizesMissingError(
+            f"no chunk-size tables at {directory} (the default): pass --video-sizes DIR with video_size_0..5, "
+            "or fetch the data with `streamlab data fetch`"
+        )
+    return directory
 
 
 def load_video(directory: Path, levels: int = len(BITRATES_KBPS), total_chunks: int = TOTAL_CHUNKS) -> Video:

@@ -2,7 +2,7 @@
 
 For a grid point (size, CRF) of a title the model predicts two things: the log of bits per pixel
 (bitrate normalised by the point's pixels per second, which makes sizes comparable) and the VMAF
-against the source. Inputs are the title's features (:mod:`streamlab.pipelines.ladder.features`) plus the
+against the source. Inputs are the title's features (:mod:`streamlab.models.ladder.features`) plus the
 point's log pixel count, its scale relative to the source and its CRF.
 
 Gradient-boosted trees (scikit-learn's ``HistGradientBoostingRegressor``) with *monotonic
@@ -30,7 +30,7 @@ POINT_FEATURES = ["log_point_pixels", "scale", "crf"]
 MODEL_FILES = {"rate": "rate.skops", "vmaf": "vmaf.skops"}
 CARD = "card.json"
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
-"""The committed default artifact: ``--method predicted`` works on a fresh machine without training."""
+"""The committed default artifact (package data): ``--method predicted`` works on a fresh machine without training."""
 
 TRUSTED_TYPES = {
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",

@@ -1,9 +1,13 @@
 """QoE telemetry, scores and anomaly detection (issue 7).
 
-Layers: :mod:`streamlab.models.qoe.telemetry` (the typed event schema), :mod:`streamlab.models.qoe.scores` (session
+Layers: :mod:`streamlab.models.qoe.telemetry` (the typed event schema) and :mod:`streamlab.models.qoe.ingest`
+(parsing files and records, every reject accounted for), :mod:`streamlab.models.qoe.scores` (session
 scores), :mod:`streamlab.models.qoe.windows` (events to per-group window counts), :mod:`streamlab.models.qoe.detectors`
 (rule, robust z, IsolationForest, sequence autoencoder behind one interface),
-:mod:`streamlab.models.qoe.attribution` and :mod:`streamlab.models.qoe.alerts` (cause dimension, alert records) and
-:mod:`streamlab.models.qoe.streaming` (event-by-event scoring). Simulation, file ingestion and Ray Data batch
-scoring live in :mod:`streamlab.pipelines.qoe`.
+:mod:`streamlab.models.qoe.model` (attribution and the one alert rule) and :mod:`streamlab.models.qoe.alerts`
+(alert records), scored by :mod:`streamlab.models.qoe.decide` (the typed decision, over
+:mod:`streamlab.models.qoe.streaming`) or in batch by :mod:`streamlab.models.qoe.detect` (local or Ray Data).
+:mod:`streamlab.models.qoe.evaluate` judges alerts against :mod:`streamlab.models.qoe.labels`;
+:mod:`streamlab.models.qoe.family` declares the registered model. The simulated world that trains and
+tests the detectors (population, incidents, the ABR outcome library) lives in :mod:`streamlab.training.qoe`.
 """

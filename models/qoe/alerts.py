@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 from pydantic import BaseModel
 
 Severity = Literal["minor", "major", "critical"]
@@ -110,6 +111,15 @@ class AlertTracker:
         for key in list(self.open):
             self._close(key)
         return sorted(self.closed, key=lambda a: (a.start, a.dimension, a.value))
+
+
+ALERT_COLUMNS: tuple[str, ...] = tuple(Alert.model_fields)
+
+
+def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
+    """One row per alert, ``evidence`` as JSON text (a flat frame: the registered pyfunc's output)."""
+    rows = [{**a.model_dump(), "evidence": json.dumps(a.evidence, sort_keys=True)} for a in alerts]
+    return pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
 
 
 def write_alerts(alerts: list[Alert], path: Path) -> None:

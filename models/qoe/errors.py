@@ -1,15 +1,19 @@
-"""User-facing errors of the QoE area (the CLI prints them as one line and exits 2)."""
+"""User-facing errors of the QoE area: each is a usage error (exit 2), the input named on the command line is wrong.
 
-from streamlab.core.errors import StreamlabError
+A registry that cannot resolve or load a detector raises :class:`streamlab.core.registry.RegistryError`
+instead (a run-time failure, exit 1).
+"""
+
+from streamlab.core.errors import UsageError
 
 
-class TelemetryError(StreamlabError):
+class TelemetryError(UsageError):
     """An events file cannot be read at all (missing, wrong format); bad *lines* are rejects instead."""
 
 
-class IncidentSpecError(StreamlabError):
-    """An ``--incidents`` SPEC is malformed or names an unknown kind, dimension or value."""
+class IncidentSpecError(UsageError):
+    """An ``--incidents`` SPEC or a labels file is malformed or names an unknown kind, dimension or value."""
 
 
-class DetectorError(StreamlabError):
-    """A detector name, artifact or model URI is unknown or unusable."""
+class DetectorError(UsageError):
+    """A detector name, artifact, engine or model URI is unknown or unusable."""

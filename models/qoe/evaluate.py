@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from streamlab.models.qoe.alerts import Alert
-from streamlab.pipelines.qoe.incidents import Incident
+from streamlab.models.qoe.labels import Incident
 
 SLACK_S = 60.0
 """An alert that closes at most this long before an incident starts, or detects this soon after it ends, still overlaps."""

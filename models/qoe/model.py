@@ -1,9 +1,10 @@
 """The trained QoE detector: baselines + one window detector + calibrated threshold + attribution.
 
-:class:`QoeModel` is what ``streamlab qoe train`` saves, what the registry holds as ``qoe-detector``
-and what batch, Ray Data and streaming scoring load. :meth:`QoeModel.window_causes` is the one
-scoring routine: it turns the units of a span of windows into attributed causes, so a single
-process, a Ray Data shard and the streaming detector all decide the same way.
+:class:`QoeModel` is what ``streamlab qoe train`` saves, what the registry holds (the family's
+pyfunc, :mod:`streamlab.models.qoe.pyfunc`, keeps it as its model) and what batch, Ray Data and
+streaming scoring load. :meth:`QoeModel.decide_window` is the one alert rule: a single process and
+a Ray Data shard (:meth:`QoeModel.window_causes` over a span of windows) and the streaming detector
+(one window as it closes) all call it, so they decide the same way.
 
 **Attribution** (why the *most specific* dimension wins): in every window, the groups whose score
 exceeds the threshold are candidates. They are ranked by total binomial surprise, which is
@@ -30,7 +31,8 @@ No pickle anywhere, so a registry download cannot run code on load.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,8 @@ class QoeModel:
     score: ScoreSettings
     cusum_threshold: float = float("inf")
     """The slow lane's decision interval ``h`` (:mod:`streamlab.models.qoe.cusum`); infinite turns the lane off."""
+    validation: dict[str, Any] = field(default_factory=dict)
+    """Incident metrics on the days training held back (:meth:`streamlab.models.qoe.evaluate.Metrics.summary`), recorded in ``model.json``."""
 
     @property
     def cusum_reference(self) -> float:
@@ -108,38 +112,62 @@ class QoeModel:
             return []
         warm = self.history_windows - self.lookback
         groups, seqs, scores, valid, _ = self.grid_scores(units, first - warm, last)
-        threshold = self.detector.threshold
-        fast = scores > threshold
+        fast = scores > self.detector.threshold
         lane = bool(np.isfinite(self.cusum_threshold))
         # Without the slow lane only flagged windows need work; with it every window moves the sums.
         windows = range(scores.shape[1]) if lane else np.flatnonzero(fast[:, warm:].any(axis=0)) + warm
         sums = np.zeros(len(groups))
-        index = {g: i for i, g in enumerate(groups)}
         win = units["window"].to_numpy()
         causes: list[Cause] = []
         last_named: dict[Group, int] = {}
         for w_rel in windows:
-            slow = np.zeros(len(groups), dtype=bool)
-            if lane:
-                sums = cusum_path(scores[:, w_rel:w_rel + 1], valid[:, w_rel:w_rel + 1], threshold,
-                                  self.cusum_reference, sums, self.cusum_cap)[:, 0]
-                slow = (sums > self.cusum_threshold) & valid[:, w_rel] & ~fast[:, w_rel]
-            candidates = [int(i) for i in np.flatnonzero(fast[:, w_rel] | slow)]
-            if not candidates:
-                continue
             window = first - warm + int(w_rel)
-            lo = np.searchsorted(win, window - self.lookback, side="left")
-            hi = np.searchsorted(win, window, side="right")
-            span = units.iloc[lo:hi]
-            found = self.attribute(window, candidates, groups, seqs[:, w_rel, -1], scores[:, w_rel], span,
-                                   {int(i) for i in np.flatnonzero(slow)}, self.ongoing(last_named, window))
-            for c in found:
-                last_named[(c.dimension, c.value)] = window
-            if lane and found:
-                sums[[index[g] for g in self.explained_groups(found, span) if g in index]] = 0.0
+
+            def span(window: int = window) -> pd.DataFrame:
+                lo = np.searchsorted(win, window - self.lookback, side="left")
+                hi = np.searchsorted(win, window, side="right")
+                return units.iloc[lo:hi]
+
+            found, sums = self.decide_window(window, groups, seqs[:, w_rel, -1], scores[:, w_rel], valid[:, w_rel],
+                                             sums, span, last_named)
             if w_rel >= warm:
                 causes.extend(found)
         return causes
+
+    def decide_window(self, window: int, groups: list[Group], feats: np.ndarray, scores: np.ndarray,
+                      valid: np.ndarray, sums: np.ndarray, span_units: Callable[[], pd.DataFrame],
+                      last_named: dict[Group, int]) -> tuple[list[Cause], np.ndarray]:
+        """The alert rule for one closed window: which groups are causes, and the slow lane's sums after it.
+
+        The one place the decision is made, for batch (:meth:`window_causes`, local or a Ray Data
+        shard) and streaming (:class:`~streamlab.models.qoe.streaming.StreamingDetector`) alike. A group is a
+        candidate when its score passes the threshold (fast lane) or its slow-lane sum passes the
+        decision interval (:mod:`streamlab.models.qoe.cusum`); candidates are attributed (:meth:`attribute`)
+        on ``span_units()`` (the units of the ``lookback + 1`` windows ending at ``window``, built
+        only when there is a candidate). ``last_named`` (cause → last window named) is updated in
+        place; the sums of groups the causes explain restart. ``feats``, ``scores`` (``-inf`` where
+        not ``valid``), ``valid`` and ``sums`` are per group, in the order of ``groups``.
+        """
+        threshold = self.detector.threshold
+        fast = scores > threshold
+        slow = np.zeros(len(groups), dtype=bool)
+        lane = bool(np.isfinite(self.cusum_threshold))
+        if lane:
+            sums = cusum_path(scores[:, None], valid[:, None], threshold, self.cusum_reference, sums,
+                              self.cusum_cap)[:, 0]
+            slow = (sums > self.cusum_threshold) & valid & ~fast
+        candidates = [int(i) for i in np.flatnonzero(fast | slow)]
+        if not candidates:
+            return [], sums
+        span = span_units()
+        causes = self.attribute(window, candidates, groups, feats, scores, span,
+                                {int(i) for i in np.flatnonzero(slow)}, self.ongoing(last_named, window))
+        for c in causes:
+            last_named[(c.dimension, c.value)] = window
+        if lane and causes:
+            index = {g: i for i, g in enumerate(groups)}
+            sums[[index[g] for g in self.explained_groups(causes, span) if g in index]] = 0.0
+        return causes, sums
 
     def ongoing(self, last_named: dict[Group, int], window: int) -> set[Group]:
         """Causes named within ``close_after_windows`` before ``window``: the alerts still open."""
@@ -293,7 +321,7 @@ class QoeModel:
                    "length": self.detector.length, "state": self.detector.state(), "weights": files,
                    "cusum_threshold": self.cusum_threshold if np.isfinite(self.cusum_threshold) else None,
                    "detection": self.detection.model_dump(), "score": self.score.model_dump(),
-                   "baselines": self.baselines.to_dict()}
+                   "baselines": self.baselines.to_dict(), **({"validation": self.validation} if self.validation else {})}
         (directory / "model.json").write_text(json.dumps(payload, indent=1) + "\n")
         return directory
 
@@ -312,7 +340,8 @@ class QoeModel:
         detector.load_weights(Path(directory))
         cusum = data.get("cusum_threshold")
         return cls(detector, Baselines.from_dict(data["baselines"]), DetectionSettings(**data["detection"]),
-                   ScoreSettings(**data["score"]), float("inf") if cusum is None else float(cusum))
+                   ScoreSettings(**data["score"]), float("inf") if cusum is None else float(cusum),
+                   dict(data.get("validation") or {}))
 
 
 def sequences(feats: np.ndarray, length: int) -> np.ndarray:

@@ -94,8 +94,8 @@ class TrainingSettings(BaseModel):
     days: float = Field(1.0, gt=0)
     calibration_seeds: int = Field(2, ge=0)
     target_false_alerts_per_day: float = Field(0.5, ge=0)
-    registered_model: str = "qoe-detector"
     alias: str = "champion"
+    """Where a newly registered detector goes if its validation F1 beats the version there (the registry's gate)."""
     detector: str = "sequence"
     sequence: SequenceSettings = SequenceSettings()
     iforest: IForestSettings = IForestSettings()

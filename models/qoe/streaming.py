@@ -3,15 +3,17 @@
 :class:`StreamingDetector` keeps per-session counters (:class:`~streamlab.models.qoe.windows.UnitBuilder`),
 per-group counts for the open window and the ``context_windows - 1`` before it, and each group's
 last ``length - 1`` window features for the sequence model. When an event's timestamp passes the
-open window, the window closes: every group is scored at once, attribution runs on the buffered
-units, and alerts open or close. An event older than the open window (late delivery) counts in the
+open window, the window closes: every group is scored at once, the alert rule
+(:meth:`~streamlab.models.qoe.model.QoeModel.decide_window`, the same one batch scoring calls) runs on the
+buffered units, and alerts open or close. An event older than the open window (late delivery) counts in the
 open window. Memory is bounded by live sessions plus a few windows of units. The slow lane's per-group sums
 (:mod:`streamlab.models.qoe.cusum`) are one float per group.
 
-Call :meth:`StreamingDetector.ingest` with a batch of events (dicts, JSON strings or schema models);
-it returns one :class:`EventScore` per event (accepted or rejected with a reason) and the alerts
-that opened while ingesting. :meth:`StreamingDetector.flush` closes the open window and returns
-every alert with its final end.
+Callers go through :func:`streamlab.models.qoe.decide.decide` (a typed request of events in, a
+typed response out); :meth:`StreamingDetector.ingest` takes a batch of events (dicts, JSON strings
+or schema models) and returns one :class:`EventScore` per event (accepted or rejected with a reason)
+and the alerts that opened while ingesting. :meth:`StreamingDetector.flush` closes the open window
+and returns every alert with its final end.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from streamlab.models.qoe.alerts import Alert, AlertTracker
-from streamlab.models.qoe.cusum import cusum_path
 from streamlab.models.qoe.features import FEATURES, Group, features, units_in
+from streamlab.models.qoe.ingest import describe_error
 from streamlab.models.qoe.model import QoeModel
 from streamlab.models.qoe.telemetry import DIMENSIONS, EVENT_ADAPTER, Heartbeat, SessionSummary
 from streamlab.models.qoe.windows import COUNT_COLUMNS, SYMPTOMS, UNIT_COLUMNS, UnitBuilder
@@ -76,8 +78,6 @@ class StreamingDetector:
                 event = raw if isinstance(raw, (Heartbeat, SessionSummary)) else (
                     EVENT_ADAPTER.validate_json(raw) if isinstance(raw, (str, bytes)) else EVENT_ADAPTER.validate_python(raw))
             except ValidationError as exc:
-                from streamlab.pipelines.qoe.ingest import describe_error
-
                 scores.append(EventScore(accepted=False, reason=f"invalid event: {describe_error(exc)}"))
                 continue
             window = math.floor(event.timestamp / self.window_s)
@@ -161,25 +161,13 @@ class StreamingDetector:
         if valid.any():
             idx = np.flatnonzero(valid)
             scores[idx] = self.model.detector.score(seq[idx], [self.groups[i] for i in idx])
-        causes = []
-        threshold = self.model.detector.threshold
-        fast = scores > threshold
-        slow = np.zeros(g, dtype=bool)
-        if np.isfinite(self.model.cusum_threshold):
-            self.cusum = cusum_path(scores[:, None], valid[:, None], threshold, self.model.cusum_reference, self.cusum,
-                                    self.model.cusum_cap)[:, 0]
-            slow = (self.cusum > self.model.cusum_threshold) & valid & ~fast
-        flagged = np.flatnonzero(fast | slow)
-        if len(flagged):
+
+        def span_units() -> pd.DataFrame:
             rows = [u for w in range(window - self.model.lookback, window + 1) for u in self.units.get(w, [])]
-            span_units = pd.DataFrame(rows, columns=list(UNIT_COLUMNS))
-            causes = self.model.attribute(window, [int(i) for i in flagged], self.groups, feats, scores, span_units,
-                                          {int(i) for i in np.flatnonzero(slow)}, self.model.ongoing(self.last_named, window))
-            for c in causes:
-                self.last_named[(c.dimension, c.value)] = window
-            if causes and np.isfinite(self.model.cusum_threshold):
-                reset = [self.index[k] for k in self.model.explained_groups(causes, span_units) if k in self.index]
-                self.cusum[reset] = 0.0
+            return pd.DataFrame(rows, columns=list(UNIT_COLUMNS))
+
+        causes, self.cusum = self.model.decide_window(window, self.groups, feats, scores, valid, self.cusum, span_units,
+                                                      self.last_named)
         opened = self.tracker.feed(window, causes)
         if self.length > 1:
             self.history = np.concatenate([self.history[:, 1:], feats[:, None, :]], axis=1)

@@ -55,6 +55,10 @@ class Recommender(ABC):
         """Scores for viewers ``users`` (codes) over every title: shape ``(len(users), n_items)``."""
 
     # -- shared surface ------------------------------------------------------------------
+    def knows(self, viewer: str) -> bool:
+        """True when ``viewer`` has a row in the data the model was fitted on (else: cold start)."""
+        return self.data.user_index(viewer) is not None
+
     def _code(self, viewer: str) -> int:
         code = self.data.user_index(viewer)
         if code is None:

@@ -8,10 +8,13 @@ score a title nobody has watched yet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from streamlab.data.watch_history import WatchHistory, catalogue, load_watch_history, natural_key
 
 
 @dataclass
@@ -37,19 +40,9 @@ class RecsysData:
         items: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
     ) -> RecsysData:
-        catalogue = list(items["item_id"]) if items is not None else []
-        known = set(catalogue)
-        extra = sorted(set(interactions["item_id"]) - known, key=_natural)
-        item_ids = np.array(catalogue + extra, dtype=object)
-        user_ids = np.array(sorted(set(interactions["user_id"]), key=_natural), dtype=object)
-        aligned_items = pd.DataFrame({"item_id": item_ids})
-        if items is not None:
-            aligned_items = aligned_items.merge(items, on="item_id", how="left")
-        aligned_items["genres"] = [g if isinstance(g, tuple) else () for g in aligned_items.get("genres", [()] * len(item_ids))]
-        if "year" not in aligned_items:
-            aligned_items["year"] = np.nan
-        if "title" not in aligned_items:
-            aligned_items["title"] = aligned_items["item_id"]
+        aligned_items = catalogue(interactions, items)
+        item_ids = aligned_items["item_id"].to_numpy(dtype=object)
+        user_ids = np.array(sorted(set(interactions["user_id"]), key=natural_key), dtype=object)
         aligned_users = pd.DataFrame({"user_id": user_ids})
         if users is not None:
             aligned_users = aligned_users.merge(users, on="user_id", how="left")
@@ -57,6 +50,10 @@ class RecsysData:
         data.interactions["u"] = data.interactions["user_id"].map(data._user_index).astype(np.int64)
         data.interactions["i"] = data.interactions["item_id"].map(data._item_index).astype(np.int64)
         return data
+
+    @classmethod
+    def from_history(cls, history: WatchHistory) -> RecsysData:
+        return cls.build(history.interactions, history.items, history.users)
 
     def with_interactions(self, interactions: pd.DataFrame) -> RecsysData:
         """Same viewer and title index, other interactions (e.g. the training part of a split)."""
@@ -117,9 +114,10 @@ class RecsysData:
         return out, names
 
 
-def _natural(value: str) -> tuple[int, object]:
-    """Numeric ids sort numerically, others lexically after them."""
-    try:
-        return (0, int(value))
-    except ValueError:
-        return (1, value)
+def load_training_data(interactions: Path | str, items: Path | None = None, users: Path | None = None) -> RecsysData:
+    """The files of one data set, indexed (the one loader of ``train``, ``evaluate``, ``tune``, benchmarks).
+
+    Without ``items``/``users`` the RecBole siblings beside ``interactions`` are used when present
+    (:func:`streamlab.data.watch_history.load_watch_history`).
+    """
+    return RecsysData.from_history(load_watch_history(interactions, items, users))

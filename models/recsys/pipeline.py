@@ -18,8 +18,9 @@ ranker (rules and diversity apply), not an error.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,12 @@ class FitReport:
     inner_ndcg_ranked: float
     watch_weight: float
     fit_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def validation_ndcg(self) -> float:
+        """The family's promotion metric: inner validation NDCG@k of the final ranked list when the
+        context model's weight was learned (``inner_ndcg_ranked``), else of the blend."""
+        return self.inner_ndcg_blend if np.isnan(self.inner_ndcg_ranked) else self.inner_ndcg_ranked
 
 
 class HybridPipeline(Recommender):
@@ -169,7 +176,7 @@ class HybridPipeline(Recommender):
         self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
         self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
 
-    def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context], online: Sequence[dict] | None = None) -> np.ndarray:
+    def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context], online: Sequence[Mapping[str, Any]] | None = None) -> np.ndarray:
         """(viewers × pool × features): component z-scores, title, viewer, affinity·genres, context.
 
         ``online`` (one Feast online-store row per viewer) replaces the in-process viewer
@@ -263,7 +270,7 @@ class HybridPipeline(Recommender):
             self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
         return self._signals(pool, contexts)
 
-    def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None, online: Sequence[dict] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None, online: Sequence[Mapping[str, Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Final lists (title codes, scores) for known viewers, through the whole pipeline."""
         ctx = self._contexts(self.data, users, contexts)
         scores = ComponentScores(self.models, users, ctx, self.settings.blend.candidates_per_component)
@@ -302,14 +309,16 @@ class HybridPipeline(Recommender):
         np.put_along_axis(out, top, values + 1e3, axis=1)
         return out
 
-    def recommend(self, viewer: str, k: int = 10, exclude_seen: bool = True, context: Context | None = None) -> list[tuple[str, float]]:
+    def recommend(self, viewer: str, k: int = 10, exclude_seen: bool = True, context: Context | None = None,
+                  online: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+        """The shared interface, plus ``online``: the viewer's Feast online-store row (see :meth:`_pair_features`)."""
         try:
             code = self._code(viewer)
         except UnknownViewerError:
             return self.cold_start(k, context)
         if not exclude_seen:
             return super().recommend(viewer, k, exclude_seen, context)
-        top, scores = self.rank_users(np.array([code]), k, [context] if context else None)
+        top, scores = self.rank_users(np.array([code]), k, [context] if context else None, [online] if online else None)
         return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]
 
 

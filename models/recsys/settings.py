@@ -125,5 +125,10 @@ class RecsysSettings(BaseModel):
     deep: DeepSettings = DeepSettings()
     ranker: RankerSettings = RankerSettings()
     tune: TuneSettings = TuneSettings()
-    experiment: str = "recsys"
-    registered_model: str = "recsys"
+
+
+def load_settings(overrides: list[str] | None = None) -> RecsysSettings:
+    """``configs/recsys.yaml`` with ``key=value`` overrides (the CLI's trailing arguments)."""
+    from streamlab.core.config import load_config
+
+    return load_config("recsys", RecsysSettings, overrides)

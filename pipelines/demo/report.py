@@ -182,6 +182,9 @@ def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outc
         "stage_seconds": facts.get("stage_seconds"),
         "total_s": facts.get("total_s"),
         "experiments": sorted({m.experiment for m in trained} | {EXPERIMENT}),
+        "models": [{"family": m.family, "registered_model": m.registered_model, "version": m.version,
+                    "champion_version": m.champion_version, "promoted": None if m.promotion is None else m.promotion.promoted,
+                    "promotion": m.outcome, "metrics": m.metrics} for m in trained],
         "tracking_uri": tracking.tracking_uri(),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -219,8 +222,10 @@ def _alert_row(alert: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
 
 def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str, str], alerts: list[dict[str, Any]],
           facts: dict[str, Any], out_dir: Path) -> str:
-    models = [{"family": m.family, "registered model": f"{m.registered_model}@champion", "version": m.version,
-               "MLflow experiment": m.experiment, "train s": round(m.seconds), **m.metrics} for m in trained]
+    models = [{"family": m.family, "registered model": m.registered_model, "this run": f"v{m.version}",
+               "serving @champion": f"v{m.champion_version}", "MLflow experiment": m.experiment,
+               "train s": round(m.seconds), **m.metrics} for m in trained]
+    gate = [{"family": m.family, "promotion (the family's metric decides)": m.outcome} for m in trained]
     v = summary["viewers"]
     viewers = [{"sessions": v.get("sessions"), "failed": v.get("failed_sessions"), "mean QoE": v.get("mean_qoe"),
                 "mean startup s": v.get("mean_startup_s"), "rebuffer s": v.get("total_rebuffer_s"),
@@ -241,7 +246,7 @@ def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str
 <h1>streamlab: the whole loop</h1>
 <p>Total {summary.get('total_s')} s. Review the runs in MLflow (<code>.venv/bin/mlflow ui --backend-store-uri
 {html.escape(str(summary['tracking_uri']))}</code>), experiments: <b>{html.escape(', '.join(summary['experiments']))}</b>.</p>
-<h2>Models trained and served</h2>{_table(models)}
+<h2>Models trained and served</h2>{_table(models)}{_table(gate)}
 <h2>Ladder chosen by the <code>ladder</code> service</h2><img src="data:image/png;base64,{images['ladder']}">
 <p>Ladder source: {html.escape(str(facts.get('ingest', {}).get('ladder', '')))}; DRM: {html.escape(str(facts.get('ingest', {}).get('drm', '')))}</p>
 <h2>Viewers</h2>{_table(viewers)}<img src="data:image/png;base64,{images['sessions']}">

@@ -3,7 +3,7 @@
 1. data: fetch and verify the datasets (``streamlab data fetch``);
 2. features: build the Feast store (duckdb offline, SQLite online) from MovieLens;
 3. train: the four models on small budgets with Ray, each registered in MLflow and promoted to
-   ``@champion`` (:mod:`streamlab.pipelines.demo.train`);
+   ``@champion`` only when it beats the champion there (:mod:`streamlab.pipelines.demo.train`);
 4. serve: BentoML (``recommend``, ``ladder``, ``abr/decide``, ``qoe/ingest``, following the
    ``champion`` aliases), the licence server and the edge → shield → origin tiers;
 5. ingest: a real clip, its ladder asked from the ``ladder`` service, encrypted (CENC ClearKey);
@@ -136,7 +136,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
     with stages("features", "MovieLens aggregates → Feast (duckdb offline, SQLite online)"):
         facts["features"] = {"skipped": True} if "features" in settings.skip else _build_features()
 
-    with stages("train", "four models on small budgets (Ray), registered in MLflow, promoted to @champion"):
+    with stages("train", "four models on small budgets (Ray), registered in MLflow, promoted to @champion if better"):
         trained = registered_champions() if "train" in settings.skip else train_all(settings.train, say)
 
     with ExitStack() as running:  # everything started below stops when the demo ends, however it ends
@@ -295,10 +295,11 @@ def _edge_stats(url: str) -> dict[str, Any]:
 
 
 def _detect(events: Path, out_dir: Path) -> dict[str, Any]:
-    from streamlab.pipelines.qoe.detect import detect_file
+    from streamlab.models.families import FAMILIES
+    from streamlab.models.qoe.detect import detect_file
     from streamlab.training.qoe.registry import load_model
 
-    model = load_model("models:/qoe-detector@champion")
+    model = load_model(FAMILIES["qoe"].uri())
     result, ingest = detect_file(model, events)
     alerts = [a.model_dump(mode="json") if hasattr(a, "model_dump") else dict(a) for a in result.alerts]
     (out_dir / "alerts.jsonl").write_text("".join(json.dumps(a) + "\n" for a in alerts))
@@ -322,6 +323,6 @@ def _print_review_hints(trained: list[TrainedModel], services: dict[str, Any]) -
 
     say("review in MLflow:  .venv/bin/mlflow ui --backend-store-uri " + tracking.tracking_uri())
     say("   experiments: " + ", ".join(sorted({m.experiment for m in trained} | {"demo"})))
-    say("   models: " + ", ".join(f"{m.registered_model}@champion (v{m.version})" for m in trained))
+    say("   models: " + ", ".join(f"{m.registered_model}@champion (v{m.champion_version})" for m in trained))
     say("run the services yourself: `.venv/bin/streamlab serve start` and `.venv/bin/streamlab stream serve`")
 

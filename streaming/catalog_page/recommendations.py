@@ -1,7 +1,8 @@
 """The catalog list for a viewer: ``/recommend`` within its budget, else the local popular list.
 
 The origin calls the model server itself (server-side: the page works without JavaScript and the
-viewer id never leaves the signed link). The whole call, connect included, must finish within
+viewer id never leaves the signed link), in the recommender family's wire contract
+(:mod:`streamlab.models.recsys.contract`). The whole call, connect included, must finish within
 ``recommend.timeout_ms``; anything else (timeout, refused, 5xx such as "no recommender loaded",
 an answer that does not parse) shows :func:`popular_items` instead and says why.
 """
@@ -14,8 +15,10 @@ from typing import Literal
 
 import anyio
 import httpx
+from pydantic import ValidationError
 
 from streamlab.core import project
+from streamlab.models.recsys.contract import RecommendRequest, RecommendResponse
 from streamlab.streaming.catalog_page.popular import movie_names, popular_items
 from streamlab.streaming.catalog_page.settings import CatalogPageSettings
 
@@ -54,11 +57,7 @@ async def catalog_for(
         return await _fallback(None, settings, names, None, "signed out", started)
     if not settings.serving_base:
         return await _fallback(viewer_id, settings, names, "disabled", "no serving_url configured", started)
-    body = {
-        "viewer": viewer_id,
-        "k": rec.k,
-        "context": {"timestamp_s": time.time() if now_s is None else now_s, "device": rec.device},
-    }
+    body = RecommendRequest.of(viewer_id, rec.k, time.time() if now_s is None else now_s, rec.device).model_dump(mode="json")
     try:
         with anyio.fail_after(rec.timeout_ms / 1000.0):
             response = await client.post(f"{settings.serving_base}/recommend", json=body)
@@ -71,17 +70,14 @@ async def catalog_for(
     if response.status_code != 200:
         return await _fallback(viewer_id, settings, names, "http_error", f"HTTP {response.status_code}", started)
     try:
-        payload = response.json()
-        source: ListSource = "model" if payload["source"] == "model" else "popular"
-        items = [
-            CatalogItem(
-                str(t["title"]), names.get(str(t["title"]), f"title {t['title']}"), float(t["score"]), str(t["reason"])
-            )
-            for t in payload["titles"]
-        ]
-        version = payload.get("model_version")
-    except (ValueError, KeyError, TypeError) as exc:
-        return await _fallback(viewer_id, settings, names, "bad_response", f"unreadable answer: {exc}", started)
+        answer = RecommendResponse.model_validate_json(response.content)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "body"
+        return await _fallback(viewer_id, settings, names, "bad_response", f"unreadable answer: {where}: {problem['msg']}", started)
+    source: ListSource = "model" if answer.source == "model" else "popular"
+    items = [CatalogItem(t.title, names.get(t.title, f"title {t.title}"), t.score, t.reason) for t in answer.titles]
+    version = answer.model_version
     return CatalogList(viewer_id, source, items, None, version, (time.perf_counter() - started) * 1000.0)
 
 

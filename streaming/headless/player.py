@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from streamlab.models.abr.decide import AbrDecideRequest, Rung, ThroughputSample
 from streamlab.models.abr.qoe import TraceScore, chunk_qoe, score_trace
 from streamlab.models.abr.traces import Trace
 from streamlab.core.errors import StreamlabError
-from streamlab.serving.abr import AbrDecideRequest, Rung, ThroughputSample
 from streamlab.streaming.headless.manifest import PlayerTitle
 from streamlab.streaming.headless.policies import AbrPolicy
 from streamlab.streaming.headless.settings import HeadlessSettings

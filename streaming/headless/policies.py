@@ -1,7 +1,8 @@
 """How the headless player picks the next rung: locally, or by asking ``abr/decide`` with a budget.
 
-Every policy answers the same typed request (:class:`streamlab.serving.abr.AbrDecideRequest`), so the
-player builds one state and the comparison is policy against policy, not protocol against
+Every policy answers the same typed request with the family's own decisions
+(:mod:`streamlab.models.abr.decide`: the wire contract of ``abr/decide`` and the one ``decide``), so
+the player builds one state and the comparison is policy against policy, not protocol against
 protocol. :class:`RemotePolicy` is what a production player does: one HTTP call with a hard
 timeout (50 ms by default), BOLA when it fails or is late, and the fallback counted.
 """
@@ -13,7 +14,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from streamlab.serving.abr import AbrDecideRequest, decide_bola, decide_learned
+from streamlab.models.abr.decide import AbrDecideRequest, decide, decide_bola
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class BolaPolicy:
     name = "bola"
 
     def choose(self, request: AbrDecideRequest) -> Choice:
-        rung, reason = decide_bola(request)
-        return Choice(rung, reason, "local")
+        decision = decide_bola(request)
+        return Choice(decision.rung, decision.reason, "local")
 
     def close(self) -> None:
         pass
@@ -55,8 +56,8 @@ class LocalLearnedPolicy:
         self.policy = policy or load_learned()
 
     def choose(self, request: AbrDecideRequest) -> Choice:
-        rung, reason = decide_learned(self.policy, request)
-        return Choice(rung, reason, "local")
+        decision = decide(self.policy, request)
+        return Choice(decision.rung, decision.reason, "local")
 
     def close(self) -> None:
         pass
@@ -90,8 +91,8 @@ class RemotePolicy:
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             self.fallbacks += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
-            rung, reason = decide_bola(request)
-            return Choice(rung, f"{reason} (fallback: {type(exc).__name__})", "fallback")
+            decision = decide_bola(request)
+            return Choice(decision.rung, f"{decision.reason} (fallback: {type(exc).__name__})", "fallback")
 
     def close(self) -> None:
         self.client.close()

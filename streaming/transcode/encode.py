@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from streamlab.core.errors import StreamlabError
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.transcode.encoder_args import codec_args
 from streamlab.streaming.transcode.ladder import Rung
 
 INIT_SEGMENT = "init.mp4"
@@ -114,8 +115,6 @@ def video_args(job: EncodeJob) -> list[str]:
 
 def _per_title_video_args(job: EncodeJob, filters: list[str]) -> list[str]:
     """A per-title rung: the optimizer's encoder settings (capped CRF, preset, codec), same GOP and CMAF output."""
-    from streamlab.pipelines.ladder.encoder_args import codec_args
-
     rung = job.rung
     assert rung is not None and rung.encoder is not None
     args = ["-i", str(job.source), "-map", _stream(job, "v"), "-an", "-sn", "-dn", "-vf", ",".join(filters)]

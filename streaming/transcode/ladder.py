@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from streamlab.core.errors import StreamlabError
-from streamlab.pipelines.ladder.schema import EncoderSettings
+from streamlab.models.ladder.schema import EncoderSettings
 
 Codec = Literal["h264", "hevc", "av1"]
 

@@ -20,8 +20,8 @@ import sys
 import traceback
 from pathlib import Path
 
-import click
 import typer
+from typer._click import exceptions as click_errors  # typer vendors its own Click: its exception types
 
 from streamlab.cli import abr, catalog, data, demo, drm, features, ladder, qoe, recsys, serve, stream
 from streamlab.cli.lifecycle import add_lifecycle_commands
@@ -122,19 +122,18 @@ def run(argv: list[str] | None = None) -> int:
     except StreamlabError as exc:
         _error(str(exc))
         return exc.exit_code
-    except click.exceptions.NoArgsIsHelpError as exc:
-        typer.echo(exc.ctx.get_help() if exc.ctx is not None else str(exc))
+    except click_errors.NoArgsIsHelpError:  # the help was printed already; asking for nothing is a usage error
         return USAGE_EXIT
-    except click.exceptions.UsageError as exc:
+    except click_errors.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
         _error(f"{exc.format_message()}{hint}")
         return USAGE_EXIT
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         _error("aborted")
         return 130
-    except click.exceptions.ClickException as exc:
+    except click_errors.ClickException as exc:
         _error(exc.format_message())
         return exc.exit_code or RUNTIME_EXIT
     except KeyboardInterrupt:

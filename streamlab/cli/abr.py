@@ -15,28 +15,23 @@ app = typer.Typer(help="Adaptive bitrate: a faithful Pensieve simulator, baselin
                   no_args_is_help=True)
 
 
-def _default_video_dir() -> Path:
-    from streamlab.core import project
-
-    return project.raw_data_dir() / "abr" / "video_sizes"
-
-
 @app.command()
 def evaluate(
     policy: Annotated[str, typer.Option(help="bba, rate, bola, robustmpc, oracle, learned; a comma list or 'all'")],
     traces: Annotated[Path, typer.Option(help="directory of throughput traces (time s, Mbit/s per line)")],
     out: Annotated[Path, typer.Option(help="output directory for logs, summary.json and plots")],
-    video_sizes: Annotated[Path | None, typer.Option(help="directory with video_size_0..5 (default data/raw/abr/video_sizes)")] = None,
-    model: Annotated[str | None, typer.Option(help="learned policy weights: a .npz path or models:/abr-policy@champion (default: the shipped checkpoint)")] = None,
+    video_sizes: Annotated[Path | None, typer.Option(help="directory with video_size_0..5 (default <raw data dir>/abr/video_sizes)")] = None,
+    model: Annotated[str | None, typer.Option(help="learned policy weights: a .npz path or models:/<name>@<alias> (default: the shipped checkpoint)")] = None,
     compat: Annotated[bool, typer.Option("--compat/--no-compat", help="benchmark-compatibility quirks (on: numbers compare with the literature)")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="write the per-trace timelines and the QoE CDF")] = True,
 ) -> None:
     """Play every trace in TRACES with each policy; write per-trace logs, summary.json and plots."""
     from streamlab.models.abr.evaluate import evaluate as run_evaluation
     from streamlab.models.abr.registry import parse_policy_list
+    from streamlab.models.abr.video import default_video_dir
 
     names = parse_policy_list(policy)
-    result = run_evaluation(names, traces, video_sizes or _default_video_dir(), out, compat=compat, model=model,
+    result = run_evaluation(names, traces, video_sizes or default_video_dir(), out, compat=compat, model=model,
                             plots=plots)
     for name in names:
         entry = result.summary[name]
@@ -75,3 +70,5 @@ def train(
             f"rebuffer {100 * entry['rebuffer_ratio']:.2f}%  switches {entry['mean_switches']:.1f}"
         )
     typer.echo(f"wrote {report.checkpoint} (+ .json); MLflow run {report.run_id}")
+    if report.promotion is not None:
+        typer.echo(report.promotion.reason)

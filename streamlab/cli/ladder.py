@@ -23,13 +23,13 @@ def optimize(
     overrides: Overrides = None,
 ) -> None:
     """Choose a ladder for VIDEO and write it as JSON (rungs: size, codec, bitrates, encoder settings, VMAF)."""
-    from streamlab.core.errors import StreamlabError
-    from streamlab.pipelines.ladder.optimize import optimize_ladder
+    from streamlab.core.errors import UsageError
+    from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
 
     if method not in {"fixed", "hull", "predicted"}:
-        raise StreamlabError(f"--method {method!r} is not one of: fixed, hull, predicted")
+        raise UsageError(f"--method {method!r} is not one of: fixed, hull, predicted")
     if codec not in {"h264", "av1"}:
-        raise StreamlabError(f"--codec {codec!r} is not one of: h264, av1")
+        raise UsageError(f"--codec {codec!r} is not one of: h264, av1")
     ladder = optimize_ladder(video, method, codec, overrides)  # type: ignore[arg-type]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(ladder.model_dump_json(indent=1))
@@ -53,8 +53,8 @@ def evaluate(
     overrides: Overrides = None,
 ) -> None:
     """Encode every rung and the fixed ladder, score VMAF vs the source, BD-rate vs fixed, RD plot."""
-    from streamlab.pipelines.ladder.report import evaluate_ladder_file
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.report import evaluate_ladder_file
 
     results, json_path, png_path = evaluate_ladder_file(
         video, ladder, load_ladder_settings(overrides), extend=extend, log_mlflow=mlflow
@@ -78,8 +78,8 @@ def corpus(
     overrides: Overrides = None,
 ) -> None:
     """Build the predictor's corpus (real clips, segments, synthetic lavfi sources) with Ray."""
-    from streamlab.pipelines.ladder.corpus import build_corpus, corpus_dir
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.corpus import build_corpus, corpus_dir
 
     entries = build_corpus(load_ladder_settings(overrides), rebuild=rebuild)
     points = sum(len(e.points) for e in entries)
@@ -88,20 +88,24 @@ def corpus(
 
 @app.command()
 def train(
-    register: Annotated[bool, typer.Option(help="register the model as ladder-model with the configured alias")] = True,
+    register: Annotated[
+        bool, typer.Option(help="register the model; it becomes the configured alias only if it beats the holder")
+    ] = True,
     write_default: Annotated[bool, typer.Option(help="also refresh the committed default artifact")] = False,
     overrides: Overrides = None,
 ) -> None:
-    """Train the ladder predictor on the corpus (grouped CV with Ray), log to MLflow, register `ladder-model`."""
-    from streamlab.pipelines.ladder.corpus import load_corpus
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    """Train the ladder predictor on the corpus (grouped CV with Ray), log to MLflow, register and promote (gated)."""
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.corpus import load_corpus
     from streamlab.training.ladder.train import train_ladder_model
 
-    _, metrics = train_ladder_model(
+    trained = train_ladder_model(
         load_corpus(), load_ladder_settings(overrides), register=register, write_default=write_default
     )
-    for key, value in sorted(metrics.items()):
+    for key, value in sorted(trained.metrics.items()):
         typer.echo(f"  {key}: {value:.2f}")
+    if trained.promotion is not None:
+        typer.echo(trained.promotion.reason)
 
 
 @app.command()
@@ -112,8 +116,8 @@ def report(
 ) -> None:
     """Fixed vs per-title (hull, held-out predicted; H.264, AV1) on real clips: BD-rates, CPU, RD plots."""
     from streamlab.core import project
-    from streamlab.pipelines.ladder.corpus import load_corpus
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.corpus import load_corpus
     from streamlab.training.ladder.real_clips import report_real_clips
 
     settings = load_ladder_settings(overrides)

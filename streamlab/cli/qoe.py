@@ -19,15 +19,15 @@ OVERRIDES = typer.Argument(None, help="config overrides for configs/qoe.yaml, e.
 def simulate(
     out: Path = typer.Option(..., "--out", help="events file: .jsonl (one event per line) or .parquet"),
     seed: int = typer.Option(0, "--seed", help="draws arrivals, sessions and the random incident mix"),
-    incidents: str | None = typer.Option(None, "--incidents", help="SPEC: random (default), random:N, none, a .json/.yaml list, or KIND[(VALUE)][@START][+DURATION];... (see pipelines/qoe/incidents.py)"),
+    incidents: str | None = typer.Option(None, "--incidents", help="SPEC: random (default), random:N, none, a .json/.yaml list, or KIND[(VALUE)][@START][+DURATION];... (see training/qoe/incidents.py)"),
     days: float = typer.Option(1.0, "--days", min=0.001, help="simulated days from population.start_epoch_s"),
     labels: Path | None = typer.Option(None, "--labels", help="ground-truth JSON; default: <out stem>.labels.json beside --out"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Play sessions through the ABR simulator on real traces, with labelled incidents."""
     from streamlab.models.qoe.settings import load_settings
-    from streamlab.pipelines.qoe.simulate import simulate as run
-    from streamlab.pipelines.qoe.simulate import summary_line, write_simulation
+    from streamlab.training.qoe.simulate import simulate as run
+    from streamlab.training.qoe.simulate import summary_line, write_simulation
 
     sim = run(load_settings(overrides), seed, days, incidents)
     written = write_simulation(sim, out, labels)
@@ -38,10 +38,10 @@ def simulate(
 def train(
     detector: str = typer.Option("all", "--detector", help="rule, zscore, iforest, sequence, a comma list, or all"),
     out: Path | None = typer.Option(None, "--out", help="where the artifact directories go (default <state>/qoe/detectors)"),
-    track: bool = typer.Option(True, "--track/--no-track", help="log to MLflow and register training.detector as qoe-detector"),
+    track: bool = typer.Option(True, "--track/--no-track", help="log to MLflow, register training.detector, promote it if it beats the champion"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
-    """Simulate training days, fit and calibrate the detectors, register the primary one."""
+    """Simulate training days, fit, calibrate and validate the detectors, register the primary one."""
     from streamlab.models.qoe.detectors import DETECTORS
     from streamlab.models.qoe.errors import DetectorError
     from streamlab.models.qoe.settings import load_settings
@@ -51,19 +51,20 @@ def train(
     unknown = [n for n in names if n not in DETECTORS]
     if unknown or not names:
         raise DetectorError(f"unknown detector(s) {unknown or detector!r}; valid: {', '.join(DETECTORS)}, or all")
-    settings = load_settings(overrides)
-    result = run(settings, names, out, track)
+    result = run(load_settings(overrides), names, out, track)
     for name, model in result.models.items():
-        typer.echo(f"{name}: threshold {model.detector.threshold:.4g} -> {result.paths[name]}")
-    typer.echo(f"trained in {result.seconds:.0f} s" + (f"; registered {result.model_uri} as models:/{settings.training.registered_model}@{settings.training.alias}"
-                                                         if result.model_uri else ""))
+        typer.echo(f"{name}: threshold {model.detector.threshold:.4g}, validation F1 {result.validation[name].f1:.3f}"
+                   f" -> {result.paths[name]}")
+    typer.echo(f"trained in {result.seconds:.0f} s" + (f"; registered {result.model_uri}" if result.model_uri else ""))
+    if result.promotion is not None:
+        typer.echo(result.promotion.reason)
 
 
 @app.command()
 def detect(
     events: Path = typer.Option(..., "--events", help="telemetry: .jsonl or .parquet"),
     out: Path = typer.Option(Path("alerts.jsonl"), "--out", help="alerts, one JSON object per line"),
-    model: str | None = typer.Option(None, "--model", help="artifact dir, models:/qoe-detector@champion, or a committed detector name; default: the committed sequence detector"),
+    model: str | None = typer.Option(None, "--model", help="artifact dir, a registry URI (models:/<name>@champion), or a committed detector name; default: the committed sequence detector"),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data over time shards)"),
     mode: str = typer.Option("batch", "--mode", help="batch, or stream (event by event, as the ingest endpoint does)"),
 ) -> None:
@@ -71,30 +72,19 @@ def detect(
     import json
 
     from streamlab.models.qoe.alerts import write_alerts
-    from streamlab.pipelines.qoe.ingest import write_rejects
+    from streamlab.models.qoe.detect import detect_file, detect_stream
+    from streamlab.models.qoe.errors import DetectorError
+    from streamlab.models.qoe.ingest import write_rejects
     from streamlab.training.qoe.registry import load_model
 
+    if mode not in ("batch", "stream"):
+        raise DetectorError(f"unknown --mode {mode!r}; valid: batch, stream")
     qoe_model = load_model(model)
     if mode == "stream":
-        from streamlab.models.qoe.streaming import StreamingDetector
-        from streamlab.pipelines.qoe.ingest import iter_jsonl, read_events
-
-        stream = StreamingDetector(qoe_model)
-        if events.suffix.lower() == ".parquet":
-            result = read_events(events)
-            stream.ingest(sorted(result.heartbeats + result.summaries, key=lambda e: e.timestamp))
-        else:
-            from streamlab.models.qoe.errors import TelemetryError
-
-            if not events.is_file():
-                raise TelemetryError(f"{events}: events file not found")
-            scored, _ = stream.ingest(line for line in iter_jsonl(events) if line.strip())
-            rejected = [s for s in scored if not s.accepted]
-            typer.echo(f"stream: {len(scored) - len(rejected)} accepted, {len(rejected)} rejected")
-        alerts = stream.flush()
+        streamed = detect_stream(qoe_model, events)
+        alerts = streamed.alerts
+        typer.echo(f"stream: {streamed.accepted} accepted, {streamed.rejected} rejected")
     else:
-        from streamlab.pipelines.qoe.detect import detect_file
-
         detected, ingest = detect_file(qoe_model, events, engine)
         alerts = detected.alerts
         if ingest.rejects:
@@ -156,8 +146,7 @@ def evaluate(
         raise TelemetryError("give --events and --alerts (and --labels unless it sits beside the events), or --seeds")
     from streamlab.models.qoe.alerts import read_alerts
     from streamlab.models.qoe.evaluate import evaluate as run
-    from streamlab.pipelines.qoe.incidents import read_labels
-    from streamlab.pipelines.qoe.simulate import default_labels_path
+    from streamlab.models.qoe.labels import default_labels_path, read_labels
 
     truth, meta = read_labels(labels or default_labels_path(events))
     edge_region = {e: r for r, es in meta["population"]["regions"].items() for e in es}

@@ -12,6 +12,7 @@ import typer
 app = typer.Typer(help="Recommenders on MovieLens-style watch histories: train, recommend, evaluate, tune.", no_args_is_help=True)
 
 OVERRIDES = typer.Argument(None, help="config overrides for configs/recsys.yaml, e.g. components.ease.l2=500 deep.enabled=false")
+REPORT_MODELS = "popularity,time_popularity,content,bpr,als,item_knn,ease,transitions,hybrid"
 
 
 @app.command()
@@ -19,11 +20,11 @@ def train(
     interactions: Path = typer.Option(..., "--interactions", help="RecBole atomic .inter file or CSV user_id,item_id,rating,timestamp"),
     items: Path | None = typer.Option(None, "--items", help="titles (atomic .item or CSV item_id,movie_title,release_year,class); default: a .item file beside --interactions"),
     users: Path | None = typer.Option(None, "--users", help="viewers (atomic .user or CSV); default: a .user file beside --interactions"),
-    track: bool = typer.Option(True, "--track/--no-track", help="log the run to MLflow and register the pipeline as `recsys`"),
+    track: bool = typer.Option(True, "--track/--no-track", help="log the run to MLflow, register the pipeline and promote it if it beats @champion"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
-    """Train the full pipeline on every row of FILE and register it (alias `last-train`)."""
-    from streamlab.training.recsys.train import load_settings
+    """Train the full pipeline on every row of FILE, register it, promote it to @champion if it is better."""
+    from streamlab.models.recsys.settings import load_settings
     from streamlab.training.recsys.train import train as run_train
 
     result = run_train(interactions, items, users, load_settings(overrides), track=track)
@@ -32,6 +33,8 @@ def train(
     typer.echo(f"blend weights: {report.blend_weights}; watch weight: {report.watch_weight}")
     typer.echo(f"inner validation NDCG@10: blend {report.inner_ndcg_blend:.4f}, ranked {report.inner_ndcg_ranked:.4f}")
     typer.echo(f"pipeline: {result.pipeline_path}" + (f"; registered {result.model_uri} (version {result.version})" if result.version else ""))
+    if result.promotion is not None:
+        typer.echo(result.promotion.reason)
 
 
 @app.command()
@@ -44,11 +47,13 @@ def recommend(
     model: str | None = typer.Option(None, "--model", help="models:/recsys@alias or a pipeline file; default: the last train (.state/recsys/last_train.json)"),
 ) -> None:
     """Write top-k recommendations for every viewer of the training data (or one viewer)."""
-    from streamlab.training.recsys.artifacts import load_trained
-    from streamlab.training.recsys.recommend import recommend_all, recommend_one, write_csv
+    from streamlab.models.recsys.artifacts import load_trained
+    from streamlab.models.recsys.batch import recommend_all, recommend_one, write_csv
+    from streamlab.models.recsys.contract import RecommendRequest
 
+    request = RecommendRequest.of(viewer, k, at, device) if viewer else None
     pipeline = load_trained(model)
-    frame = recommend_one(pipeline, viewer, k, at, device) if viewer else recommend_all(pipeline, k)
+    frame = recommend_one(pipeline, request) if request else recommend_all(pipeline, k)
     write_csv(frame, out)
     typer.echo(f"wrote {len(frame)} rows for {frame['user_id'].nunique()} viewer(s) to {out}")
 
@@ -58,40 +63,20 @@ def evaluate(
     interactions: Path = typer.Option(None, "--interactions", help="default: MovieLens-100k from data/raw"),
     items: Path | None = typer.Option(None, "--items"),
     users: Path | None = typer.Option(None, "--users"),
-    models: str = typer.Option(",".join(["popularity", "time_popularity", "content", "bpr", "als", "item_knn", "ease", "transitions", "hybrid"]), "--models", help="comma-separated"),
+    models: str = typer.Option(REPORT_MODELS, "--models", help="comma-separated"),
     splits: bool = typer.Option(False, "--splits/--no-splits", help="also compare the pipeline with EASE on other splits"),
     track: bool = typer.Option(True, "--track/--no-track"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
     """Protocol split of FILE, every model fitted on its train part: print and log the report table."""
-    from streamlab.models.recsys.split import temporal_split
-    from streamlab.core import project
-    from streamlab.training.recsys.data import load_training_data
-    from streamlab.training.recsys.evaluate import evaluate_split, markdown_table, recall_figure, robustness
-    from streamlab.training.recsys.train import load_settings
+    from streamlab.training.recsys.evaluate import evaluate_report
+    from streamlab.models.recsys.settings import load_settings
 
-    settings = load_settings(overrides)
-    path = interactions or project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
-    full = load_training_data(path, items, users)
-    train, test = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
     names = [m.strip() for m in models.split(",") if m.strip()]
-    results = evaluate_split(full, train, test, names, settings)
-    table = markdown_table(results, settings.k)
-    typer.echo(table)
-    robust = robustness(full, settings) if splits else None
-    if robust is not None:
-        typer.echo("\n" + robust.to_markdown(index=False, floatfmt=".4f") if hasattr(robust, "to_markdown") else robust.to_string())
-    if track:
-        from streamlab.core import tracking
-
-        with tracking.start_run(settings.experiment, run_name="evaluate", params={"interactions": str(path), "models": names}, tags={"stage": "evaluate"}):
-            mlflow = tracking.configure()
-            for r in results:
-                mlflow.log_metrics({f"{r.name}.{key}": value for key, value in r.metrics.items() if isinstance(value, float)} | {f"{r.name}.fit_s": r.fit_s})
-            mlflow.log_text(table, "report.md")
-            tracking.log_figure(recall_figure(results), "recall_at_k.png")
-            if robust is not None:
-                mlflow.log_text(robust.to_csv(index=False), "robustness.csv")
+    report = evaluate_report(interactions, items, users, names, load_settings(overrides), splits, track)
+    typer.echo(report.table)
+    if report.robustness is not None:
+        typer.echo("\n" + report.robustness.to_markdown(index=False, floatfmt=".4f") if hasattr(report.robustness, "to_markdown") else report.robustness.to_string())
 
 
 @app.command()
@@ -102,9 +87,12 @@ def tune(
     grid: str = typer.Option("small", "--grid", help="small | medium (configs/recsys.yaml: tune.grids)"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
-    """Ray Tune search over pipeline hyperparameters; every trial in MLflow; best registered as `recsys@champion`."""
-    from streamlab.training.recsys.train import load_settings
+    """Ray Tune search over pipeline hyperparameters; every trial in MLflow; the best trained, registered and promoted if better."""
+    from streamlab.models.recsys.settings import load_settings
     from streamlab.training.recsys.tune import tune as run_tune
 
     best = run_tune(interactions, items, users, load_settings(overrides), grid)
     typer.echo(f"best trial: {best.config} NDCG@10 {best.ndcg:.4f}; registered {best.model_uri}")
+    if best.promotion is not None:
+        typer.echo(best.promotion.reason)
+

@@ -54,39 +54,30 @@ def status(overrides: Overrides = None) -> None:
 
 @app.command("register-defaults")
 def register_defaults(
-    models: Annotated[str, typer.Option(help="comma list of abr, ladder, qoe")] = "abr,ladder,qoe",
+    models: Annotated[str, typer.Option(help="comma list of abr, ladder, qoe, recsys")] = "abr,ladder,qoe",
     alias: Annotated[str, typer.Option(help="alias to point at the new versions")] = "champion",
 ) -> None:
-    """Register the committed default ABR policy, ladder predictor and QoE detector where ``alias`` is unset.
+    """Register the committed ABR policy, ladder predictor and QoE detector (and, asked for, a small
+    recommender fitted in seconds) where ``alias`` is unset.
 
-    A fresh machine can then ``streamlab serve start`` at once; a trained model already at the
-    alias is left alone (train the recommender with ``streamlab recsys train``: it has no committed default).
+    A fresh machine can then ``streamlab serve start`` at once; a model already at the alias is
+    left alone. The committed models carry their cards' metrics, so later training is gated against them.
     """
-    from streamlab.core.errors import StreamlabError
-    from streamlab.serving import registration
-    from streamlab.serving.registry import ModelLoadError, resolve_alias
+    from streamlab.models.families import family
+    from streamlab.serving.registration import register_defaults as register
 
-    known = {
-        "abr": (registration.ABR_MODEL, lambda: registration.register_abr_checkpoint(_abr_default(), alias)),
-        "ladder": (registration.LADDER_MODEL, lambda: registration.register_ladder_predictor(alias=alias)),
-        "qoe": (registration.QOE_MODEL, lambda: registration.register_qoe_detector(alias=alias)),
-    }
     chosen = [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in chosen if m not in known]
-    if unknown or not chosen:
-        raise StreamlabError(f"unknown models {unknown}; choose from {sorted(known)}")
     for key in chosen:
-        name, register = known[key]
-        try:
-            typer.echo(f"{name}@{alias}: already version {resolve_alias(name, alias)}, left alone")
-        except ModelLoadError:
-            typer.echo(f"{name}@{alias}: registered the committed default as version {register()}")
+        family(key)  # an unknown key is a usage error, before anything is registered
+    if not chosen:
+        from streamlab.core.errors import UsageError
 
-
-def _abr_default():  # noqa: ANN202
-    from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
-
-    return DEFAULT_CHECKPOINT
+        raise UsageError("--models names no family; choose from abr, ladder, qoe, recsys")
+    for entry in register(chosen, alias):
+        if entry.registered:
+            typer.echo(f"{entry.name}@{alias}: registered the committed default as version {entry.version}")
+        else:
+            typer.echo(f"{entry.name}@{alias}: already version {entry.version}, left alone")
 
 
 @app.command()

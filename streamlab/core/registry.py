@@ -208,9 +208,14 @@ def list_versions(family: ModelFamily) -> list[VersionRow]:
         found = client.search_model_versions(f"name='{family.name}'")
     except Exception:  # noqa: BLE001 - no such model yet
         return []
+    try:  # a search does not fill in aliases; the registered model holds them
+        aliases = dict(client.get_registered_model(family.name).aliases or {})
+    except Exception:  # noqa: BLE001
+        aliases = {}
     rows = []
     for mv in sorted(found, key=lambda v: int(v.version), reverse=True):
-        rows.append(VersionRow(str(mv.version), version_metric(family, str(mv.version)), tuple(mv.aliases or ()),
+        held = tuple(sorted(alias for alias, version in aliases.items() if str(version) == str(mv.version)))
+        rows.append(VersionRow(str(mv.version), version_metric(family, str(mv.version)), held,
                                (mv.tags or {}).get("promotion", "")))
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,11 @@ def trace_dir(tmp_path: Path, few_traces, abr_dir: Path) -> Path:
     return folder
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streamlab.cli", "abr", *args], capture_output=True, text=True)
+def _cli(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
+    """``streamlab abr ...``; with ``home``, run from that folder as its project home (as an installed wheel would)."""
+    env = None if home is None else {**os.environ, "STREAMLAB_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "streamlab.cli", "abr", *args], capture_output=True, text=True,
+                          env=env, cwd=home)
 
 
 def test_evaluate_writes_reference_logs_summary_and_plots(tmp_path, trace_dir, abr_dir):
@@ -95,3 +99,24 @@ def test_unknown_policy_raises_before_any_work(tmp_path, trace_dir, abr_dir):
 
     with pytest.raises(UnknownPolicyError):
         parse_policy_list("bba,,nope")
+
+
+def test_cli_without_the_default_chunk_sizes_is_one_runtime_error_naming_the_option(tmp_path, trace_dir):
+    home = tmp_path / "elsewhere"
+    home.mkdir()
+    result = _cli("evaluate", "--policy", "bba", "--traces", str(trace_dir), "--out", str(tmp_path / "o"), home=home)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert str(home / "data" / "raw" / "abr" / "video_sizes") in lines[0] and "--video-sizes" in lines[0]
+
+
+def test_cli_evaluates_outside_the_checkout_with_given_chunk_sizes_and_the_shipped_weights(tmp_path, trace_dir, abr_dir):
+    home = tmp_path / "elsewhere"
+    home.mkdir()
+    out = tmp_path / "o"
+    result = _cli("evaluate", "--policy", "bba,learned", "--traces", str(trace_dir), "--out", str(out),
+                  "--video-sizes", str(abr_dir / "video_sizes"), "--no-plots", home=home)
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads((out / "summary.json").read_text())) == {"bba", "learned"}
+    assert "learned  QoE" in result.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,10 @@ from streamlab.core.config import load_config
 
 @pytest.mark.slow
 def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_path, mlflow_store, traces, abr_dir, video):
-    from streamlab.models.abr.env import play
-    from streamlab.models.abr.policies.learned import load_learned
     from streamlab.core import tracking
+    from streamlab.models.abr.env import play
+    from streamlab.models.abr.family import FAMILY
+    from streamlab.models.abr.policies.learned import load_learned
     from streamlab.training.abr.settings import TrainSettings
     from streamlab.training.abr.train import train
 
@@ -37,24 +37,24 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
     run = tracking.configure().get_run(report.run_id)
     assert "val_mean_qoe_learned" in run.data.metrics
     assert "pinball_validation" in run.data.metrics
-    registered = load_learned("models:/abr-policy@champion")
+    registered = load_learned(FAMILY.uri())
     log = play(registered, traces[0], video)
     assert len(log.chunks) == 48
+    assert report.promotion is not None and report.promotion.promoted  # the first version of an empty store
+    assert run.data.metrics[FAMILY.metric] == meta["validation"]["learned"]["mean_qoe"]
 
 
 @pytest.mark.slow
 def test_registered_pyfunc_decides_from_a_goodput_history(tmp_path, mlflow_store):
     import pandas as pd
 
-    from streamlab.core import tracking
-    from streamlab.training.abr.settings import TrainSettings
-    from streamlab.training.abr.train import _register
+    from streamlab.core import registry, tracking
+    from streamlab.models.abr.family import FAMILY, committed_artifacts, committed_metric
 
-    settings = load_config("abr", TrainSettings)
-    mlflow = tracking.configure()
     with tracking.start_run("abr-test"):
-        _register(mlflow, Path(__file__).resolve().parents[2] / "models" / "abr" / "weights" / "learned.npz", settings)
-    model = mlflow.pyfunc.load_model("models:/abr-policy@champion")
+        version = registry.log_model(FAMILY, committed_artifacts(), committed_metric()).version
+    registry.promote(FAMILY, version)
+    model = tracking.configure().pyfunc.load_model(FAMILY.uri())
     rows = pd.DataFrame([
         {"goodput_history": [4e5, 4.2e5, 3.9e5], "buffer_s": 25.0, "last_level": 4, "chunk_index": 10},
         {"goodput_history": [2e4, 2.5e4], "buffer_s": 0.5, "last_level": 0, "chunk_index": 3},

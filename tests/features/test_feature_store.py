@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from streamlab.features.aggregates import batch_job, snapshot_times, viewer_aggregates
-from streamlab.models.recsys.loaders import load_interactions, load_items
+from streamlab.data.watch_history import load_interactions, load_items
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +113,12 @@ def test_online_store_serves_the_latest_snapshot(store):
 
 
 def test_serving_ranks_with_online_viewer_features_and_handles_new_viewers(store, movielens):
+    from streamlab.features.store import viewer_features
+    from streamlab.models.recsys.contract import RecommendRequest
     from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.decide import decide
     from streamlab.models.recsys.pipeline import HybridPipeline
     from streamlab.models.recsys.settings import RecsysSettings
-    from streamlab.training.recsys.serving import OnlineRecommender
 
     feature_store, subset, _ = store
     items = movielens[1]
@@ -125,9 +127,9 @@ def test_serving_ranks_with_online_viewer_features_and_handles_new_viewers(store
     settings.blend.rounds = 1
     settings.deep.epochs = 1
     pipeline = HybridPipeline(settings).fit(RecsysData.build(subset, items))
-    online = OnlineRecommender(pipeline, feature_store)
     viewer = subset.user_id.iloc[0]
-    assert online.viewer_features(viewer)["watch_count"] == int((subset.user_id == viewer).sum())
-    recs = online.recommend(viewer, 10)
-    assert len(recs) == 10 and not {i for i, _ in recs} & set(subset.loc[subset.user_id == viewer, "item_id"])
-    assert len(online.recommend("never-seen", 10)) == 10
+    online = viewer_features(feature_store, viewer)
+    assert online["watch_count"] == int((subset.user_id == viewer).sum())
+    recs = decide(pipeline, RecommendRequest(viewer=viewer, k=10), online).titles
+    assert len(recs) == 10 and not {t.title for t in recs} & set(subset.loc[subset.user_id == viewer, "item_id"])
+    assert len(decide(pipeline, RecommendRequest(viewer="never-seen", k=10)).titles) == 10

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from streamlab.serving.abr import AbrDecideRequest
+from streamlab.models.abr.decide import AbrDecideRequest
 from streamlab.streaming.headless.manifest import load_title
 from streamlab.streaming.headless.player import play_session
 from streamlab.streaming.headless.policies import Choice

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from streamlab.serving.abr import AbrDecideRequest
+from streamlab.models.abr.decide import AbrDecideRequest
 from streamlab.streaming.headless.policies import RemotePolicy
 
 REQUEST = AbrDecideRequest(

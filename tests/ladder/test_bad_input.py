@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from streamlab.pipelines.ladder.optimize import optimize_ladder
-from streamlab.pipelines.ladder.source import UnsuitableSource, inspect_source
 from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
+from streamlab.streaming.transcode.per_title.source import UnsuitableSource, inspect_source
 
 TINY = [
     "segment_duration_s=1",

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from streamlab.pipelines.ladder.bdrate import BDRateError, bd_rate
-from streamlab.pipelines.ladder.hull import pareto_front, upper_hull
+from streamlab.models.ladder.bdrate import BDRateError, bd_rate
+from streamlab.models.ladder.hull import pareto_front, upper_hull
 
 ANCHOR = [(500.0, 70.0), (1000.0, 80.0), (2000.0, 88.0), (4000.0, 94.0)]
 

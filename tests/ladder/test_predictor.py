@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor, PredictorUnavailable
-from streamlab.pipelines.ladder.features import si_ti
-from streamlab.pipelines.ladder.optimize import optimize_ladder
-from streamlab.pipelines.ladder.settings import load_ladder_settings
-from streamlab.pipelines.ladder.source import inspect_source
+from streamlab.models.ladder.settings import load_ladder_settings
 from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.transcode.per_title.features import si_ti
+from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
+from streamlab.streaming.transcode.per_title.source import inspect_source
 
 OVERRIDES = ["segment_duration_s=1", "predictor.model_alias=absent-alias-for-tests", "rules.min_bitrate_kbps=20"]
 

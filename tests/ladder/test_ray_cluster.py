@@ -27,7 +27,7 @@ import json, sys
 from pathlib import Path
 import ray
 from streamlab.core.ray_runtime import init_ray, map_tasks
-from streamlab.pipelines.ladder.optimize import optimize_ladder
+from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
 
 def where(_):
     import time

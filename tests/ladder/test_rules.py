@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from streamlab.pipelines.ladder.hull import upper_hull
-from streamlab.pipelines.ladder.rules import select_rungs
-from streamlab.pipelines.ladder.schema import TrialPoint
-from streamlab.pipelines.ladder.settings import DeviceProfile, RuleSettings
-from streamlab.pipelines.ladder.trials import encoder_for
+from streamlab.models.ladder.grid import encoder_for
+from streamlab.models.ladder.hull import upper_hull
+from streamlab.models.ladder.rules import select_rungs
+from streamlab.models.ladder.schema import TrialPoint
+from streamlab.models.ladder.settings import DeviceProfile, RuleSettings
 
 
 def _point(width: int, height: int, crf: float, bitrate_kbps: float, vmaf: float, codec: str = "h264") -> TrialPoint:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamlab.pipelines.ladder.schema import EncoderSettings, Ladder, LadderRung
-from streamlab.pipelines.ladder.selector import to_stack_rungs
+from streamlab.models.ladder.schema import EncoderSettings, Ladder, LadderRung
 from streamlab.streaming.transcode.ladder import check_ladder
+from streamlab.streaming.transcode.per_title.selector import to_stack_rungs
 
 
 def _ladder(codec: str = "h264") -> Ladder:

@@ -7,11 +7,11 @@ from pathlib import Path
 import av
 import pytest
 
-from streamlab.pipelines.ladder.encoder_args import rung_video_args
-from streamlab.pipelines.ladder.optimize import optimize_ladder
-from streamlab.pipelines.ladder.schema import EncoderSettings, LadderRung
-from streamlab.pipelines.ladder.trials import trial_sizes
+from streamlab.models.ladder.grid import trial_sizes
+from streamlab.models.ladder.schema import EncoderSettings, LadderRung
 from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.transcode.encoder_args import rung_video_args
+from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
 
 TINY = ["segment_duration_s=1", "grid.h264.preset=ultrafast", "grid.h264.crf=[20,28,36]", "grid.heights=[120]",
         "grid.av1.preset=12", "grid.av1.crf=[30,45]"]  # fmt: skip

@@ -36,7 +36,7 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import httpx
 
     from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
-    from streamlab.serving.registration import register_abr_checkpoint, register_qoe_detector, register_small_recommender
+    from streamlab.serving.registration import register, register_abr_checkpoint, register_small_recommender
     from streamlab.serving.server import start_server
     from streamlab.serving.settings import load_serving_settings
 
@@ -45,7 +45,7 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlflow.db'}")
         register_abr_checkpoint(DEFAULT_CHECKPOINT)
         register_small_recommender(workdir)
-        register_qoe_detector()
+        register("qoe")
         others = [n for n in type(load_serving_settings().models).model_fields if n not in ("abr", "recommend", "qoe")]
         server = start_server(
             [f"port={free_port()}", "models.recommend.feature_store=false"]

@@ -1,4 +1,4 @@
-"""The page's BOLA fallback (static/abr.js) decides exactly as serving/abr.py decide_bola does."""
+"""The page's BOLA fallback (static/abr.js) decides exactly as the family's decide_bola (models/abr/decide.py) does."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from streamlab.models.abr.policies.bola import MINIMUM_BUFFER_S, TARGET_BUFFER_S
-from streamlab.serving.abr import AbrDecideRequest, decide_bola
+from streamlab.models.abr.decide import AbrDecideRequest, decide_bola
 
 ABR_JS = Path(__file__).resolve().parents[2] / "streaming" / "player" / "static" / "abr.js"
 
@@ -51,7 +51,7 @@ def test_page_bola_matches_the_service_bola(browser) -> None:
                 segment_duration_s=s["segment_duration_s"],
                 ladder=[{"bitrate_kbps": r} for r in s["rates"]],
             )
-        )[0]
+        ).rung
         for s in states
     ]
     assert page_rungs == service_rungs

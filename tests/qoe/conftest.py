@@ -19,7 +19,7 @@ def small_settings():
 
 @pytest.fixture(scope="session")
 def library(small_settings, tmp_path_factory):
-    from streamlab.pipelines.qoe.library import load_library
+    from streamlab.training.qoe.library import load_library
 
     return load_library(small_settings.abr, tmp_path_factory.mktemp("qoe-cache"))
 
@@ -27,7 +27,7 @@ def library(small_settings, tmp_path_factory):
 @pytest.fixture(scope="session")
 def three_hours(small_settings, library):
     """Three simulated evening hours: an edge collapse, a broken encode and a region collapse."""
-    from streamlab.pipelines.qoe.simulate import simulate
+    from streamlab.training.qoe.simulate import simulate
 
     spec = "edge_collapse(eu-west-2)@40m+30m;broken_encode(t001)@100m+25m;region_collapse(us-east)@145m+20m"
     settings = small_settings.model_copy(update={"population": small_settings.population.model_copy(
@@ -37,7 +37,7 @@ def three_hours(small_settings, library):
 
 @pytest.fixture()
 def events_file(three_hours, tmp_path) -> Path:
-    from streamlab.pipelines.qoe.simulate import write_simulation
+    from streamlab.training.qoe.simulate import write_simulation
 
     path = tmp_path / "events.jsonl"
     write_simulation(three_hours, path)

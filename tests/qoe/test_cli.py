@@ -49,3 +49,17 @@ def test_detect_reports_rejects_beside_the_alerts(events_file, tmp_path):
     assert result.exit_code == 0, result.output
     assert "rejected 2 event(s)" in result.output
     assert len((tmp_path / "alerts.rejects.jsonl").read_text().splitlines()) == 2
+
+
+def test_detect_as_a_stream_raises_the_batch_alerts(events_file, tmp_path):
+    batch, stream = tmp_path / "batch.jsonl", tmp_path / "stream.jsonl"
+    for mode, out in (("batch", batch), ("stream", stream)):
+        result = runner.invoke(app, ["qoe", "detect", "--events", str(events_file), "--out", str(out), "--mode", mode])
+        assert result.exit_code == 0, result.output
+    assert "stream: " in result.output and " 0 rejected" in result.output
+
+    def keys(path):
+        return [(a["dimension"], a["value"], a["start"], a["detected_at"])
+                for a in map(json.loads, path.read_text().splitlines())]
+
+    assert keys(stream) == keys(batch) and keys(batch)

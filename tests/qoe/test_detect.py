@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from streamlab.models.qoe.detect import detect_frames
 from streamlab.models.qoe.evaluate import evaluate
 from streamlab.models.qoe.streaming import StreamingDetector
-from streamlab.pipelines.qoe.detect import detect_frames
-from streamlab.pipelines.qoe.population import Population
+from streamlab.training.qoe.population import Population
 from streamlab.training.qoe.registry import load_model
 
 

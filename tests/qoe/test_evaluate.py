@@ -6,7 +6,7 @@ import pytest
 
 from streamlab.models.qoe.alerts import Alert
 from streamlab.models.qoe.evaluate import evaluate
-from streamlab.pipelines.qoe.incidents import Incident
+from streamlab.models.qoe.labels import Incident
 
 EDGES = {"eu-west-1": "eu-west", "eu-west-2": "eu-west", "us-east-1": "us-east"}
 INCIDENTS = [Incident("inc00", "edge_collapse", "edge", "eu-west-2", 1000.0, 2800.0),

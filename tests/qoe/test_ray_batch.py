@@ -7,8 +7,8 @@ import pytest
 
 @pytest.mark.slow
 def test_ray_data_shards_give_the_same_alerts_as_local(three_hours):
-    from streamlab.pipelines.qoe.detect import detect_frames
     from streamlab.core.ray_runtime import init_ray
+    from streamlab.models.qoe.detect import detect_frames
     from streamlab.training.qoe.registry import load_model
 
     model = load_model(None)

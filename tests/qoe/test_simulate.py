@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from streamlab.models.qoe.errors import IncidentSpecError
-from streamlab.pipelines.qoe.incidents import parse_spec
-from streamlab.pipelines.qoe.ingest import read_events
-from streamlab.pipelines.qoe.population import Population
+from streamlab.models.qoe.ingest import read_events
+from streamlab.training.qoe.incidents import parse_spec
+from streamlab.training.qoe.population import Population
 
 
 def test_every_simulated_event_passes_validation(events_file):
@@ -43,7 +43,7 @@ def test_broken_encode_fails_most_starts_of_that_title(three_hours):
 
 
 def test_same_seed_same_events(small_settings, library):
-    from streamlab.pipelines.qoe.simulate import simulate
+    from streamlab.training.qoe.simulate import simulate
 
     a = simulate(small_settings, 3, 0.01, "none", library)
     b = simulate(small_settings, 3, 0.01, "none", library)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamlab.models.qoe.errors import TelemetryError
+from streamlab.models.qoe.ingest import parse_lines, parse_records, read_events, write_events, write_rejects
 from streamlab.models.qoe.telemetry import Heartbeat, SessionSummary
-from streamlab.pipelines.qoe.ingest import parse_lines, parse_records, read_events, write_events, write_rejects
 
 BASE = {"viewer_id": "v1", "session_id": "s1", "title_id": "t001", "timestamp": 1_700_000_000.0,
         "device": "tv", "region": "eu-west", "edge": "eu-west-1"}

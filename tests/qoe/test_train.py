@@ -1,10 +1,11 @@
-"""A tiny real training run: fit, calibrate, save without pickle, track in MLflow, register, load back."""
+"""A tiny real training run: fit, calibrate, validate, save without pickle, track in MLflow, register, gate, load back."""
 
 from __future__ import annotations
 
 import pytest
 
 from streamlab.models.qoe.errors import DetectorError
+from streamlab.models.qoe.family import FAMILY
 from streamlab.models.qoe.model import QoeModel
 from tests.qoe.conftest import SMALL
 
@@ -24,8 +25,28 @@ def test_train_registers_a_loadable_qoe_detector(tmp_path, mlflow_store, library
         assert not list(path.glob("*.pkl"))
         back = QoeModel.load(path)
         assert back.detector.threshold == result.models[name].detector.threshold
-    loaded = load_model("models:/qoe-detector@champion")
+    loaded = load_model(FAMILY.uri())
     assert loaded.detector.name == "sequence"
+    assert result.promotion is not None and result.promotion.promoted
+    assert result.metrics[FAMILY.metric] == result.validation["sequence"].f1
+    assert QoeModel.load(result.paths["sequence"]).validation["f1"] == round(result.validation["sequence"].f1, 4)
+
+
+@pytest.mark.slow
+def test_a_detector_that_does_not_beat_the_champion_is_registered_but_not_promoted(tmp_path, mlflow_store, library):
+    from streamlab.core import registry, tracking
+    from streamlab.models.qoe.family import committed_artifacts
+    from streamlab.models.qoe.settings import load_settings
+    from streamlab.training.qoe.train import train
+
+    with tracking.start_run(FAMILY.experiment, run_name="unbeatable"):
+        champion = registry.log_model(FAMILY, committed_artifacts(), metric=1.5)  # above any F1
+    registry.set_alias(FAMILY, "champion", champion.version)
+    result = train(load_settings(TINY), ["zscore"], tmp_path / "detectors", track=True)
+    assert result.version and result.version != champion.version
+    assert result.promotion is not None and not result.promotion.promoted
+    assert "not promoted" in result.promotion.reason and "1.5" in result.promotion.reason
+    assert registry.resolve(FAMILY.name, "champion") == champion.version
 
 
 def test_unknown_detector_reference_is_a_clear_error(tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from streamlab.models.qoe.ingest import read_events
 from streamlab.models.qoe.windows import COUNT_COLUMNS, UnitBuilder, units_from_frames
-from streamlab.pipelines.qoe.ingest import read_events
 
 
 def test_streaming_units_equal_batch_units(events_file):

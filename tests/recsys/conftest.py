@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from streamlab.models.recsys.dataset import RecsysData
-from streamlab.models.recsys.loaders import load_interactions, load_items, load_users
+from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.settings import RecsysSettings
+from streamlab.data.watch_history import load_interactions, load_items, load_users
 from streamlab.models.recsys.split import temporal_split
 
 
@@ -34,3 +36,15 @@ def ml100k(ml100k_dir: Path) -> RecsysData:
 def ml100k_split(ml100k: RecsysData):
     train, test = temporal_split(ml100k.interactions[["user_id", "item_id", "rating", "timestamp"]])
     return ml100k.with_interactions(train), test
+
+
+def small_pipeline(ml100k_split) -> HybridPipeline:
+    """A pipeline fitted in ~1 s: 150 viewers and 196 (the viewer of ``FAMILY.example``), EASE + popularity, no context model."""
+    data, _ = ml100k_split
+    keep = set(data.user_ids[:150]) | {"196"}
+    settings = RecsysSettings()
+    settings.blend.components = ["ease", "time_popularity"]
+    settings.blend.rounds = 1
+    settings.deep.enabled = False
+    settings.ranker.learn_watch_weight = False
+    return HybridPipeline(settings).fit(data.with_interactions(data.interactions[data.interactions.user_id.isin(keep)]))

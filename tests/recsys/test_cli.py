@@ -37,7 +37,8 @@ def test_train_then_recommend_writes_every_viewer(state_home, ml100k_dir):
     result = runner.invoke(app, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "registered models:/recsys/" in result.output
-    from streamlab.training.recsys.artifacts import load_trained
+    assert "is the first @champion" in result.output  # the gate's decision, printed
+    from streamlab.models.recsys.artifacts import load_trained
 
     assert load_trained().report.fit_seconds["feature_join"] > 0  # deep model trained on Feast point-in-time joins
     out = state_home / "recs.csv"
@@ -49,7 +50,7 @@ def test_train_then_recommend_writes_every_viewer(state_home, ml100k_dir):
     seen = set(zip(*[pd.read_csv(train_csv, dtype=str)[c] for c in ("user_id", "item_id")], strict=False))
     assert not seen & set(zip(recs.user_id, recs.item_id, strict=False))
     # the registered version loads back through the registry alias
-    result = runner.invoke(app, ["recsys", "recommend", "--viewer", "1", "--model", "models:/recsys@last-train", "--out", str(out)], catch_exceptions=False)
+    result = runner.invoke(app, ["recsys", "recommend", "--viewer", "1", "--model", "models:/recsys@champion", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(out)) == 10
 

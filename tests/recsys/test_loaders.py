@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamlab.models.recsys.loaders import RecsysDataError, load_interactions, load_items
+from streamlab.data.watch_history import WatchHistoryError, load_interactions, load_items
 
 
 def _write(path: Path, text: str) -> Path:
@@ -34,13 +34,13 @@ def test_items_parse_genres_and_year(ml100k_dir):
 
 def test_unknown_column_is_refused_with_valid_names(tmp_path):
     path = _write(tmp_path / "x.csv", "user_id,item_id,stars,timestamp\n1,2,3,4\n")
-    with pytest.raises(RecsysDataError, match=r"x\.csv: unknown column\(s\) 'stars'; valid columns: user_id"):
+    with pytest.raises(WatchHistoryError, match=r"x\.csv: unknown column\(s\) 'stars'; valid columns: user_id"):
         load_interactions(path)
 
 
 def test_duplicate_rows_are_refused_with_both_lines(tmp_path):
     path = _write(tmp_path / "d.csv", "user_id,item_id,rating,timestamp\n1,2,3,4\n5,6,7,8\n1,2,3,4\n")
-    with pytest.raises(RecsysDataError, match=r"d\.csv: duplicate rows at lines 2 and 4"):
+    with pytest.raises(WatchHistoryError, match=r"d\.csv: duplicate rows at lines 2 and 4"):
         load_interactions(path)
 
 
@@ -51,20 +51,20 @@ def test_rewatch_at_another_time_is_kept(tmp_path):
 
 def test_non_numeric_rating_names_file_line_and_value(tmp_path):
     path = _write(tmp_path / "n.csv", "user_id,item_id,rating,timestamp\n1,2,3,4\n1,3,five,5\n")
-    with pytest.raises(RecsysDataError, match=r"n\.csv:3: rating 'five' is not a number"):
+    with pytest.raises(WatchHistoryError, match=r"n\.csv:3: rating 'five' is not a number"):
         load_interactions(path)
 
 
 @pytest.mark.parametrize("text", ["", "user_id,item_id,rating,timestamp\n"])
 def test_empty_file_is_refused(tmp_path, text):
     path = _write(tmp_path / "e.csv", text)
-    with pytest.raises(RecsysDataError, match=r"e\.csv: (empty file|has a header but no rows)"):
+    with pytest.raises(WatchHistoryError, match=r"e\.csv: (empty file|has a header but no rows)"):
         load_interactions(path)
 
 
 def test_missing_required_column_is_refused(tmp_path):
     path = _write(tmp_path / "m.csv", "user_id,item_id,rating\n1,2,3\n")
-    with pytest.raises(RecsysDataError, match="missing column.*timestamp"):
+    with pytest.raises(WatchHistoryError, match="missing column.*timestamp"):
         load_interactions(path)
 
 
@@ -79,5 +79,5 @@ def test_any_valid_csv_round_trips(tmp_path_factory, rows):
 
 def test_millisecond_timestamps_are_refused(tmp_path):
     path = _write(tmp_path / "ms.csv", "user_id,item_id,rating,timestamp\n1,2,3,881250949000\n")
-    with pytest.raises(RecsysDataError, match=r"ms\.csv:2: timestamp '881250949000' is not epoch seconds"):
+    with pytest.raises(WatchHistoryError, match=r"ms\.csv:2: timestamp '881250949000' is not epoch seconds"):
         load_interactions(path)

@@ -62,7 +62,7 @@ def test_blend_learns_nonzero_weight_beyond_the_anchor(small_pipeline):
 
 
 def test_pickled_pipeline_recommends_the_same(small_pipeline, tmp_path):
-    from streamlab.training.recsys.artifacts import load_pipeline, save_pipeline
+    from streamlab.models.recsys.artifacts import load_pipeline, save_pipeline
 
     restored = load_pipeline(save_pipeline(small_pipeline, tmp_path / "p.pkl"))
     viewer = small_pipeline.data.user_ids[5]

@@ -1,4 +1,4 @@
-"""Registry fixtures: an isolated MLflow store with real ``abr-policy`` versions (the committed checkpoint)."""
+"""Registry fixtures: an isolated MLflow store with real ABR-policy versions (the committed checkpoint)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streamlab.models.abr.family import FAMILY
 from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
-from streamlab.serving.registration import ABR_MODEL, register_abr_checkpoint, register_small_recommender, set_alias
+
+ABR_MODEL = FAMILY.name
 
 
 def register_abr_version(checkpoint: Path, alias: str | None = "champion") -> str:
+    """Register ``checkpoint`` (+ its ``.json``, the committed chunk sizes) as a new version; point ``alias`` at it
+    without the promotion gate (a test decides which version serves)."""
+    from streamlab.serving.registration import register_abr_checkpoint
+
     return register_abr_checkpoint(checkpoint, alias)
 
 
 def move_alias(version: str, alias: str = "champion") -> None:
-    set_alias(ABR_MODEL, alias, version)
+    from streamlab.core import registry
+
+    registry.set_alias(FAMILY, alias, version)
 
 
 @pytest.fixture()
@@ -37,26 +45,36 @@ def corrupt_checkpoint(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def abr_registry(mlflow_store: str) -> str:
-    """An isolated store with version 1 of ``abr-policy`` (the committed checkpoint) at ``champion``."""
+    """An isolated store with version 1 of the ABR policy (the committed checkpoint) at ``champion``."""
     return register_abr_version(DEFAULT_CHECKPOINT)
 
 
+def register_qoe_version(alias: str | None = "champion") -> str:
+    """Register the committed QoE detector as a new version; point ``alias`` at it without the promotion gate."""
+    from streamlab.serving.registration import register
+
+    return register("qoe", alias=alias)
+
+
 def register_small_recsys(tmp_path: Path) -> str:
-    return register_small_recommender(tmp_path)
+    """A small real recommender (seconds to fit), registered and promoted: the first in a fresh store."""
+    from streamlab.training.recsys.train import train_small
+
+    return train_small(tmp_path).version
 
 
 @pytest.fixture(scope="session")
 def models_store(tmp_path_factory: pytest.TempPathFactory):
     """The session's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
-    from streamlab.serving.registration import register_abr_checkpoint, register_ladder_predictor, register_qoe_detector
+    from streamlab.serving.registration import register
 
     folder = tmp_path_factory.mktemp("served-models")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
         versions = {
-            "abr": register_abr_checkpoint(DEFAULT_CHECKPOINT),
-            "ladder": register_ladder_predictor(),
-            "qoe": register_qoe_detector(),
+            "abr": register_abr_version(DEFAULT_CHECKPOINT),
+            "ladder": register("ladder"),
+            "qoe": register_qoe_version(),
         }
         yield versions
 

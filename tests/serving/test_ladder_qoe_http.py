@@ -106,8 +106,8 @@ def test_service_raises_the_same_alerts_as_the_detector_in_process(client, tmp_p
     from streamlab.models.qoe.settings import load_settings
     from streamlab.models.qoe.streaming import StreamingDetector
     from streamlab.models.qoe.weights import default_dir
-    from streamlab.pipelines.qoe.library import load_library
-    from streamlab.pipelines.qoe.simulate import simulate, write_simulation
+    from streamlab.training.qoe.library import load_library
+    from streamlab.training.qoe.simulate import simulate, write_simulation
 
     settings = load_settings(["abr.max_traces=24", "abr.offsets=2"])
     evening = settings.population.model_copy(update={"start_epoch_s": settings.population.start_epoch_s + 18 * 3600})

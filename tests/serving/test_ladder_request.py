@@ -9,14 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from streamlab.core import project
+from streamlab.models.ladder.settings import load_ladder_settings
+from streamlab.models.ladder.wire import LadderRequest
 from streamlab.serving.ladder import (
-    LadderRequest,
+    LadderEndpoint,
     PathOutsideRoots,
     SourceRefused,
     allowed_roots,
-    as_request_features,
-    facts_from_features,
-    predict_ladders,
     probe_path,
     resolve_request_path,
 )
@@ -63,8 +62,6 @@ def test_a_missing_file_under_the_root_is_refused(root: Path) -> None:
 
 
 def test_a_file_that_is_not_a_video_is_refused_before_any_prediction(root: Path) -> None:
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
-
     text = root / "notes.mp4"
     text.write_text("a shopping list, not a video\n")
     path = resolve_request_path(str(text), [root])
@@ -94,25 +91,21 @@ def test_a_malformed_request_says_what_is_wrong(body: dict, needle: str) -> None
 def test_served_ladder_equals_the_optimizers_predicted_ladder(mlflow_store, raw_dir: Path, tmp_path: Path) -> None:
     """Path in, both codecs out: exactly ``optimize_ladder(path, "predicted", codec)`` (one probe, not two)."""
     from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
-    from streamlab.pipelines.ladder.optimize import optimize_ladder
-    from streamlab.pipelines.ladder.settings import load_ladder_settings
+    from streamlab.serving.settings import LadderServingSettings
+    from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
 
     source = tmp_path / "carphone.mp4"
     shutil.copy(raw_dir / "videos" / "carphone_pristine.mp4", source)
-    settings = load_ladder_settings()
-    facts, features = probe_path(source, settings, 60.0)
-    served = predict_ladders(LadderPredictor.load(DEFAULT_DIR), facts, features, ["h264", "av1"], settings, "test")
+    endpoint = LadderEndpoint(LadderServingSettings(allowed_roots=[tmp_path]), load_ladder_settings())
+    predictor = LadderPredictor.load(DEFAULT_DIR)
+    answer = endpoint.answer(LadderRequest(path=str(source)), predictor, "test", "1")
+    served = answer.ladders(str(source), "test")
+    assert answer.source == "path" and [ladder.codec for ladder in served] == ["h264", "av1"]
     for ladder in served:
         expected = optimize_ladder(source, "predicted", ladder.codec)
         assert ladder.rungs == expected.rungs
 
     # the same features sent as numbers (no path) give the same rungs
-    again = predict_ladders(
-        LadderPredictor.load(DEFAULT_DIR),
-        facts_from_features(as_request_features(features), facts.segment_duration_s),
-        as_request_features(features).title_features(),
-        ["h264", "av1"],
-        settings,
-        "test",
-    )
-    assert [r.rungs for r in again] == [r.rungs for r in served]
+    again = endpoint.answer(LadderRequest(features=answer.features), predictor, "test", "1")
+    assert again.source == "features"
+    assert [r.rungs for r in again.ladders("<features>", "test")] == [r.rungs for r in served]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from streamlab.core import project
-from streamlab.pipelines.ladder.service_client import FALLBACKS, LadderServiceRefused, service_ladder
 from streamlab.streaming.ingest.settings import load_streaming_settings
+from streamlab.streaming.transcode.per_title.service_client import FALLBACKS, LadderServiceRefused, service_ladder
 from tests.serving.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def fallbacks(reason: str) -> float:
 
 
 def test_service_rungs_are_the_per_title_predicted_rungs(model_server, raw_dir, monkeypatch) -> None:
-    from streamlab.pipelines.ladder.selector import per_title_predicted
+    from streamlab.streaming.transcode.per_title.selector import per_title_predicted
 
     point_at(monkeypatch, int(model_server.url.rsplit(":", 1)[1]))
     source = raw_dir / CARPHONE

@@ -7,8 +7,9 @@ import time
 import httpx
 import pytest
 
-from streamlab.serving.registration import register_ladder_predictor, register_qoe_detector
-from tests.serving.conftest import free_port
+from streamlab.models.ladder.family import FAMILY as LADDER
+from streamlab.serving.registration import register
+from tests.serving.conftest import free_port, register_qoe_version
 from tests.serving.test_ladder_qoe_http import FEATURES, HEARTBEAT
 
 pytestmark = pytest.mark.slow
@@ -25,14 +26,14 @@ def test_not_ready_until_every_enabled_model_is_registered(abr_registry) -> None
         assert client.get("/readyz").status_code != 200
         status = client.post("/models/status", json={}).json()
         assert status["ready"] is False and status["models"]["abr"]["ready"] is True
-        assert "ladder-model@champion cannot be resolved" in status["models"]["ladder"]["last_error"]
+        assert f"{LADDER.name}@champion cannot be resolved" in status["models"]["ladder"]["last_error"]
         assert client.post("/abr/decide", json={**ABR, "samples": []}).json()["source"] == "model"
         assert client.post("/ladder", json={"features": FEATURES}).status_code == 503
         refused = client.post("/qoe/ingest", json=[HEARTBEAT])
         assert refused.status_code == 503 and "no QoE detector" in refused.text
 
-        register_ladder_predictor()
-        register_qoe_detector()
+        register("ladder")
+        register_qoe_version()
         deadline = time.monotonic() + 30
         while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.25)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from streamlab.models.abr.decide import AbrDecideRequest, decide
 from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT, LearnedPolicy
-from streamlab.serving.abr import AbrDecideRequest, decide_learned, load_abr_policy
 from streamlab.serving.registry import AliasWatcher, ModelLoadError, ServedModel, resolve_alias
 from tests.serving.conftest import ABR_MODEL, move_alias, register_abr_version
 
@@ -19,17 +19,17 @@ REQUEST = AbrDecideRequest(
 
 
 def test_model_is_loaded_by_name_and_alias(abr_registry: str) -> None:
-    served = ServedModel(ABR_MODEL, "champion", load_abr_policy)
+    served = ServedModel(ABR_MODEL, "champion")
     assert not served.ready
     assert served.poll() is True
     assert served.current.version == abr_registry
     assert isinstance(served.current.model, LearnedPolicy)
-    rung, reason = decide_learned(served.current.model, REQUEST)
-    assert 0 <= rung < 4 and reason.startswith("learned")
+    decision = decide(served.current.model, REQUEST)
+    assert 0 <= decision.rung < 4 and decision.reason.startswith("learned")
 
 
 def test_unknown_alias_is_reported_not_raised(abr_registry: str) -> None:
-    served = ServedModel(ABR_MODEL, "no-such-alias", load_abr_policy)
+    served = ServedModel(ABR_MODEL, "no-such-alias")
     assert served.poll() is False
     status = served.status()
     assert not status.ready and "models:/abr-policy@no-such-alias" in status.last_error
@@ -41,7 +41,7 @@ def test_resolve_alias_names_the_missing_model(mlflow_store: str) -> None:
 
 
 def test_corrupt_version_is_refused_and_previous_keeps_serving(abr_registry: str, corrupt_checkpoint) -> None:
-    served = ServedModel(ABR_MODEL, "champion", load_abr_policy)
+    served = ServedModel(ABR_MODEL, "champion")
     served.poll()
     good = served.current
     broken = register_abr_version(corrupt_checkpoint)  # moves champion to the broken version
@@ -51,12 +51,12 @@ def test_corrupt_version_is_refused_and_previous_keeps_serving(abr_registry: str
     assert status.refused_version == broken
     assert "refused at load" in status.last_error and "non-finite" in status.last_error
     assert served.current is good  # the same object answers
-    assert decide_learned(served.current.model, REQUEST)[1].startswith("learned")
+    assert decide(served.current.model, REQUEST).reason.startswith("learned")
     assert served.poll() is False and served.load_failures == 1  # not retried until the alias moves
 
 
 def test_new_version_is_swapped_in_when_the_alias_moves(abr_registry: str) -> None:
-    served = ServedModel(ABR_MODEL, "champion", load_abr_policy)
+    served = ServedModel(ABR_MODEL, "champion")
     served.poll()
     first = served.current
     second = register_abr_version(DEFAULT_CHECKPOINT, alias=None)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from streamlab.core.registry import CHAMPION
+
 
 class DataSettings(BaseModel):
     traces: Path = Path("data/raw/abr/train_traces")
@@ -50,10 +52,11 @@ class PlannerGrid(BaseModel):
 
 
 class TrackingSettings(BaseModel):
-    experiment: str = "abr"
+    """The run logs to the family's experiment and registers as the family's model
+    (:data:`streamlab.models.abr.family.FAMILY`); the new version takes ``alias`` only if it beats the holder."""
+
     register_model: bool = True
-    model_name: str = "abr-policy"
-    alias: str = "champion"
+    alias: str = CHAMPION
 
 
 class TrainSettings(BaseModel):

@@ -1,9 +1,11 @@
 """``streamlab abr train``: rollouts (Ray) -> goodput quantile model -> planner knobs chosen on validation.
 
-Every run is logged to MLflow (experiment ``abr``): the config as params, the predictor's
-learning curves, validation QoE / bitrate / rebuffer ratio / switches of every policy and of the
-oracle, the gap to the oracle, figures; the checkpoint is written to ``output`` (default the
-committed ``models/abr/weights/learned.npz``) and registered as ``abr-policy`` with an alias.
+Every run is logged to MLflow (the family's experiment, :data:`streamlab.models.abr.family.FAMILY`):
+the config as params, the predictor's learning curves, validation QoE / bitrate / rebuffer ratio /
+switches of every policy and of the oracle, the gap to the oracle, figures. The checkpoint is
+written to ``output`` (default the committed ``models/abr/weights/learned.npz``), logged with the
+chunk-size tables it was tuned on as the family's model, registered, and promoted to the alias
+only if its validation mean QoE beats the holder's (:func:`streamlab.core.registry.promote`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from streamlab.core import project, registry, tracking
+from streamlab.core.ray_runtime import map_tasks
+from streamlab.models.abr.family import FAMILY, checkpoint_artifacts
 from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
 from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.models.abr.video import load_video
-from streamlab.core import project
-from streamlab.core.ray_runtime import map_tasks
-from streamlab.core import tracking
 from streamlab.training.abr.predictor import fit_predictor
 from streamlab.training.abr.rollouts import RolloutJob, augment, rollout
 from streamlab.training.abr.settings import TrainSettings
@@ -38,6 +40,10 @@ class TrainReport:
     validation: dict[str, dict]
     seconds: float
     run_id: str
+    version: str | None = None
+    """The registered version (``None`` when ``tracking.register_model`` is off)."""
+    promotion: registry.Promotion | None = None
+    """Whether that version became ``tracking.alias``, with both metrics (``None``: not registered)."""
 
 
 def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_base: int, label: str):
@@ -76,14 +82,16 @@ def choose(results: list[tuple[PlannerKnobs, dict]], rebuffer_limit: float) -> t
 
 def train(settings: TrainSettings, command: str = "streamlab abr train") -> TrainReport:
     started = time.perf_counter()
-    video = load_video(project.resolve(settings.data.video_sizes))
+    video_dir = project.resolve(settings.data.video_sizes)
+    video = load_video(video_dir)
     traces = load_traces(project.resolve(settings.data.traces))
     train_set, val_set = split_traces(traces, settings.split.validation_fraction, settings.split.seed)
     mlflow = tracking.configure()
-    tracking.experiment_id(settings.tracking.experiment)  # created once, in the driver
+    tracking.experiment_id(FAMILY.experiment)  # created once, in the driver
     params = settings.model_dump(mode="json")
     params["split.train_traces"], params["split.validation_traces"] = len(train_set), len(val_set)
-    with tracking.start_run(settings.tracking.experiment, run_name="learned-planner", params=params) as run:
+    version = promotion = None
+    with tracking.start_run(FAMILY.experiment, run_name="learned-planner", params=params) as run:
         tracking.log_json({"train": [t.name for t in train_set], "validation": [t.name for t in val_set]}, "split.json")
         x_train, y_train = _rollout_data(train_set, video, settings.rollouts.episodes_per_trace, settings, settings.rollouts.seed, "rollouts (train)")
         x_val, y_val = _rollout_data(val_set, video, 1, settings, settings.rollouts.seed + 100_000, "rollouts (validation)")
@@ -136,12 +144,13 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
         output = project.resolve(settings.output)
         save_checkpoint(fit.net, knobs, output, metadata)
         _log_figures(fit, validation)
-        tracking.log_artifact(output)
-        tracking.log_artifact(output.with_suffix(".json"))
+        logged = registry.log_model(FAMILY, checkpoint_artifacts(output, video_dir),
+                                    metric=validation["learned"]["mean_qoe"], register=settings.tracking.register_model)
         if settings.tracking.register_model:
-            _register(mlflow, output, settings)
+            version = logged.version
+            promotion = registry.promote(FAMILY, version, settings.tracking.alias)
         mlflow.log_metric("train_seconds", seconds)
-    return TrainReport(output, knobs, table, seconds, run.info.run_id)
+    return TrainReport(output, knobs, table, seconds, run.info.run_id, version, promotion)
 
 
 def _outage_traces(validation: dict[str, dict]) -> set[str]:
@@ -164,19 +173,6 @@ def _log_figures(fit, validation: dict[str, dict]) -> None:
     ax.legend()
     tracking.log_figure(fig, "learning_curve.png")
     tracking.log_figure(qoe_cdf_figure(validation), "validation_qoe_cdf.png")
-
-
-def _register(mlflow, checkpoint: Path, settings: TrainSettings) -> None:
-    info = mlflow.pyfunc.log_model(
-        name="abr_policy",
-        python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-        artifacts={"checkpoint": str(checkpoint), "settings": str(checkpoint.with_suffix(".json"))},
-        pip_requirements=["numpy", "mlflow", "pandas"],
-        registered_model_name=settings.tracking.model_name,
-    )
-    client = mlflow.MlflowClient()
-    client.set_registered_model_alias(settings.tracking.model_name, settings.tracking.alias,
-                                      info.registered_model_version)
 
 
 def settings_json(settings: TrainSettings) -> str:

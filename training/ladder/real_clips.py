@@ -4,7 +4,7 @@ For every clip: the exhaustive hull ladder, and the predicted ladder from a mode
 that clip or its segments (leave-one-group-out, so the number is honest), for each codec; every
 ladder is encoded and scored against the source next to the stack's fixed ladder, and BD-rate is
 computed on the ladders as published and on their curves extended over the fixed ladder's range
-(:func:`streamlab.pipelines.ladder.evaluate.extended_for_comparison`). RD plots and a summary go to MLflow
+(:func:`streamlab.training.ladder.evaluate.extended_for_comparison`). RD plots and a summary go to MLflow
 and to ``<out_dir>``.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streamlab.pipelines.ladder.corpus import CorpusEntry
-from streamlab.pipelines.ladder.evaluate import evaluate_ladders, extended_for_comparison, rd_figure
-from streamlab.pipelines.ladder.optimize import hull_search, source_facts
-from streamlab.pipelines.ladder.predict import predicted_ladder
-from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.models.ladder.settings import LadderOptimizerSettings
+from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladder
+from streamlab.streaming.transcode.per_title.source import source_facts
+from streamlab.training.ladder.corpus import CorpusEntry
+from streamlab.training.ladder.evaluate import evaluate_ladders, extended_for_comparison, rd_figure
 from streamlab.training.ladder.train import fit_excluding
 
 EXPERIMENT = "ladder-real-clips"

@@ -4,8 +4,10 @@ Validation is leave-one-group-out: a clip and its segments are held out together
 bikes must not help predict bikes), one Ray task per fold. Reported: mean absolute error of VMAF
 (points) and of bitrate (percent, from log bits/pixel), per codec; RD plots of every real clip's
 measured grid against its held-out prediction go to MLflow. The final model is fitted on
-everything, logged as a pyfunc with skops artifacts, registered as ``ladder-model`` and given the
-alias from ``predictor.model_alias``; ``write_default`` also refreshes the committed default.
+everything and registered the one way every family is (:func:`streamlab.core.registry.log_model`
+with the family's promotion metric, ``cv_rate_mape.h264``); it becomes ``@<predictor.model_alias>``
+only if it beats the version there (:func:`streamlab.core.registry.promote`).
+``write_default`` also refreshes the committed default.
 """
 
 from __future__ import annotations
@@ -13,19 +15,31 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from streamlab.models.ladder.predictor import DEFAULT_DIR, POINT_FEATURES, LadderPredictor, fit_predictor
-from streamlab.pipelines.ladder.corpus import CorpusEntry
-from streamlab.pipelines.ladder.features import TITLE_FEATURES
-from streamlab.pipelines.ladder.settings import LadderOptimizerSettings
+from streamlab.core import registry
 from streamlab.core.ray_runtime import map_tasks
+from streamlab.models.ladder.family import FAMILY
+from streamlab.models.ladder.features import TITLE_FEATURES
+from streamlab.models.ladder.predictor import DEFAULT_DIR, POINT_FEATURES, LadderPredictor, fit_predictor
+from streamlab.models.ladder.settings import LadderOptimizerSettings
+from streamlab.training.ladder.corpus import CorpusEntry
 
-EXPERIMENT = "ladder-model"
-REGISTERED_NAME = "ladder-model"
 FEATURES = TITLE_FEATURES + POINT_FEATURES
+
+
+@dataclass
+class LadderTraining:
+    """What one training run produced: the model, its CV metrics, and what the registry did with it."""
+
+    predictor: LadderPredictor
+    metrics: dict[str, float]
+    version: registry.RegisteredVersion | None = None
+    promotion: registry.Promotion | None = None
+    """None when the run did not register (``register=False``)."""
 
 
 def entry_rows(entry: CorpusEntry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,7 +138,8 @@ def _curve_figure(curve: dict):  # noqa: ANN202
 def train_ladder_model(
     entries: list[CorpusEntry], settings: LadderOptimizerSettings, *, register: bool = True, write_default: bool = False,
     real_groups: list[str] | None = None,
-) -> tuple[LadderPredictor, dict[str, float]]:  # fmt: skip
+) -> LadderTraining:  # fmt: skip
+    """Cross-validate, fit on everything, log to ``FAMILY.experiment``; register and promote (gated) if asked."""
     from streamlab.core import tracking
 
     metrics, folds = cross_validate(entries)
@@ -142,9 +157,9 @@ def train_ladder_model(
         "corpus_points": card["corpus_points"],
         "model": "HistGradientBoosting x2 per codec, monotone in crf/scale",
     }
-    with tracking.start_run(EXPERIMENT, run_name="ladder-predictor", params=params):
-        mlflow = tracking.configure()
-        mlflow.log_metrics(metrics)
+    result = LadderTraining(predictor, metrics)
+    with tracking.start_run(FAMILY.experiment, run_name="ladder-predictor", params=params):
+        tracking.configure().log_metrics(metrics)
         for fold in folds:
             for curve in fold["curves"]:
                 if curve["source"] in real:
@@ -152,19 +167,11 @@ def train_ladder_model(
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = predictor.save(Path(tmp) / "model")
             tracking.log_json(card, "card.json")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(Path(__file__).with_name("pyfunc.py")),
-                artifacts={"model": str(model_dir)},
-                code_paths=None,
-                pip_requirements=["scikit-learn==1.9.1", "skops==0.16.0", "pandas", "numpy"],
-                registered_model_name=REGISTERED_NAME if register else None,
-            )
-            if register and info.registered_model_version is not None:
-                mlflow.MlflowClient().set_registered_model_alias(
-                    REGISTERED_NAME, settings.predictor.model_alias, str(info.registered_model_version)
-                )
+            metric = metrics.get(FAMILY.metric)
+            result.version = registry.log_model(FAMILY, {"model": model_dir}, metric, register=register)
+        if register:
+            result.promotion = registry.promote(FAMILY, result.version.version, settings.predictor.model_alias)
     if write_default:
         shutil.rmtree(DEFAULT_DIR, ignore_errors=True)
         predictor.save(DEFAULT_DIR)
-    return predictor, metrics
+    return result

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from streamlab.models.qoe.features import Grid, Group
+from streamlab.models.qoe.labels import Incident
 from streamlab.models.qoe.settings import QoeSettings
 from streamlab.models.qoe.windows import units_from_frames, window_counts
-from streamlab.pipelines.qoe.incidents import Incident
-from streamlab.pipelines.qoe.library import Library
-from streamlab.pipelines.qoe.population import Population
-from streamlab.pipelines.qoe.simulate import Simulation, simulate
+from streamlab.training.qoe.library import Library
+from streamlab.training.qoe.population import Population
+from streamlab.training.qoe.simulate import Simulation, simulate
 
 AFTER_INCIDENT_S = 600.0
 """Windows this long after an incident still count as disturbed (sessions started inside it linger)."""

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streamlab.core.progress import progress_bar
+from streamlab.models.qoe.detect import detect_frames
 from streamlab.models.qoe.evaluate import Metrics, combine, evaluate
+from streamlab.models.qoe.family import FAMILY
 from streamlab.models.qoe.model import QoeModel
 from streamlab.models.qoe.settings import QoeSettings
-from streamlab.core.progress import progress_bar
-from streamlab.pipelines.qoe.detect import detect_frames
-from streamlab.pipelines.qoe.library import load_library
-from streamlab.pipelines.qoe.population import Population
-from streamlab.pipelines.qoe.simulate import simulate
+from streamlab.training.qoe.library import load_library
+from streamlab.training.qoe.population import Population
+from streamlab.training.qoe.simulate import simulate
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def log_to_mlflow(pooled: dict[str, Metrics], per: dict[str, dict[str, Metrics]]
 
     from streamlab.core import tracking
 
-    with tracking.start_run("qoe", run_name="heldout-scenarios", params={"scenarios": ",".join(per)}) as run:
+    with tracking.start_run(FAMILY.experiment, run_name="heldout-scenarios", params={"scenarios": ",".join(per)}) as run:
         mlflow = tracking.configure()
         for name, m in pooled.items():
             for key, value in m.summary().items():

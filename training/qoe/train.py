@@ -1,34 +1,45 @@
-"""Fit, calibrate, save, track and register the QoE detectors.
+"""Fit, calibrate, validate, save, track and register the QoE detectors.
 
-Data: simulated days (``streamlab.training.seeds``; the last ``calibration_seeds`` are held back to calibrate), with every
+Data: simulated days (``training.seeds``; the last ``calibration_seeds`` are held back), with every
 window during an incident (and 10 minutes after) excluded from "normal". Baselines are per-group
 symptom rates on the normal windows; each detector is fitted on normal windows of the fit days and
 its threshold (and the slow lane's CUSUM decision interval, :mod:`streamlab.models.qoe.cusum`) calibrated on the
-calibration days to ``target_false_alerts_per_day`` each.
-The primary detector (``streamlab.training.detector``) is registered as ``qoe-detector`` (alias
-``streamlab.training.alias``) as an MLflow pyfunc over the artifact directory; all are saved under
-``<state>/qoe/detectors/<name>``.
+held-back days to ``target_false_alerts_per_day`` each.
+
+Validation (the promotion metric, ``FAMILY.metric``): each detector scores the held-back days and
+its alerts are judged against their incidents (:func:`streamlab.models.qoe.evaluate.evaluate`). Calibration
+read only those days' *normal* windows, so their incidents are unseen; the pooled incident F1 is
+recorded in each ``model.json`` and logged on the run.
+
+The primary detector (``training.detector``) is registered as the family's model
+(:data:`streamlab.models.qoe.family.FAMILY`) and promoted to ``training.alias`` only if its
+validation F1 beats the version there now (:func:`streamlab.core.registry.promote`); all are saved
+under ``<state>/qoe/detectors/<name>``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from streamlab.core import project, registry
+from streamlab.core.progress import progress_bar
 from streamlab.models.qoe.cusum import calibrate_decision, cusum_path
+from streamlab.models.qoe.detect import detect_frames
 from streamlab.models.qoe.detectors import DETECTORS, make_detector
 from streamlab.models.qoe.detectors.base import calibrate_threshold
+from streamlab.models.qoe.evaluate import Metrics, combine, evaluate
+from streamlab.models.qoe.family import FAMILY
 from streamlab.models.qoe.features import FEATURES, Baselines, features, units_in
 from streamlab.models.qoe.model import QoeModel, sequences
 from streamlab.models.qoe.settings import QoeSettings
-from streamlab.core import project
-from streamlab.core.progress import progress_bar
-from streamlab.pipelines.qoe.library import load_library
 from streamlab.training.qoe.data import Day, all_groups, simulate_day
+from streamlab.training.qoe.library import load_library
+from streamlab.training.qoe.population import Population
 
 MAX_FIT_ROWS = 150_000
 
@@ -38,8 +49,22 @@ class TrainResult:
     models: dict[str, QoeModel]
     paths: dict[str, Path]
     seconds: float
+    validation: dict[str, Metrics] = field(default_factory=dict)
+    """Pooled incident metrics of each detector on the held-back days."""
+    primary: str | None = None
+    """The detector registered (``training.detector`` when trained)."""
     model_uri: str | None = None
     version: str | None = None
+    promotion: registry.Promotion | None = None
+    """Whether the registered version became ``training.alias``, with both F1s (``None`` without tracking)."""
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The registered detector's validation numbers (``FAMILY.metric`` among them), for reports."""
+        if self.primary is None or self.primary not in self.validation:
+            return {}
+        summary = self.validation[self.primary].summary()
+        return {f"validation_{k}": float(v) for k, v in summary.items() if isinstance(v, (int, float))}
 
 
 def detector_kwargs(name: str, settings: QoeSettings) -> dict:
@@ -108,6 +133,19 @@ def simulate_days(settings: QoeSettings, seeds: list[int], days: float, spec: st
     return out
 
 
+def validate(models: dict[str, QoeModel], settings: QoeSettings, days: list[Day]) -> dict[str, Metrics]:
+    """Each detector's alerts on ``days`` against their incidents, pooled (the held-back days in training)."""
+    edge_region = Population.from_settings(settings.population).edge_region
+    per: dict[str, list[Metrics]] = {name: [] for name in models}
+    with progress_bar("validating", total=len(days) * len(models)) as advance:
+        for day in days:
+            for name, model in models.items():
+                alerts, _, _ = detect_frames(model, day.sim.heartbeats, day.sim.summaries)
+                per[name].append(evaluate(alerts, day.sim.incidents, day.sim.meta["days"], edge_region))
+                advance()
+    return {name: combine(runs) for name, runs in per.items()}
+
+
 def train(settings: QoeSettings, names: list[str] | None = None, out_dir: Path | None = None,
           track: bool = True) -> TrainResult:
     names = names or list(DETECTORS)
@@ -117,30 +155,42 @@ def train(settings: QoeSettings, names: list[str] | None = None, out_dir: Path |
     held = min(settings.training.calibration_seeds, len(all_days) - 1)
     fit_days, calib_days = (all_days[:-held], all_days[-held:]) if held > 0 else (all_days, all_days)
     models = fit_models(settings, names, fit_days, calib_days)
+    validation = validate(models, settings, calib_days)
+    for name, model in models.items():
+        model.validation = validation[name].summary()
     out_dir = out_dir or project.state_dir() / "qoe" / "detectors"
     paths = {name: model.save(out_dir / name) for name, model in models.items()}
-    result = TrainResult(models, paths, time.perf_counter() - started)
+    primary = settings.training.detector if settings.training.detector in models else names[0]
+    result = TrainResult(models, paths, time.perf_counter() - started, validation, primary)
     if track:
-        _track(settings, result, names)
+        _track(settings, result)
     return result
 
 
-def _track(settings: QoeSettings, result: TrainResult, names: list[str]) -> None:
+def _track(settings: QoeSettings, result: TrainResult) -> None:
+    """Log every detector on one run, register the primary one and promote it if it beats the champion."""
     from streamlab.core import tracking
     from streamlab.training.qoe.plots import threshold_figure
 
-    primary = settings.training.detector if settings.training.detector in result.models else names[0]
-    with tracking.start_run("qoe", run_name=f"train-{primary}", params=settings.model_dump(mode="json")):
+    assert result.primary is not None
+    with tracking.start_run(FAMILY.experiment, run_name=f"train-{result.primary}",
+                            params=settings.model_dump(mode="json")):
         mlflow = tracking.configure()
         mlflow.log_metric("train_seconds", result.seconds)
         for name, model in result.models.items():
             mlflow.log_metric(f"threshold_{name}", model.detector.threshold)
+            for key, value in result.validation[name].summary().items():
+                if isinstance(value, (int, float)):
+                    mlflow.log_metric(f"validation_{key}_{name}", float(value))
             tracking.log_artifact(result.paths[name], f"detectors/{name}")
         tracking.log_figure(threshold_figure(result.models), "baselines.png")
-        from streamlab.training.qoe.registry import log_and_register
-
-        result.model_uri, result.version = log_and_register(result.paths[primary], settings.training.registered_model,
-                                                            settings.training.alias)
+        metric = result.metrics[FAMILY.metric]
+        version = registry.log_model(FAMILY, {"detector": result.paths[result.primary]}, metric=metric)
+        result.version = version.version
+        result.model_uri = f"models:/{FAMILY.name}/{version.version}"
+        result.promotion = registry.promote(FAMILY, version.version, settings.training.alias)
     state = project.state_dir() / "qoe" / "last_train.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(json.dumps({"model_uri": result.model_uri, "version": result.version,
+                                 "promotion": result.promotion.reason if result.promotion else None,
                                  "paths": {k: str(v) for k, v in result.paths.items()}}, indent=2))

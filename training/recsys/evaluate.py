@@ -9,18 +9,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from streamlab.core import project
+from streamlab.core.progress import track
 from streamlab.models.recsys.base import Recommender
 from streamlab.models.recsys.blend import build_component
-from streamlab.models.recsys.dataset import RecsysData
+from streamlab.models.recsys.dataset import RecsysData, load_training_data
+from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.metrics import evaluate, recall_at_k
 from streamlab.models.recsys.pipeline import HybridPipeline
 from streamlab.models.recsys.settings import RecsysSettings
 from streamlab.models.recsys.split import temporal_split
-from streamlab.core.progress import track
 
 REPORT_MODELS = ("popularity", "time_popularity", "content", "bpr", "als", "item_knn", "ease", "transitions", "hybrid")
 CURVE_K = (1, 2, 5, 10, 20, 30, 50)
@@ -139,3 +142,37 @@ def robustness(full: RecsysData, settings: RecsysSettings, splits: Sequence[Spli
     frame = pd.DataFrame(rows)
     frame["lead_over_best_ease"] = frame["hybrid"] - frame[["ease_l2_500", "ease_tuned"]].max(axis=1)
     return frame
+
+
+@dataclass
+class Report:
+    """What ``streamlab recsys evaluate`` prints and logs."""
+
+    results: list[ModelResult]
+    table: str
+    robustness: pd.DataFrame | None
+
+
+def evaluate_report(interactions: Path | None, items: Path | None, users: Path | None, models: Sequence[str],
+           settings: RecsysSettings, splits: bool = False, log: bool = True) -> Report:
+    """The protocol split of ``interactions`` (default: MovieLens-100k), every model in ``models``
+    fitted on its train part; with ``log`` the table, metrics and recall@k plot go to ``FAMILY.experiment``."""
+    path = Path(interactions) if interactions else project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
+    full = load_training_data(path, items, users)
+    train, test = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    results = evaluate_split(full, train, test, models, settings)
+    table = markdown_table(results, settings.k)
+    robust = robustness(full, settings) if splits else None
+    if log:
+        from streamlab.core import tracking
+
+        params = {"interactions": str(path), "models": list(models)}
+        with tracking.start_run(FAMILY.experiment, run_name="evaluate", params=params, tags={"stage": "evaluate"}):
+            mlflow = tracking.configure()
+            for r in results:
+                mlflow.log_metrics({f"{r.name}.{key}": value for key, value in r.metrics.items() if isinstance(value, float)} | {f"{r.name}.fit_s": r.fit_s})
+            mlflow.log_text(table, "report.md")
+            tracking.log_figure(recall_figure(results), "recall_at_k.png")
+            if robust is not None:
+                mlflow.log_text(robust.to_csv(index=False), "robustness.csv")
+    return Report(results, table, robust)

@@ -1,21 +1,37 @@
-"""Train the hybrid pipeline from files, track it in MLflow, register it, remember it."""
+"""Train the hybrid pipeline from files, track it in MLflow, register it, promote it if it is better.
+
+Every train logs to ``FAMILY.experiment``, registers a new version of ``FAMILY.name`` with the
+pipeline pickle as its one artifact, and asks the registry to move ``@champion`` to it: the gate
+(:func:`streamlab.core.registry.promote`) moves it only when the version's inner validation NDCG
+beats the champion's, and :attr:`TrainResult.promotion` says what it decided and why.
+"""
 
 from __future__ import annotations
 
+import math
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from streamlab.core.config import load_config
+from streamlab.core import registry
+from streamlab.features.settings import load_feature_settings
+from streamlab.features.training_sets import build_and_lookup
+from streamlab.models.recsys.artifacts import recsys_state_dir, save_pipeline, write_state
+from streamlab.models.recsys.dataset import RecsysData, load_training_data
+from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.pipeline import HybridPipeline
-from streamlab.models.recsys.settings import RecsysSettings
-from streamlab.training.recsys.artifacts import recsys_state_dir, save_pipeline, write_state
-from streamlab.training.recsys.data import load_training_data
+from streamlab.models.recsys.settings import RecsysSettings, load_settings
 
-
-def load_settings(overrides: list[str] | None = None) -> RecsysSettings:
-    return load_config("recsys", RecsysSettings, overrides)
+SMALL_OVERRIDES = [
+    "deep.enabled=false",
+    "blend.components=[ease,time_popularity]",
+    "blend.rounds=1",
+    "ranker.learn_watch_weight=false",
+]
+"""A small real pipeline (EASE + time-aware popularity, no context model): ~5 s on MovieLens-100k."""
 
 
 @dataclass
@@ -26,6 +42,43 @@ class TrainResult:
     model_uri: str | None
     version: str | None
     fit_seconds: float
+    promotion: registry.Promotion | None = None
+    """What the gate decided for ``@champion`` (``None``: not tracked, so nothing registered)."""
+
+
+def fit(data: RecsysData, settings: RecsysSettings) -> HybridPipeline:
+    """Fit on every row of ``data``; the context model learns from Feast point-in-time joins when configured."""
+    historical = None
+    if settings.deep.enabled and settings.deep.feature_source == "feast":
+        # The store is built from this training data: point-in-time joins give each training
+        # example the aggregates as of its own time; serving reads the same store online.
+        historical = build_and_lookup(
+            data.interactions[["user_id", "item_id", "rating", "timestamp"]],
+            data.items[["item_id", "genres", "year"]],
+            load_feature_settings(),
+        )
+    return HybridPipeline(settings).fit(data, historical=historical)
+
+
+def register(pipeline: HybridPipeline, path: Path, params: dict[str, Any], fit_s: float,
+             alias: str = registry.CHAMPION, run_name: str = "train") -> tuple[str, registry.RegisteredVersion, registry.Promotion]:
+    """Log the fit to ``FAMILY.experiment``, register ``path`` as a new version, promote it through the gate."""
+    from streamlab.core import tracking
+
+    report = pipeline.report
+    with tracking.start_run(FAMILY.experiment, run_name=run_name, params=params, tags={"stage": "train"}) as run:
+        mlflow = tracking.configure()
+        mlflow.log_metrics({
+            "fit_s": fit_s,
+            "inner_ndcg_blend": report.inner_ndcg_blend,
+            "inner_ndcg_ranked": -1.0 if math.isnan(report.inner_ndcg_ranked) else report.inner_ndcg_ranked,
+            "watch_weight": report.watch_weight,
+            **{f"blend_weight.{k}": v for k, v in report.blend_weights.items()},
+            **{f"fit_s.{k}": v for k, v in report.fit_seconds.items()},
+        })
+        registered = registry.log_model(FAMILY, {"pipeline": path}, metric=report.validation_ndcg)
+        run_id = run.info.run_id
+    return run_id, registered, registry.promote(FAMILY, registered.version, alias)
 
 
 def train(
@@ -34,54 +87,53 @@ def train(
     users: Path | None = None,
     settings: RecsysSettings | None = None,
     track: bool = True,
-    alias: str | None = "last-train",
+    alias: str = registry.CHAMPION,
 ) -> TrainResult:
-    """Fit on every row of ``interactions``; log params/metrics, register ``recsys``, write state."""
+    """Fit on every row of ``interactions``; log, register and promote (gated) to ``alias``; write state."""
     settings = settings or load_settings()
     data = load_training_data(Path(interactions), items, users)
     started = time.perf_counter()
-    historical = None
-    if settings.deep.enabled and settings.deep.feature_source == "feast":
-        from streamlab.features.settings import load_feature_settings
-        from streamlab.features.training_sets import build_and_lookup
-
-        # The store is built from this training data: point-in-time joins give each training
-        # example the aggregates as of its own time; serving reads the same store online.
-        historical = build_and_lookup(
-            data.interactions[["user_id", "item_id", "rating", "timestamp"]],
-            data.items[["item_id", "genres", "year"]],
-            load_feature_settings(),
-        )
-    pipeline = HybridPipeline(settings).fit(data, historical=historical)
+    pipeline = fit(data, settings)
     fit_s = time.perf_counter() - started
     path = save_pipeline(pipeline, recsys_state_dir() / "pipeline.pkl")
-    run_id = model_uri = version = None
+    run_id = version = promotion = None
     if track:
-        from streamlab.core import tracking
-        from streamlab.training.recsys.artifacts import log_and_register
-
         params = {"settings": settings.model_dump(), "data": {"interactions": str(interactions), "viewers": data.n_users, "titles": data.n_items, "rows": len(data.interactions)}}
-        with tracking.start_run(settings.experiment, run_name="train", params=params, tags={"stage": "train"}) as run:
-            mlflow = tracking.configure()
-            report = pipeline.report
-            mlflow.log_metrics({
-                "fit_s": fit_s,
-                "inner_ndcg_blend": report.inner_ndcg_blend,
-                "inner_ndcg_ranked": report.inner_ndcg_ranked if report.inner_ndcg_ranked == report.inner_ndcg_ranked else -1.0,
-                "watch_weight": report.watch_weight,
-                **{f"blend_weight.{k}": v for k, v in report.blend_weights.items()},
-                **{f"fit_s.{k}": v for k, v in report.fit_seconds.items()},
-            })
-            model_uri, version = log_and_register(path, settings.registered_model, alias)
-            run_id = run.info.run_id
+        run_id, registered, promotion = register(pipeline, path, params, fit_s, alias)
+        version = registered.version
+    model_uri = f"models:/{FAMILY.name}/{version}" if version else None
     write_state({
         "trained_at": datetime.now(UTC).isoformat(),
         "interactions": str(Path(interactions).resolve()),
         "pipeline_path": str(path),
         "run_id": run_id,
         "model_uri": model_uri,
-        "registered_model": settings.registered_model if version else None,
+        "registered_model": FAMILY.name if version else None,
         "version": version,
-        "alias": alias if version else None,
+        "promoted_to": promotion.alias if promotion and promotion.promoted else None,
     })
-    return TrainResult(pipeline, path, run_id, model_uri, version, fit_s)
+    return TrainResult(pipeline, path, run_id, model_uri, version, fit_s, promotion)
+
+
+def train_small(workdir: Path | None = None, alias: str = registry.CHAMPION) -> TrainResult:
+    """Fit :data:`SMALL_OVERRIDES` on MovieLens-100k and register it (gated), leaving the state files alone.
+
+    What ``streamlab serve register-defaults``, the serving tests and the serving benchmark register:
+    the family has no committed model, and this takes seconds. ``workdir`` keeps the pickle
+    (default: a temporary folder; the registered version holds its own copy).
+    """
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="recsys-small-") as scratch:
+            return train_small(Path(scratch), alias)
+    from streamlab.core import project
+
+    folder = project.raw_data_dir() / "ml-100k"
+    data = load_training_data(folder / "ml-100k.inter", folder / "ml-100k.item", folder / "ml-100k.user")
+    settings = load_settings(SMALL_OVERRIDES)
+    started = time.perf_counter()
+    pipeline = HybridPipeline(settings).fit(data)
+    fit_s = time.perf_counter() - started
+    path = save_pipeline(pipeline, Path(workdir) / "pipeline.pkl")
+    params = {"settings": settings.model_dump(), "data": {"interactions": str(folder / "ml-100k.inter"), "overrides": SMALL_OVERRIDES}}
+    run_id, registered, promotion = register(pipeline, path, params, fit_s, alias, run_name="train-small")
+    return TrainResult(pipeline, path, run_id, f"models:/{FAMILY.name}/{registered.version}", registered.version, fit_s, promotion)

@@ -3,7 +3,7 @@
 Selection never sees the protocol's test part: the given file is split by the protocol, and each
 trial fits on the first ``validation_fraction`` of every viewer's *training* rows and is scored
 (NDCG@k) on the rest of them. The best configuration is then trained on the whole file through
-:func:`streamlab.training.recsys.train.train` and registered as ``recsys`` with alias ``champion``.
+:func:`streamlab.training.recsys.train.train`, registered, and promoted to ``@champion`` if it beats it.
 """
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from streamlab.core import project, registry
 from streamlab.core.config import apply_overrides
+from streamlab.core.errors import UsageError
+from streamlab.models.recsys.dataset import load_training_data
+from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.metrics import evaluate
 from streamlab.models.recsys.pipeline import HybridPipeline
 from streamlab.models.recsys.settings import RecsysSettings
 from streamlab.models.recsys.split import temporal_split
-from streamlab.core import project
-from streamlab.core.errors import StreamlabError
-from streamlab.training.recsys.data import load_training_data
 
 
-class UnknownGridError(StreamlabError):
+class UnknownGridError(UsageError):
     """``--grid`` names a grid that configs/recsys.yaml does not define."""
 
 
@@ -36,6 +37,7 @@ class TuneResult:
     ndcg: float
     trials: list[dict[str, Any]]
     model_uri: str | None
+    promotion: registry.Promotion | None = None
 
 
 def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
@@ -96,7 +98,7 @@ def tune(interactions: Path | None, items: Path | None, users: Path | None, sett
     data = full.with_interactions(train_rows)
     space = settings.tune.grids[grid]
     points = grid_points(space)
-    experiment_id = tracking.experiment_id(settings.experiment)
+    experiment_id = tracking.experiment_id(FAMILY.experiment)
     mlflow = tracking.configure()
     init_ray(settings.tune.num_cpus)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"tune-{grid}", tags={"stage": "tune"}) as parent:
@@ -120,8 +122,8 @@ def tune(interactions: Path | None, items: Path | None, users: Path | None, sett
         trials = [{**r.config, "val_ndcg": r.metrics["val_ndcg"]} for r in results]
         mlflow.log_metric("best_val_ndcg", best.metrics["val_ndcg"])
         mlflow.log_dict({"trials": trials, "best": best.config}, "tune_trials.json")
-    model_uri = None
+    model_uri = promotion = None
     if register:
-        result = train(path, items, users, with_overrides(settings, best.config), alias="champion")
-        model_uri = result.model_uri
-    return TuneResult(best.config, best.metrics["val_ndcg"], trials, model_uri)
+        result = train(path, items, users, with_overrides(settings, best.config))
+        model_uri, promotion = result.model_uri, result.promotion
+    return TuneResult(best.config, best.metrics["val_ndcg"], trials, model_uri, promotion)

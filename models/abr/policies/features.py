@@ -10,6 +10,7 @@ goodput to the same harmonic mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,17 +23,22 @@ HARMONIC_WINDOW = 5
 FEATURES = HISTORY + 5
 
 
+def transfer_ms(delay_ms: float) -> float:
+    """A chunk's download time with the fixed RTT taken out (floored at 1 ms): the payload's time on the link."""
+    return max(delay_ms - LINK_RTT_MS, 1.0)
+
+
 def goodput_bytes_s(chunk_bytes: float, delay_ms: float) -> float:
-    """Payload rate of one chunk, with the fixed RTT taken out (floored at 1 ms of transfer)."""
-    return chunk_bytes / (max(delay_ms - LINK_RTT_MS, 1.0) / 1000.0)
+    """Payload rate of one chunk: bytes over :func:`transfer_ms`."""
+    return chunk_bytes / (transfer_ms(delay_ms) / 1000.0)
 
 
-def harmonic_anchor(history: list[float]) -> float:
+def harmonic_anchor(history: Sequence[float]) -> float:
     window = history[-HARMONIC_WINDOW:]
     return len(window) / sum(1.0 / g for g in window)
 
 
-def feature_vector(history: list[float], chunks_remaining: int, total_chunks: int = 48) -> tuple[np.ndarray, float]:
+def feature_vector(history: Sequence[float], chunks_remaining: int, total_chunks: int = 48) -> tuple[np.ndarray, float]:
     """Features from the goodput history (oldest first, at least one entry) and the anchor (bytes/s)."""
     anchor = harmonic_anchor(history)
     log_anchor = math.log(anchor)

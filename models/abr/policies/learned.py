@@ -16,7 +16,9 @@ handling, not planner depth, are where the rest is. So the policy
    simulator's own dynamics (:mod:`streamlab.models.abr.policies.planner`), plus a value for the buffer
    left at the horizon; the planner's knobs are chosen on validation.
 
-A decision is a few numpy calls (~0.3-1 ms on one thread); no torch at decision time.
+A decision is a few numpy calls (~0.3-1 ms on one thread); no torch at decision time. The
+simulator's policy decides through the family's one :func:`~streamlab.models.abr.decide.decide`,
+as the server, the headless player and the registered pyfunc do.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from streamlab.core import registry
+from streamlab.models.abr.decide import AbrDecideRequest, ThroughputSample, decide, title_request
 from streamlab.models.abr.errors import PolicyModelError
 from streamlab.models.abr.policies.base import Observation, Policy
-from streamlab.models.abr.policies.features import feature_vector, goodput_bytes_s
-from streamlab.models.abr.policies.planner import best_level, tree_plan_scores
+from streamlab.models.abr.policies.features import feature_vector, transfer_ms
 from streamlab.models.abr.policies.quantile_net import QuantileNet
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -63,45 +66,36 @@ class LearnedPolicy(Policy):
         taus = net.quantiles[self.scenario_index]
         weights = (1.0 - taus) ** knobs.risk
         self.weights = weights / weights.sum()
-        self.history: list[float] = []
+        self.samples: list[ThroughputSample] = []
 
     def start_trace(self, trace, video, sim) -> None:  # type: ignore[override]
         super().start_trace(trace, video, sim)
-        self.history = []
-        self.rates = tuple(video.bitrates_kbps)
+        self.samples = []
 
-    def goodput_scenarios(self, chunks_remaining: int, horizon: int, history: Sequence[float] | None = None) -> np.ndarray:
-        """Goodput scenarios ``[scenario, step]`` (bytes/s); steps past the model's reach repeat its last.
-
-        ``history`` (bytes/s per past download) defaults to the policy's own; a server deciding for many
-        players passes each player's, leaving the policy's state untouched.
-        """
-        x, anchor = feature_vector(self.history if history is None else history, chunks_remaining)
+    def goodput_scenarios(self, chunks_remaining: int, horizon: int, history: Sequence[float]) -> np.ndarray:
+        """Goodput scenarios ``[scenario, step]`` (bytes/s) from a goodput history (bytes/s per past
+        download, oldest first); steps past the model's reach repeat its last. Stateless."""
+        x, anchor = feature_vector(history, chunks_remaining)
         log_ratio = self.net(x)[:, self.scenario_index].T  # (scenarios, steps)
         if log_ratio.shape[1] < horizon:
             log_ratio = np.concatenate([log_ratio, np.repeat(log_ratio[:, -1:], horizon - log_ratio.shape[1], axis=1)], axis=1)
         return anchor * np.exp(log_ratio[:, :horizon])
 
     def select(self, obs: Observation) -> int:
-        self.history.append(goodput_bytes_s(obs.chunk_bytes, obs.delay_ms))
+        """Record the chunk just downloaded, then decide the next one with :func:`~streamlab.models.abr.decide.decide`.
+
+        Downloads are recorded with the RTT taken out of their time, so the goodput ``decide``
+        derives is the one the model was trained on (:func:`~streamlab.models.abr.policies.features.goodput_bytes_s`).
+        """
+        sample = ThroughputSample(bytes=round(obs.chunk_bytes), download_ms=transfer_ms(obs.delay_ms))
+        self.samples.append(sample)
         if obs.end_of_video:
             return obs.last_level
-        return self.decide(obs.buffer_s, obs.last_level, obs.chunk_index)
+        return decide(self, self.request_for(obs), max_horizon=None).rung
 
-    def decide(self, buffer_s: float, last_level: int, chunk_index: int) -> int:
-        """The level for chunk ``chunk_index`` given the goodput history held in ``self.history``."""
-        video = self.video
-        horizon = min(self.knobs.horizon, video.total_chunks - chunk_index)
-        goodputs = self.goodput_scenarios(video.total_chunks - chunk_index, horizon)
-        sizes = video.sizes_bytes[:, chunk_index : chunk_index + horizon]
-        scores = tree_plan_scores(
-            buffer_s, last_level, sizes, self.rates,
-            goodputs, self.weights,
-            self.knobs.buffer_value_per_s, self.knobs.buffer_value_cap_s,
-            at_end=chunk_index + horizon >= video.total_chunks,
-            free_steps=self.knobs.free_steps,
-        )
-        return best_level(scores, video.levels, horizon, self.knobs.free_steps)
+    def request_for(self, obs: Observation) -> AbrDecideRequest:
+        """The title's request after ``obs`` (its downloads so far, the next chunks' sizes); pure given the samples."""
+        return title_request(self.video, obs.chunk_index, obs.buffer_s, obs.last_level, self.samples, self.knobs.horizon)
 
 
 def save_checkpoint(net: QuantileNet, knobs: PlannerKnobs, path: Path, metadata: dict) -> None:
@@ -113,16 +107,12 @@ def save_checkpoint(net: QuantileNet, knobs: PlannerKnobs, path: Path, metadata:
     path.with_suffix(".json").write_text(json.dumps(payload, indent=2, sort_keys=True))
 
 
-def load_checkpoint(path: Path) -> LearnedPolicy:
+def load_checkpoint(path: Path, settings: Path | None = None) -> LearnedPolicy:
+    """The policy from ``<path>.npz`` and its planner settings (default: the ``.json`` beside it)."""
     path = Path(path)
-    if path.is_dir():
-        candidates = sorted(path.rglob("learned.npz"))
-        if not candidates:
-            raise PolicyModelError(f"{path}: no learned.npz inside")
-        path = candidates[0]
     if not path.is_file():
         raise PolicyModelError(f"{path}: learned-policy checkpoint not found; train one with `streamlab abr train`")
-    meta_path = path.with_suffix(".json")
+    meta_path = path.with_suffix(".json") if settings is None else Path(settings)
     if not meta_path.is_file():
         raise PolicyModelError(f"{meta_path}: planner settings missing beside the checkpoint")
     try:
@@ -140,17 +130,17 @@ def load_checkpoint(path: Path) -> LearnedPolicy:
 
 
 def load_learned(model: str | Path | None = None) -> LearnedPolicy:
-    """``None``: the committed checkpoint; a path (``.npz`` or a directory); or an MLflow ``models:/`` URI."""
+    """``None``: the committed checkpoint; a ``.npz`` path; or a registered model, ``models:/<name>@<alias>``
+    (or ``models:/<name>/<version>``), loaded as :func:`streamlab.core.registry.load_native` loads it."""
     if model is None:
         return load_checkpoint(DEFAULT_CHECKPOINT)
     text = str(model)
-    if text.startswith(("models:/", "runs:/")):
-        from streamlab.core import tracking
-
-        mlflow = tracking.configure()
+    if text.startswith("models:/"):
         try:
-            local = mlflow.artifacts.download_artifacts(artifact_uri=text)
-        except Exception as exc:  # mlflow raises several types for a missing model/alias
-            raise PolicyModelError(f"cannot load {text} from the MLflow registry at {tracking.tracking_uri()}: {exc}") from None
-        return load_checkpoint(Path(local))
+            _, policy = registry.load_native(*registry.parse_uri(text))
+        except registry.RegistryError as exc:
+            raise PolicyModelError(str(exc)) from None
+        if not isinstance(policy, LearnedPolicy):
+            raise PolicyModelError(f"{text} is a {type(policy).__name__}, not a learned ABR policy")
+        return policy
     return load_checkpoint(Path(text))

@@ -118,7 +118,7 @@ def tree_plan_scores(
     step ``j`` depends only on its first ``j + 1`` levels, so this walks the plan *tree*: step ``j``
     holds one column per distinct prefix (6, 36, 216, 1296, then 1296 for the held tail), 2 850
     columns in all, and the same floating-point operations in the same order per column, so every
-    score is identical (``tests/abr/test_planner.py`` and ``tests/serving/test_abr_recorded.py`` check it
+    score is identical (``tests/abr/test_planner.py`` and ``tests/abr/test_decide_recorded.py`` check it
     against this reference).
     """
     levels, horizon = sizes_bytes.shape

@@ -13,7 +13,7 @@
 // decision is refreshed every `refresh_s`, so the one used when loading resumes reflects the
 // buffer of that moment. The first segment waits for its decision (at most the budget) too.
 //
-// Exposed as window.StreamlabAbr: bolaRung (tests compare it with serving/abr.py decide_bola) and
+// Exposed as window.StreamlabAbr: bolaRung (tests compare it with models/abr/decide.py decide_bola) and
 // createHlsAbrController ({abrController, fLoader} classes for the Hls config).
 "use strict";
 
@@ -38,7 +38,7 @@
     return best;
   }
 
-  // Segment sizes the service assumes when none are sent: bitrate x duration (serving/abr.py size_matrix).
+  // Segment sizes the service assumes when none are sent: bitrate x duration (models/abr/decide.py size_matrix).
   function nominalSizes(bitratesKbps, segmentDurationS) {
     return bitratesKbps.map((kbps) => (kbps * 1000.0) / 8.0 * segmentDurationS);
   }

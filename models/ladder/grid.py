@@ -1,0 +1,42 @@
+"""A title's trial grid: the sizes and encoder settings a ladder is chosen among.
+
+The same grid is encoded and measured by the exhaustive search
+(:mod:`streamlab.streaming.transcode.per_title.trials`) and predicted by the model
+(:mod:`streamlab.models.ladder.decide`), so a predicted ladder is read from exactly the points a
+measured one would be.
+"""
+
+from __future__ import annotations
+
+from streamlab.models.ladder.schema import Codec, EncoderSettings
+
+
+def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_control: str = "crf") -> EncoderSettings:
+    return EncoderSettings(
+        codec=codec,
+        encoder="libx264" if codec == "h264" else "libsvtav1",
+        preset=str(preset),
+        tune=tune,
+        rate_control=rate_control,  # type: ignore[arg-type]
+        crf=crf,
+    )
+
+
+def trial_sizes(width: int, height: int, short_sides: list[int], max_resolutions: int) -> list[tuple[int, int]]:
+    """Even sizes with the source's aspect ratio for each short side not above the source's, largest first.
+
+    The source's own (even-floored) size is always a candidate: for a small source it is the
+    only one worth trying, and per-title never means upscaling.
+    """
+    short = min(width, height)
+    sizes: dict[tuple[int, int], None] = {}
+    for side in sorted({*(s for s in short_sides if s < short), short}, reverse=True):
+        scale = side / short
+        w, h = min(_even(width * scale), width - width % 2), min(_even(height * scale), height - height % 2)
+        sizes.setdefault((w, h), None)
+    return list(sizes)[:max_resolutions]
+
+
+def _even(value: float) -> int:
+    """Nearest even integer, at least 2 (4:2:0 chroma needs even sizes; the stack rounds its rungs alike)."""
+    return max(2, 2 * round(value / 2))

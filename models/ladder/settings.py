@@ -1,0 +1,119 @@
+"""Typed settings for ``configs/ladder.yaml`` (trial grid, ladder rules, predictor)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from streamlab.core.config import load_config
+
+Codec = Literal["h264", "av1"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+
+
+class CodecGrid(BaseModel):
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # SVT-AV1 presets and tunes are numbers in YAML
+
+    preset: str
+    tune: str | None = None
+    crf: list[float] = Field(min_length=2)
+
+
+class H264Grid(CodecGrid):
+    preset: X264Preset = "slower"
+    tune: Literal["film", "animation", "grain", "ssim", "psnr"] | None = None
+
+    @model_validator(mode="after")
+    def _crf_range(self) -> H264Grid:
+        if not all(0 <= c <= 51 for c in self.crf):
+            raise ValueError(f"grid.h264.crf values must lie in 0..51, got {self.crf}")
+        return self
+
+
+class Av1Grid(CodecGrid):
+    preset: str = "8"
+    tune: Literal["0", "1", "2"] | None = None
+
+    @model_validator(mode="after")
+    def _crf_range(self) -> Av1Grid:
+        if not all(1 <= c <= 63 and float(c).is_integer() for c in self.crf):
+            raise ValueError(f"grid.av1.crf values must be whole numbers in 1..63, got {self.crf}")
+        if not self.preset.lstrip("-").isdigit() or not -2 <= int(self.preset) <= 13:
+            raise ValueError(f"grid.av1.preset must be an SVT-AV1 preset -2..13, got {self.preset!r}")
+        return self
+
+
+class GridSettings(BaseModel):
+    heights: list[int] = Field(min_length=1)
+    max_resolutions: int = Field(default=4, ge=1)
+    threads_per_task: int = Field(default=1, ge=0)
+    vmaf_subsample: int = Field(default=2, ge=1)
+    h264: H264Grid = H264Grid(crf=[18, 23, 28, 33, 38])
+    av1: Av1Grid = Av1Grid(crf=[24, 32, 40, 48, 56])
+
+    def codec(self, codec: Codec) -> CodecGrid:
+        return self.h264 if codec == "h264" else self.av1
+
+
+class DeviceProfile(BaseModel):
+    max_height: int | None = Field(default=None, gt=0)
+    max_bitrate_kbps: int | None = Field(default=None, gt=0)
+
+
+class RuleSettings(BaseModel):
+    top_vmaf: float = Field(default=95.0, gt=0, le=100)
+    vmaf_step: float = Field(default=6.0, gt=0)
+    min_vmaf: float = Field(default=45.0, ge=0)
+    max_rungs: int = Field(default=6, ge=1)
+    min_bitrate_kbps: int = Field(default=100, gt=0)
+    max_bitrate_kbps: int = Field(default=8000, gt=0)
+    max_bitrate_ratio: float = Field(default=2.5, gt=1)
+    min_bitrate_ratio: float = Field(default=1.3, ge=1)
+    maxrate_ratio: float = Field(default=1.5, ge=1)
+    bufsize_ratio: float = Field(default=2.0, gt=0)
+    device_profiles: dict[str, DeviceProfile] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RuleSettings:
+        if self.min_bitrate_kbps >= self.max_bitrate_kbps:
+            raise ValueError("rules.min_bitrate_kbps must be below rules.max_bitrate_kbps")
+        if self.min_vmaf >= self.top_vmaf:
+            raise ValueError("rules.min_vmaf must be below rules.top_vmaf")
+        if self.min_bitrate_ratio >= self.max_bitrate_ratio:
+            raise ValueError("rules.min_bitrate_ratio must be below rules.max_bitrate_ratio")
+        return self
+
+
+class PredictorSettings(BaseModel):
+    probe_height: int = Field(default=360, gt=0)
+    probe_crf: float = Field(default=26, ge=0, le=51)
+    si_ti_max_frames: int = Field(default=60, ge=2)
+    model_alias: str = "champion"
+
+
+class CorpusSettings(BaseModel):
+    width: int = Field(default=512, gt=0)
+    height: int = Field(default=288, gt=0)
+    duration_s: float = Field(default=4.0, gt=0)
+    fps: float = Field(default=25, gt=0)
+    heights: list[int] = Field(default_factory=lambda: [720, 540, 360, 288, 240, 180, 144])
+    max_resolutions: int = Field(default=3, ge=1)
+    synthetic: list[str] = Field(default_factory=list)
+    real: list[str] = Field(default_factory=list)
+    segments_s: float = Field(default=5.0, gt=0)
+    codecs: list[Codec] = Field(default_factory=lambda: ["h264", "av1"])
+
+
+class LadderOptimizerSettings(BaseModel):
+    segment_duration_s: float | None = Field(
+        default=None, gt=0.5, le=30, description="null: the VOD stack's (see streaming.transcode.per_title.source)"
+    )
+    grid: GridSettings
+    rules: RuleSettings = RuleSettings()
+    predictor: PredictorSettings = PredictorSettings()
+    corpus: CorpusSettings = CorpusSettings()
+
+
+def load_ladder_settings(overrides: list[str] | None = None) -> LadderOptimizerSettings:
+    return load_config("ladder", LadderOptimizerSettings, overrides)

@@ -1,1 +1,0 @@
-"""QoE pipelines: the telemetry simulator with ground truth, file ingestion, Ray Data batch scoring."""

@@ -1,0 +1,66 @@
+"""Adapters from per-title ladders to the VOD stack's ladder selectors (``transcode.selectors``).
+
+The stack calls ``selector(source, display_width, display_height, settings) -> list[Rung]``;
+each rung carries the optimizer's encoder settings (capped CRF, preset, codec), which the stack's
+encoder turns into FFmpeg arguments through :func:`streamlab.streaming.transcode.encoder_args.codec_args`.
+Registered in ``configs/streaming.yaml``::
+
+    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title        # predicted (cheap)
+    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title-hull   # exhaustive trial grid
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from streamlab.models.ladder.schema import Ladder
+from streamlab.models.ladder.settings import load_ladder_settings
+from streamlab.streaming.transcode.ladder import LadderSettings, Rung, rung_id
+from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladders
+from streamlab.streaming.transcode.per_title.source import source_facts
+
+
+def to_stack_rungs(ladder: Ladder) -> list[Rung]:
+    """A ladder's rungs as the stack's :class:`Rung`, encoder settings included (ids unique)."""
+    rungs: dict[str, Rung] = {}
+    for rung in ladder.rungs:
+        bitrate_kbps = max(1, round(rung.bitrate_kbps))
+        ident = rung_id(rung.codec, min(rung.width, rung.height), bitrate_kbps)
+        rungs.setdefault(
+            ident,
+            Rung(
+                id=ident,
+                profile="per-title",
+                codec=rung.codec,
+                width=rung.width,
+                height=rung.height,
+                bitrate_kbps=bitrate_kbps,
+                encoder=rung.encoder,
+                max_bitrate_kbps=round(rung.max_bitrate_kbps) if rung.max_bitrate_kbps else None,
+                bufsize_kbps=round(rung.bufsize_kbps) if rung.bufsize_kbps else None,
+                expected_vmaf=rung.expected_vmaf,
+            ),
+        )
+    return list(rungs.values())
+
+
+def per_title_hull(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """Per-title H.264 + AV1 ladders by the exhaustive trial-grid search, as stack rungs."""
+    del display_width, display_height, settings  # the optimizer inspects the source itself
+    ladder_settings = load_ladder_settings()
+    facts = source_facts(Path(source), ladder_settings)
+    ladders = [hull_search(facts, codec, ladder_settings).ladder for codec in STACK_CODECS]
+    return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
+
+
+def per_title_predicted(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """Per-title H.264 + AV1 ladders predicted from one probe of the source, as stack rungs."""
+    del display_width, display_height, settings  # the optimizer probes the source itself
+    ladder_settings = load_ladder_settings()
+    ladders = predicted_ladders(source_facts(Path(source), ladder_settings), list(STACK_CODECS), ladder_settings)
+    return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
+
+
+STACK_CODECS: tuple[Literal["h264", "av1"], ...] = ("h264", "av1")
+"""What `--ladder per-title` publishes: H.264 for every device, AV1 beside it for devices that decode it."""
