@@ -53,9 +53,10 @@ from streamlab.serving import abr, metrics
 from streamlab.models.ladder.family import FAMILY as LADDER
 from streamlab.models.ladder.wire import LadderRequest, LadderResponse
 from streamlab.models.recsys.contract import RecommendRequest, RecommendResponse
+from streamlab.models.qoe.family import FAMILY as QOE
 from streamlab.models.recsys.family import FAMILY as RECSYS
 from streamlab.serving.ladder import LadderEndpoint, ProbesBusy
-from streamlab.serving.qoe import QoeIngestor, load_qoe_detector
+from streamlab.serving.qoe import QoeIngestor
 from streamlab.serving.recommend import adapt_recommender
 from streamlab.serving.registry import AliasWatcher, ServedModel
 from streamlab.serving.settings import OVERRIDES_ENV, ServingSettings, load_serving_settings
@@ -182,7 +183,7 @@ class StreamlabServing:
             self.models["ladder"] = ServedModel(spec.registered_name(LADDER), spec.alias)
         if settings.models.qoe.enabled:
             spec = settings.models.qoe
-            self.models["qoe"] = ServedModel(spec.name, spec.alias, load_qoe_detector)
+            self.models["qoe"] = ServedModel(spec.registered_name(QOE), spec.alias)
         self.ladder = LadderEndpoint(settings.ladder)
         self.qoe = QoeIngestor(settings.qoe.max_alerts_kept)
         for served in self.models.values():

@@ -106,13 +106,18 @@ class Promotion:
 
 def pinned_requirements(family: ModelFamily) -> list[str]:
     """``streamlab==<this version>`` plus each declared distribution at its installed version."""
-    pins = [f"streamlab=={metadata.version('streamlab')}"]
+    pins = [f"streamlab=={_public(metadata.version('streamlab'))}"]
     for dist in family.requirements:
         try:
-            pins.append(f"{dist}=={metadata.version(dist)}")
+            pins.append(f"{dist}=={_public(metadata.version(dist))}")
         except metadata.PackageNotFoundError:
             pins.append(dist)
     return pins
+
+
+def _public(version: str) -> str:
+    """``2.13.0+cpu`` → ``2.13.0``: a local version tag names a build no package index serves."""
+    return version.split("+", 1)[0]
 
 
 def _pyfunc_file(family: ModelFamily) -> str:

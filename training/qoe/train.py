@@ -49,10 +49,10 @@ class TrainResult:
     models: dict[str, QoeModel]
     paths: dict[str, Path]
     seconds: float
+    primary: str
+    """The detector registered (``training.detector`` when trained, else the first trained)."""
     validation: dict[str, Metrics] = field(default_factory=dict)
     """Pooled incident metrics of each detector on the held-back days."""
-    primary: str | None = None
-    """The detector registered (``training.detector`` when trained)."""
     model_uri: str | None = None
     version: str | None = None
     promotion: registry.Promotion | None = None
@@ -61,7 +61,7 @@ class TrainResult:
     @property
     def metrics(self) -> dict[str, float]:
         """The registered detector's validation numbers (``FAMILY.metric`` among them), for reports."""
-        if self.primary is None or self.primary not in self.validation:
+        if self.primary not in self.validation:
             return {}
         summary = self.validation[self.primary].summary()
         return {f"validation_{k}": float(v) for k, v in summary.items() if isinstance(v, (int, float))}
@@ -161,7 +161,7 @@ def train(settings: QoeSettings, names: list[str] | None = None, out_dir: Path |
     out_dir = out_dir or project.state_dir() / "qoe" / "detectors"
     paths = {name: model.save(out_dir / name) for name, model in models.items()}
     primary = settings.training.detector if settings.training.detector in models else names[0]
-    result = TrainResult(models, paths, time.perf_counter() - started, validation, primary)
+    result = TrainResult(models, paths, time.perf_counter() - started, primary, validation)
     if track:
         _track(settings, result)
     return result
@@ -172,7 +172,6 @@ def _track(settings: QoeSettings, result: TrainResult) -> None:
     from streamlab.core import tracking
     from streamlab.training.qoe.plots import threshold_figure
 
-    assert result.primary is not None
     with tracking.start_run(FAMILY.experiment, run_name=f"train-{result.primary}",
                             params=settings.model_dump(mode="json")):
         mlflow = tracking.configure()
