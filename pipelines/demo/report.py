@@ -223,7 +223,7 @@ def _alert_row(alert: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
 def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str, str], alerts: list[dict[str, Any]],
           facts: dict[str, Any], out_dir: Path) -> str:
     models = [{"family": m.family, "registered model": m.registered_model, "this run": f"v{m.version}",
-               "serving @champion": f"v{m.champion_version}", "MLflow experiment": m.experiment,
+               "serving": f"{m.registered_model}@champion = v{m.champion_version}", "MLflow experiment": m.experiment,
                "train s": round(m.seconds), **m.metrics} for m in trained]
     gate = [{"family": m.family, "promotion (the family's metric decides)": m.outcome} for m in trained]
     v = summary["viewers"]

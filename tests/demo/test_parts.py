@@ -63,13 +63,10 @@ def test_the_verdict_needs_the_right_edge_overlapping_the_incident() -> None:
     assert found_incident(None, [right]) == {"injected": False}
 
 
-def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path, mlflow_store) -> None:
+def _outcome(tmp_path):  # noqa: ANN001, ANN202 - eight viewers' sessions and telemetry, for the report tests
     import json
 
     from streamlab.models.abr.qoe import TraceScore
-    from streamlab.pipelines.demo.report import write_report
-    from streamlab.pipelines.demo.run import DemoSettings
-    from streamlab.pipelines.demo.train import TrainedModel
     from streamlab.pipelines.demo.viewers import ViewersOutcome
     from streamlab.streaming.headless.beacons import ViewerContext
     from streamlab.streaming.headless.player import ChunkRecord, SessionResult
@@ -86,6 +83,21 @@ def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path,
                                           "buffer_s": 5.0, "bitrate_kbps": 600.0, "throughput_kbps": 900.0}) + "\n"
                               for k in range(20)))
     outcome = ViewersOutcome(results, plans, events, {"written": 20, "posted": 20}, [], truth)
+    return outcome, truth
+
+
+def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path, mlflow_store) -> None:
+    import json
+
+    from streamlab.models.abr.qoe import TraceScore
+    from streamlab.pipelines.demo.report import write_report
+    from streamlab.pipelines.demo.run import DemoSettings
+    from streamlab.pipelines.demo.train import TrainedModel
+    from streamlab.pipelines.demo.viewers import ViewersOutcome
+    from streamlab.streaming.headless.beacons import ViewerContext
+    from streamlab.streaming.headless.player import ChunkRecord, SessionResult
+
+    outcome, truth = _outcome(tmp_path)
     alert = {"dimension": "edge", "value": "eu-west-2", "start": truth["start"] + 30, "end": truth["end"], "severity": "major"}
     record = {"renditions": [{"codec": "h264", "average_bandwidth_bps": b * 1000, "height": h}
                              for b, h in ((340, 720), (713, 720), (1201, 720))], "ladder": "service", "drm": "clearkey"}
@@ -106,3 +118,31 @@ def test_the_report_is_one_page_with_its_plots_and_is_logged_to_mlflow(tmp_path,
     assert len(runs) == 1 and runs.iloc[0]["metrics.incident_found"] == 1.0
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs.iloc[0]["run_id"])}
     assert {"report.html", "summary.json", "telemetry.jsonl", "sessions.png"} <= artifacts
+
+
+def test_the_report_says_when_a_demo_model_lost_to_the_champion(tmp_path, mlflow_store) -> None:
+    """A worse challenger stays registered but not promoted; the report names both numbers and what serves."""
+    import json
+
+    from streamlab.core.registry import Promotion
+    from streamlab.pipelines.demo.report import write_report
+    from streamlab.pipelines.demo.run import DemoSettings
+    from streamlab.pipelines.demo.train import TrainedModel
+
+    reason = ("ladder-model v2 not promoted: cv_rate_mape.h264 164 does not beat @champion v1 69.07 "
+              "(lower is better)")
+    refused = TrainedModel("ladder", "ladder-model", "2", "ladder-model", 60.0, {"cv_rate_mape.h264": 164.0},
+                           Promotion("ladder-model", "champion", "2", 164.0, "1", 69.07, False, reason))
+    assert refused.champion_version == "1"
+    promoted = TrainedModel("abr", "abr-policy", "3", "abr", 30.0, {},
+                            Promotion("abr-policy", "champion", "3", -0.1, "1", -0.3, True, "abr-policy v3 promoted"))
+    assert promoted.champion_version == "3"
+    outcome, _ = _outcome(tmp_path)
+    page = write_report(tmp_path, DemoSettings(clip="c.mp4", title_id="bbb", name="B"), [refused, promoted], outcome,
+                        {"ingest": {"renditions": [{"codec": "h264", "average_bandwidth_bps": 340_000, "height": 720}]},
+                         "stage_seconds": {}, "total_s": 1.0})
+    text = page.read_text()
+    assert "164 does not beat @champion v1 69.07" in text and "ladder-model@champion = v1" in text
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    ladder = next(m for m in summary["models"] if m["family"] == "ladder")
+    assert (ladder["version"], ladder["champion_version"], ladder["promoted"]) == ("2", "1", False)
