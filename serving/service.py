@@ -184,7 +184,7 @@ class StreamlabServing:
         if settings.models.qoe.enabled:
             spec = settings.models.qoe
             self.models["qoe"] = ServedModel(spec.registered_name(QOE), spec.alias)
-        self.ladder = LadderEndpoint(settings.ladder)
+        self.ladder_endpoint = LadderEndpoint(settings.ladder)
         self.qoe = QoeIngestor(settings.qoe.max_alerts_kept)
         for served in self.models.values():
             served.listeners.append(metrics.record_model)
@@ -265,7 +265,7 @@ class StreamlabServing:
             metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
             raise ModelNotReady("no ladder model version is loaded yet; see /models/status")
         try:
-            response = self.ladder.answer(request, loaded.model, loaded.name, loaded.version)
+            response = self.ladder_endpoint.answer(request, loaded.model, loaded.name, loaded.version)
         except ProbesBusy as exc:
             metrics.REQUESTS.labels(endpoint="ladder", outcome="error").inc()
             raise Busy(str(exc)) from None

@@ -130,9 +130,11 @@ from streamlab.models.families import FAMILIES
 out = {}
 for key, family in FAMILIES.items():
     model = mlflow.pyfunc.load_model(family.uri("champion"))
-    request, _ = family.example()
+    request, expected = family.example()
     answer = model.predict(request)
-    out[key] = {"rows": len(answer), "module": type(model.unwrap_python_model()).__module__}
+    columns = list(answer.columns) if hasattr(answer, "columns") else [answer.name]
+    out[key] = {"rows": len(answer), "columns": columns, "expected": list(expected.columns),
+                "native": type(model.unwrap_python_model().model).__module__}
 print(json.dumps(out))
 """
     loaded = _run(fresh_venv, [python, "-c", script], work, env)
@@ -140,4 +142,7 @@ print(json.dumps(out))
     result = json.loads(loaded.stdout.strip().splitlines()[-1])
     assert set(result) == {"abr", "ladder", "recsys", "qoe"}
     for key, entry in result.items():
-        assert entry["rows"] >= 1, (key, entry)
+        assert entry["columns"] == entry["expected"], (key, entry)  # the answer has the signature's shape
+        assert entry["native"].startswith(f"streamlab.models.{key}"), (key, entry)
+    for key in ("abr", "ladder", "recsys"):  # one decision / one ladder / one ranked list for the example request
+        assert result[key]["rows"] >= 1, (key, result[key])

@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from streamlab.models.abr.decide import AbrDecideRequest
 from streamlab.models.abr.family import FAMILY
 from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
 
 ABR_MODEL = FAMILY.name
+
+ABR_REQUEST = AbrDecideRequest(
+    buffer_s=12.0,
+    last_rung=1,
+    chunks_remaining=6,
+    samples=[{"bytes": 500_000, "download_ms": 1000.0}] * 4,
+    ladder=[{"bitrate_kbps": b} for b in (400, 800, 1600, 3200)],
+)
+"""One ``abr/decide`` request: four rungs, a steady 4 Mbit/s of downloads."""
 
 
 def register_abr_version(checkpoint: Path, alias: str | None = "champion") -> str:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from streamlab.models.abr.decide import AbrDecideRequest, decide, decide_bola
+from streamlab.models.abr.decide import decide, decide_bola
 from streamlab.models.abr.policies.learned import LearnedPolicy, load_learned
 from streamlab.serving.abr import answer
 from streamlab.serving.registry import LoadedModel
 from streamlab.serving.settings import AbrServingSettings
+from tests.serving.conftest import ABR_REQUEST as REQUEST
 
-REQUEST = AbrDecideRequest(
-    buffer_s=12.0,
-    last_rung=1,
-    chunks_remaining=6,
-    samples=[{"bytes": 500_000, "download_ms": 1000.0}] * 4,
-    ladder=[{"bitrate_kbps": b} for b in (400, 800, 1600, 3200)],
-)
 SETTINGS = AbrServingSettings()
 
 

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from streamlab.models.abr.decide import AbrDecideRequest, decide
+from streamlab.models.abr.decide import decide
 from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT, LearnedPolicy
 from streamlab.serving.registry import AliasWatcher, ModelLoadError, ServedModel, resolve_alias
 from tests.serving.conftest import ABR_MODEL, move_alias, register_abr_version
+from tests.serving.conftest import ABR_REQUEST as REQUEST
 
-REQUEST = AbrDecideRequest(
-    buffer_s=12.0,
-    last_rung=1,
-    chunks_remaining=6,
-    samples=[{"bytes": 500_000, "download_ms": 1000.0}] * 4,
-    ladder=[{"bitrate_kbps": b} for b in (400, 800, 1600, 3200)],
-)
 
 
 def test_model_is_loaded_by_name_and_alias(abr_registry: str) -> None:
