@@ -100,9 +100,6 @@ class Promotion:
     promoted: bool
     reason: str = field(default="")
 
-    def summary(self) -> str:
-        return self.reason
-
 
 def pinned_requirements(family: ModelFamily) -> list[str]:
     """``streamlab==<this version>`` plus each declared distribution at its installed version."""
@@ -312,12 +309,6 @@ def artifact(model_dir: Path, key: str) -> Path:
     if not path.exists():
         raise RegistryError(f"{model_dir.name}: artifact {key!r} is listed but missing")
     return path
-
-
-def fetch_artifacts(name: str, alias_or_version: str = CHAMPION, dst: Path | None = None) -> tuple[str, Path]:
-    """Resolve ``name@alias`` (or a version number) and download it: (version, model folder)."""
-    version = alias_or_version if alias_or_version.isdigit() else resolve(name, alias_or_version)
-    return version, download(name, version, dst)
 
 
 def parse_uri(uri: str) -> tuple[str, str]:

@@ -23,9 +23,13 @@ SHARED_ABR = REPO.parent / "shared" / "data" / "abr"
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without anything that would point Python or streamlab at the checkout."""
+    """The caller's environment without anything that would point Python or streamlab at the checkout,
+    nor MLflow at another store (``mlflow.set_tracking_uri``/``set_registry_uri`` export their URI to
+    the environment, so an earlier test's store would otherwise leak into these processes)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "STREAMLAB_HOME", "STREAMLAB_CONFIG_DIR", "VIRTUAL_ENV", "PYTHONHOME"}}
+           if k not in {"PYTHONPATH", "STREAMLAB_HOME", "STREAMLAB_CONFIG_DIR", "VIRTUAL_ENV", "PYTHONHOME"}
+           and not k.startswith("MLFLOW_")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env.update(extra)
     return env
 
