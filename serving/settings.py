@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
 from streamlab.core.registry import ModelFamily
+from streamlab.streaming.transcode.per_title.service_client import SERVING_OVERRIDES_ENV, LadderClientSettings
 
 
 class ModelSettings(BaseModel):
@@ -45,13 +46,6 @@ class LadderServingSettings(BaseModel):
     queue_timeout_s: float = Field(60.0, gt=0, description="a path request waits this long for a probe slot, then 503")
 
 
-class LadderClientSettings(BaseModel):
-    """How ingest's ``--ladder service`` asks the running server (``pipelines/ladder/service_client.py``)."""
-
-    url: str | None = Field(None, description="base URL of the model server; null: http://<host>:<port> above")
-    timeout_s: float = Field(120.0, gt=0, le=3600, description="budget for one answer (the server probes the source)")
-
-
 class QoeServingSettings(BaseModel):
     max_events: int = Field(5000, ge=1, description="events per /qoe/ingest request")
     max_alerts_kept: int = Field(1000, ge=1, description="alerts /qoe/alerts returns (newest)")
@@ -87,7 +81,8 @@ class ServingSettings(BaseModel):
         return f"http://{self.host}:{self.port}"
 
 
-OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
+OVERRIDES_ENV = SERVING_OVERRIDES_ENV
+"""The server process's config overrides (a JSON list); defined once, by the client that reads them too."""
 """CLI overrides for this file, as a JSON list, handed to the server process and read by its clients."""
 
 
