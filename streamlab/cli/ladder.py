@@ -62,14 +62,18 @@ def evaluate(
     first = next(iter(results.values()))
     typer.echo("fixed ladder (stack):")
     for m in first.fixed:
-        typer.echo(f"  {m.rung.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})")
+        typer.echo(_measured(m))
     for name, ev in results.items():
         bd = f"{ev.bd_rate_pct:+.1f}%" if ev.bd_rate_pct is not None else f"n/a ({ev.note})"
         typer.echo(f"{name}: BD-rate vs fixed {bd}")
         for m in ev.ladder:
-            typer.echo(f"  {m.rung.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})"
-                       f"  expected {m.rung.expected_vmaf if m.rung.expected_vmaf is not None else '-'}")  # fmt: skip
+            expected = m.rung.expected_vmaf if m.rung.expected_vmaf is not None else "-"
+            typer.echo(f"{_measured(m)}  expected {expected}")
     typer.echo(f"wrote {json_path} and {png_path}")
+
+
+def _measured(m) -> str:  # noqa: ANN001 - a MeasuredRung
+    return f"  {m.rung.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})"
 
 
 @app.command()

@@ -26,8 +26,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from streamlab.core import tracking
 from streamlab.core.errors import StreamlabError
 
@@ -278,37 +276,6 @@ def resolve(name: str, alias: str = CHAMPION) -> str:
             f"models:/{name}@{alias} cannot be resolved in the registry at {tracking.tracking_uri()}: "
             f"{_first_line(exc)} (train and register one, or `streamlab serve register-defaults`)"
         ) from None
-
-
-def download(name: str, version: str, dst: Path | None = None) -> Path:
-    """Download ``models:/name/version`` and return the local model folder (the one holding MLmodel)."""
-    mlflow = tracking.configure()
-    uri = f"models:/{name}/{version}"
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=None if dst is None else str(dst)))
-    except Exception as exc:  # noqa: BLE001
-        raise RegistryError(f"{uri}: artifacts cannot be downloaded: {_first_line(exc)}") from None
-    return local
-
-
-def artifact(model_dir: Path, key: str) -> Path:
-    """The local path of artifact ``key`` inside a downloaded model folder, read from its MLmodel file.
-
-    One way to find an artifact for every family: MLflow records each key's relative path in the
-    ``python_function`` flavor, whatever the source file or folder was called.
-    """
-    mlmodel = Path(model_dir) / "MLmodel"
-    if not mlmodel.is_file():
-        raise RegistryError(f"{model_dir.name}: not an MLflow model folder (no MLmodel file)")
-    try:
-        spec = yaml.safe_load(mlmodel.read_text()) or {}
-        entry = spec["flavors"]["python_function"]["artifacts"][key]
-    except (KeyError, TypeError, yaml.YAMLError):
-        raise RegistryError(f"{model_dir.name}: the registered model has no artifact {key!r}") from None
-    path = Path(model_dir) / (entry["path"] if isinstance(entry, dict) else str(entry))
-    if not path.exists():
-        raise RegistryError(f"{model_dir.name}: artifact {key!r} is listed but missing")
-    return path
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
