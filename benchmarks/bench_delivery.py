@@ -5,7 +5,9 @@ root; origin → shield → edge run in a *separate process* (so the load genera
 their GIL), and 100 asyncio keep-alive connections (one per viewer) each fetch every manifest
 and every segment of the title through the edge, checking each body's length against the file: a cold pass first (caches empty: misses, single-flight coalescing),
 then warm passes until the time or request budget runs out. Client and server share this
-machine's cores, so the numbers are a lower bound on what the servers alone could do.
+machine's cores, so the numbers are a lower bound on what the servers alone could do. The tiers
+run with the configured connection limits (``configs/delivery.yaml`` ``connections``), recorded
+in the result: issue 20 allows them at most 10% of the throughput.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from streamlab.streaming.delivery.settings import load_delivery_settings
 from streamlab.streaming.delivery.stack import stack_in_subprocess
 
 CLIENTS = 100
@@ -196,6 +199,7 @@ def run() -> dict[str, object]:
         "shield_hit_ratio": shield["hit_ratio"],
         "edge": edge,
         "shield": shield,
+        "connection_limits": load_delivery_settings().connections.model_dump(),
         "note": (f"loopback; client (1 process, asyncio, {CLIENTS} keep-alive HTTP/1.1 connections) and the three tiers "
                  f"(1 process, 1 uvloop event loop) share the machine's {os.cpu_count()} cores, with other work "
                  "running; headline numbers are the warm phase"),

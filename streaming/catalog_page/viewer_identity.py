@@ -24,7 +24,7 @@ from streamlab.core.errors import StreamlabError
 from streamlab.streaming.drm.crypto import b64url, b64url_decode, derive
 
 VIEWER_INFO = b"streamlab/catalog/viewer-link/v1"
-VIEWER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+VIEWER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}\Z")
 """A telemetry ``Token`` (models/qoe/telemetry.py): the id goes into beacons as ``viewer_id``."""
 MAX_TOKEN_CHARS = 1024
 

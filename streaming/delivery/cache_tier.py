@@ -2,8 +2,9 @@
 
 Behaviour, in the order a request meets it:
 
-* ``/_stats`` (JSON), ``/metrics`` (Prometheus) and ``POST /_purge?prefix=/media/x/`` are the
-  tier's own; every other path is the upstream's URL space, forwarded unchanged.
+* ``/_stats`` (JSON) and ``/metrics`` (Prometheus) are the tier's own; every other path is the
+  upstream's URL space, forwarded unchanged. Cache control (purge) is not on this listener at
+  all: it is :mod:`.cache_admin`, an authenticated app on a port of its own.
 * Paths with dot segments, NUL bytes or backslashes are refused (400) before anything is
   forwarded: the origin refuses them too, this is defence in depth.
 * GET/HEAD are looked up in a byte-bounded LRU keyed by the request target (plus the values of
@@ -21,7 +22,11 @@ Behaviour, in the order a request meets it:
   Varnish (waiting-list requests are hits) and nginx (``proxy_cache_lock`` waiters are ``HIT``)
   count a CDN's edge hit ratio.
 * Misses always fetch the *full* object (no ``Range``/validators upstream); ranges, ``HEAD`` and
-  conditional requests are then answered from memory, exactly like the origin answers from disk.
+  conditional requests (``If-None-Match``, ``If-Modified-Since``: 304) are then answered from
+  memory, exactly like the origin answers from disk.
+* Requests with ``Authorization`` are cached by RFC 9111 §3.5: a response to one is stored, and a
+  stored response is given to one, only when it says ``public``, ``s-maxage`` or
+  ``must-revalidate``; otherwise the request goes upstream on its own (``PASS``).
 * Storage honours the upstream's ``Cache-Control`` (``s-maxage``/``max-age`` minus ``Age``;
   ``no-store``/``private``/``no-cache`` are not stored). Cached statuses are 200 and, as negative
   caching, 404/410 for as long as their own ``Cache-Control`` allows (the origin sends
@@ -52,10 +57,12 @@ from streamlab.streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streamlab.streaming.delivery.http_semantics import (
     HOP_BY_HOP,
     RangeNotSatisfiable,
-    etag_matches_none_match,
     forbids_sharing,
     if_range_allows_partial,
+    is_not_modified,
+    parse_http_date,
     parse_range,
+    shareable_despite_authorization,
     shared_cache_ttl_s,
 )
 from streamlab.streaming.delivery.lru import ByteLRU, CachedResponse
@@ -164,8 +171,6 @@ class CacheTier:
         if path == "/metrics":
             return Response(prometheus_text(self.registry), media_type="text/plain; version=0.0.4; charset=utf-8",
                             headers={"Cache-Control": "no-store"})
-        if path == "/_purge":
-            return self._purge(request)
         self.stats.requests += 1
         if "\x00" in path or "\\" in path or any(s in (".", "..") for s in path.split("/")):
             return self._local_error(400, f"bad request: path {path!r} has dot segments, NUL or backslash")
@@ -173,8 +178,9 @@ class CacheTier:
         query: bytes = request.scope.get("query_string", b"")
         target = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
 
-        if request.method not in LOOKUP_METHODS or "authorization" in request.headers:
+        if request.method not in LOOKUP_METHODS:
             return await self._pass(request, target)
+        authorized = "authorization" in request.headers
         pass_until_s = self._pass_until_s.get(target)
         if pass_until_s is not None and self.clock() < pass_until_s:
             return await self._pass(request, target)
@@ -182,6 +188,8 @@ class CacheTier:
         key = (target, self._vary_values(request, self._vary_hints.get(target, ())))
         entry = self.store.get(key)
         if entry is not None:
+            if authorized and not shareable_despite_authorization(entry.header("cache-control")):
+                return await self._pass(request, target)
             self.stats.hits += 1
             return self._respond(request, entry, "HIT")
 
@@ -201,7 +209,10 @@ class CacheTier:
             head = await fill.head()
             if head is None:  # too large to cache: streamed straight through instead
                 return await self._pass(request, target)
-            if outcome == "COALESCED" and not (head.shareable and self._vary_matches(request, head.vary)):
+            if outcome == "COALESCED" and not (
+                head.shareable and self._vary_matches(request, head.vary)
+                and (not authorized or shareable_despite_authorization(dict(head.headers).get("cache-control")))
+            ):
                 return await self._pass(request, target)
             if self._streams_from_fill(request, head):
                 return self._stream(fill, head, outcome)
@@ -216,15 +227,17 @@ class CacheTier:
     def snapshot(self) -> dict[str, object]:
         return self.stats.snapshot(self.name, self.store) | {"upstream": self.upstream_url}
 
-    def _purge(self, request: Request) -> Response:
-        """Drop cached entries whose target starts with ``prefix`` (e.g. after republishing a title)."""
-        if request.method != "POST":
-            return self._local_error(405, "use POST /_purge?prefix=/media/<title_id>/")
-        prefix = request.query_params.get("prefix", "")
-        if not prefix.startswith("/"):
-            return self._local_error(400, f"prefix {prefix!r} must start with '/', e.g. /media/bbb/")
-        purged = self.store.purge(lambda key: key[0].startswith(prefix))  # type: ignore[index]
-        return JSONResponse({"tier": self.name, "prefix": prefix, "purged": purged}, headers={"Cache-Control": "no-store"})
+    def purge(self, prefix: str) -> int:
+        """Drop cached entries whose target starts with ``prefix`` (e.g. after republishing a title).
+
+        Fills in flight under the prefix finish for the requests already waiting on them, but
+        store nothing (their upstream answer may predate the purge) and take no new waiters:
+        the next request starts a fill of its own.
+        """
+        for key in [key for key in self._inflight if key[0].startswith(prefix)]:  # type: ignore[index]
+            fill, _ = self._inflight.pop(key)
+            fill.storable = False
+        return self.store.purge(lambda key: key[0].startswith(prefix))  # type: ignore[index]
 
     # ---- upstream fill (single-flight) ----------------------------------------------------------
     async def _fill(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
@@ -259,11 +272,12 @@ class CacheTier:
             if "x-cache-chain" in response.headers:
                 stored_headers.append(("x-cache-chain", response.headers["x-cache-chain"]))
             request_headers = {k.lower(): v for k, v in headers}
+            for_everyone = "authorization" not in request_headers or shareable_despite_authorization(cache_control)
             head = FillHead(
                 status=response.status_code,
                 headers=stored_headers,
                 content_length=content_length,
-                shareable=not forbids_sharing(cache_control) and "*" not in vary_names,
+                shareable=not forbids_sharing(cache_control) and "*" not in vary_names and for_everyone,
                 vary=tuple((name, request_headers.get(name, "")) for name in vary_names),
             )
             fill.set_head(head)
@@ -293,7 +307,8 @@ class CacheTier:
         storable = (
             entry.status in CACHEABLE_STATUSES
             and entry.ttl_s > 0
-            and "*" not in vary_names
+            and head.shareable
+            and fill.storable
             and "set-cookie" not in response.headers
         )
         if storable:
@@ -333,8 +348,8 @@ class CacheTier:
         status, body = entry.status, entry.body
         if status == 200:
             etag = entry.header("etag")
-            if_none_match = request.headers.get("if-none-match")
-            if etag and if_none_match is not None and etag_matches_none_match(if_none_match, etag):
+            if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"),
+                               etag, parse_http_date(entry.header("last-modified"))):
                 kept = [(k, v) for k, v in headers if k not in ("content-type", "accept-ranges")]
                 return _raw_response(304, kept, b"", head=True)
             if request.method == "GET" and if_range_allows_partial(

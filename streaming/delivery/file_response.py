@@ -16,10 +16,9 @@ from starlette.responses import Response, StreamingResponse
 
 from streamlab.streaming.delivery.http_semantics import (
     RangeNotSatisfiable,
-    etag_matches_none_match,
     http_date,
     if_range_allows_partial,
-    not_modified_since,
+    is_not_modified,
     parse_range,
 )
 
@@ -55,13 +54,8 @@ async def file_response(
         "Last-Modified": last_modified,
         "Accept-Ranges": "bytes",
     }
-    validators = {k: headers[k] for k in ("Cache-Control", "ETag", "Last-Modified")}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        if etag_matches_none_match(if_none_match, etag):
-            return Response(status_code=304, headers=validators)
-    elif not_modified_since(request.headers.get("if-modified-since"), stat.st_mtime):
-        return Response(status_code=304, headers=validators)
+    if is_not_modified(request.headers.get("if-none-match"), request.headers.get("if-modified-since"), etag, stat.st_mtime):
+        return Response(status_code=304, headers={k: headers[k] for k in ("Cache-Control", "ETag", "Last-Modified")})
 
     start, length, status = 0, size, 200
     if request.method == "GET" and if_range_allows_partial(request.headers.get("if-range"), etag, last_modified):

@@ -53,6 +53,8 @@ class Fill:
         self.received_bytes = 0
         self.finished = False
         self.error: UpstreamFailed | None = None
+        self.storable = True
+        """Cleared when a purge covers this object mid-fill: what it fetched may predate the purge."""
         self._arrived = asyncio.Event()
 
     # ---- the fill task's side -------------------------------------------------------------------

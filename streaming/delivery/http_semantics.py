@@ -110,15 +110,34 @@ def if_range_allows_partial(if_range: str | None, etag: str | None, last_modifie
     return last_modified is not None and if_range == last_modified
 
 
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP-date as a POSIX timestamp, or ``None`` when absent or invalid (then it is ignored)."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def not_modified_since(if_modified_since: str | None, mtime_s: float) -> bool:
     """True when ``If-Modified-Since`` is a valid date not older than the file (second precision)."""
-    if not if_modified_since:
-        return False
-    try:
-        since = parsedate_to_datetime(if_modified_since).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return False
-    return int(mtime_s) <= since
+    since = parse_http_date(if_modified_since)
+    return since is not None and int(mtime_s) <= since
+
+
+def is_not_modified(
+    if_none_match: str | None, if_modified_since: str | None, etag: str | None, last_modified_s: float | None
+) -> bool:
+    """Whether a GET/HEAD of this representation is answered 304 (RFC 9110 §13.2.2).
+
+    ``If-None-Match``, when present, decides alone; only without it does ``If-Modified-Since``
+    count. The origin (from the file) and the tiers (from a stored response) both ask this, so a
+    revalidation gets the same answer whichever of them holds the object.
+    """
+    if if_none_match is not None:
+        return etag_matches_none_match(if_none_match, etag or "")
+    return last_modified_s is not None and not_modified_since(if_modified_since, last_modified_s)
 
 
 def http_date(timestamp_s: float) -> str:
@@ -153,6 +172,16 @@ def shared_cache_ttl_s(cache_control: str | None, age_s: float, default_ttl_s: f
                 return 0.0
             return max(0.0, lifetime - age_s)
     return max(0.0, default_ttl_s - age_s)
+
+
+def shareable_despite_authorization(cache_control: str | None) -> bool:
+    """May a shared cache store, or reuse, a response to a request that carried ``Authorization``?
+
+    Only when the response says so with ``public``, ``s-maxage`` or ``must-revalidate``
+    (RFC 9111 §3.5): otherwise it may be personal to that user. The origin marks media, the
+    catalog and the player ``public``, so authenticated viewers are cached like everyone else.
+    """
+    return bool({"public", "s-maxage", "must-revalidate"} & parse_cache_control(cache_control).keys())
 
 
 def forbids_sharing(cache_control: str | None) -> bool:

@@ -33,7 +33,7 @@ from streamlab.streaming.catalog import TITLE_ID_PATTERN, list_titles, read_titl
 from streamlab.streaming.catalog_page.routes import viewer_routes
 from streamlab.streaming.delivery.cors import CorsMiddleware
 from streamlab.streaming.delivery.file_response import file_response
-from streamlab.streaming.delivery.http_semantics import etag_matches_none_match
+from streamlab.streaming.delivery.http_semantics import is_not_modified
 from streamlab.streaming.delivery.media_types import CacheClass, content_type, media_cache_class
 from streamlab.streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
 from streamlab.streaming.delivery.settings import DeliverySettings, OriginSettings, load_delivery_settings
@@ -121,8 +121,7 @@ def _json_with_etag(request: Request, payload: object, cache_control: str) -> Re
     body = json.dumps(payload, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
     headers = {"Cache-Control": cache_control, "ETag": etag}
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and etag_matches_none_match(if_none_match, etag):
+    if is_not_modified(request.headers.get("if-none-match"), None, etag, None):  # no Last-Modified: ETag only
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(body))

@@ -15,7 +15,9 @@ class CacheControlSettings(BaseModel):
 
     Manifests and the catalog change when a title is (re)published, so they live briefly;
     segments and init segments are content under a fixed URL and never change, so they are
-    ``immutable`` (republishing a title under the same id needs a purge or a new id).
+    ``immutable`` (republishing a title under the same id needs a purge or a new id). Every
+    cacheable value says ``public``: that is what lets the tiers cache requests that carry
+    ``Authorization`` (RFC 9111 §3.5); without it each such request would reach the origin.
     """
 
     manifest: str = "public, max-age=2"
@@ -69,6 +71,43 @@ class UpstreamSettings(BaseModel):
     max_keepalive_connections: int = Field(50, ge=0)
 
 
+class ConnectionLimits(BaseModel):
+    """What one client connection may cost a server before it is refused or closed.
+
+    The values follow nginx's defaults in spirit (``large_client_header_buffers`` 4 x 8 KB,
+    ``client_header_timeout``/``client_body_timeout`` 60 s, ``keepalive_timeout`` 75 s), tighter
+    because players send small heads and fetch segments back to back.
+    """
+
+    max_header_bytes: int = Field(
+        32 * 1024, ge=1024, description="request line plus headers; larger heads are refused with 431"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="from accept (or a request's first byte) to its complete head; then 408 and close"
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="from a complete head to the last byte of its body")
+    idle_timeout_s: float = Field(30.0, gt=0, description="keep-alive: a connection idle this long after a response is closed")
+
+
+class AdminSettings(BaseModel):
+    """The tiers' cache-control API (purge): one listener per tier, apart from the public one.
+
+    A purge is an operator's action, so it is never reachable through the port viewers use:
+    each tier's admin app listens on ``host`` (loopback by default) and wants
+    ``Authorization: Bearer <token>`` with the token from the environment variable ``token_env``
+    (a random one per run when unset, known only to the process that started the stack).
+    """
+
+    host: str = "127.0.0.1"
+    port_offset: int = Field(
+        20, ge=3, le=1000,
+        description="`stream serve`: the edge's admin on edge_port + offset, the shield's on + offset + 1 "
+                    "(8020, 8021 by default: clear of the licence server's 8010)",
+    )
+    token_env: str = Field("STREAMLAB_DELIVERY_ADMIN_TOKEN", min_length=1)
+    min_token_chars: int = Field(16, ge=16, description="shorter tokens from the environment are refused")
+
+
 class DeliverySettings(BaseModel):
     host: str = "127.0.0.1"
     edge_port: int = Field(8000, ge=0, le=65533, description="the shield listens on +1, the origin on +2")
@@ -77,6 +116,8 @@ class DeliverySettings(BaseModel):
     edge: TierSettings = TierSettings(capacity_bytes=256 * 1024 * 1024)
     shield: TierSettings = TierSettings(capacity_bytes=1024 * 1024 * 1024)
     upstream: UpstreamSettings = UpstreamSettings()
+    connections: ConnectionLimits = ConnectionLimits()
+    admin: AdminSettings = AdminSettings()
     startup_timeout_s: float = Field(15.0, gt=0)
 
 

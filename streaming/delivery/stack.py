@@ -2,20 +2,23 @@
 
 All three uvicorn servers run in one background thread with its own event loop; their sockets
 are bound *before* the apps are built, so each tier knows its upstream's real port even when
-the ports are chosen by the OS (port 0). Viewers only ever talk to the edge.
+the ports are chosen by the OS (port 0). Viewers only ever talk to the edge. Each cache tier
+also has an admin listener (:mod:`.cache_admin`, loopback, bearer token) for purges; every
+listener bounds its connections (:mod:`.bounded_http`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,9 +27,11 @@ from starlette.types import ASGIApp
 
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
+from streamlab.streaming.delivery.bounded_http import bounded_protocol
+from streamlab.streaming.delivery.cache_admin import create_admin_app
 from streamlab.streaming.delivery.cache_tier import CacheTier
 from streamlab.streaming.delivery.origin import create_origin_app
-from streamlab.streaming.delivery.settings import DeliverySettings, load_delivery_settings
+from streamlab.streaming.delivery.settings import AdminSettings, ConnectionLimits, DeliverySettings, load_delivery_settings
 
 
 class StackError(StreamlabError):
@@ -56,14 +61,21 @@ def socket_url(sock: socket.socket) -> str:
 
 
 class ServerThread:
-    """Serve several ASGI apps, each on its pre-bound socket, from one background event loop."""
+    """Serve several ASGI apps, each on its pre-bound socket, from one background event loop.
 
-    def __init__(self, apps: list[tuple[ASGIApp, socket.socket]], event_loop: str = "auto") -> None:
+    Every connection is bounded by ``limits`` (header bytes, header/body/idle timeouts; the
+    defaults of :class:`ConnectionLimits` when not given), whatever app it reaches.
+    """
+
+    def __init__(
+        self, apps: list[tuple[ASGIApp, socket.socket]], event_loop: str = "auto", limits: ConnectionLimits | None = None
+    ) -> None:
+        protocol = bounded_protocol(limits or ConnectionLimits())
         self.servers = [
             (
                 uvicorn.Server(
-                    uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                   server_header=False, timeout_graceful_shutdown=3, timeout_keep_alive=30)
+                    uvicorn.Config(app, http=protocol, log_level="warning", access_log=False, lifespan="on",
+                                   server_header=False, timeout_graceful_shutdown=3)
                 ),
                 sock,
             )
@@ -127,24 +139,50 @@ class RunningStack:
     edge: CacheTier
     shield: CacheTier
     media_root: Path
+    edge_admin_url: str
+    shield_admin_url: str
+    admin_token: str = field(repr=False)
 
     @property
     def player_url(self) -> str:
         return self.edge_url + "/"
 
     def purge(self, prefix: str) -> dict[str, int]:
-        """Drop cached objects under ``prefix`` (e.g. ``/media/bbb/`` after republishing ``bbb``).
+        """Drop cached objects under ``prefix`` (e.g. ``/media/bbb/`` after republishing ``bbb``)."""
+        return purge_tiers([("shield", self.shield_admin_url), ("edge", self.edge_admin_url)], self.admin_token, prefix)
 
-        The shield goes first: purging the edge first could refill it from the shield's old copy.
-        """
-        purged = {}
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            for name, url in (("shield", self.shield_url), ("edge", self.edge_url)):
-                response = client.post(url + "/_purge", params={"prefix": prefix})
-                if response.status_code != 200:
-                    raise StackError(f"purging {prefix!r} at the {name} failed: {response.text.strip()}")
-                purged[name] = response.json()["purged"]
-        return purged
+
+def purge_tiers(admin_urls: list[tuple[str, str]], token: str, prefix: str) -> dict[str, int]:
+    """Purge ``prefix`` through each tier's admin API, in order: ``[(name, admin_url), ...]``.
+
+    List the shield before the edge: purging the edge first could refill it from the shield's
+    old copy. Returns the number of objects each tier dropped.
+    """
+    purged = {}
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        for name, url in admin_urls:
+            try:
+                response = client.post(url + "/purge", params={"prefix": prefix}, headers={"Authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                raise StackError(f"purging {prefix!r} at the {name} failed: {url} unreachable ({exc})") from exc
+            if response.status_code != 200:
+                reason = response.text.strip()
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    reason = response.json().get("error", reason)
+                raise StackError(f"purging {prefix!r} at the {name} failed: HTTP {response.status_code}: {reason}")
+            purged[name] = response.json()["purged"]
+    return purged
+
+
+def load_admin_token(settings: AdminSettings) -> str:
+    """The admin bearer token: ``$<token_env>`` when set (and long enough), else a random one for this run."""
+    token = os.environ.get(settings.token_env, "")
+    if not token:
+        return secrets.token_urlsafe(32)
+    if len(token) < settings.min_token_chars or not token.isprintable() or " " in token:
+        raise StackError(f"${settings.token_env} must be at least {settings.min_token_chars} printable characters "
+                         "without spaces, e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe())'`")
+    return token
 
 
 @contextmanager
@@ -160,29 +198,38 @@ def running_stack(
 
     ``ports`` is ``(edge, shield, origin)``; the default ``None`` lets the OS pick free ports and
     binds loopback. ``host`` defaults to 127.0.0.1 (``serve_forever`` passes the configured one).
+    The tiers' admin listeners bind ``admin.host``, at ``edge + admin.port_offset`` (and + 1)
+    when ``ports`` are given, else on free ports.
     """
     settings = settings or load_delivery_settings(overrides)
     host = host or "127.0.0.1"
     edge_port, shield_port, origin_port = ports or (0, 0, 0)
+    admin_ports = (edge_port + settings.admin.port_offset, edge_port + settings.admin.port_offset + 1) if ports else (0, 0)
+    token = load_admin_token(settings.admin)
     media_root = (media_root or project.media_root()).resolve()
     sockets: list[socket.socket] = []
     try:
-        for port in (origin_port, shield_port, edge_port):
-            sockets.append(bind_socket(host, port))
+        for bind_host, port in ((host, origin_port), (host, shield_port), (host, edge_port),
+                                (settings.admin.host, admin_ports[1]), (settings.admin.host, admin_ports[0])):
+            sockets.append(bind_socket(bind_host, port))
     except StackError:
         for sock in sockets:
             sock.close()
         raise
-    origin_sock, shield_sock, edge_sock = sockets
-    origin_url, shield_url, edge_url = (socket_url(s) for s in sockets)
+    origin_sock, shield_sock, edge_sock, shield_admin_sock, edge_admin_sock = sockets
+    origin_url, shield_url, edge_url, shield_admin_url, edge_admin_url = (socket_url(s) for s in sockets)
     shield = CacheTier("shield", origin_url, settings.shield, settings.upstream)
     edge = CacheTier("edge", shield_url, settings.edge, settings.upstream)
     origin = create_origin_app(settings, media_root=media_root)
-    servers = ServerThread([(origin, origin_sock), (shield, shield_sock), (edge, edge_sock)], settings.event_loop)
+    servers = ServerThread(
+        [(origin, origin_sock), (shield, shield_sock), (edge, edge_sock),
+         (create_admin_app(shield, token), shield_admin_sock), (create_admin_app(edge, token), edge_admin_sock)],
+        settings.event_loop, settings.connections,
+    )
     servers.start(settings.startup_timeout_s)
     try:
         _wait_healthy(edge_url, settings.startup_timeout_s)
-        yield RunningStack(edge_url, shield_url, origin_url, edge, shield, media_root)
+        yield RunningStack(edge_url, shield_url, origin_url, edge, shield, media_root, edge_admin_url, shield_admin_url, token)
     finally:
         servers.stop()
 
@@ -257,8 +304,10 @@ def serve_forever(host: str | None, port: int | None, overrides: list[str] | Non
     settings = load_delivery_settings(overrides)
     host = host or settings.host
     port = settings.edge_port if port is None else port
-    if not 0 < port <= 65533:
-        raise StackError(f"edge port {port} is not valid: use 1-65533 (the shield and origin take the next two)")
+    highest = 65535 - settings.admin.port_offset - 1
+    if not 0 < port <= highest:
+        raise StackError(f"edge port {port} is not valid: use 1-{highest} (the shield and origin take the next two, "
+                         f"the tiers' admin APIs +{settings.admin.port_offset} and +{settings.admin.port_offset + 1})")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -269,6 +318,10 @@ def serve_forever(host: str | None, port: int | None, overrides: list[str] | Non
             print(f"  edge        {stack.edge_url}   stats {stack.edge_url}/_stats   metrics {stack.edge_url}/metrics")
             print(f"  shield      {stack.shield_url}   stats {stack.shield_url}/_stats   metrics {stack.shield_url}/metrics")
             print(f"  origin      {stack.origin_url}")
+            token_from = (f"${settings.admin.token_env}" if os.environ.get(settings.admin.token_env)
+                          else f"generated for this run; set ${settings.admin.token_env} to purge from outside")
+            print(f"  admin       edge {stack.edge_admin_url}   shield {stack.shield_admin_url}   "
+                  f"POST /purge?prefix=/media/<title>/, bearer token {token_from}")
             print("Ctrl-C to stop", flush=True)
             try:
                 while not stop.wait(0.5):

@@ -65,7 +65,7 @@ def download_title(title_id: str, rendition_id: str, token: str, edge_url: str, 
         try:
             tracks = [rendition_id] + ([record.audio.id] if record.audio else [])
             for track in tracks:
-                _fetch_track(client, f"{edge}/media/{title_id}/{track}", staging / track)
+                _fetch_track(client, f"{edge}/media/{title_id}/{record.media_path(track)}", staging / track)
             (staging / LICENCE_FILE).write_text(json.dumps(licence.json(), indent=2))
             (staging / MANIFEST_FILE).write_text(json.dumps({"title": record.model_dump(mode="json"), "tracks": tracks}, indent=2))
             if target.exists():

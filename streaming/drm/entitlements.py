@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from streamlab.streaming.drm.sqlite_store import transaction
+from streamlab.streaming.drm.tokens import check_id
 
 ANY_DEVICE = "*"
 
@@ -32,6 +33,11 @@ class EntitlementStore:
 
     def grant(self, viewer_id: str, title_id: str, device_classes: tuple[str, ...] = (ANY_DEVICE,),
               expires_at: float | None = None) -> None:
+        check_id("viewer id", viewer_id)
+        check_id("title id", title_id)
+        for device_class in device_classes:
+            if device_class != ANY_DEVICE:
+                check_id("device class", device_class)
         with transaction(self.path) as db:
             db.execute("INSERT OR REPLACE INTO entitlements VALUES (?, ?, ?, ?)",
                        (viewer_id, title_id, ",".join(device_classes), expires_at))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -30,12 +30,12 @@ from streamlab.streaming.drm.crypto import b64url_decode
 from streamlab.streaming.drm.entitlements import EntitlementStore
 from streamlab.streaming.drm.keys import ContentKey, KeyStore
 from streamlab.streaming.drm.offline import OfflineLicenceError, issue_offline_licence
+from streamlab.streaming.drm.openapi import openapi_document
 from streamlab.streaming.drm.settings import DrmSettings
 from streamlab.streaming.drm.tokens import LicenseRefused, PlaybackClaims, TokenSigner
 
 log = logging.getLogger("streamlab.drm.license")
-KEY_URI = re.compile(r"^[0-9a-f]{32}$")
-MAX_BODY_BYTES = 16 * 1024
+KEY_URI = re.compile(r"^[0-9a-f]{32}\Z")
 MAX_KIDS = 64
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -81,8 +81,28 @@ class LicenseService:
             raise LicenseRefused(403, "token_replayed", f"the token was used more than {self.settings.tokens.max_uses} times")
         return claims
 
+    def check_token(self, token: str | None) -> None:
+        """Signature and time only (no rate limit, no use counted): cheap enough to run before reading a body."""
+        self.signer.verify(token)
+
+    def parse_json(self, body: bytes, usage: str) -> object:
+        """The request body as JSON, refused (400) when it is not JSON or nests deeper than configured.
+
+        The depth is checked on the bytes first: Python's JSON decoder recurses per level and raises
+        RecursionError (a 500) on ``[`` x 8000, and a licence request never nests more than two levels.
+        """
+        cfg = self.settings.license_server
+        if len(body) > cfg.max_body_bytes:
+            raise LicenseRefused(413, "body_too_large", f"licence request larger than {cfg.max_body_bytes} bytes")
+        if json_nesting_depth(body) > cfg.max_json_depth:
+            raise LicenseRefused(400, "bad_request", f"JSON nests deeper than {cfg.max_json_depth} levels; {usage}")
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise LicenseRefused(400, "bad_request", f"licence request is not JSON; {usage}") from exc
+
     def clearkey_licence(self, token: str | None, body: bytes) -> dict:
-        kids = parse_clearkey_request(body)
+        kids = parse_clearkey_request(self.parse_json(body, CLEARKEY_USAGE))
         claims = self.authorise(token)
         granted: list[ContentKey] = []
         for kid in kids:
@@ -97,7 +117,7 @@ class LicenseService:
         return {"keys": [{"kty": "oct", "kid": k.kid_b64url, "k": k.key_b64url} for k in granted], "type": "temporary"}
 
     def hls_key(self, token: str | None, title_id: str, kid_hex: str) -> bytes:
-        if not KEY_URI.match(kid_hex):
+        if not KEY_URI.fullmatch(kid_hex):
             raise LicenseRefused(404, "bad_key_uri", "a key URI names 32 lowercase hex digits")
         claims = self.authorise(token, title_id)
         key = self.keys.get(bytes.fromhex(kid_hex))
@@ -109,11 +129,11 @@ class LicenseService:
 
     def offline_licence(self, token: str | None, body: bytes) -> dict:
         """A persistent licence for the token's title, wrapped to the requesting device."""
+        request = self.parse_json(body, OFFLINE_USAGE)
         try:
-            request = json.loads(body) if len(body) <= MAX_BODY_BYTES else None
-            device_public = b64url_decode(request["device_public_key"])
-        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            raise LicenseRefused(400, "bad_request", 'offline licence request is {"device_public_key": base64url}') from exc
+            device_public = b64url_decode(request["device_public_key"])  # type: ignore[index]
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise LicenseRefused(400, "bad_request", OFFLINE_USAGE) from exc
         claims = self.authorise(token)
         keys = [k for k in self.keys.title_keys(claims.title_id) if k.track != "hls-aes128"]
         if not keys:
@@ -128,16 +148,36 @@ class LicenseService:
         return licence
 
 
-def parse_clearkey_request(body: bytes) -> list[bytes]:
-    """Validate a W3C ClearKey licence request body and return its key IDs (16 bytes each)."""
-    if len(body) > MAX_BODY_BYTES:
-        raise LicenseRefused(400, "bad_request", f"licence request larger than {MAX_BODY_BYTES} bytes")
-    try:
-        request = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise LicenseRefused(400, "bad_request", "licence request is not JSON") from exc
+CLEARKEY_USAGE = 'a ClearKey licence request is {"kids": [base64url key ids], "type": "temporary"}'
+OFFLINE_USAGE = 'an offline licence request is {"device_public_key": base64url}'
+
+
+def json_nesting_depth(body: bytes) -> int:
+    """The deepest ``[``/``{`` nesting in ``body``, brackets inside JSON strings not counted (linear, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
+def parse_clearkey_request(request: object) -> list[bytes]:
+    """Validate a decoded W3C ClearKey licence request and return its key IDs (16 bytes each)."""
     if not isinstance(request, dict) or not isinstance(request.get("kids"), list) or not request["kids"]:
-        raise LicenseRefused(400, "bad_request", 'licence request must be {"kids": [base64url key ids], "type": …}')
+        raise LicenseRefused(400, "bad_request", CLEARKEY_USAGE)
     if len(request["kids"]) > MAX_KIDS:
         raise LicenseRefused(400, "bad_request", f"at most {MAX_KIDS} key ids per request")
     if request.get("type", "temporary") not in ("temporary", "persistent-license"):
@@ -163,14 +203,50 @@ def _token(request: Request) -> str | None:
 
 def _refusal(exc: LicenseRefused, request: Request) -> JSONResponse:
     log.warning("refused %s %s: %s (%s)", request.method, request.url.path, exc.reason, exc.detail)
-    return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status, headers=NO_STORE)
+    headers = dict(NO_STORE)
+    if exc.status in (401, 413):  # the body may be unread: end the connection rather than drain it
+        headers["Connection"] = "close"
+    return JSONResponse({"error": exc.reason, "detail": exc.detail}, status_code=exc.status, headers=headers)
+
+
+async def read_bounded_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) as soon as it is known to exceed ``max_bytes``.
+
+    A declared ``Content-Length`` above the limit is refused before a byte is read; a chunked body
+    is read only up to the limit. ``request.body()`` would buffer whatever the client sends.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise LicenseRefused(400, "bad_request", "Content-Length is not a number")
+        if int(declared) > max_bytes:
+            raise LicenseRefused(413, "body_too_large", f"licence requests are at most {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise LicenseRefused(413, "body_too_large", f"licence requests are at most {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_license_app(service: LicenseService, allow_origins: list[str] | None = None) -> Starlette:
+    max_body_bytes = service.settings.license_server.max_body_bytes
+
+    async def authorised_body(request: Request) -> tuple[str | None, bytes]:
+        """Token first (who are you), then at most ``max_body_bytes`` of body: strangers cost no reads."""
+        token = _token(request)
+        service.check_token(token)
+        try:
+            return token, await read_bounded_body(request, max_body_bytes)
+        except ClientDisconnect as exc:  # gone (or cut off by the server's body timeout): nobody to answer
+            raise LicenseRefused(400, "bad_request", "the client disconnected before sending its body") from exc
+
     async def clearkey(request: Request) -> Response:
         try:
-            body = await request.body()
-            licence = service.clearkey_licence(_token(request), body)
+            token, body = await authorised_body(request)
+            licence = service.clearkey_licence(token, body)
         except LicenseRefused as exc:
             return _refusal(exc, request)
         return JSONResponse(licence, headers=NO_STORE)
@@ -184,7 +260,8 @@ def create_license_app(service: LicenseService, allow_origins: list[str] | None 
 
     async def offline(request: Request) -> Response:
         try:
-            licence = service.offline_licence(_token(request), await request.body())
+            token, body = await authorised_body(request)
+            licence = service.offline_licence(token, body)
         except LicenseRefused as exc:
             return _refusal(exc, request)
         return JSONResponse(licence, headers=NO_STORE)
@@ -192,11 +269,17 @@ def create_license_app(service: LicenseService, allow_origins: list[str] | None 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    document = openapi_document(service.settings, MAX_KIDS)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
     routes = [
         Route("/drm/clearkey/license", clearkey, methods=["POST"]),
         Route("/drm/hls/{title_id:str}/{kid:str}.key", hls_key, methods=["GET"]),
         Route("/drm/offline/license", offline, methods=["POST"]),
         Route("/healthz", health),
+        Route("/openapi.json", openapi),
     ]
     middleware = [Middleware(CORSMiddleware, allow_origins=allow_origins or ["*"], allow_methods=["GET", "POST"],
                              allow_headers=["Authorization", "Content-Type"], max_age=600)]

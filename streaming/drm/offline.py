@@ -80,7 +80,11 @@ def issue_offline_licence(keys: list[ContentKey], viewer_id: str, title_id: str,
     header = {"viewer_id": viewer_id, "title_id": title_id, "device_id": device_id_of(device_public),
               "issued_at": issued, "expires_at": issued + ttl_s, "kids": [k.kid_hex for k in keys]}
     ephemeral = X25519PrivateKey.generate()
-    secret = ephemeral.exchange(X25519PublicKey.from_public_bytes(device_public))
+    try:
+        secret = ephemeral.exchange(X25519PublicKey.from_public_bytes(device_public))
+    except ValueError as exc:  # a low-order point (e.g. all zeros): the shared secret would be all zeros
+        raise OfflineLicenceError("bad_device_key", "the device public key is not a usable X25519 key "
+                                  "(low-order point)") from exc
     nonce = secrets.token_bytes(12)
     payload = json.dumps({k.kid_hex: k.key.hex() for k in keys}).encode()
     ciphertext = AESGCM(derive(secret, OFFLINE_INFO)).encrypt(nonce, payload, _aad(header))

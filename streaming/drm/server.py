@@ -29,7 +29,7 @@ def running_license_server(settings: DrmSettings | None = None, port: int = 0, h
     settings = settings or load_drm_settings()
     service = build_service(settings, load_master_key(settings))
     sock = bind_socket(host, port)
-    servers = ServerThread([(create_license_app(service), sock)])
+    servers = ServerThread([(create_license_app(service), sock)], limits=settings.license_server.connection)
     servers.start(startup_timeout_s)
     try:
         yield RunningLicenseServer(socket_url(sock), service)

@@ -7,11 +7,12 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
+from streamlab.streaming.delivery.settings import ConnectionLimits
 
 MASTER_KEY_ENV = "STREAMLAB_DRM_MASTER_KEY"
 
@@ -34,6 +35,10 @@ class RateLimitSettings(BaseModel):
 class LicenseServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8010
+    max_body_bytes: int = Field(default=16384, gt=0, le=1 << 20)
+    max_json_depth: int = Field(default=8, ge=2, le=64)
+    connection: ConnectionLimits = ConnectionLimits(max_header_bytes=16384, header_timeout_s=5.0, body_timeout_s=10.0,
+                                                    idle_timeout_s=15.0)
 
 
 class OfflineSettings(BaseModel):

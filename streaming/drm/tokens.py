@@ -19,7 +19,14 @@ from dataclasses import asdict, dataclass
 from streamlab.core.errors import StreamlabError
 from streamlab.streaming.drm.crypto import TOKEN_INFO, b64url, b64url_decode, derive
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")  # \Z: "$" would accept a trailing "\n"
+
+
+def check_id(label: str, value: str) -> str:
+    """Viewer ids, title ids and device classes end up in tokens, logs and SQLite keys: match them whole."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise StreamlabError(f"{label} {value!r} is not valid (letters, digits, _ . : -; at most 128)")
+    return value
 
 
 class LicenseRefused(StreamlabError):
@@ -49,8 +56,7 @@ class TokenSigner:
 
     def issue(self, viewer_id: str, title_id: str, device_class: str, ttl_s: int, now: float | None = None) -> str:
         for label, value in (("viewer id", viewer_id), ("title id", title_id), ("device class", device_class)):
-            if not ID_PATTERN.match(value):
-                raise StreamlabError(f"{label} {value!r} is not valid (letters, digits, _ . : -; at most 128)")
+            check_id(label, value)
         issued = int(now if now is not None else time.time())
         claims = PlaybackClaims(viewer_id, title_id, device_class, issued, issued + ttl_s, secrets.token_hex(12))
         body = b64url(json.dumps(asdict(claims), separators=(",", ":"), sort_keys=True).encode())

@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streamlab.core import project
-from streamlab.streaming.catalog import TITLE_RECORD, TitleRecord, title_dir, validate_title_id
+from streamlab.streaming.catalog import TITLE_RECORD, TitleRecord, new_version, title_dir, validate_title_id
 from streamlab.streaming.ingest.errors import TitleExists, UnknownOption
 from streamlab.streaming.ingest.probe import ProbeResult, probe_source
 from streamlab.streaming.ingest.protect import DRM_MODES, Protector, split_overrides
 from streamlab.streaming.ingest.settings import StreamingSettings, load_streaming_settings
 from streamlab.streaming.ingest.validate import check_limits, resolve_source
 from streamlab.streaming.packaging.package import package_title
-from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging
+from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging, write_version_aliases
 from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
 from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streamlab.streaming.transcode.runner import run_encodes
@@ -51,7 +51,7 @@ def ingest_title(
         raise TitleExists(title_id, target)
 
     path = resolve_source(source, settings.ingest)
-    probe = probe_source(path)
+    probe = probe_source(path, settings.ingest)
     check_limits(path, probe, settings.ingest)
     width, height = probe.display_width, probe.display_height
     rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
@@ -60,10 +60,13 @@ def ingest_title(
     media_root.mkdir(parents=True, exist_ok=True)
     sweep_stale_staging(media_root, settings.publish.stale_staging_h * 3600)
     with staging_dir(media_root, title_id) as staged:
-        jobs = encode_jobs(path, staged, probe, rungs, settings)
+        version = new_version()
+        build = staged / version  # the title folder's layout: title.json, aliases, <version>/ (streaming.catalog)
+        build.mkdir()
+        jobs = encode_jobs(path, build, probe, rungs, settings)
         run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
         packaged = package_title(
-            staged,
+            build,
             rungs,
             _output_fps(probe, settings),
             audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
@@ -81,9 +84,13 @@ def ingest_title(
             ladder=ladder,
         )
         if protector is not None:
-            record = protector.protect(staged, record)
-        (staged / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
-        publish(staged, media_root, title_id, replace=settings.publish.replace)
+            record = protector.protect(build, record)
+        record = record.with_version(version)
+        write_version_aliases(staged, version)
+        for folder in (build, staged):  # each version describes itself; the title's own record comes last
+            (folder / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
+        publish(staged, media_root, title_id, replace=settings.publish.replace, version=version,
+                keep_versions=settings.publish.keep_versions)
     return record
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from streamlab.streaming.catalog import SourceInfo
 from streamlab.streaming.ingest.errors import CorruptSource, EmptySource, NotAVideo, NoVideoStream
+from streamlab.streaming.ingest.settings import IngestSettings
+from streamlab.streaming.ingest.validate import check_dimensions
 
 # Leading bytes of containers FFmpeg reads: a file that starts like one but will not open is
 # corrupt (e.g. an MP4 cut before its moov box), not "some other kind of file".
@@ -44,12 +46,22 @@ class ProbeResult:
     rotation_deg: int = 0
 
 
-def probe_source(path: Path) -> ProbeResult:
-    """Describe the source or raise one :class:`~streamlab.streaming.ingest.errors.IngestError` saying what is wrong."""
+def probe_source(path: Path, limits: IngestSettings | None = None) -> ProbeResult:
+    """Describe the source or raise one :class:`~streamlab.streaming.ingest.errors.IngestError` saying what is wrong.
+
+    With ``limits``, the declared frame size is refused *before* anything is decoded. Opening a
+    container runs FFmpeg's stream-info pass, which decodes a first frame: a 3.4 KB H.264 file whose
+    SPS declares 16000x16000 cost 8.6 s and 2.3 GB that way. FFmpeg's decoder option ``max_pixels``
+    (checked before a picture buffer is allocated) makes that pass fail fast, while the size the
+    parser read from the stream header (SPS) is still reported and checked here. (PyAV passes codec
+    options only to streams the demuxer knows before that pass: not MPEG-PS, whose streams appear
+    during it; those still pay one first-frame decode.)
+    """
     import av
 
+    options = {"max_pixels": str(limits.max_width * limits.max_height)} if limits is not None else {}
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), options=options)
     except (av.error.FFmpegError, IndexError, UnicodeDecodeError) as exc:
         detail = _reason(exc)
         if _looks_like_container(path):
@@ -64,11 +76,13 @@ def probe_source(path: Path) -> ProbeResult:
             kinds = ", ".join(f"{s.type} ({s.codec_context.name})" for s in streams)
             raise NoVideoStream(path, kinds)
         video = videos[0]
+        width, height = video.codec_context.width, video.codec_context.height
+        if limits is not None:
+            check_dimensions(path, width, height, limits)
         audio = container.streams.audio[0] if container.streams.audio else None
         frames, duration_s = _demux_video(path, container, video)
-        rotation_deg = _decode_first_frame(path, video.index)
+        rotation_deg = _decode_first_frame(path, video.index, options)
 
-        width, height = video.codec_context.width, video.codec_context.height
         sar = video.sample_aspect_ratio or Fraction(1, 1)
         display_width = max(1, round(width * float(sar))) if sar > 0 else width
         display_height = height
@@ -130,7 +144,7 @@ def _demux_video(path: Path, container, video) -> tuple[int, float]:  # noqa: AN
     return frames, duration_s
 
 
-def _decode_first_frame(path: Path, stream_index: int) -> int:
+def _decode_first_frame(path: Path, stream_index: int, options: dict[str, str]) -> int:
     """Decode one frame in a fresh demuxer (valid packets can still carry undecodable data).
 
     Returns the frame's display rotation in degrees (0, 90, 180, 270), from the display matrix.
@@ -138,7 +152,7 @@ def _decode_first_frame(path: Path, stream_index: int) -> int:
     import av
 
     try:
-        with av.open(str(path)) as fresh:
+        with av.open(str(path), options=options) as fresh:
             for frame in fresh.decode(fresh.streams[stream_index]):
                 if isinstance(frame, av.VideoFrame):
                     return round(frame.rotation or 0) % 360

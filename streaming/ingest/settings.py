@@ -50,6 +50,7 @@ class AudioSettings(BaseModel):
 class PublishSettings(BaseModel):
     replace: bool = False
     stale_staging_h: float = Field(default=24, gt=0)
+    keep_versions: int = Field(default=2, ge=1, le=10)
 
 
 class StreamingSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamlab.streaming.ingest.errors import (
     DimensionsOutOfRange,
@@ -11,8 +12,10 @@ from streamlab.streaming.ingest.errors import (
     SourceTooLong,
     SourceTooShort,
 )
-from streamlab.streaming.ingest.probe import ProbeResult
 from streamlab.streaming.ingest.settings import IngestSettings
+
+if TYPE_CHECKING:  # probe calls check_dimensions as soon as the stream header is read
+    from streamlab.streaming.ingest.probe import ProbeResult
 
 
 def resolve_source(source: Path, settings: IngestSettings) -> Path:
@@ -32,19 +35,17 @@ def resolve_source(source: Path, settings: IngestSettings) -> Path:
     return resolved
 
 
+def check_dimensions(path: Path, width: int, height: int, settings: IngestSettings) -> None:
+    """The coded frame size, as the stream header declares it, within ``ingest.min/max_width/height``."""
+    if not (settings.min_width <= width <= settings.max_width and settings.min_height <= height <= settings.max_height):
+        raise DimensionsOutOfRange(
+            path, width, height, (settings.min_width, settings.min_height), (settings.max_width, settings.max_height)
+        )
+
+
 def check_limits(path: Path, probe: ProbeResult, settings: IngestSettings) -> None:
     info = probe.info
-    if not (
-        settings.min_width <= info.width <= settings.max_width
-        and settings.min_height <= info.height <= settings.max_height
-    ):
-        raise DimensionsOutOfRange(
-            path,
-            info.width,
-            info.height,
-            (settings.min_width, settings.min_height),
-            (settings.max_width, settings.max_height),
-        )
+    check_dimensions(path, info.width, info.height, settings)
     if info.duration_s < settings.min_duration_s:
         raise SourceTooShort(path, info.duration_s, settings.min_duration_s)
     if info.duration_s > settings.max_duration_s:

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from streamlab.streaming.catalog import published_dir
 from streamlab.streaming.delivery.stack import running_stack
 from streamlab.streaming.drm.download import DownloadError, download_title, play_offline
 from streamlab.streaming.drm.offline import DeviceIdentity, OfflineLicenceError
@@ -68,7 +69,7 @@ def test_segments_on_disk_are_encrypted(world):
 
     from streamlab.streaming.ffmpeg import ffmpeg_exe
 
-    folder = root / "media" / "film" / record.renditions[0].id
+    folder = published_dir(root / "media", record) / record.renditions[0].id
     joined = root / "joined.mp4"
     joined.write_bytes(b"".join(p.read_bytes() for p in [folder / "init.mp4", *sorted(folder.glob("seg_*.m4s"))]))
     result = subprocess.run([ffmpeg_exe(), "-v", "error", "-xerror", "-i", str(joined), "-f", "null", "-"],

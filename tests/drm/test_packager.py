@@ -10,7 +10,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streamlab.streaming.catalog import TitleRecord
+from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, TitleRecord, published_dir
 from streamlab.streaming.drm.boxes import COMMON_SYSTEM_ID
 from streamlab.streaming.drm.keys import KeyStore
 from streamlab.streaming.drm.packager import aes128_cbc_decrypt, protect_title, segments
@@ -30,7 +30,9 @@ def clear_title(tmp_path_factory) -> tuple[Path, TitleRecord]:
     record = ingest_title(source, "clip", media_root=media,
                           overrides=[f"ingest.allowed_roots=[{root}]", "transcode.mode=serial",
                                      "transcode.x264_preset=veryfast"])  # B-frames, as in production
-    return media / "clip", record
+    # protect_title works on a staged (unversioned) build: the version folder and the record as packaged
+    return published_dir(media, record), record.model_copy(update={"version": None, "hls": HLS_MASTER,
+                                                                   "dash": DASH_MANIFEST})
 
 
 def _protect(clear_title, tmp_path, master_key, mode, *extra):

@@ -10,7 +10,9 @@ from streamlab.streaming.delivery.http_semantics import (
     RangeNotSatisfiable,
     etag_matches_none_match,
     if_range_allows_partial,
+    is_not_modified,
     parse_range,
+    shareable_despite_authorization,
     shared_cache_ttl_s,
 )
 from streamlab.streaming.delivery.lru import ByteLRU, CachedResponse
@@ -128,6 +130,39 @@ def test_if_none_match_uses_weak_comparison() -> None:
     assert etag_matches_none_match('"x", "abc"', '"abc"')
     assert etag_matches_none_match("*", '"abc"')
     assert not etag_matches_none_match('"abd"', '"abc"')
+
+
+MODIFIED_S = 1_764_000_000.0  # Mon, 24 Nov 2025 16:00:00 GMT
+
+
+@pytest.mark.parametrize(
+    ("if_none_match", "if_modified_since", "not_modified"),
+    [
+        (None, "Mon, 24 Nov 2025 16:00:00 GMT", True),  # not modified since exactly then
+        (None, "Mon, 24 Nov 2025 15:59:59 GMT", False),  # modified after
+        (None, "not a date", False),  # invalid dates are ignored
+        (None, None, False),
+        ('"abc"', None, True),
+        ('"other"', "Mon, 24 Nov 2025 16:00:00 GMT", False),  # If-None-Match decides alone
+        ('"abc"', "Mon, 24 Nov 2025 15:00:00 GMT", True),
+    ],
+)
+def test_revalidation_follows_rfc_9110_precedence(if_none_match: str | None, if_modified_since: str | None,
+                                                 not_modified: bool) -> None:
+    assert is_not_modified(if_none_match, if_modified_since, '"abc"', MODIFIED_S) is not_modified
+
+
+def test_if_modified_since_without_a_last_modified_is_never_304() -> None:
+    assert not is_not_modified(None, "Mon, 24 Nov 2025 16:00:00 GMT", '"abc"', None)
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "shareable"),
+    [("public, max-age=2", True), ("s-maxage=60", True), ("max-age=60, must-revalidate", True),
+     ("max-age=60", False), ("private, max-age=60", False), (None, False)],
+)
+def test_authorized_answers_are_shared_only_when_marked_so(cache_control: str | None, shareable: bool) -> None:
+    assert shareable_despite_authorization(cache_control) is shareable
 
 
 def test_if_range_needs_a_strong_match() -> None:

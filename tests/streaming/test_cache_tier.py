@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from streamlab.streaming.delivery.cache_admin import create_admin_app
 from streamlab.streaming.delivery.cache_tier import CacheTier
 from streamlab.streaming.delivery.settings import TierSettings
 from streamlab.streaming.delivery.stack import ServerThread, bind_socket, socket_url
@@ -26,7 +27,7 @@ from streamlab.streaming.delivery.stack import ServerThread, bind_socket, socket
 class Scripted:
     """An upstream whose answers are set by the query string, counting what reaches it.
 
-    ``?size=N&status=S&cc=<Cache-Control>&age=A&vary=origin``; paths under ``/gated/`` wait
+    ``?size=N&status=S&cc=<Cache-Control>&age=A&lm=<Last-Modified>&vary=origin``; paths under ``/gated/`` wait
     until :attr:`gate` is set, so a test can hold a fill open while it piles requests up. Paths
     under ``/dribble/`` send the first half of the body, wait for :attr:`body_gate`, then send
     the rest (or, with ``?break=1``, drop the connection instead).
@@ -56,6 +57,8 @@ class Scripted:
         }
         if "age" in query:
             headers["Age"] = query["age"]
+        if "lm" in query:
+            headers["Last-Modified"] = query["lm"]
         if query.get("vary") == "origin":
             headers["Vary"] = "Origin"
             headers["Access-Control-Allow-Origin"] = request.headers.get("origin", "none")
@@ -90,19 +93,33 @@ def upstream() -> Iterator[tuple[Scripted, str]]:
     servers.stop()
 
 
+ADMIN_TOKEN = "cache-tier-tests-admin-token"
+
+
+@contextmanager
+def tier_and_admin(upstream_url: str, capacity_bytes: int = 1_000_000, fraction: float = 0.5,
+                   clock: FakeClock | None = None, name: str = "edge",
+                   ) -> Iterator[tuple[CacheTier, httpx.Client, httpx.Client]]:
+    """A tier in front of ``upstream_url`` with its admin API, both served from one event loop."""
+    tier = CacheTier(name, upstream_url, TierSettings(capacity_bytes=capacity_bytes, max_object_fraction=fraction),
+                     **({"clock": clock} if clock else {}))
+    sock, admin_sock = bind_socket("127.0.0.1", 0), bind_socket("127.0.0.1", 0)
+    servers = ServerThread([(tier, sock), (create_admin_app(tier, ADMIN_TOKEN), admin_sock)])
+    servers.start(10)
+    try:
+        with httpx.Client(base_url=socket_url(sock), trust_env=False, timeout=20) as client, \
+                httpx.Client(base_url=socket_url(admin_sock), trust_env=False, timeout=20,
+                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+            yield tier, client, admin
+    finally:
+        servers.stop()
+
+
 @contextmanager
 def tier_in_front(upstream_url: str, capacity_bytes: int = 1_000_000, fraction: float = 0.5,
                   clock: FakeClock | None = None, name: str = "edge") -> Iterator[tuple[CacheTier, httpx.Client]]:
-    tier = CacheTier(name, upstream_url, TierSettings(capacity_bytes=capacity_bytes, max_object_fraction=fraction),
-                     **({"clock": clock} if clock else {}))
-    sock = bind_socket("127.0.0.1", 0)
-    servers = ServerThread([(tier, sock)])
-    servers.start(10)
-    try:
-        with httpx.Client(base_url=socket_url(sock), trust_env=False, timeout=20) as client:
-            yield tier, client
-    finally:
-        servers.stop()
+    with tier_and_admin(upstream_url, capacity_bytes, fraction, clock, name) as (tier, client, _):
+        yield tier, client
 
 
 def unique(prefix: str = "/obj") -> str:
@@ -184,6 +201,45 @@ def test_matching_etag_gets_304_from_the_tier(upstream: tuple[Scripted, str]) ->
         etag = client.get(path).headers["etag"]
         again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["x-cache"] == "HIT"
+
+
+def test_if_modified_since_on_a_miss_waits_for_the_fill_and_gets_304(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique()
+    with tier_in_front(url) as (_, client):
+        miss = client.get(path, params={"lm": "Wed, 02 Dec 2026 10:00:00 GMT"},
+                          headers={"If-Modified-Since": "Thu, 03 Dec 2026 10:00:00 GMT"})
+        hit = client.get(path, params={"lm": "Wed, 02 Dec 2026 10:00:00 GMT"},
+                         headers={"If-Modified-Since": "Tue, 01 Dec 2026 10:00:00 GMT"})
+    assert (miss.status_code, miss.headers["x-cache"], miss.content) == (304, "MISS", b"")
+    assert (hit.status_code, hit.headers["x-cache"]) == (200, "HIT") and len(hit.content) == 100
+    assert all("if-modified-since" not in seen for seen in scripted.headers[path])  # the fill is unconditional
+
+
+# ---- requests with Authorization (RFC 9111 §3.5) ------------------------------------------------------
+def test_authorized_requests_share_what_the_upstream_marked_public(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique()
+    with tier_in_front(url) as (_, client):
+        outcomes = [client.get(path, params={"cc": "public, max-age=60"},
+                               headers={"Authorization": f"Bearer user-{i}"}).headers["x-cache"] for i in range(3)]
+        anonymous = client.get(path, params={"cc": "public, max-age=60"}).headers["x-cache"]
+    assert (outcomes, anonymous) == (["MISS", "HIT", "HIT"], "HIT")
+    assert scripted.counts[path] == 1
+
+
+def test_an_answer_not_marked_public_is_never_shared_with_or_from_an_authorized_request(
+    upstream: tuple[Scripted, str],
+) -> None:
+    scripted, url = upstream
+    stored, personal = unique(), unique()
+    with tier_in_front(url) as (tier, client):
+        client.get(stored, params={"cc": "max-age=60"})  # stored for anonymous viewers only
+        authorized = client.get(stored, params={"cc": "max-age=60"}, headers={"Authorization": "Bearer a"})
+        client.get(personal, params={"cc": "max-age=60"}, headers={"Authorization": "Bearer a"})
+        after = client.get(personal, params={"cc": "max-age=60"})
+    assert authorized.headers["x-cache"] == "PASS" and after.headers["x-cache"] == "MISS"
+    assert scripted.counts[stored] == 2 and scripted.counts[personal] == 2
 
 
 # ---- what is (not) stored, and for how long --------------------------------------------------------------
@@ -290,12 +346,35 @@ def test_vary_origin_keeps_one_entry_per_origin(upstream: tuple[Scripted, str]) 
 
 def test_purge_drops_entries_under_a_prefix(upstream: tuple[Scripted, str]) -> None:
     _, url = upstream
-    path = unique()
-    with tier_in_front(url) as (_, client):
+    path, other = unique("/media/a"), unique("/media/b")
+    with tier_and_admin(url) as (_, client, admin):
         client.get(path)
-        purged = client.post("/_purge", params={"prefix": path}).json()["purged"]
-        again = client.get(path).headers["x-cache"]
-    assert (purged, again) == (1, "MISS")
+        client.get(other)
+        purged = admin.post("/purge", params={"prefix": "/media/a/"}).json()["purged"]
+        again, kept = client.get(path).headers["x-cache"], client.get(other).headers["x-cache"]
+    assert (purged, again, kept) == (1, "MISS", "HIT")
+
+
+def test_a_fill_in_flight_during_a_purge_serves_its_waiters_but_stores_nothing(upstream: tuple[Scripted, str]) -> None:
+    scripted, url = upstream
+    path = unique("/gated")
+    scripted.gate.clear()
+    try:
+        with tier_and_admin(url) as (tier, client, admin):
+            with httpx.Client(base_url=str(client.base_url), trust_env=False, timeout=20) as other:
+                waiting = threading.Thread(target=lambda: other.get(path), daemon=True)
+                waiting.start()
+                for _ in range(2000):  # the fill has started (at most 20 s)
+                    if tier.stats.misses:
+                        break
+                    threading.Event().wait(0.01)
+                admin.post("/purge", params={"prefix": "/gated/"})
+                scripted.gate.set()
+                waiting.join(20)
+            after = client.get(path)
+    finally:
+        scripted.gate.set()
+    assert after.headers["x-cache"] == "MISS" and scripted.counts[path] == 2
 
 
 # ---- cut-through fills ----------------------------------------------------------------------------------

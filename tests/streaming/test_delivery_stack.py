@@ -169,28 +169,36 @@ def test_no_traversal_on_the_wire_at_the_edge_or_the_origin(stack: RunningStack,
 
 
 # ---- `streamlab stream serve` ------------------------------------------------------------------------
+ADMIN_OFFSET = 20  # configs/delivery.yaml admin.port_offset
+
+
 def free_port_triple() -> int:
+    """A free edge port whose shield, origin and two admin ports (+1, +2, +10, +11) are free too."""
     for _ in range(50):
         sockets = []
         try:
             first = bind_socket("127.0.0.1", 0)
             sockets.append(first)
             port = first.getsockname()[1]
-            if port > 65530:
+            if port > 65535 - ADMIN_OFFSET - 1:
                 continue
-            sockets += [bind_socket("127.0.0.1", port + 1), bind_socket("127.0.0.1", port + 2)]
+            for offset in (1, 2, ADMIN_OFFSET, ADMIN_OFFSET + 1):
+                sockets.append(bind_socket("127.0.0.1", port + offset))
             return port
         except StackError:
             continue
         finally:
             for sock in sockets:
                 sock.close()
-    raise RuntimeError("no three consecutive free ports")
+    raise RuntimeError("no free ports for the edge, shield, origin and admin listeners")
 
 
 def test_stream_serve_runs_the_stack_until_terminated(media: Path) -> None:
+    from streamlab.streaming.delivery.stack import purge_tiers
+
     port = free_port_triple()
-    env = dict(os.environ, STREAMLAB_MEDIA_ROOT=str(media), PYTHONUNBUFFERED="1")
+    token = "stream-serve-test-token-0123456789"
+    env = dict(os.environ, STREAMLAB_MEDIA_ROOT=str(media), PYTHONUNBUFFERED="1", STREAMLAB_DELIVERY_ADMIN_TOKEN=token)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlab.cli", "stream", "serve", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -210,6 +218,9 @@ def test_stream_serve_runs_the_stack_until_terminated(media: Path) -> None:
         assert get(f"http://127.0.0.1:{port}/api/titles").json()[0]["title_id"] == "sample"
         assert get(f"http://127.0.0.1:{port + 1}/_stats").json()["tier"] == "shield"
         assert get(f"http://127.0.0.1:{port + 2}/healthz").status_code == 200
+        edge_admin, shield_admin = (f"http://127.0.0.1:{port + ADMIN_OFFSET + i}" for i in (0, 1))
+        assert f"edge {edge_admin}" in output and "$STREAMLAB_DELIVERY_ADMIN_TOKEN" in output and token not in output
+        assert purge_tiers([("shield", shield_admin), ("edge", edge_admin)], token, "/api/") == {"shield": 1, "edge": 1}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import streamlab.streaming.ingest.pipeline as pipeline
-from streamlab.streaming.catalog import read_title
+from streamlab.streaming.catalog import published_dir, read_title
 from streamlab.streaming.drm.settings import MasterKeyMissing
 from streamlab.streaming.ingest.pipeline import ingest_title
 from streamlab.streaming.ingest.protect import split_overrides
@@ -35,7 +35,7 @@ def test_clearkey_title_is_published_encrypted(clip_360p_silent, fast, drm_overr
     )
     assert read_title(media_root, "locked").drm == "clearkey" == record.drm
     assert record.protection is not None and record.protection.cenc_kids
-    title = media_root / "locked"
+    title = published_dir(media_root, record)
     for rendition in record.renditions:
         init = (title / rendition.id / "init.mp4").read_bytes()
         assert b"encv" in init and b"tenc" in init, f"{rendition.id} is not CENC-protected"

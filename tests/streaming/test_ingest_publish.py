@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import streamlab.streaming.ingest.pipeline as pipeline
-from streamlab.streaming.catalog import read_title
+from streamlab.streaming.catalog import published_dir, read_title
 from streamlab.streaming.ingest.errors import TitleExists
 from streamlab.streaming.ingest.pipeline import ingest_title
 from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging
@@ -119,5 +119,5 @@ def test_orphaned_staging_folders_are_swept_and_live_ones_kept(media_root) -> No
 def test_media_root_with_percent_and_spaces_in_its_path(clip_360p_silent, fast, tmp_path) -> None:
     odd_root = tmp_path / "100% real media"
     record = ingest_title(clip_360p_silent, "odd", overrides=fast, media_root=odd_root)
-    folder = odd_root / "odd" / record.renditions[0].id
+    folder = published_dir(odd_root, record) / record.renditions[0].id
     assert sorted(p.name for p in folder.glob("seg_*.m4s")) == ["seg_00001.m4s"]

@@ -11,7 +11,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streamlab.streaming.catalog import list_titles, read_title
+from streamlab.streaming.catalog import list_titles, published_dir, read_title
 from streamlab.streaming.ingest.pipeline import ingest_title
 from streamlab.streaming.packaging.mp4box import read_fragment, read_init
 from streamlab.streaming.packaging.package import HLS_MASTER_HEVC
@@ -30,8 +30,8 @@ def published(tmp_path_factory: pytest.TempPathFactory, clip_480p: Path, source_
         "transcode.mode=serial",
         f"transcode.segment_duration_s={SEGMENT_S}",
     ]
-    ingest_title(clip_480p, "clip", name="Test clip", overrides=overrides, media_root=media_root)
-    return media_root / "clip"
+    record = ingest_title(clip_480p, "clip", name="Test clip", overrides=overrides, media_root=media_root)
+    return published_dir(media_root, record)  # <media_root>/clip/<version>: media_root is .parents[1]
 
 
 def first_frame(init: Path, segment: Path) -> tuple[float, bool]:
@@ -48,14 +48,14 @@ def test_layout_has_masters_manifest_record_and_cmaf_tracks(published: Path) -> 
     names = {p.name for p in published.iterdir()}
     assert {"title.json", "master.m3u8", "manifest.mpd", "audio"} <= names
     assert HLS_MASTER_HEVC not in names  # no HEVC rung for a 480p source
-    for rendition in read_title(published.parent, "clip").renditions:
+    for rendition in read_title(published.parents[1], "clip").renditions:
         folder = published / rendition.id
         assert (folder / "init.mp4").is_file() and (folder / "playlist.m3u8").is_file()
         assert sorted(p.name for p in folder.glob("seg_*.m4s")) == ["seg_00001.m4s", "seg_00002.m4s", "seg_00003.m4s"]
 
 
 def test_title_record_lists_the_ladder_with_measured_bandwidth(published: Path) -> None:
-    record = read_title(published.parent, "clip")
+    record = read_title(published.parents[1], "clip")
     assert record.name == "Test clip" and record.source.has_audio
     assert [r.id for r in record.renditions] == ["480p_1500k", "480p_1000k", "360p_800k", "360p_500k"]
     assert record.duration_s == pytest.approx(6.0, abs=0.05)
@@ -64,12 +64,12 @@ def test_title_record_lists_the_ladder_with_measured_bandwidth(published: Path) 
         assert AVC.match(rendition.codecs) and rendition.browser_playable
     # the lavfi sine is mono: audio.channels=2 is a ceiling (5.1 is downmixed), mono stays mono
     assert record.audio is not None and (record.audio.codecs, record.audio.channels) == ("mp4a.40.2", 1)
-    assert [t.title_id for t in list_titles(published.parent)] == ["clip"]
+    assert [t.title_id for t in list_titles(published.parents[1])] == ["clip"]
 
 
 def test_codecs_string_matches_the_profile_ffmpeg_decodes(published: Path) -> None:
     names = {"42": "Baseline", "4d": "Main", "64": "High"}
-    for rendition in read_title(published.parent, "clip").renditions:
+    for rendition in read_title(published.parents[1], "clip").renditions:
         folder = published / rendition.id
         data = (folder / "init.mp4").read_bytes() + (folder / "seg_00001.m4s").read_bytes()
         with av.open(io.BytesIO(data), format="mp4") as container:
@@ -81,7 +81,7 @@ def test_codecs_string_matches_the_profile_ffmpeg_decodes(published: Path) -> No
 def test_master_playlist_has_every_variant_with_audio_group(published: Path) -> None:
     master = m3u8.load(str(published / "master.m3u8"))
     assert master.is_variant
-    record = read_title(published.parent, "clip")
+    record = read_title(published.parents[1], "clip")
     by_uri = {p.uri: p.stream_info for p in master.playlists}
     assert set(by_uri) == {f"{r.id}/playlist.m3u8" for r in record.renditions}
     for rendition in record.renditions:
@@ -114,7 +114,7 @@ def test_dash_manifest_describes_the_same_files(published: Path) -> None:
     (period,) = mpd.periods
     video, audio = period.adaptation_sets
     assert (video.content_type, audio.content_type) == ("video", "audio")
-    record = read_title(published.parent, "clip")
+    record = read_title(published.parents[1], "clip")
     by_id = {r.id: r for r in video.representations}
     assert set(by_id) == {r.id for r in record.renditions}
     for rendition in record.renditions:
@@ -130,7 +130,7 @@ def test_dash_manifest_describes_the_same_files(published: Path) -> None:
 
 
 def test_segment_n_starts_at_the_same_time_on_a_keyframe_in_every_rendition(published: Path) -> None:
-    record = read_title(published.parent, "clip")
+    record = read_title(published.parents[1], "clip")
     starts: dict[str, list[float]] = {}
     for rendition in record.renditions:
         folder = published / rendition.id
@@ -175,13 +175,13 @@ def test_b_frame_video_presents_its_first_frame_at_zero_like_the_audio(clip_480p
         f"transcode.ladders.mobile.rungs={one_rung}",
     ]  # default x264 preset: veryfast, 3 B-frames
     record = ingest_title(clip_480p, "bframes", overrides=overrides, media_root=tmp_path)
-    video = tmp_path / "bframes" / record.renditions[0].id
+    video = published_dir(tmp_path, record) / record.renditions[0].id
     init = read_init(video / "init.mp4")
     for segment in sorted(video.glob("seg_*.m4s")):
         fragment = read_fragment(segment, init)
         assert fragment.earliest_presentation_time == fragment.base_media_decode_time, segment.name
     first_video_s = read_fragment(video / "seg_00001.m4s", init).earliest_presentation_time / init.timescale
-    audio = tmp_path / "bframes" / "audio"
+    audio = published_dir(tmp_path, record) / "audio"
     audio_init = read_init(audio / "init.mp4")
     first_audio_s = read_fragment(audio / "seg_00001.m4s", audio_init).earliest_presentation_time / audio_init.timescale
     assert first_video_s == 0.0

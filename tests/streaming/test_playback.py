@@ -47,8 +47,8 @@ def published(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> tuple[
     shutil.copytree(root / CLIP, gone)
     record = json.loads((gone / TITLE_RECORD).read_text())
     (gone / TITLE_RECORD).write_text(json.dumps({**record, "title_id": GONE, "name": "Missing manifests"}))
-    (gone / HLS_MASTER).unlink()
-    (gone / DASH_MANIFEST).unlink()
+    for manifest in (HLS_MASTER, DASH_MANIFEST, record["hls"], record["dash"]):  # aliases and the version's own
+        (gone / manifest).unlink(missing_ok=True)
     locked = root / LOCKED
     shutil.copytree(root / CLIP, locked)
     (locked / TITLE_RECORD).write_text(json.dumps({**record, "title_id": LOCKED, "name": "Protected", "drm": "clearkey"}))
@@ -124,10 +124,10 @@ def test_edge_counted_misses_then_hits_as_dash_reused_the_hls_segments(playbacks
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_edge_holds_the_segments_the_browser_played(playbacks: dict, protocol: str, stack: Any) -> None:
+def test_edge_holds_the_segments_the_browser_played(playbacks: dict, protocol: str, stack: Any, published: tuple) -> None:
     rendition = _played(playbacks, protocol).rendition["id"]
     for path in (f"{rendition}/init.mp4", "audio/init.mp4"):
-        response = httpx.get(f"{stack.edge_url}/media/{CLIP}/{path}", timeout=5)
+        response = httpx.get(f"{stack.edge_url}/media/{CLIP}/{published[1][CLIP].media_path(path)}", timeout=5)
         assert response.status_code == 200 and response.headers["x-cache"] == "HIT", (path, response.headers)
 
 

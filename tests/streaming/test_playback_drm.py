@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from streamlab.streaming.catalog import DASH_MANIFEST, TITLE_RECORD
+from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, TITLE_RECORD, TitleRecord, published_dir
 from streamlab.streaming.ffmpeg import generate_test_source
 from streamlab.streaming.player.browser import PlaybackError, check_playback, chromium
 
@@ -50,7 +50,6 @@ def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def stack(tmp_path_factory: pytest.TempPathFactory, licence: tuple[Any, Any]) -> Iterator[Any]:
     """A title ingested in the clear, then protected with both CENC (ClearKey) and HLS AES-128."""
     from streamlab.streaming.delivery.stack import running_stack
-    from streamlab.streaming.drm.packager import protect_title
     from streamlab.streaming.ingest.pipeline import ingest_title
 
     server, settings = licence
@@ -61,27 +60,39 @@ def stack(tmp_path_factory: pytest.TempPathFactory, licence: tuple[Any, Any]) ->
         clip, TITLE, name="Protected pattern", media_root=root,
         overrides=[f"ingest.allowed_roots=[{sources}]", "transcode.mode=serial", "transcode.profiles=[mobile]"],
     )
-    record = protect_title(root / TITLE, record, "all", server.service.keys, settings, server.url)
-    (root / TITLE / TITLE_RECORD).write_text(record.model_dump_json())
+    record = _protect_published(root, record, "all", server, settings)
     server.service.entitlements.grant(VIEWER, TITLE)
     cenc = ingest_title(
         clip, CENC_ONLY, name="CENC only", media_root=root,
         overrides=[f"ingest.allowed_roots=[{sources}]", "transcode.mode=serial", "transcode.profiles=[mobile]"],
     )
-    cenc = protect_title(root / CENC_ONLY, cenc, "clearkey", server.service.keys, settings, server.url)
-    (root / CENC_ONLY / TITLE_RECORD).write_text(cenc.model_dump_json())
+    cenc = _protect_published(root, cenc, "clearkey", server, settings)
     server.service.entitlements.grant(VIEWER, CENC_ONLY)
     _publish_without_protection(root, record.model_dump(mode="json"))
     with running_stack(media_root=root) as running:
         yield running
 
 
+def _protect_published(root: Path, record: TitleRecord, mode: str, server: Any, settings: Any) -> TitleRecord:
+    """Encrypt a published (versioned) title in place: its version folder, aliases and record."""
+    from streamlab.streaming.drm.packager import protect_title
+    from streamlab.streaming.publish import write_version_aliases
+
+    assert record.version is not None
+    as_packaged = record.model_copy(update={"version": None, "hls": HLS_MASTER, "dash": DASH_MANIFEST})
+    protected = protect_title(published_dir(root, record), as_packaged, mode, server.service.keys, settings, server.url)
+    protected = protected.with_version(record.version)
+    write_version_aliases(root / record.title_id, record.version)
+    (root / record.title_id / TITLE_RECORD).write_text(protected.model_dump_json())
+    return protected
+
+
 def _publish_without_protection(root: Path, record: dict) -> None:
     """The CENC-encrypted title listed as clear, its manifests stripped of every key signal."""
     shutil.copytree(root / TITLE, root / STRIPPED)
-    mpd = root / STRIPPED / DASH_MANIFEST
-    mpd.write_text(re.sub(r"<ContentProtection\b.*?</ContentProtection>|<ContentProtection\b[^>]*/>", "", mpd.read_text(), flags=re.S))
-    for playlist in (root / STRIPPED).glob(f"*/{MEDIA_PLAYLIST}"):
+    for mpd in (root / STRIPPED).rglob(DASH_MANIFEST):  # the alias and the version's own
+        mpd.write_text(re.sub(r"<ContentProtection\b.*?</ContentProtection>|<ContentProtection\b[^>]*/>", "", mpd.read_text(), flags=re.S))
+    for playlist in (root / STRIPPED).rglob(MEDIA_PLAYLIST):
         playlist.write_text("".join(line for line in playlist.read_text().splitlines(keepends=True) if not line.startswith("#EXT-X-KEY")))
     clear = {**record, "title_id": STRIPPED, "name": "Encrypted, keys withheld", "drm": "none", "protection": None}
     (root / STRIPPED / TITLE_RECORD).write_text(json.dumps(clear))

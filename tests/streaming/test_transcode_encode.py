@@ -14,7 +14,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from streamlab.streaming.catalog import read_title
+from streamlab.streaming.catalog import published_dir, read_title
 from streamlab.streaming.ingest.pipeline import ingest_title
 from streamlab.streaming.packaging.mp4box import read_fragment, read_init
 from streamlab.streaming.packaging.package import HLS_MASTER_HEVC
@@ -54,7 +54,7 @@ def test_hevc_rungs_are_packaged_apart_from_the_browser_variants(clip_360p_silen
         ],  # fmt: skip
         media_root=media_root,
     )
-    title = media_root / "hevc"
+    title = published_dir(media_root, record)
     (hevc,) = [r for r in record.renditions if r.codec == "hevc"]
     assert hevc.id == "360p_hevc_600k" and not hevc.browser_playable
     # Main profile (1, compat 6), Main tier level 2.1 (L63) for 640x360, then the constraint flags
@@ -76,7 +76,7 @@ def test_ray_mode_publishes_the_same_title_as_serial(clip_480p, fast, media_root
     assert [r.id for r in record.renditions] == ["480p_1500k", "480p_1000k", "360p_800k", "360p_500k"]
     assert record.audio is not None
     for rendition in record.renditions:
-        assert segment_starts_s(media_root / "viaray" / rendition.id) == [0.0, 4.0]
+        assert segment_starts_s(published_dir(media_root, record) / rendition.id) == [0.0, 4.0]
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_full_1080p_ladder_is_aligned_in_every_rendition(clip_1080p, fast, media
     ]  # fmt: skip
     expected = [0.0, 1.0, 2.0]
     for rendition in record.renditions:
-        folder = media_root / "full" / rendition.id
+        folder = published_dir(media_root, record) / rendition.id
         assert segment_starts_s(folder) == pytest.approx(expected, abs=1e-9), rendition.id
         assert starts_on_keyframes(folder), rendition.id
     assert record.renditions[0].codecs.endswith("28")  # level 4.0 for 1080p25 (profile: the preset's)
@@ -129,9 +129,9 @@ def test_carphone_qcif_gets_one_square_pixel_rung_at_its_display_size(raw_dir, f
     (rendition,) = record.renditions
     # coded 176x144 with 128:117 pixels is shown 193x144: encoded as 192x144 square pixels
     assert (rendition.id, rendition.width, rendition.height, rendition.bitrate_kbps) == ("144p_100k", 192, 144, 100)
-    init = read_init(media_root / "carphone" / rendition.id / "init.mp4")
+    init = read_init(published_dir(media_root, record) / rendition.id / "init.mp4")
     assert (init.width, init.height) == (192, 144)
-    assert segment_starts_s(media_root / "carphone" / rendition.id) == pytest.approx([0.0], abs=1e-9)
+    assert segment_starts_s(published_dir(media_root, record) / rendition.id) == pytest.approx([0.0], abs=1e-9)
     assert record.audio is None and not record.source.has_audio
 
 
@@ -139,7 +139,7 @@ def test_silent_bikes_title_has_no_audio_group_or_adaptation_set(raw_dir, fast, 
     record = ingest_title(
         raw_dir / "videos" / "bikes.mp4", "bikes", overrides=[*fast, "transcode.profiles=[main]"], media_root=media_root
     )
-    title = media_root / "bikes"
+    title = published_dir(media_root, record)
     assert [(r.id, r.width, r.height, r.segment_count) for r in record.renditions] == [("272p_800k", 640, 272, 3)]
     master = m3u8.load(str(title / "master.m3u8"))
     assert not master.media and master.playlists[0].stream_info.audio is None
