@@ -7,7 +7,8 @@ as the policy, so the learned policy's decision is also timed :data:`REPEATS` ti
 (its request and :func:`~streamlab.models.abr.decide.decide` are pure given the downloads so far)
 and ``learned_decision_p99_of_median_ms`` is the p99 over decisions of each decision's median
 time: the cost of the computation itself. Validation QoE is on the fixed validation split of the
-training traces (``configs/abr.yaml`` split settings).
+training traces (``configs/abr.yaml`` split settings; held out: nothing is fitted or chosen on it),
+overall and per trace category (bus, car, ferry, metro, train, tram, fcc).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from streamlab.models.abr.policies.learned import LearnedPolicy  # noqa: E402
 from streamlab.models.abr.qoe import summarize  # noqa: E402
 from streamlab.models.abr.registry import make_policy  # noqa: E402
 from streamlab.models.abr.simulator import Simulator  # noqa: E402
-from streamlab.models.abr.traces import load_traces  # noqa: E402
+from streamlab.models.abr.traces import load_traces, trace_category  # noqa: E402
 from streamlab.models.abr.video import load_video  # noqa: E402
 from streamlab.core import project  # noqa: E402
 
@@ -90,6 +91,9 @@ def run() -> dict:
         summary = summarize([log.score for log in logs])
         results[f"{name}_validation_qoe"] = round(summary["mean_qoe"], 4)
         results[f"{name}_validation_rebuffer_ratio"] = round(summary["rebuffer_ratio"], 5)
+        for category in sorted({trace_category(t.name) for t in validation}):
+            scores = [log.score.qoe for log in logs if trace_category(log.trace.name) == category]
+            results[f"{name}_validation_qoe_{category}"] = round(float(np.mean(scores)), 4)
 
     chunks, started = 0, time.perf_counter()
     for trace in traces:

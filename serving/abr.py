@@ -3,10 +3,13 @@
 The request/response types and both decisions live in the family (:mod:`streamlab.models.abr.decide`);
 this adapter only chooses between them and stamps the version that answered, so the endpoint is
 the answer plus its metrics. A model failure must never fail the player: BOLA answers instead and
-the reason says why.
+the reason says why. A ladder longer than the configured ``abr.max_ladder_rungs`` is the caller's
+error, refused (HTTP 400, BentoML's ``InvalidArgument``) before any decision work.
 """
 
 from __future__ import annotations
+
+from bentoml.exceptions import InvalidArgument
 
 from streamlab.models.abr.decide import AbrDecideRequest, AbrDecision, decide, decide_bola
 from streamlab.models.abr.policies.learned import LearnedPolicy
@@ -18,6 +21,11 @@ def answer(
     request: AbrDecideRequest, loaded: LoadedModel[LearnedPolicy] | None, settings: AbrServingSettings
 ) -> tuple[AbrDecision, str | None]:
     """The decision, and why BOLA answered (``"no_model"``, ``"model_error"``) or ``None`` when the model did."""
+    if len(request.ladder) > settings.max_ladder_rungs:
+        raise InvalidArgument(
+            f"the ladder has {len(request.ladder)} rungs; this server takes at most "
+            f"max_ladder_rungs={settings.max_ladder_rungs}"
+        )
     if loaded is None:
         return decide_bola(request), "no_model"
     try:

@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from streamlab.models.abr.policies.base import Observation
 from streamlab.models.abr.policies.bola import Bola
-from streamlab.models.abr.policies.planner import plan_table, tree_plan_scores
+from streamlab.models.abr.policies.planner import affordable_free_steps, plan_table, tree_plan_scores
 from streamlab.models.abr.simulator import CHUNK_MS
 
 if TYPE_CHECKING:
@@ -46,6 +46,16 @@ PLANNER_CHUNK_S = CHUNK_MS / 1000.0
 
 MAX_SAMPLES = 64
 """Recent downloads :func:`decide` reads by default (the model's features use the last 8)."""
+
+MAX_LADDER_RUNGS = 64
+"""Most rungs a request may carry: the wire's hard cap, so validation refuses a huge ladder before any
+work (issue 20: 10,000 rungs once reached the planner). A server may allow fewer
+(``configs/serving.yaml`` ``abr.max_ladder_rungs``, at most this); the planner's own work is
+bounded separately (:data:`~streamlab.models.abr.policies.planner.MAX_PLANS`)."""
+MAX_SAMPLES_ON_WIRE = 256
+"""Most recent downloads a request may carry (a player keeps the last few; decisions read ``MAX_SAMPLES``)."""
+MAX_CHUNK_SIZES = 64
+"""Most upcoming chunk sizes per rung (the planner looks at most a few chunks ahead)."""
 MAX_HORIZON = 5
 """Default cap on the planner's look-ahead: the serving latency budget (``configs/serving.yaml``
 ``abr.horizon_chunks``). The simulator and the pyfunc pass ``None`` to plan as far as the policy was tuned."""
@@ -64,6 +74,7 @@ class Rung(BaseModel):
     )
     chunk_sizes_bytes: list[int] | None = Field(
         None,
+        max_length=MAX_CHUNK_SIZES,
         description="sizes of the next chunks from the one to decide on; default bitrate x duration",
     )
 
@@ -80,8 +91,12 @@ class AbrDecideRequest(BaseModel):
     last_rung: int = Field(ge=0, description="index (lowest bitrate first) of the previous chunk's rung")
     chunks_remaining: int = Field(ge=1, le=100_000, description="chunks left including the one to decide on")
     segment_duration_s: float = Field(4.0, gt=0, le=60)
-    samples: list[ThroughputSample] = Field(default_factory=list, description="recent downloads, oldest first")
-    ladder: list[Rung] = Field(min_length=1, description="the title's rungs, lowest bitrate first")
+    samples: list[ThroughputSample] = Field(
+        default_factory=list, max_length=MAX_SAMPLES_ON_WIRE, description="recent downloads, oldest first"
+    )
+    ladder: list[Rung] = Field(
+        min_length=1, max_length=MAX_LADDER_RUNGS, description="the title's rungs, lowest bitrate first"
+    )
     session_id: str | None = Field(None, max_length=128)
 
     @model_validator(mode="after")
@@ -121,7 +136,7 @@ def title_request(
         last_rung=last_level,
         chunks_remaining=video.total_chunks - chunk_index,
         segment_duration_s=PLANNER_CHUNK_S,
-        samples=samples,
+        samples=samples[-MAX_SAMPLES_ON_WIRE:],
         ladder=[
             Rung(bitrate_kbps=rate, chunk_sizes_bytes=[round(s) for s in sizes.tolist()])
             for rate, sizes in zip(video.bitrates_kbps, video.sizes_bytes[:, chunk_index : chunk_index + horizon], strict=True)
@@ -181,8 +196,9 @@ def decide(
 ) -> AbrDecision:
     """The learned policy's choice for ``request``, without touching the policy's own state.
 
-    ``max_horizon`` caps the planner's look-ahead (``None``: the policy's own horizon); with no
-    throughput measured yet the answer is the lowest rung.
+    ``max_horizon`` caps the planner's look-ahead (``None``: the policy's own horizon); a long ladder
+    gets fewer free steps, so the plans never exceed :data:`~streamlab.models.abr.policies.planner.MAX_PLANS`
+    (a 6-rung ladder keeps all its free steps); with no throughput measured yet the answer is the lowest rung.
     """
     if not request.samples:
         return AbrDecision(rung=0, bitrate_kbps=request.ladder[0].bitrate_kbps,
@@ -194,7 +210,7 @@ def decide(
     horizon = max(1, min(reach, request.chunks_remaining))
     goodputs = policy.goodput_scenarios(request.chunks_remaining, horizon, history)
     rates = tuple(int(round(r.bitrate_kbps)) for r in request.ladder)
-    free_steps = min(knobs.free_steps, horizon)
+    free_steps = affordable_free_steps(len(rates), min(knobs.free_steps, horizon))
     scores = tree_plan_scores(
         request.buffer_s * scale,
         request.last_rung,
@@ -206,6 +222,7 @@ def decide(
         knobs.buffer_value_cap_s,
         at_end=horizon >= request.chunks_remaining,
         free_steps=free_steps,
+        smooth_weight=knobs.smooth_weight,
     )
     plan = plan_table(len(rates), horizon, free_steps)[int(np.argmax(scores))]
     rung = int(plan[0])

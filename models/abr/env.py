@@ -3,7 +3,9 @@
 This is the reference test loop (Pensieve ``test/*.py``): the first chunk is fetched at
 :data:`~streamlab.models.abr.video.DEFAULT_LEVEL` with that level also as its "previous bitrate", the policy
 is consulted after *every* chunk (also after the last one, whose answer is discarded: RobustMPC's
-error memory depends on it), and traces run in the order given, in one policy instance.
+error memory depends on it), and traces run in one policy instance: under compat in sorted
+file-name order whatever order they are given in (the reference process's order, which its
+RobustMPC's carried state depends on), otherwise in the order given.
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ def play(policy: Policy, trace: Trace, video: Video, compat: bool = True) -> Tra
 
 def play_all(policy: Policy, traces: Sequence[Trace] | Iterable[Trace], video: Video,
              compat: bool = True) -> list[TraceLog]:
-    """Play traces in order with one policy instance (the reference runs one process per policy)."""
+    """Play traces with one policy instance (the reference runs one process per policy); logs come back
+    in the order given. Under ``compat`` they are *played* in sorted name order (stable for equal
+    names), so a caller that reorders or subsets its list cannot change what carried state each trace sees."""
+    given = list(traces)
+    order = sorted(range(len(given)), key=lambda i: given[i].name) if compat else list(range(len(given)))
     policy.start_session()
-    return [play(policy, trace, video, compat) for trace in traces]
+    logs: dict[int, TraceLog] = {i: play(policy, given[i], video, compat) for i in order}
+    return [logs[i] for i in range(len(given))]

@@ -38,10 +38,12 @@ def parse_trace(text: str, name: str) -> Trace:
     """Parse trace text; ``name`` is used in error messages (the file path) and as the trace name."""
     times: list[float] = []
     rates: list[float] = []
+    data_lines: list[int] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split()
         if not fields:
             continue
+        data_lines.append(line_no)
         if len(fields) < 2:
             raise TraceFormatError(
                 f"{name}:{line_no}: expected '<time s> <throughput Mbit/s>', got {raw.strip()!r}"
@@ -63,9 +65,11 @@ def parse_trace(text: str, name: str) -> Trace:
             )
         times.append(time_s)
         rates.append(rate)
+    if not times:
+        raise TraceFormatError(f"{name}:1: empty trace; a trace needs at least 2 (time, throughput) lines")
     if len(times) < 2:
         raise TraceFormatError(
-            f"{name}: {len(times)} data line(s); a trace needs at least 2 (time, throughput) lines"
+            f"{name}:{data_lines[0]}: the only data line; a trace needs at least 2 (time, throughput) lines"
         )
     if not any(r > 0 for r in rates[1:]):
         raise TraceFormatError(
@@ -99,6 +103,12 @@ def load_traces(directory: Path) -> list[Trace]:
     if not files:
         raise TraceFormatError(f"{directory}: no trace files in the directory")
     return [load_trace(p) for p in files]
+
+
+def trace_category(name: str) -> str:
+    """The report's category of a trace: ``fcc`` or the Norway HSDPA transport (``bus``, ``car``,
+    ``ferry``, ``metro``, ``train``, ``tram``: the file name's first dotted part)."""
+    return "fcc" if trace_group(name) == "fcc" else name.split(".", 1)[0]
 
 
 def trace_group(name: str) -> str:

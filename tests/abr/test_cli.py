@@ -94,6 +94,15 @@ def test_cli_bad_trace_names_file_and_line(tmp_path, trace_dir):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("text", "needle"), [("", "empty:1: empty trace"), ("0 1\n1 nan\n", "empty:2: values must be finite")])
+def test_cli_empty_or_nan_trace_is_one_error_line_naming_file_and_line(tmp_path, trace_dir, text, needle):
+    (trace_dir / "empty").write_text(text)
+    result = _cli("evaluate", "--policy", "bba", "--traces", str(trace_dir), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+
+
 def test_unknown_policy_raises_before_any_work(tmp_path, trace_dir, abr_dir):
     from streamlab.models.abr.registry import parse_policy_list
 

@@ -59,3 +59,29 @@ def test_tree_planner_equals_the_reference_bit_for_bit(free_steps):
         args = (buffer_s, last, sizes, BITRATES_KBPS, scenarios, weights, 0.1, 20.0)
         expected = plan_scores(*args, at_end=at_end, free_steps=free_steps)
         assert np.array_equal(tree_plan_scores(*args, at_end=at_end, free_steps=free_steps), expected)
+
+
+def test_smooth_weight_adds_its_extra_share_of_every_switch_and_the_tree_planner_agrees():
+    from streamlab.models.abr.policies.planner import tree_plan_scores
+
+    rng = np.random.default_rng(3)
+    sizes = rng.uniform(1e5, 2e6, size=(6, 5))
+    scenarios = rng.uniform(5e4, 1e6, size=(5, 5))
+    weights = rng.dirichlet(np.ones(5))
+    args = (10.0, 2, sizes, BITRATES_KBPS, scenarios, weights, 0.1, 20.0)
+    plans = plan_table(6, 5, 4)
+    rates = np.asarray(BITRATES_KBPS, dtype=float)
+    previous = np.concatenate([np.full((len(plans), 1), 2), plans[:, :-1]], axis=1)
+    switches_mbps = np.abs(rates[plans] - rates[previous]).sum(axis=1) / 1000.0
+    plain = plan_scores(*args, free_steps=4)
+    heavier = plan_scores(*args, free_steps=4, smooth_weight=1.5)
+    assert np.allclose(plain - heavier, 0.5 * switches_mbps)
+    assert np.array_equal(tree_plan_scores(*args, free_steps=4, smooth_weight=1.5), heavier)
+
+
+@pytest.mark.parametrize(("levels", "free"), [(1, 4), (6, 4), (8, 4), (9, 3), (16, 3), (64, 2), (65, 1), (10_000, 1)])
+def test_free_steps_shrink_so_plans_stay_within_the_budget(levels, free):
+    from streamlab.models.abr.policies.planner import MAX_PLANS, affordable_free_steps
+
+    assert affordable_free_steps(levels, 4) == free
+    assert levels**free <= MAX_PLANS or free == 1

@@ -88,3 +88,38 @@ def test_bola_on_a_one_rung_or_flat_ladder_picks_the_first_rung(rates):
                       chunk_bytes=0.0, next_sizes_bytes=np.full(len(rates), 400_000.0), chunks_remaining=3,
                       end_of_video=False)
     assert policy.select(obs) == 0
+
+
+def _by_name(logs) -> dict[str, list[str]]:
+    return {log.trace.name: log.lines() for log in logs}
+
+
+def test_compat_robustmpc_carries_errors_and_the_last_prediction_across_traces(video, few_traces):
+    """The reference keeps ``past_errors`` and ``past_bandwidth_ests`` as module globals: the next trace's
+    first chunk is scored against the previous trace's last (undiscounted) prediction."""
+    first, second = few_traces[0], few_traces[1]
+    policy = make_policy("robustmpc", compat=True)
+    play_all(policy, [first], video)
+    carried_prediction, errors_before = policy.last_prediction, len(policy.errors)
+    log = play(policy, second, video)  # play_all would start a new session; the reference process does not
+    first_chunk = log.chunks[0]
+    measured = first_chunk.chunk_bytes / first_chunk.download_ms / 1000.0
+    assert carried_prediction is not None
+    assert policy.errors[errors_before] == pytest.approx(abs(carried_prediction - measured) / measured)
+    assert len(policy.errors) == errors_before + len(log.chunks)  # one error per chunk, the last one included
+
+
+def test_compat_plays_traces_in_sorted_name_order_whatever_order_they_come_in(video, few_traces):
+    ordered = sorted(few_traces, key=lambda t: t.name)
+    forward = play_all(make_policy("robustmpc", compat=True), ordered, video)
+    backward = play_all(make_policy("robustmpc", compat=True), ordered[::-1], video)
+    assert [log.trace.name for log in backward] == [t.name for t in ordered[::-1]]  # logs in the caller's order
+    assert _by_name(backward) == _by_name(forward)
+    alone = {t.name: play_all(make_policy("robustmpc", compat=True), [t], video)[0].lines() for t in ordered}
+    assert alone != _by_name(forward)  # the carried state changes decisions: order matters
+
+
+def test_without_compat_every_trace_starts_from_a_clean_policy(video, few_traces):
+    together = play_all(make_policy("robustmpc", compat=False), few_traces, video)
+    alone = [play_all(make_policy("robustmpc", compat=False), [t], video)[0] for t in few_traces]
+    assert _by_name(together) == _by_name(alone)

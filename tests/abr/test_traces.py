@@ -43,9 +43,23 @@ def test_negative_throughput_names_file_and_line(tmp_path):
         load_trace(path)
 
 
-def test_single_line_trace_is_refused(tmp_path):
-    path = _write(tmp_path, "0.0 1.0\n")
-    with pytest.raises(TraceFormatError, match=r"bad_trace: 1 data line\(s\); a trace needs at least 2"):
+def test_single_line_trace_is_refused_naming_the_line(tmp_path):
+    path = _write(tmp_path, "\n0.0 1.0\n")
+    with pytest.raises(TraceFormatError, match=r"bad_trace:2: the only data line; a trace needs at least 2"):
+        load_trace(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n"])
+def test_empty_trace_file_is_refused_naming_line_1(tmp_path, text):
+    path = _write(tmp_path, text)
+    with pytest.raises(TraceFormatError, match=r"bad_trace:1: empty trace; a trace needs at least 2"):
+        load_trace(path)
+
+
+@pytest.mark.parametrize(("line", "needle"), [("1.0 nan", "finite"), ("inf 2.0", "finite"), ("1.0 -0.5", "negative")])
+def test_nan_infinite_or_negative_values_name_file_and_line(tmp_path, line, needle):
+    path = _write(tmp_path, f"0.0 1.0\n{line}\n2.0 1.0\n")
+    with pytest.raises(TraceFormatError, match=rf"bad_trace:2: .*{needle}"):
         load_trace(path)
 
 
@@ -115,3 +129,9 @@ def test_parser_either_loads_or_names_the_file(text):
         assert len(trace.time_s) >= 2
         assert np.all(np.diff(trace.time_s) > 0)
         assert np.all(trace.bandwidth_mbps >= 0)
+
+
+def test_trace_categories_are_the_norway_transports_and_fcc(traces):
+    from streamlab.models.abr.traces import trace_category
+
+    assert {trace_category(t.name) for t in traces} == {"bus", "car", "ferry", "metro", "train", "tram", "fcc"}

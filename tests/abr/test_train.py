@@ -27,13 +27,15 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
         f"data.traces={folder}", f"output={tmp_path / 'ckpt' / 'learned.npz'}",
         "rollouts.episodes_per_trace=1", "predictor.epochs=2", "predictor.hidden=[8]",
         "planner.horizon=[3]", "planner.free_steps=[2]", "planner.risk=[1.0]", "planner.buffer_value_per_s=[0.0, 0.05]",
+        "planner.smooth_weight=[1.5]",
         "validation_policies=[robustmpc]", "split.selection_rotations=1",
     ])
     report = train(settings)
 
     meta = json.loads((tmp_path / "ckpt" / "learned.json").read_text())
     assert set(meta["validation"]) == {"robustmpc", "learned"}
-    assert len(meta["knob_search_on_validation_plus_rotations"]) == 2
+    assert meta["planner"]["smooth_weight"] == 1.5
+    assert len(meta["knob_search_on_train_rotations_and_drops"]) == 2
     run = tracking.configure().get_run(report.run_id)
     assert "val_mean_qoe_learned" in run.data.metrics
     assert "pinball_validation" in run.data.metrics
@@ -62,3 +64,44 @@ def test_registered_pyfunc_decides_from_a_goodput_history(tmp_path, mlflow_store
     levels = model.predict(rows)
     assert list(levels)[1] == 0
     assert list(levels)[0] >= 3
+
+
+def test_drop_copies_only_lower_throughput_inside_whole_lines(few_traces):
+    import numpy as np
+
+    from streamlab.training.abr.rollouts import with_drops
+
+    trace = few_traces[0]
+    dropped = with_drops(trace, np.random.default_rng(0), drops=2)
+    assert np.array_equal(dropped.time_s, trace.time_s)
+    assert np.all(dropped.bandwidth_mbps <= trace.bandwidth_mbps)
+    lowered = dropped.bandwidth_mbps < trace.bandwidth_mbps
+    assert lowered.any() and np.all(dropped.bandwidth_mbps[lowered] <= 0.25 * trace.bandwidth_mbps[lowered] + 1e-12)
+    assert dropped.name.startswith(trace.name) and dropped.name != trace.name
+
+
+def test_knobs_are_chosen_on_training_traces_and_their_copies_never_on_validation(traces):
+    from streamlab.training.abr.settings import TrainSettings
+    from streamlab.training.abr.splits import split_traces
+    from streamlab.training.abr.train import selection_traces
+
+    settings = load_config("abr", TrainSettings)
+    train_set, val_set = split_traces(traces, settings.split.validation_fraction, settings.split.seed)
+    selection = selection_traces(train_set, settings)
+    originals = {t.name.split("@")[0].split("~")[0] for t in selection}
+    assert originals == {t.name for t in train_set}
+    assert not originals & {t.name for t in val_set}
+    copies = 1 + settings.split.selection_rotations + settings.split.selection_drop_copies
+    assert len(selection) == copies * len(train_set)
+
+
+def test_rollouts_with_drop_probability_see_the_dropped_links(few_traces, video):
+    import numpy as np
+
+    from streamlab.training.abr.rollouts import RolloutJob, rollout
+
+    plain = RolloutJob(few_traces[0], video, 1, 1.0, 1.0, 0.0, seed=3, steps=2)
+    with_drops = RolloutJob(few_traces[0], video, 1, 1.0, 1.0, 0.0, seed=3, steps=2, drop_probability=1.0)
+    (x_plain, y_plain), (x_drops, y_drops) = rollout(plain), rollout(with_drops)
+    assert x_plain.shape[1] == x_drops.shape[1]
+    assert np.nanmin(y_drops) < np.nanmin(y_plain)  # the dropped windows' goodput falls far below the anchor

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from bentoml.exceptions import InvalidArgument
 
-from streamlab.models.abr.decide import decide, decide_bola
+from streamlab.models.abr.decide import Rung, decide, decide_bola
 from streamlab.models.abr.policies.learned import LearnedPolicy, load_learned
 from streamlab.serving.abr import answer
 from streamlab.serving.registry import LoadedModel
@@ -44,3 +45,14 @@ def test_a_failing_model_falls_back_to_bola_with_the_error(policy) -> None:
     assert fallback == "model_error"
     assert decision.rung == decide_bola(REQUEST).rung and decision.source == "fallback"
     assert decision.reason.endswith("(model failed: the net diverged)")
+
+
+def test_a_ladder_above_the_configured_rungs_is_a_400_before_any_decision(policy) -> None:
+    """Issue 20: ``abr.max_ladder_rungs`` is the server's limit (the wire type allows up to MAX_LADDER_RUNGS)."""
+    ladder = [{"bitrate_kbps": 100 + 50 * i} for i in range(SETTINGS.max_ladder_rungs + 1)]
+    request = REQUEST.model_copy(update={"ladder": [Rung(**r) for r in ladder]})
+    for loaded in (LoadedModel("abr", "7", policy, 0.0), None):
+        with pytest.raises(InvalidArgument, match=f"{len(ladder)} rungs.*max_ladder_rungs={SETTINGS.max_ladder_rungs}"):
+            answer(request, loaded, SETTINGS)
+    at_limit = REQUEST.model_copy(update={"ladder": [Rung(**r) for r in ladder[:-1]]})
+    assert answer(at_limit, LoadedModel("abr", "7", policy, 0.0), SETTINGS)[1] is None

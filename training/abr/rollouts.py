@@ -2,8 +2,9 @@
 
 The behaviour policy is the model-exact RobustMPC (``compat=False``) with ``epsilon``-random
 levels, so the data covers every chunk size. Each episode sees an augmented trace: rotated to a
-random start line (the 127 traces are few) and scaled by a log-uniform factor (links faster or
-slower than the training ones).
+random start line (the 127 traces are few), scaled by a log-uniform factor (links faster or
+slower than the training ones) and, for a configured share, with deep drops added (outages the
+training traces rarely have).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class RolloutJob:
     epsilon: float
     seed: int
     steps: int = 1
+    drop_probability: float = 0.0
+    """Share of episodes whose trace also gets deep drops (:func:`with_drops`), so the model has seen outages."""
 
 
 def augment(trace: Trace, rng: np.random.Generator, scale_min: float, scale_max: float) -> Trace:
@@ -40,6 +43,26 @@ def augment(trace: Trace, rng: np.random.Generator, scale_min: float, scale_max:
     times = np.concatenate(([0.0], np.cumsum(gaps)))
     scale = float(np.exp(rng.uniform(np.log(scale_min), np.log(scale_max))))
     return Trace(f"{trace.name}@{start}*{scale:.2f}", times, np.concatenate(([rates[-1]], rates)) * scale)
+
+
+def with_drops(trace: Trace, rng: np.random.Generator, drops: int = 2, depth_min: float = 0.02,
+               depth_max: float = 0.25, duration_s: tuple[float, float] = (4.0, 24.0)) -> Trace:
+    """The trace with ``drops`` windows whose throughput falls to ``depth_min..depth_max`` of itself.
+
+    Why: the held-out car and ferry traces lose most where the link falls by an order of magnitude
+    for seconds (tunnels, terminals); the training traces have few such moments, so the planner's
+    knobs are chosen on copies that have them too. A window covers whole lines, so line ``i`` still
+    describes ``(t[i-1], t[i]]`` and the copy loads like any trace.
+    """
+    rates = trace.bandwidth_mbps.copy()
+    times = trace.time_s
+    span = float(times[-1] - times[0])
+    for _ in range(drops):
+        length = float(rng.uniform(*duration_s))
+        start = float(times[0] + rng.uniform(0.0, max(span - length, 0.0)))
+        window = (times > start) & (times <= start + length)
+        rates[window] *= float(rng.uniform(depth_min, depth_max))
+    return Trace(f"{trace.name}~drops{drops}", times, rates)
 
 
 def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +78,8 @@ def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
     video = job.video
     for _ in range(job.episodes):
         trace = augment(job.trace, rng, job.scale_min, job.scale_max)
+        if job.drop_probability and rng.random() < job.drop_probability:
+            trace = with_drops(trace, rng)
         sim = Simulator(trace, video, compat=False)
         behaviour = RobustMPC(compat=False)
         behaviour.start_session()

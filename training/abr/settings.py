@@ -17,9 +17,13 @@ class DataSettings(BaseModel):
 class SplitSettings(BaseModel):
     validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
     seed: int = 7
-    selection_rotations: int = Field(2, ge=0)
-    """Extra copies of each validation trace, started at a random line, used (with the originals)
-    to choose the planner knobs: 32 traces alone leave the choice within noise."""
+    selection_rotations: int = Field(1, ge=0)
+    """Copies of each *training* trace, started at a random line, that (with the originals and the
+    drop copies) choose the planner knobs. Validation traces never choose anything: they are the
+    held-out report."""
+    selection_drop_copies: int = Field(1, ge=0)
+    """Copies of each training trace with deep throughput drops added
+    (:func:`streamlab.training.abr.rollouts.with_drops`) in the knob-selection set."""
 
 
 class RolloutSettings(BaseModel):
@@ -28,6 +32,8 @@ class RolloutSettings(BaseModel):
     scale_max: float = Field(1.6, gt=0.0)
     epsilon: float = Field(0.2, ge=0.0, le=1.0)
     seed: int = 0
+    drop_probability: float = Field(0.0, ge=0.0, le=1.0)
+    """Share of rollout episodes on a trace with deep drops added (:func:`~streamlab.training.abr.rollouts.with_drops`)."""
 
 
 class PredictorSettings(BaseModel):
@@ -48,6 +54,7 @@ class PlannerGrid(BaseModel):
     risk: list[float] = [1.0, 2.0]
     buffer_value_per_s: list[float] = [0.05, 0.1, 0.15, 0.2]
     buffer_value_cap_s: float = 20.0
+    smooth_weight: list[float] = [1.0]
     scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
 
 

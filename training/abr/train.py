@@ -1,4 +1,8 @@
-"""``streamlab abr train``: rollouts (Ray) -> goodput quantile model -> planner knobs chosen on validation.
+"""``streamlab abr train``: rollouts (Ray) -> goodput quantile model -> planner knobs chosen on training traces.
+
+The validation split is held out: nothing is fitted or chosen on it (the quantile model trains on
+rollouts over the training traces; the planner knobs are chosen on the training traces plus rotated
+copies and copies with deep drops added), so its scores are what an unseen trace set would give.
 
 Every run is logged to MLflow (the family's experiment, :data:`streamlab.models.abr.family.FAMILY`):
 the config as params, the predictor's learning curves, validation QoE / bitrate / rebuffer ratio /
@@ -25,7 +29,7 @@ from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
 from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.models.abr.video import load_video
 from streamlab.training.abr.predictor import fit_predictor
-from streamlab.training.abr.rollouts import RolloutJob, augment, rollout
+from streamlab.training.abr.rollouts import RolloutJob, augment, rollout, with_drops
 from streamlab.training.abr.settings import TrainSettings
 from streamlab.training.abr.splits import split_traces
 from streamlab.training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
@@ -46,9 +50,11 @@ class TrainReport:
     """Whether that version became ``tracking.alias``, with both metrics (``None``: not registered)."""
 
 
-def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_base: int, label: str):
+def _rollout_data(traces, video, episodes: int, settings: TrainSettings, seed_base: int, label: str,
+                  drop_probability: float = 0.0):
     r = settings.rollouts
-    jobs = [RolloutJob(t, video, episodes, r.scale_min, r.scale_max, r.epsilon, seed_base + i, settings.predictor.steps)
+    jobs = [RolloutJob(t, video, episodes, r.scale_min, r.scale_max, r.epsilon, seed_base + i, settings.predictor.steps,
+                       drop_probability)
             for i, t in enumerate(traces)]
     parts = map_tasks(rollout, jobs, label)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -60,12 +66,25 @@ def rotated_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     return [augment(trace, rng, 1.0, 1.0) for _ in range(copies) for trace in traces]
 
 
+def drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
+    """``copies`` versions of each trace with deep throughput drops added (:func:`with_drops`)."""
+    rng = np.random.default_rng(seed)
+    return [with_drops(trace, rng) for _ in range(copies) for trace in traces]
+
+
+def selection_traces(train_set: list[Trace], settings: TrainSettings) -> list[Trace]:
+    """The traces the planner knobs are chosen on: the training traces, rotated copies, drop copies."""
+    split = settings.split
+    return (train_set + rotated_copies(train_set, split.selection_rotations, split.seed)
+            + drop_copies(train_set, split.selection_drop_copies, split.seed + 1))
+
+
 def knob_grid(settings: TrainSettings) -> list[PlannerKnobs]:
     g = settings.planner
     return [
         PlannerKnobs(horizon=h, free_steps=f, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
-                     scenario_quantiles=tuple(g.scenario_quantiles))
-        for h, f, r, b in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s)
+                     scenario_quantiles=tuple(g.scenario_quantiles), smooth_weight=w)
+        for h, f, r, b, w in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s, g.smooth_weight)
     ]
 
 
@@ -93,7 +112,8 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
     version = promotion = None
     with tracking.start_run(FAMILY.experiment, run_name="learned-planner", params=params) as run:
         tracking.log_json({"train": [t.name for t in train_set], "validation": [t.name for t in val_set]}, "split.json")
-        x_train, y_train = _rollout_data(train_set, video, settings.rollouts.episodes_per_trace, settings, settings.rollouts.seed, "rollouts (train)")
+        x_train, y_train = _rollout_data(train_set, video, settings.rollouts.episodes_per_trace, settings, settings.rollouts.seed,
+                                         "rollouts (train)", settings.rollouts.drop_probability)
         x_val, y_val = _rollout_data(val_set, video, 1, settings, settings.rollouts.seed + 100_000, "rollouts (validation)")
         mlflow.log_metrics({"rollout_samples_train": len(y_train), "rollout_samples_validation": len(y_val)})
         fit = fit_predictor(x_train, y_train, x_val, y_val, settings.predictor)
@@ -104,7 +124,7 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
                               "validation baselines")
         validation = dict(zip(settings.validation_policies, baselines, strict=True))
         grid = knob_grid(settings)
-        selection_set = val_set + rotated_copies(val_set, settings.split.selection_rotations, settings.split.seed)
+        selection_set = selection_traces(train_set, settings)
         knob_results = map_tasks(evaluate_knobs, [KnobJob(fit.net, k, selection_set, video, settings.compat) for k in grid],
                                  "planner knobs")
         selection_mpc, selection_oracle = map_tasks(
@@ -134,7 +154,7 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
                 name: float(np.mean([q for t, q in res["per_trace_qoe"].items() if t not in outages]))
                 for name, res in validation.items()
             },
-            "knob_search_on_validation_plus_rotations": [
+            "knob_search_on_train_rotations_and_drops": [
                 {**asdict(k), **{key: r[key] for key in (*SUMMARY_KEYS, "selection_qoe")}}
                 for k, r in zip(grid, knob_results, strict=True)
             ],

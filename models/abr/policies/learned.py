@@ -14,7 +14,11 @@ handling, not planner depth, are where the rest is. So the policy
 2. turns the quantiles into weighted scenarios (``risk`` tilts weight to the pessimistic ones);
 3. scores every level sequence over the horizon by expected QoE under those scenarios with the
    simulator's own dynamics (:mod:`streamlab.models.abr.policies.planner`), plus a value for the buffer
-   left at the horizon; the planner's knobs are chosen on validation.
+   left at the horizon, with the switch penalty weighted up (``smooth_weight``: a short horizon
+   does not see the switch back an unsustainable step up leads to). The knobs are chosen on the
+   training traces and copies of them (rotated, and with deep drops added); the validation traces
+   stay held out. Gating the risk on recent volatility gained nothing measurable (the quantile
+   model already reads the history's spread and its deepest recent drop).
 
 A decision is a few numpy calls (~0.3-1 ms on one thread); no torch at decision time. The
 simulator's policy decides through the family's one :func:`~streamlab.models.abr.decide.decide`,
@@ -52,6 +56,10 @@ class PlannerKnobs:
     """Scenario weight ∝ (1 - quantile) ** risk: 0 is the plain expectation, larger is more cautious."""
     buffer_value_per_s: float = 0.0
     buffer_value_cap_s: float = 20.0
+    smooth_weight: float = 1.0
+    """Multiplies the QoE's switch penalty inside the planner only (hysteresis): a short horizon cannot
+    see the switch back that an unsustainable step up leads to, so a planned switch must pay more than
+    its own cost. 1.0: the QoE's own weight (checkpoints from before this knob)."""
     scenario_quantiles: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 

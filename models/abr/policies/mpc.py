@@ -11,7 +11,12 @@ Benchmark-compatibility quirks (``compat=True``; the published 0.925 depends on 
 * a simulated future download takes size / prediction + :data:`COMPAT_PLAN_RTT_S`;
 * the plan reads chunk sizes one index ahead (chunk ``k + 1 + position`` after ``k`` downloads) and
   the horizon is ``min(5, total - k)``, so it looks at line 49 of the size files;
-* the error list is *not* reset between traces (throughput history and the last prediction are);
+* the error list *and* the last prediction are not reset between traces, only the throughput
+  history is: the reference keeps ``past_errors`` and ``past_bandwidth_ests`` as module globals of
+  one process that plays the traces in sorted file-name order, so a trace's first chunk is scored
+  against the previous trace's last prediction (:func:`~streamlab.models.abr.env.play_all` keeps
+  that order under compat). An earlier version reset the last prediction (a first-chunk error of
+  0): its decisions matched the published logs on the first trace only (issue 16);
 * ties between plans go to the last plan in lexicographic order of level sequences.
 
 With ``compat=False``: sizes of the chunks actually planned, horizon ``min(5, remaining)``, the
@@ -91,9 +96,9 @@ class RobustMPC(Policy):
     def start_trace(self, trace, video, sim) -> None:  # type: ignore[override]
         super().start_trace(trace, video, sim)
         self.throughputs = []
-        self.last_prediction = None
         if not self.compat:
             self.errors = []
+            self.last_prediction = None
         self.bitrates = np.asarray(video.bitrates_kbps, dtype=float)
 
     def select(self, obs: Observation) -> int:

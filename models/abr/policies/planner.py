@@ -26,6 +26,21 @@ from streamlab.models.abr.qoe import REBUFFER_PENALTY, SMOOTH_PENALTY
 from streamlab.models.abr.simulator import BUFFER_THRESH_MS, CHUNK_MS, DRAIN_SLEEP_MS, LINK_RTT_MS
 
 
+MAX_PLANS = 4096
+"""Most plans one decision scores. The plan count is ``levels ** free_steps``, so work and the cached
+tables grow with the rung count to the fourth power at 4 free steps (issue 20: 28 rungs took 2.7 s);
+4096 keeps every ladder up to 8 rungs exhaustive over 4 free steps (the tuned 6-rung ladder: 1296)
+and a decision near a millisecond for any rung count."""
+
+
+def affordable_free_steps(levels: int, free_steps: int, max_plans: int = MAX_PLANS) -> int:
+    """The most free steps (at most ``free_steps``, at least 1) whose ``levels ** free`` plans fit ``max_plans``."""
+    free = max(1, free_steps)
+    while free > 1 and levels**free > max_plans:
+        free -= 1
+    return free
+
+
 @lru_cache(maxsize=64)
 def plan_table(levels: int, horizon: int, free_steps: int) -> np.ndarray:
     """Plans whose first ``free_steps`` levels are free and the rest hold the last free level.
@@ -40,12 +55,15 @@ def plan_table(levels: int, horizon: int, free_steps: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=512)
-def _quality(bitrates_kbps: tuple[int, ...], horizon: int, free_steps: int, last_level: int) -> np.ndarray:
-    """Bitrate minus smoothness penalty (Mbit/s) summed over each plan, given the previous level."""
+def _quality(bitrates_kbps: tuple[int, ...], horizon: int, free_steps: int, last_level: int,
+             smooth_weight: float = 1.0) -> np.ndarray:
+    """Bitrate minus smoothness penalty (Mbit/s, the penalty times ``smooth_weight``) summed over each
+    plan, given the previous level."""
     rates = np.asarray(bitrates_kbps, dtype=float)
     plans = plan_table(len(rates), horizon, free_steps)
     previous = np.concatenate([np.full((len(plans), 1), last_level), plans[:, :-1]], axis=1)
-    return (rates[plans].sum(axis=1) - SMOOTH_PENALTY * np.abs(rates[plans] - rates[previous]).sum(axis=1)) / 1000.0
+    switches = np.abs(rates[plans] - rates[previous]).sum(axis=1)
+    return (rates[plans].sum(axis=1) - smooth_weight * SMOOTH_PENALTY * switches) / 1000.0
 
 
 @lru_cache(maxsize=64)
@@ -65,13 +83,15 @@ def plan_scores(
     buffer_value_cap_s: float = 20.0,
     at_end: bool = False,
     free_steps: int = 99,
+    smooth_weight: float = 1.0,
 ) -> np.ndarray:
     """Expected objective of every plan in ``plan_table(levels, horizon, free_steps)`` order.
 
     ``sizes_bytes[level, step]``; ``goodput_bytes_s[scenario, step]`` is the goodput (bytes/s) over
     the first ``step + 1`` chunks together, so the first ``j`` chunks of a plan take their total
     size over ``goodput[:, j - 1]`` (a 1-D array is held over the horizon); ``weights[scenario]`` sum to 1. Terminal value: ``buffer_value_per_s x min(buffer, cap)`` at the
-    horizon, none when the horizon reaches the end of the video (``at_end``).
+    horizon, none when the horizon reaches the end of the video (``at_end``); ``smooth_weight``
+    scales the switch penalty (:attr:`~streamlab.models.abr.policies.learned.PlannerKnobs.smooth_weight`).
     """
     levels, horizon = sizes_bytes.shape
     plans, steps = _step_index(levels, horizon, free_steps)
@@ -96,7 +116,7 @@ def plan_scores(
     objective = weights @ (-REBUFFER_PENALTY / 1000.0 * rebuffer_ms)
     if not at_end and buffer_value_per_s:
         objective += buffer_value_per_s * (weights @ np.minimum(buffer_ms / 1000.0, buffer_value_cap_s))
-    return objective + _quality(bitrates_kbps, horizon, free_steps, last_level)
+    return objective + _quality(bitrates_kbps, horizon, free_steps, last_level, smooth_weight)
 
 
 def tree_plan_scores(
@@ -110,6 +130,7 @@ def tree_plan_scores(
     buffer_value_cap_s: float = 20.0,
     at_end: bool = False,
     free_steps: int = 99,
+    smooth_weight: float = 1.0,
 ) -> np.ndarray:
     """:func:`plan_scores` for 2-D goodput scenarios, bit for bit, ~3x cheaper: what the policy runs.
 
@@ -157,7 +178,7 @@ def tree_plan_scores(
     objective = weights @ (-REBUFFER_PENALTY / 1000.0 * rebuffer_ms)
     if not at_end and buffer_value_per_s:
         objective += buffer_value_per_s * (weights @ np.minimum(buffer_ms / 1000.0, buffer_value_cap_s))
-    return objective + _quality(bitrates_kbps, horizon, free_steps, last_level)
+    return objective + _quality(bitrates_kbps, horizon, free_steps, last_level, smooth_weight)
 
 
 @lru_cache(maxsize=64)
