@@ -95,14 +95,14 @@ def read_init(path: Path) -> InitInfo:
     """Parse a CMAF init segment (ftyp + moov with one track and mvex)."""
     data = path.read_bytes()
     try:
-        return _parse_init(data, str(path))
+        return parse_init(data, str(path))
     except MP4BoxError as exc:
         raise _naming(path, exc) from None
     except (struct.error, IndexError, StopIteration, UnicodeDecodeError) as exc:
         raise MP4BoxError(f"{path}: malformed init segment ({type(exc).__name__}: {exc})") from None
 
 
-def _parse_init(data: bytes, where: str) -> InitInfo:
+def parse_init(data: bytes, where: str) -> InitInfo:
     hdlr, _ = find_one(data, ["moov", "trak", "mdia", "hdlr"], where)
     handler = data[hdlr + 8 : hdlr + 12].decode("ascii", "replace")
     mdhd, _ = find_one(data, ["moov", "trak", "mdia", "mdhd"], where)
@@ -151,7 +151,7 @@ def read_fragment(path: Path, init: InitInfo) -> FragmentInfo:
     """Decode time, duration and first-sample sync flag of a CMAF media segment (one or more moofs)."""
     data = path.read_bytes()
     try:
-        return _parse_fragment(data, init, str(path))
+        return parse_fragment(data, init, str(path))
     except MP4BoxError as exc:
         raise _naming(path, exc) from None
     except (struct.error, IndexError) as exc:
@@ -163,7 +163,7 @@ def _naming(path: Path, exc: MP4BoxError) -> MP4BoxError:
     return exc if str(path) in str(exc) else MP4BoxError(f"{path}: {exc}")
 
 
-def _parse_fragment(data: bytes, init: InitInfo, where: str) -> FragmentInfo:
+def parse_fragment(data: bytes, init: InitInfo, where: str) -> FragmentInfo:
     base_time: int | None = None
     duration = 0
     samples = 0

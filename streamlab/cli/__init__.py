@@ -23,7 +23,7 @@ from pathlib import Path
 import typer
 from typer._click import exceptions as click_errors  # typer vendors its own Click: its exception types
 
-from streamlab.cli import abr, catalog, data, demo, drm, features, ladder, qoe, recsys, serve, stream
+from streamlab.cli import abr, catalog, data, demo, drm, features, ladder, live, qoe, recsys, serve, stream
 from streamlab.cli.lifecycle import add_lifecycle_commands
 from streamlab.core.errors import StreamlabError
 
@@ -38,6 +38,7 @@ GROUPS: dict[str, typer.Typer] = {
     "drm": drm.app,
     "catalog": catalog.app,
     "serve": serve.app,
+    "live": live.app,
 }
 """Command group name -> its Typer app, in ``--help`` order."""
 

@@ -1,0 +1,56 @@
+"""``streamlab live …``: start, inspect and stop live channels (SRT contribution → LL-HLS)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="Live channels: SRT contribution, one-process ladder, LL-HLS with DVR.", no_args_is_help=True)
+
+Overrides = Annotated[list[str] | None, typer.Argument(help="configs/live.yaml overrides, e.g. packaging.dvr_window_s=300")]
+
+
+def _print_status(state: dict[str, Any]) -> None:
+    latency = state.get("packager_latency_s")
+    typer.echo(f"channel {state['channel']}: {state['state']}  (pid {state.get('pid')}, failovers {state.get('failovers', 0)})")
+    typer.echo(f"  latency at the packager: {latency if latency is not None else '-'} s (capture clock to last part)")
+    for feed in state.get("inputs", []):
+        active = " (active)" if feed["name"] == state.get("active_input") else ""
+        typer.echo(f"  input {feed['name']:>8}: {'receiving' if feed['alive'] else 'silent'}{active}, {feed['bytes']} bytes")
+    for rung in state.get("rungs", []):
+        last = rung.get("last_part")
+        position = f"msn {last[0]} part {last[1]}" if last else "no parts yet"
+        typer.echo(f"  rung {rung['name']:>6}: {rung['width']}x{rung['height']} {rung['bitrate_kbps']} kbit/s {rung.get('codecs', '')}  {position}")
+    typer.echo(f"  HLS (live origin) {state.get('hls_url')}")
+    typer.echo(f"  files {state.get('media_dir')}")
+
+
+@app.command()
+def start(
+    channel: Annotated[str, typer.Argument(help="channel name, e.g. news")],
+    source: Annotated[str | None, typer.Option(help="video file (looped) or lavfi spec, e.g. testsrc2=size=640x360:rate=30")] = None,
+    ingest: Annotated[str, typer.Option(help="contribution protocol: srt")] = "srt",
+    overrides: Overrides = None,
+) -> None:
+    """Start the channel and its contribution encoder(s) in the background; returns once it is live."""
+    from streamlab.streaming.live.lifecycle import start_channel
+
+    _print_status(start_channel(channel, source=source, ingest=ingest, overrides=overrides))
+
+
+@app.command()
+def status(channel: Annotated[str, typer.Argument(help="channel name")]) -> None:
+    """State, inputs, rungs, latency and playback URLs of a channel."""
+    from streamlab.streaming.live.lifecycle import channel_status
+
+    _print_status(channel_status(channel))
+
+
+@app.command()
+def stop(channel: Annotated[str, typer.Argument(help="channel name")]) -> None:
+    """Stop the channel and its encoders; no process is left behind."""
+    from streamlab.streaming.live.lifecycle import stop_channel
+
+    ended = stop_channel(channel)
+    typer.echo(f"stopped channel {channel} ({len(ended)} processes ended)")
