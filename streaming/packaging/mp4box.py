@@ -103,6 +103,7 @@ def read_init(path: Path) -> InitInfo:
 
 
 def parse_init(data: bytes, where: str) -> InitInfo:
+    """Parse an init segment already in memory: live channels read theirs from the encoder's pipe."""
     hdlr, _ = find_one(data, ["moov", "trak", "mdia", "hdlr"], where)
     handler = data[hdlr + 8 : hdlr + 12].decode("ascii", "replace")
     mdhd, _ = find_one(data, ["moov", "trak", "mdia", "mdhd"], where)
@@ -164,6 +165,7 @@ def _naming(path: Path, exc: MP4BoxError) -> MP4BoxError:
 
 
 def parse_fragment(data: bytes, init: InitInfo, where: str) -> FragmentInfo:
+    """Parse one moof+mdat fragment in memory (a live CMAF chunk as it leaves the encoder)."""
     base_time: int | None = None
     duration = 0
     samples = 0
