@@ -63,3 +63,7 @@ class QoeAlertsResponse(BaseModel):
     alerts: list[Alert]
     model_version: str | None
     windows_closed: int
+    stats: dict[str, int] = {}
+    """What the detector holds and what its bounds cost so far (:meth:`StreamingDetector.stats
+    <streamlab.models.qoe.streaming.StreamingDetector.stats>`): groups and sessions live and evicted, units
+    dropped, beacons refused for their timestamp, clock jumps."""

@@ -74,6 +74,33 @@ class DetectionSettings(BaseModel):
     """The slow lane's reference ``k`` as a fraction of the threshold (:mod:`streamlab.models.qoe.cusum`)."""
 
 
+class StreamLimits(BaseModel):
+    """Bounds on what a stream of beacons can make the streaming detector hold or do (issue 20).
+
+    Runtime limits, not part of a trained artifact: read from ``configs/qoe.yaml`` (``streaming:``) by whoever
+    runs the stream, so an operator changes them without retraining. Sized for ~10x the nominal load
+    (a simulated evening peak is ~3,300 heartbeats per 30 s window and ~2,500 live sessions).
+    """
+
+    max_future_s: float = Field(120.0, gt=0)
+    """With a wall clock (the served detector): a beacon stamped further ahead of it is refused."""
+    max_jump_windows: int = Field(10, ge=1)
+    """A beacon this many windows away from the open window is an outlier: it cannot move the clock alone."""
+    clock_quorum: int = Field(16, ge=2)
+    """The clock follows an outlier only when most of the last this-many beacons agree with it."""
+    max_groups: int = Field(10_000, ge=1)
+    """Groups beyond the model's own (names first seen in the stream); the least recently seen go first."""
+    group_idle_windows: int = Field(120, ge=1)
+    """A stream group unseen for this many windows is forgotten (its baseline is the pooled one anyway)."""
+    max_sessions: int = Field(20_000, ge=1)
+    """Live sessions whose cumulative counters are remembered; the least recently seen go first."""
+    max_units_per_window: int = Field(10_000, ge=1)
+    """Units kept per window for attribution; past it a unit still counts in its groups' windows."""
+    lock_chunk_events: int = Field(50, ge=1)
+    """A shared detector (the service's) scores a request this many events per hold of its lock, so a
+    player's beacon waits behind at most one chunk of someone's 5,000-event batch, not all of it."""
+
+
 class SequenceSettings(BaseModel):
     length: int = Field(6, ge=2)
     hidden: int = Field(32, ge=4)
@@ -108,6 +135,7 @@ class QoeSettings(BaseModel):
     incidents: IncidentMixSettings = IncidentMixSettings()
     detection: DetectionSettings = DetectionSettings()
     training: TrainingSettings = TrainingSettings()
+    streaming: StreamLimits = StreamLimits()
 
 
 def load_settings(overrides: list[str] | None = None) -> QoeSettings:

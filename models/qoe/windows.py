@@ -26,6 +26,7 @@ the same rules event by event; a test holds them equal.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,13 +103,12 @@ def units_from_frames(heartbeats: pd.DataFrame, summaries: pd.DataFrame, window_
     return units.sort_values(["timestamp"], kind="stable").reset_index(drop=True)[list(UNIT_COLUMNS)]
 
 
-@dataclass
-class _SessionState:
-    rebuffer_s: float = 0.0
-    switches: int = 0
-    errors: int = 0
-    started: bool = False
-    last_seen_s: float = 0.0
+_SessionState = tuple[float, int, int, bool, float]
+"""A session's counters at its last beat: ``(rebuffer_s, switches, errors, started, last_seen_s)``. A plain
+tuple of numbers, replaced at each beat, because the garbage collector stops tracking those (not a
+named tuple: only exact tuples are untracked), so 20,000 live sessions add nothing to the full
+collections that stall a server."""
+_NEW_SESSION: _SessionState = (0.0, 0, 0, False, 0.0)
 
 
 @dataclass
@@ -116,13 +116,18 @@ class UnitBuilder:
     """The streaming twin of :func:`units_from_frames`: per-session memory, one unit per event.
 
     Sessions are forgotten ``forget_after_s`` after their last event (or at their summary), so memory
-    stays bounded by the number of live sessions.
+    stays bounded by the number of live sessions; ``max_sessions`` bounds that too (a client can invent
+    session ids): past it the least recently seen session is forgotten and counted in ``evicted`` (its next
+    beat then counts as a first beat: its cumulative counters start again from zero).
     """
 
     window_s: float
     score: ScoreSettings = field(default_factory=ScoreSettings)
     forget_after_s: float = 900.0
-    sessions: dict[str, _SessionState] = field(default_factory=dict)
+    max_sessions: int | None = None
+    sessions: OrderedDict[str, _SessionState] = field(default_factory=OrderedDict)
+    """Least recently seen first, so forgetting is a pop from the front (O(1) per session)."""
+    evicted: int = 0
 
     def unit(self, event: Heartbeat | SessionSummary) -> dict | None:
         window = math.floor(event.timestamp / self.window_s)
@@ -138,30 +143,38 @@ class UnitBuilder:
                     "bad_score": before}
         state = self.sessions.get(event.session_id)
         if state is None:
-            state = self.sessions[event.session_id] = _SessionState()
+            if self.max_sessions is not None and len(self.sessions) >= self.max_sessions:
+                self.sessions.popitem(last=False)
+                self.evicted += 1
+            state = _NEW_SESSION
+        else:
+            self.sessions.move_to_end(event.session_id)
+        last_rebuffer_s, last_switches, last_errors, was_started, _ = state
         started = event.startup_s is not None
-        first_start = started and not state.started
+        first_start = started and not was_started
         score = _score_so_far(np.array([event.bitrate_kbps]), np.array([event.playhead_s]), np.array([event.rebuffer_s]),
                               np.array([float(event.rebuffer_count)]),
                               np.array([np.nan if event.startup_s is None else event.startup_s]),
                               np.array([float(event.bitrate_switches)]), self.score)[0]
         unit = {**base, "hb": 1, "starts": int(first_start), "scored": 1,
-                "stall": int(event.rebuffer_s - state.rebuffer_s > 1e-9),
+                "stall": int(event.rebuffer_s - last_rebuffer_s > 1e-9),
                 "low_buffer": int(started and event.buffer_s < LOW_BUFFER_S),
                 "low_tput": int(started and event.throughput_kbps < LOW_THROUGHPUT_KBPS),
                 "tput_collapse": int(started and event.throughput_kbps < COLLAPSED_THROUGHPUT_KBPS),
-                "oscillation": int(event.bitrate_switches - state.switches >= OSCILLATION_SWITCHES),
-                "errors": int(event.errors - state.errors > 0), "crash": 0, "start_failure": 0,
+                "oscillation": int(event.bitrate_switches - last_switches >= OSCILLATION_SWITCHES),
+                "errors": int(event.errors - last_errors > 0), "crash": 0, "start_failure": 0,
                 "slow_start": int(first_start and (event.startup_s or 0.0) > SLOW_START_S),
                 "bad_score": int(score < self.score.bad_below)}
-        state.rebuffer_s, state.switches, state.errors = event.rebuffer_s, event.bitrate_switches, event.errors
-        state.started = state.started or started
-        state.last_seen_s = event.timestamp
+        self.sessions[event.session_id] = (event.rebuffer_s, event.bitrate_switches, event.errors,
+                                           was_started or started, event.timestamp)
         return unit
 
     def forget_idle(self, now_s: float) -> None:
-        stale = [sid for sid, s in self.sessions.items() if now_s - s.last_seen_s > self.forget_after_s]
-        for sid in stale:
+        """Forget sessions silent for ``forget_after_s``, oldest first; stops at the first live one (amortised O(1))."""
+        while self.sessions:
+            sid, state = next(iter(self.sessions.items()))
+            if now_s - state[-1] <= self.forget_after_s:
+                return
             del self.sessions[sid]
 
 
