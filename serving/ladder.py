@@ -94,11 +94,22 @@ def resolve_request_path(raw: str, roots: list[Path]) -> Path:
     except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte; a symlink loop (RuntimeError in 3.11)
         raise SourceRefused(f"path {raw!r} cannot be resolved: {exc}") from None
     if not any(resolved.is_relative_to(root) for root in roots):
-        shown = ", ".join(str(r) for r in roots)
-        raise PathOutsideRoots(f"path {raw!r} resolves to {resolved}, outside the allowed roots: {shown}")
+        shown = ", ".join(public_path(r) for r in roots)
+        raise PathOutsideRoots(f"path {raw!r} resolves to {public_path(resolved)}, outside the allowed roots: {shown}")
     if not resolved.is_file():
-        raise SourceRefused(f"path {raw!r} ({resolved}) does not exist or is not a regular file")
+        raise SourceRefused(f"path {raw!r} does not exist or is not a regular file")
     return resolved
+
+
+def public_path(path: Path) -> str:
+    """``path`` as a refusal may show it: relative to the project home, or only its name.
+
+    Refusals go back to whoever asked; the server's folder layout is not theirs to learn (issue 20).
+    """
+    try:
+        return str(path.relative_to(project.home().resolve()))
+    except ValueError:
+        return f".../{path.name}"
 
 
 def probe_path(path: Path, settings: LadderOptimizerSettings, max_fps: float) -> TitleFeatures:
@@ -106,4 +117,4 @@ def probe_path(path: Path, settings: LadderOptimizerSettings, max_fps: float) ->
     try:
         return title_features(inspect_source(path, segment_s(settings), max_fps), settings.predictor)
     except UnsuitableSource as exc:
-        raise SourceRefused(str(exc)) from None
+        raise SourceRefused(str(exc).replace(str(path), public_path(path))) from None

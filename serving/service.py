@@ -9,7 +9,8 @@ fixed ladder, see :mod:`streamlab.streaming.transcode.per_title.service_client`)
 enabled model is loaded.
 
 Per-request cost (issue 8's load targets, ``benchmarks/bench_serving.py``): the cheap endpoints
-run on the event loop (a thread hop costs as much CPU as the work), OpenTelemetry spans are off
+run on the event loop (a thread hop costs as much CPU as the work; an ``abr/decide`` with a long
+ladder is not cheap, so it takes the hop), OpenTelemetry spans are off
 (``tracing: false``), and the loaded models are frozen out of the garbage collector
 (:func:`freeze_heap`), whose full collections were the p99 stalls.
 
@@ -24,6 +25,12 @@ it shares the service's middleware (CORS, timeouts, metrics).
 Browsers may call the API directly (the web player on the edge asks ``/abr/decide`` and sends
 beacons): CORS is on for the origins matching ``cors.origin_regex``.
 
+Nothing a client sends can stall the server (issue 20): header bytes and time, body bytes and time,
+and JSON depth are bounded before any handler runs (``limits`` in ``configs/serving.yaml``,
+:mod:`streamlab.serving.http_limits`); an ``abr/decide`` with a long ladder (the planner's work grows
+steeply with the rungs) is decided on a worker thread. A refusal (4xx) is logged as one INFO line,
+without a traceback, and its body names no server path.
+
 Settings come from ``configs/serving.yaml``; ``streamlab serve start`` passes CLI overrides to the
 server process in ``STREAMLAB_SERVING_OVERRIDES`` (a JSON list).
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import time
 from dataclasses import asdict
@@ -39,22 +47,23 @@ from http import HTTPStatus
 from typing import Any
 
 import bentoml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from streamlab.core.errors import StreamlabError
 from streamlab.models.abr.decide import AbrDecideRequest, AbrDecision
 from streamlab.models.abr.family import FAMILY as ABR
-from streamlab.serving import abr, metrics
+from streamlab.serving import abr, metrics, qoe
 from streamlab.models.ladder.family import FAMILY as LADDER
 from streamlab.models.ladder.wire import LadderRequest, LadderResponse
 from streamlab.models.recsys.contract import RecommendRequest, RecommendResponse
 from streamlab.models.qoe.family import FAMILY as QOE
 from streamlab.models.recsys.family import FAMILY as RECSYS
+from streamlab.serving.http_limits import RequestLimits, install_protocol
 from streamlab.serving.ladder import LadderEndpoint, ProbesBusy
 from streamlab.serving.qoe import QoeIngestor
 from streamlab.serving.recommend import adapt_recommender
@@ -77,6 +86,50 @@ class ModelNotReady(bentoml.exceptions.BentoMLException):
 
 class Busy(bentoml.exceptions.BentoMLException):
     error_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+EXPECTED_UNAVAILABLE = (ModelNotReady, Busy)
+"""503s the service answers on purpose (its callers fall back): worth a warning line, not a traceback."""
+
+
+class RefusalLogFilter(logging.Filter):
+    """BentoML logs every exception of an API at ERROR with its traceback, refusals included (issue 20:
+    33 lines per 400). A refusal is the client's mistake or an expected 503, not a server fault: one line
+    (INFO for a 4xx, WARNING for an expected 503) with the status and the reason. Anything else keeps its
+    ERROR and traceback. Attached to the logger BentoML's ``log_exception`` writes to.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        status = refusal_status(exc)
+        if exc is None or status is None:
+            return True
+        level = logging.INFO if status < 500 else logging.WARNING
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+        where = "%s [%s]" % record.args if isinstance(record.args, tuple) and len(record.args) == 2 else "request"
+        record.msg, record.args = "%s refused %d: %s", (where, status, refusal_reason(exc))
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def refusal_status(exc: BaseException | None) -> int | None:
+    """The HTTP status BentoML answers ``exc`` with, when that answer is a refusal rather than a fault."""
+    if isinstance(exc, ValidationError):
+        return HTTPStatus.BAD_REQUEST
+    if isinstance(exc, EXPECTED_UNAVAILABLE) or (
+        isinstance(exc, bentoml.exceptions.BentoMLException) and exc.error_code < 500
+    ):
+        return int(exc.error_code)
+    return None
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """One line: the first few validation errors (where and what, never the input), or the message."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_input=False, include_context=False, include_url=False)
+        shown = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors[:3])
+        return shown + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+    return " ".join(str(exc).split())
 
 
 def freeze_heap(_: object = None) -> None:
@@ -108,50 +161,31 @@ def http_config(settings: ServingSettings) -> dict[str, Any]:
     }
 
 
-async def _qoe_ingest(request: Request) -> JSONResponse:
-    """``POST /qoe/ingest``: a JSON list of telemetry events → per-event scores and alerts opened."""
+async def _qoe_ingest(request: Request) -> Response:
+    """``POST /qoe/ingest``: see :func:`streamlab.serving.qoe.ingest_endpoint`."""
     service: StreamlabServing = bentoml.get_current_service()
-    started = time.perf_counter()
-    try:
-        events = json.loads(await request.body())
-    except ValueError as exc:
-        return _refuse("qoe/ingest", HTTPStatus.BAD_REQUEST, f"body is not JSON: {exc}")
-    if not isinstance(events, list):
-        return _refuse(
-            "qoe/ingest", HTTPStatus.BAD_REQUEST, f"body must be a JSON list of events, got {type(events).__name__}"
-        )
-    limit = service.settings.qoe.max_events
-    if len(events) > limit:
-        return _refuse(
-            "qoe/ingest",
-            HTTPStatus.BAD_REQUEST,
-            f"{len(events)} events in one request; at most {limit} (qoe.max_events)",
-        )
-    served = service.models.get("qoe")
-    loaded = served.current if served else None
-    if loaded is None:
-        return _refuse(
-            "qoe/ingest", HTTPStatus.SERVICE_UNAVAILABLE, "no QoE detector version is loaded yet; see /models/status"
-        )
-    answer = await run_in_threadpool(service.qoe.ingest, loaded, events)
-    metrics.QOE_EVENTS.labels(outcome="accepted").inc(answer.accepted)
-    metrics.QOE_EVENTS.labels(outcome="rejected").inc(answer.rejected)
-    metrics.QOE_ALERTS.inc(len(answer.alerts_opened))
-    metrics.REQUESTS.labels(endpoint="qoe/ingest", outcome="ok").inc()
-    metrics.LATENCY.labels(endpoint="qoe/ingest").observe(time.perf_counter() - started)
-    return JSONResponse(answer.model_dump(mode="json"))
+    return await qoe.ingest_endpoint(request, service.qoe, service.models.get("qoe"), service.settings.qoe.max_events)
 
 
-async def _qoe_alerts(request: Request) -> JSONResponse:
-    """``GET /qoe/alerts``: every alert opened so far (newest last)."""
+async def _qoe_alerts(request: Request) -> Response:
+    """``GET /qoe/alerts``: see :func:`streamlab.serving.qoe.alerts_endpoint`."""
     del request
     service: StreamlabServing = bentoml.get_current_service()
-    return JSONResponse(service.qoe.alerts().model_dump(mode="json"))
+    return await qoe.alerts_endpoint(service.qoe)
 
 
-def _refuse(endpoint: str, status: HTTPStatus, message: str) -> JSONResponse:
-    metrics.REQUESTS.labels(endpoint=endpoint, outcome="error").inc()
-    return JSONResponse({"error": message}, status_code=status)
+def guard_server(service: Any, settings: ServingSettings) -> None:
+    """Bound what every connection may cost (issue 20) and log refusals as one line; see :mod:`.http_limits`.
+
+    Runs at import, in BentoML's worker process too: it imports the service before starting uvicorn.
+    """
+    install_protocol(settings.limits.connection)
+    service.add_asgi_middleware(RequestLimits, limits=settings.limits)
+    refusals = logging.getLogger("bentoml._internal.server.http_app")  # where BentoML's log_exception writes
+    if not any(isinstance(f, RefusalLogFilter) for f in refusals.filters):
+        refusals.addFilter(RefusalLogFilter())
+    # BentoML's server logging lets only ``bentoml.*`` through at INFO; the guard's refusals are INFO too.
+    logging.getLogger("streamlab.serving.http_limits").setLevel(logging.INFO)
 
 
 qoe_app = Starlette(
@@ -206,13 +240,21 @@ class StreamlabServing:
     async def abr_decide(self, **fields: Any) -> AbrDecision:
         """Player state → the next segment's rung and why; BOLA when no model version is loaded.
 
-        ``async`` on purpose: a decision is ~0.2-0.5 ms of numpy, cheaper than the hop to a
-        worker thread that a sync API costs, so it runs on the event loop.
+        The planner's work grows steeply with the rungs a request carries (issue 20: 28 rungs took
+        2.7 s and held ``/healthz`` for as long on the event loop). A usual ladder (at most
+        ``abr.inline_max_rungs``) is decided on the event loop: ~0.2 ms, at worst ~2.5 ms measured,
+        less than the CPU of a hop to a worker thread (~0.1 ms a request, a third of the decision).
+        A longer one runs on a thread (Starlette's pool), so the event loop keeps answering health
+        checks and other callers meanwhile, whatever the planner costs.
         """
         started = time.perf_counter()
         request = AbrDecideRequest.model_construct(**fields)  # BentoML validated it (input_spec) already
         served = self.models.get("abr")
-        decision, fallback = abr.answer(request, served.current if served else None, self.settings.abr)
+        loaded = served.current if served else None
+        if len(request.ladder) <= self.settings.abr.inline_max_rungs:
+            decision, fallback = abr.answer(request, loaded, self.settings.abr)
+        else:
+            decision, fallback = await run_in_threadpool(abr.answer, request, loaded, self.settings.abr)
         if fallback is not None:
             metrics.FALLBACKS.labels(endpoint="abr/decide", reason=fallback).inc()
         metrics.REQUESTS.labels(endpoint="abr/decide", outcome="ok" if fallback is None else "fallback").inc()
@@ -276,3 +318,6 @@ class StreamlabServing:
         metrics.REQUESTS.labels(endpoint="ladder", outcome="ok").inc()
         metrics.LATENCY.labels(endpoint="ladder").observe(time.perf_counter() - started)
         return response
+
+
+guard_server(StreamlabServing, current_settings())

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
 from streamlab.core.registry import ModelFamily
+from streamlab.models.abr.decide import MAX_LADDER_RUNGS
+from streamlab.streaming.delivery.settings import ConnectionLimits
 from streamlab.streaming.transcode.per_title.service_client import SERVING_OVERRIDES_ENV, LadderClientSettings
 
 
@@ -29,7 +31,10 @@ class ModelsSettings(BaseModel):
 
 
 class AbrServingSettings(BaseModel):
-    max_ladder_rungs: int = Field(16, ge=1, le=64)
+    max_ladder_rungs: int = Field(16, ge=1, le=MAX_LADDER_RUNGS)
+    inline_max_rungs: int = Field(
+        8, ge=0, le=64, description="ladders up to this many rungs are decided on the event loop; longer: a thread"
+    )
     max_samples: int = Field(64, ge=1)
     horizon_chunks: int = Field(5, ge=1, le=16)
 
@@ -49,6 +54,27 @@ class LadderServingSettings(BaseModel):
 class QoeServingSettings(BaseModel):
     max_events: int = Field(5000, ge=1, description="events per /qoe/ingest request")
     max_alerts_kept: int = Field(1000, ge=1, description="alerts /qoe/alerts returns (newest)")
+
+
+class HttpLimitsSettings(BaseModel):
+    """What one connection and one request may cost the server before any handler runs (issue 20).
+
+    ``connection`` (the delivery tiers' limits, same shape) is enforced by the server's HTTP protocol;
+    body bytes and JSON nesting by a middleware in front of every route; both in
+    :mod:`streamlab.serving.http_limits`.
+    """
+
+    connection: ConnectionLimits = ConnectionLimits(
+        max_header_bytes=16 * 1024, header_timeout_s=10.0, body_timeout_s=10.0, idle_timeout_s=5.0
+    )
+    max_body_bytes: int = Field(
+        4 << 20, ge=1024, description="request body on a route not in route_body_bytes (5,000 QoE events: ~1.7 MB)"
+    )
+    route_body_bytes: dict[str, int] = Field(
+        default_factory=lambda: {"/abr/decide": 128 << 10, "/recommend": 16 << 10, "/ladder": 16 << 10},
+        description="tighter body limits per route path: each route's largest valid request, with room",
+    )
+    max_json_depth: int = Field(32, ge=2, le=256, description="nesting of a JSON body ([ and {); deeper gets 400")
 
 
 class CorsSettings(BaseModel):
@@ -76,6 +102,7 @@ class ServingSettings(BaseModel):
     ladder_client: LadderClientSettings = LadderClientSettings()
     qoe: QoeServingSettings = QoeServingSettings()
     cors: CorsSettings = CorsSettings()
+    limits: HttpLimitsSettings = HttpLimitsSettings()
 
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -46,12 +46,24 @@ TITLE_FEATURES = [
 ]  # fmt: skip
 
 
+MIN_SIDE_PX = 32
+"""Smallest source side a ladder is built for: ingest's own floor (``configs/streaming.yaml``
+``ingest.min_width``/``min_height``). Below it the trial grid's scaled sizes round to zero pixels and
+the predictor's ``log(pixels)`` has no value (issue 20: ``width=1, height=1`` was a 500)."""
+
+MIN_FPS = 1.0
+"""Slowest frame rate a ladder is built for: below one frame a second the predicted rung bitrates round
+to 0 kbps, which no encoder can be asked for (and no title in the stack plays at)."""
+
+
 class LadderFeatures(BaseModel):
     """The predictor's title inputs, as an ingest measured them (the wire form of :class:`TitleFeatures`)."""
 
-    width: int = Field(gt=0, le=16384, description="display width of the source")
-    height: int = Field(gt=0, le=16384)
-    fps: float = Field(gt=0, le=300, description="output frame rate (the source's, capped at the stack's max_fps)")
+    width: int = Field(ge=MIN_SIDE_PX, le=16384, description="display width of the source")
+    height: int = Field(ge=MIN_SIDE_PX, le=16384)
+    fps: float = Field(
+        ge=MIN_FPS, le=300, description="output frame rate (the source's, capped at the stack's max_fps)"
+    )
     si_mean: float = Field(ge=0, le=1000)
     si_p90: float = Field(ge=0, le=1000)
     ti_mean: float = Field(ge=0, le=1000)

@@ -60,6 +60,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.timeout_keep_alive = self.limits.idle_timeout_s  # type: ignore[assignment]  # call_later takes seconds as float
         self._head_bytes: int | None = 0
         self._heads_completed = 0
+        self._head_begun = False  # the parser has seen the start of a head that has not completed yet
         self._tail = b""
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
@@ -92,9 +93,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             return
         if before is not None and completed == self._heads_completed:
             self._head_bytes = before + len(data)  # the same head, still incomplete
-        else:  # a new head began in this chunk after the previous message ended
+        elif not self._head_begun:  # a message ended in this chunk and nothing of the next one came
+            self._head_bytes = 0
+        else:  # a pipelined head began after a message ended here: at most what follows the last head end
             end = data.rfind(_END_OF_HEAD)
-            self._head_bytes = len(data) - (end + len(_END_OF_HEAD) if end >= 0 else 0)
+            self._head_bytes = len(data) - (end + len(_END_OF_HEAD)) if end >= 0 else len(data)
         if self._head_bytes == 0:
             return
         if self._head_bytes > limit:
@@ -105,7 +108,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._head_timer = self.loop.call_later(self.limits.header_timeout_s, self._head_timed_out)
 
     # ---- parser callbacks (httptools calls these from ``feed_data``) ----------------------------------
+    def on_message_begin(self) -> None:
+        self._head_begun = True
+        super().on_message_begin()
+
     def on_headers_complete(self) -> None:
+        self._head_begun = False
         self._head_bytes = None
         self._heads_completed += 1
         self._tail = b""

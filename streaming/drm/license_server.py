@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from streamlab.core.json_limits import json_depth
 from streamlab.streaming.drm.crypto import b64url_decode
 from streamlab.streaming.drm.entitlements import EntitlementStore
 from streamlab.streaming.drm.keys import ContentKey, KeyStore
@@ -94,7 +95,7 @@ class LicenseService:
         cfg = self.settings.license_server
         if len(body) > cfg.max_body_bytes:
             raise LicenseRefused(413, "body_too_large", f"licence request larger than {cfg.max_body_bytes} bytes")
-        if json_nesting_depth(body) > cfg.max_json_depth:
+        if json_depth(body) > cfg.max_json_depth:
             raise LicenseRefused(400, "bad_request", f"JSON nests deeper than {cfg.max_json_depth} levels; {usage}")
         try:
             return json.loads(body)
@@ -150,28 +151,6 @@ class LicenseService:
 
 CLEARKEY_USAGE = 'a ClearKey licence request is {"kids": [base64url key ids], "type": "temporary"}'
 OFFLINE_USAGE = 'an offline licence request is {"device_public_key": base64url}'
-
-
-def json_nesting_depth(body: bytes) -> int:
-    """The deepest ``[``/``{`` nesting in ``body``, brackets inside JSON strings not counted (linear, no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # closing quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
 
 
 def parse_clearkey_request(request: object) -> list[bytes]:
