@@ -67,3 +67,45 @@ def run() -> dict:
         "online_feature_read_ms": {"p50": float(np.percentile(feature_ms, 50)), "p99": float(np.percentile(feature_ms, 99))},
         "cold_start_ms": {"p50": float(np.percentile(cold, 50)), "p99": float(np.percentile(cold, 99))},
     }
+
+
+def scale_run(n_viewers: int, n_titles: int, n_interactions: int, overrides: list[str] | None = None) -> dict:
+    """Train the pipeline on a synthetic set of the given shape (per-viewer 80/20) and score it vs EASE.
+
+    Why: issue 18's second dataset (31k viewers × 22k titles, 219k training rows) killed the
+    train at 12.5 GB; this reproduces its shape without the data. Peak memory is the process's
+    max RSS, so run it in a fresh process: ``python -m benchmarks.bench_recsys 31013 22353 273000``.
+    """
+    import resource
+
+    from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.settings import load_settings
+    from streamlab.models.recsys.synthetic import synthetic_interactions
+    from streamlab.training.recsys.evaluate import evaluate_split
+
+    started = time.perf_counter()
+    frame = synthetic_interactions(n_viewers, n_titles, n_interactions, seed=0)
+    full = RecsysData.build(frame)
+    train, test = temporal_split(frame)
+    generated_s = time.perf_counter() - started
+    settings = load_settings(["deep.feature_source=in_process", *(overrides or [])])
+    results = {}
+    for name in ("ease", "hybrid"):
+        result = evaluate_split(full, train, test, [name], settings, max_k=settings.k, protocol="per-viewer")[0]
+        results[name] = {"ndcg": round(result.metrics["ndcg"], 4), "fit_s": round(result.fit_s, 1), "seen": result.metrics["seen_recommended"]}
+        print(name, results[name], flush=True)
+    return {
+        "shape": {"viewers": full.n_users, "titles": full.n_items, "rows": len(frame), "train_rows": len(train)},
+        "generate_s": round(generated_s, 1),
+        "results": results,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    args = sys.argv[1:]
+    print(json.dumps(scale_run(int(args[0]), int(args[1]), int(args[2]), args[3:]), indent=2))

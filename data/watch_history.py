@@ -12,6 +12,7 @@ because a dropped row is a lost label and a silently wrong evaluation.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +21,15 @@ import pandas as pd
 
 from streamlab.core.errors import UsageError
 
+log = logging.getLogger(__name__)
+
 INTERACTION_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
 ITEM_COLUMNS = ("item_id", "movie_title", "release_year", "class", "duration_min", "original", "kids")
 MAX_EPOCH_S = 1e11
 """Year ~5138 in seconds: anything larger is a millisecond (or nanosecond) timestamp."""
+MAX_EPOCH_MS = MAX_EPOCH_S * 1000.0
+"""The same bound in milliseconds: anything larger is neither unit (nanoseconds, garbage)."""
 USER_COLUMNS = ("user_id", "age", "gender", "occupation", "zip_code")
 
 
@@ -40,7 +45,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
     with path.open("r", encoding="utf-8", errors="strict") as handle:
         header = handle.readline()
     if not header.strip():
-        raise WatchHistoryError(f"{path}: empty file (expected a header line and at least one row)")
+        raise WatchHistoryError(f"{path}:1: empty file (expected a header line and at least one row)")
     atomic = "\t" in header or ":" in header
     sep = "\t" if atomic else ","
     try:
@@ -49,7 +54,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
         raise WatchHistoryError(f"{path}: cannot parse as {'tab' if atomic else 'comma'}-separated: {exc}") from exc
     frame.columns = [str(c).split(":", 1)[0].strip() for c in frame.columns]
     if frame.empty:
-        raise WatchHistoryError(f"{path}: has a header but no rows")
+        raise WatchHistoryError(f"{path}:2: has a header but no rows")
     return frame, "atomic" if atomic else "csv"
 
 
@@ -57,14 +62,14 @@ def _check_columns(path: Path, frame: pd.DataFrame, allowed: tuple[str, ...], re
     unknown = [c for c in frame.columns if c not in allowed]
     if unknown:
         raise WatchHistoryError(
-            f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; valid columns: {', '.join(allowed)}"
+            f"{path}:1: unknown column(s) {', '.join(map(repr, unknown))}; valid columns: {', '.join(allowed)}"
         )
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise WatchHistoryError(f"{path}: missing column(s) {', '.join(missing)}; required: {', '.join(required)}")
+        raise WatchHistoryError(f"{path}:1: missing column(s) {', '.join(missing)}; required: {', '.join(required)}")
     duplicated = [c for c in frame.columns if list(frame.columns).count(c) > 1]
     if duplicated:
-        raise WatchHistoryError(f"{path}: column {duplicated[0]!r} appears more than once in the header")
+        raise WatchHistoryError(f"{path}:1: column {duplicated[0]!r} appears more than once in the header")
 
 
 def _numeric(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
@@ -88,11 +93,39 @@ def _ids(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
     return values
 
 
+def _epoch_seconds(path: Path, raw: pd.Series, stamps: pd.Series) -> pd.Series:
+    """Timestamps in epoch seconds: a file entirely in milliseconds is converted, not refused.
+
+    Why per file and not per row: a value is only recognisably milliseconds by its size, and a
+    file that mixes units has no safe reading, so that (and anything beyond milliseconds) is refused
+    with the first line that disagrees.
+    """
+    too_large = stamps > MAX_EPOCH_MS
+    if too_large.any():
+        row = int(np.flatnonzero(too_large.to_numpy())[0])
+        raise WatchHistoryError(
+            f"{path}:{row + 2}: timestamp {raw.iloc[row]!r} is neither epoch seconds nor milliseconds; "
+            "timestamps must be seconds (or milliseconds) since 1970-01-01 UTC"
+        )
+    millis = (stamps > MAX_EPOCH_S).to_numpy()
+    if millis.all():
+        return stamps / 1000.0
+    if millis.any():
+        ms_row, s_row = int(np.flatnonzero(millis)[0]), int(np.flatnonzero(~millis)[0])
+        raise WatchHistoryError(
+            f"{path}:{ms_row + 2}: timestamp {raw.iloc[ms_row]!r} is milliseconds but line {s_row + 2} "
+            f"({raw.iloc[s_row]!r}) is seconds; use one unit for the whole file"
+        )
+    return stamps
+
+
 def load_interactions(path: Path | str) -> pd.DataFrame:
     """Interactions as ``user_id, item_id`` (str), ``rating``, ``timestamp`` (float, epoch seconds).
 
-    A missing ``rating`` column means implicit feedback (every row 1.0). Two rows with the same
-    viewer, title and timestamp are a duplicate and refused (a re-watch at another time is kept).
+    A missing ``rating`` column means implicit feedback (every row 1.0). Millisecond timestamps
+    are converted to seconds. Rows repeating a (viewer, title, timestamp) are one event logged
+    twice (a re-watch at another time is kept): they collapse into the first, with a warning,
+    because refusing a whole export for a logging artefact helps nobody.
     """
     path = Path(path)
     frame, _ = _read_table(path)
@@ -102,28 +135,15 @@ def load_interactions(path: Path | str) -> pd.DataFrame:
             "user_id": _ids(path, frame, "user_id"),
             "item_id": _ids(path, frame, "item_id"),
             "rating": _numeric(path, frame, "rating") if "rating" in frame else 1.0,
-            "timestamp": _numeric(path, frame, "timestamp"),
+            "timestamp": _epoch_seconds(path, frame["timestamp"], _numeric(path, frame, "timestamp")),
         }
     )
-    too_large = out["timestamp"] > MAX_EPOCH_S
-    if too_large.any():
-        row = int(np.flatnonzero(too_large.to_numpy())[0])
-        raise WatchHistoryError(
-            f"{path}:{row + 2}: timestamp {frame['timestamp'].iloc[row]!r} is not epoch seconds "
-            "(milliseconds?); timestamps must be seconds since 1970-01-01 UTC"
-        )
-    dup = out.duplicated(["user_id", "item_id", "timestamp"], keep=False)
+    dup = out.duplicated(["user_id", "item_id", "timestamp"], keep="first")
     if dup.any():
-        rows = np.flatnonzero(dup.to_numpy())
-        first = out.iloc[rows[0]]
-        same = rows[
-            (out["user_id"].iloc[rows] == first.user_id).to_numpy() & (out["item_id"].iloc[rows] == first.item_id).to_numpy()
-        ]
-        raise WatchHistoryError(
-            f"{path}: duplicate rows at lines {same[0] + 2} and {same[1] + 2} (user_id={first.user_id}, "
-            f"item_id={first.item_id}, timestamp={first.timestamp:g}); {int(dup.sum())} rows are duplicated. "
-            "Each (user_id, item_id, timestamp) must appear once"
-        )
+        first = int(np.flatnonzero(dup.to_numpy())[0])
+        log.warning("%s: %d duplicate (user_id, item_id, timestamp) row(s) collapsed, the first at line %d",
+                    path, int(dup.sum()), first + 2)
+        out = out[~dup.to_numpy()]
     return out.reset_index(drop=True)
 
 

@@ -14,6 +14,7 @@ registered version (``models:/recsys@champion``) through :func:`streamlab.core.r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -82,7 +83,8 @@ def _widen_dense_weights(pipeline: HybridPipeline) -> None:
     """
     for model in getattr(pipeline, "models", {}).values():
         weights = getattr(model, "weights", None)
-        if isinstance(weights, np.ndarray) and weights.dtype == np.float32 and weights.ndim == 2:
+        small = getattr(model, "kept", None) is None  # a capped EASE on a big catalogue stays float32 (GBs otherwise)
+        if small and isinstance(weights, np.ndarray) and weights.dtype == np.float32 and weights.ndim == 2:
             model.weights = weights.astype(np.float64)
 
 
@@ -104,6 +106,70 @@ def write_state(record: dict[str, Any]) -> Path:
     path = state_file()
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def attempt_file() -> Path:
+    return recsys_state_dir() / "last_attempt.json"
+
+
+def file_sha256(path: Path) -> str:
+    """Content hash of a training file: "the same file" means the same bytes, not the same name."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_attempt(record: dict[str, Any]) -> Path:
+    """The last ``train`` attempt (file, hash, time, ok or the error), whether or not it produced a model."""
+    path = attempt_file()
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_attempt() -> dict[str, Any] | None:
+    path = attempt_file()
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One line naming a trained model: registry version, training file and its hash, training time."""
+    version = f"models:/{record['registered_model']}/{record['version']}" if record.get("version") else "unregistered"
+    sha = (record.get("interactions_sha256") or "unknown")[:12]
+    return f"{version} ({record.get('pipeline_path')}), trained {record.get('trained_at')} on {record.get('interactions')} (sha256 {sha})"
+
+
+class StaleModelError(StreamlabError):
+    """``recommend`` would score viewers of data its model was not trained on (exit 1; a flag allows it)."""
+
+
+def check_fresh(record: dict[str, Any], interactions: Path | None, allow_other: bool) -> None:
+    """Refuse a model trained on other data than the user is working with, unless ``allow_other``.
+
+    "Other data" is a ``--interactions`` file whose bytes differ from the model's training file,
+    or, without one, a later ``train`` attempt on other data that failed: the user meant to
+    replace this model, and its lists would be for the wrong viewers (and recommend titles
+    they already watched in the new file).
+    """
+    if allow_other:
+        return
+    model_sha = record.get("interactions_sha256")
+    if interactions is not None:
+        wanted = file_sha256(interactions)
+        if wanted != model_sha:
+            raise StaleModelError(
+                f"the model is not trained on {interactions} (sha256 {wanted[:12]}): it is {describe(record)}; "
+                "train on that file, or pass --allow-other-data to use this model anyway"
+            )
+        return
+    attempt = read_attempt()
+    if attempt and not attempt.get("ok") and attempt.get("sha256") != model_sha:
+        raise StaleModelError(
+            f"the last train (on {attempt.get('interactions')}, sha256 {str(attempt.get('sha256'))[:12]}, "
+            f"at {attempt.get('at')}) failed: {attempt.get('error')}; the model left is {describe(record)}; "
+            "fix and rerun the train, or pass --allow-other-data to use this model anyway"
+        )
 
 
 def read_state() -> dict[str, Any]:

@@ -26,6 +26,12 @@ class Context:
     timestamp_s: float | None = None
     device: str | None = None
 
+    def __post_init__(self) -> None:
+        # A NaN time (a viewer with no history has no "last activity") is an unknown time, not a
+        # number: every consumer (hour, weekday, rules, context features) then takes its default.
+        if self.timestamp_s is not None and not np.isfinite(self.timestamp_s):
+            object.__setattr__(self, "timestamp_s", None)
+
     @property
     def hour(self) -> int | None:
         return None if self.timestamp_s is None else int((self.timestamp_s // 3600) % 24)
@@ -56,8 +62,13 @@ class Recommender(ABC):
 
     # -- shared surface ------------------------------------------------------------------
     def knows(self, viewer: str) -> bool:
-        """True when ``viewer`` has a row in the data the model was fitted on (else: cold start)."""
-        return self.data.user_index(viewer) is not None
+        """True when ``viewer`` has history in the data the model was fitted on (else: cold start).
+
+        A viewer can be in the index without a single interaction (the index outlives a split);
+        nothing personal can be said about them, so they are cold start too.
+        """
+        code = self.data.user_index(viewer)
+        return code is not None and bool(np.isfinite(self.data.last_timestamp()[code]))
 
     def _code(self, viewer: str) -> int:
         code = self.data.user_index(viewer)

@@ -76,27 +76,40 @@ class ItemKNN(Recommender):
     """Item-based collaborative filtering: cosine similarity, top ``neighbours`` per title.
 
     ``half_life_days`` weights each viewer's history by recency before scoring (not in the
-    similarity), so their latest titles drive the list.
+    similarity), so their latest titles drive the list. The similarity is built from the sparse
+    co-occurrence matrix ``block`` columns at a time, so memory is O(titles × block), never a dense
+    title × title matrix (20k titles: 3.2 GB each, several of them, before).
     """
 
     name = "item_knn"
 
-    def __init__(self, neighbours: int = 100, shrink: float = 10.0, half_life_days: float | None = None):
+    def __init__(self, neighbours: int = 100, shrink: float = 10.0, half_life_days: float | None = None, block: int = 2048):
         self.neighbours = neighbours
         self.shrink = shrink
         self.half_life_days = half_life_days
+        self.block = block
 
     def fit(self, data: RecsysData) -> ItemKNN:
         self.data = data
         x = data.seen().astype(np.float64)
-        co = (x.T @ x).toarray()
-        norms = np.sqrt(np.diag(co))
-        sim = co / (np.outer(norms, norms) + self.shrink + 1e-12)
-        np.fill_diagonal(sim, 0.0)
-        if self.neighbours < sim.shape[0]:
-            cut = np.argpartition(-sim, kth=self.neighbours, axis=0)[self.neighbours :, :]
-            np.put_along_axis(sim, cut, 0.0, axis=0)
-        self.similarity = sp.csr_matrix(sim.astype(np.float32))  # top-k per column: sparse, small to ship
+        co = (x.T @ x).tocsc()
+        norms = np.sqrt(co.diagonal())
+        n = co.shape[0]
+        rows, cols, vals = [], [], []
+        for start in range(0, n, self.block):
+            stop = min(start + self.block, n)
+            sim = co[:, start:stop].toarray()
+            sim /= np.outer(norms, norms[start:stop]) + self.shrink + 1e-12
+            sim[np.arange(start, stop), np.arange(stop - start)] = 0.0
+            if self.neighbours < n:
+                cut = np.argpartition(-sim, kth=self.neighbours, axis=0)[self.neighbours :, :]
+                np.put_along_axis(sim, cut, 0.0, axis=0)
+            r, c = np.nonzero(sim)
+            rows.append(r)
+            cols.append(c + start)
+            vals.append(sim[r, c].astype(np.float32))
+        # top-k per column: sparse, small to ship
+        self.similarity = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
         self.history = data.matrix(recency_weights(data, self.half_life_days))
         return self
 
@@ -110,28 +123,50 @@ class EASE(Recommender):
     ``B = I − P·diagMat(1/diag(P))`` with ``P = (XᵀX + λI)⁻¹`` and a zero diagonal. A strong
     linear baseline on MovieLens; ``half_life_days`` applies recency weights to the history rows
     used at scoring time.
+
+    ``max_items`` bounds the one dense title × title matrix: above it, EASE is fitted on the
+    ``max_items`` most watched titles only (in float32) and the others score below every one of
+    them. Why: the inverse is O(titles²) memory and O(titles³) time; 22k titles in float64 were
+    ~4 GB per copy and the train died at 12.5 GB, while the long tail adds little to EASE.
     """
 
     name = "ease"
 
-    def __init__(self, l2: float = 500.0, half_life_days: float | None = None):
+    def __init__(self, l2: float = 500.0, half_life_days: float | None = None, max_items: int | None = None):
         self.l2 = l2
         self.half_life_days = half_life_days
+        self.max_items = max_items
 
     def fit(self, data: RecsysData) -> EASE:
         self.data = data
-        x = data.seen().astype(np.float64)
+        seen = data.seen()
+        keep = np.arange(data.n_items)
+        if self.max_items and data.n_items > self.max_items:
+            counts = np.asarray(seen.sum(axis=0)).ravel()
+            keep = np.sort(np.argsort(-counts, kind="stable")[: self.max_items])
+        dtype = np.float64 if len(keep) == data.n_items else np.float32
+        x = seen[:, keep].astype(dtype)
         gram = (x.T @ x).toarray()
         gram[np.diag_indices_from(gram)] += self.l2
         p = np.linalg.inv(gram)
-        b = -p / np.diag(p)[None, :]
+        del gram
+        diagonal = np.diag(p).copy()  # a view of p otherwise, changing under the in-place division
+        b = p
+        b /= -diagonal[None, :]  # in place: one title × title matrix alive, not three
         np.fill_diagonal(b, 0.0)
-        self.weights = b.astype(np.float32)  # halves the shipped artifact; ranking unchanged
+        self.weights = b.astype(np.float32, copy=False)  # halves the shipped artifact; ranking unchanged
+        self.kept = None if len(keep) == data.n_items else keep
         self.history = data.matrix(recency_weights(data, self.half_life_days))
         return self
 
     def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
-        return np.asarray(self.history[users] @ self.weights)
+        kept = getattr(self, "kept", None)
+        if kept is None:
+            return np.asarray(self.history[users] @ self.weights)
+        part = np.asarray(self.history[users][:, kept].astype(np.float32) @ self.weights)
+        out = np.repeat(part.min(axis=1, keepdims=True) - 1.0, self.data.n_items, axis=1)
+        out[:, kept] = part
+        return out
 
 
 class ContentBased(Recommender):

@@ -30,11 +30,12 @@ def recommend_all(pipeline: HybridPipeline, k: int = 10, batch: int = 128) -> pd
             block = users[start : start + batch]
             top, scores = pipeline.rank_users(block, k)
             n = top.shape[1]
+            shown = np.isfinite(scores).ravel()  # −inf: a watched title filling a short row, never shown
             frames.append(pd.DataFrame({
-                "user_id": np.repeat(data.user_ids[block], n),
-                "item_id": data.item_ids[top.ravel()],
-                "rank": np.tile(np.arange(1, n + 1), len(block)),
-                "score": np.round(scores.ravel(), 6),
+                "user_id": np.repeat(data.user_ids[block], n)[shown],
+                "item_id": data.item_ids[top.ravel()][shown],
+                "rank": np.tile(np.arange(1, n + 1), len(block))[shown],
+                "score": np.round(scores.ravel(), 6)[shown],
             }))
             advance(len(block))
     return pd.concat(frames, ignore_index=True)

@@ -49,12 +49,25 @@ class WatchProbabilityModel:
         self.std: np.ndarray | None = None
 
     def fit(self, features: np.ndarray, labels: np.ndarray) -> WatchProbabilityModel:
-        import pytorch_lightning as pl
+        import pytorch_lightning  # noqa: F401 - configures its loggers on import; quieted just below
         import torch
-        from torch.utils.data import DataLoader, TensorDataset
 
         logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        # The MLP is tiny: torch's default of one thread per core only thrashes a shared machine
+        # (an epoch of 180k rows: 25 s on 2 threads, 7.8 s on 1, two contended cores). Restored after.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._fit(features, labels)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, features: np.ndarray, labels: np.ndarray) -> WatchProbabilityModel:
+        import pytorch_lightning as pl
+        import torch
+        from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
+
         s = self.settings
         pl.seed_everything(s.seed, workers=False, verbose=False)
         self.mean = features.mean(axis=0)
@@ -63,7 +76,10 @@ class WatchProbabilityModel:
         y = torch.from_numpy(labels.astype(np.float32))
         positive_share = float(labels.mean()) if len(labels) else 0.5
         self.net = _ContextNet(features.shape[1], s.hidden, s.learning_rate, pos_weight=(1 - positive_share) / max(positive_share, 1e-6))
-        loader = DataLoader(TensorDataset(x, y), batch_size=s.batch_size, shuffle=True, generator=torch.Generator().manual_seed(s.seed))
+        # Whole batches by index (TensorDataset indexes with the list): the per-row default path
+        # (1024 __getitem__ calls and a collate per step) was most of the training time.
+        sampler = BatchSampler(RandomSampler(range(len(y)), generator=torch.Generator().manual_seed(s.seed)), s.batch_size, drop_last=False)
+        loader = DataLoader(TensorDataset(x, y), sampler=sampler, batch_size=None)
         trainer = pl.Trainer(
             max_epochs=s.epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
             enable_progress_bar=False, enable_model_summary=False, deterministic=True,

@@ -2,7 +2,8 @@
 
 Training (:meth:`HybridPipeline.fit`) never looks beyond the data it is given:
 
-1. an inner split of the training data (per viewer, by time, ``blend.validation_fraction``);
+1. an inner split of the training data by ``settings.protocol`` (default global-time: one cut in
+   time, leakage-free; ``blend.validation_fraction`` of the rows before it);
 2. every component is fitted on the inner training part, the blend weights are learned on the
    inner validation part (coordinate ascent on NDCG@k);
 3. the deep context model is trained on the inner part's candidates (positives: the inner
@@ -10,8 +11,8 @@ Training (:meth:`HybridPipeline.fit`) never looks beyond the data it is given:
    other half; it is then retrained on every viewer;
 4. the components are refitted on all the training data.
 
-Requests without a timestamp are taken to happen at the viewer's last activity (their next
-session); a viewer with no history gets popular titles around the request time, through the same
+Requests without a timestamp happen at the end of the training data (under the per-viewer
+protocol: at the viewer's last activity); a viewer with no history gets popular titles around the request time, through the same
 ranker (rules and diversity apply), not an error.
 """
 
@@ -31,9 +32,9 @@ from streamlab.models.recsys.baselines import TimeAwarePopularity
 from streamlab.models.recsys.blend import ComponentScores, build_component, learn_weights, ndcg_matrix
 from streamlab.models.recsys.dataset import RecsysData
 from streamlab.models.recsys.deep import WatchProbabilityModel, context_features, synthetic_devices
-from streamlab.models.recsys.ranker import TitleAttributes, rank
+from streamlab.models.recsys.ranker import TitleAttributes, finite_rows, rank
 from streamlab.models.recsys.settings import RecsysSettings
-from streamlab.models.recsys.split import temporal_split
+from streamlab.models.recsys.split import SPLITS
 
 HistoricalLookup = Callable[[pd.DataFrame], pd.DataFrame]
 """``user_id, item_id, event_timestamp`` rows → the same rows with ``viewer_stats__*`` and
@@ -41,6 +42,9 @@ HistoricalLookup = Callable[[pd.DataFrame], pd.DataFrame]
 
 POOL = 50
 """Candidates per viewer the deep model and the ranker see (the blend's top 50)."""
+
+REQUEST_TIME = {"global-time": "data_end", "per-viewer": "last_activity"}
+"""When a request without a timestamp happens, by protocol: after the data, or after the viewer's own last row."""
 
 
 @dataclass
@@ -74,27 +78,41 @@ class HybridPipeline(Recommender):
         s = self.settings
         timings: dict[str, float] = {}
         columns = ["user_id", "item_id", "rating", "timestamp"]
-        inner_train, inner_val = temporal_split(data.interactions[columns], s.blend.validation_fraction)
+        inner_train, inner_val = SPLITS[s.protocol](data.interactions[columns], s.blend.validation_fraction)
         inner = data.with_interactions(inner_train)
         inner_models = self._fit_components(inner, timings, prefix="inner.")
         users = np.arange(data.n_users)
         has_val = np.zeros(data.n_users, dtype=bool)
-        truth = np.zeros((data.n_users, data.n_items), dtype=bool)
         val_codes = inner_val["user_id"].map(data.user_index).to_numpy(), inner_val["item_id"].map(data.item_index).to_numpy()
-        truth[val_codes] = True
         has_val[val_codes[0]] = True
-        users = users[has_val]
-        truth = truth[users]
-        contexts = self._contexts(inner, users)
+        # Only viewers with inner-train history *and* inner-validation titles can say which blend
+        # ranks their next titles best. A viewer whose whole history falls into the inner
+        # validation part (one or a few interactions, or a global time split) has no history to
+        # score from: including them fed a NaN "last activity" into the context features.
+        has_history = np.isfinite(inner.last_timestamp())
+        users = users[has_val & has_history]
+        cap = s.blend.max_validation_viewers
+        if cap and len(users) > cap:  # bounded memory: the blocks below are viewers × titles
+            users = np.sort(np.random.default_rng(s.seed).choice(users, size=cap, replace=False))
+        row_of = np.full(data.n_users, -1)
+        row_of[users] = np.arange(len(users))
+        truth = np.zeros((len(users), data.n_items), dtype=bool)
+        picked = row_of[val_codes[0]] >= 0
+        truth[row_of[val_codes[0]][picked], val_codes[1][picked]] = True
+        # Inner requests happen when the inner protocol says: at the inner cut for a global split.
+        contexts = self._contexts(inner, users, request_time=REQUEST_TIME[s.protocol])
         started = time.perf_counter()
         scores = ComponentScores(inner_models, users, contexts, s.blend.candidates_per_component)
-        weights, blend_ndcg = learn_weights(scores, truth, s.blend.weight_grid, s.blend.rounds, s.k)
+        if len(users):
+            weights, blend_ndcg = learn_weights(scores, truth, s.blend.weight_grid, s.blend.rounds, s.k)
+        else:  # nothing to learn from (e.g. every viewer has one interaction): an equal blend
+            weights, blend_ndcg = {name: 1.0 for name in s.blend.components}, 0.0
         timings["blend"] = time.perf_counter() - started
         self.blend_weights = weights
         self._prepare_attributes(inner)
         watch_weight, ranked_ndcg = s.ranker.weights.watch_probability, float("nan")
         self.deep: WatchProbabilityModel | None = None
-        if s.deep.enabled:
+        if s.deep.enabled and len(users) >= 2:
             started = time.perf_counter()
             pool, blended = self._pool(scores, weights)
             feats = self._pair_features(inner, users, pool, scores, contexts)
@@ -226,9 +244,21 @@ class HybridPipeline(Recommender):
         affinity = np.stack([get(col) if col in joined else np.zeros((n_users, size)) for col in columns], axis=-1)
         feats[:, :, v + 4] = np.einsum("upg,upg->up", affinity, self.titles.genres[pool].astype(float))
 
-    def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None) -> list[Context]:
-        """Requests at the viewer's last activity unless given; device drawn (synthetic, seeded)."""
-        last = data.last_timestamp()
+    def _contexts(self, data: RecsysData, users: np.ndarray, given: Sequence[Context | None] | None = None,
+                  request_time: str | None = None) -> list[Context]:
+        """Requests at ``request_time`` unless given; device drawn (synthetic, seeded).
+
+        ``data_end`` (the global-time protocol's, the default): a request comes after the data the
+        model learned from, as every real request does and as the global-time protocol asks.
+        ``last_activity``: right after the viewer's own last interaction (the per-viewer protocol's
+        test period). A viewer without history has no last activity: their request happens at the
+        end of the data, never at NaN.
+        """
+        # Pipelines pickled before issue 18 have no protocol: they were fitted per viewer.
+        mode = request_time or REQUEST_TIME[getattr(self.settings, "protocol", "per-viewer")]
+        end = float(data.interactions["timestamp"].max()) if len(data.interactions) else 0.0
+        last = data.last_timestamp() if mode == "last_activity" else np.full(data.n_users, end)
+        last = np.where(np.isfinite(last), last, end)
         cache = self.__dict__.setdefault("_device_cache", {})
         if data.n_users not in cache:
             cache[data.n_users] = synthetic_devices(data.n_users, self.settings.deep.devices, self.settings.seed)
@@ -244,7 +274,16 @@ class HybridPipeline(Recommender):
     # -- ranking ------------------------------------------------------------------------------
     @staticmethod
     def _pool(scores: ComponentScores, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """The blend's best ``POOL`` titles per viewer: candidates first, then other unwatched titles.
+
+        Watched titles stay −inf. Without the fallback, a viewer with fewer than ``POOL``
+        candidates (a small catalogue, a heavy viewer) had watched titles pooled at −inf next to
+        the unwatched non-candidates, and the ranker could not tell them apart.
+        """
         blended = scores.blend(weights)
+        floor = np.where(np.isfinite(blended), blended, np.inf).min(axis=1, keepdims=True)
+        floor = np.where(np.isfinite(floor), floor, 0.0) - 1.0
+        blended = np.where(np.isfinite(blended) | scores.seen, blended, floor)
         size = min(POOL, blended.shape[1] - 1)
         pool = np.argpartition(-blended, kth=size, axis=1)[:, :size]
         values = np.take_along_axis(blended, pool, axis=1)
@@ -319,7 +358,7 @@ class HybridPipeline(Recommender):
         if not exclude_seen:
             return super().recommend(viewer, k, exclude_seen, context)
         top, scores = self.rank_users(np.array([code]), k, [context] if context else None, [online] if online else None)
-        return [(str(self.data.item_ids[i]), float(s)) for i, s in zip(top[0], scores[0], strict=False)]
+        return [(str(self.data.item_ids[i]), s) for i, s in finite_rows(top, scores)[0]]
 
 
 def _rows(features: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,10 +17,17 @@ from streamlab.models.recsys.settings import RankerSettings
 
 
 def unit_scale(values: np.ndarray) -> np.ndarray:
-    """Row-wise min-max to [0, 1] (a constant row becomes 0)."""
-    low = values.min(axis=1, keepdims=True)
-    span = values.max(axis=1, keepdims=True) - low
-    return np.where(span > 0, (values - low) / np.where(span > 0, span, 1.0), 0.0)
+    """Row-wise min-max to [0, 1] over the finite entries (a constant row becomes 0).
+
+    Non-finite entries (−inf: a watched title in a viewer's pool) become 0 instead of turning the
+    whole row into NaN; the ranker masks them out anyway.
+    """
+    finite = np.isfinite(values)
+    low = np.where(finite, values, np.inf).min(axis=1, keepdims=True)
+    high = np.where(finite, values, -np.inf).max(axis=1, keepdims=True)
+    span = np.where(np.isfinite(high - low), high - low, 0.0)
+    safe_low = np.where(np.isfinite(low), low, 0.0)
+    return np.where(finite & (span > 0), (np.where(finite, values, 0.0) - safe_low) / np.where(span > 0, span, 1.0), 0.0)
 
 
 class TitleAttributes:
@@ -87,7 +94,11 @@ def rank(
     k: int,
     watch_weight: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Combine the signals of pooled candidates (viewers × pool) and return the top ``k``."""
+    """Combine the signals of pooled candidates (viewers × pool) and return the top ``k``.
+
+    A pooled title with non-finite relevance (watched) scores −inf and only fills a row when the
+    viewer has fewer than ``k`` unwatched titles; callers drop those (:func:`finite_rows`).
+    """
     w = settings.weights
     score = w.relevance * unit_scale(relevance)
     if watch is not None:
@@ -104,3 +115,8 @@ def rank(
     if settings.mmr_lambda >= 1.0:
         return pool_top[:, :k], score_top[:, :k]
     return mmr_select(pool_top, score_top, titles.genres, k, settings.mmr_lambda)
+
+
+def finite_rows(codes: np.ndarray, scores: np.ndarray) -> list[list[tuple[int, float]]]:
+    """Per row, the ``(code, score)`` pairs with a finite score: what may be shown to a viewer."""
+    return [[(int(c), float(v)) for c, v in zip(row_c, row_v, strict=True) if np.isfinite(v)] for row_c, row_v in zip(codes, scores, strict=True)]

@@ -10,6 +10,10 @@ from pydantic import BaseModel, Field
 class EASESettings(BaseModel):
     l2: float = 250.0
     half_life_days: float | None = None
+    l2_grid: list[float] = [50.0, 100.0, 200.0, 250.0, 300.0, 500.0, 750.0, 1000.0]
+    """λ values the tuned EASE baseline (``ease_tuned``) chooses from on an inner split."""
+    max_items: int | None = 10000
+    """Above this many titles EASE is fitted on the most watched ones only (its dense inverse is titles²)."""
 
 
 class KNNSettings(BaseModel):
@@ -62,9 +66,12 @@ class BlendSettings(BaseModel):
 
     components: list[str] = ["ease", "item_knn", "als", "transitions", "time_popularity", "content"]
     candidates_per_component: int = 100
-    validation_fraction: float = Field(0.8, gt=0, lt=1, description="inner split: share of each viewer's training rows kept as inner train")
+    validation_fraction: float = Field(0.8, gt=0, lt=1, description="inner split: share of the training rows kept as inner train")
     weight_grid: list[float] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
     rounds: int = 3
+    max_validation_viewers: int | None = 3000
+    """Inner-validation viewers the blend and context model learn from (a seeded sample above it):
+    their score blocks are viewers × titles, dense, so this bounds training memory on big catalogues."""
 
 
 class DeepSettings(BaseModel):
@@ -120,6 +127,10 @@ class TuneSettings(BaseModel):
 class RecsysSettings(BaseModel):
     k: int = 10
     seed: int = 0
+    protocol: Literal["global-time", "per-viewer"] = Field(
+        "global-time",
+        description="the protocol the pipeline is fitted for: how its inner split is cut and when a request without "
+                    "a timestamp happens (global-time: after the training data; per-viewer: at the viewer's last interaction)")
     components: ComponentSettings = ComponentSettings()
     blend: BlendSettings = BlendSettings()
     deep: DeepSettings = DeepSettings()

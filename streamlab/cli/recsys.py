@@ -12,7 +12,7 @@ import typer
 app = typer.Typer(help="Recommenders on MovieLens-style watch histories: train, recommend, evaluate, tune.", no_args_is_help=True)
 
 OVERRIDES = typer.Argument(None, help="config overrides for configs/recsys.yaml, e.g. components.ease.l2=500 deep.enabled=false")
-REPORT_MODELS = "popularity,time_popularity,content,bpr,als,item_knn,ease,transitions,hybrid"
+REPORT_MODELS = "popularity,time_popularity,content,bpr,als,item_knn,ease,ease_tuned,transitions,hybrid"
 
 
 @app.command()
@@ -33,6 +33,9 @@ def train(
     typer.echo(f"blend weights: {report.blend_weights}; watch weight: {report.watch_weight}")
     typer.echo(f"inner validation NDCG@10: blend {report.inner_ndcg_blend:.4f}, ranked {report.inner_ndcg_ranked:.4f}")
     typer.echo(f"pipeline: {result.pipeline_path}" + (f"; registered {result.model_uri} (version {result.version})" if result.version else ""))
+    from streamlab.models.recsys.artifacts import describe, read_state
+
+    typer.echo(f"recommend now uses {describe(read_state())}")
     if result.promotion is not None:
         typer.echo(result.promotion.reason)
 
@@ -45,13 +48,25 @@ def recommend(
     at: float | None = typer.Option(None, "--at", help="request time, epoch seconds (default: the viewer's last activity)"),
     device: str | None = typer.Option(None, "--device", help="request device (tv, mobile, web)"),
     model: str | None = typer.Option(None, "--model", help="models:/recsys@alias or a pipeline file; default: the last train (.state/recsys/last_train.json)"),
+    interactions: Path | None = typer.Option(None, "--interactions", help="the training file you mean; refused unless the model was trained on exactly these bytes"),
+    allow_other_data: bool = typer.Option(False, "--allow-other-data", help="use the last trained model even if a later train on other data failed, or --interactions differs"),
 ) -> None:
-    """Write top-k recommendations for every viewer of the training data (or one viewer)."""
-    from streamlab.models.recsys.artifacts import load_trained
+    """Write top-k recommendations for every viewer of the training data (or one viewer).
+
+    Says which trained model it uses; refuses a model trained on other data than --interactions,
+    or than a later train that failed, unless --allow-other-data.
+    """
+    from streamlab.models.recsys.artifacts import check_fresh, describe, load_trained, read_state
     from streamlab.models.recsys.batch import recommend_all, recommend_one, write_csv
     from streamlab.models.recsys.contract import RecommendRequest
 
     request = RecommendRequest.of(viewer, k, at, device) if viewer else None
+    if model is None:
+        record = read_state()
+        check_fresh(record, interactions, allow_other_data)
+        typer.echo(f"using {describe(record)}")
+    else:
+        typer.echo(f"using {model} (as asked; no training-file check)")
     pipeline = load_trained(model)
     frame = recommend_one(pipeline, request) if request else recommend_all(pipeline, k)
     write_csv(frame, out)
@@ -64,16 +79,22 @@ def evaluate(
     items: Path | None = typer.Option(None, "--items"),
     users: Path | None = typer.Option(None, "--users"),
     models: str = typer.Option(REPORT_MODELS, "--models", help="comma-separated"),
-    splits: bool = typer.Option(False, "--splits/--no-splits", help="also compare the pipeline with EASE on other splits"),
+    splits: bool = typer.Option(False, "--splits/--no-splits", help="also compare the pipeline with EASE on other (per-viewer) splits"),
+    protocol: list[str] | None = typer.Option(None, "--protocol", help="per-viewer | global-time (repeatable; default: both). global-time is leakage-free"),
     track: bool = typer.Option(True, "--track/--no-track"),
     overrides: list[str] | None = OVERRIDES,
 ) -> None:
-    """Protocol split of FILE, every model fitted on its train part: print and log the report table."""
-    from streamlab.training.recsys.evaluate import evaluate_report
+    """Each protocol's split of FILE, every model fitted on its train part: print and log the report tables."""
+    from streamlab.core.errors import UsageError
     from streamlab.models.recsys.settings import load_settings
+    from streamlab.training.recsys.evaluate import PROTOCOLS, evaluate_report
 
+    protocols = list(dict.fromkeys(protocol or PROTOCOLS))
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise UsageError(f"--protocol {unknown[0]!r} is not a protocol; valid: {', '.join(PROTOCOLS)}")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    report = evaluate_report(interactions, items, users, names, load_settings(overrides), splits, track)
+    report = evaluate_report(interactions, items, users, names, load_settings(overrides), splits, track, protocols)
     typer.echo(report.table)
     if report.robustness is not None:
         typer.echo("\n" + report.robustness.to_markdown(index=False, floatfmt=".4f") if hasattr(report.robustness, "to_markdown") else report.robustness.to_string())

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from streamlab.models.recsys.metrics import average_precision_at_k, evaluate, intra_list_diversity, ndcg_at_k, recall_at_k
-from streamlab.models.recsys.split import temporal_split
+from streamlab.models.recsys.split import global_time_split, temporal_split
 
 
 def test_split_takes_floor_of_80_percent_earliest_per_viewer():
@@ -66,3 +66,23 @@ def test_reference_points_reproduce_on_movielens(ml100k_split):
         top, _ = model.fit(data).top_k(users, 10)
         recs = {data.user_ids[u]: [data.item_ids[i] for i in row] for u, row in zip(users, top, strict=False)}
         assert low <= evaluate(recs, truth).ndcg <= high, model.name
+
+
+def test_global_time_split_cuts_everybody_at_one_moment():
+    frame = pd.DataFrame({
+        "user_id": ["a", "a", "a", "b", "b", "c", "a", "b", "d", "c"],
+        "item_id": ["x", "y", "z", "x", "w", "y", "w", "y", "x", "q"],
+        "rating": 1.0,
+        "timestamp": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    })
+    train, test = global_time_split(frame)
+    assert len(train) == 8 and train.timestamp.max() == 8  # cut at the 9th of 10 rows
+    assert test.empty  # d is a new viewer, q an unknown title: neither can be tested
+    train, test = global_time_split(frame, 0.6)  # cut at t=7: a/w (new for a) and b/y test; d, c/q dropped
+    assert train.timestamp.max() < test.timestamp.min()
+    assert sorted(zip(test.user_id, test.item_id)) == [("a", "w"), ("b", "y")]
+
+
+def test_global_time_split_on_movielens_matches_the_issue(ml100k):
+    train, test = global_time_split(ml100k.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    assert len(train) == 79_999 and test.user_id.nunique() == 107 and len(test) == 2864

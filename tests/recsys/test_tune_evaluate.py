@@ -30,16 +30,27 @@ def subset_csv(tmp_path, ml100k_dir):
     return path
 
 
-def test_evaluate_prints_the_table_and_logs_plot(subset_csv, ml100k_dir, mlflow_store):
+def test_evaluate_prints_both_protocols_and_logs_plots(subset_csv, ml100k_dir, mlflow_store):
     result = CliRunner().invoke(app, ["recsys", "evaluate", "--interactions", str(subset_csv), "--items", str(ml100k_dir / "ml-100k.item"), "--models", "popularity,ease"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "| model | NDCG@10 | Recall@10 | MAP@10 | coverage | diversity | novelty | fit s |" in result.output
+    assert "| model | per-viewer NDCG@10 | global-time NDCG@10 | seen titles recommended |" in result.output
+    assert "| model | NDCG@10 | Recall@10 | MAP@10 | coverage | diversity | novelty | seen | fit s |" in result.output
     from streamlab.core import tracking
 
     mlflow = tracking.configure()
     run = mlflow.search_runs(experiment_names=["recsys"]).iloc[0]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.run_id)}
-    assert {"report.md", "recall_at_k.png"} <= artifacts and run["metrics.ease.ndcg"] > run["metrics.popularity.ndcg"]
+    assert {"report.md", "recall_at_k_per-viewer.png", "recall_at_k_global-time.png"} <= artifacts
+    assert run["metrics.per-viewer.ease.ndcg"] > run["metrics.per-viewer.popularity.ndcg"]
+    assert run["metrics.global-time.ease.seen_recommended"] == 0
+
+
+def test_evaluate_refuses_an_unknown_protocol_in_one_line(subset_csv, capsys):
+    from streamlab.cli import run
+
+    assert run(["recsys", "evaluate", "--interactions", str(subset_csv), "--protocol", "random", "--no-track"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'random' is not a protocol; valid: per-viewer, global-time" in err[0]
 
 
 @pytest.mark.slow

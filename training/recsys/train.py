@@ -19,7 +19,17 @@ from typing import Any
 from streamlab.core import registry
 from streamlab.features.settings import load_feature_settings
 from streamlab.features.training_sets import build_and_lookup
-from streamlab.models.recsys.artifacts import recsys_state_dir, save_pipeline, write_state
+from streamlab.core.errors import StreamlabError
+from streamlab.models.recsys.artifacts import (
+    describe,
+    file_sha256,
+    read_state,
+    recsys_state_dir,
+    save_pipeline,
+    state_file,
+    write_attempt,
+    write_state,
+)
 from streamlab.models.recsys.dataset import RecsysData, load_training_data
 from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.pipeline import HybridPipeline
@@ -91,20 +101,33 @@ def train(
 ) -> TrainResult:
     """Fit on every row of ``interactions``; log, register and promote (gated) to ``alias``; write state."""
     settings = settings or load_settings()
-    data = load_training_data(Path(interactions), items, users)
-    started = time.perf_counter()
-    pipeline = fit(data, settings)
-    fit_s = time.perf_counter() - started
-    path = save_pipeline(pipeline, recsys_state_dir() / "pipeline.pkl")
+    source = Path(interactions).resolve()
+    sha = file_sha256(source) if source.is_file() else None
+    attempt = {"interactions": str(source), "sha256": sha, "at": datetime.now(UTC).isoformat()}
     run_id = version = promotion = None
-    if track:
-        params = {"settings": settings.model_dump(), "data": {"interactions": str(interactions), "viewers": data.n_users, "titles": data.n_items, "rows": len(data.interactions)}}
-        run_id, registered, promotion = register(pipeline, path, params, fit_s, alias)
-        version = registered.version
+    try:
+        data = load_training_data(Path(interactions), items, users)
+        started = time.perf_counter()
+        pipeline = fit(data, settings)
+        fit_s = time.perf_counter() - started
+        # Staged beside the last good pickle and moved over it only once registered: a failure
+        # before that leaves the model recommend uses (and its state file) exactly as they were.
+        staged = save_pipeline(pipeline, recsys_state_dir() / "staging" / "pipeline.pkl")
+        if track:
+            params = {"settings": settings.model_dump(), "data": {"interactions": str(interactions), "sha256": sha, "viewers": data.n_users, "titles": data.n_items, "rows": len(data.interactions)}}
+            run_id, registered, promotion = register(pipeline, staged, params, fit_s, alias)
+            version = registered.version
+        path = staged.replace(recsys_state_dir() / "pipeline.pkl")
+    except Exception as exc:
+        write_attempt({**attempt, "ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"})
+        if isinstance(exc, StreamlabError):
+            raise TrainFailedError(f"{exc}; {unchanged_note()}", exc.exit_code) from exc
+        raise
     model_uri = f"models:/{FAMILY.name}/{version}" if version else None
     write_state({
         "trained_at": datetime.now(UTC).isoformat(),
-        "interactions": str(Path(interactions).resolve()),
+        "interactions": str(source),
+        "interactions_sha256": sha,
         "pipeline_path": str(path),
         "run_id": run_id,
         "model_uri": model_uri,
@@ -112,7 +135,23 @@ def train(
         "version": version,
         "promoted_to": promotion.alias if promotion and promotion.promoted else None,
     })
+    write_attempt({**attempt, "ok": True, "error": None})
     return TrainResult(pipeline, path, run_id, model_uri, version, fit_s, promotion)
+
+
+class TrainFailedError(StreamlabError):
+    """A ``train`` that failed on the user's input: the cause, and that the trained model is unchanged."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def unchanged_note() -> str:
+    """What a failed train leaves behind, said in the same line as the failure."""
+    if not state_file().is_file():
+        return "no model was trained before, so recommend has none"
+    return f"the trained model is unchanged: {describe(read_state())}"
 
 
 def train_small(workdir: Path | None = None, alias: str = registry.CHAMPION) -> TrainResult:

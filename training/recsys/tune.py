@@ -1,8 +1,8 @@
 """Ray Tune search over pipeline hyperparameters, every trial in MLflow, the best registered.
 
-Selection never sees the protocol's test part: the given file is split by the protocol, and each
-trial fits on the first ``validation_fraction`` of every viewer's *training* rows and is scored
-(NDCG@k) on the rest of them. The best configuration is then trained on the whole file through
+Selection never sees the protocol's test part: the given file is split by ``settings.protocol``
+(global-time by default, the leakage-free protocol), and each trial fits on the inner-train part
+of the *training* rows (split the same way) and is scored (NDCG@k) on the rest of them. The best configuration is then trained on the whole file through
 :func:`streamlab.training.recsys.train.train`, registered, and promoted to ``@champion`` if it beats it.
 """
 
@@ -24,7 +24,7 @@ from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.metrics import evaluate
 from streamlab.models.recsys.pipeline import HybridPipeline
 from streamlab.models.recsys.settings import RecsysSettings
-from streamlab.models.recsys.split import temporal_split
+from streamlab.models.recsys.split import SPLITS
 
 
 class UnknownGridError(UsageError):
@@ -51,13 +51,17 @@ def with_overrides(settings: RecsysSettings, point: dict[str, Any]) -> RecsysSet
 
 
 def validation_ndcg(data, settings: RecsysSettings) -> float:
-    """Fit on the inner-train part of ``data`` and score NDCG@k on its inner-validation part."""
+    """Fit on the inner-train part of ``data`` and score NDCG@k on its inner-validation part.
+
+    The inner split is ``settings.protocol``'s (global-time by default: leakage-free), and the
+    pipeline ranks at that protocol's request time.
+    """
     columns = ["user_id", "item_id", "rating", "timestamp"]
-    fit_rows, val_rows = temporal_split(data.interactions[columns], settings.blend.validation_fraction)
+    fit_rows, val_rows = SPLITS[settings.protocol](data.interactions[columns], settings.blend.validation_fraction)
     fit_data = data.with_interactions(fit_rows)
     pipeline = HybridPipeline(settings).fit(fit_data)
     truth = {u: set(g) for u, g in val_rows.groupby("user_id")["item_id"]}
-    users = np.array([fit_data.user_index(u) for u in truth])
+    users = np.array([fit_data.user_index(u) for u in truth], dtype=np.int64)
     top = pipeline.rank_users(users, settings.k)[0]
     recs = {fit_data.user_ids[u]: [fit_data.item_ids[i] for i in row] for u, row in zip(users, top, strict=False)}
     return evaluate(recs, truth, settings.k).ndcg
@@ -94,7 +98,7 @@ def tune(interactions: Path | None, items: Path | None, users: Path | None, sett
         raise UnknownGridError(f"unknown grid {grid!r}; configs/recsys.yaml defines: {', '.join(sorted(settings.tune.grids))}")
     path = Path(interactions) if interactions else project.raw_data_dir() / "ml-100k" / "ml-100k.inter"
     full = load_training_data(path, items, users)
-    train_rows, _test = temporal_split(full.interactions[["user_id", "item_id", "rating", "timestamp"]])
+    train_rows, _test = SPLITS[settings.protocol](full.interactions[["user_id", "item_id", "rating", "timestamp"]])
     data = full.with_interactions(train_rows)
     space = settings.tune.grids[grid]
     points = grid_points(space)
