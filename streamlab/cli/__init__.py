@@ -23,7 +23,7 @@ from pathlib import Path
 import typer
 from typer._click import exceptions as click_errors  # typer vendors its own Click: its exception types
 
-from streamlab.cli import abr, catalog, data, demo, drm, features, ladder, live, qoe, recsys, serve, stream
+from streamlab.cli import abr, catalog, data, demo, drm, experiment, features, ladder, live, qoe, recsys, serve, stream
 from streamlab.cli.lifecycle import add_lifecycle_commands
 from streamlab.core.errors import StreamlabError
 
@@ -39,6 +39,7 @@ GROUPS: dict[str, typer.Typer] = {
     "catalog": catalog.app,
     "serve": serve.app,
     "live": live.app,
+    "experiment": experiment.app,
 }
 """Command group name -> its Typer app, in ``--help`` order."""
 
