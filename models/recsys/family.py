@@ -1,8 +1,11 @@
 """The hybrid recommender as a registered model family: declared once, used by training, serving and the demo.
 
 Promotion metric: the inner validation NDCG@k (k = ``configs/recsys.yaml: k``, 10) that
-:meth:`HybridPipeline.fit <streamlab.models.recsys.pipeline.HybridPipeline.fit>` computes on the
-last ``1 - blend.validation_fraction`` of each viewer's training rows: of the final ranked list when
+:meth:`HybridPipeline.fit <streamlab.models.recsys.pipeline.HybridPipeline.fit>` computes on an
+inner split of the training rows made under ``configs/recsys.yaml: protocol`` (default
+``global-time``: the rows after a cut time, which cannot leak; ``per-viewer``: the last part of
+each viewer's rows). Versions trained under different protocols are not comparable: keep one
+protocol per registry. It is computed of the final ranked list when
 the context model's weight is learned, else of the blend (:attr:`FitReport.validation_ndcg
 <streamlab.models.recsys.pipeline.FitReport.validation_ndcg>`). Higher is better. It never sees
 the protocol's test part, so promoting on it leaks nothing into ``recsys evaluate``.
