@@ -96,6 +96,10 @@ class AlertTracker:
             self._close(key)
         return opened
 
+    def open_alerts(self) -> list[Alert]:
+        """The alerts confirmed and still open (a live channel's status shows them while they last)."""
+        return [self._alert(key, state) for key, state in self.open.items() if state.confirmed_at is not None]
+
     def _alert(self, key: tuple[str, str], state: _Open) -> Alert:
         return Alert(id=state.ident or "", start=state.first * self.window_s, end=(state.last + 1) * self.window_s,
                      detected_at=((state.confirmed_at if state.confirmed_at is not None else state.last) + 1) * self.window_s,

@@ -283,7 +283,7 @@ class CacheTier:
             fill.set_head(head)
             async for chunk in response.aiter_raw():
                 if fill.received_bytes + len(chunk) > self.max_object_bytes:
-                    self._remember_pass(target)  # no Content-Length, and more than fits: nobody streamed it
+                    self._remember_pass(target)  # no Content-Length, and more than fits: streaming readers are cut off, the next go PASS
                     fill.fail(UpstreamFailed(502, f"{target} outgrew the cache's object limit mid-body"))
                     return None
                 fill.append(chunk)
@@ -371,11 +371,17 @@ class CacheTier:
 
     @staticmethod
     def _streams_from_fill(request: Request, head: FillHead) -> bool:
-        """Plain full-body GETs of a 200 of known length stream from the fill; the rest wait for it."""
+        """Plain full-body GETs of a 200 stream from the fill; the rest wait for it.
+
+        Bodies of unknown length stream too (chunked, as they arrived): a live segment sent while
+        it is being written (LL-DASH) must reach every coalesced viewer chunk by chunk, not once
+        it is complete. (An unknown-length body that outgrows the object limit then cuts its
+        streaming readers off; our origins send ``Content-Length`` on everything but live segments
+        in progress, which are small.)
+        """
         return (
             request.method == "GET"
             and head.status == 200
-            and head.content_length is not None
             and not any(h in request.headers for h in ("range", "if-none-match", "if-modified-since"))
         )
 
@@ -383,11 +389,14 @@ class CacheTier:
         """Answer from a fill still in progress: the head now, body bytes as the fill receives them.
 
         Should the upstream break off after this, the client sees a body shorter than its
-        ``Content-Length`` (the connection is aborted), as with any cut-through proxy.
+        ``Content-Length``, or a chunked body without its last chunk (the connection is aborted),
+        as with any cut-through proxy.
         """
         headers = [(k, v) for k, v in head.headers if k != "x-cache-chain"]
         headers += self._cache_headers(outcome, dict(head.headers).get("x-cache-chain"))
-        headers += [("age", "0"), ("content-length", str(head.content_length))]
+        headers.append(("age", "0"))
+        if head.content_length is not None:
+            headers.append(("content-length", str(head.content_length)))
 
         async def body() -> AsyncIterator[bytes]:
             try:

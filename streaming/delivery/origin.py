@@ -5,6 +5,7 @@ URL scheme (the contract the player and the tiers rely on; the tiers forward it 
 ``GET /media/<title_id>/<path>``   manifests, init and media segments, keys (ranges, ETag, 304)
 ``GET /api/titles``                published titles, newest first: a JSON list of ``TitleRecord``
 ``GET /api/titles/<title_id>``     one ``TitleRecord`` (404 when not published)
+``GET /live/<channel>/<path>``     reverse proxy to the channel's live origin (LL-HLS), query kept
 ``GET /healthz``                   liveness (``no-store``)
 ``GET /``                          the player page (``<player_dir>/index.html``)
 ``GET /player/<path>``             the player's static folder (JS, CSS, ``vendor/``)
@@ -12,19 +13,26 @@ URL scheme (the contract the player and the tiers rely on; the tiers forward it 
 (:mod:`streamlab.streaming.catalog_page.routes`)
 
 Every response states its cache policy (``configs/delivery.yaml`` ``origin.cache_control``) so
-the tiers in front need no knowledge of file types.
+the tiers in front need no knowledge of file types. Live answers keep the live origin's own
+policy (short playlists, longer answers to blocking requests, immutable parts), which is why the
+tiers can cache and coalesce them without knowing what live is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from streamlab.core import project
@@ -33,12 +41,95 @@ from streamlab.streaming.catalog import TITLE_ID_PATTERN, list_titles, read_titl
 from streamlab.streaming.catalog_page.routes import viewer_routes
 from streamlab.streaming.delivery.cors import CorsMiddleware
 from streamlab.streaming.delivery.file_response import file_response
-from streamlab.streaming.delivery.http_semantics import is_not_modified
+from streamlab.streaming.delivery.http_semantics import HOP_BY_HOP, is_not_modified
 from streamlab.streaming.delivery.media_types import CacheClass, content_type, media_cache_class
 from streamlab.streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
-from streamlab.streaming.delivery.settings import DeliverySettings, OriginSettings, load_delivery_settings
+from streamlab.streaming.delivery.settings import DeliverySettings, LiveProxySettings, OriginSettings, load_delivery_settings
 
 METHODS = ["GET", "HEAD"]
+CHANNEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,58}\Z")
+"""A live channel name (``streamlab.streaming.live.settings.validate_channel_name``)."""
+_NOT_RELAYED = HOP_BY_HOP | {"host", "content-length", "date", "server"}
+_NOT_RELAYED_BACK = HOP_BY_HOP | {"date", "server"}
+
+
+class LiveProxy:
+    """``/live/<channel>/<path>``: forward to the channel's live origin, streaming the answer back.
+
+    Channels announce themselves through ``<state_dir>/<channel>/state.json`` (``origin_url``),
+    which ``streamlab live start`` writes; so the origin needs no configuration per channel and a
+    channel started after the stack is served at once. The live origin's ``Cache-Control`` is
+    passed on untouched (the tiers' TTLs come from it); its CORS headers are dropped, because this
+    origin's own CORS layer states them (two ``Access-Control-Allow-Origin`` headers fail in browsers).
+    """
+
+    def __init__(self, settings: LiveProxySettings) -> None:
+        self.settings = settings
+        self.state_dir = (settings.state_dir or project.state_dir() / "live").resolve()
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:  # created in the serving loop
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.upstream_timeout_s),
+                limits=httpx.Limits(max_connections=self.settings.max_connections,
+                                    max_keepalive_connections=self.settings.max_connections),
+                trust_env=False, follow_redirects=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @staticmethod
+    def _error(status: int, message: str) -> Response:
+        return PlainTextResponse(f"{message}\n", status, headers={"Cache-Control": "no-store"})
+
+    def _origin_url(self, channel: str) -> str | Response:
+        try:
+            state = json.loads((self.state_dir / channel / "state.json").read_text())
+        except FileNotFoundError:
+            return self._error(404, f"not found: live channel {channel!r} is unknown (never started here)")
+        except (OSError, ValueError):
+            return self._error(503, f"service unavailable: live channel {channel!r} has an unreadable state file")
+        if not isinstance(state, dict) or not state.get("origin_url") or state.get("state") == "stopped":
+            return self._error(404, f"not found: live channel {channel!r} is not running")
+        return str(state["origin_url"]).rstrip("/")
+
+    async def handle(self, request: Request) -> Response:
+        channel: str = request.path_params["channel"]
+        if not CHANNEL_PATTERN.match(channel):
+            return self._error(400, f"bad request: {channel!r} is not a channel name")
+        upstream = self._origin_url(channel)
+        if isinstance(upstream, Response):
+            return upstream
+        raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+        query: bytes = request.scope.get("query_string", b"")
+        target = upstream + raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        headers = [(k, v) for k, v in request.headers.items() if k not in _NOT_RELAYED]
+        client = self.client()
+        try:
+            response = await client.send(client.build_request(request.method, target, headers=headers), stream=True)
+        except httpx.TimeoutException:
+            return self._error(504, f"gateway timeout: live channel {channel!r} did not answer within {self.settings.upstream_timeout_s} s")
+        except httpx.HTTPError as exc:
+            return self._error(502, f"bad gateway: live channel {channel!r} is unreachable at {upstream} ({type(exc).__name__})")
+        out = [(k.lower(), v) for k, v in response.headers.multi_items()
+               if k.lower() not in _NOT_RELAYED_BACK and not k.lower().startswith("access-control-")]
+        streamed = StreamingResponse(_relay(response), status_code=response.status_code, background=BackgroundTask(response.aclose))
+        streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
+        return streamed
+
+
+async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream body as it arrives (a part still being written streams through, not buffered)."""
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    finally:  # the client hung up mid-body: the connection goes back to the pool all the same
+        await response.aclose()
 
 
 class Origin:
@@ -138,11 +229,20 @@ def create_origin_app(
     media_root = (media_root or project.media_root()).resolve()
     player_dir = (player_dir or project.resolve(settings.origin.player_dir)).resolve()
     origin = Origin(settings.origin, media_root, player_dir)
+    live = LiveProxy(settings.origin.live)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await live.aclose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", origin.player_index, methods=METHODS),
             Route("/player/{path:path}", origin.player_static, methods=METHODS),
             Route("/media/{path:path}", origin.media, methods=METHODS),
+            Route("/live/{channel}/{path:path}", live.handle, methods=METHODS),
             Route("/api/titles", origin.titles, methods=METHODS),
             Route("/api/titles/{title_id}", origin.title, methods=METHODS),
             Route("/healthz", origin.health, methods=METHODS),

@@ -43,11 +43,28 @@ class CorsSettings(BaseModel):
     max_age_s: int = Field(600, ge=0, description="how long browsers may cache a preflight answer")
 
 
+class LiveProxySettings(BaseModel):
+    """The origin's ``/live/<channel>/...`` route: a reverse proxy to each channel's live origin.
+
+    A blocking playlist request is held by the live origin for up to its block bound
+    (``configs/live.yaml`` ``origin.block_timeout_targets`` x target duration, 6 s by default),
+    so this timeout, and every tier's ``upstream.timeout_s``, must be longer: otherwise a tier
+    gives up on a request the live origin is still legitimately holding.
+    """
+
+    upstream_timeout_s: float = Field(10.0, gt=0, description="longer than the live block bound")
+    max_connections: int = Field(200, gt=0, description="blocked requests each hold a connection")
+    state_dir: Path | None = Field(
+        None, description="where channels publish state.json (<dir>/<channel>/state.json); None: <state dir>/live"
+    )
+
+
 class OriginSettings(BaseModel):
     player_dir: Path = Field(Path("streaming/player/static"), description="relative to the repository root")
     read_chunk_bytes: int = Field(256 * 1024, gt=0, description="file read size when streaming a body")
     cache_control: CacheControlSettings = CacheControlSettings()
     cors: CorsSettings = CorsSettings()
+    live: LiveProxySettings = LiveProxySettings()
 
 
 class TierSettings(BaseModel):

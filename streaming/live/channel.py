@@ -35,9 +35,10 @@ from streamlab.streaming.live import cmaf
 from streamlab.streaming.live.clock import contribution_offset_s
 from streamlab.streaming.live.commands import contribution_command, receiver_command, srt_url, transcoder_command
 from streamlab.streaming.live.feeds import Feed
+from streamlab.streaming.live.health import HealthMonitor
 from streamlab.streaming.live.origin import Notifier, create_live_origin_app
 from streamlab.streaming.live.playlist import ServerControl, media_playlist, multivariant_playlist
-from streamlab.streaming.live.settings import LiveRung, LiveSettings, channel_media_dir, load_live_settings
+from streamlab.streaming.live.settings import LiveRung, LiveSettings, channel_media_dir, edge_base_url, load_live_settings
 from streamlab.streaming.live.state import ChannelPaths, write_json_atomically
 from streamlab.streaming.live.timeline import NotIndependent, RungTimeline, write_atomically
 
@@ -97,8 +98,18 @@ class Channel:
         self.state = "starting"
         self.failovers = 0
         self.origin_url = ""
+        self.edge_url = edge_base_url(settings)
         self.started_at = time.time()
         self.transcoder_pid: int | None = None
+        self.health = HealthMonitor(self, settings.health)
+
+    @property
+    def active_feed(self) -> Feed | None:
+        return self.active
+
+    @property
+    def on_slate(self) -> bool:
+        return self.active is self.slate
 
     # ---- transcoder sessions -----------------------------------------------------------------
     async def _transcode(self, feed: Feed) -> None:
@@ -248,6 +259,10 @@ class Channel:
         return {
             "channel": self.name, "state": self.state, "pid": os.getpid(), "started_at": self.started_at,
             "updated_at": now, "origin_url": self.origin_url, "hls_url": f"{self.origin_url}/live/{self.name}/master.m3u8",
+            "dash_url": f"{self.origin_url}/live/{self.name}/manifest.mpd",
+            "edge_url": self.edge_url,
+            "edge_hls_url": f"{self.edge_url}/live/{self.name}/master.m3u8" if self.edge_url else None,
+            "edge_dash_url": f"{self.edge_url}/live/{self.name}/manifest.mpd" if self.edge_url else None,
             "media_dir": str(self.folder), "active_input": self.active.name if self.active else None,
             "failovers": self.failovers, "transcoder_pid": self.transcoder_pid, "events": self.events,
             "inputs": [
@@ -258,7 +273,15 @@ class Channel:
             "rungs": rungs,
             "packager_latency_s": round(min(latencies), 3) if latencies else None,
             "dvr_window_s": self.settings.packaging.dvr_window_s,
+            "health": self.health.snapshot(),
         }
+
+    async def _monitor(self) -> None:
+        """The health checks, once per window, for as long as the channel runs."""
+        while True:
+            await asyncio.sleep(self.settings.health.interval_s)
+            for alert in self.health.tick():
+                _log(f"health alert {alert.dimension} {alert.value} ({alert.severity}): {alert.evidence}")
 
     async def _write_state(self) -> None:
         while True:
@@ -271,7 +294,7 @@ class Channel:
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, {}, self.fps).encode())
         server = _OriginServer(uvicorn.Config(
-            create_live_origin_app(self, self.settings.origin), log_level="warning", access_log=False,
+            create_live_origin_app(self, self.settings.origin, self.health.prometheus), log_level="warning", access_log=False,
             lifespan="off", server_header=False, timeout_keep_alive=30,
         ))
         stop = asyncio.Event()
@@ -281,6 +304,7 @@ class Channel:
         # the slate runs all along (static bars cost little): on input loss it has a keyframe ready
         tasks = [asyncio.create_task(feed.run()) for feed in [*self.feeds, self.slate]]
         tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._write_state()),
+                  asyncio.create_task(self._monitor()),
                   asyncio.create_task(server.serve(sockets=[sock]))]
         try:
             done, _ = await asyncio.wait([asyncio.create_task(stop.wait()), *tasks], return_when=asyncio.FIRST_COMPLETED)

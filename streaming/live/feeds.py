@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 
 TS_PACKET = 188
 MAX_GOP_BYTES = 16 * 1024 * 1024
 """Without keyframes the buffer would grow without end: past this, only the tail is kept."""
 MAX_RESTART_DELAY_S = 2.0
+KEYFRAMES_KEPT = 64
+"""Arrival times of the last keyframes, for the health monitor's keyframe-interval check."""
 STEADY_GAP_S = 0.3
 """A pause in the bytes longer than this restarts a feed's "receiving since" clock (TS over SRT
 arrives every few ms; even a starved encoder's pauses are shorter)."""
@@ -41,6 +44,7 @@ class Feed:
         self._subscribers: list[asyncio.Queue[bytes | None]] = []
         self._remainder = b""
         self._keyframe_seen = False
+        self.keyframe_times: deque[float] = deque(maxlen=KEYFRAMES_KEPT)
 
     def alive(self, within_s: float) -> bool:
         """Bytes arrived within the last ``within_s`` seconds."""
@@ -116,6 +120,7 @@ class Feed:
                 del self._gop[: self._pat_at]  # a keyframe (random access indicator): restart the buffer at its PAT
                 self._pat_at = None
                 self._keyframe_seen = True
+                self.keyframe_times.append(now)
             self._gop += packet
         if len(self._gop) > MAX_GOP_BYTES:
             del self._gop[: len(self._gop) - MAX_GOP_BYTES]

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from streamlab.core import project
@@ -181,11 +182,21 @@ def channel_status(channel: str) -> dict[str, Any]:
         state.update(state="stopped", packager_latency_s=None, active_input=None)
         for feed in state.get("inputs", []):
             feed.update(alive=False, receiver_pid=None)
+    state["edge_reachable"] = edge_answers(state["edge_url"]) if state.get("edge_url") else False
     state["contributions"] = {
         role.removeprefix("contribution-"): (process.pid if (process := paths.process(role)) else None)
         for role in paths.roles() if role.startswith("contribution-")
     }
     return state
+
+
+def edge_answers(edge_url: str) -> bool:
+    """Whether a delivery edge answers ``/healthz`` at ``edge_url`` (half a second at most)."""
+
+    try:
+        return httpx.get(f"{edge_url}/healthz", timeout=0.5, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def channel_processes(channel: str) -> list[psutil.Process]:

@@ -1,7 +1,7 @@
 """The live origin: LL-HLS playlists with blocking reload and delta updates, parts as they appear.
 
-URL scheme (one channel per origin for now; the channel name is in the path so a shared origin
-and the edge tiers can route on it later):
+URL scheme (one channel per origin; the channel name is in the path so the delivery origin's
+``/live/<channel>/`` route reaches it unchanged, and viewers use the same paths at the edge):
 
 ``GET /live/<channel>/master.m3u8``                 multivariant playlist
 ``GET /live/<channel>/<rung>/playlist.m3u8``        media playlist; ``_HLS_msn``/``_HLS_part``
@@ -9,11 +9,22 @@ and the edge tiers can route on it later):
                                                     after ``block_timeout_targets`` target
                                                     durations), ``_HLS_skip=YES`` a delta update
 ``GET /live/<channel>/<rung>/<init|seg|part>``      media; the preload-hinted next part is held
-                                                    until it is written (same bound), then sent
+                                                    until it is written (same bound), then sent;
+                                                    a segment still being written (or the next
+                                                    one) is sent chunk by chunk as its parts
+                                                    appear (chunked transfer, for LL-DASH)
+``GET /live/<channel>/manifest.mpd``                LL-DASH MPD over the same segments (:mod:`.mpd`)
+``GET /live/<channel>/time``                        the origin's clock (ISO 8601): the MPD's UTCTiming
+``GET /metrics``                                    Prometheus text: requests by kind (what the
+                                                    edge's coalescing saves is counted here) and
+                                                    the channel's health alerts
 ``GET /healthz``                                    liveness
 
 Cache policy: playlists briefly (``playlist_cache_control``), answers to a blocking request
 longer (``blocked_cache_control``: the URL names a state that never changes), media immutable.
+Errors say ``error_cache_control`` (``no-cache``): never stored by a tier, but shared with the
+requests coalesced onto the one that got it, so 50 viewers blocked on a part that never comes
+cost one upstream wait, not 50 consecutive ones.
 """
 
 from __future__ import annotations
@@ -21,23 +32,31 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from streamlab.streaming.live.mpd import MPD_TYPE, DashTiming, iso_time, live_mpd
 from streamlab.streaming.live.playlist import ServerControl, media_playlist, multivariant_playlist
 from streamlab.streaming.live.settings import LiveOriginSettings, LiveRung
 from streamlab.streaming.live.timeline import RungTimeline
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 _MEDIA_NAME = re.compile(r"^(?:init\d+\.mp4|seg(\d+)(?:\.(\d+))?\.m4s)\Z")
+MEDIA_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment"}
 ADVANCE_SEGMENT_LIMIT = 2
 """The spec: a request more than two segments ahead of the playlist is answered 400 at once."""
+
+
+class SegmentAborted(Exception):
+    """A segment sent while being written cannot be finished: the connection is cut, so no cache
+    and no player mistakes the part already sent for the whole segment."""
 
 
 class Notifier:
@@ -77,15 +96,21 @@ class LiveChannelView(Protocol):
     fps: int
 
 
+REQUEST_KINDS = ("master", "playlist", "blocked_playlist", "media", "held_media", "streamed_segment", "mpd")
+
+
 class LiveOrigin:
-    def __init__(self, channel: LiveChannelView, settings: LiveOriginSettings) -> None:
+    def __init__(
+        self, channel: LiveChannelView, settings: LiveOriginSettings, extra_metrics: Callable[[], str] | None = None
+    ) -> None:
         self.channel = channel
         self.settings = settings
         self.block_timeout_s = settings.block_timeout_targets * channel.control.target_duration_s
+        self.requests: Counter[str] = Counter()
+        self.extra_metrics = extra_metrics
 
-    @staticmethod
-    def _error(status: int, message: str) -> Response:
-        return PlainTextResponse(f"{message}\n", status, headers={"Cache-Control": "no-store"})
+    def _error(self, status: int, message: str) -> Response:
+        return PlainTextResponse(f"{message}\n", status, headers={"Cache-Control": self.settings.error_cache_control})
 
     def _rung(self, request: Request) -> RungTimeline | Response:
         if request.path_params["channel"] != self.channel.name:
@@ -99,6 +124,7 @@ class LiveOrigin:
     async def master(self, request: Request) -> Response:
         if request.path_params["channel"] != self.channel.name:
             return self._error(404, f"not found: channel {request.path_params['channel']!r} is not on this origin")
+        self.requests["master"] += 1
         codecs = {name: timeline.codecs for name, timeline in self.channel.timelines.items() if timeline.codecs}
         body = multivariant_playlist(self.channel.rungs, codecs, self.channel.fps)
         return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": self.settings.playlist_cache_control})
@@ -121,6 +147,7 @@ class LiveOrigin:
         if (msn is not None and msn < 0) or (part is not None and part < 0):
             return self._error(400, "bad request: _HLS_msn and _HLS_part must not be negative")
         cache_control = self.settings.playlist_cache_control
+        self.requests["playlist" if msn is None else "blocked_playlist"] += 1
         if msn is not None:
             newest = timeline.last_part[0] if timeline.last_part else timeline.next_msn
             if msn > newest + ADVANCE_SEGMENT_LIMIT:
@@ -147,29 +174,103 @@ class LiveOrigin:
         if match is None:
             return self._error(404, f"not found: {name!r} is not a live media name (init<N>.mp4, seg<N>.m4s, seg<N>.<i>.m4s)")
         path = timeline.folder / name
+        self.requests["media"] += 1
+        if not path.is_file() and match.group(1) is not None and match.group(2) is None:
+            streamed = await self._segment_in_progress(timeline, int(match.group(1)))
+            if streamed is not None:
+                return streamed
         if not path.is_file() and name == timeline.next_part_uri():
+            self.requests["held_media"] += 1
             await self.channel.notifier.wait_until(path.is_file, self.block_timeout_s)
         try:
             body = path.read_bytes()
         except FileNotFoundError:
             return self._error(404, f"not found: {name} (outside the DVR window, or not written yet)")
-        content_type = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
-        return Response(body, media_type=content_type, headers={"Cache-Control": self.settings.media_cache_control})
+        return Response(body, media_type=MEDIA_TYPES[path.suffix], headers={"Cache-Control": self.settings.media_cache_control})
+
+    async def _segment_in_progress(self, timeline: RungTimeline, msn: int) -> Response | None:
+        """The open segment ``msn`` (or the next one, held until it opens), sent part by part as
+        they are written; ``None`` when ``msn`` is neither (the caller answers from disk or 404).
+
+        The body ends when the segment completes: then it is byte for byte the segment file (the
+        concatenation of its parts), so the long media TTL holds. Should the transcoder stall past
+        the block bound, the body is aborted (never a short segment that looks whole).
+        """
+        if timeline.segment(msn) is None:
+            if msn != timeline.next_msn:
+                return None
+            if not await self.channel.notifier.wait_until(lambda: timeline.segment(msn) is not None, self.block_timeout_s):
+                return None
+        segment = timeline.segment(msn)
+        if segment is None or segment.complete:
+            return None
+        self.requests["streamed_segment"] += 1
+
+        async def chunks() -> AsyncIterator[bytes]:
+            sent = 0
+            while True:
+                current = timeline.segment(msn)
+                if current is None:
+                    raise SegmentAborted(f"segment {msn} left the window while it was being sent")
+                if sent < len(current.parts):
+                    yield (timeline.folder / current.parts[sent].uri).read_bytes()
+                    sent += 1
+                    continue
+                if current.complete:
+                    return
+                more = lambda: current.complete or len(current.parts) > sent  # noqa: E731
+                if not await self.channel.notifier.wait_until(more, self.block_timeout_s):
+                    raise SegmentAborted(f"segment {msn}: no part for {self.block_timeout_s:.0f} s")
+
+        return StreamingResponse(chunks(), media_type=MEDIA_TYPES[".m4s"], headers={"Cache-Control": self.settings.media_cache_control})
+
+    async def mpd(self, request: Request) -> Response:
+        if request.path_params["channel"] != self.channel.name:
+            return self._error(404, f"not found: channel {request.path_params['channel']!r} is not on this origin")
+        self.requests["mpd"] += 1
+        lead = self.channel.timelines[self.channel.rungs[0].name]
+        timing = DashTiming(
+            segment_s=lead.segment_s, part_target_s=self.channel.control.part_target_s, dvr_window_s=lead.dvr_window_s,
+            target_latency_s=self.settings.dash_target_latency_s, min_update_s=self.settings.dash_min_update_s,
+        )
+        body = live_mpd(self.channel.rungs, self.channel.timelines, self.channel.fps, timing, time.time())
+        if body is None:
+            return self._error(503, "service unavailable: the channel has no segment yet")
+        return Response(body, media_type=MPD_TYPE, headers={"Cache-Control": self.settings.playlist_cache_control})
+
+    async def clock(self, request: Request) -> Response:
+        return PlainTextResponse(iso_time(time.time()), headers={"Cache-Control": "no-store"})
+
+    async def metrics(self, request: Request) -> Response:
+        lines = [
+            "# HELP streamlab_live_origin_requests_total Requests the live origin answered, by kind "
+            "(blocked_playlist: _HLS_msn given; held_media: the preload-hinted part, waited for).",
+            "# TYPE streamlab_live_origin_requests_total counter",
+            *(f'streamlab_live_origin_requests_total{{kind="{kind}"}} {self.requests[kind]}' for kind in REQUEST_KINDS),
+        ]
+        text = "\n".join(lines) + "\n" + (self.extra_metrics() if self.extra_metrics else "")
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8", headers={"Cache-Control": "no-store"})
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "channel": self.channel.name}, headers={"Cache-Control": "no-store"})
 
 
-def create_live_origin_app(channel: LiveChannelView, settings: LiveOriginSettings) -> Starlette:
+def create_live_origin_app(
+    channel: LiveChannelView, settings: LiveOriginSettings, extra_metrics: Callable[[], str] | None = None
+) -> Starlette:
+    """``extra_metrics`` appends Prometheus text to ``/metrics`` (the channel's health alerts)."""
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
 
-    origin = LiveOrigin(channel, settings)
+    origin = LiveOrigin(channel, settings, extra_metrics)
     return Starlette(
         routes=[
             Route("/live/{channel}/master.m3u8", origin.master, methods=["GET", "HEAD"]),
+            Route("/live/{channel}/manifest.mpd", origin.mpd, methods=["GET", "HEAD"]),
+            Route("/live/{channel}/time", origin.clock, methods=["GET", "HEAD"]),
             Route("/live/{channel}/{rung}/playlist.m3u8", origin.playlist, methods=["GET", "HEAD"]),
             Route("/live/{channel}/{rung}/{name}", origin.media, methods=["GET", "HEAD"]),
+            Route("/metrics", origin.metrics, methods=["GET"]),
             Route("/healthz", origin.health, methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD"], expose_headers=["Age"])],

@@ -65,6 +65,23 @@ class LiveOriginSettings(BaseModel):
     playlist_cache_control: str = "public, max-age=1"
     blocked_cache_control: str = "public, max-age=6"
     media_cache_control: str = "public, max-age=31536000, immutable"
+    dash_target_latency_s: float = Field(2.0, gt=0, description="LL-DASH ServiceDescription latency target")
+    dash_min_update_s: float = Field(1.0, gt=0, description="LL-DASH MPD minimumUpdatePeriod")
+    error_cache_control: str = Field(
+        "no-cache", description="never stored by a tier, yet shared with requests coalesced onto the failed one"
+    )
+
+
+class HealthSettings(BaseModel):
+    """The stream health monitor (:mod:`streamlab.streaming.live.health`): one evaluation per interval."""
+
+    interval_s: float = Field(1.0, gt=0, description="one window of the alert tracker")
+    bitrate_window_s: float = Field(10.0, gt=0, description="bitrate variance and keyframe gaps are judged over this")
+    max_bitrate_cv: float = Field(0.5, gt=0, description="std/mean of the per-interval input bitrate")
+    max_keyframe_interval_s: float = Field(3.0, gt=0, description="longest gap between input keyframes")
+    confirm_windows: int = Field(2, ge=1, description="a measured check must fail this many windows in a row")
+    close_after_windows: int = Field(5, ge=1, description="an alert closes after this many quiet windows")
+    alerts_kept: int = Field(50, ge=1, description="raised alerts kept for status and /metrics")
 
 
 class LiveSettings(BaseModel):
@@ -74,8 +91,13 @@ class LiveSettings(BaseModel):
     transcode: TranscodeSettings
     packaging: PackagingSettings = PackagingSettings()
     origin: LiveOriginSettings = LiveOriginSettings()
+    health: HealthSettings = HealthSettings()
     stop_timeout_s: float = Field(5.0, gt=0)
     start_timeout_s: float = Field(30.0, gt=0)
+    edge_url: str = Field(
+        "", description="where viewers reach the delivery edge; empty: http://<host>:<edge_port> of configs/delivery.yaml; "
+                        "'none': no edge (live status shows only the live origin)",
+    )
 
     @model_validator(mode="after")
     def _whole_frames(self) -> LiveSettings:
@@ -113,6 +135,24 @@ class LiveSettings(BaseModel):
     @property
     def target_duration_s(self) -> int:
         return max(1, round(self.packaging.segment_s))
+
+
+def edge_base_url(settings: LiveSettings) -> str | None:
+    """The delivery edge viewers should use, from ``edge_url`` or else ``configs/delivery.yaml``.
+
+    The channel does not start the edge (``streamlab stream serve`` does, once for every title
+    and channel); it only needs to know its address to announce playback URLs through it, and
+    the delivery config is where that address is already configured.
+    """
+    if settings.edge_url.strip().lower() == "none":
+        return None
+    if settings.edge_url:
+        return settings.edge_url.rstrip("/")
+    from streamlab.streaming.delivery.settings import load_delivery_settings
+
+    delivery = load_delivery_settings()
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(delivery.host, delivery.host)
+    return f"http://[{host}]:{delivery.edge_port}" if ":" in host else f"http://{host}:{delivery.edge_port}"
 
 
 def load_live_settings(overrides: list[str] | None = None) -> LiveSettings:

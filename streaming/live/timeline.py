@@ -35,6 +35,8 @@ class Segment:
     pdt_s: float  # capture time (Unix seconds) of its first frame
     init_uri: str
     discontinuity: bool
+    media_start_s: float = 0.0  # decode time of its first frame (the fMP4 tfdt, in seconds): LL-DASH's S@t
+    generation: int = 0
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
 
@@ -71,6 +73,8 @@ class RungTimeline:
         self.codecs = ""
         self._open_bytes: list[bytes] = []
         self._pending_discontinuity = False
+        self.first_pdt_s: float | None = None
+        """Capture time of the channel's first segment: LL-DASH's availabilityStartTime."""
         folder.mkdir(parents=True, exist_ok=True)
 
     # ---- input -------------------------------------------------------------------------------
@@ -97,7 +101,10 @@ class RungTimeline:
             self._close_open_segment()
             if not independent:  # a segment must start on a keyframe: drop until one comes
                 raise NotIndependent(f"{self.name}: part at {start_s:.3f} s does not start with a keyframe")
-            current = Segment(self.next_msn, capture_time(start_s, now_s), self.init_uri, self._pending_discontinuity)
+            current = Segment(self.next_msn, capture_time(start_s, now_s), self.init_uri, self._pending_discontinuity,
+                              media_start_s=start_s, generation=self.generation)
+            if self.first_pdt_s is None:
+                self.first_pdt_s = current.pdt_s
             self._pending_discontinuity = False
             self.next_msn += 1
             self.segments.append(current)
@@ -153,6 +160,15 @@ class RungTimeline:
         """True once part ``part`` of segment ``msn`` exists, or a later segment does."""
         last = self.last_part
         return last is not None and (last[0] > msn or (last[0] == msn and last[1] >= part))
+
+    def segment(self, msn: int) -> Segment | None:
+        """Segment ``msn`` while it is in the window (open or complete)."""
+        for segment in reversed(self.segments):
+            if segment.msn == msn:
+                return segment
+            if segment.msn < msn:
+                return None
+        return None
 
     def has_segment(self, msn: int) -> bool:
         """True once segment ``msn`` (or a later one) is complete."""

@@ -22,7 +22,21 @@ def _print_status(state: dict[str, Any]) -> None:
         last = rung.get("last_part")
         position = f"msn {last[0]} part {last[1]}" if last else "no parts yet"
         typer.echo(f"  rung {rung['name']:>6}: {rung['width']}x{rung['height']} {rung['bitrate_kbps']} kbit/s {rung.get('codecs', '')}  {position}")
+    report = state.get("health") or {}
+    measures = ", ".join(f"{k} {v}" for k, v in (report.get("measures") or {}).items() if v is not None)
+    opened = report.get("open") or []
+    typer.echo(f"  health: {'ok' if not opened else f'{len(opened)} open alert(s)'}" + (f"  ({measures})" if measures else ""))
+    for alert in opened:
+        typer.echo(f"  alert {alert['dimension']} {alert['value']} {alert['severity']} (score {alert['score']}): {alert['evidence']}")
+    if state.get("edge_hls_url"):
+        reach = "" if "edge_reachable" not in state else (
+            "  (edge answering)" if state["edge_reachable"] else "  (no edge answering: start one with `streamlab stream serve`)")
+        typer.echo(f"  HLS (edge)        {state['edge_hls_url']}{reach}")
+        if state.get("edge_dash_url"):
+            typer.echo(f"  DASH (edge)       {state['edge_dash_url']}")
     typer.echo(f"  HLS (live origin) {state.get('hls_url')}")
+    if state.get("dash_url"):
+        typer.echo(f"  DASH (live origin) {state['dash_url']}")
     typer.echo(f"  files {state.get('media_dir')}")
 
 
@@ -54,3 +68,17 @@ def stop(channel: Annotated[str, typer.Argument(help="channel name")]) -> None:
 
     ended = stop_channel(channel)
     typer.echo(f"stopped channel {channel} ({len(ended)} processes ended)")
+
+
+@app.command()
+def publish(
+    channel: Annotated[str, typer.Argument(help="a stopped channel")],
+    title: Annotated[str | None, typer.Option(help="title id (default: <channel>-<UTC time>)")] = None,
+    name: Annotated[str | None, typer.Option(help="display name in the catalog")] = None,
+) -> None:
+    """Publish a stopped channel's DVR archive as a VOD title (catch-up)."""
+    from streamlab.streaming.live.catchup import publish_catchup
+
+    record = publish_catchup(channel, title_id=title, name=name)
+    typer.echo(f"published {record.title_id}: {record.duration_s:.1f} s, {len(record.renditions)} renditions "
+               f"({', '.join(r.id for r in record.renditions)}); HLS /media/{record.title_id}/{record.hls}")

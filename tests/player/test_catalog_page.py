@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
 
+from streamlab.models.recsys.contract import RecommendRequest
 from streamlab.streaming.catalog_page.viewer_identity import ViewerSigner, load_or_create_secret
 from tests.player.conftest import TITLE, free_port
 
@@ -42,9 +44,9 @@ def test_signed_in_viewer_sees_the_models_recommendations(stack_for, model_serve
     with stack_for(model_server, "recommend.timeout_ms=2000") as stack:  # generous: the box is shared in CI
         token = ViewerSigner(load_or_create_secret(tmp_path / "viewer.key"), 3600).issue("196")
         shown = read_page(browser, f"{stack.edge_url}/browse?viewer_token={token}")
-        direct = httpx.post(
-            model_server + "/recommend", json={"viewer": "196", "k": 12, "context": {"device": "web"}}, trust_env=False
-        ).json()
+        # The same question the page asks: its context carries the request time (the ranking depends on it).
+        asked = RecommendRequest.of("196", 12, time.time(), "web").model_dump(mode="json")
+        direct = httpx.post(model_server + "/recommend", json=asked, trust_env=False).json()
     assert shown["source"] == "model" and shown["heading"] == "For you" and not shown["errors"]
     assert len(shown["names"]) == 12 and all(r == "ranked for this viewer" for r in shown["reasons"])
     from streamlab.core import project

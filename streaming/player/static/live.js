@@ -1,8 +1,10 @@
-// Live player: hls.js in low-latency mode on ?src=<multivariant playlist URL>.
+// Live player on ?src=<URL>: a multivariant playlist (.m3u8) plays in hls.js low-latency mode, an
+// MPD (.mpd) in Shaka Player low-latency mode (LL-DASH: chunked segments, availabilityTimeOffset).
 //
-// Every second it records the glass-to-glass latency, now minus the program date-time of the frame
-// on screen (hls.js `playingDate`, from EXT-X-PROGRAM-DATE-TIME, which our packager sets to the
-// contribution encoder's capture clock). State for tests and tools is on `window.streamlabLive`.
+// Every second it records the glass-to-glass latency, now minus the wall-clock time of the frame on
+// screen: hls.js `playingDate` (from EXT-X-PROGRAM-DATE-TIME) or Shaka `getPlayheadTimeAsDate()`
+// (from the MPD's availabilityStartTime); our packager sets both to the contribution encoder's
+// capture clock. State for tests and tools is on `window.streamlabLive`.
 "use strict";
 
 (function () {
@@ -10,22 +12,78 @@
   const src = params.get("src");
   const video = document.getElementById("video");
   const state = (window.streamlabLive = {
-    src, latencies: [], edgeLatencies: [], errors: [], fatal: null, stalls: 0, stallSeconds: 0,
+    src, engine: null, latencies: [], edgeLatencies: [], errors: [], fatal: null, stalls: 0, stallSeconds: 0,
     playing: false, level: -1, frames: 0, currentTime: 0,
   });
   if (!src) { state.fatal = "no ?src= given"; return; }
-  if (!window.Hls || !Hls.isSupported()) { state.fatal = "hls.js or MSE unavailable"; return; }
   video.muted = true;
-  const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
-  window.streamlabHls = hls;
-  hls.on(Hls.Events.ERROR, (_event, data) => {
-    state.errors.push(`${data.type}/${data.details}${data.fatal ? " (fatal)" : ""}`);
-    if (data.fatal) state.fatal = data.details;
-  });
-  hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => { state.level = data.level; });
-  hls.on(Hls.Events.MANIFEST_PARSED, () => {
-    video.play().catch((error) => state.errors.push(`play(): ${error}`));
-  });
+  const dash = /\.mpd(\?|$)/.test(src);
+  const engine = dash ? startShaka() : startHls();
+  if (!engine) return;
+  state.engine = engine.name;
+
+  function startHls() {
+    if (!window.Hls || !Hls.isSupported()) { state.fatal = "hls.js or MSE unavailable"; return null; }
+    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+    window.streamlabHls = hls;
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      state.errors.push(`${data.type}/${data.details}${data.fatal ? " (fatal)" : ""}`);
+      if (data.fatal) state.fatal = data.details;
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => { state.level = data.level; });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      video.play().catch((error) => state.errors.push(`play(): ${error}`));
+    });
+    hls.loadSource(src);
+    hls.attachMedia(video);
+    return { name: "hls.js", playingDate: () => hls.playingDate, targetLatency: () => hls.latency };
+  }
+
+  function startShaka() {
+    if (!window.shaka || !shaka.Player.isBrowserSupported()) { state.fatal = "Shaka Player or MSE unavailable"; return null; }
+    shaka.polyfill.installAll();
+    const player = new shaka.Player();
+    window.streamlabShaka = player;
+    // Shaka's low-latency default aims 0.5 s behind the live edge: on this loaded box that stalls
+    // every few seconds, so aim a little further back (still under hls.js's PART-HOLD-BACK).
+    player.configure({ streaming: { lowLatencyMode: true, inaccurateManifestTolerance: 0, rebufferingGoal: 0.01,
+      liveSync: { enabled: true, targetLatency: 1.2, targetLatencyTolerance: 0.3 } } });
+    player.addEventListener("error", (event) => {
+      const error = event.detail;
+      const fatal = error.severity === shaka.util.Error.Severity.CRITICAL;
+      state.errors.push(`shaka/${error.code}${fatal ? " (fatal)" : ""}`);
+      if (fatal) state.fatal = `shaka error ${error.code}`;
+    });
+    player.addEventListener("adaptation", () => {
+      const active = player.getVariantTracks().find((track) => track.active);
+      state.level = active ? active.height : -1;
+    });
+    player.attach(video)
+      .then(() => player.load(src))
+      .then(() => video.play())
+      .catch((error) => {
+        state.errors.push(`load: ${error && error.code ? "shaka/" + error.code : error}`);
+        state.fatal = `load failed: ${error && error.code ? error.code : error}`;
+      });
+    return { name: "shaka", playingDate: () => player.getPlayheadTimeAsDate(), targetLatency: () => null };
+  }
+
+  // Time shift: go `seconds` behind live (0: back to live) inside the DVR window. Relative to the
+  // latency measured last, so it works the same for both engines.
+  window.streamlabLiveSeek = (seconds) => {
+    const latency = state.latencies.length ? state.latencies[state.latencies.length - 1] : null;
+    if (latency === null) return false;
+    const target = video.currentTime - (seconds - latency);
+    const start = video.seekable.length ? video.seekable.start(0) : 0;
+    const end = video.seekable.length ? video.seekable.end(video.seekable.length - 1) : target;
+    video.currentTime = Math.min(Math.max(target, start), end);
+    state.seeks = (state.seeks || 0) + 1;
+    return true;
+  };
+  for (const button of document.querySelectorAll("button[data-behind]")) {
+    button.addEventListener("click", () => window.streamlabLiveSeek(Number(button.dataset.behind)));
+  }
+
   let waitingSince = null;
   video.addEventListener("playing", () => {
     if (waitingSince !== null) state.stallSeconds += (performance.now() - waitingSince) / 1000;
@@ -35,18 +93,17 @@
   video.addEventListener("waiting", () => {
     if (state.playing && waitingSince === null) { state.stalls += 1; waitingSince = performance.now(); }
   });
-  hls.loadSource(src);
-  hls.attachMedia(video);
 
   setInterval(() => {
     state.currentTime = video.currentTime;
     const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     state.frames = quality ? quality.totalVideoFrames : 0;
-    const date = hls.playingDate;
+    const date = engine.playingDate();
     if (date && !video.paused && video.readyState >= 2) {
       const latency = (Date.now() - date.getTime()) / 1000;
       state.latencies.push(latency);
-      state.edgeLatencies.push(hls.latency);
+      const target = engine.targetLatency();
+      if (target !== null && target !== undefined) state.edgeLatencies.push(target);
       document.getElementById("latency").textContent = latency.toFixed(2);
     }
     document.getElementById("level").textContent = String(state.level);
