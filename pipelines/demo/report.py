@@ -137,12 +137,31 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+DETECTION_GRACE_S = 60.0
+"""How long after the incident ends an alert on its dimension and value still counts as finding it.
+
+A window must close (30 s, ``configs/qoe.yaml: detection.window_s``) and be confirmed before an alert
+opens, so an incident that ends just after it began is named one or two windows later. Without the
+grace the verdict said "NOT found" while the alert table listed the right edge at +180 s for an
+incident that ended at +176 s.
+"""
+
+
+def names_incident(truth: dict | None, alert: dict[str, Any]) -> bool:
+    """Whether ``alert`` names the injected incident: its dimension and value, from its start until
+    :data:`DETECTION_GRACE_S` after its end. One rule for the verdict and the alert table."""
+    if not truth:
+        return False
+    start, end = alert.get("start", 0), alert.get("end", alert.get("start", 0))
+    return (alert.get("dimension") == truth["dimension"] and alert.get("value") == truth["value"]
+            and start <= truth["end"] + DETECTION_GRACE_S and end >= truth["start"])
+
+
 def found_incident(truth: dict | None, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Whether an alert overlaps the injected incident on the right dimension and value, and how late."""
+    """Whether an alert names the injected incident (:func:`names_incident`), and how late."""
     if not truth:
         return {"injected": False}
-    matching = [a for a in alerts if a.get("dimension") == truth["dimension"] and a.get("value") == truth["value"]
-                and a.get("start", 0) <= truth["end"] and a.get("end", a.get("start", 0)) >= truth["start"]]
+    matching = [a for a in alerts if names_incident(truth, a)]
     first = min((a["start"] for a in matching), default=None)
     return {
         "injected": True,
@@ -216,8 +235,11 @@ def _alert_row(alert: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
             return f"{t - origin:+.0f} s"
         return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S UTC")
 
-    return {"dimension": alert.get("dimension"), "value": alert.get("value"), "start (vs incident)": when(alert.get("start")),
-            "end": when(alert.get("end")), "severity": alert.get("severity")}
+    row = {"dimension": alert.get("dimension"), "value": alert.get("value"), "start (vs incident)": when(alert.get("start")),
+           "end": when(alert.get("end")), "severity": alert.get("severity")}
+    if origin is not None:
+        row["names the incident"] = "yes" if names_incident(summary["incident"], alert) else "no"
+    return row
 
 
 def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str, str], alerts: list[dict[str, Any]],

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streamlab.models.abr.traces import Trace
-from streamlab.pipelines.demo.report import found_incident
+from streamlab.pipelines.demo.report import DETECTION_GRACE_S, _alert_row, found_incident
 from streamlab.pipelines.demo.run import loop_clip
 from streamlab.pipelines.demo.viewers import IncidentSettings, ViewerSettings, plan_viewers
 from streamlab.streaming.headless.manifest import PlayerRung, PlayerTitle, binge
@@ -61,6 +61,18 @@ def test_the_verdict_needs_the_right_edge_overlapping_the_incident() -> None:
     late = {**right, "start": 1500.0, "end": 1600.0}
     assert found_incident(truth, [wrong_value, region, late])["found"] is False
     assert found_incident(None, [right]) == {"injected": False}
+
+
+def test_an_alert_a_window_after_a_short_incident_ends_finds_it_and_the_table_agrees() -> None:
+    """The demo said "NOT found" while its table listed the right edge at +180 s (the incident ended at +176 s)."""
+    truth = {"dimension": "edge", "value": "eu-west-2", "start": 1000.0, "end": 1176.0}
+    just_after = {"dimension": "edge", "value": "eu-west-2", "start": 1180.0, "end": 1240.0}
+    verdict = found_incident(truth, [just_after])
+    assert verdict["found"] is True and verdict["delay_s"] == 180.0
+    assert _alert_row(just_after, {"incident": truth})["names the incident"] == "yes"
+    too_late = {**just_after, "start": 1176.0 + DETECTION_GRACE_S + 1, "end": 1400.0}
+    assert found_incident(truth, [too_late])["found"] is False
+    assert _alert_row(too_late, {"incident": truth})["names the incident"] == "no"
 
 
 def _outcome(tmp_path):  # noqa: ANN001, ANN202 - eight viewers' sessions and telemetry, for the report tests
