@@ -33,6 +33,12 @@ QOE_ALERTS = bentoml.metrics.Counter(
     name="streamlab_qoe_alerts_opened",
     documentation="QoE alerts opened by the streaming detector.",
 )
+QOE_BOUNDED = bentoml.metrics.Counter(
+    name="streamlab_qoe_bounded",
+    documentation="What the QoE stream's bounds cost: groups/sessions evicted, units dropped, beacons refused "
+                  "for their timestamp (future, outlier), clock jumps.",
+    labelnames=["what"],
+)
 MODEL_VERSION = bentoml.metrics.Gauge(
     name="streamlab_serving_model_version",
     documentation="Registry version serving now (0: none loaded).",

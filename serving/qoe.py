@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-import bentoml
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -48,13 +47,6 @@ from streamlab.serving import metrics
 from streamlab.serving.registry import LoadedModel, ServedModel
 
 ENDPOINT = "qoe/ingest"
-BOUNDS = bentoml.metrics.Counter(
-    name="streamlab_qoe_bounded",
-    documentation="What the QoE stream's bounds cost: groups/sessions evicted, units dropped, beacons refused "
-                  "for their timestamp (future, outlier), clock jumps.",
-    labelnames=["what"],
-)
-"""Created at import like :mod:`streamlab.serving.metrics` (the service imports this module before it starts)."""
 _SCORES: TypeAdapter[list[EventScore]] = TypeAdapter(list[EventScore])
 COUNTED = ("groups_evicted", "sessions_evicted", "units_dropped", "refused_future", "refused_outlier", "clock_jumps")
 
@@ -251,7 +243,7 @@ async def ingest_endpoint(request: Request, ingestor: QoeIngestor, served: Serve
     metrics.QOE_ALERTS.inc(answered.alerts_opened)
     for what, moved in answered.bounded.items():
         if moved:
-            BOUNDS.labels(what=what).inc(moved)
+            metrics.QOE_BOUNDED.labels(what=what).inc(moved)
     metrics.REQUESTS.labels(endpoint=ENDPOINT, outcome="ok").inc()
     metrics.LATENCY.labels(endpoint=ENDPOINT).observe(time.perf_counter() - started)
     return Response(answered.body, media_type="application/json")

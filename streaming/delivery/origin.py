@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -45,10 +44,9 @@ from streamlab.streaming.delivery.http_semantics import HOP_BY_HOP, is_not_modif
 from streamlab.streaming.delivery.media_types import CacheClass, content_type, media_cache_class
 from streamlab.streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
 from streamlab.streaming.delivery.settings import DeliverySettings, LiveProxySettings, OriginSettings, load_delivery_settings
+from streamlab.streaming.live.settings import CHANNEL_PATTERN
 
 METHODS = ["GET", "HEAD"]
-CHANNEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,58}\Z")
-"""A live channel name (``streamlab.streaming.live.settings.validate_channel_name``)."""
 _NOT_RELAYED = HOP_BY_HOP | {"host", "content-length", "date", "server"}
 _NOT_RELAYED_BACK = HOP_BY_HOP | {"date", "server"}
 
@@ -100,7 +98,7 @@ class LiveProxy:
 
     async def handle(self, request: Request) -> Response:
         channel: str = request.path_params["channel"]
-        if not CHANNEL_PATTERN.match(channel):
+        if not CHANNEL_PATTERN.fullmatch(channel):
             return self._error(400, f"bad request: {channel!r} is not a channel name")
         upstream = self._origin_url(channel)
         if isinstance(upstream, Response):

@@ -127,7 +127,6 @@ class LicenseService:
         log.info("hls key granted viewer=%s title=%s kid=%s", claims.viewer_id, title_id, kid_hex)
         return key.key
 
-
     def offline_licence(self, token: str | None, body: bytes) -> dict:
         """A persistent licence for the token's title, wrapped to the requesting device."""
         request = self.parse_json(body, OFFLINE_USAGE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -159,11 +160,13 @@ def load_live_settings(overrides: list[str] | None = None) -> LiveSettings:
     return load_config("live", LiveSettings, overrides)
 
 
-def validate_channel_name(name: str) -> str:
-    """Channel names are URL path segments and folder names: the catalog's title-id alphabet."""
-    import re
+CHANNEL_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,58}")
+"""Channel names are URL path segments and folder names: the catalog's title-id alphabet (full match)."""
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,58}", name):
+
+def validate_channel_name(name: str) -> str:
+    """``name`` if it is a channel name (:data:`CHANNEL_PATTERN`), else a usage error saying what is valid."""
+    if not CHANNEL_PATTERN.fullmatch(name):
         raise ConfigError(f"channel name {name!r} is not valid: use 1-59 of a-z, 0-9, '_' and '-', starting with a letter or digit")
     return name
 
