@@ -173,7 +173,7 @@ ADMIN_OFFSET = 20  # configs/delivery.yaml admin.port_offset
 
 
 def free_port_triple() -> int:
-    """A free edge port whose shield, origin and two admin ports (+1, +2, +10, +11) are free too."""
+    """A free edge port whose shield, origin and two admin ports (+1, +2, +20, +21) are free too."""
     for _ in range(50):
         sockets = []
         try:
@@ -230,9 +230,11 @@ def test_stream_serve_runs_the_stack_until_terminated(media: Path) -> None:
 
 
 def test_stream_serve_on_a_taken_port_is_one_clear_error(media: Path) -> None:
-    taken = bind_socket("127.0.0.1", 0)
+    # Every other port of the block is free, so the only port the stack can report is the one held here
+    # (an ephemeral port's neighbours are often taken by other connections on a busy CI box).
+    port = free_port_triple()
+    taken = bind_socket("127.0.0.1", port)
     try:
-        port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "streamlab.cli", "stream", "serve", "--port", str(port)], cwd=REPO,
             env=dict(os.environ, STREAMLAB_MEDIA_ROOT=str(media)), capture_output=True, text=True, timeout=60,
