@@ -9,9 +9,9 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup venv browser player data demo test test-fast bench clean
+.PHONY: setup venv system player data demo test test-fast bench clean
 
-setup: venv browser player data
+setup: venv system player data
 
 # torch first from the local CPU wheel: a looser pin pulls gigabytes of CUDA wheels.
 $(STAMP): pyproject.toml requirements.lock
@@ -22,11 +22,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
-# Debian's chromium for the player tests (never a browser download).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests and the demo start and stop by PID (never a download from elsewhere):
+# chromium for the players, varnish (and nginx) as real edge engines, redis-server for the telemetry stream.
+DEBIAN_PACKAGES := chromium varnish nginx redis-server
+system:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 # hls.js and Shaka Player from the npm registry (no CDN links), vendored into the player's static dir.
 player:
