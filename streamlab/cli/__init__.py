@@ -23,7 +23,7 @@ from pathlib import Path
 import typer
 from typer._click import exceptions as click_errors  # typer vendors its own Click: its exception types
 
-from streamlab.cli import abr, catalog, data, demo, drm, experiment, features, ladder, live, qoe, recsys, serve, stream
+from streamlab.cli import abr, catalog, data, demo, drm, edge, experiment, features, ladder, live, peak, qoe, recsys, serve, stream
 from streamlab.cli.lifecycle import add_lifecycle_commands
 from streamlab.core.errors import StreamlabError
 
@@ -40,6 +40,8 @@ GROUPS: dict[str, typer.Typer] = {
     "serve": serve.app,
     "live": live.app,
     "experiment": experiment.app,
+    "peak": peak.app,
+    "edge": edge.app,
 }
 """Command group name -> its Typer app, in ``--help`` order."""
 
