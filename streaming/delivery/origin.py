@@ -2,7 +2,9 @@
 
 URL scheme (the contract the player and the tiers rely on; the tiers forward it unchanged):
 
-``GET /media/<title_id>/<path>``   manifests, init and media segments, keys (ranges, ETag, 304)
+``GET /media/<title_id>/<path>``   manifests, init and media segments, keys (ranges, ETag, 304); master
+                                   playlists and MPDs capped per ``X-Streamlab-Device`` (the edge hook's,
+                                   ``configs/edge.yaml`` ``manifests``) and steered when steering is on
 ``GET /api/titles``                published titles, newest first: a JSON list of ``TitleRecord``
 ``GET /api/titles/<title_id>``     one ``TitleRecord`` (404 when not published)
 ``GET /live/<channel>/<path>``     reverse proxy to the channel's live origin (LL-HLS), query kept
@@ -44,6 +46,8 @@ from streamlab.streaming.delivery.http_semantics import HOP_BY_HOP, is_not_modif
 from streamlab.streaming.delivery.media_types import CacheClass, content_type, media_cache_class
 from streamlab.streaming.delivery.safe_paths import NotServed, UnsafePath, resolve_under
 from streamlab.streaming.delivery.settings import DeliverySettings, LiveProxySettings, OriginSettings, load_delivery_settings
+from streamlab.streaming.edge.manifests import VARY, is_rewritten, rewrite
+from streamlab.streaming.edge.settings import EdgeSettings, load_edge_settings
 from streamlab.streaming.live.settings import CHANNEL_PATTERN
 
 METHODS = ["GET", "HEAD"]
@@ -133,11 +137,13 @@ async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
 class Origin:
     """Request handlers bound to one media root and one player folder."""
 
-    def __init__(self, settings: OriginSettings, media_root: Path, player_dir: Path) -> None:
+    def __init__(self, settings: OriginSettings, media_root: Path, player_dir: Path, edge: EdgeSettings | None = None) -> None:
         self.settings = settings
         self.cache_control = settings.cache_control
         self.media_root = media_root
         self.player_dir = player_dir
+        self.edge = edge if edge is not None and edge.manifests.enabled else None
+        """Device-capped (and steered) manifests per ``configs/edge.yaml``; ``None``: files as published."""
 
     def _not_found(self, message: str) -> Response:
         return PlainTextResponse(f"not found: {message}\n", 404, headers={"Cache-Control": self.cache_control.not_found})
@@ -169,7 +175,42 @@ class Origin:
             CacheClass.SEGMENT: self.cache_control.segment,
             CacheClass.KEY: self.cache_control.key,
         }[cache_class]
+        if self.edge is not None and is_rewritten(relative):
+            return await self._device_manifest(request, relative, cache_control)
         return await self._serve_file(request, self.media_root, relative, cache_control)
+
+    async def _device_manifest(self, request: Request, relative: str, cache_control: str) -> Response:
+        """A master playlist or MPD as the edge hook's device class (and region) gets it.
+
+        The answer depends on the hook's request headers, so it says ``Vary`` on them: the tiers
+        in front keep one copy per (device class, region) instead of handing a phone the TV's copy.
+        """
+        assert self.edge is not None
+        device_class = request.headers.get("x-streamlab-device")
+        if device_class is None:  # not through a hooked edge: the file as published (ranges, validators), still keyed
+            response = await self._serve_file(request, self.media_root, relative, cache_control)
+            response.headers.append("Vary", VARY)
+            return response
+        try:
+            path = resolve_under(self.media_root, relative)
+            text = await anyio.to_thread.run_sync(path.read_text)
+        except UnsafePath as exc:
+            return self._bad_request(str(exc))
+        except (NotServed, OSError, UnicodeDecodeError):
+            return self._not_found(request.url.path)
+        media_dir = "/media/" + relative.rsplit("/", 1)[0] + "/"
+        try:
+            body = rewrite(text, path.name, device_class, request.headers.get("x-streamlab-region"),
+                           media_dir, self.edge.manifests.caps, self.edge.steering).encode()
+        except (ValueError, SyntaxError) as exc:  # a published manifest that does not parse (ParseError is a SyntaxError)
+            return PlainTextResponse(f"service unavailable: {relative} cannot be rewritten: {exc}\n", 503,
+                                     headers={"Cache-Control": "no-store"})
+        etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+        headers = {"Cache-Control": cache_control, "ETag": etag, "Vary": VARY, "Content-Type": content_type(path.name)}
+        if is_not_modified(request.headers.get("if-none-match"), None, etag, None):
+            return Response(status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        headers["Content-Length"] = str(len(body))
+        return Response(b"" if request.method == "HEAD" else body, headers=headers)
 
     async def player_index(self, request: Request) -> Response:
         if not (self.player_dir / "index.html").is_file():
@@ -220,13 +261,14 @@ def _json_with_etag(request: Request, payload: object, cache_control: str) -> Re
 
 
 def create_origin_app(
-    settings: DeliverySettings | None = None, media_root: Path | None = None, player_dir: Path | None = None
+    settings: DeliverySettings | None = None, media_root: Path | None = None, player_dir: Path | None = None,
+    edge: EdgeSettings | None = None,
 ) -> CorsMiddleware:
-    """The origin as an ASGI app; defaults: ``configs/delivery.yaml`` and the project's media root."""
+    """The origin as an ASGI app; defaults: ``configs/delivery.yaml``, ``configs/edge.yaml`` and the project's media root."""
     settings = settings or load_delivery_settings()
     media_root = (media_root or project.media_root()).resolve()
     player_dir = (player_dir or project.resolve(settings.origin.player_dir)).resolve()
-    origin = Origin(settings.origin, media_root, player_dir)
+    origin = Origin(settings.origin, media_root, player_dir, edge or load_edge_settings())
     live = LiveProxy(settings.origin.live)
 
     @asynccontextmanager
