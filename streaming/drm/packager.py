@@ -4,7 +4,13 @@ Runs on the staging copy of a title, after packaging and before the atomic renam
 segments of a protected title are never visible. The order matters: the AES-128 variant is built
 from the clear segments first, then CENC replaces the clear segments in place.
 
-- **CENC** (ISO/IEC 23001-7, scheme ``cenc``, AES-CTR): each track's init + segments are re-muxed
+- **CENC with Shaka Packager** (``packaging.engine: shaka``, the default): the clear tracks are
+  repackaged with raw keys from our key store, scheme ``cenc`` or ``cbcs`` per title
+  (``encryption:`` in configs/drm.yaml), and Shaka writes the PSSH boxes, DASH ``ContentProtection``
+  and HLS ``EXT-X-KEY`` tags of the common system, Widevine, PlayReady and (cbcs) FairPlay. We add
+  what only ClearKey players need: the ``org.w3.clearkey`` key tag (hls.js) and the DASH-IF ClearKey
+  ``ContentProtection`` with the licence URL (Shaka Player).
+- **CENC, old path** (``packaging.engine: ffmpeg``; ``cenc`` only): each track's init + segments are re-muxed
   with ``-c copy`` through FFmpeg's fMP4 writer with ``encryption_scheme=cenc-aes-ctr`` (so samples
   decrypt bit-exactly to the clear ones), a common-system PSSH is added to the init segment, the
   DASH MPD gets ``ContentProtection`` (mp4protection + ``cenc:default_KID``, ClearKey with its
@@ -37,6 +43,13 @@ from streamlab.streaming.drm.boxes import (
 from streamlab.streaming.drm.keys import ContentKey, KeyStore
 from streamlab.streaming.drm.settings import DrmSettings
 from streamlab.streaming.ffmpeg import run_ffmpeg
+from streamlab.streaming.packaging.settings import (
+    EncryptionSettings,
+    PackagingSettings,
+    load_encryption_settings,
+    load_packaging_settings,
+)
+from streamlab.streaming.packaging.shaka import IFRAME_PLAYLIST, Encryption, TrackInput, repackage
 
 INIT = "init.mp4"
 MEDIA_PLAYLIST = "playlist.m3u8"
@@ -64,12 +77,22 @@ def track_dirs(title_dir: Path, record: TitleRecord) -> dict[str, Path]:
 
 
 def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStore, settings: DrmSettings,
-                  license_base_url: str) -> TitleRecord:
-    """Encrypt the staged title in place for ``mode`` and return its updated record."""
+                  license_base_url: str, *, encryption: EncryptionSettings | None = None,
+                  packaging: PackagingSettings | None = None) -> TitleRecord:
+    """Encrypt the staged title in place for ``mode`` and return its updated record.
+
+    ``encryption`` (scheme, signalled systems) and ``packaging`` (engine) default to configs/drm.yaml's
+    ``encryption:`` and configs/streaming.yaml's ``packaging:``.
+    """
     if mode not in DRM_MODES:
         raise ProtectionError(f"unknown DRM mode {mode!r}; expected one of {', '.join(DRM_MODES)}")
     if mode == "none":
         return record
+    encryption = encryption or load_encryption_settings()
+    packaging = packaging or load_packaging_settings()
+    if packaging.engine != "shaka" and encryption.scheme != "cenc" and mode in ("clearkey", "all"):
+        raise ProtectionError(f"encryption scheme {encryption.scheme!r} needs packaging.engine=shaka "
+                              "(the FFmpeg path writes cenc only)")
     base = license_base_url.rstrip("/")
     protection = Protection(license_url=f"{base}/drm/clearkey/license", key_uri_base=f"{base}/drm/hls")
     tracks = track_dirs(title_dir, record)
@@ -80,11 +103,20 @@ def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStor
         per_track = settings.key_per_track_type and record.audio is not None
         track_types = ("video", "audio") if per_track else ("all",)
         cenc_keys = {k.track: k for k in keys.ensure_title_keys(record.title_id, track_types)}
-        for track_id, folder in tracks.items():
-            kind = ("audio" if record.audio is not None and track_id == record.audio.id else "video") if per_track else "all"
-            encrypt_track_cenc(folder, cenc_keys[kind], record.segment_duration_s)
+
+        def key_kind(track_id: str) -> str:
+            if not per_track:
+                return "all"
+            return "audio" if record.audio is not None and track_id == record.audio.id else "video"
+
+        if packaging.engine == "shaka":
+            encrypt_title_shaka(title_dir, record, {t: cenc_keys[key_kind(t)] for t in tracks}, encryption, packaging)
+        else:
+            for track_id, folder in tracks.items():
+                encrypt_track_cenc(folder, cenc_keys[key_kind(track_id)], record.segment_duration_s)
         protection.cenc_kids = {t: k.kid_hex for t, k in cenc_keys.items()}
-        add_dash_content_protection(title_dir / DASH_MANIFEST, cenc_keys, record, protection.license_url or "")
+        add_dash_content_protection(title_dir / DASH_MANIFEST, cenc_keys, record, protection.license_url or "",
+                                    clearkey_only=packaging.engine == "shaka")
     update = {"drm": mode, "protection": protection}
     if mode == "aes128":  # no clear tree may stay public: the AES-128 variant is the title's only form
         for folder in tracks.values():
@@ -93,6 +125,38 @@ def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStor
         (title_dir / HLS_MASTER).unlink(missing_ok=True)
         update.update(hls=protection.hls_aes128, dash=None)
     return record.model_copy(update=update)
+
+
+def encrypt_title_shaka(title_dir: Path, record: TitleRecord, track_keys: dict[str, ContentKey],
+                        encryption: EncryptionSettings, packaging: PackagingSettings) -> None:
+    """Repackage the clear tracks encrypted (one Shaka run), then add the ClearKey-only HLS key tags."""
+    labels = {track_id: key.track.upper() for track_id, key in track_keys.items()}
+    keys = {labels[t]: (k.kid, k.key) for t, k in track_keys.items()}
+    systems = tuple(s for s in encryption.protection_systems if s != "fairplay" or encryption.scheme == "cbcs")
+    first = next(iter(track_keys.values()))
+    audio_id = record.audio.id if record.audio is not None else None
+    inputs = [TrackInput(t, "audio" if t == audio_id else "video", labels[t]) for t in track_keys]
+    repackage(title_dir, inputs, record.segment_duration_s,
+              encryption=Encryption(encryption.scheme, keys, systems,
+                                    encryption.fairplay_key_uri.format(kid=first.kid_hex)),
+              iframe_playlists=packaging.iframe_playlists, segment_bitrates=packaging.segment_bitrates,
+              timeout_s=packaging.timeout_s)
+    method = "SAMPLE-AES-CTR" if encryption.scheme == "cenc" else "SAMPLE-AES"
+    for track_id, key in track_keys.items():
+        for name in (MEDIA_PLAYLIST, IFRAME_PLAYLIST):
+            playlist = title_dir / track_id / name
+            if playlist.is_file():
+                _add_clearkey_hls_tags(playlist, key, method)
+
+
+def _add_clearkey_hls_tags(playlist: Path, key: ContentKey, method: str) -> None:
+    """Shaka's identity-format tag (an artefact of the FairPlay key URI) goes; ClearKey tags come in."""
+    text = playlist.read_text()
+    kept = "\n".join(line for line in text.splitlines() if 'KEYFORMAT="identity"' not in line) + "\n"
+    playlist.write_text(kept)
+    common = f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"'
+    tags = _cenc_key_tags(key, method)
+    _add_hls_key_tags(playlist, [tag for tag in tags if common not in tag or common not in kept])
 
 
 def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: float) -> None:
@@ -129,10 +193,10 @@ def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: flo
         (track_dir / INIT).write_bytes(add_pssh((encrypted / INIT).read_bytes(), [key.kid]))
         for part in produced:
             part.replace(track_dir / part.name)
-    _add_hls_key_tags(track_dir / MEDIA_PLAYLIST, _sample_aes_ctr_tags(key))
+    _add_hls_key_tags(track_dir / MEDIA_PLAYLIST, _cenc_key_tags(key))
 
 
-def _sample_aes_ctr_tags(key: ContentKey) -> list[str]:
+def _cenc_key_tags(key: ContentKey, method: str = "SAMPLE-AES-CTR") -> list[str]:
     """Two equivalent key tags: the common-PSSH form (spec, Shaka) and the ``org.w3.clearkey`` form.
 
     hls.js ignores the common-system KEYFORMAT and plays CENC only from the ClearKey form, whose
@@ -141,9 +205,9 @@ def _sample_aes_ctr_tags(key: ContentKey) -> list[str]:
     pssh = base64.b64encode(pssh_box([key.kid])).decode()
     kid = base64.b64encode(key.kid).decode()
     return [
-        f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{pssh}",KEYID=0x{key.kid_hex},'
+        f'#EXT-X-KEY:METHOD={method},URI="data:text/plain;base64,{pssh}",KEYID=0x{key.kid_hex},'
         f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}",KEYFORMATVERSIONS="1"',
-        f'#EXT-X-KEY:METHOD=SAMPLE-AES-CTR,URI="data:text/plain;base64,{kid}",KEYID=0x{key.kid_hex},'
+        f'#EXT-X-KEY:METHOD={method},URI="data:text/plain;base64,{kid}",KEYID=0x{key.kid_hex},'
         f'KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"',
     ]
 
@@ -172,8 +236,9 @@ def build_aes128_variant(title_dir: Path, record: TitleRecord, keys: KeyStore, s
 
     for track_id, folder in track_dirs(title_dir, record).items():
         encrypt_track_aes128(folder, variant / track_id, hls_keys, period, key_uri)
-    master = (title_dir / HLS_MASTER).read_text()
-    (variant / HLS_MASTER).write_text(master)
+    master = (title_dir / HLS_MASTER).read_text()  # without I-frame playlists: the variant has none
+    (variant / HLS_MASTER).write_text("".join(line for line in master.splitlines(keepends=True)
+                                              if not line.startswith("#EXT-X-I-FRAME-STREAM-INF")))
 
 
 def encrypt_track_aes128(track_dir: Path, out_dir: Path, period_keys: list[ContentKey], rotation_segments: int,
@@ -221,9 +286,13 @@ def aes128_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
 
 
 def add_dash_content_protection(mpd_path: Path, cenc_keys: dict[str, ContentKey], record: TitleRecord,
-                                license_url: str) -> None:
-    """Add ContentProtection to every AdaptationSet: FFmpeg writes none, and Shaka then stalls."""
-    for prefix, uri in (("", MPD_NS), ("cenc", CENC_NS), ("dashif", DASHIF_NS),
+                                license_url: str, *, clearkey_only: bool = False) -> None:
+    """Add ContentProtection to every AdaptationSet: FFmpeg writes none, and Shaka then stalls.
+
+    ``clearkey_only``: Shaka Packager wrote mp4protection and the systems' elements already; add
+    only the DASH-IF ClearKey element with the licence URL, after them.
+    """
+    for prefix, uri in (("", MPD_NS), ("cenc", CENC_NS), ("dashif", DASHIF_NS), ("mspr", "urn:microsoft:playready"),
                         ("xsi", "http://www.w3.org/2001/XMLSchema-instance"), ("xlink", "http://www.w3.org/1999/xlink")):
         ET.register_namespace(prefix, uri)
     tree = ET.parse(mpd_path)
@@ -233,13 +302,20 @@ def add_dash_content_protection(mpd_path: Path, cenc_keys: dict[str, ContentKey]
     for adaptation in sets:
         is_audio = adaptation.get("contentType") == "audio" or "audio" in (adaptation.get("mimeType") or "")
         key = cenc_keys.get("audio" if is_audio else "video") or cenc_keys["all"]
+        clearkey = _element("ContentProtection", {"schemeIdUri": CLEARKEY_DASH_SCHEME, "value": "ClearKey1.0"},
+                            [(f"{{{DASHIF_NS}}}Laurl", license_url)])
+        if clearkey_only:
+            present = [i for i, child in enumerate(adaptation) if child.tag.split("}")[-1] == "ContentProtection"]
+            if not present:
+                raise ProtectionError(f"{mpd_path}: the packager signalled no ContentProtection")
+            adaptation.insert(present[-1] + 1, clearkey)
+            continue
         elements = [
             _element("ContentProtection", {"schemeIdUri": "urn:mpeg:dash:mp4protection:2011", "value": "cenc",
                                            f"{{{CENC_NS}}}default_KID": key.kid_uuid}),
             _element("ContentProtection", {"schemeIdUri": f"urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"},
                      [(f"{{{CENC_NS}}}pssh", base64.b64encode(pssh_box([key.kid])).decode())]),
-            _element("ContentProtection", {"schemeIdUri": CLEARKEY_DASH_SCHEME, "value": "ClearKey1.0"},
-                     [(f"{{{DASHIF_NS}}}Laurl", license_url)]),
+            clearkey,
         ]
         position = sum(1 for child in adaptation if child.tag.split("}")[-1] in ("FramePacking", "AudioChannelConfiguration"))
         for offset, element in enumerate(elements):

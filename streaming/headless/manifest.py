@@ -7,8 +7,10 @@ with its init segment and media segment URLs and durations. The rung bitrate is 
 Chunk sizes, as far as a manifest states them: each segment's ``EXTINF`` duration times its
 bitrate, which is the segment's own ``EXT-X-BITRATE`` (RFC 8216bis 4.4.4.8; it applies until
 the next one) when the packager wrote it, else the rung's. So a short last segment, or a
-title with uneven segments, is priced right; exact per-segment sizes need ``EXT-X-BITRATE``
-(or byte ranges) in the media playlists.
+title with uneven segments, is priced right. Titles packaged by Shaka Packager carry
+``EXT-X-BITRATE`` per segment from the real file sizes (``streaming.packaging.shaka``), so their
+chunk sizes are exact to the tag's 1 kbit/s rounding; ``chunk_sizes: nominal`` (headless settings)
+ignores them, to measure what they change.
 """
 
 from __future__ import annotations
@@ -121,7 +123,13 @@ def binge(title: PlayerTitle, episodes: int) -> PlayerTitle:
     if episodes <= 1:
         return title
     rungs = tuple(
-        replace(r, segment_urls=r.segment_urls * episodes, segment_durations_s=r.segment_durations_s * episodes)
+        replace(r, segment_urls=r.segment_urls * episodes, segment_durations_s=r.segment_durations_s * episodes,
+                segment_sizes_bytes=r.segment_sizes_bytes * episodes)
         for r in title.rungs
     )
     return replace(title, rungs=rungs)
+
+
+def nominal_sizes(title: PlayerTitle) -> PlayerTitle:
+    """The title with every chunk priced at its rung's bitrate x duration, as before packagers stated sizes."""
+    return replace(title, rungs=tuple(replace(r, segment_sizes_bytes=()) for r in title.rungs))

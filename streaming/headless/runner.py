@@ -19,7 +19,7 @@ import numpy as np
 from streamlab.models.abr.qoe import summarize
 from streamlab.models.abr.traces import Trace
 from streamlab.core.progress import track
-from streamlab.streaming.headless.manifest import ManifestError, binge, load_title
+from streamlab.streaming.headless.manifest import ManifestError, binge, load_title, nominal_sizes
 from streamlab.streaming.headless.player import SessionResult, play_session
 from streamlab.streaming.headless.policies import AbrPolicy
 from streamlab.streaming.headless.settings import HeadlessSettings
@@ -68,6 +68,8 @@ def play_viewer(base_url: str, title_id: str, job: SessionJob, settings: Headles
         with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
             try:
                 title = binge(load_title(client, base_url, title_id), settings.episodes)
+                if settings.chunk_sizes == "nominal":
+                    title = nominal_sizes(title)
             except ManifestError as exc:
                 return SessionResult(job.policy, job.plan.trace.name, startup_s=0.0, failed_requests=1, error=str(exc))
             result = play_session(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
@@ -20,6 +22,11 @@ class HeadlessSettings(BaseModel):
     sessions_per_policy: int = Field(8, ge=1)
     arrival_spread_s: float = Field(0.0, ge=0, le=3600)
     trace_seed: int = 0
+    chunk_sizes: Literal["manifest", "nominal"] = Field(
+        "manifest",
+        description="manifest: each chunk's size as the playlists state it (exact where the packager wrote "
+        "EXT-X-BITRATE); nominal: rung bitrate x duration, to measure what exact sizes change",
+    )
 
 
 def load_headless_settings(overrides: list[str] | None = None) -> HeadlessSettings:

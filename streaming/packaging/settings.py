@@ -1,0 +1,61 @@
+"""Typed settings for the ``packaging:`` section of ``configs/streaming.yaml``.
+
+Read on their own (not through ``StreamingSettings``) so packaging can be configured and tested
+without the ingest settings; ``StreamingSettings`` ignores the section, and ``packaging.*``
+overrides on the ingest CLI validate against the same YAML keys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from streamlab.core.config import load_config
+
+Engine = Literal["shaka", "ffmpeg"]
+Scheme = Literal["cenc", "cbcs"]
+System = Literal["common", "widevine", "playready", "fairplay"]
+SYSTEMS: tuple[System, ...] = ("common", "widevine", "playready", "fairplay")
+
+
+class PackagingSettings(BaseModel):
+    engine: Engine = "shaka"
+    """``shaka``: Shaka Packager writes segments, HLS and DASH from one set (and encrypts);
+    ``ffmpeg``: our playlist/MPD writers over the encoder's segments, FFmpeg re-mux for CENC (old path)."""
+    iframe_playlists: bool = True
+    """HLS ``EXT-X-I-FRAME-STREAM-INF`` trick-play playlists (byte ranges into the same segments)."""
+    segment_bitrates: bool = True
+    """Per-segment ``EXT-X-BITRATE`` from the real segment sizes, so players price chunks exactly."""
+    timeout_s: float = 600.0
+
+
+class _StreamingYaml(BaseModel):
+    packaging: PackagingSettings = PackagingSettings()
+
+
+def load_packaging_settings(overrides: list[str] | None = None) -> PackagingSettings:
+    """``overrides`` are streaming.yaml overrides (``packaging.engine=ffmpeg``); others are validated and ignored."""
+    return load_config("streaming", _StreamingYaml, overrides).packaging
+
+
+class EncryptionSettings(BaseModel):
+    """The ``encryption:`` section of ``configs/drm.yaml``: how CENC titles are encrypted and signalled."""
+
+    scheme: Scheme = "cenc"
+    """``cenc``: AES-CTR, every byte of each sample's payload; ``cbcs``: AES-CBC, 1 of 10 blocks
+    (ISO/IEC 23001-7 patterns), what Apple devices and FairPlay need. Per title via ``drm.encryption.scheme``."""
+    protection_systems: list[System] = Field(default_factory=lambda: list(SYSTEMS))
+    """Systems signalled (PSSH, DASH ContentProtection, HLS EXT-X-KEY) so a commercial licence service can
+    be plugged in; ClearKey is always signalled as well. FairPlay is only signalled on cbcs titles."""
+    fairplay_key_uri: str = "skd://{kid}"
+    """The FairPlay ``EXT-X-KEY`` URI; ``{kid}`` becomes the hex key ID."""
+
+
+class _DrmYaml(BaseModel):
+    encryption: EncryptionSettings = EncryptionSettings()
+
+
+def load_encryption_settings(overrides: list[str] | None = None) -> EncryptionSettings:
+    """``overrides`` are drm.yaml overrides (``encryption.scheme=cbcs``); others are validated and ignored."""
+    return load_config("drm", _DrmYaml, overrides).encryption
