@@ -9,6 +9,12 @@ and ``learned_decision_p99_of_median_ms`` is the p99 over decisions of each deci
 time: the cost of the computation itself. Validation QoE is on the fixed validation split of the
 training traces (``configs/abr.yaml`` split settings; held out: nothing is fitted or chosen on it),
 overall and per trace category (bus, car, ferry, metro, train, tram, fcc).
+
+Live mode (``configs/abr.yaml`` ``live``): the learned live decision
+(:func:`~streamlab.models.abr.live.decide.decide_live`, what ``/abr/decide`` runs for ``mode: live``)
+is timed at every segment boundary of the validation sessions, raw and as the median of
+:data:`REPEATS` runs in place, and each live policy's validation QoE_live, latency and rebuffer
+ratio are reported.
 """
 
 from __future__ import annotations
@@ -95,6 +101,8 @@ def run() -> dict:
             scores = [log.score.qoe for log in logs if trace_category(log.trace.name) == category]
             results[f"{name}_validation_qoe_{category}"] = round(float(np.mean(scores)), 4)
 
+    results.update(live_results(validation, video, settings.live))
+
     chunks, started = 0, time.perf_counter()
     for trace in traces:
         sim = Simulator(trace, video)
@@ -102,6 +110,51 @@ def run() -> dict:
             sim.download(chunks % video.levels)
             chunks += 1
     results["simulator_chunks_per_s"] = round(chunks / (time.perf_counter() - started), 1)
+    return results
+
+
+def live_results(validation, video, live) -> dict[str, float]:
+    """Live decision latency (learned, one thread) and validation QoE_live per live policy."""
+    from streamlab.models.abr.live.base import LiveAction, LiveObservation, LivePolicy
+    from streamlab.models.abr.live.decide import decide_live, observation_request
+    from streamlab.models.abr.live.evaluate import evaluate_live
+    from streamlab.models.abr.live.learned import load_live_learned
+    from streamlab.models.abr.live.session import play_all_live
+    from streamlab.models.abr.live.simulator import LiveTitle
+
+    policy = load_live_learned()
+    raw_ms: list[float] = []
+    median_ms: list[float] = []
+
+    class TimedLive(LivePolicy):
+        name = "learned"
+
+        def act(self, obs: LiveObservation) -> LiveAction:
+            started = time.perf_counter()
+            action = policy.act(obs)
+            if obs.segment_start:
+                raw_ms.append((time.perf_counter() - started) * 1000.0)
+                request = observation_request(obs)
+                times = []
+                for _ in range(REPEATS):
+                    started = time.perf_counter()
+                    decide_live(policy, request)
+                    times.append((time.perf_counter() - started) * 1000.0)
+                median_ms.append(float(np.median(times)))
+            return action
+
+    play_all_live(TimedLive(), validation, LiveTitle(video, live))
+    results = {
+        "live_learned_decision_p50_ms": round(float(np.percentile(raw_ms, 50)), 4),
+        "live_learned_decision_p99_ms": round(float(np.percentile(raw_ms, 99)), 4),
+        "live_learned_decision_p99_of_median_ms": round(float(np.percentile(median_ms, 99)), 4),
+    }
+    summary = evaluate_live(["hlsjs", "l2a", "lolp", "learned"], validation, video, live)
+    for name, entry in summary.items():
+        results[f"live_{name}_validation_qoe"] = round(entry["mean_qoe"], 4)
+        results[f"live_{name}_validation_qoe_excluding_outages"] = round(entry["mean_qoe_excluding_outages"], 4)
+        results[f"live_{name}_validation_latency_s"] = round(entry["mean_latency_s"], 3)
+        results[f"live_{name}_validation_rebuffer_ratio"] = round(entry["rebuffer_ratio"], 5)
     return results
 
 

@@ -9,4 +9,8 @@ The learned decision exists once, :func:`streamlab.models.abr.decide.decide`, wi
 request/response (the ``abr/decide`` wire contract); the simulator's policy, the server, the
 headless player and the registered pyfunc (:mod:`streamlab.models.abr.pyfunc`) all call it. The
 registered model is declared once in :mod:`streamlab.models.abr.family`.
+
+Live mode (low-latency streams of parts published in real time, a latency-aware QoE, the hls.js,
+L2A-LL and LoL+ baselines and a learned live policy) is the :mod:`streamlab.models.abr.live` subpackage,
+on the same link model, title, forecaster and wire types.
 """

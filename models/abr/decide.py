@@ -98,9 +98,24 @@ class AbrDecideRequest(BaseModel):
         min_length=1, max_length=MAX_LADDER_RUNGS, description="the title's rungs, lowest bitrate first"
     )
     session_id: str | None = Field(None, max_length=128)
+    mode: Literal["vod", "live"] = Field("vod", description="live: a low-latency stream; send latency_s too")
+    latency_s: float | None = Field(None, ge=0, le=3600, description="live: live edge minus playhead")
+    target_latency_s: float | None = Field(
+        None, gt=0, le=60, description="live: the latency to steer to (default: the policy's configured target)"
+    )
+    playback_rate: float = Field(1.0, ge=0.25, le=4.0, description="live: the current playback rate")
+    part_duration_s: float | None = Field(
+        None, gt=0, le=10, description="live: LL-HLS part / LL-DASH chunk duration (default: the policy's)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AbrDecideRequest:
+        if self.mode == "live" and self.latency_s is None:
+            raise ValueError("a live request needs latency_s (live edge minus playhead, in seconds)")
+        if self.mode == "live" and self.part_duration_s is not None and self.part_duration_s > self.segment_duration_s:
+            raise ValueError(
+                f"part_duration_s {self.part_duration_s} exceeds segment_duration_s {self.segment_duration_s}"
+            )
         rates = [r.bitrate_kbps for r in self.ladder]
         if any(b <= a for a, b in pairwise(rates)):
             raise ValueError(f"ladder bitrates must increase strictly, lowest first; got {rates}")
@@ -119,6 +134,8 @@ class AbrDecision(BaseModel):
     """``model``: the learned policy decided; ``fallback``: BOLA did (no model, or it failed)."""
     model_version: str | None = None
     """The registered version that decided, when a server answers from the registry."""
+    playback_rate: float | None = None
+    """Live requests: the playback rate to play at until the next decision (catch-up above 1, slow-down below)."""
 
 
 def title_request(

@@ -103,13 +103,28 @@ def rollout(job: RolloutJob) -> tuple[np.ndarray, np.ndarray]:
             level = behaviour.select(obs)
             if rng.random() < job.epsilon:
                 level = int(rng.integers(video.levels))
-        cum_size, cum_time = np.cumsum([0.0, *sizes]), np.cumsum([0.0, *transfers])
-        for next_chunk, x, anchor in decisions:
-            y = np.full(job.steps, np.nan)
-            for j in range(job.steps):
-                end = next_chunk + j + 1
-                if end <= len(sizes):
-                    y[j] = np.log((cum_size[end] - cum_size[next_chunk]) / (cum_time[end] - cum_time[next_chunk]) / anchor)
-            xs.append(x)
-            ys.append(y)
+        episode_x, episode_y = goodput_targets(decisions, sizes, transfers, job.steps)
+        xs.extend(episode_x)
+        ys.extend(episode_y)
     return np.asarray(xs), np.asarray(ys).reshape(-1, job.steps)
+
+
+def goodput_targets(decisions: list[tuple[int, np.ndarray, float]], sizes: list[float], transfers: list[float],
+                    steps: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The quantile net's training pairs from one episode (VOD chunks or live segments alike).
+
+    ``decisions`` are ``(index of the next download, features, anchor)``; ``sizes`` and
+    ``transfers`` every download's bytes and transfer seconds. ``y[j]`` = log(goodput of the next
+    ``j + 1`` downloads together / anchor), NaN past the episode's end.
+    """
+    cum_size, cum_time = np.cumsum([0.0, *sizes]), np.cumsum([0.0, *transfers])
+    xs, ys = [], []
+    for next_chunk, x, anchor in decisions:
+        y = np.full(steps, np.nan)
+        for j in range(steps):
+            end = next_chunk + j + 1
+            if end <= len(sizes):
+                y[j] = np.log((cum_size[end] - cum_size[next_chunk]) / (cum_time[end] - cum_time[next_chunk]) / anchor)
+        xs.append(x)
+        ys.append(y)
+    return xs, ys

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from streamlab.core.registry import CHAMPION
+from streamlab.models.abr.live.settings import LiveSettings
 
 
 class DataSettings(BaseModel):
@@ -76,3 +77,5 @@ class TrainSettings(BaseModel):
     tracking: TrackingSettings = TrackingSettings()
     output: Path = Path("models/abr/weights/learned.npz")
     validation_policies: list[str] = ["bba", "rate", "bola", "robustmpc", "oracle"]
+    live: LiveSettings = LiveSettings()
+    """Live mode: the stream, the live QoE weights and the learned live policy's knob grid."""

@@ -117,6 +117,14 @@ def save_checkpoint(net: QuantileNet, knobs: PlannerKnobs, path: Path, metadata:
 
 def load_checkpoint(path: Path, settings: Path | None = None) -> LearnedPolicy:
     """The policy from ``<path>.npz`` and its planner settings (default: the ``.json`` beside it)."""
+    net, meta = read_checkpoint(path, settings)
+    planner = dict(meta["planner"])
+    planner["scenario_quantiles"] = tuple(planner.get("scenario_quantiles", PlannerKnobs.scenario_quantiles))
+    return LearnedPolicy(net, PlannerKnobs(**planner))
+
+
+def read_checkpoint(path: Path, settings: Path | None = None) -> tuple[QuantileNet, dict]:
+    """The quantile net of ``<path>.npz`` and the ``.json`` beside it (VOD and live checkpoints alike)."""
     path = Path(path)
     if not path.is_file():
         raise PolicyModelError(f"{path}: learned-policy checkpoint not found; train one with `streamlab abr train`")
@@ -127,14 +135,13 @@ def load_checkpoint(path: Path, settings: Path | None = None) -> LearnedPolicy:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(meta_path.read_text())
-        planner = dict(meta["planner"])
-    except (OSError, ValueError, KeyError) as exc:
+        dict(meta["planner"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PolicyModelError(f"{path}: unreadable checkpoint ({exc})") from None
-    planner["scenario_quantiles"] = tuple(planner.get("scenario_quantiles", PlannerKnobs.scenario_quantiles))
     net = QuantileNet.from_arrays(arrays, str(path))
     if not all(math.isfinite(float(v)) for a in arrays.values() for v in np.ravel(a)):
         raise PolicyModelError(f"{path}: checkpoint has non-finite weights")
-    return LearnedPolicy(net, PlannerKnobs(**planner))
+    return net, meta
 
 
 def load_learned(model: str | Path | None = None) -> LearnedPolicy:
