@@ -55,6 +55,14 @@ def test_service_decides_validates_and_reports(server, corrupt_checkpoint) -> No
         assert unsorted.status_code == 400 and "increase" in unsorted.text
         assert client.post("/abr/decide", json={"buffer_s": -1}).status_code == 400
 
+        live = {**STATE, "mode": "live", "latency_s": 2.4, "target_latency_s": 2.0, "part_duration_s": 0.333,
+                "segment_duration_s": 2.0}
+        answered = client.post("/abr/decide", json=live)
+        assert answered.status_code == 200, answered.text
+        assert 0 <= answered.json()["rung"] < len(LADDER) and 0.95 <= answered.json()["playback_rate"] <= 1.05
+        no_latency = client.post("/abr/decide", json={k: v for k, v in live.items() if k != "latency_s"})
+        assert no_latency.status_code == 400 and "latency_s" in no_latency.text
+
         broken = register_abr_version(corrupt_checkpoint)
         deadline = time.monotonic() + 30
         status = client.post("/models/status", json={}).json()
