@@ -15,12 +15,21 @@ of its own (:func:`stack_in_subprocess`) and everything is watched through its e
    meanwhile; the rest is delivery and the player's hold-back.
 2. ``cpu``: CPU seconds per second of wall time (cores) of the channel's process tree over the
    play window: the channel process (packager, origin, health), the ladder transcoder and the
-   SRT receiver; the contribution encoder (a venue's machine in real life) separately. Live
-   runs at real time, so cores = CPU seconds per second of media (x real time on one core).
+   SRT receiver; the contribution encoder (a venue's machine in real life) separately; and the
+   ladder transcoder alone (``ladder_cores``: one decode, every rung and the AAC audio encoded in
+   one process). Live runs at real time, so cores = CPU seconds per second of media (x real time
+   on one core).
 3. ``coalescing``: :data:`VIEWERS` clients block on the next part (``_HLS_msn``/``_HLS_part`` of
    the preload hint) through one edge, and fetch the hinted part itself, for :data:`ROUNDS`
    consecutive parts; the live origin's own request counters (its ``/metrics``) give the
    upstream requests per part (goal: 1).
+4. ``health_quiet``: a healthy channel (the same setup) for :data:`QUIET_MIN` minutes (env
+   ``STREAMLAB_BENCH_LIVE_QUIET_MIN``, default 1; ``python -m benchmarks.bench_live --quiet
+   --minutes 10`` for the acceptance figure): the health alerts it raised, by check (goal: none),
+   and the largest of each measure the checks compare with their limits.
+
+The ladder is the fixed two-rung one (``transcode.ladder_from=fixed``), so that figures compare
+across runs; the model's choice depends on the first seconds of content and costs seconds at start.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ import httpx
 import psutil
 
 PLAY_S = float(os.environ.get("STREAMLAB_BENCH_LIVE_S", "60"))
+QUIET_MIN = float(os.environ.get("STREAMLAB_BENCH_LIVE_QUIET_MIN", "1"))
 VIEWERS = 50
 ROUNDS = 10
 CHANNEL = "benchlive"
@@ -59,6 +69,7 @@ def _overrides() -> list[str]:
         LADDER, "contribution.width=640", "contribution.height=360", "contribution.preset=ultrafast",
         "contribution.bitrate_kbps=1500", "contribution.backup=false", "ingest.backup_port=0",
         f"origin.port={_free_port(socket.SOCK_STREAM)}", f"ingest.primary_port={_free_port(socket.SOCK_DGRAM)}",
+        "transcode.ladder_from=fixed",
     ]
 
 
@@ -137,6 +148,7 @@ def run() -> dict:
                                 packager.append(latency)
 
                     sampler = threading.Thread(target=sample_packager, daemon=True)
+                    transcoder_pid = channel_status(CHANNEL).get("transcoder_pid")
                     before = _cpu_seconds(channel_tree + ([contribution] if contribution else []))
                     started = time.monotonic()
                     sampler.start()
@@ -176,6 +188,7 @@ def run() -> dict:
         "cpu": {
             "channel_cores": round(sum(used.values()) / wall_s, 3),  # = CPU s per s of media, x real time
             "contribution_encoder_cores": round(contribution_s / wall_s, 3),
+            "ladder_cores": round(used.get(transcoder_pid, 0.0) / wall_s, 3) if transcoder_pid else -1.0,
             "rungs": len(state["rungs"]),
             "wall_s": round(wall_s, 1),
         },
@@ -186,4 +199,56 @@ def run() -> dict:
             "upstream_part_requests_per_part": round(media / ROUNDS, 3),
             "viewer_answers_ok_ratio": round(sum(p + m for p, m in rounds) / (2 * VIEWERS * ROUNDS), 4),
         },
+        "health_quiet": health_quiet(QUIET_MIN),
     }
+
+
+def health_quiet(minutes: float) -> dict:
+    """A healthy channel for ``minutes``: every health alert it raised (by check) and the worst of
+    each measure, sampled every 5 s from its state (the measures are over the checks' windows)."""
+    from streamlab.core import project
+    from streamlab.streaming.live.health import CHECKS
+    from streamlab.streaming.live.lifecycle import channel_status, start_channel, stop_channel
+
+    source = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
+    saved = {key: os.environ.get(key) for key in ("STREAMLAB_HOME", "STREAMLAB_MEDIA_ROOT")}
+    worst: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="streamlab-bench-quiet-") as home:
+        os.environ["STREAMLAB_HOME"] = home
+        os.environ["STREAMLAB_MEDIA_ROOT"] = str(Path(home) / "media")
+        try:
+            start_channel(CHANNEL, source=str(source), overrides=_overrides())
+            try:
+                deadline = time.monotonic() + minutes * 60
+                while time.monotonic() < deadline:
+                    time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+                    report = channel_status(CHANNEL)["health"]
+                    for name, value in report["measures"].items():
+                        if value is not None:
+                            worst[name] = max(worst.get(name, value), abs(value) if name == "av_drift_s" else value)
+                raised = channel_status(CHANNEL)["health"]["raised"]
+            finally:
+                stop_channel(CHANNEL)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return {
+        "minutes": minutes,
+        "alerts_raised": len(raised),
+        "by_check": {check: sum(alert["dimension"] == check for alert in raised) for check in CHECKS},
+        "worst_measures": {name: round(value, 3) for name, value in worst.items()},
+    }
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="live channel benchmark (the whole run, or only the health-quiet run)")
+    parser.add_argument("--quiet", action="store_true", help="only the health-quiet run")
+    parser.add_argument("--minutes", type=float, default=QUIET_MIN, help="length of the health-quiet run")
+    args = parser.parse_args()
+    print(json.dumps(health_quiet(args.minutes) if args.quiet else run(), indent=1))

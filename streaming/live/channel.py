@@ -7,6 +7,11 @@ transcoder's stdin, each rung's fMP4 comes back on its own pipe and is cut into 
 origin answers blocking playlist requests from the same in-memory timelines (woken by a
 :class:`~streamlab.streaming.live.origin.Notifier`, no polling).
 
+The transcoder writes one fMP4 stream per rung and one for the AAC audio rendition (every feed,
+and the slate, carries audio); all of them are timelines of the same packager. With
+``transcode.ladder_from: model`` the rungs are chosen before the first transcoder starts
+(:mod:`.ladder`); with ``drm.mode: clearkey`` every output is CENC-encrypted as written (:mod:`.drm`).
+
 Failover: when the active feed has been silent for ``ingest.failover_after_s``, the transcoder is
 restarted on the other feed from that feed's last keyframe; the timelines start a new generation
 (new init segment, ``EXT-X-DISCONTINUITY``) and the capture clock of the backup encoder carries on.
@@ -26,21 +31,25 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from streamlab.core import project
 from streamlab.streaming.live import cmaf
 from streamlab.streaming.live.clock import contribution_offset_s
-from streamlab.streaming.live.commands import contribution_command, receiver_command, srt_url, transcoder_command
+from streamlab.streaming.live.commands import contribution_command, ingest_url, receiver_command, transcoder_command
 from streamlab.streaming.live.feeds import Feed
 from streamlab.streaming.live.health import HealthMonitor
+from streamlab.streaming.live.ladder import PROBE_KEYFRAME_WAIT_S, Decider, LadderChoice, fixed_rungs
 from streamlab.streaming.live.origin import Notifier, create_live_origin_app
-from streamlab.streaming.live.playlist import ServerControl, media_playlist, multivariant_playlist
+from streamlab.streaming.live.playlist import AUDIO_NAME, ServerControl, media_playlist, multivariant_playlist, rendition_reports
 from streamlab.streaming.live.settings import LiveRung, LiveSettings, channel_media_dir, edge_base_url, load_live_settings
 from streamlab.streaming.live.state import ChannelPaths, write_json_atomically
 from streamlab.streaming.live.timeline import NotIndependent, RungTimeline, write_atomically
+
+if TYPE_CHECKING:
+    from streamlab.streaming.live.drm import LiveProtection
 
 STATE_INTERVAL_S = 0.5
 
@@ -51,9 +60,8 @@ def _log(message: str) -> None:
 
 
 def ladder_for_source(settings: LiveSettings) -> list[LiveRung]:
-    """The configured ladder without rungs above the contribution's height (never upscale)."""
-    rungs = [rung for rung in settings.transcode.ladder if rung.height <= settings.contribution.height]
-    return rungs or [min(settings.transcode.ladder, key=lambda rung: rung.height)]
+    """The configured ladder without rungs above the contribution's size (never upscale)."""
+    return fixed_rungs(settings, settings.contribution.width, settings.contribution.height)
 
 
 class _OriginServer(uvicorn.Server):
@@ -68,29 +76,36 @@ class _OriginServer(uvicorn.Server):
 class Channel:
     """One running channel; the attributes the origin reads are those of ``LiveChannelView``."""
 
-    def __init__(self, name: str, settings: LiveSettings, media_root: Path, paths: ChannelPaths) -> None:
+    def __init__(self, name: str, settings: LiveSettings, media_root: Path, paths: ChannelPaths,
+                 overrides: list[str] | None = None) -> None:
         self.name = name
         self.settings = settings
+        self.overrides = overrides or []
         self.paths = paths
         self.folder = channel_media_dir(media_root, name)
-        self.rungs = ladder_for_source(settings)
         self.fps = settings.transcode.fps
         self.control = ServerControl.from_settings(settings)
         self.notifier = Notifier()
-        packaging = settings.packaging
-        self.timelines = {
-            rung.name: RungTimeline(rung.name, self.folder / rung.name, packaging.segment_s, packaging.dvr_window_s)
-            for rung in self.rungs
-        }
+        self.audio_kbps = settings.transcode.audio_bitrate_kbps if settings.transcode.audio else None
+        self.ladder = LadderChoice(ladder_for_source(settings), "fixed")
+        self.ladder_decided = settings.transcode.ladder_from == "fixed"
+        self.decider = Decider(settings, self.overrides, paths.log("ladder"))
+        self.protection: LiveProtection | None = None
+        if settings.drm.mode == "clearkey":  # imported only then: the DRM stack is not every channel's
+            from streamlab.streaming.live.drm import LiveProtection, channel_key
+
+            self.protection = LiveProtection(*channel_key(name))
+        self._set_rungs(self.ladder.rungs)
         ingest = settings.ingest
         self.feeds = [
-            Feed(name, functools.partial(receiver_command, srt_url(settings.host, port, "listener", ingest.srt_latency_ms)))
-            for name, port in (("primary", ingest.primary_port), ("backup", ingest.backup_port)) if port
+            Feed(feed, functools.partial(receiver_command, ingest_url(settings, port, name, "listener")))
+            for feed, port in (("primary", ingest.primary_port), ("backup", ingest.backup_port)) if port
         ]
         contribution = settings.contribution
         # small bars (the ladder scales them up): the slate runs all along, so it should cost little
         slate = contribution.model_copy(update={"width": min(contribution.width, 640), "height": min(contribution.height, 360),
-                                                "bitrate_kbps": 300, "preset": "ultrafast"})
+                                                "bitrate_kbps": 300, "preset": "ultrafast", "tone_hz": 1000,
+                                                "audio_offset_s": 0.0, "drop_every": 0})
         slate_source = f"smptehdbars=size={slate.width}x{slate.height}:rate={slate.fps}"
         self.slate = Feed("slate", lambda: contribution_command(slate_source, slate, "pipe:1", contribution_offset_s()))
         self.events: list[dict[str, object]] = []
@@ -103,6 +118,42 @@ class Channel:
         self.transcoder_pid: int | None = None
         self.health = HealthMonitor(self, settings.health)
 
+    def _set_rungs(self, rungs: list[LiveRung]) -> None:
+        """The rungs (before the first transcoder: viewers must never see them change) and their timelines."""
+        packaging = self.settings.packaging
+        self.rungs = rungs
+        self.timelines = {
+            name: RungTimeline(name, self.folder / name, packaging.segment_s, packaging.dvr_window_s)
+            for name in [*(rung.name for rung in rungs), *([AUDIO_NAME] if self.audio_kbps else [])]
+        }
+
+    async def _choose_ladder(self) -> None:
+        """The model's rungs from the first ``ladder_probe_s`` of the first feed with a keyframe
+        (the primary when both are), or the fixed ladder with the reason (:mod:`.ladder`)."""
+        transcode = self.settings.transcode
+        size = (self.settings.contribution.width, self.settings.contribution.height)
+        self.state = "choosing ladder"
+        deadline = time.monotonic() + PROBE_KEYFRAME_WAIT_S
+        feed = None
+        while feed is None and time.monotonic() < deadline:
+            feed = next((candidate for candidate in self.feeds if candidate.has_keyframe()), None)
+            await asyncio.sleep(0.05)
+        probe = None
+        if feed is not None:
+            probe = self.paths.folder / "ladder-probe.ts"
+            probe.write_bytes(await feed.record(transcode.ladder_probe_s))
+        self.ladder = await self.decider.choose(probe, size)
+        self._set_rungs(self.ladder.rungs)
+        self.ladder_decided = True
+        write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, {}, self.fps, self.audio_kbps).encode())
+        how = f"model {self.ladder.origin} in {self.ladder.decided_in_s} s" if self.ladder.source == "model" else \
+            f"fixed ladder ({self.ladder.fallback}: {self.ladder.detail})"
+        _log(f"rungs {[rung.name for rung in self.rungs]} from the {how}")
+
+    def metrics(self) -> str:
+        """The channel's own Prometheus text at the live origin's ``/metrics``: health and ladder."""
+        return self.health.prometheus() + self.ladder.prometheus(self.name)
+
     @property
     def active_feed(self) -> Feed | None:
         return self.active
@@ -114,8 +165,11 @@ class Channel:
     # ---- transcoder sessions -----------------------------------------------------------------
     async def _transcode(self, feed: Feed) -> None:
         """One transcoder run on ``feed``, until it ends or is cancelled (on failover or stop)."""
-        pipes = [os.pipe() for _ in self.rungs]
-        command = transcoder_command(self.settings, self.rungs, [write for _, write in pipes])
+        names = list(self.timelines)  # the rungs, then the audio rendition
+        pipes = [os.pipe() for _ in names]
+        audio_fd = pipes[-1][1] if self.audio_kbps else None
+        encryption = self.protection.transcoder_args if self.protection else None
+        command = transcoder_command(self.settings, self.rungs, [write for _, write in pipes[: len(self.rungs)]], audio_fd, encryption)
         with self.paths.log("transcoder").open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=log,
@@ -132,7 +186,7 @@ class Channel:
             reader = asyncio.StreamReader(limit=cmaf.MAX_BOX_BYTES)
             await loop.connect_read_pipe(functools.partial(asyncio.StreamReaderProtocol, reader), os.fdopen(read, "rb", 0))
             readers.append(reader)
-        tasks = [asyncio.create_task(self._package(self.timelines[rung.name], reader)) for rung, reader in zip(self.rungs, readers, strict=True)]
+        tasks = [asyncio.create_task(self._package(self.timelines[name], reader)) for name, reader in zip(names, readers, strict=True)]
         tasks.append(asyncio.create_task(self._feed_stdin(process, queue)))
         try:
             await asyncio.gather(*tasks)
@@ -155,9 +209,11 @@ class Channel:
 
     async def _package(self, timeline: RungTimeline, reader: asyncio.StreamReader) -> None:
         init_bytes, init = await cmaf.read_init(reader)
+        if self.protection is not None:
+            init_bytes = self.protection.init_segment(init_bytes)
         timeline.start_generation(init_bytes, init)
         codecs = {name: other.codecs for name, other in self.timelines.items() if other.codecs}
-        write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, codecs, self.fps).encode())
+        write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, codecs, self.fps, self.audio_kbps).encode())
         first = True
         while (chunk := await cmaf.read_chunk(reader, init)) is not None:
             try:
@@ -173,8 +229,9 @@ class Channel:
     def _publish(self, timeline: RungTimeline) -> None:
         """Wake blocked requests and refresh the on-disk playlist (for origins that only read files)."""
         self.notifier.notify()
-        reports = {f"../{name}/playlist.m3u8": other for name, other in self.timelines.items() if other is not timeline}
-        write_atomically(timeline.folder / "playlist.m3u8", media_playlist(timeline, self.control, reports).encode())
+        reports = rendition_reports(self.timelines, timeline)
+        key_tags = self.protection.hls_key_tags if self.protection else None
+        write_atomically(timeline.folder / "playlist.m3u8", media_playlist(timeline, self.control, reports, key_tags=key_tags).encode())
 
     # ---- supervision -------------------------------------------------------------------------
     def _ready_inputs(self) -> list[Feed]:
@@ -199,6 +256,8 @@ class Channel:
         on_slate = False
         first_ready_at: float | None = None
         session: asyncio.Task[None] | None = None
+        if not self.ladder_decided:
+            await self._choose_ladder()
         try:
             while True:
                 candidates = self._ready_inputs()
@@ -264,6 +323,7 @@ class Channel:
             "edge_hls_url": f"{self.edge_url}/live/{self.name}/master.m3u8" if self.edge_url else None,
             "edge_dash_url": f"{self.edge_url}/live/{self.name}/manifest.mpd" if self.edge_url else None,
             "media_dir": str(self.folder), "active_input": self.active.name if self.active else None,
+            "ingest_protocol": self.settings.ingest.protocol,
             "failovers": self.failovers, "transcoder_pid": self.transcoder_pid, "events": self.events,
             "inputs": [
                 {"name": feed.name, "alive": feed.alive(silence_s), "bytes": feed.bytes_total,
@@ -271,10 +331,21 @@ class Channel:
                 for feed in [*self.feeds, self.slate]
             ],
             "rungs": rungs,
+            "audio": self._audio_snapshot(),
+            "ladder": self.ladder.snapshot(),
+            "drm": {"mode": "clearkey", "title_id": self.protection.key.title_id, "kid": self.protection.key.kid_hex,
+                    "license_url": self.protection.license_url} if self.protection else None,
             "packager_latency_s": round(min(latencies), 3) if latencies else None,
             "dvr_window_s": self.settings.packaging.dvr_window_s,
             "health": self.health.snapshot(),
         }
+
+    def _audio_snapshot(self) -> dict[str, Any] | None:
+        audio = self.timelines.get(AUDIO_NAME)
+        if audio is None:
+            return None
+        return {"name": AUDIO_NAME, "bitrate_kbps": self.audio_kbps, "codecs": audio.codecs, "last_part": audio.last_part,
+                "segments": len(audio.segments), "playlist": f"{self.origin_url}/live/{self.name}/{AUDIO_NAME}/playlist.m3u8"}
 
     async def _monitor(self) -> None:
         """The health checks, once per window, for as long as the channel runs."""
@@ -292,15 +363,17 @@ class Channel:
         host, port = sock.getsockname()[:2]
         self.origin_url = f"http://{host}:{port}"
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, {}, self.fps).encode())
+        write_atomically(self.folder / "master.m3u8", multivariant_playlist(self.rungs, {}, self.fps, self.audio_kbps).encode())
         server = _OriginServer(uvicorn.Config(
-            create_live_origin_app(self, self.settings.origin, self.health.prometheus), log_level="warning", access_log=False,
+            create_live_origin_app(self, self.settings.origin, self.metrics), log_level="warning", access_log=False,
             lifespan="off", server_header=False, timeout_keep_alive=30,
         ))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        if not self.ladder_decided:  # the model loads while the feeds start
+            await self.decider.start()
         # the slate runs all along (static bars cost little): on input loss it has a keyframe ready
         tasks = [asyncio.create_task(feed.run()) for feed in [*self.feeds, self.slate]]
         tasks += [asyncio.create_task(self._supervise()), asyncio.create_task(self._write_state()),
@@ -317,6 +390,7 @@ class Channel:
                 task.cancel()
             for feed in [*self.feeds, self.slate]:
                 await feed.stop()
+            await self.decider.stop()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.state = "stopped"
             write_json_atomically(self.paths.state, self.snapshot())
@@ -332,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     from streamlab.streaming.delivery.stack import bind_socket
 
     sock = bind_socket(settings.host, settings.origin.port)
-    channel = Channel(args.channel, settings, project.media_root(), paths)
+    channel = Channel(args.channel, settings, project.media_root(), paths, json.loads(args.overrides))
     asyncio.run(channel.run(sock))
     return 0
 

@@ -17,8 +17,12 @@ Checks (what a venue feed or an ingest can get wrong, measured where the channel
 ``bitrate_variance``   the coefficient of variation of the active feed's per-interval bitrate over
                        ``bitrate_window_s`` is above ``max_bitrate_cv`` (a starving or bursting encoder)
 
-Dropped frames and A/V drift are not measured yet (the live path carries no audio, and the
-transcoder's frame counters are not read); see the issue.
+``dropped_frames``     the share of the active feed's frame slots (its own frame interval over the
+                       window's span of video PTS) that carry no frame is above ``max_dropped_ratio``
+``av_drift``           the median of (audio PTS - the video PTS just before it) in arrival order at
+                       ingest is further from 0 than ``max_av_drift_s``: audio stamped early or
+                       late against the video it travels with (encoders send as they encode, so a
+                       healthy feed measures a few ms)
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from streamlab.models.qoe.alerts import Alert, AlertTracker, Cause
 from streamlab.streaming.live.settings import HealthSettings
 
 DETECTOR = "live_health"
-CHECKS = ("input_failover", "input_lost", "keyframe_interval", "bitrate_variance")
+CHECKS = ("input_failover", "input_lost", "keyframe_interval", "bitrate_variance", "dropped_frames", "av_drift")
+MIN_FRAMES = 10
+"""Fewer video frames than this in the window say nothing about drops (the feed just started)."""
 FAILOVER_SCORE = 1.5
 """A failover kept the channel on air: major. Losing every input (the slate) is critical."""
 LOST_SCORE = 3.0
@@ -45,6 +51,8 @@ class MonitoredFeed(Protocol):
     name: str
     bytes_total: int
     keyframe_times: deque[float]
+    frame_times: deque[tuple[float, float]]
+    av_offsets: deque[tuple[float, float]]
 
     def alive(self, within_s: float) -> bool: ...
 
@@ -86,7 +94,9 @@ class HealthMonitor:
             close_after_windows=settings.close_after_windows, instant_ratio=FAILOVER_SCORE,
         )
         self.raised: list[Alert] = []
-        self.measures: dict[str, float | None] = {"bitrate_cv": None, "bitrate_kbps": None, "keyframe_interval_s": None}
+        self.measures: dict[str, float | None] = {
+            "bitrate_cv": None, "bitrate_kbps": None, "keyframe_interval_s": None, "dropped_ratio": None, "av_drift_s": None,
+        }
         self._window: _FeedWindow | None = None
         self._events_seen_at = clock()
 
@@ -132,11 +142,31 @@ class HealthMonitor:
                 causes.append(Cause(window, "bitrate_variance", subject, cv / self.settings.max_bitrate_cv,
                                     {"cv": round(cv, 3), "mean_kbps": round(mean, 1), "limit_cv": self.settings.max_bitrate_cv,
                                      "window_s": self.settings.bitrate_window_s}))
+            causes += self._timing_causes(window, feed, subject)
         interval = self._keyframe_interval_s(feed, now_s - current.since_s)
         self.measures["keyframe_interval_s"] = round(interval, 2)
         if interval > self.settings.max_keyframe_interval_s:
             causes.append(Cause(window, "keyframe_interval", subject, interval / self.settings.max_keyframe_interval_s,
                                 {"interval_s": round(interval, 2), "limit_s": self.settings.max_keyframe_interval_s}))
+        return causes
+
+    def _timing_causes(self, window: int, feed: MonitoredFeed, subject: str) -> list[Cause]:
+        """Dropped frames and A/V drift over the window, from the feed's PES timestamps at ingest."""
+        since = self.monotonic() - self.settings.bitrate_window_s
+        causes = []
+        dropped = dropped_ratio([pts for at, pts in feed.frame_times if at >= since])
+        self.measures["dropped_ratio"] = None if dropped is None else round(dropped, 3)
+        if dropped is not None and dropped > self.settings.max_dropped_ratio:
+            causes.append(Cause(window, "dropped_frames", subject, dropped / self.settings.max_dropped_ratio,
+                                {"dropped_ratio": round(dropped, 3), "limit": self.settings.max_dropped_ratio,
+                                 "window_s": self.settings.bitrate_window_s}))
+        offsets = [offset for at, offset in feed.av_offsets if at >= since]
+        drift = statistics.median(offsets) if offsets else None
+        self.measures["av_drift_s"] = None if drift is None else round(drift, 3)
+        if drift is not None and abs(drift) > self.settings.max_av_drift_s:
+            causes.append(Cause(window, "av_drift", subject, abs(drift) / self.settings.max_av_drift_s,
+                                {"av_drift_s": round(drift, 3), "limit_s": self.settings.max_av_drift_s,
+                                 "meaning": "audio PTS minus the video PTS beside it at ingest (negative: audio stamped early)"}))
         return causes
 
     def _keyframe_interval_s(self, feed: MonitoredFeed, active_for_s: float) -> float:
@@ -190,6 +220,23 @@ class HealthMonitor:
               for name, value in self.measures.items() if value is not None),
         ]
         return "\n".join(lines) + "\n"
+
+
+def dropped_ratio(pts_s: list[float]) -> float | None:
+    """The share of frame slots with no frame: the stream's own frame interval (the gaps between
+    consecutive presentation times near the smallest one, so B-frame reordering, any rate and
+    millisecond-rounded timestamps are fine) against
+    the span the frames cover. ``None`` with too few frames to judge."""
+    if len(pts_s) < MIN_FRAMES:
+        return None
+    ordered = sorted(pts_s)
+    gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False) if later - earlier > 1e-4]
+    if not gaps:
+        return None
+    shortest = min(gaps)
+    interval = statistics.fmean(gap for gap in gaps if gap < 1.5 * shortest)  # FLV's ms timestamps: 33, 34, 33 ms
+    slots = round((ordered[-1] - ordered[0]) / interval) + 1
+    return max(0.0, 1.0 - len(ordered) / slots)
 
 
 def _left(detail: str) -> str:

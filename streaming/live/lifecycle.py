@@ -28,7 +28,7 @@ from streamlab.core import project
 from streamlab.core.errors import StreamlabError, UsageError
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
 from streamlab.streaming.live.clock import contribution_offset_s
-from streamlab.streaming.live.commands import contribution_command, is_lavfi_spec, srt_url
+from streamlab.streaming.live.commands import contribution_command, ingest_url, is_lavfi_spec
 from streamlab.streaming.live.settings import LiveSettings, channel_media_dir, load_live_settings, validate_channel_name
 from streamlab.streaming.live.state import ChannelPaths
 
@@ -66,14 +66,27 @@ def check_source(source: str) -> str:
     return resolved
 
 
-def _check_port(host: str, port: int, kind: int, what: str) -> None:
+def source_has_audio(source: str) -> bool:
+    """Whether a source file has an audio stream to contribute (a lavfi spec never has: a tone is sent)."""
+    if is_lavfi_spec(source):
+        return False
+    try:
+        run_ffmpeg(["-i", source, "-map", "0:a:0", "-frames:a", "1", "-f", "null", "-"], "reading the source's audio", timeout_s=20)
+    except FFmpegError:
+        return False
+    return True
+
+
+def _check_port(host: str, port: int, kind: int, what: str, protocol: str = "") -> None:
     if port == 0:
         return
     sock = socket.socket(socket.AF_INET, kind)
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise ChannelError(f"{what} port {port} on {host} is in use ({exc.strerror}); set another, e.g. {_port_key(what)}=<free port>") from None
+        transport = f" ({protocol}, {'TCP' if kind == socket.SOCK_STREAM else 'UDP'})" if protocol else ""
+        raise ChannelError(f"{what} port {port}{transport} on {host} is in use ({exc.strerror}); "
+                           f"set another, e.g. {_port_key(what)}=<free port>") from None
     finally:
         sock.close()
 
@@ -82,8 +95,10 @@ def _port_key(what: str) -> str:
     return {"origin": "origin.port", "primary ingest": "ingest.primary_port", "backup ingest": "ingest.backup_port"}[what]
 
 
-def _udp_in_use(host: str, port: int) -> bool:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def _in_use(host: str, port: int, kind: int) -> bool:
+    """A listener holds ``port``: found by failing to bind it, never by connecting (an RTMP
+    listener serves one connection, and a probe would be it)."""
+    sock = socket.socket(socket.AF_INET, kind)
     try:
         sock.bind((host, port))
         return False
@@ -101,21 +116,44 @@ def _spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> 
     return process.pid
 
 
-def start_channel(channel: str, source: str | None = None, ingest: str = "srt", overrides: list[str] | None = None) -> dict[str, Any]:
-    """Start a channel and its contribution encoder(s); returns the channel's first state snapshot."""
+INGEST_PROTOCOLS = ("srt", "rtmp")
+DRM_MODES = ("none", "clearkey")
+
+
+def start_channel(
+    channel: str, source: str | None = None, ingest: str | None = None, overrides: list[str] | None = None,
+    drm: str | None = None,
+) -> dict[str, Any]:
+    """Start a channel and its contribution encoder(s); returns the channel's first state snapshot.
+
+    ``ingest`` (``--ingest``) overrides ``ingest.protocol`` of ``configs/live.yaml`` and ``drm``
+    (``--drm``) ``drm.mode``; they travel to the channel process as those overrides, so both sides
+    agree.
+    """
     validate_channel_name(channel)
-    if ingest != "srt":
-        raise UsageError(f"--ingest {ingest!r} is not supported yet; use --ingest srt (rtmp is a later step)")
+    if ingest is not None:
+        if ingest not in INGEST_PROTOCOLS:
+            raise UsageError(f"--ingest {ingest!r} is not supported; use one of {', '.join(INGEST_PROTOCOLS)}")
+        overrides = [*(overrides or []), f"ingest.protocol={ingest}"]
+    if drm is not None:
+        if drm not in DRM_MODES:
+            raise UsageError(f"--drm {drm!r} is not supported; use one of {', '.join(DRM_MODES)}")
+        overrides = [*(overrides or []), f"drm.mode={drm}"]
     settings = load_live_settings(overrides)
+    if settings.drm.mode == "clearkey":  # no master key or key store: one error now, not a channel that dies
+        from streamlab.streaming.live.drm import channel_key
+
+        channel_key(channel)
     paths = ChannelPaths.for_channel(channel)
     running = paths.process(CHANNEL_ROLE)
     if running is not None:
         raise ChannelError(f"channel {channel!r} is already running (pid {running.pid}); `streamlab live stop {channel}` first")
     resolved = check_source(source or settings.contribution.source)
     _check_port(settings.host, settings.origin.port, socket.SOCK_STREAM, "origin")
-    _check_port(settings.host, settings.ingest.primary_port, socket.SOCK_DGRAM, "primary ingest")
-    if settings.ingest.backup_port:
-        _check_port(settings.host, settings.ingest.backup_port, socket.SOCK_DGRAM, "backup ingest")
+    listeners = [settings.ingest.primary_port, *([settings.ingest.backup_port] if settings.ingest.backup_port else [])]
+    kind = socket.SOCK_STREAM if settings.ingest.protocol == "rtmp" else socket.SOCK_DGRAM
+    for what, port in zip(("primary ingest", "backup ingest"), listeners, strict=False):
+        _check_port(settings.host, port, kind, f"{what}", settings.ingest.protocol)
     for stale in [paths.state, *paths.folder.glob("*.pid"), *paths.folder.glob("logs/*.log")]:
         stale.unlink(missing_ok=True)
     shutil.rmtree(channel_media_dir(project.media_root(), channel), ignore_errors=True)
@@ -124,8 +162,8 @@ def start_channel(channel: str, source: str | None = None, ingest: str = "srt", 
     env = {**os.environ, "STREAMLAB_MEDIA_ROOT": str(project.media_root())}
     paths.record(CHANNEL_ROLE, _spawn(command, paths.log(CHANNEL_ROLE), env))
     try:
-        _wait(lambda: paths.read_state() is not None and _udp_in_use(settings.host, settings.ingest.primary_port),
-              settings.start_timeout_s, paths, "its ingest listener")
+        _wait(lambda: paths.read_state() is not None and all(_in_use(settings.host, port, kind) for port in listeners),
+              settings.start_timeout_s, paths, "its ingest listeners")
         feeds = [("primary", settings.ingest.primary_port)]
         if settings.ingest.backup_port and settings.contribution.backup:
             feeds.append(("backup", settings.ingest.backup_port))
@@ -143,8 +181,8 @@ def start_channel(channel: str, source: str | None = None, ingest: str = "srt", 
 def start_contribution(channel: str, name: str, source: str, settings: LiveSettings, port: int) -> int:
     """Start (or restart) one contribution encoder into the channel's ``port``; records its PID."""
     paths = ChannelPaths.for_channel(channel)
-    url = srt_url(settings.host, port, "caller", settings.ingest.srt_latency_ms)
-    command = contribution_command(source, settings.contribution, url, contribution_offset_s())
+    url = ingest_url(settings, port, channel, "caller")
+    command = contribution_command(source, settings.contribution, url, contribution_offset_s(), source_has_audio(source))
     pid = _spawn(command, paths.log(f"contribution-{name}"))
     paths.record(f"contribution-{name}", pid)
     return pid

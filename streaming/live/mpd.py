@@ -26,10 +26,11 @@ requested as soon as its first chunk can exist) and ``availabilityTimeComplete="
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from streamlab.streaming.live.playlist import AUDIO_NAME
 from streamlab.streaming.live.settings import LiveRung
 from streamlab.streaming.live.timeline import RungTimeline, Segment
 
@@ -67,8 +68,15 @@ def _generations(timeline: RungTimeline) -> dict[int, list[Segment]]:
     return grouped
 
 
-def live_mpd(rungs: Sequence[LiveRung], timelines: dict[str, RungTimeline], fps: int, timing: DashTiming, now_s: float) -> str | None:
-    """The MPD now; ``None`` before the first segment (there is no availabilityStartTime yet)."""
+def live_mpd(
+    rungs: Sequence[LiveRung], timelines: dict[str, RungTimeline], fps: int, timing: DashTiming, now_s: float,
+    audio_kbps: int | None = None, protection: Callable[[], list[ET.Element]] | None = None,
+) -> str | None:
+    """The MPD now; ``None`` before the first segment (there is no availabilityStartTime yet).
+
+    With ``audio_kbps`` (and an ``audio`` timeline), each period also has an audio adaptation set;
+    ``protection`` makes each adaptation set's ``ContentProtection`` elements (an encrypted channel).
+    """
     lead = timelines[rungs[0].name]
     if lead.first_pdt_s is None or not any(segment.parts for segment in lead.segments):
         return None
@@ -91,6 +99,7 @@ def live_mpd(rungs: Sequence[LiveRung], timelines: dict[str, RungTimeline], fps:
             "id": "0", "contentType": "video", "mimeType": "video/mp4", "segmentAlignment": "true",
             "startWithSAP": "1", "frameRate": str(fps),
         })
+        adaptation.extend(protection() if protection else [])
         for rung in rungs:
             segments = per_rung[rung.name].get(generation)
             if not segments:
@@ -107,8 +116,43 @@ def live_mpd(rungs: Sequence[LiveRung], timelines: dict[str, RungTimeline], fps:
                 "startNumber": str(segments[0].msn), "availabilityTimeOffset": f"{offset_s:.3f}",
                 "availabilityTimeComplete": "false",
             })
+        audio = timelines.get(AUDIO_NAME)
+        audio_segments = _generations(audio).get(generation) if audio_kbps and audio is not None else None
+        if audio is not None and audio_segments:
+            _audio_adaptation(period, audio, audio_segments, lead_segments[0], timing, audio_kbps or 0, offset_s, protection)
     ET.SubElement(mpd, "UTCTiming", {"schemeIdUri": "urn:mpeg:dash:utc:http-iso:2014", "value": "time"})
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(mpd, encoding="unicode") + "\n"
+
+
+def _audio_adaptation(
+    period: ET.Element, audio: RungTimeline, segments: list[Segment], lead_first: Segment, timing: DashTiming,
+    audio_kbps: int, offset_s: float, protection: Callable[[], list[ET.Element]] | None,
+) -> None:
+    """The period's audio: the same media clock as the video (the transcoder keeps the contribution's
+    timestamps), so its ``presentationTimeOffset`` is the video's, and its ``startNumber`` is the
+    audio segment whose nominal start (the audio timeline's 2 s grid, see ``RungTimeline._closes``)
+    is the period start; AAC parts do not divide a segment, so an audio segment starts up to half a
+    part off the grid, which a player places by its own timestamps."""
+    adaptation = ET.SubElement(period, "AdaptationSet", {
+        "id": "1", "contentType": "audio", "mimeType": "audio/mp4", "lang": "und", "segmentAlignment": "true",
+        "startWithSAP": "1",
+    })
+    adaptation.extend(protection() if protection else [])
+    representation = ET.SubElement(adaptation, "Representation", {
+        "id": AUDIO_NAME, "bandwidth": str(audio_kbps * 1000), "codecs": audio.codecs or "mp4a.40.2",
+        "audioSamplingRate": str(audio.init.timescale if audio.init else 48000),
+    })
+    ET.SubElement(representation, "AudioChannelConfiguration", {
+        "schemeIdUri": "urn:mpeg:dash:23003:3:audio_channel_configuration:2011", "value": "2",
+    })
+    steps = round((segments[0].nominal_start_s - lead_first.media_start_s) / timing.segment_s)
+    ET.SubElement(representation, "SegmentTemplate", {
+        "timescale": str(TIMESCALE), "duration": str(_ms(timing.segment_s)),
+        "presentationTimeOffset": str(_ms(lead_first.media_start_s)),
+        "initialization": f"{AUDIO_NAME}/{segments[0].init_uri}", "media": f"{AUDIO_NAME}/seg$Number$.m4s",
+        "startNumber": str(max(0, segments[0].msn - steps)), "availabilityTimeOffset": f"{offset_s:.3f}",
+        "availabilityTimeComplete": "false",
+    })
 
 
 def _ms(seconds: float) -> int:

@@ -8,7 +8,7 @@ URL scheme (one channel per origin; the channel name is in the path so the deliv
                                                     block until that part exists (bounded: 503
                                                     after ``block_timeout_targets`` target
                                                     durations), ``_HLS_skip=YES`` a delta update
-``GET /live/<channel>/<rung>/<init|seg|part>``      media; the preload-hinted next part is held
+``GET /live/<channel>/<rung>/<init|seg|part>``      media (``audio`` is a rung here too); the preload-hinted next part is held
                                                     until it is written (same bound), then sent;
                                                     a segment still being written (or the next
                                                     one) is sent chunk by chunk as its parts
@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,13 +43,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from streamlab.streaming.live.mpd import MPD_TYPE, DashTiming, iso_time, live_mpd
-from streamlab.streaming.live.playlist import ServerControl, media_playlist, multivariant_playlist
+from streamlab.streaming.live.playlist import ServerControl, media_playlist, multivariant_playlist, rendition_reports
 from streamlab.streaming.live.settings import LiveOriginSettings, LiveRung
 from streamlab.streaming.live.timeline import RungTimeline
+
+if TYPE_CHECKING:
+    from streamlab.streaming.live.drm import LiveProtection
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 _MEDIA_NAME = re.compile(r"^(?:init\d+\.mp4|seg(\d+)(?:\.(\d+))?\.m4s)\Z")
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment"}
+"""The audio rendition's files are served with the same types: CMAF media segments either way."""
 ADVANCE_SEGMENT_LIMIT = 2
 """The spec: a request more than two segments ahead of the playlist is answered 400 at once."""
 
@@ -94,6 +98,10 @@ class LiveChannelView(Protocol):
     control: ServerControl
     notifier: Notifier
     fps: int
+    audio_kbps: int | None
+    """The audio rendition's bitrate (its timeline is ``timelines["audio"]``); None: video only."""
+    protection: LiveProtection | None
+    """An encrypted channel's key signalling (``live start --drm clearkey``); None: in the clear."""
 
 
 REQUEST_KINDS = ("master", "playlist", "blocked_playlist", "media", "held_media", "streamed_segment", "mpd")
@@ -126,7 +134,7 @@ class LiveOrigin:
             return self._error(404, f"not found: channel {request.path_params['channel']!r} is not on this origin")
         self.requests["master"] += 1
         codecs = {name: timeline.codecs for name, timeline in self.channel.timelines.items() if timeline.codecs}
-        body = multivariant_playlist(self.channel.rungs, codecs, self.channel.fps)
+        body = multivariant_playlist(self.channel.rungs, codecs, self.channel.fps, self.channel.audio_kbps)
         return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": self.settings.playlist_cache_control})
 
     async def playlist(self, request: Request) -> Response:
@@ -159,10 +167,9 @@ class LiveOrigin:
             if not await self.channel.notifier.wait_until(ready, self.block_timeout_s):
                 return self._error(503, f"service unavailable: segment {msn} part {part} did not appear within {self.block_timeout_s:.0f} s")
             cache_control = self.settings.blocked_cache_control
-        reports = {
-            f"../{name}/playlist.m3u8": other for name, other in self.channel.timelines.items() if other is not timeline
-        }
-        body = media_playlist(timeline, self.channel.control, reports, skip=skip is not None)
+        reports = rendition_reports(self.channel.timelines, timeline)
+        key_tags = self.channel.protection.hls_key_tags if self.channel.protection else None
+        body = media_playlist(timeline, self.channel.control, reports, skip=skip is not None, key_tags=key_tags)
         return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": cache_control})
 
     async def media(self, request: Request) -> Response:
@@ -233,7 +240,9 @@ class LiveOrigin:
             segment_s=lead.segment_s, part_target_s=self.channel.control.part_target_s, dvr_window_s=lead.dvr_window_s,
             target_latency_s=self.settings.dash_target_latency_s, min_update_s=self.settings.dash_min_update_s,
         )
-        body = live_mpd(self.channel.rungs, self.channel.timelines, self.channel.fps, timing, time.time())
+        protection = self.channel.protection.dash_elements if self.channel.protection else None
+        body = live_mpd(self.channel.rungs, self.channel.timelines, self.channel.fps, timing, time.time(),
+                        self.channel.audio_kbps, protection)
         if body is None:
             return self._error(503, "service unavailable: the channel has no segment yet")
         return Response(body, media_type=MPD_TYPE, headers={"Cache-Control": self.settings.playlist_cache_control})

@@ -18,6 +18,10 @@ from datetime import UTC, datetime
 from streamlab.streaming.live.settings import LiveRung, LiveSettings
 from streamlab.streaming.live.timeline import RungTimeline
 
+AUDIO_NAME = "audio"
+"""The audio rendition's folder and timeline name (a rung may not be called this)."""
+AUDIO_GROUP = "aac"
+DEFAULT_AUDIO_CODECS = "mp4a.40.2"
 VERSION = 9
 """EXT-X-SKIP needs protocol version 9; parts and preload hints 6+."""
 
@@ -62,9 +66,11 @@ def skipped_count(timeline: RungTimeline, can_skip_until_s: float) -> int:
 
 
 def media_playlist(
-    timeline: RungTimeline, control: ServerControl, reports: dict[str, RungTimeline], skip: bool = False
+    timeline: RungTimeline, control: ServerControl, reports: dict[str, RungTimeline], skip: bool = False,
+    key_tags: list[str] | None = None,
 ) -> str:
-    """The rung's playlist now; ``reports`` maps each other rung's playlist URI to its timeline."""
+    """The rung's playlist now; ``reports`` maps each other rung's playlist URI to its timeline;
+    ``key_tags`` (an encrypted channel's ``EXT-X-KEY`` lines) follow every ``EXT-X-MAP``."""
     segments = list(timeline.segments)
     first_msn = segments[0].msn if segments else timeline.next_msn
     lines = [
@@ -88,6 +94,7 @@ def media_playlist(
             lines.append("#EXT-X-DISCONTINUITY")
         if segment.init_uri != current_map:
             lines.append(f'#EXT-X-MAP:URI="{segment.init_uri}"')
+            lines += key_tags or []
             current_map = segment.init_uri
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(segment.pdt_s)}")
         if segment.msn >= parts_from_msn:
@@ -106,14 +113,32 @@ def media_playlist(
     return "\n".join(lines) + "\n"
 
 
-def multivariant_playlist(rungs: list[LiveRung], codecs: dict[str, str], fps: int) -> str:
-    """The channel's master playlist: one variant per rung, best first."""
+def rendition_reports(timelines: dict[str, RungTimeline], timeline: RungTimeline) -> dict[str, RungTimeline]:
+    """``EXT-X-RENDITION-REPORT`` targets for ``timeline``'s playlist: the video rungs report each
+    other (a player switching rung blocks on the right part at once); the audio rendition has no
+    alternative to switch to."""
+    if timeline.name == AUDIO_NAME:
+        return {}
+    return {f"../{name}/playlist.m3u8": other for name, other in timelines.items() if other is not timeline and name != AUDIO_NAME}
+
+
+def multivariant_playlist(rungs: list[LiveRung], codecs: dict[str, str], fps: int, audio_kbps: int | None = None) -> str:
+    """The channel's master playlist: one variant per rung, best first; with ``audio_kbps``, every
+    variant plays the one audio rendition (``EXT-X-MEDIA`` group ``aac``, its own LL-HLS playlist)."""
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    audio_codecs = codecs.get(AUDIO_NAME, DEFAULT_AUDIO_CODECS)
+    if audio_kbps:
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="{AUDIO_GROUP}",NAME="main",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,'
+                     f'CHANNELS="2",URI="{AUDIO_NAME}/playlist.m3u8"')
     for rung in rungs:
-        bandwidth = round(rung.bitrate_kbps * 1000 * 1.1)  # peak: the VBV allows ~10 % over the target
+        kbps = rung.bitrate_kbps + (audio_kbps or 0)
+        bandwidth = round(kbps * 1000 * 1.1)  # peak: the VBV allows ~10 % over the target
+        video_codecs = codecs.get(rung.name, "avc1.42c01e")
+        audio = f',AUDIO="{AUDIO_GROUP}"' if audio_kbps else ""
         lines.append(
-            f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={rung.bitrate_kbps * 1000},'
-            f'CODECS="{codecs.get(rung.name, "avc1.42c01e")}",RESOLUTION={rung.width}x{rung.height},FRAME-RATE={fps:.3f}'
+            f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={kbps * 1000},'
+            f'CODECS="{video_codecs + "," + audio_codecs if audio_kbps else video_codecs}",RESOLUTION={rung.width}x{rung.height},'
+            f'FRAME-RATE={fps:.3f}{audio}'
         )
         lines.append(f"{rung.name}/playlist.m3u8")
     return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from streamlab.core.config import ConfigError, load_config
 
 
 class IngestSettings(BaseModel):
-    protocol: Literal["srt"] = "srt"
+    protocol: Literal["srt", "rtmp"] = Field("srt", description="srt: UDP listeners; rtmp: TCP listeners (FLV), same ports")
     primary_port: int = Field(9710, ge=1, le=65535)
     backup_port: int = Field(9711, ge=0, le=65535, description="0: no backup listener")
     srt_latency_ms: int = Field(120, ge=20)
@@ -34,6 +34,12 @@ class ContributionSettings(BaseModel):
     gop_s: float = Field(1.0, gt=0)
     preset: str = "veryfast"
     backup: bool = True
+    audio_bitrate_kbps: int = Field(128, gt=0, description="AAC: the source's own audio, or a tone if it has none")
+    tone_hz: int = Field(440, gt=0, description="the tone sent when the source has no audio (a lavfi spec, the slate)")
+    audio_offset_s: float = Field(
+        0.0, description="fault injection: audio timestamps shifted by this (negative: stamped early), an A/V sync fault"
+    )
+    drop_every: int = Field(0, ge=0, description="fault injection: drop every Nth frame after the fps filter (0: none)")
 
 
 class LiveRung(BaseModel):
@@ -48,7 +54,15 @@ class TranscodeSettings(BaseModel):
     preset: str = "ultrafast"
     tune: str = "zerolatency"
     threads: int = Field(0, ge=0)
-    ladder: list[LiveRung] = Field(min_length=1)
+    audio: bool = Field(True, description="publish an AAC audio rendition (every contribution feed and the slate carry audio)")
+    audio_bitrate_kbps: int = Field(96, gt=0)
+    ladder: list[LiveRung] = Field(min_length=1, description="the fixed ladder (and the model's rung budget: as many rungs)")
+    ladder_from: Literal["model", "fixed"] = Field(
+        "model", description="model: the ladder model picks the rungs from the first seconds of the feed; fixed: `ladder`"
+    )
+    ladder_probe_s: float = Field(3.0, ge=2.0, le=30.0, description="seconds of the first feed the model's features are measured on")
+    ladder_timeout_s: float = Field(60.0, gt=0, description="the decision's budget; past it, the fixed ladder")
+    ladder_model_dir: str = Field("", description="a ladder model artifact folder; empty: the registered @alias, else the committed default")
 
 
 class PackagingSettings(BaseModel):
@@ -80,9 +94,17 @@ class HealthSettings(BaseModel):
     bitrate_window_s: float = Field(10.0, gt=0, description="bitrate variance and keyframe gaps are judged over this")
     max_bitrate_cv: float = Field(0.5, gt=0, description="std/mean of the per-interval input bitrate")
     max_keyframe_interval_s: float = Field(3.0, gt=0, description="longest gap between input keyframes")
+    max_av_drift_s: float = Field(0.5, gt=0, description="audio vs video lag behind the capture clock, at the packager")
+    max_dropped_ratio: float = Field(0.05, gt=0, description="share of the input's frame slots with no frame, over the window")
     confirm_windows: int = Field(2, ge=1, description="a measured check must fail this many windows in a row")
     close_after_windows: int = Field(5, ge=1, description="an alert closes after this many quiet windows")
     alerts_kept: int = Field(50, ge=1, description="raised alerts kept for status and /metrics")
+
+
+class LiveDrmSettings(BaseModel):
+    mode: Literal["none", "clearkey"] = Field(
+        "none", description="clearkey: CENC parts, keys from the VOD key store, the VOD licence flow (`live start --drm clearkey`)"
+    )
 
 
 class LiveSettings(BaseModel):
@@ -93,8 +115,9 @@ class LiveSettings(BaseModel):
     packaging: PackagingSettings = PackagingSettings()
     origin: LiveOriginSettings = LiveOriginSettings()
     health: HealthSettings = HealthSettings()
+    drm: LiveDrmSettings = LiveDrmSettings()
     stop_timeout_s: float = Field(5.0, gt=0)
-    start_timeout_s: float = Field(30.0, gt=0)
+    start_timeout_s: float = Field(90.0, gt=0)
     edge_url: str = Field(
         "", description="where viewers reach the delivery edge; empty: http://<host>:<edge_port> of configs/delivery.yaml; "
                         "'none': no edge (live status shows only the live origin)",
@@ -116,6 +139,8 @@ class LiveSettings(BaseModel):
             raise ValueError(
                 f"packaging.segment_s={self.packaging.segment_s} is not a whole number of {part_frames}-frame parts at {fps} fps"
             )
+        if any(rung.name == "audio" for rung in self.transcode.ladder):
+            raise ValueError("transcode.ladder: 'audio' names the audio rendition; call the rung something else")
         if self.ingest.backup_port == self.ingest.primary_port:
             raise ValueError("ingest.backup_port must differ from ingest.primary_port")
         return self

@@ -37,6 +37,7 @@ class Segment:
     discontinuity: bool
     media_start_s: float = 0.0  # decode time of its first frame (the fMP4 tfdt, in seconds): LL-DASH's S@t
     generation: int = 0
+    nominal_start_s: float = 0.0  # where the segment grid says it starts (media time; see RungTimeline._closes)
     parts: list[Part] = field(default_factory=list)
     complete: bool = False
 
@@ -96,13 +97,16 @@ class RungTimeline:
         duration_s = chunk.info.duration / timescale
         independent = chunk.info.starts_with_sync_sample
         current = self.open_segment
-        boundary = current is not None and independent and current.duration_s >= self.segment_s - duration_s / 2
+        boundary = current is not None and independent and self._closes(current, start_s, duration_s)
         if current is None or boundary:
+            nominal_s = start_s
+            if current is not None and abs(start_s - (current.nominal_start_s + self.segment_s)) <= duration_s:
+                nominal_s = current.nominal_start_s + self.segment_s
             self._close_open_segment()
             if not independent:  # a segment must start on a keyframe: drop until one comes
                 raise NotIndependent(f"{self.name}: part at {start_s:.3f} s does not start with a keyframe")
             current = Segment(self.next_msn, capture_time(start_s, now_s), self.init_uri, self._pending_discontinuity,
-                              media_start_s=start_s, generation=self.generation)
+                              media_start_s=start_s, generation=self.generation, nominal_start_s=nominal_s)
             if self.first_pdt_s is None:
                 self.first_pdt_s = current.pdt_s
             self._pending_discontinuity = False
@@ -115,6 +119,14 @@ class RungTimeline:
         self._open_bytes.append(chunk.data)
         self._trim()
         return part
+
+    def _closes(self, current: Segment, start_s: float, duration_s: float) -> bool:
+        """A part starting at ``start_s`` opens the next segment: it starts at least half a part
+        past ``current``'s nominal end. Nominal ends are whole ``segment_s`` steps from the
+        generation's first segment, so parts that do not divide a segment (audio: 0.32 s AAC
+        fragments) alternate shorter and longer segments around the grid instead of drifting off
+        it, and segment N of the audio spans the same time as segment N of the video."""
+        return start_s >= current.nominal_start_s + self.segment_s - duration_s / 2 - 1e-6
 
     def _close_open_segment(self) -> None:
         current = self.open_segment
@@ -180,7 +192,7 @@ class RungTimeline:
         if current is None:
             return f"seg{self.next_msn}.0.m4s" if self.init is not None else None
         last = current.parts[-1].duration_s if current.parts else 0.0
-        if current.parts and current.duration_s >= self.segment_s - last / 2:
+        if current.parts and self._closes(current, current.media_start_s + current.duration_s, last):
             return f"seg{current.msn + 1}.0.m4s"
         return f"seg{current.msn}.{len(current.parts)}.m4s"
 

@@ -51,20 +51,22 @@ class PlayerFailed(AssertionError):
 
 def watch_live(
     context: Any, page_url: str, master_url: str, play_s: float, grace_s: float = 15.0,
-    actions: dict[int, str] | None = None,
+    actions: dict[int, str] | None = None, query: dict[str, str] | None = None,
 ) -> Watched:
     """Open ``page_url?src=<master_url>`` in the Playwright ``context`` and sample it each second
     until ``play_s`` latency samples exist (or ``play_s + grace_s`` passed).
 
     ``actions`` maps a number of latency samples to a JavaScript function run once that many
-    exist (e.g. a seek into the DVR window).
+    exist (e.g. a seek into the DVR window); ``query`` adds page parameters (an encrypted channel's
+    ``license`` and ``token``).
     """
     pending = dict(actions or {})
     page = context.new_page()
     watched = Watched({})
     page.on("console", lambda message: watched.console_errors.append(message.text) if message.type == "error" else None)
     try:
-        page.goto(f"{page_url}?src={quote(master_url, safe='')}")
+        extra = "".join(f"&{name}={quote(value, safe='')}" for name, value in (query or {}).items())
+        page.goto(f"{page_url}?src={quote(master_url, safe='')}{extra}")
         deadline = time.monotonic() + play_s + grace_s
         while time.monotonic() < deadline:
             page.wait_for_timeout(1000)

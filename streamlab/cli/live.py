@@ -1,4 +1,4 @@
-"""``streamlab live …``: start, inspect and stop live channels (SRT contribution → LL-HLS)."""
+"""``streamlab live …``: start, inspect and stop live channels (SRT/RTMP contribution → LL-HLS, LL-DASH)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(help="Live channels: SRT contribution, one-process ladder, LL-HLS with DVR.", no_args_is_help=True)
+app = typer.Typer(help="Live channels: SRT or RTMP contribution, one-process ladder, LL-HLS and LL-DASH with DVR.", no_args_is_help=True)
 
 Overrides = Annotated[list[str] | None, typer.Argument(help="configs/live.yaml overrides, e.g. packaging.dvr_window_s=300")]
 
@@ -17,11 +17,28 @@ def _print_status(state: dict[str, Any]) -> None:
     typer.echo(f"  latency at the packager: {latency if latency is not None else '-'} s (capture clock to last part)")
     for feed in state.get("inputs", []):
         active = " (active)" if feed["name"] == state.get("active_input") else ""
-        typer.echo(f"  input {feed['name']:>8}: {'receiving' if feed['alive'] else 'silent'}{active}, {feed['bytes']} bytes")
+        protocol = f" over {state.get('ingest_protocol', 'srt')}" if feed["name"] != "slate" else ""
+        typer.echo(f"  input {feed['name']:>8}: {'receiving' if feed['alive'] else 'silent'}{active}, {feed['bytes']} bytes{protocol}")
     for rung in state.get("rungs", []):
         last = rung.get("last_part")
         position = f"msn {last[0]} part {last[1]}" if last else "no parts yet"
         typer.echo(f"  rung {rung['name']:>6}: {rung['width']}x{rung['height']} {rung['bitrate_kbps']} kbit/s {rung.get('codecs', '')}  {position}")
+    ladder = state.get("ladder")
+    if ladder:
+        if ladder["source"] == "model":
+            typer.echo(f"  ladder: chosen by the ladder model ({ladder['origin']}) in {ladder['decided_in_s']} s: {', '.join(ladder['rungs'])}")
+        elif ladder.get("fallback"):
+            typer.echo(f"  ladder: FIXED (fallback, the model could not decide: {ladder['fallback']}: {ladder['detail']})")
+        else:
+            typer.echo("  ladder: fixed (transcode.ladder_from=fixed)")
+    protection = state.get("drm")
+    if protection:
+        typer.echo(f"  drm: ClearKey CENC, title {protection['title_id']} (key id {protection['kid']}), licences {protection['license_url']}")
+    audio = state.get("audio")
+    if audio:
+        last = audio.get("last_part")
+        position = f"msn {last[0]} part {last[1]}" if last else "no parts yet"
+        typer.echo(f"  audio      : AAC {audio['bitrate_kbps']} kbit/s {audio.get('codecs', '')}  {position}")
     report = state.get("health") or {}
     measures = ", ".join(f"{k} {v}" for k, v in (report.get("measures") or {}).items() if v is not None)
     opened = report.get("open") or []
@@ -44,13 +61,14 @@ def _print_status(state: dict[str, Any]) -> None:
 def start(
     channel: Annotated[str, typer.Argument(help="channel name, e.g. news")],
     source: Annotated[str | None, typer.Option(help="video file (looped) or lavfi spec, e.g. testsrc2=size=640x360:rate=30")] = None,
-    ingest: Annotated[str, typer.Option(help="contribution protocol: srt")] = "srt",
+    ingest: Annotated[str | None, typer.Option(help="contribution protocol: srt or rtmp (default: ingest.protocol of configs/live.yaml)")] = None,
+    drm: Annotated[str | None, typer.Option(help="none or clearkey: CENC parts, keys and licences as for VOD titles")] = None,
     overrides: Overrides = None,
 ) -> None:
     """Start the channel and its contribution encoder(s) in the background; returns once it is live."""
     from streamlab.streaming.live.lifecycle import start_channel
 
-    _print_status(start_channel(channel, source=source, ingest=ingest, overrides=overrides))
+    _print_status(start_channel(channel, source=source, ingest=ingest, overrides=overrides, drm=drm))
 
 
 @app.command()

@@ -36,7 +36,15 @@ def test_overrides(backup: bool = True, dvr_window_s: float = 7200.0) -> list[st
         f"ingest.primary_port={free_port(socket.SOCK_DGRAM)}",
         f"ingest.backup_port={free_port(socket.SOCK_DGRAM) if backup else 0}",
         f"packaging.dvr_window_s={dvr_window_s}",
+        "transcode.ladder_from=fixed",  # the model's decision costs seconds per start: its own tests run it
     ]
+
+
+def rtmp_overrides(backup: bool = True) -> list[str]:
+    """:func:`test_overrides` with free *TCP* ingest ports (RTMP listens on TCP, SRT on UDP)."""
+    ports = [f"ingest.primary_port={free_port(socket.SOCK_STREAM)}",
+             f"ingest.backup_port={free_port(socket.SOCK_STREAM) if backup else 0}"]
+    return [o for o in test_overrides(backup) if not o.startswith(("ingest.primary_port", "ingest.backup_port"))] + ports
 
 
 test_overrides.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test

@@ -43,6 +43,7 @@ def test_a_stopped_channels_archive_plays_as_a_vod_title(live_env: Path) -> None
     assert "published archive-replay" in published.stdout
     record = next(r for r in list_titles(live_env / "media") if r.title_id == "archive-replay")
     assert record.duration_s >= 4 and [r.id for r in record.renditions] == ["180p"] and record.dash is None
+    assert record.source.has_audio
     again = subprocess.run([STREAMLAB, "live", "publish", "archive", "--title", "archive-replay"],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 1 and again.stderr.strip() == "error: title 'archive-replay' is already published; choose another with --title"
@@ -54,6 +55,11 @@ def test_a_stopped_channels_archive_plays_as_a_vod_title(live_env: Path) -> None
         playlist = m3u8.loads(media.text)
         assert playlist.is_endlist and playlist.playlist_type == "vod" and len(playlist.segments) >= 2
         assert all(httpx.get(f"{stack.edge_url}/media/archive-replay/180p/{s.uri}").status_code == 200 for s in playlist.segments)
+        master = m3u8.loads(httpx.get(f"{stack.edge_url}/media/archive-replay/master.m3u8").text)
+        [audio] = [m for m in master.media if m.type == "AUDIO"]  # the channel's audio came along
+        assert audio.uri == "audio/playlist.m3u8" and master.playlists[0].stream_info.audio == audio.group_id
+        audio_playlist = m3u8.loads(httpx.get(f"{stack.edge_url}/media/archive-replay/audio/playlist.m3u8").text)
+        assert audio_playlist.is_endlist and abs(sum(s.duration for s in audio_playlist.segments) - record.duration_s) < 4.5
         with chromium() as context:
             page = context.new_page()
             page.goto(f"{stack.edge_url}/player/live.html?src=/media/archive-replay/master.m3u8")
@@ -65,6 +71,7 @@ def test_a_stopped_channels_archive_plays_as_a_vod_title(live_env: Path) -> None
                 if state["fatal"] or state["currentTime"] >= 3:
                     break
             assert state["fatal"] is None and state["currentTime"] >= 3, state
+            assert state["audioBytes"] > 0, "the catch-up title's audio was not played"
 
 
 def test_publishing_an_unknown_channel_is_one_error(live_env: Path) -> None:

@@ -62,6 +62,39 @@ def test_delta_update_matches_the_full_playlist(channel: RunningChannel) -> None
         check_delta(full, delta)
 
 
+def test_the_audio_rendition_is_published_alongside_the_video(channel: RunningChannel) -> None:
+    """The clip's audio, AAC from the contribution encoder, comes out as an LL-HLS audio rendition
+    (its own parts, blocking reload, preload hint) that every variant names, and as the MPD's
+    audio adaptation set; its segments span the video's segments of the same number."""
+    from streamlab.streaming.packaging.mp4box import parse_init
+
+    with httpx.Client(timeout=10) as client:
+        master = m3u8.loads(client.get(f"{channel.base_url}/master.m3u8").text)
+        [audio] = [media for media in master.media if media.type == "AUDIO"]
+        assert audio.group_id == "aac" and audio.uri == "audio/playlist.m3u8" and audio.default == "YES"
+        assert all(p.stream_info.audio == "aac" and p.stream_info.codecs.endswith(",mp4a.40.2") for p in master.playlists)
+        url = f"{channel.base_url}/audio/playlist.m3u8"
+        previous = check_one(client.get(url).text)
+        for _ in range(4):  # blocking reloads on the audio parts
+            msn, part = previous.parts[-1][0], previous.parts[-1][1]
+            next_msn, next_part = (msn + 1, 0) if previous.hint == f"seg{msn + 1}.0.m4s" else (msn, part + 1)
+            response = client.get(url, params={"_HLS_msn": next_msn, "_HLS_part": next_part})
+            assert response.status_code == 200, response.text
+            snap = check_one(response.text)
+            check_sequence(previous, snap)
+            previous = snap
+        playlist = m3u8.loads(response.text)
+        init = parse_init(client.get(f"{channel.base_url}/audio/{playlist.segments[0].init_section.uri}").content, "audio init")
+        assert init.codecs == "mp4a.40.2" and init.timescale == 48_000
+        assert all(p.duration <= playlist.part_inf.part_target for s in playlist.segments for p in s.parts)
+        assert client.get(f"{channel.base_url}/audio/{previous.parts[-1][2]}").content[4:8] == b"moof"
+        video = {s[0]: s for s in check_one(client.get(f"{channel.base_url}/360p/playlist.m3u8").text).segments}
+        same = [(s[2], video[s[0]][2]) for s in previous.segments if s[0] in video]
+        assert same and all(abs(a - v) <= 0.35 for a, v in same), same  # audio seg N starts where video seg N does
+        mpd = client.get(f"{channel.base_url}/manifest.mpd").text
+        assert 'contentType="audio"' in mpd and 'media="audio/seg$Number$.m4s"' in mpd
+
+
 def test_pdt_is_the_contribution_capture_clock(channel: RunningChannel) -> None:
     with httpx.Client(timeout=10) as client:
         playlist = m3u8.loads(client.get(f"{channel.base_url}/180p/playlist.m3u8").text)

@@ -33,8 +33,8 @@ def test_status_of_an_unknown_channel_is_one_error(live_env: Path, capsys: pytes
 def test_invalid_channel_name_and_ingest_are_usage_errors(live_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["live", "start", "Bad/Name"]) == 2
     assert "channel name 'Bad/Name' is not valid" in _error_line(capsys)
-    assert run(["live", "start", "news", "--ingest", "rtmp"]) == 2
-    assert "--ingest 'rtmp' is not supported" in _error_line(capsys)
+    assert run(["live", "start", "news", "--ingest", "rtsp"]) == 2
+    assert "--ingest 'rtsp' is not supported; use one of srt, rtmp" in _error_line(capsys)
 
 
 def test_a_source_without_video_is_refused(live_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,7 +67,8 @@ def test_start_status_stop_leaves_no_process_behind(live_env: Path, raw_dir: Pat
         assert "channel sports: live" in started.stdout and "/live/sports/master.m3u8" in started.stdout
         status = subprocess.run([STREAMLAB, "live", "status", "sports"], capture_output=True, text=True, env=env, timeout=30)
         assert status.returncode == 0, status.stderr
-        for expected in ("input  primary: receiving (active)", "rung   360p: 640x360", "rung   180p: 320x180", "latency at the packager"):
+        for expected in ("input  primary: receiving (active)", "rung   360p: 640x360", "rung   180p: 320x180", "latency at the packager",
+                         "audio      : AAC 96 kbit/s mp4a.40.2", "ladder: fixed"):
             assert expected in status.stdout, status.stdout
         again = subprocess.run([STREAMLAB, "live", "start", "sports", "--source", source, *overrides],
                                capture_output=True, text=True, env=env, timeout=60)

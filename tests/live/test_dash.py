@@ -143,3 +143,36 @@ def test_the_mpd_and_clock_are_served_through_the_edge(edge) -> None:  # noqa: A
 
 
 asyncio  # noqa: B018 - imported for the fixtures' loop type
+
+
+def test_the_mpd_has_an_audio_set_on_the_video_clock(tmp_path: Path) -> None:
+    from tests.live.test_timeline_properties import AUDIO_INIT
+
+    video = RungTimeline("360p", tmp_path / "360p", 2.0, 60.0)
+    audio = RungTimeline("audio", tmp_path / "audio", 2.0, 60.0)
+    video.start_generation(b"init", INIT)
+    audio.start_generation(b"init", AUDIO_INIT)
+    part = 15 * 1024
+    audio_first = round(0.0 * 48_000) - 2048  # priming: the audio starts 43 ms before the video
+    for index in range(15):
+        video.add_chunk(distinct_chunk(index), now_s=NOW)
+    for index in range(16):
+        start = audio_first + index * part
+        audio.add_chunk(Chunk(b"a" * 100, FragmentInfo(start, part, 15, True, start)), now_s=NOW)
+    text = live_mpd([RUNG], {"360p": video, "audio": audio}, FPS, TIMING, NOW + 10, audio_kbps=96)
+    mpd = ET.fromstring(text or "")
+    sets = mpd.findall("d:Period/d:AdaptationSet", NS)
+    assert [s.get("contentType") for s in sets] == ["video", "audio"]
+    video_template = sets[0].find("d:Representation/d:SegmentTemplate", NS)
+    representation = sets[1].find("d:Representation", NS)
+    assert representation is not None and representation.get("codecs") == "mp4a.40.2"
+    assert representation.get("audioSamplingRate") == "48000"
+    template = representation.find("d:SegmentTemplate", NS)
+    assert template is not None and video_template is not None
+    # one media clock: the audio's period start is the video's, and its segment numbers line up
+    assert template.get("presentationTimeOffset") == video_template.get("presentationTimeOffset")
+    assert template.get("startNumber") == "0" and template.get("media") == "audio/seg$Number$.m4s"
+    assert template.get("initialization") == "audio/init0.mp4"
+    # video only when the channel has no audio rendition
+    video_only = ET.fromstring(live_mpd([RUNG], {"360p": video}, FPS, TIMING, NOW + 10) or "")
+    assert [s.get("contentType") for s in video_only.findall("d:Period/d:AdaptationSet", NS)] == ["video"]

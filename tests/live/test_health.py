@@ -1,5 +1,6 @@
 """The stream health monitor on real contribution feeds: each check fires on its injected fault
-(primary killed, both killed, a 5 s GOP, a source switching between a static picture and noise)
+(primary killed, both killed, a 5 s GOP, a source switching between a static picture and noise,
+an encoder dropping every 5th frame, audio stamped 1.5 s early)
 and stays quiet on a healthy channel; alerts are in the QoE alert format, in ``live status``
 and on the live origin's ``/metrics``."""
 
@@ -70,6 +71,7 @@ def test_a_healthy_channel_raises_no_alert(monitored: RunningChannel) -> None:
     print(f"\nhealthy measures after {HEALTHY_S:.0f} s: {report['measures']}")
     assert report["raised"] == [] and report["open"] == [], report
     assert report["measures"]["bitrate_cv"] is not None and report["measures"]["keyframe_interval_s"] < 2.0
+    assert report["measures"]["dropped_ratio"] == 0.0 and abs(report["measures"]["av_drift_s"]) < 0.2  # measured, and quiet
     text = metrics(monitored)
     assert 'streamlab_live_health_alerts_total{channel="watched",check="input_lost"} 0' in text
     assert 'streamlab_live_health_measure{channel="watched",measure="bitrate_cv"}' in text
@@ -133,3 +135,29 @@ def test_a_swinging_bitrate_raises_bitrate_variance(live_env: Path) -> None:
         assert 'check="bitrate_variance"' in metrics(channel)
     finally:
         stop_and_check("swing")
+
+
+FAST_WINDOW = ["health.bitrate_window_s=4"]
+"""Timing checks judge a full window: 4 s instead of 10 keeps the fault tests short."""
+
+
+def test_an_encoder_dropping_frames_raises_dropped_frames(live_env: Path) -> None:
+    channel = _single_feed_channel("drops", "testsrc2=size=320x180:rate=30", ["contribution.drop_every=5", *FAST_WINDOW])
+    try:
+        alert, _ = wait_for_alert("drops", "dropped_frames", 20.0)
+        assert alert["value"] == "drops/primary" and 0.15 < alert["evidence"]["dropped_ratio"] < 0.25  # 1 in 5
+        assert checks_raised("drops") == {"dropped_frames"}
+        assert 'check="dropped_frames"' in metrics(channel)
+    finally:
+        stop_and_check("drops")
+
+
+def test_audio_stamped_early_raises_av_drift(live_env: Path) -> None:
+    channel = _single_feed_channel("drift", "testsrc2=size=320x180:rate=30", ["contribution.audio_offset_s=-1.5", *FAST_WINDOW])
+    try:
+        alert, _ = wait_for_alert("drift", "av_drift", 20.0)
+        assert alert["value"] == "drift/primary" and alert["evidence"]["av_drift_s"] < -1.0
+        assert checks_raised("drift") == {"av_drift"}
+        assert 'streamlab_live_health_measure{channel="drift",measure="av_drift_s"} -1.' in metrics(channel)
+    finally:
+        stop_and_check("drift")

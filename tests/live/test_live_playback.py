@@ -51,8 +51,9 @@ def test_hlsjs_low_latency_plays_the_channel_and_reports_latency(quiet_channel: 
     state = watched.state
     assert len(state["latencies"]) >= PLAY_S * 0.9, state
     assert state["frames"] > 20 * PLAY_S * 0.5, f"only {state['frames']} frames decoded"
+    assert state["audioBytes"] > 0, "the audio rendition was not played"
     summary = watched.summary()
-    print(f"\nlive latency through the edge: {summary}; non-fatal errors {state['errors'][:5]}")
+    print(f"\nlive latency through the edge: {summary}; audio decoded {state['audioBytes']} bytes; non-fatal errors {state['errors'][:5]}")
     assert summary["min_s"] > 0, "a frame on screen before it was captured: the PDT is not the capture clock"
     assert summary["median_s"] <= 4.0, f"median glass-to-glass latency {summary['median_s']:.2f} s"
     assert state["stallSeconds"] <= 2.0
@@ -74,8 +75,9 @@ def test_shaka_low_latency_dash_plays_the_channel_through_the_edge(quiet_channel
     state = watched.state
     assert state["engine"] == "shaka" and len(state["latencies"]) >= PLAY_S * 0.9, state
     assert state["frames"] > 20 * PLAY_S * 0.5, f"only {state['frames']} frames decoded"
+    assert state["audioBytes"] > 0, "the DASH audio adaptation set was not played"
     summary = watched.summary()
-    print(f"\nLL-DASH latency through the edge (Shaka): {summary}; non-fatal errors {state['errors'][:5]}")
+    print(f"\nLL-DASH latency through the edge (Shaka): {summary}; audio decoded {state['audioBytes']} bytes; non-fatal errors {state['errors'][:5]}")
     assert summary["min_s"] > 0, "a frame on screen before it was captured: availabilityStartTime is not the capture clock"
     assert summary["median_s"] <= 6.0, f"median glass-to-glass latency {summary['median_s']:.2f} s"
     assert state["stallSeconds"] <= 3.0

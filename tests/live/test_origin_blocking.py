@@ -27,6 +27,8 @@ class SyntheticChannel:
     folder: Path
     name: str = "synthetic"
     fps: int = 30
+    audio_kbps: int | None = None
+    protection: None = None
     control: ServerControl = CONTROL
     notifier: Notifier = field(default_factory=Notifier)
     rungs: list[LiveRung] = field(default_factory=lambda: [LiveRung(name="360p", width=640, height=360, bitrate_kbps=800)])

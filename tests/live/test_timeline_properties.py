@@ -87,3 +87,25 @@ def test_delta_update_skips_only_beyond_can_skip_until(tmp_path: Path) -> None:
     assert snap.skipped == 4  # segments starting more than 12 s before the end (20 s): 0..3
     full = media_playlist(timeline, CONTROL, {})
     check_delta(full, media_playlist(timeline, CONTROL, {}, skip=True))
+
+
+AUDIO_INIT = InitInfo("soun", "mp4a", "mp4a.40.2", 48_000, 0, 0)
+
+
+def test_audio_segments_stay_on_the_video_segment_grid(tmp_path: Path) -> None:
+    """AAC parts (15 frames of 1024 samples, 0.32 s) do not divide a 2 s segment: segments
+    alternate around the grid instead of drifting off it, so audio segment N spans video segment N."""
+    timeline = RungTimeline("audio", tmp_path / "audio", 2.0, 600.0)
+    timeline.start_generation(b"init", AUDIO_INIT)
+    part = 15 * 1024
+    first = 1000 * 48_000 - 2048  # the encoder's priming: audio starts a little before the video
+    for index in range(400):  # 128 s
+        start = first + index * part
+        timeline.add_chunk(Chunk(b"\0" * 16, FragmentInfo(start, part, 15, True, start)), now_s=NOW)
+        check_one(media_playlist(timeline, CONTROL, {}))
+    complete = [s for s in timeline.segments if s.complete]
+    assert len(complete) >= 60
+    for segment in complete:
+        grid_s = first / 48_000 + segment.msn * 2.0
+        assert abs(segment.media_start_s - grid_s) <= 0.16 + 1e-6, (segment.msn, segment.media_start_s - grid_s)
+        assert round(segment.duration_s) <= CONTROL.target_duration_s  # EXTINF rounds to at most TARGETDURATION

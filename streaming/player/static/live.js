@@ -5,11 +5,17 @@
 // screen: hls.js `playingDate` (from EXT-X-PROGRAM-DATE-TIME) or Shaka `getPlayheadTimeAsDate()`
 // (from the MPD's availabilityStartTime); our packager sets both to the contribution encoder's
 // capture clock. State for tests and tools is on `window.streamlabLive`.
+//
+// An encrypted channel (`live start --drm clearkey`) plays with ?license=<ClearKey licence URL>&token=
+// <playback token>: EME ClearKey in hls.js and Shaka, the token as a bearer token on licence requests,
+// the same flow as a protected VOD title.
 "use strict";
 
 (function () {
   const params = new URLSearchParams(window.location.search);
   const src = params.get("src");
+  const license = params.get("license");
+  const token = params.get("token");
   const video = document.getElementById("video");
   const state = (window.streamlabLive = {
     src, engine: null, latencies: [], edgeLatencies: [], errors: [], fatal: null, stalls: 0, stallSeconds: 0,
@@ -24,7 +30,16 @@
 
   function startHls() {
     if (!window.Hls || !Hls.isSupported()) { state.fatal = "hls.js or MSE unavailable"; return null; }
-    const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
+    const config = { lowLatencyMode: true, backBufferLength: 30 };
+    if (license) {
+      config.emeEnabled = true;
+      config.drmSystems = { "org.w3.clearkey": { licenseUrl: license } };
+      config.licenseXhrSetup = (xhr, url) => {
+        xhr.open("POST", url, true);
+        if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+      };
+    }
+    const hls = new Hls(config);
     window.streamlabHls = hls;
     hls.on(Hls.Events.ERROR, (_event, data) => {
       state.errors.push(`${data.type}/${data.details}${data.fatal ? " (fatal)" : ""}`);
@@ -48,6 +63,12 @@
     // every few seconds, so aim a little further back (still under hls.js's PART-HOLD-BACK).
     player.configure({ streaming: { lowLatencyMode: true, inaccurateManifestTolerance: 0, rebufferingGoal: 0.01,
       liveSync: { enabled: true, targetLatency: 1.2, targetLatencyTolerance: 0.3 } } });
+    if (license) {
+      player.configure({ drm: { servers: { "org.w3.clearkey": license } } });
+      player.getNetworkingEngine().registerRequestFilter((type, request) => {
+        if (type === shaka.net.NetworkingEngine.RequestType.LICENSE && token) request.headers.Authorization = `Bearer ${token}`;
+      });
+    }
     player.addEventListener("error", (event) => {
       const error = event.detail;
       const fatal = error.severity === shaka.util.Error.Severity.CRITICAL;
@@ -98,6 +119,9 @@
     state.currentTime = video.currentTime;
     const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     state.frames = quality ? quality.totalVideoFrames : 0;
+    // Chromium counts the audio it decoded: the audio rendition (LL-HLS EXT-X-MEDIA group, DASH
+    // audio adaptation set) is played, not just listed
+    state.audioBytes = video.webkitAudioDecodedByteCount || 0;
     const date = engine.playingDate();
     if (date && !video.paused && video.readyState >= 2) {
       const latency = (Date.now() - date.getTime()) / 1000;
