@@ -125,6 +125,32 @@ class AdminSettings(BaseModel):
     min_token_chars: int = Field(16, ge=16, description="shorter tokens from the environment are refused")
 
 
+class VarnishSettings(BaseModel):
+    """The Varnish edge engine (``stream serve --edge varnish``, ``peak run --edge varnish``).
+
+    Its VCL is generated from the same settings as the Python edge (:mod:`.engines.varnish`);
+    these are only what Varnish needs beyond them.
+    """
+
+    varnishd: str = Field("/usr/sbin/varnishd", description="Debian's varnish package")
+    varnishstat: str = Field("/usr/bin/varnishstat", description="reads the counters of a running varnishd")
+    thread_pool_min: int = Field(100, ge=5, description="each blocked LL-HLS request holds a worker thread")
+    thread_pool_max: int = Field(5000, ge=10)
+    shared_error_ttl_s: float = Field(
+        0.5, gt=0, le=5,
+        description="errors marked no-cache (a live origin's 503 after the block bound) are kept this long so the "
+                    "waiting list shares one answer; Varnish's waiting list only shares objects that are in cache",
+    )
+    startup_timeout_s: float = Field(20.0, gt=0)
+    stop_timeout_s: float = Field(5.0, gt=0)
+
+
+class TopologySettings(BaseModel):
+    """How many shields the edges spread channels and titles over (rendezvous hash, :mod:`.engines.shields`)."""
+
+    shields: int = Field(1, ge=1, le=16, description="`stream serve`: shield 0 on edge_port + 1, shield i > 0 on edge_port + 2 + i")
+
+
 class DeliverySettings(BaseModel):
     host: str = "127.0.0.1"
     edge_port: int = Field(8000, ge=0, le=65533, description="the shield listens on +1, the origin on +2")
@@ -135,6 +161,8 @@ class DeliverySettings(BaseModel):
     upstream: UpstreamSettings = UpstreamSettings()
     connections: ConnectionLimits = ConnectionLimits()
     admin: AdminSettings = AdminSettings()
+    varnish: VarnishSettings = VarnishSettings()
+    topology: TopologySettings = TopologySettings()
     startup_timeout_s: float = Field(15.0, gt=0)
 
 

@@ -16,8 +16,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,21 +228,16 @@ def running_stack(
     )
     servers.start(settings.startup_timeout_s)
     try:
-        _wait_healthy(edge_url, settings.startup_timeout_s)
+        wait_healthy(edge_url, settings.startup_timeout_s)
         yield RunningStack(edge_url, shield_url, origin_url, edge, shield, media_root, edge_admin_url, shield_admin_url, token)
     finally:
         servers.stop()
 
 
-def _serve_child(conn, media_root: str, overrides: list[str] | None) -> None:  # noqa: ANN001 - a Pipe end
-    """Child process of :func:`stack_in_subprocess`: run the stack, report its URLs, stop when told."""
-    try:
-        with running_stack(media_root=Path(media_root), overrides=overrides) as stack:
-            conn.send({"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url,
-                       "pid": str(os.getpid())})
-            conn.recv()
-    except Exception as exc:  # reported to the parent as a clear error instead of a silent dead child
-        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+@contextmanager
+def _stack_urls(media_root: str, overrides: list[str] | None) -> Iterator[dict[str, str]]:
+    with running_stack(media_root=Path(media_root), overrides=overrides) as stack:
+        yield {"edge": stack.edge_url, "shield": stack.shield_url, "origin": stack.origin_url, "pid": str(os.getpid())}
 
 
 @contextmanager
@@ -254,35 +249,59 @@ def stack_in_subprocess(
     Load generators (benchmarks, many headless players) must not share the tiers' GIL, or the
     measurement measures the client: this keeps the servers' event loop on its own core share.
     """
+    with in_subprocess(_stack_urls, {"media_root": str(media_root), "overrides": overrides}, timeout_s,
+                       "the delivery stack") as urls:
+        yield urls
+
+
+def _subprocess_child(conn, factory: Callable[..., AbstractContextManager[dict]], kwargs: dict) -> None:  # noqa: ANN001 - a Pipe end
+    """Child of :func:`in_subprocess`: enter ``factory(**kwargs)``, report what it yields, exit when told."""
+    try:
+        with factory(**kwargs) as info:
+            conn.send(info)
+            conn.recv()
+    except Exception as exc:  # reported to the parent as a clear error instead of a silent dead child
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+@contextmanager
+def in_subprocess(
+    factory: Callable[..., AbstractContextManager[dict]], kwargs: dict, timeout_s: float, what: str
+) -> Iterator[dict]:
+    """Run the context manager ``factory(**kwargs)`` in a spawned process while the block runs.
+
+    Yields the dict it yields (URLs, PIDs); a failure to start is one :class:`StackError` naming
+    ``what``. The child leaves the context (stopping its servers) when the block ends.
+    """
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_serve_child, args=(child, str(media_root), overrides), daemon=True)
+    process = context.Process(target=_subprocess_child, args=(child, factory, kwargs), daemon=False)
     process.start()
     try:
         deadline = time.monotonic() + timeout_s
         while not parent.poll(0.1):
             if not process.is_alive():
-                raise StackError(f"the delivery stack process exited (code {process.exitcode}) before it started")
+                raise StackError(f"{what} process exited (code {process.exitcode}) before it started")
             if time.monotonic() > deadline:
-                raise StackError(f"the delivery stack process did not start within {timeout_s} s")
-        urls = parent.recv()
-        if "error" in urls:
-            raise StackError(f"the delivery stack process failed to start: {urls['error']}")
-        yield urls
+                raise StackError(f"{what} process did not start within {timeout_s} s")
+        info = parent.recv()
+        if "error" in info:
+            raise StackError(f"{what} process failed to start: {info['error']}")
+        yield info
     finally:
         try:
             parent.send("stop")
         except OSError:
             pass
-        process.join(timeout=20)
+        process.join(timeout=30)
         if process.is_alive():
             process.terminate()
             process.join(timeout=5)
 
 
-def _wait_healthy(edge_url: str, timeout_s: float) -> None:
+def wait_healthy(edge_url: str, timeout_s: float) -> None:
     """The edge answering ``/healthz`` proves the whole chain (edge → shield → origin) is up."""
     deadline = time.monotonic() + timeout_s
     last: object = None
@@ -299,9 +318,21 @@ def _wait_healthy(edge_url: str, timeout_s: float) -> None:
     raise StackError(f"edge {edge_url} did not answer /healthz within {timeout_s} s (last: {last!r})")
 
 
-def serve_forever(host: str | None, port: int | None, overrides: list[str] | None) -> None:
-    """``streamlab stream serve``: edge on ``host:port``, shield on port+1, origin on port+2, until Ctrl-C."""
+def serve_forever(host: str | None, port: int | None, overrides: list[str] | None, edge: str = "python") -> None:
+    """``streamlab stream serve``: edge on ``host:port``, shield on port+1, origin on port+2, until Ctrl-C.
+
+    ``edge="varnish"`` (or ``topology.shields`` > 1) serves :func:`.engines.cluster.serve_cluster_forever`
+    instead: the same ports, without the tiers' admin (purge) listeners.
+    """
+    from streamlab.streaming.delivery.engines.varnish import check_engine
+
+    check_engine(edge)
     settings = load_delivery_settings(overrides)
+    if edge != "python" or settings.topology.shields > 1:
+        from streamlab.streaming.delivery.engines.cluster import serve_cluster_forever
+
+        serve_cluster_forever(host or settings.host, settings.edge_port if port is None else port, settings, edge)
+        return
     host = host or settings.host
     port = settings.edge_port if port is None else port
     highest = 65535 - settings.admin.port_offset - 1

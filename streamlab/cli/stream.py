@@ -40,12 +40,13 @@ def ingest(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from configs/delivery.yaml)")] = None,
     port: Annotated[int | None, typer.Option(help="edge port, the one viewers use")] = None,
+    edge: Annotated[str, typer.Option(help="edge engine: python (instrumented reference) or varnish (generated VCL)")] = "python",
     overrides: Overrides = None,
 ) -> None:
     """Serve the media tree: origin, regional shield and edge cache tiers, plus the player page."""
     from streamlab.streaming.delivery.stack import serve_forever
 
-    serve_forever(host=host, port=port, overrides=overrides)
+    serve_forever(host=host, port=port, overrides=overrides, edge=edge)
 
 
 @app.command()

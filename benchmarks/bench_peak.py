@@ -1,0 +1,55 @@
+"""Peak event: a flash crowd of LL-HLS viewers through the Python edge and through Varnish, side by side.
+
+Each engine gets the same crowd (``VIEWERS`` viewers joining over ``RAMP_S`` on the flash-crowd
+curve, watching ``DURATION_S``, each on its own trace-shaped link, ``WORKERS`` load-generator
+processes) against the synthetic wall-clock live channel (the real one would spend the two cores
+on transcoding), with origin + shield in one process and the edge in its own (Python) or as
+varnishd. Reported per engine: failed requests, viewers with a stall, origin requests per part and
+per playlist version per shield, p50/p99 part delivery (availability at the origin → last byte),
+median latency to live, every process's CPU share and the load average seen (the box is shared:
+quote it with the numbers). The scaling model is then validated on the two runs and predicts
+10k-10M viewers. Sizes: ``STREAMLAB_BENCH_PEAK_VIEWERS`` (comma list for a curve) and
+``STREAMLAB_BENCH_PEAK_DURATION_S``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+VIEWERS = [int(v) for v in os.environ.get("STREAMLAB_BENCH_PEAK_VIEWERS", "200").split(",")]
+DURATION_S = float(os.environ.get("STREAMLAB_BENCH_PEAK_DURATION_S", "60"))
+RAMP_S = min(60.0, DURATION_S / 2)
+WORKERS = 2
+KEPT = ("viewers_joined", "failed_requests", "viewers_errored_out", "viewers_with_stall", "requests_per_s",
+        "origin_media_requests_per_part_per_shield", "origin_playlist_requests_per_version_per_shield",
+        "part_delivery_p50_ms", "part_delivery_p99_ms", "latency_to_live_median_s", "startup_p50_s",
+        "cpu_share", "cost_ms_per_request", "load_average")
+
+
+def run() -> dict:
+    from streamlab.pipelines.peak.run import run_peak
+    from streamlab.pipelines.peak.settings import load_peak_settings
+    from streamlab.pipelines.peak.simulate import costs_for_predictions, predict_scaling, validate
+
+    engines = ["python"] + (["varnish"] if shutil.which("/usr/sbin/varnishd") else [])
+    measured = []
+    out: dict[str, object] = {"duration_s": DURATION_S, "ramp_s": RAMP_S, "loadgen_workers": WORKERS}
+    for engine in engines:
+        for viewers in VIEWERS:
+            settings = load_peak_settings([f"edge={engine}", f"crowd.duration_s={DURATION_S}", f"crowd.ramp_s={RAMP_S}",
+                                           f"crowd.workers={WORKERS}"])
+            result = run_peak(settings, viewers)
+            measured.append(result)
+            out[f"{engine}_{viewers}v"] = {k: result[k] for k in KEPT} | {
+                "loadgen_cpu_share": [w["cpu_share"] for w in result["loadgen_workers"]]}
+    settings = load_peak_settings()
+    validation = validate(measured, settings.simulate)
+    out["validation"] = {f"{r['engine']}_{r['viewers']}v": {k: r[k] for k in ("measured_p50_ms", "predicted_p50_ms",
+                         "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run")}
+                         for r in validation}
+    for row in predict_scaling(settings.simulate, costs_for_predictions(measured, settings.simulate)):
+        out[f"predict_{row['viewers']}v"] = {k: row[k] for k in ("edges", "shields", "origin_requests_per_s",
+                                             "shield_requests_per_s", "part_delivery_p50_ms", "part_delivery_p99_ms", "overloaded")}
+    out["runs"] = measured  # kept whole in the JSON (lists are not tabled): `streamlab peak simulate --from` reads it
+    return out

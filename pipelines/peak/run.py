@@ -1,0 +1,215 @@
+"""``streamlab peak run``: a flash crowd of LL-HLS viewers through the edge, against a live channel.
+
+What runs where (each in its own process, so no measurement is another's GIL):
+
+* the channel: the synthetic wall-clock channel (default) or a running ``streamlab live start``
+  channel, found through its ``state.json``;
+* the delivery cluster: origin + shields (Python) and the edges (Python or varnishd children);
+* the load generator: ``crowd.workers`` processes of asyncio viewers.
+
+What is counted, and where: requests at the live origin by kind (its ``/metrics``), each shield's
+upstream requests (``/_stats``), the edges' hits and misses (``/_stats`` or ``varnishstat``), and
+the CPU seconds of every process (``psutil``), so the per-request cost of each tier is measured
+and can feed the scaling model (:mod:`.simulate`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+from streamlab.core import project
+from streamlab.core.errors import StreamlabError, UsageError
+from streamlab.core.progress import progress_bar
+from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.pipelines.peak.settings import PeakSettings
+from streamlab.streaming.delivery.engines.cluster import cluster_in_subprocess
+from streamlab.streaming.delivery.engines.varnish import check_engine
+from streamlab.streaming.loadgen.crowd import CrowdSpec, run_crowd, summarize
+from streamlab.streaming.loadgen.synthetic_channel import synthetic_channel_in_subprocess
+
+LIVE_KINDS = ("master", "playlist", "blocked_playlist", "media", "held_media", "streamed_segment")
+
+
+def find_traces(settings: PeakSettings) -> list[Trace]:
+    """The crowd's throughput traces: ``crowd.traces``, else the shared data folder's copy."""
+    candidates = [project.resolve(settings.crowd.traces), project.shared_dir() / "data" / "abr" / "train_traces"]
+    for folder in candidates:
+        if folder.is_dir() and any(folder.iterdir()):
+            return load_traces(folder)
+    raise StreamlabError(f"no throughput traces in {' or '.join(str(c) for c in candidates)}: run `streamlab data fetch` first")
+
+
+def live_counts(origin_url: str) -> dict[str, int]:
+    """``streamlab_live_origin_requests_total`` by kind, from the live origin's ``/metrics``."""
+    text = httpx.get(origin_url + "/metrics", timeout=10, trust_env=False).text
+    return {kind: int(m.group(1)) if (m := re.search(rf'kind="{kind}"\}} (\d+)', text)) else 0 for kind in LIVE_KINDS}
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes and their children (0 for ones gone)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for p in [process, *process.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _edge_counters(cluster: dict) -> list[dict[str, int]]:
+    """Per edge: requests, upstream requests (misses + passes) and hits, in the engine's own counters."""
+    out = []
+    if cluster["engine"] == "varnish":
+        from streamlab.streaming.delivery.engines.varnish import read_counters
+
+        for instance in cluster["varnish_instances"]:
+            c = read_counters(instance)
+            out.append({"requests": c.get("client_req", 0), "upstream_requests": c.get("backend_req", 0),
+                        "hits": c.get("cache_hit", 0), "waiting_list_sleeps": c.get("busy_sleep", 0)})
+    else:
+        for url in cluster["edges"]:
+            s = httpx.get(url + "/_stats", timeout=10, trust_env=False).json()
+            out.append({"requests": s["requests"], "upstream_requests": s["upstream_requests"], "hits": s["hits"],
+                        "coalesced": s["coalesced"]})
+    return out
+
+
+def _shield_counters(cluster: dict) -> list[dict[str, int]]:
+    return [{k: v for k, v in httpx.get(url + "/_stats", timeout=10, trust_env=False).json().items()
+             if k in ("requests", "upstream_requests", "hits", "coalesced", "misses")} for url in cluster["shields"]]
+
+
+def _diff(after: list[dict[str, int]], before: list[dict[str, int]]) -> list[dict[str, int]]:
+    return [{k: a[k] - b.get(k, 0) for k in a} for a, b in zip(after, before, strict=True)]
+
+
+@contextmanager
+def live_channel(settings: PeakSettings) -> Iterator[tuple[dict, Path]]:
+    """The channel's ``state.json`` payload and the state folder the delivery origin must read."""
+    if settings.channel.synthetic:
+        with tempfile.TemporaryDirectory(prefix="streamlab-peak-") as state_dir:
+            with synthetic_channel_in_subprocess(settings.channel.name, state_dir, settings.channel.live_overrides) as state:
+                yield state, Path(state_dir)
+        return
+    state_dir = project.state_dir() / "live"
+    path = state_dir / settings.channel.name / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise UsageError(f"live channel {settings.channel.name!r} is not running here ({path} is missing): "
+                         f"`streamlab live start {settings.channel.name}` first, or channel.synthetic=true") from None
+    if state.get("state") == "stopped":
+        raise UsageError(f"live channel {settings.channel.name!r} is stopped: start it, or use channel.synthetic=true")
+    yield state, state_dir
+
+
+def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
+    """One crowd through ``settings.edge``; the numbers (``summarize``) plus counts, costs and CPU."""
+    check_engine(settings.edge)
+    crowd = settings.crowd.model_copy(update={"viewers": viewers or settings.crowd.viewers})
+    with live_channel(settings) as (state, state_dir):
+        traces = find_traces(settings)
+        with cluster_in_subprocess(engine=settings.edge, edges=settings.edges, shields=settings.shields,
+                                   media_root=str(state_dir / "no-vod"),
+                                   overrides=[f"origin.live.state_dir={state_dir}"]) as cluster:
+            name = settings.channel.name
+            urls = [f"{edge}/live/{name}/master.m3u8" for edge in cluster["edges"]]
+            part_s = float(state.get("part_s") or 1 / 3)
+            channel_pid = int(state["pid"])
+            cluster_pids = [int(cluster["pid"])]
+            live_before, edges_before, shields_before = live_counts(state["origin_url"]), _edge_counters(cluster), _shield_counters(cluster)
+            cpu_before = {"channel": _cpu_s([channel_pid]), "cluster": _cpu_s(cluster_pids),
+                          "varnish": _cpu_s(cluster["varnish_pids"])}
+            started = time.monotonic()
+            specs = _split(urls, state.get("media_dir"), crowd)
+            with ThreadPoolExecutor(len(specs)) as pool, progress_bar(f"{crowd.viewers} viewers via {settings.edge}",
+                                                                      int(crowd.duration_s)) as advance:
+                futures = [pool.submit(run_crowd, spec, traces) for spec in specs]
+                while not all(f.done() for f in futures):
+                    time.sleep(1.0)
+                    if time.monotonic() - started <= crowd.duration_s:
+                        advance(1)
+                raws = [f.result() for f in futures]
+            wall_s = time.monotonic() - started
+            cpu = {"channel": _cpu_s([channel_pid]) - cpu_before["channel"],
+                   "cluster": _cpu_s(cluster_pids) - cpu_before["cluster"],
+                   "varnish": _cpu_s(cluster["varnish_pids"]) - cpu_before["varnish"]}
+            live = {k: v - live_before[k] for k, v in live_counts(state["origin_url"]).items()}
+            edges = _diff(_edge_counters(cluster), edges_before)
+            shields = _diff(_shield_counters(cluster), shields_before)
+    raw = {"viewers": [v for r in raws for v in r["viewers"]], "workers": [w for r in raws for w in r["workers"]]}
+    summary = summarize(raw, crowd.duration_s)
+    rungs = max(1, _rungs_watched(raw))
+    parts = crowd.duration_s / part_s
+    edge_requests = sum(e["requests"] for e in edges)
+    shield_requests = sum(s["requests"] for s in shields)
+    live_requests = sum(live.values())
+    return {
+        "engine": settings.edge, "edges": settings.edges, "shields": settings.shields, "viewers": crowd.viewers,
+        "duration_s": crowd.duration_s, "part_s": round(part_s, 4), "wall_s": round(wall_s, 1), "load_average": list(psutil.getloadavg()),
+        **{k: v for k, v in summary.items()},
+        "origin_requests": live,
+        "origin_media_requests_per_part_per_shield": round(live["media"] / (parts * rungs) / settings.shields, 3),
+        "origin_playlist_requests_per_version_per_shield": round(
+            live["blocked_playlist"] / (parts * rungs) / settings.shields, 3),
+        "edge_counters": edges, "shield_counters": shields,
+        "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+        "cpu_share": {k: round(v / wall_s, 3) for k, v in cpu.items()},
+        "cost_ms_per_request": _costs(settings.edge, cpu, edge_requests, shield_requests, live_requests),
+        "rungs_watched": rungs,
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _costs(engine: str, cpu: dict[str, float], edge_requests: int, shield_requests: int, live_requests: int) -> dict[str, float]:
+    """CPU ms per request of each tier. The Python edge, the shields and the delivery origin share one
+    process: with the Python edge its CPU is split by requests (the same cache-tier code answers
+    them); with Varnish the process serves only the few shield and origin requests, so its figure
+    is mostly the event loop's idle baseline (an upper bound, flagged by ``shield_is_upper_bound``)."""
+    if engine == "varnish":  # the process answers the shields' requests and proxies as many at the origin
+        edge_ms = 1000 * cpu["varnish"] / max(1, edge_requests)
+        shield_ms = 1000 * cpu["cluster"] / max(1, 2 * shield_requests)
+    else:
+        edge_ms = shield_ms = 1000 * cpu["cluster"] / max(1, edge_requests + 2 * shield_requests)
+    return {"edge": round(edge_ms, 4), "shield": round(shield_ms, 4),
+            "origin": round(1000 * cpu["channel"] / max(1, live_requests), 4),
+            "shield_is_upper_bound": engine == "varnish"}
+
+
+def _split(urls: list[str], media_dir: str | None, crowd) -> list[CrowdSpec]:  # noqa: ANN001 - CrowdSettings
+    """One crowd per edge (viewers dealt evenly), all starting together."""
+    start_at = time.time() + (3.0 if crowd.workers > 1 or len(urls) > 1 else 0.0)
+    specs = []
+    for i, url in enumerate(urls):
+        count = crowd.viewers // len(urls) + (1 if i < crowd.viewers % len(urls) else 0)
+        if count:
+            specs.append(CrowdSpec(url, media_dir, count, crowd.duration_s, crowd.ramp_s,
+                                   max(1, crowd.workers // len(urls)), crowd.seed + i, crowd.request_timeout_s, start_at))
+    return specs
+
+
+def _rungs_watched(raw: dict) -> int:
+    """Rungs any viewer fetched a part of: the origin sees each of their parts once per shield."""
+    return len({rung for v in raw["viewers"] for rung in v["rungs_seen"]})
+
+
+def write_results(settings: PeakSettings, results: list[dict], kind: str) -> Path:
+    """``<results_dir>/<kind>-<time>/results.json``; returns the folder (plots go beside it)."""
+    folder = project.resolve(settings.results_dir) / f"{kind}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    return folder

@@ -1,0 +1,52 @@
+"""``configs/peak.yaml`` as typed settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from streamlab.core.config import load_config
+
+
+class ChannelSettings(BaseModel):
+    name: str = "peak"
+    synthetic: bool = True
+    live_overrides: list[str] = Field(default_factory=list)
+
+
+class CrowdSettings(BaseModel):
+    viewers: int = Field(200, ge=1, le=20000)
+    duration_s: float = Field(60.0, gt=0, le=3600)
+    ramp_s: float = Field(60.0, ge=0)
+    workers: int = Field(2, ge=1, le=64)
+    seed: int = 0
+    request_timeout_s: float = Field(15.0, gt=0)
+    traces: Path = Path("data/raw/abr/train_traces")
+
+
+class SimulateSettings(BaseModel):
+    viewers: list[int] = Field(default_factory=lambda: [10_000, 100_000, 1_000_000, 10_000_000])
+    edge_capacity_rps: float = Field(20_000.0, gt=0)
+    edge_cores: int = Field(1, ge=1)
+    shields: int = Field(4, ge=1)
+    parts: int = Field(6, ge=1, le=100)
+    max_simulated_viewers_per_edge: int = Field(20_000, ge=10)
+    requests_per_viewer_per_part: float = Field(2.0, gt=0)
+    seed: int = 0
+
+
+class PeakSettings(BaseModel):
+    edge: Literal["python", "varnish"] = "python"
+    edges: int = Field(1, ge=1, le=16)
+    shields: int = Field(1, ge=1, le=16)
+    results_dir: Path = Path(".state/peak")
+    mlflow_experiment: str = "peak"
+    channel: ChannelSettings = ChannelSettings()
+    crowd: CrowdSettings = CrowdSettings()
+    simulate: SimulateSettings = SimulateSettings()
+
+
+def load_peak_settings(overrides: list[str] | None = None) -> PeakSettings:
+    return load_config("peak", PeakSettings, overrides)

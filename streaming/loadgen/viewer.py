@@ -1,0 +1,287 @@
+"""One live viewer: a real LL-HLS client on its own shaped link, with a playback buffer model.
+
+The client does what hls.js in low-latency mode does on the wire:
+
+1. the multivariant playlist, then the chosen rung's media playlist;
+2. start ``PART-HOLD-BACK`` behind the newest part, fetching parts up to the live edge;
+3. at the live edge, a **blocking playlist reload** for the next part (``_HLS_msn``/``_HLS_part``,
+   with ``_HLS_skip=YES``: a delta update), then that part: about six requests a second;
+4. a local throughput ABR (the rung whose bandwidth fits 0.8 x the shaped throughput of the last
+   parts, one step at a time; switches at part boundaries, as LL-HLS rendition reports allow).
+
+Each download is paced by a **bandwidth shaper** replaying a real throughput trace (the project's
+Mahimahi/Pensieve traces): a part of ``b`` bytes takes at least ``8 b / throughput(t)`` seconds,
+so viewers on a slow trace fall behind and switch down like real ones.
+
+Playback is modelled, not decoded: the buffer fills with each part's duration and drains in real
+time once playing; an empty buffer is a stall (playback resumes with one part buffered). Latency
+to live is ``now - PDT(playhead)``, sampled once a second while playing. A part's delivery time is
+the wall time from its file's appearance at the origin (``state.json``'s ``media_dir``, read with
+``stat``: loopback only) to its last byte at this viewer, recorded for parts fetched at the live
+edge (waited for), not for the back-fill at startup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+from streamlab.streaming.loadgen.llhls import MediaPlaylist, PartRef, Variant, parse_media, parse_multivariant
+
+ABR_SAFETY = 0.8
+"""Pick the highest rung whose bandwidth is at most this share of the measured throughput."""
+RETRY_DELAY_S = 0.2
+MAX_CONSECUTIVE_FAILURES = 50
+"""A viewer that fails this many requests in a row gives up (counted as errored out)."""
+
+
+@dataclass(frozen=True)
+class ViewerPlan:
+    viewer_id: int
+    join_at_s: float
+    """Seconds after the crowd's start."""
+    leave_at_s: float
+    trace_time_s: tuple[float, ...]
+    trace_mbps: tuple[float, ...]
+    trace_offset_s: float
+
+
+@dataclass
+class ViewerResult:
+    viewer_id: int
+    joined: bool = False
+    startup_s: float | None = None
+    stalls: int = 0
+    stall_s: float = 0.0
+    requests: int = 0
+    failed_requests: int = 0
+    errored_out: bool = False
+    switches: int = 0
+    latency_s: list[float] = field(default_factory=list)
+    delivery_ms: list[float] = field(default_factory=list)
+    """Part written at the origin → its last byte out of the delivery system (before the viewer's link)."""
+    shaped_delivery_ms: list[float] = field(default_factory=list)
+    """The same, to the last byte across the viewer's shaped link."""
+    last_rung: str = ""
+    rungs_seen: list[str] = field(default_factory=list)
+
+
+class Shaper:
+    """The viewer's link: throughput over time from a trace (looped), starting at an offset."""
+
+    def __init__(self, time_s: tuple[float, ...], mbps: tuple[float, ...], offset_s: float) -> None:
+        self.time_s = np.asarray(time_s)
+        self.mbps = np.maximum(np.asarray(mbps), 0.05)
+        self.period_s = float(self.time_s[-1] - self.time_s[0]) or 1.0
+        self.offset_s = offset_s
+        self.started = time.monotonic()
+
+    def mbps_now(self) -> float:
+        t = (time.monotonic() - self.started + self.offset_s) % self.period_s + self.time_s[0]
+        return float(self.mbps[min(int(np.searchsorted(self.time_s, t)), len(self.mbps) - 1)])
+
+    async def pace(self, size_bytes: int, started: float) -> None:
+        """Sleep until ``size_bytes`` could have crossed the link since ``started``."""
+        due = started + size_bytes * 8 / (self.mbps_now() * 1e6)
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class Viewer:
+    def __init__(self, plan: ViewerPlan, master_url: str, media_dir: Path | None, session: aiohttp.ClientSession,
+                 crowd_start: float, deadline: float, timeout_s: float) -> None:
+        self.plan = plan
+        self.master_url = master_url
+        self.base = master_url.rsplit("/", 1)[0]
+        self.media_dir = media_dir
+        self.session = session
+        self.crowd_start = crowd_start
+        self.deadline = min(deadline, crowd_start + plan.leave_at_s)
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.result = ViewerResult(plan.viewer_id)
+        self.shaper = Shaper(plan.trace_time_s, plan.trace_mbps, plan.trace_offset_s)
+        self.failures_in_row = 0
+        self.last_byte_wall = 0.0
+        # playback model
+        self.joined_at = 0.0
+        self.playing = False
+        self.buffered_s = 0.0
+        self.played_s = 0.0
+        self.clock_at = 0.0
+        self.start_pdt_s: float | None = None
+        self.stall_began: float | None = None
+        self.next_sample = 0.0
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+    async def get(self, url: str, params: dict[str, str] | None = None, shaped: bool = False) -> bytes | None:
+        """One GET; ``None`` (counted as failed) on an error status or a broken connection."""
+        self.result.requests += 1
+        started = time.monotonic()
+        try:
+            async with self.session.get(url, params=params, timeout=self.timeout) as response:
+                body = await response.read()
+                ok = response.status == 200
+                self.last_byte_wall = time.time()
+        except (aiohttp.ClientError, TimeoutError):
+            ok, body = False, b""
+        if not ok:
+            self.result.failed_requests += 1
+            self.failures_in_row += 1
+            if self.failures_in_row >= MAX_CONSECUTIVE_FAILURES:
+                self.result.errored_out = True
+            await asyncio.sleep(RETRY_DELAY_S)
+            return None
+        self.failures_in_row = 0
+        if shaped:
+            await self.shaper.pace(len(body), started)
+        return body
+
+    # ---- playback model -------------------------------------------------------------------------
+    def advance(self, now: float) -> None:
+        """Drain the buffer up to ``now``; an empty buffer starts a stall."""
+        if self.playing:
+            elapsed = now - self.clock_at
+            if elapsed >= self.buffered_s:
+                self.played_s += self.buffered_s
+                self.stall_began = self.clock_at + self.buffered_s
+                self.buffered_s = 0.0
+                self.playing = False
+                self.result.stalls += 1
+            else:
+                self.buffered_s -= elapsed
+                self.played_s += elapsed
+                if now >= self.next_sample and self.start_pdt_s is not None:
+                    self.result.latency_s.append(time.time() - (self.start_pdt_s + self.played_s))
+                    self.next_sample = now + 1.0
+        self.clock_at = now
+
+    def add_media(self, part: PartRef, now: float) -> None:
+        self.advance(now)
+        if self.start_pdt_s is None:
+            self.start_pdt_s = part.pdt_s
+        self.buffered_s += part.duration_s
+        if not self.playing:
+            if self.result.startup_s is None:
+                self.result.startup_s = now - self.joined_at
+            if self.stall_began is not None:
+                self.result.stall_s += now - self.stall_began
+                self.stall_began = None
+            self.playing = True
+
+    # ---- the client -----------------------------------------------------------------------------
+    def choose(self, variants: list[Variant], current: int, throughput_bps: float | None) -> int:
+        if throughput_bps is None:
+            return current
+        if current + 1 < len(variants) and variants[current + 1].bandwidth_bps <= ABR_SAFETY * throughput_bps:
+            return current + 1
+        if current > 0 and variants[current].bandwidth_bps > throughput_bps:
+            return current - 1
+        return current
+
+    async def run(self) -> ViewerResult:
+        await asyncio.sleep(max(0.0, self.crowd_start + self.plan.join_at_s - time.monotonic()))
+        if time.monotonic() >= self.deadline:
+            return self.result
+        self.result.joined = True
+        self.joined_at = self.clock_at = time.monotonic()
+        master = None
+        while master is None and not self._done():
+            master = await self.get(self.master_url)
+        if master is None:
+            return self.result
+        variants = parse_multivariant(master.decode())
+        rung = 0
+        playlist: MediaPlaylist | None = None
+        while playlist is None and not self._done():
+            body = await self.get(f"{self.base}/{variants[rung].uri}")
+            playlist = parse_media(body.decode()) if body is not None else None
+        if playlist is None or playlist.last is None:
+            return self.result
+        hold_back_parts = max(1, round(playlist.part_hold_back_s / (playlist.part_target_s or 1)))
+        start = playlist.parts[max(0, len(playlist.parts) - hold_back_parts)]
+        last = (start.msn, start.index - 1)
+        while not self._done():
+            rung_uri = variants[rung].uri.rsplit("/", 1)[0]
+            pending = [p for p in playlist.parts if (p.msn, p.index) > last]
+            waited_since: float | None = None
+            hinted: tuple[str, asyncio.Task[bytes | None]] | None = None
+            if not pending:
+                # at the live edge: block on the next part's playlist and, like hls.js, ask for the
+                # preload-hinted part at the same time (the origin holds it until it is written)
+                waited_since = time.time()
+                if playlist.preload_hint:
+                    hinted = (playlist.preload_hint, asyncio.create_task(
+                        self.get(f"{self.base}/{rung_uri}/{playlist.preload_hint}", shaped=True)))
+                want = (last[0], last[1] + 1)
+                body = await self.get(f"{self.base}/{variants[rung].uri}",
+                                      {"_HLS_msn": str(want[0]), "_HLS_part": str(want[1]), "_HLS_skip": "YES"})
+                if body is not None:
+                    playlist = parse_media(body.decode())
+                    pending = [p for p in playlist.parts if (p.msn, p.index) > last]
+                if not pending:
+                    if hinted is not None:
+                        await hinted[1]
+                    continue
+            part = pending[0]
+            started = time.monotonic()
+            if hinted is not None and hinted[0] == part.uri:
+                data = await hinted[1]
+                measured = False  # it waited for the part to exist: no throughput sample
+            else:
+                if hinted is not None:
+                    await hinted[1]
+                data = await self.get(f"{self.base}/{rung_uri}/{part.uri}", shaped=True)
+                measured = True
+            if data is None:
+                continue
+            now = time.monotonic()
+            if waited_since is not None and self.media_dir is not None:
+                self._record_delivery(rung_uri, part.uri, waited_since)
+            self.add_media(part, now)
+            last = (part.msn, part.index)
+            self.result.last_rung = rung_uri
+            if rung_uri not in self.result.rungs_seen:
+                self.result.rungs_seen.append(rung_uri)
+            if measured:
+                chosen = self.choose(variants, rung, len(data) * 8 / max(now - started, 1e-3))
+                if chosen != rung:
+                    rung = chosen
+                    self.result.switches += 1
+                    body = await self.get(f"{self.base}/{variants[rung].uri}", {"_HLS_skip": "YES"})
+                    if body is not None:
+                        playlist = parse_media(body.decode())
+        self.advance(time.monotonic())
+        return self.result
+
+    def _record_delivery(self, rung: str, uri: str, waited_since: float) -> None:
+        """Only parts written while this viewer waited at the live edge: their delivery is the system's."""
+        try:
+            written = os.stat(self.media_dir / rung / uri).st_mtime  # type: ignore[operator]
+        except OSError:
+            return
+        if written < waited_since:
+            return
+        self.result.delivery_ms.append((self.last_byte_wall - written) * 1000)
+        self.result.shaped_delivery_ms.append((time.time() - written) * 1000)
+
+    def _done(self) -> bool:
+        return self.result.errored_out or time.monotonic() >= self.deadline
+
+
+def flash_crowd_joins(viewers: int, ramp_s: float, seed: int) -> list[float]:
+    """Join times: exponential with mean ``ramp_s / 3`` truncated at ``ramp_s`` (95 % join in the
+    ramp's first 100 %, the bulk in its first third), the shape of a premiere's first minute."""
+    rng = random.Random(seed)
+    joins = []
+    for _ in range(viewers):
+        t = rng.expovariate(3.0 / ramp_s) if ramp_s > 0 else 0.0
+        joins.append(min(t, ramp_s))
+    return sorted(joins)
