@@ -35,10 +35,11 @@ class CorsSettings(BaseModel):
     allow_origins: list[str] = Field(default_factory=lambda: ["*"], description='"*" or exact origins')
     allow_methods: list[str] = Field(default_factory=lambda: ["GET", "HEAD", "OPTIONS"])
     allow_headers: list[str] = Field(
-        default_factory=lambda: ["Range", "If-None-Match", "If-Modified-Since", "If-Range", "Content-Type"]
+        default_factory=lambda: ["Range", "If-None-Match", "If-Modified-Since", "If-Range", "Content-Type", "X-Streamlab-Viewer"]
     )
     expose_headers: list[str] = Field(
-        default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier", "X-Cache-Chain"]
+        default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier", "X-Cache-Chain",
+                                 "X-Streamlab-Device", "X-Streamlab-Region", "X-Streamlab-Arms"]
     )
     max_age_s: int = Field(600, ge=0, description="how long browsers may cache a preflight answer")
 

@@ -32,6 +32,8 @@ from streamlab.streaming.delivery.cache_admin import create_admin_app
 from streamlab.streaming.delivery.cache_tier import CacheTier
 from streamlab.streaming.delivery.origin import create_origin_app
 from streamlab.streaming.delivery.settings import AdminSettings, ConnectionLimits, DeliverySettings, load_delivery_settings
+from streamlab.streaming.edge.hook import ViewerHook, ViewerRequestHook
+from streamlab.streaming.edge.settings import load_edge_settings
 
 
 class StackError(StreamlabError):
@@ -220,9 +222,12 @@ def running_stack(
     origin_url, shield_url, edge_url, shield_admin_url, edge_admin_url = (socket_url(s) for s in sockets)
     shield = CacheTier("shield", origin_url, settings.shield, settings.upstream)
     edge = CacheTier("edge", shield_url, settings.edge, settings.upstream)
+    # The viewer-request hook (device class, region, A/B arms) runs in front of the edge, so the tiers behind it
+    # see its headers and the origin can cap manifests per device (configs/edge.yaml).
+    edge_app = ViewerRequestHook(edge, ViewerHook(load_edge_settings().hook))
     origin = create_origin_app(settings, media_root=media_root)
     servers = ServerThread(
-        [(origin, origin_sock), (shield, shield_sock), (edge, edge_sock),
+        [(origin, origin_sock), (shield, shield_sock), (edge_app, edge_sock),
          (create_admin_app(shield, token), shield_admin_sock), (create_admin_app(edge, token), edge_admin_sock)],
         settings.event_loop, settings.connections,
     )

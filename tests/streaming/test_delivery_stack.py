@@ -123,6 +123,16 @@ def test_the_catalog_and_health_come_through_the_edge(stack: RunningStack) -> No
     assert get(stack.edge_url + "/healthz").json()["status"] == "ok"
 
 
+def test_the_edge_classifies_each_viewer_request(stack: RunningStack) -> None:
+    """`stream serve`'s edge runs the viewer-request hook: device class and region travel with the request."""
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+    answer = get(f"{stack.edge_url}/media/sample/master.m3u8", headers={"User-Agent": phone, "X-Country": "DE"})
+    assert answer.status_code == 200
+    assert answer.headers["X-Streamlab-Device"] == "mobile" and answer.headers["X-Streamlab-Region"] != "other"
+    spoofed = get(f"{stack.edge_url}/api/titles", headers={"User-Agent": phone, "X-Streamlab-Device": "tv"})
+    assert spoofed.headers["X-Streamlab-Device"] == "mobile", "a client cannot set the hook's own headers"
+
+
 def test_the_player_page_comes_through_the_edge(stack: RunningStack) -> None:
     page = get(stack.edge_url + "/")
     index = REPO / "streaming" / "player" / "static" / "index.html"
