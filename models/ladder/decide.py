@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from streamlab.models.ladder.features import TitleFeatures
-from streamlab.models.ladder.grid import encoder_for, trial_sizes
+from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes
 from streamlab.models.ladder.hull import upper_hull
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
 from streamlab.models.ladder.rules import select_rungs
@@ -79,7 +79,8 @@ def decide(
     ]
     ladders = [
         ladder_from_points(
-            predicted_points(predictor, features, codec, settings), codec, settings.rules,
+            extend_predicted(predicted_points(predictor, features, codec, settings), codec, settings), codec,
+            settings.rules,
             source=request.source, segment_duration_s=request.segment_duration_s, method="predicted",
             decision_cpu_s=features.cpu_s, notes=notes,
         )  # fmt: skip
@@ -123,6 +124,39 @@ def predicted_points(
         )  # fmt: skip
         for (w, h, c), lb, q in zip(combos, log_bpp, vmaf, strict=False)
     ]
+
+
+def extend_predicted(points: list[TrialPoint], codec: Codec, settings: LadderOptimizerSettings) -> list[TrialPoint]:
+    """Predicted points plus, when the grid's best is under the ceiling, one CRF step below it at the largest size.
+
+    The trees cannot say what a CRF they were not trained on gives, so the step is extrapolated
+    from the two lowest CRFs of the largest size: log-rate linear in CRF (as the rules interpolate),
+    and the gap to VMAF 100 shrinking by the same ratio per step as between those two points (VMAF
+    saturates; a straight line would promise more than 100). Without it a predicted AV1 ladder
+    stopped wherever CRF 24 did (88-93 VMAF on 720p clips).
+    """
+    grid_crfs = list(settings.grid.codec(codec).crf)
+    best = max(points, key=lambda p: p.vmaf)
+    up, _ = extension_crfs(best.vmaf, min(p.bitrate_kbps for p in points), grid_crfs, codec,
+                           settings.rules.top_vmaf, settings.rules.lowest_throughput_kbps)  # fmt: skip
+    largest = max(points, key=lambda p: p.width * p.height)
+    mine = sorted((p for p in points if (p.width, p.height) == (largest.width, largest.height)),
+                  key=lambda p: p.encoder.crf or 0.0)  # fmt: skip
+    if not up or len(mine) < 2:
+        return points
+    a, b = mine[0], mine[1]
+    crf_a, crf_b = a.encoder.crf, b.encoder.crf
+    if crf_a is None or crf_b is None or crf_b <= crf_a:
+        return points
+    steps = (crf_a - up[0]) / (crf_b - crf_a)
+    shrink = min(1.0, (100 - a.vmaf) / max(100 - b.vmaf, 1e-6)) ** steps
+    extra = a.model_copy(update={
+        "encoder": a.encoder.model_copy(update={"crf": up[0]}),
+        "bitrate_kbps": a.bitrate_kbps * (a.bitrate_kbps / b.bitrate_kbps) ** steps,
+        "vmaf": 100 - (100 - a.vmaf) * shrink,
+        "vmaf_p5": 100 - (100 - a.vmaf_p5) * shrink,
+    })  # fmt: skip
+    return [*points, extra]
 
 
 def ladder_from_points(

@@ -40,3 +40,25 @@ def trial_sizes(width: int, height: int, short_sides: list[int], max_resolutions
 def _even(value: float) -> int:
     """Nearest even integer, at least 2 (4:2:0 chroma needs even sizes; the stack rounds its rungs alike)."""
     return max(2, 2 * round(value / 2))
+
+
+CRF_BOUNDS: dict[str, tuple[float, float]] = {"h264": (10.0, 51.0), "av1": (10.0, 63.0)}
+"""The CRFs a grid may be extended to: below 10 neither encoder buys visible quality, above is invalid."""
+
+
+def extension_crfs(
+    best_vmaf: float, cheapest_kbps: float, crfs: list[float], codec: Codec, top_vmaf: float, lowest_kbps: float
+) -> tuple[list[float], list[float]]:
+    """Extra CRFs when the grid misses a promise of the ladder: (for the largest size, for the smallest).
+
+    A grid whose best point is under the quality ceiling cannot give a top rung there (why AV1
+    ladders stopped at 88-93 VMAF: CRF 24 at preset 8 is not enough for 720p), and one whose
+    cheapest point is over the lowest throughput cannot give a bottom rung for that link. One more
+    CRF step (the grid's own spacing) beyond the grid's end, within the encoder's bounds.
+    """
+    ordered = sorted(crfs)
+    step = min((b - a for a, b in zip(ordered, ordered[1:], strict=False)), default=4.0) or 4.0
+    low, high = CRF_BOUNDS[codec]
+    up = [max(low, ordered[0] - step)] if best_vmaf < top_vmaf and ordered[0] > low else []
+    down = [min(high, ordered[-1] + step)] if cheapest_kbps > lowest_kbps and ordered[-1] < high else []
+    return up, down

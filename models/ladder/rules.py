@@ -5,7 +5,9 @@
    reach it within ``max_bitrate_kbps``.
 2. Further rungs step down ``vmaf_step`` (about one just-noticeable difference, 6 VMAF) until
    ``min_vmaf``, the hull's low end or ``max_rungs``; the hull's cheapest point closes the ladder
-   when it is still far enough below, so slow links keep a rung.
+   when it is still far enough below, so slow links keep a rung; and whatever ``min_vmaf`` says,
+   the bottom rung averages at most ``lowest_throughput_kbps`` when the grid reaches that low (a
+   poor picture beats a stalled one).
 3. A bitrate gap wider than ``max_bitrate_ratio`` gets an extra rung at its geometric middle (an
    ABR player needs steps it can climb); rungs closer than ``min_bitrate_ratio`` are merged.
 4. Each rung is tagged with the device profiles whose caps it fits (e.g. mobile: 720p, 2 Mbit/s).
@@ -42,7 +44,9 @@ def select_rungs(
     chosen = _choose_points(usable, curves, rules, codec)
     chosen = _fill_gaps(chosen, usable, curves, rules, codec)
     chosen = _merge_close(chosen, rules)
-    chosen = sorted(chosen, key=lambda p: -p.bitrate_kbps)[: rules.max_rungs]
+    chosen = sorted(chosen, key=lambda p: -p.bitrate_kbps)
+    if len(chosen) > rules.max_rungs:  # keep the top and the bottom: both are promises of the ladder
+        chosen = [*chosen[: rules.max_rungs - 1], chosen[-1]]
     return [_rung(p, rules, codec) for p in chosen]
 
 
@@ -85,6 +89,16 @@ def _choose_points(hull: list[TrialPoint], curves: Curves, rules: RuleSettings, 
         and chosen[-1].vmaf - lowest.vmaf >= rules.vmaf_step / 2
     ):
         chosen.append(lowest)
+    if chosen[-1].bitrate_kbps > rules.lowest_throughput_kbps:  # the slowest link named must still get a rung
+        bottom = _at_bitrate(curves, rules.lowest_throughput_kbps, codec) or lowest
+        aim = rules.lowest_throughput_kbps
+        for _ in range(8):  # AV1's whole CRFs round towards quality: aim lower until the rung fits the link
+            if bottom.bitrate_kbps <= rules.lowest_throughput_kbps:
+                break
+            aim = min(aim * rules.lowest_throughput_kbps / bottom.bitrate_kbps, aim * 0.95)
+            bottom = _at_bitrate(curves, aim, codec) or bottom
+        if bottom.bitrate_kbps < chosen[-1].bitrate_kbps:
+            chosen.append(bottom)
     return chosen
 
 
@@ -109,10 +123,13 @@ def _fill_gaps(
 
 def _merge_close(points: list[TrialPoint], rules: RuleSettings) -> list[TrialPoint]:
     """Keep rungs at least ``min_bitrate_ratio`` apart, walking down from the top rung."""
+    ordered = sorted(points, key=lambda p: -p.bitrate_kbps)
     kept: list[TrialPoint] = []
-    for point in sorted(points, key=lambda p: -p.bitrate_kbps):
+    for point in ordered:
         if not kept or kept[-1].bitrate_kbps / point.bitrate_kbps >= rules.min_bitrate_ratio:
             kept.append(point)
+        elif point is ordered[-1] and len(kept) > 1:  # the bottom covers the slowest link: it replaces its neighbour
+            kept[-1] = point
     return kept
 
 
@@ -167,13 +184,19 @@ def _between(a: TrialPoint, b: TrialPoint, frac: float, codec: Codec) -> TrialPo
     )
 
 
-def _rung(point: TrialPoint, rules: RuleSettings, codec: Codec) -> LadderRung:
+def device_profiles(width: int, height: int, bitrate_kbps: float, rules: RuleSettings) -> list[str]:
+    """``main`` plus every device profile whose caps (short side, average bitrate) the rung fits."""
     profiles = ["main"]
     for name, profile in rules.device_profiles.items():
-        fits_height = profile.max_height is None or min(point.width, point.height) <= profile.max_height
-        fits_rate = profile.max_bitrate_kbps is None or point.bitrate_kbps <= profile.max_bitrate_kbps
+        fits_height = profile.max_height is None or min(width, height) <= profile.max_height
+        fits_rate = profile.max_bitrate_kbps is None or bitrate_kbps <= profile.max_bitrate_kbps
         if fits_height and fits_rate:
             profiles.append(name)
+    return profiles
+
+
+def _rung(point: TrialPoint, rules: RuleSettings, codec: Codec) -> LadderRung:
+    profiles = device_profiles(point.width, point.height, point.bitrate_kbps, rules)
     return LadderRung(
         width=point.width,
         height=point.height,

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Codec = Literal["h264", "av1"]
-Method = Literal["fixed", "hull", "predicted"]
+Method = Literal["fixed", "hull", "predicted", "shots"]
 RateControl = Literal["abr", "capped_crf", "crf"]
 
 
@@ -34,6 +34,18 @@ class EncoderSettings(BaseModel):
     crf: float | None = None
 
 
+class ShotSetting(BaseModel):
+    """One shot of a shot-based rung: where it lies (on the segment grid) and the CRF it is encoded at."""
+
+    start_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    crf: float
+    max_bitrate_kbps: float | None = Field(default=None, description="this shot's VBV cap (capped CRF)")
+    bufsize_kbps: float | None = None
+    expected_kbps: float | None = None
+    expected_vmaf: float | None = None
+
+
 class LadderRung(BaseModel):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
@@ -44,6 +56,9 @@ class LadderRung(BaseModel):
     encoder: EncoderSettings
     expected_vmaf: float | None = Field(default=None, description="VMAF vs the source, upscaled to its size")
     profiles: list[str] = Field(default_factory=lambda: ["main"], description="device profiles this rung is in")
+    shots: list[ShotSetting] | None = Field(
+        default=None, description="shot-based rung: one CRF per shot (encoded shot by shot); None: one CRF for all"
+    )
 
     @property
     def id(self) -> str:

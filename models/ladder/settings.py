@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from streamlab.core.config import load_config
+from streamlab.models.ladder.cost import CostSettings
 
 Codec = Literal["h264", "av1"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
@@ -47,6 +48,9 @@ class Av1Grid(CodecGrid):
 class GridSettings(BaseModel):
     heights: list[int] = Field(min_length=1)
     max_resolutions: int = Field(default=4, ge=1)
+    max_extensions: int = Field(
+        default=2, ge=0, description="rounds of extra CRFs when the grid misses the ceiling or the lowest throughput"
+    )
     threads_per_task: int = Field(default=1, ge=0)
     vmaf_subsample: int = Field(default=2, ge=1)
     h264: H264Grid = H264Grid(crf=[18, 23, 28, 33, 38])
@@ -73,6 +77,9 @@ class RuleSettings(BaseModel):
     maxrate_ratio: float = Field(default=1.5, ge=1)
     bufsize_ratio: float = Field(default=2.0, gt=0)
     device_profiles: dict[str, DeviceProfile] = Field(default_factory=dict)
+    lowest_throughput_kbps: float = Field(
+        default=300, gt=0, description="the bottom rung averages at most this, so the slowest link named still plays"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RuleSettings:
@@ -83,6 +90,15 @@ class RuleSettings(BaseModel):
         if self.min_bitrate_ratio >= self.max_bitrate_ratio:
             raise ValueError("rules.min_bitrate_ratio must be below rules.max_bitrate_ratio")
         return self
+
+
+class ShotSettings(BaseModel):
+    """Shot-based encoding (``method: shots``): shot detection, per-shot grid, dynamic optimizer."""
+
+    scene_threshold: float = Field(default=0.3, gt=0, lt=1, description="FFmpeg scene score above which a cut is")
+    jnd_vmaf: float = Field(default=6.0, gt=0, description="no shot more than this under its rung's target")
+    crf_step: float = Field(default=1.0, gt=0, description="CRF resolution of the per-shot choice (interpolated)")
+    max_shots: int = Field(default=64, ge=1, description="bound on trial encodes: neighbouring shots merge past it")
 
 
 class PredictorSettings(BaseModel):
@@ -112,6 +128,11 @@ class LadderOptimizerSettings(BaseModel):
     grid: GridSettings
     rules: RuleSettings = RuleSettings()
     predictor: PredictorSettings = PredictorSettings()
+    shots: ShotSettings = ShotSettings()
+    cost: CostSettings = CostSettings()
+    per_title_method: Literal["predicted", "hull", "shots"] = Field(
+        default="predicted", description="what `stream ingest --ladder per-title` runs"
+    )
     corpus: CorpusSettings = CorpusSettings()
 
 

@@ -19,7 +19,7 @@ from streamlab.streaming.ingest.settings import StreamingSettings, load_streamin
 from streamlab.streaming.ingest.validate import check_limits, resolve_source
 from streamlab.streaming.packaging.package import package_title
 from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging, write_version_aliases
-from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames
+from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames, name_by_measurement
 from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streamlab.streaming.transcode.runner import run_encodes
 
@@ -65,6 +65,7 @@ def ingest_title(
         build.mkdir()
         jobs = encode_jobs(path, build, probe, rungs, settings)
         run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
+        rungs = name_by_measurement(build, rungs, probe.info.duration_s)
         packaged = package_title(
             build,
             rungs,

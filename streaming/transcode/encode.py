@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import resource
+import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -24,8 +25,10 @@ from pydantic import BaseModel
 
 from streamlab.core.errors import StreamlabError
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
-from streamlab.streaming.transcode.encoder_args import codec_args
-from streamlab.streaming.transcode.ladder import Rung
+from streamlab.models.ladder.schema import ShotSetting
+from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
+from streamlab.streaming.transcode.shot_encode import STITCHABLE_X264, concat_input, encode_shots
+from streamlab.streaming.transcode.ladder import Rung, rung_id
 
 INIT_SEGMENT = "init.mp4"
 SEGMENT_PATTERN = "seg_%05d.m4s"
@@ -125,6 +128,34 @@ def _per_title_video_args(job: EncodeJob, filters: list[str]) -> list[str]:
     return args + _cmaf_output(job, mp4_flags="+negative_cts_offsets")
 
 
+def _encode_shot_by_shot(job: EncodeJob) -> None:
+    """A shot-based rung: each shot at its own CRF and cap, joined (copy) into the rung's CMAF segments."""
+    rung = job.rung
+    assert rung is not None and rung.encoder is not None and rung.shots
+    encoder = rung.encoder
+    grid = job.segment_duration_s
+    off_grid = [s.start_s for s in rung.shots if abs(s.start_s / grid - round(s.start_s / grid)) > 1e-6]
+    if off_grid:  # a shot starting mid-segment would put its key frame off the grid every other rung cuts on
+        raise EncodeFailed(
+            f"rung {rung.id}: shots start at {off_grid} s, not on the {job.segment_duration_s:g} s segment grid; "
+            "the ladder was chosen for another segment duration (set segment_duration_s alike in both configs)"
+        )
+    filters = video_filter(rung.width, rung.height, job.fps)
+
+    def shot_args(shot: ShotSetting) -> list[str]:
+        args = ["-vf", filters] + codec_args(
+            encoder.model_copy(update={"crf": shot.crf}), gop_frames=job.gop_frames,
+            segment_duration_s=job.segment_duration_s, max_bitrate_kbps=shot.max_bitrate_kbps,
+            bufsize_kbps=shot.bufsize_kbps, threads=job.threads,
+        )  # fmt: skip
+        return args + (STITCHABLE_X264 if encoder.encoder == "libx264" else [])
+
+    with tempfile.TemporaryDirectory(prefix=f".shots-{rung.id}-", dir=job.out_dir.parent) as work:
+        files = encode_shots(job.source, rung.shots, shot_args, Path(work), f"encoding {job.name}", _stream(job, "v"))
+        run_ffmpeg([*concat_input(files, Path(work)), *_cmaf_output(job, mp4_flags="+negative_cts_offsets")],
+                   f"joining the shots of {job.name}")  # fmt: skip
+
+
 def audio_args(job: EncodeJob) -> list[str]:
     return [
         "-i", str(job.source),
@@ -161,9 +192,12 @@ def encode(job: EncodeJob) -> EncodeResult:
     # no parents=True: if the ingest already failed and removed its staging folder, a task that
     # starts late must fail rather than recreate the folder and leave it behind
     job.out_dir.mkdir(exist_ok=True)
-    args = video_args(job) if job.kind == "video" else audio_args(job)
     try:
-        run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
+        if job.kind == "video" and job.rung is not None and job.rung.shots:
+            _encode_shot_by_shot(job)
+        else:
+            args = video_args(job) if job.kind == "video" else audio_args(job)
+            run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
     except FFmpegError as exc:
         raise EncodeFailed(str(exc)) from None
     return EncodeResult(
@@ -178,3 +212,50 @@ def encode(job: EncodeJob) -> EncodeResult:
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def measured_kbps(out_dir: Path, duration_s: float) -> int:
+    """Average bitrate of an encoded rendition: its media segments' bytes over their duration.
+
+    The bytes a viewer downloads (``moof`` headers included), so it agrees with the packager's
+    AVERAGE-BANDWIDTH rather than with what the optimizer expected.
+    """
+    total = sum(segment.stat().st_size for segment in out_dir.glob(SEGMENT_GLOB))
+    playlist = out_dir / MEDIA_PLAYLIST  # FFmpeg's own, still beside the segments: their real durations
+    if playlist.is_file():
+        durations = [float(line[8:].split(",")[0]) for line in playlist.read_text().splitlines()
+                     if line.startswith("#EXTINF:")]  # fmt: skip
+        duration_s = sum(durations) or duration_s
+    return max(1, round(total * 8 / 1000 / max(duration_s, 1e-3)))
+
+
+def name_by_measurement(build: Path, rungs: list[Rung], duration_s: float) -> list[Rung]:
+    """Renditions whose bitrate was a prediction (capped CRF) renamed after what they really average.
+
+    A per-title rung is named by the optimizer's *expected* bitrate before it is encoded; a viewer,
+    an operator reading ``720p_3793k`` and the manifests must see what the encode delivers. Fixed-
+    ladder rungs (ABR) keep their target in the name: the target is what was asked for and what
+    URLs and dashboards refer to. The folder is renamed with the rung; ids stay unique.
+    """
+    taken = {r.id for r in rungs if r.encoder is None}
+    renamed: list[Rung] = []
+    for rung in rungs:
+        if rung.encoder is None:
+            renamed.append(rung)
+            continue
+        kbps = measured_kbps(build / rung.id, duration_s)
+        base = rung_id(rung.codec, min(rung.width, rung.height), kbps)
+        ident = base
+        for n in range(2, len(rungs) + 2):  # two rungs measuring the same rate: keep the ids unique
+            if ident not in taken:
+                break
+            ident = f"{base}_{n}"
+        taken.add(ident)
+        renamed.append(rung.model_copy(update={"id": ident, "bitrate_kbps": kbps}))
+    moves = [(old.id, new.id) for old, new in zip(rungs, renamed, strict=True) if old.id != new.id]
+    # via temporary names: a new id may be another rung's old folder name
+    for old_id, _ in moves:
+        (build / old_id).rename(build / f".renaming-{old_id}")
+    for old_id, new_id in moves:
+        (build / f".renaming-{old_id}").rename(build / new_id)
+    return renamed

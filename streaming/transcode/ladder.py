@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from streamlab.core.errors import StreamlabError
-from streamlab.models.ladder.schema import EncoderSettings
+from streamlab.models.ladder.schema import EncoderSettings, ShotSetting
 
 Codec = Literal["h264", "hevc", "av1"]
 
@@ -62,6 +62,9 @@ class Rung(BaseModel):
     max_bitrate_kbps: int | None = None
     bufsize_kbps: int | None = None
     expected_vmaf: float | None = None
+    shots: list[ShotSetting] | None = Field(
+        default=None, description="shot-based rung: encoded shot by shot at these CRFs, then joined"
+    )
 
     @property
     def browser_playable(self) -> bool:

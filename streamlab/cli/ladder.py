@@ -17,7 +17,7 @@ Overrides = Annotated[list[str] | None, typer.Argument(help="configs/ladder.yaml
 @app.command()
 def optimize(
     video: Annotated[Path, typer.Argument(help="source video")],
-    method: Annotated[str, typer.Option(help="fixed | hull | predicted")] = "hull",
+    method: Annotated[str, typer.Option(help="fixed | hull | predicted | shots")] = "hull",
     codec: Annotated[str, typer.Option(help="h264 | av1")] = "h264",
     out: Annotated[Path, typer.Option(help="where to write the ladder JSON")] = Path("ladder.json"),
     overrides: Overrides = None,
@@ -26,8 +26,8 @@ def optimize(
     from streamlab.core.errors import UsageError
     from streamlab.streaming.transcode.per_title.optimize import optimize_ladder
 
-    if method not in {"fixed", "hull", "predicted"}:
-        raise UsageError(f"--method {method!r} is not one of: fixed, hull, predicted")
+    if method not in {"fixed", "hull", "predicted", "shots"}:
+        raise UsageError(f"--method {method!r} is not one of: fixed, hull, predicted, shots")
     if codec not in {"h264", "av1"}:
         raise UsageError(f"--codec {codec!r} is not one of: h264, av1")
     ladder = optimize_ladder(video, method, codec, overrides)  # type: ignore[arg-type]
@@ -40,6 +40,9 @@ def optimize(
         crf = f"crf {rung.encoder.crf:g}" if rung.encoder.crf is not None else rung.encoder.rate_control
         typer.echo(f"  {rung.id:>18}  {rung.width}x{rung.height}  {rung.encoder.encoder} {rung.encoder.preset} {crf}  "
                    f"{vmaf}  [{', '.join(rung.profiles)}]")  # fmt: skip
+        if rung.shots:
+            typer.echo("      per shot: " + "  ".join(
+                f"{s.start_s:g}s crf {s.crf:g} ({s.expected_vmaf:.1f})" for s in rung.shots))  # fmt: skip
 
 
 @app.command()
@@ -70,6 +73,11 @@ def evaluate(
             expected = m.rung.expected_vmaf if m.rung.expected_vmaf is not None else "-"
             typer.echo(f"{_measured(m)}  expected {expected}")
     typer.echo(f"wrote {json_path} and {png_path}")
+
+
+def _cost_line(name: str, cost: dict) -> str:
+    low, high = cost["usd_per_million_hours"]
+    return f"  {name:>16}  {cost['gb_per_hour']:7.3f} GB/h  ${low:>12,.0f} - ${high:>12,.0f} per million hours"
 
 
 def _measured(m) -> str:  # noqa: ANN001 - a MeasuredRung
@@ -116,9 +124,11 @@ def train(
 def report(
     clips: Annotated[list[Path] | None, typer.Option("--clip", help="clips (default: the fetched real clips)")] = None,
     out_dir: Annotated[Path, typer.Option(help="where summary.json and RD plots go")] = Path(".state/ladder/report"),
+    shots: Annotated[bool, typer.Option(help="also the shot-based ladder (per-shot grid: about the hull's CPU again)")] = False,
     overrides: Overrides = None,
 ) -> None:
-    """Fixed vs per-title (hull, held-out predicted; H.264, AV1) on real clips: BD-rates, CPU, RD plots."""
+    """Fixed vs per-title (hull, held-out predicted, shot-based; H.264, AV1) on real clips: BD-rates, CPU,
+    RD plots, and the delivery cost (bytes per hour watched, CDN $ per million hours at configs/ladder.yaml cost)."""
     from streamlab.core import project
     from streamlab.models.ladder.settings import load_ladder_settings
     from streamlab.training.ladder.corpus import load_corpus
@@ -126,8 +136,14 @@ def report(
 
     settings = load_ladder_settings(overrides)
     chosen = clips or [project.raw_data_dir() / "videos" / f"{name}.mp4" for name in settings.corpus.real]
-    summary = report_real_clips(chosen, load_corpus(), settings, out_dir)
+    summary = report_real_clips(chosen, load_corpus(), settings, out_dir, shots=shots)
+    low, high = settings.cost.usd_per_gb
     for clip, row in summary.items():
+        typer.echo(f"{clip} delivery cost (GB per hour watched; CDN $ per million hours at ${low:g}-${high:g}/GB):")
+        typer.echo(_cost_line("fixed", row["fixed_cost"]))
+        for codec in ("h264", "av1"):
+            for name, cost in row.get(codec, {}).get("cost", {}).items():
+                typer.echo(_cost_line(name, cost))
         for codec in ("h264", "av1"):
             if codec in row:
                 bd = ", ".join(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
@@ -40,3 +42,15 @@ def test_per_title_rungs_carry_the_optimizers_encoder_settings(per_title):
         assert rendition.segment_count == 2
         # capped CRF: the measured average stays under the VBV cap the optimizer set (1.5x expected)
         assert rendition.average_bandwidth_bps < 1.5 * rendition.bitrate_kbps * 1000 * 1.2
+
+
+def test_per_title_names_and_bandwidths_tell_what_was_encoded(per_title):
+    # a per-title rung's name used to carry the optimizer's expected rate (720p_3793k averaging 1,589k)
+    folder, record = per_title
+    for rendition in record.renditions:
+        named = re.search(r"_(\d+)k(?:_\d+)?$", rendition.id)
+        assert named is not None, rendition.id
+        kbps = int(named.group(1))
+        assert rendition.bitrate_kbps == kbps
+        assert abs(rendition.average_bandwidth_bps / 1000 - kbps) <= 0.03 * kbps + 1, rendition  # + packager boxes
+        assert (folder / rendition.id).is_dir() or any(folder.glob(f"*/{rendition.id}"))

@@ -27,6 +27,7 @@ from streamlab.streaming.quality.video_info import read_video_info
 from streamlab.streaming.transcode.encoder_args import rung_video_args
 from streamlab.streaming.transcode.ladder import Rung
 from streamlab.streaming.transcode.per_title.fixed import fixed_ladder, fixed_stack_rungs
+from streamlab.streaming.transcode.per_title.selector import to_stack_rungs
 from streamlab.streaming.transcode.per_title.source import SourceFacts
 
 
@@ -38,6 +39,7 @@ class MeasuredRung(BaseModel):
     psnr_y: float
     ssim: float
     encode_cpu_s: float
+    shot_vmaf: list[float] | None = None  # shot-based rungs: the measured pooled VMAF of each shot
 
 
 class RungEncode(BaseModel):
@@ -90,15 +92,30 @@ def encode_and_score(job: RungEncode) -> MeasuredRung:
             run_ffmpeg(["-i", job.source, *args, rendition], f"encoding rung {job.rung.id}")
         encode_cpu_s = _children_cpu_s() - before
         bitrate_kbps = read_video_info(rendition).bitrate_kbps
-        report = measure_quality(
-            rendition, Path(job.source), n_threads=job.threads, n_subsample=job.vmaf_subsample, keep_per_frame=False
-        )
+        report = measure_quality(rendition, Path(job.source), n_threads=job.threads, n_subsample=job.vmaf_subsample,
+                                 keep_per_frame=bool(job.rung.shots))  # fmt: skip
+        shot_vmaf = _per_shot(job.rung, report.per_frame.get("vmaf", []), job.vmaf_subsample,
+                              read_video_info(Path(job.source)).fps if job.rung.shots else 0.0)  # fmt: skip
     except (FFmpegError, QualityError) as exc:
         raise QualityError(f"rung {job.rung.id}: {exc}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return MeasuredRung(rung=job.rung, bitrate_kbps=bitrate_kbps, vmaf=report.vmaf.mean, vmaf_p5=report.vmaf.p5,
-                        psnr_y=report.psnr_y.mean, ssim=report.ssim.mean, encode_cpu_s=encode_cpu_s)  # fmt: skip
+                        psnr_y=report.psnr_y.mean, ssim=report.ssim.mean, encode_cpu_s=encode_cpu_s,
+                        shot_vmaf=shot_vmaf)  # fmt: skip
+
+
+def _per_shot(rung: LadderRung, per_frame: list[float], subsample: int, fps: float) -> list[float] | None:
+    """Mean VMAF of each shot of a shot-based rung, from the per-frame scores (frame i at i / fps)."""
+    if not rung.shots or not per_frame:
+        return None
+    fps = fps or 25.0
+    out = []
+    for shot in rung.shots:
+        first, last = round(shot.start_s * fps), round((shot.start_s + shot.duration_s) * fps)
+        scores = [v for i, v in enumerate(per_frame) if first <= i * subsample < last]
+        out.append(round(sum(scores) / len(scores), 2) if scores else float("nan"))
+    return out
 
 
 def extended_for_comparison(ladder: Ladder, crf_steps: tuple[float, ...] | None = None) -> Ladder:
@@ -141,7 +158,10 @@ def evaluate_ladders(
         ]
         owners = ["fixed"] * len(jobs)
         for name, ladder in ladders.items():
-            jobs += [RungEncode(rung=r, work_dir=f"{tmp}/{name}", **common) for r in ladder.rungs]
+            stack = {r.id: r for r in to_stack_rungs(ladder)} if any(r.shots for r in ladder.rungs) else {}
+            # shot-based rungs go through the stack's encoder: shot by shot, joined, as ingest publishes them
+            jobs += [RungEncode(rung=r, stack_rung=stack.get(r.id) if r.shots else None, work_dir=f"{tmp}/{name}",
+                                **common) for r in ladder.rungs]  # fmt: skip
             owners += [name] * len(ladder.rungs)
         measured = map_tasks(
             encode_and_score, jobs, f"encoding and scoring {len(jobs)} renditions of {facts.path.name}"

@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from streamlab.models.ladder.cost import delivery_cost
 from streamlab.models.ladder.settings import LadderOptimizerSettings
 from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladder
+from streamlab.streaming.transcode.per_title.shots import shot_search
 from streamlab.streaming.transcode.per_title.source import source_facts
 from streamlab.training.ladder.corpus import CorpusEntry
 from streamlab.training.ladder.evaluate import evaluate_ladders, extended_for_comparison, rd_figure
@@ -25,7 +27,7 @@ EXPERIMENT = "ladder-real-clips"
 
 def report_real_clips(
     clips: list[Path], entries: list[CorpusEntry], settings: LadderOptimizerSettings, out_dir: Path,
-    codecs: tuple[str, ...] = ("h264", "av1"), log_mlflow: bool = True,
+    codecs: tuple[str, ...] = ("h264", "av1"), log_mlflow: bool = True, shots: bool = False,
 ) -> dict:  # fmt: skip
     from streamlab.core import tracking
 
@@ -50,19 +52,31 @@ def report_real_clips(
                 "hull_rungs": [r.model_dump() for r in search.ladder.rungs],
                 "predicted_rungs": [r.model_dump() for r in predicted.rungs],
             }
-            for name, ladder in ((f"{codec} hull", search.ladder), (f"{codec} predicted", predicted)):
+            candidates = [(f"{codec} hull", search.ladder), (f"{codec} predicted", predicted)]
+            if shots:
+                shot_based = shot_search(facts, codec, settings)  # type: ignore[arg-type]
+                row[codec]["shots_decision_cpu_s"] = round(shot_based.cpu_s, 2)
+                row[codec]["cpu_ratio_shots_vs_hull"] = round(shot_based.cpu_s / max(search.ladder.decision_cpu_s, 1e-9), 3)
+                row[codec]["shots"] = shot_based.shots
+                row[codec]["shots_rungs"] = [r.model_dump() for r in shot_based.ladder.rungs]
+                candidates.append((f"{codec} shots", shot_based.ladder))
+            for name, ladder in candidates:
                 ladders[name] = ladder
-                ladders[f"{name} +ext"] = extended_for_comparison(ladder)
+                if ladder.method != "shots":  # a shot-based rung's CRFs are per shot: no single-CRF extension
+                    ladders[f"{name} +ext"] = extended_for_comparison(ladder)
         results = evaluate_ladders(facts, ladders)
         for name, ev in results.items():
             codec = name.split()[0]
             row[codec].setdefault("bd_rate_pct", {})[name] = ev.bd_rate_pct
             row[codec].setdefault("measured", {})[name] = [
-                (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in ev.ladder
+                (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id, m.shot_vmaf) for m in ev.ladder
             ]
-        row["fixed"] = [
-            (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in next(iter(results.values())).fixed
-        ]
+            if not name.endswith("+ext"):
+                row[codec].setdefault("cost", {})[name] = delivery_cost(
+                    [m.bitrate_kbps for m in ev.ladder], settings.cost).model_dump()  # fmt: skip
+        fixed_measured = next(iter(results.values())).fixed
+        row["fixed"] = [(round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in fixed_measured]
+        row["fixed_cost"] = delivery_cost([m.bitrate_kbps for m in fixed_measured], settings.cost).model_dump()
         summary[clip.stem] = row
         figure = rd_figure(
             {k: v for k, v in results.items() if not k.endswith("+ext")}, f"{clip.name}: per-title vs fixed"

@@ -6,6 +6,8 @@
 - ``predicted``: cheap features (SI/TI, one fast probe encode) measured here, then the family's
   :func:`~streamlab.models.ladder.decide.decide` predicts the grid and the same hull and rules
   pick the rungs. A few percent of the hull's encoding CPU.
+- ``shots``: shot detection, per-shot trial grid and the dynamic optimizer
+  (:mod:`.shots`): one CRF per shot and rung. About the hull's CPU.
 
 The stack encodes the returned rungs with :func:`streamlab.streaming.transcode.encoder_args.rung_video_args`.
 """
@@ -19,6 +21,7 @@ from typing import Literal
 
 from streamlab.core.errors import UsageError
 from streamlab.models.ladder.decide import LadderDecideRequest, decide, ladder_from_points, load_predictor
+from streamlab.models.ladder.grid import extension_crfs, trial_sizes
 from streamlab.models.ladder.hull import upper_hull
 from streamlab.models.ladder.predictor import LadderPredictor
 from streamlab.models.ladder.schema import Codec, Ladder, TrialPoint
@@ -45,7 +48,7 @@ class HullSearch:
 
 def optimize_ladder(
     source: Path,
-    method: Literal["fixed", "hull", "predicted"] = "hull",
+    method: Literal["fixed", "hull", "predicted", "shots"] = "hull",
     codec: Literal["h264", "av1"] = "h264",
     overrides: list[str] | None = None,
     *,
@@ -64,16 +67,42 @@ def optimize_ladder(
         return hull_search(facts, codec, settings).ladder
     if method == "predicted":
         return predicted_ladder(facts, codec, settings)
-    raise UnknownMethod(f"unknown method {method!r}; valid: fixed, hull, predicted")
+    if method == "shots":
+        from streamlab.streaming.transcode.per_title.shots import shot_search
+
+        return shot_search(facts, codec, settings).ladder
+    raise UnknownMethod(f"unknown method {method!r}; valid: fixed, hull, predicted, shots")
 
 
 def hull_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings) -> HullSearch:
     with tempfile.TemporaryDirectory(prefix="ladder-trials-") as work:
         specs = build_grid(facts, codec, settings, Path(work))
         points = run_grid(specs, f"{codec} trial grid of {facts.path.name} ({len(specs)} encodes)")
+        points += extend_grid(facts, codec, settings, Path(work), points)
     ladder = ladder_from_points(points, codec, settings.rules, source=str(facts.path),
                                 segment_duration_s=facts.segment_duration_s, method="hull")  # fmt: skip
     return HullSearch(facts=facts, points=points, hull=upper_hull(points), ladder=ladder)
+
+
+def extend_grid(
+    facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings, work: Path, points: list[TrialPoint]
+) -> list[TrialPoint]:
+    """Trial points beyond the grid until it reaches the quality ceiling and the lowest throughput (bounded)."""
+    sizes = trial_sizes(facts.width, facts.height, settings.grid.heights, settings.grid.max_resolutions)
+    crfs = list(settings.grid.codec(codec).crf)
+    extra: list[TrialPoint] = []
+    for _ in range(settings.grid.max_extensions):
+        every = points + extra
+        up, down = extension_crfs(max(p.vmaf for p in every), min(p.bitrate_kbps for p in every), crfs, codec,
+                                  settings.rules.top_vmaf, settings.rules.lowest_throughput_kbps)  # fmt: skip
+        specs = (build_grid(facts, codec, settings, work, sizes=sizes[:1], crfs=up) if up else []) + (
+            build_grid(facts, codec, settings, work, sizes=sizes[-1:], crfs=down) if down else []
+        )
+        if not specs:
+            break
+        extra += run_grid(specs, f"{codec} grid extension of {facts.path.name} ({len(specs)} encodes)")
+        crfs += up + down
+    return extra
 
 
 def predicted_ladder(

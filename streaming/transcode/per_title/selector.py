@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 from streamlab.models.ladder.schema import Ladder
-from streamlab.models.ladder.settings import load_ladder_settings
+from streamlab.models.ladder.settings import LadderOptimizerSettings, load_ladder_settings
 from streamlab.streaming.transcode.ladder import LadderSettings, Rung, rung_id
 from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladders
+from streamlab.streaming.transcode.per_title.shots import shot_search
 from streamlab.streaming.transcode.per_title.source import source_facts
 
 
@@ -40,6 +41,7 @@ def to_stack_rungs(ladder: Ladder) -> list[Rung]:
                 max_bitrate_kbps=round(rung.max_bitrate_kbps) if rung.max_bitrate_kbps else None,
                 bufsize_kbps=round(rung.bufsize_kbps) if rung.bufsize_kbps else None,
                 expected_vmaf=rung.expected_vmaf,
+                shots=rung.shots,
             ),
         )
     return list(rungs.values())
@@ -47,18 +49,44 @@ def to_stack_rungs(ladder: Ladder) -> list[Rung]:
 
 def per_title_hull(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
     """Per-title H.264 + AV1 ladders by the exhaustive trial-grid search, as stack rungs."""
-    del display_width, display_height, settings  # the optimizer inspects the source itself
-    ladder_settings = load_ladder_settings()
+    del display_width, display_height  # the optimizer inspects the source itself
+    ladder_settings = ingest_ladder_settings(settings)
     facts = source_facts(Path(source), ladder_settings)
     ladders = [hull_search(facts, codec, ladder_settings).ladder for codec in STACK_CODECS]
     return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
 
 
-def per_title_predicted(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
-    """Per-title H.264 + AV1 ladders predicted from one probe of the source, as stack rungs."""
-    del display_width, display_height, settings  # the optimizer probes the source itself
+def ingest_ladder_settings(settings: LadderSettings) -> LadderOptimizerSettings:
+    """configs/ladder.yaml with the segment duration of the ingest that asks (its overrides included).
+
+    Rungs (and a shot-based rung's shot boundaries) must fall on the grid ingest cuts segments on,
+    whatever the ladder config says for stand-alone optimisation.
+    """
     ladder_settings = load_ladder_settings()
-    ladders = predicted_ladders(source_facts(Path(source), ladder_settings), list(STACK_CODECS), ladder_settings)
+    segment_s = getattr(settings, "segment_duration_s", None)
+    return ladder_settings.model_copy(update={"segment_duration_s": segment_s}) if segment_s else ladder_settings
+
+
+def per_title_predicted(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """Per-title H.264 + AV1 ladders by ``per_title_method`` in configs/ladder.yaml (predicted by default)."""
+    del display_width, display_height  # the optimizer probes the source itself
+    ladder_settings = ingest_ladder_settings(settings)
+    facts = source_facts(Path(source), ladder_settings)
+    if ladder_settings.per_title_method == "shots":
+        ladders = [shot_search(facts, codec, ladder_settings).ladder for codec in STACK_CODECS]
+    elif ladder_settings.per_title_method == "hull":
+        ladders = [hull_search(facts, codec, ladder_settings).ladder for codec in STACK_CODECS]
+    else:
+        ladders = predicted_ladders(facts, list(STACK_CODECS), ladder_settings)
+    return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
+
+
+def per_title_shots(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """Shot-based H.264 + AV1 ladders (dynamic optimizer over per-shot trial encodes), as stack rungs."""
+    del display_width, display_height
+    ladder_settings = ingest_ladder_settings(settings)
+    facts = source_facts(Path(source), ladder_settings)
+    ladders = [shot_search(facts, codec, ladder_settings).ladder for codec in STACK_CODECS]
     return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
 
 
