@@ -18,6 +18,7 @@ from streamlab.streaming.ingest.protect import DRM_MODES, Protector, split_overr
 from streamlab.streaming.ingest.settings import StreamingSettings, load_streaming_settings
 from streamlab.streaming.ingest.validate import check_limits, resolve_source
 from streamlab.streaming.packaging.package import package_title
+from streamlab.streaming.packaging.settings import load_packaging_settings
 from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging, write_version_aliases
 from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames, name_by_measurement
 from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
@@ -41,6 +42,7 @@ def ingest_title(
     """
     streaming_overrides, drm_overrides = split_overrides(overrides)
     settings = load_streaming_settings(streaming_overrides)
+    packaging = load_packaging_settings(streaming_overrides)
     validate_title_id(title_id)
     selector = load_selector(ladder, settings.transcode)
     if drm not in DRM_MODES:
@@ -72,6 +74,7 @@ def ingest_title(
             _output_fps(probe, settings),
             audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
             expected_duration_s=probe.info.duration_s,
+            settings=packaging,
         )
         record = TitleRecord(
             title_id=title_id,
@@ -85,7 +88,7 @@ def ingest_title(
             ladder=ladder,
         )
         if protector is not None:
-            record = protector.protect(build, record)
+            record = protector.protect(build, record, packaging)
         record = record.with_version(version)
         write_version_aliases(staged, version)
         for folder in (build, staged):  # each version describes itself; the title's own record comes last

@@ -18,6 +18,7 @@ from streamlab.streaming.packaging.package import MASTERS
 if TYPE_CHECKING:
     from streamlab.streaming.drm.keys import KeyStore
     from streamlab.streaming.drm.settings import DrmSettings
+    from streamlab.streaming.packaging.settings import EncryptionSettings, PackagingSettings
 
 DRM_MODES = ["none", "clearkey", "aes128", "all"]  # streaming.drm.packager.DRM_MODES
 DRM_OVERRIDE_PREFIX = "drm."
@@ -42,6 +43,7 @@ class Protector:
     mode: str
     keys: KeyStore
     settings: DrmSettings
+    encryption: EncryptionSettings
 
     @classmethod
     def prepare(cls, mode: str, overrides: list[str]) -> Protector | None:
@@ -51,13 +53,18 @@ class Protector:
         from streamlab.streaming.drm.keys import KeyStore
         from streamlab.streaming.drm.settings import load_drm_settings, load_master_key
 
-        settings = load_drm_settings(overrides)
-        return cls(mode, KeyStore(settings.key_store_path(), load_master_key(settings)), settings)
+        from streamlab.streaming.packaging.settings import load_encryption_settings
 
-    def protect(self, staged: Path, record: TitleRecord) -> TitleRecord:
+        settings = load_drm_settings(overrides)
+        keys = KeyStore(settings.key_store_path(), load_master_key(settings))
+        return cls(mode, keys, settings, load_encryption_settings(overrides))
+
+    def protect(self, staged: Path, record: TitleRecord, packaging: PackagingSettings | None = None) -> TitleRecord:
+        """Encrypt with the scheme and signalling of ``drm.encryption.*`` and repackage with ``packaging``."""
         from streamlab.streaming.drm.packager import protect_title
 
-        protected = protect_title(staged, record, self.mode, self.keys, self.settings, self.settings.license_public_url)
+        protected = protect_title(staged, record, self.mode, self.keys, self.settings, self.settings.license_public_url,
+                                  encryption=self.encryption, packaging=packaging)
         if any(not (staged / r.id).exists() for r in protected.renditions):
             for codec, master in MASTERS.items():  # aes128 mode replaced the clear tracks they point at
                 if codec != "h264":
