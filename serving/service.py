@@ -57,6 +57,7 @@ from starlette.routing import Route
 from streamlab.core.errors import StreamlabError
 from streamlab.models.abr.decide import AbrDecideRequest, AbrDecision
 from streamlab.models.abr.family import FAMILY as ABR
+from streamlab.models.abr.live.learned import live_checkpoint_identity
 from streamlab.serving import abr, metrics, qoe
 from streamlab.models.ladder.family import FAMILY as LADDER
 from streamlab.models.ladder.wire import LadderRequest, LadderResponse
@@ -78,6 +79,21 @@ def current_settings() -> ServingSettings:
 class ModelsStatus(BaseModel):
     ready: bool
     models: dict[str, dict[str, Any]]
+    live_abr: dict[str, Any] = {}
+    """Which live ABR policy answers ``abr/decide`` with ``mode: live`` (:func:`live_abr_status`)."""
+
+
+def live_abr_status() -> dict[str, Any]:
+    """The live policy serving: the committed learned live checkpoint (its file, hash and validation
+    QoE_live), or the live fallback (hls.js's rung rule, LoL+'s rate) when it did not load.
+
+    Live is not a registered family: it has no promotion gate or pyfunc contract for live requests
+    yet, so it is versioned with the code (the hash tells two servers apart) and never makes the
+    server unready, since the fallback answers every live request.
+    """
+    loaded = abr.live_policy() is not None
+    return {"policy": "learned-live" if loaded else "fallback (hls.js EWMA rung, LoL+ rate)", "loaded": loaded,
+            **(live_checkpoint_identity() if loaded else {})}
 
 
 class ModelNotReady(bentoml.exceptions.BentoMLException):
@@ -224,6 +240,7 @@ class StreamlabServing:
             served.listeners.append(metrics.record_model)
             served.poll()  # first load now (the listener records it); a failure leaves the fallback
             served.listeners.append(freeze_heap)
+        self.live_abr = live_abr_status()  # loads the live policy now, not on the first live request
         freeze_heap()
         self.watcher = AliasWatcher(list(self.models.values()), settings.watch_interval_s).start()
 
@@ -233,8 +250,10 @@ class StreamlabServing:
 
     @bentoml.api(route="/models/status")
     def models_status(self) -> ModelsStatus:
-        """Per model: the version serving, whether ready, and the last load error (a refused version)."""
-        return ModelsStatus(ready=self.__is_ready__(), models={k: asdict(m.status()) for k, m in self.models.items()})
+        """Per model: the version serving, whether ready, and the last load error (a refused version);
+        and which live ABR policy answers live requests."""
+        return ModelsStatus(ready=self.__is_ready__(), models={k: asdict(m.status()) for k, m in self.models.items()},
+                            live_abr=self.live_abr)
 
     @bentoml.api(route="/abr/decide", input_spec=AbrDecideRequest)
     async def abr_decide(self, **fields: Any) -> AbrDecision:

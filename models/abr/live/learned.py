@@ -90,3 +90,29 @@ def load_live_learned(path: Path | None = None) -> LearnedLivePolicy:
         raise PolicyModelError(f"{path}: not a live checkpoint ({exc})") from None
     return LearnedLivePolicy(net, knobs, settings)
 
+
+
+def live_checkpoint_identity(path: Path | None = None) -> dict[str, object]:
+    """Which live checkpoint a server answers from: file, content hash, and its validation mean QoE_live.
+
+    The live policy ships as a committed checkpoint rather than a registered version (no promotion
+    gate or pyfunc contract exists for live decisions yet), so the content hash is what tells two
+    servers' live policies apart; the hash covers the ``.npz`` and its ``.json``. An unreadable
+    file reads as ``sha256: None`` (the server answers from its live fallback then).
+    """
+    import hashlib
+    import json
+
+    path = Path(path or DEFAULT_LIVE_CHECKPOINT)
+    digest = hashlib.sha256()
+    qoe: float | None = None
+    try:
+        for part in (path, path.with_suffix(".json")):
+            digest.update(part.read_bytes())
+        validation = json.loads(path.with_suffix(".json").read_text()).get("validation_live", {})
+        value = validation.get("learned", {}).get("mean_qoe") if isinstance(validation, dict) else None
+        qoe = float(value) if isinstance(value, int | float) else None
+        sha: str | None = digest.hexdigest()
+    except (OSError, ValueError, AttributeError):
+        sha = None
+    return {"checkpoint": path.name, "sha256": sha, "val_mean_qoe_live": qoe}

@@ -61,11 +61,17 @@
   }
 
   // options: {servingUrl, budgetMs, targetLatencyS, sessionId, maxSamples, stats, onDecision(choice)}
-  // stats: {served, hlsjs, calls, failures, last}
+  // stats: {served, hlsjs, calls, failures, last, answers: {model, fallback}, lastAnswer, history}: served/hlsjs
+  // count the levels hls.js asked for by who chose them; answers count the server's answers by their
+  // source (its learned live policy, or its documented fallback when that model is missing or failed);
+  // history: the last 64 answers with the latency, buffer and target they were asked with
   function createLiveAbrController(options) {
     const Base = root.Hls.DefaultConfig.abrController;
     const Events = root.Hls.Events;
-    const stats = options.stats || { served: 0, hlsjs: 0, calls: 0, failures: 0, last: null };
+    // the caller's object (the page's state) is filled in place, so its fields stay readable there
+    const counts = options.stats || {};
+    const zero = { served: 0, hlsjs: 0, calls: 0, failures: 0, last: null, answers: {}, lastAnswer: null, history: [] };
+    for (const [key, value] of Object.entries(zero)) if (!(key in counts)) counts[key] = value;
 
     class ServingLiveAbrController extends Base {
       constructor(hls) {
@@ -86,9 +92,9 @@
         const served = freshChoice(this.decision, this.completedSn, performance.now(), 4000);
         const level = served ? served.level : own;
         const source = served ? "served" : "hlsjs";
-        stats[source] += 1;
-        stats.last = { source, level, reason: served ? served.reason : "hls.js ABR" };
-        if (options.onDecision) options.onDecision(stats.last);
+        counts[source] += 1;
+        counts.last = { source, level, reason: served ? served.reason : "hls.js ABR" };
+        if (options.onDecision) options.onDecision(counts.last);
         return level;
       }
 
@@ -133,7 +139,7 @@
         if (!body.samples.length) return;
         const controller = new AbortController();
         const timer = setTimeout(() => controller.abort(), options.budgetMs || 400);
-        stats.calls += 1;
+        counts.calls += 1;
         try {
           const response = await fetch(`${options.servingUrl}/abr/decide`, {
             method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
@@ -143,19 +149,25 @@
           const answer = await response.json();
           if (!Number.isInteger(answer.rung) || answer.rung < 0 || answer.rung >= levels.length) throw new Error("bad rung");
           this.decision = { forSn, level: levels[answer.rung].i, reason: answer.reason, receivedAt: performance.now() };
+          counts.answers[answer.source] = (counts.answers[answer.source] || 0) + 1;
+          counts.lastAnswer = { source: answer.source, rung: answer.rung, reason: answer.reason,
+            playback_rate: answer.playback_rate, model_version: answer.model_version || null };
+          counts.history.push({ rung: answer.rung, rate: answer.playback_rate, latencyS: body.latency_s,
+            bufferS: body.buffer_s, targetS: body.target_latency_s });
+          if (counts.history.length > 64) counts.history.shift();
           if (typeof answer.playback_rate === "number" && isFinite(answer.playback_rate)) {
             media.playbackRate = answer.playback_rate;
             media.defaultPlaybackRate = answer.playback_rate;
           }
         } catch (err) {
-          stats.failures += 1;
+          counts.failures += 1;
         } finally {
           clearTimeout(timer);
         }
       }
     }
 
-    return { abrController: ServingLiveAbrController, stats };
+    return { abrController: ServingLiveAbrController, stats: counts };
   }
 
   const api = { segmentSamples, liveRequest, freshChoice, createLiveAbrController };

@@ -6,24 +6,38 @@
 // (from the MPD's availabilityStartTime); our packager sets both to the contribution encoder's
 // capture clock. State for tests and tools is on `window.streamlabLive`.
 //
+// ABR: hls.js's own rule by default; ?abr=served&serving=<model server URL> asks the server's live
+// policy (POST /abr/decide, mode "live") after every segment through abr-live.js, which falls back
+// to hls.js's rule whenever no fresh answer is in (server down, slower than SERVED_BUDGET_MS, an
+// error). Decision counts (served vs hls.js, answers by source: model or the server's fallback) are
+// on `streamlabLive.abr`, the latency measured last on `streamlabLive.latency`.
+//
 // An encrypted channel (`live start --drm clearkey`) plays with ?license=<ClearKey licence URL>&token=
 // <playback token>: EME ClearKey in hls.js and Shaka, the token as a bearer token on licence requests,
 // the same flow as a protected VOD title.
 "use strict";
+
+const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropped: hls.js's rule decides
 
 (function () {
   const params = new URLSearchParams(window.location.search);
   const src = params.get("src");
   const license = params.get("license");
   const token = params.get("token");
+  const abrMode = params.get("abr") || "hlsjs";
+  const servingUrl = (params.get("serving") || "").replace(/\/+$/, "");
   const video = document.getElementById("video");
   const state = (window.streamlabLive = {
-    src, engine: null, latencies: [], edgeLatencies: [], errors: [], fatal: null, stalls: 0, stallSeconds: 0,
-    playing: false, level: -1, frames: 0, currentTime: 0,
+    src, engine: null, latencies: [], latency: null, edgeLatencies: [], errors: [], fatal: null, stalls: 0,
+    stallSeconds: 0, playing: false, level: -1, frames: 0, currentTime: 0,
+    abr: { mode: "hlsjs", servingUrl: null, served: 0, hlsjs: 0, calls: 0, failures: 0, answers: {}, last: null, lastAnswer: null },
   });
   if (!src) { state.fatal = "no ?src= given"; return; }
+  if (abrMode !== "hlsjs" && abrMode !== "served") { state.fatal = `unknown ?abr=${abrMode} (known: hlsjs, served)`; return; }
+  if (abrMode === "served" && !/^https?:\/\//.test(servingUrl)) { state.fatal = "?abr=served needs ?serving=<http(s) URL of the model server>"; return; }
   video.muted = true;
   const dash = /\.mpd(\?|$)/.test(src);
+  if (dash && abrMode === "served") { state.fatal = "?abr=served is a rule for hls.js: play the .m3u8"; return; }
   const engine = dash ? startShaka() : startHls();
   if (!engine) return;
   state.engine = engine.name;
@@ -31,6 +45,16 @@
   function startHls() {
     if (!window.Hls || !Hls.isSupported()) { state.fatal = "hls.js or MSE unavailable"; return null; }
     const config = { lowLatencyMode: true, backBufferLength: 30 };
+    if (abrMode === "served") {
+      // the service's live policy sets the playback rate too: hls.js's latency controller leaves it alone
+      const liveRule = window.StreamlabAbrLive.createLiveAbrController({
+        servingUrl, budgetMs: SERVED_BUDGET_MS, sessionId: `live-${Math.random().toString(36).slice(2, 10)}`,
+        stats: state.abr,
+      });
+      Object.assign(state.abr, { mode: "served", servingUrl });
+      config.abrController = liveRule.abrController;
+      config.maxLiveSyncPlaybackRate = 1;
+    }
     if (license) {
       config.emeEnabled = true;
       config.drmSystems = { "org.w3.clearkey": { licenseUrl: license } };
@@ -126,11 +150,15 @@
     if (date && !video.paused && video.readyState >= 2) {
       const latency = (Date.now() - date.getTime()) / 1000;
       state.latencies.push(latency);
+      state.latency = latency;
       const target = engine.targetLatency();
       if (target !== null && target !== undefined) state.edgeLatencies.push(target);
       document.getElementById("latency").textContent = latency.toFixed(2);
     }
     document.getElementById("level").textContent = String(state.level);
     document.getElementById("stalls").textContent = String(state.stalls);
+    const abr = state.abr;
+    document.getElementById("abr").textContent = abr.mode === "served"
+      ? `served ${abr.served} · hls.js fallback ${abr.hlsjs} · failed calls ${abr.failures}` : "hls.js";
   }, 1000);
 })();
