@@ -30,6 +30,11 @@ over the run: all three tiers on one event loop must stay well under one core.
    :data:`REMOTE_CONCURRENCY`, paired with BOLA's sessions from the same starts (BOLA decides
    locally, so its sessions do not depend on the load they ran under). Without a registered
    champion the remote run is skipped.
+3. ``chunk_sizes``: on each ladder, the local policies' sessions are played twice, once pricing each
+   chunk by its real size (``chunk_sizes=manifest``: per-segment ``EXT-X-BITRATE`` written by Shaka
+   Packager) and once by nominal bitrate x duration (``chunk_sizes=nominal``, what players assumed
+   before). Both learned-vs-BOLA comparisons are reported, plus each policy's paired QoE change
+   (manifest minus nominal, same sessions) and how far learned-minus-BOLA moved.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ SOURCE = "videos/bigbuckbunny.mp4"
 SOURCE_DURATION_S = 60
 LADDERS = {"fixed": "bbb-fixed", "per-title": "bbb-per-title"}
 INGEST_OVERRIDES = ["transcode.mode=serial", "transcode.x264_preset=ultrafast", "transcode.x265_preset=ultrafast"]
-CACHE_VERSION = "v1"
+CACHE_VERSION = "v2"  # v2: packaged by Shaka Packager (per-segment EXT-X-BITRATE)
 
 LOAD_VIEWERS = 200
 LOAD_ARRIVAL_S = 10.0
@@ -66,6 +71,7 @@ REMOTE_CONCURRENCY = 16
 """Sessions at once asking the model server. At ``ABR_TIME_SCALE`` every session decides ten
 times as often as a real player, so 16 sessions put the load of ~160 real viewers on it."""
 TARGET_OFFLOAD = 0.95
+CHUNK_SIZE_MODES = ("manifest", "nominal")
 
 
 def _cache_dir() -> Path:
@@ -165,8 +171,40 @@ def paired(results_a, results_b) -> dict[str, float]:  # noqa: ANN001 - SessionR
     }
 
 
+def chunk_size_comparison(by_mode: dict[str, dict[str, list]]) -> dict[str, object]:
+    """Learned vs BOLA under each way of pricing chunks, and what exact sizes changed.
+
+    ``by_mode`` maps a ``chunk_sizes`` mode (``manifest``, ``nominal``) to results by policy, every
+    list in the same session order (the same plans). Per mode: each policy's summary and each
+    non-BOLA policy's paired difference with BOLA. Then, per policy, the paired QoE change
+    ``manifest - nominal`` over the same sessions, and the shift of each learned-minus-BOLA mean.
+    """
+    out: dict[str, object] = {}
+    for mode, groups in by_mode.items():
+        out[mode] = {
+            "policies": {name: _summary(report(group)) for name, group in groups.items()},
+            **{f"{name}_minus_bola": paired(groups[name], groups["bola"]) for name in groups if name != "bola"},
+        }
+    if {"manifest", "nominal"} <= by_mode.keys():
+        exact, nominal = by_mode["manifest"], by_mode["nominal"]
+        out["manifest_minus_nominal"] = {name: paired(exact[name], nominal[name]) for name in exact}
+        for name in exact:
+            if name == "bola":
+                continue
+            shift = [out[m][f"{name}_minus_bola"].get("mean_qoe_diff") for m in ("manifest", "nominal")]
+            if None not in shift:
+                out[f"{name}_minus_bola_shift"] = round(shift[0] - shift[1], 4)
+    return out
+
+
 def _by_policy(results, names: list[str]) -> dict[str, list]:  # noqa: ANN001
     return {name: [r for r in results if r.policy == name] for name in names}
+
+
+def report(results) -> dict[str, object]:  # noqa: ANN001 - SessionResults
+    from streamlab.streaming.headless.runner import report as runner_report
+
+    return runner_report(results)
 
 
 def _summary(report: dict[str, object]) -> dict[str, object]:
@@ -292,13 +330,20 @@ def _compare_ladders(edge: str, validation, policies, remote_url: str | None) ->
     comparisons: dict[str, object] = {}
     for ladder, title_id in LADDERS.items():
         plans = plan_sessions(validation, ABR_STARTS_PER_TRACE * len(validation), settings.trace_seed)
-        results = run_sessions(edge, title_id, paired_jobs(plans, policies, settings), settings, f"abr {ladder}")
-        groups = _by_policy(results, list(policies))
+        by_mode: dict[str, dict[str, list]] = {}
+        for mode in CHUNK_SIZE_MODES:  # the same plans, so sessions pair across modes as well as policies
+            mode_settings = settings.model_copy(update={"chunk_sizes": mode})
+            results = run_sessions(edge, title_id, paired_jobs(plans, policies, mode_settings), mode_settings,
+                                   f"abr {ladder} ({mode} chunk sizes)")
+            by_mode[mode] = _by_policy(results, list(policies))
+        groups = by_mode[settings.chunk_sizes]
         comparison: dict[str, object] = {
             "traces": len(validation),
             "pairs": len(plans),
+            "chunk_sizes": settings.chunk_sizes,
             "policies": {name: _summary(report(group)) for name, group in groups.items()},
             **{f"{name}_minus_bola": paired(groups[name], groups["bola"]) for name in policies if name != "bola"},
+            "by_chunk_sizes": chunk_size_comparison(by_mode),
         }
         if remote_url:
             first = plans[: len(validation)]  # plan_sessions cycles the traces: one start of each

@@ -1,8 +1,9 @@
-"""Add a PSSH to a CMAF init segment (box reading itself lives in :mod:`streamlab.streaming.packaging.mp4box`).
+"""PSSH boxes for CMAF init segments (box reading itself lives in :mod:`streamlab.streaming.packaging.mp4box`).
 
-FFmpeg's CENC writer emits ``encv``/``sinf``/``tenc`` but no ``pssh``; Chromium's ClearKey CDM
-finds its initialisation data in a PSSH with the W3C common system ID, so we append one to
-``moov``. In a fragmented init segment nothing points into ``moov`` by offset, so growing it is safe.
+VOD titles get their PSSH boxes from Shaka Packager; ``add_pssh`` stays for the live packager
+(``streaming.live.drm``), whose segments FFmpeg's CENC writer encrypts without a ``pssh``: Chromium's
+ClearKey CDM finds its initialisation data in a PSSH with the W3C common system ID, so one is
+appended to ``moov``. In a fragmented init segment nothing points into ``moov`` by offset, so growing it is safe.
 """
 
 from __future__ import annotations

@@ -4,17 +4,12 @@ Runs on the staging copy of a title, after packaging and before the atomic renam
 segments of a protected title are never visible. The order matters: the AES-128 variant is built
 from the clear segments first, then CENC replaces the clear segments in place.
 
-- **CENC with Shaka Packager** (``packaging.engine: shaka``, the default): the clear tracks are
+- **CENC with Shaka Packager**: the clear tracks are
   repackaged with raw keys from our key store, scheme ``cenc`` or ``cbcs`` per title
   (``encryption:`` in configs/drm.yaml), and Shaka writes the PSSH boxes, DASH ``ContentProtection``
   and HLS ``EXT-X-KEY`` tags of the common system, Widevine, PlayReady and (cbcs) FairPlay. We add
   what only ClearKey players need: the ``org.w3.clearkey`` key tag (hls.js) and the DASH-IF ClearKey
   ``ContentProtection`` with the licence URL (Shaka Player).
-- **CENC, old path** (``packaging.engine: ffmpeg``; ``cenc`` only): each track's init + segments are re-muxed
-  with ``-c copy`` through FFmpeg's fMP4 writer with ``encryption_scheme=cenc-aes-ctr`` (so samples
-  decrypt bit-exactly to the clear ones), a common-system PSSH is added to the init segment, the
-  DASH MPD gets ``ContentProtection`` (mp4protection + ``cenc:default_KID``, ClearKey with its
-  licence URL, and the common PSSH), and HLS media playlists get ``SAMPLE-AES-CTR`` key tags.
 - **HLS AES-128**: whole segments encrypted with AES-128-CBC (PKCS#7), IV = media sequence number
   (the HLS default), ``EXT-X-KEY`` after ``EXT-X-MAP`` so the init segment stays clear, a new key
   every ``rotation_segments`` segments when rotation is on.
@@ -24,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import shutil
-import tempfile
+from dataclasses import replace
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -37,19 +32,24 @@ from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, Protection, T
 from streamlab.streaming.drm.boxes import (
     CLEARKEY_DASH_SCHEME,
     COMMON_SYSTEM_ID,
-    add_pssh,
     pssh_box,
 )
 from streamlab.streaming.drm.keys import ContentKey, KeyStore
 from streamlab.streaming.drm.settings import DrmSettings
-from streamlab.streaming.ffmpeg import run_ffmpeg
 from streamlab.streaming.packaging.settings import (
     EncryptionSettings,
     PackagingSettings,
     load_encryption_settings,
     load_packaging_settings,
 )
-from streamlab.streaming.packaging.shaka import IFRAME_PLAYLIST, Encryption, TrackInput, repackage
+from streamlab.streaming.packaging.shaka import (
+    IFRAME_PLAYLIST,
+    TRICK_DIR,
+    Encryption,
+    TrackInput,
+    read_track_list,
+    repackage,
+)
 
 INIT = "init.mp4"
 MEDIA_PLAYLIST = "playlist.m3u8"
@@ -81,8 +81,8 @@ def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStor
                   packaging: PackagingSettings | None = None) -> TitleRecord:
     """Encrypt the staged title in place for ``mode`` and return its updated record.
 
-    ``encryption`` (scheme, signalled systems) and ``packaging`` (engine) default to configs/drm.yaml's
-    ``encryption:`` and configs/streaming.yaml's ``packaging:``.
+    ``encryption`` (scheme, signalled systems) and ``packaging`` (I-frame playlists, segment bitrates,
+    timeout) default to configs/drm.yaml's ``encryption:`` and configs/streaming.yaml's ``packaging:``.
     """
     if mode not in DRM_MODES:
         raise ProtectionError(f"unknown DRM mode {mode!r}; expected one of {', '.join(DRM_MODES)}")
@@ -90,9 +90,6 @@ def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStor
         return record
     encryption = encryption or load_encryption_settings()
     packaging = packaging or load_packaging_settings()
-    if packaging.engine != "shaka" and encryption.scheme != "cenc" and mode in ("clearkey", "all"):
-        raise ProtectionError(f"encryption scheme {encryption.scheme!r} needs packaging.engine=shaka "
-                              "(the FFmpeg path writes cenc only)")
     base = license_base_url.rstrip("/")
     protection = Protection(license_url=f"{base}/drm/clearkey/license", key_uri_base=f"{base}/drm/hls")
     tracks = track_dirs(title_dir, record)
@@ -109,18 +106,14 @@ def protect_title(title_dir: Path, record: TitleRecord, mode: str, keys: KeyStor
                 return "all"
             return "audio" if record.audio is not None and track_id == record.audio.id else "video"
 
-        if packaging.engine == "shaka":
-            encrypt_title_shaka(title_dir, record, {t: cenc_keys[key_kind(t)] for t in tracks}, encryption, packaging)
-        else:
-            for track_id, folder in tracks.items():
-                encrypt_track_cenc(folder, cenc_keys[key_kind(track_id)], record.segment_duration_s)
+        encrypt_title_shaka(title_dir, record, {t: cenc_keys[key_kind(t)] for t in tracks}, encryption, packaging)
         protection.cenc_kids = {t: k.kid_hex for t, k in cenc_keys.items()}
-        add_dash_content_protection(title_dir / DASH_MANIFEST, cenc_keys, record, protection.license_url or "",
-                                    clearkey_only=packaging.engine == "shaka")
+        add_dash_content_protection(title_dir / DASH_MANIFEST, protection.license_url or "")
     update = {"drm": mode, "protection": protection}
     if mode == "aes128":  # no clear tree may stay public: the AES-128 variant is the title's only form
-        for folder in tracks.values():
-            shutil.rmtree(folder)
+        extras = [title_dir / t.folder for t in read_track_list(title_dir) if t.kind != "text"]
+        for folder in [*tracks.values(), *extras, title_dir / TRICK_DIR]:
+            shutil.rmtree(folder, ignore_errors=True)
         (title_dir / DASH_MANIFEST).unlink(missing_ok=True)
         (title_dir / HLS_MASTER).unlink(missing_ok=True)
         update.update(hls=protection.hls_aes128, dash=None)
@@ -136,13 +129,23 @@ def encrypt_title_shaka(title_dir: Path, record: TitleRecord, track_keys: dict[s
     first = next(iter(track_keys.values()))
     audio_id = record.audio.id if record.audio is not None else None
     inputs = [TrackInput(t, "audio" if t == audio_id else "video", labels[t]) for t in track_keys]
+    video_label = next(labels[t] for t in track_keys if t != audio_id)
+    audio_label = labels[audio_id] if audio_id is not None else video_label
+    by_label = {labels[t]: k for t, k in track_keys.items()}
+    playlist_keys = dict(track_keys)
+    for extra in read_track_list(title_dir):  # other languages, subtitles (left clear), trick play
+        label = audio_label if extra.kind == "audio" else video_label
+        # a trick-play track is all keyframes already: factor 1 re-encrypts it as it is
+        inputs.append(replace(extra, drm_label=label, source="", trick_play_factor=min(extra.trick_play_factor, 1)))
+        if extra.kind != "text":
+            playlist_keys[extra.folder] = by_label[label]
     repackage(title_dir, inputs, record.segment_duration_s,
               encryption=Encryption(encryption.scheme, keys, systems,
                                     encryption.fairplay_key_uri.format(kid=first.kid_hex)),
               iframe_playlists=packaging.iframe_playlists, segment_bitrates=packaging.segment_bitrates,
               timeout_s=packaging.timeout_s)
     method = "SAMPLE-AES-CTR" if encryption.scheme == "cenc" else "SAMPLE-AES"
-    for track_id, key in track_keys.items():
+    for track_id, key in playlist_keys.items():
         for name in (MEDIA_PLAYLIST, IFRAME_PLAYLIST):
             playlist = title_dir / track_id / name
             if playlist.is_file():
@@ -157,43 +160,6 @@ def _add_clearkey_hls_tags(playlist: Path, key: ContentKey, method: str) -> None
     common = f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"'
     tags = _cenc_key_tags(key, method)
     _add_hls_key_tags(playlist, [tag for tag in tags if common not in tag or common not in kept])
-
-
-def encrypt_track_cenc(track_dir: Path, key: ContentKey, segment_duration_s: float) -> None:
-    """Replace a track's clear CMAF files by CENC-encrypted ones with identical segment boundaries."""
-    clear = segments(track_dir)
-    if not clear or not (track_dir / INIT).is_file():
-        raise ProtectionError(f"{track_dir} has no init segment or media segments to encrypt")
-    with tempfile.TemporaryDirectory(dir=track_dir.parent, prefix=f".{track_dir.name}-cenc-") as tmp:
-        work = Path(tmp)
-        joined = work / "clear.mp4"
-        with joined.open("wb") as out:
-            for part in [track_dir / INIT, *clear]:
-                out.write(part.read_bytes())
-        encrypted = work / "out"
-        encrypted.mkdir()
-        run_ffmpeg(
-            # -avoid_negative_ts disabled + negative_cts_offsets keep the B-frame timing the encoder wrote
-            # (video starting at 0 like the audio); a plain re-mux would shift video 80 ms late.
-            ["-i", joined, "-map", "0", "-c", "copy", "-avoid_negative_ts", "disabled", "-f", "hls", "-hls_time", f"{segment_duration_s:g}", "-hls_playlist_type", "vod",
-             "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", INIT, "-start_number", "1",
-             "-hls_flags", "independent_segments",
-             "-hls_segment_filename", encrypted / "seg_%05d.m4s",
-             "-hls_segment_options",
-             f"movflags=+negative_cts_offsets:encryption_scheme=cenc-aes-ctr:encryption_key={key.key.hex()}"
-             f":encryption_kid={key.kid_hex}",
-             encrypted / MEDIA_PLAYLIST],
-            f"CENC encryption of {track_dir.name}",
-        )
-        produced = segments(encrypted)
-        if [p.name for p in produced] != [p.name for p in clear]:
-            raise ProtectionError(
-                f"CENC re-mux of {track_dir.name} changed the segmentation ({len(produced)} vs {len(clear)} segments)"
-            )
-        (track_dir / INIT).write_bytes(add_pssh((encrypted / INIT).read_bytes(), [key.kid]))
-        for part in produced:
-            part.replace(track_dir / part.name)
-    _add_hls_key_tags(track_dir / MEDIA_PLAYLIST, _cenc_key_tags(key))
 
 
 def _cenc_key_tags(key: ContentKey, method: str = "SAMPLE-AES-CTR") -> list[str]:
@@ -285,12 +251,11 @@ def aes128_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
     return unpadder.update(decryptor.update(data) + decryptor.finalize()) + unpadder.finalize()
 
 
-def add_dash_content_protection(mpd_path: Path, cenc_keys: dict[str, ContentKey], record: TitleRecord,
-                                license_url: str, *, clearkey_only: bool = False) -> None:
-    """Add ContentProtection to every AdaptationSet: FFmpeg writes none, and Shaka then stalls.
+def add_dash_content_protection(mpd_path: Path, license_url: str) -> None:
+    """Add the DASH-IF ClearKey ``ContentProtection`` (with the licence URL) to every AdaptationSet.
 
-    ``clearkey_only``: Shaka Packager wrote mp4protection and the systems' elements already; add
-    only the DASH-IF ClearKey element with the licence URL, after them.
+    Shaka Packager wrote mp4protection and the signalled systems' elements already; Shaka Player
+    needs the ClearKey element to find the licence server, after them.
     """
     for prefix, uri in (("", MPD_NS), ("cenc", CENC_NS), ("dashif", DASHIF_NS), ("mspr", "urn:microsoft:playready"),
                         ("xsi", "http://www.w3.org/2001/XMLSchema-instance"), ("xlink", "http://www.w3.org/1999/xlink")):
@@ -300,26 +265,14 @@ def add_dash_content_protection(mpd_path: Path, cenc_keys: dict[str, ContentKey]
     if not sets:
         raise ProtectionError(f"{mpd_path} has no AdaptationSet")
     for adaptation in sets:
-        is_audio = adaptation.get("contentType") == "audio" or "audio" in (adaptation.get("mimeType") or "")
-        key = cenc_keys.get("audio" if is_audio else "video") or cenc_keys["all"]
+        if adaptation.get("contentType") == "image":  # seek thumbnails stay clear JPEGs
+            continue
+        present = [i for i, child in enumerate(adaptation) if child.tag.split("}")[-1] == "ContentProtection"]
+        if not present:
+            raise ProtectionError(f"{mpd_path}: the packager signalled no ContentProtection")
         clearkey = _element("ContentProtection", {"schemeIdUri": CLEARKEY_DASH_SCHEME, "value": "ClearKey1.0"},
                             [(f"{{{DASHIF_NS}}}Laurl", license_url)])
-        if clearkey_only:
-            present = [i for i, child in enumerate(adaptation) if child.tag.split("}")[-1] == "ContentProtection"]
-            if not present:
-                raise ProtectionError(f"{mpd_path}: the packager signalled no ContentProtection")
-            adaptation.insert(present[-1] + 1, clearkey)
-            continue
-        elements = [
-            _element("ContentProtection", {"schemeIdUri": "urn:mpeg:dash:mp4protection:2011", "value": "cenc",
-                                           f"{{{CENC_NS}}}default_KID": key.kid_uuid}),
-            _element("ContentProtection", {"schemeIdUri": f"urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"},
-                     [(f"{{{CENC_NS}}}pssh", base64.b64encode(pssh_box([key.kid])).decode())]),
-            clearkey,
-        ]
-        position = sum(1 for child in adaptation if child.tag.split("}")[-1] in ("FramePacking", "AudioChannelConfiguration"))
-        for offset, element in enumerate(elements):
-            adaptation.insert(position + offset, element)
+        adaptation.insert(present[-1] + 1, clearkey)
     tree.write(mpd_path, xml_declaration=True, encoding="utf-8")
 
 

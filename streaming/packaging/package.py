@@ -7,30 +7,42 @@ Files written into the (staging) title folder::
     master_av1.m3u8      AV1 variants (+ the same audio), only when the ladder has AV1 rungs (per-title)
     manifest.mpd         every video rendition (one AdaptationSet per codec) + audio
     <rendition>/playlist.m3u8, audio/playlist.m3u8
-    <rendition>/iframe.m3u8   trick-play I-frame playlist (Shaka engine)
+    <rendition>/iframe.m3u8   trick-play I-frame playlist (HLS)
+    trick/               keyframes of the lowest H.264 rendition: the DASH trick-mode AdaptationSet
+    thumbnails/          seek thumbnails: tile_*.jpg sprite sheets, thumbnails.vtt, thumbnails.json
 
-``packaging.engine`` (configs/streaming.yaml) picks who writes them: Shaka Packager (default; it also
-rewrites the segments, losslessly) or the old own writers (``hls.py``/``dash.py``) over the encoder's
-segments. Either way the records are read back from the files on disk (``segments.read_track``).
+Shaka Packager writes them all from one set of segments (rewriting the encoder's segments losslessly,
+same names and cuts); the records are then read back from the files on disk (``segments.read_track``),
+so the catalog states what was written, not what was asked for.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER, AudioTrack, Rendition
-from streamlab.streaming.packaging.dash import VideoRepresentation, build_mpd
-from streamlab.streaming.packaging.hls import master_playlist, write_media_playlist
+from streamlab.streaming.catalog import AudioTrack, Rendition
 from streamlab.streaming.packaging.segments import PackagingError, Track, read_track
-from streamlab.streaming.packaging.settings import PackagingSettings, load_packaging_settings
-from streamlab.streaming.packaging.shaka import TrackInput, repackage
-from streamlab.streaming.transcode.encode import AUDIO_DIR
+from streamlab.streaming.packaging.settings import PackagingSettings, ThumbnailSettings, load_packaging_settings
+from streamlab.streaming.packaging.shaka import (
+    CODEC_MASTERS,
+    SUBTITLE_FILE,
+    TRICK_DIR,
+    TrackInput,
+    repackage,
+    write_track_list,
+)
+from streamlab.streaming.packaging.subtitles import Subtitle, SubtitleError, to_webvtt
+from streamlab.streaming.transcode.audio_tracks import AudioStream
+from streamlab.streaming.transcode.encode import AUDIO_DIR, INIT_SEGMENT
+from streamlab.streaming.transcode.thumbnails import THUMBNAILS_DIR, ThumbnailError, write_thumbnails
 from streamlab.streaming.transcode.ladder import Rung
 
-HLS_MASTER_HEVC = "master_hevc.m3u8"
-HLS_MASTER_AV1 = "master_av1.m3u8"
-MASTERS = {"h264": HLS_MASTER, "hevc": HLS_MASTER_HEVC, "av1": HLS_MASTER_AV1}
+MASTERS = CODEC_MASTERS
+HLS_MASTER_HEVC = MASTERS["hevc"]
+HLS_MASTER_AV1 = MASTERS["av1"]
 
 
 @dataclass(frozen=True)
@@ -48,12 +60,19 @@ def package_title(
     audio_bitrate_kbps: int | None,
     expected_duration_s: float | None = None,
     settings: PackagingSettings | None = None,
+    audio_streams: list[AudioStream] | None = None,
+    subtitles: list[Subtitle] | None = None,
 ) -> PackagedTitle:
     """Describe the encoded tracks under ``title_dir``; ``audio_bitrate_kbps`` None means no audio track.
 
     ``expected_duration_s`` (the probed video duration) guards against video encodes that stopped
     early: FFmpeg's segment muxer can fail to open a segment file and still exit 0. ``settings`` None
-    loads ``packaging:`` from configs/streaming.yaml.
+    loads ``packaging:`` from configs/streaming.yaml. ``fps`` is not needed any more (Shaka reads the
+    frame rate from the streams) and stays only for the ingest pipeline's call.
+
+    ``audio_streams`` (several languages, ``streaming.transcode.audio_tracks``, already encoded into
+    their folders) replace the single ``audio/`` track; the first is the default and the record's
+    audio. ``subtitles`` are sidecar WebVTT/SRT files, checked before anything is packaged.
     """
     settings = settings or load_packaging_settings()
     encoded = {rung.id: read_track(title_dir, rung.id) for rung in rungs}
@@ -62,47 +81,59 @@ def package_title(
         _check_complete(encoded[rung.id], expected_duration_s)
     if not any(rung.codec == "h264" for rung in rungs):
         raise PackagingError(f"{title_dir}: no H.264 rendition, so nothing every device plays")
-    if settings.engine == "shaka":
-        return _package_with_shaka(title_dir, rungs, encoded, audio_bitrate_kbps, settings)
-    videos: list[VideoRepresentation] = []
-    for rung in rungs:
-        track = encoded[rung.id]
-        write_media_playlist(title_dir, track)
-        videos.append(VideoRepresentation(_rendition(rung, track), track, fps))
-
-    audio_track: Track | None = None
-    audio: AudioTrack | None = None
-    if audio_bitrate_kbps is not None:
-        audio_track = read_track(title_dir, AUDIO_DIR)  # not length-checked: sources' audio may end early
-        write_media_playlist(title_dir, audio_track)
-        audio = _audio_record(audio_track, audio_bitrate_kbps)
-
-    by_codec = {codec: [(v.rendition, v.fps) for v in videos if v.rendition.codec == codec] for codec in MASTERS}
-    for codec, master in MASTERS.items():  # one multivariant playlist per codec: a player picks what it decodes
-        if by_codec[codec]:
-            (title_dir / master).write_text(master_playlist(_by_bandwidth(by_codec[codec]), audio_track))
-    (title_dir / DASH_MANIFEST).write_text(build_mpd(videos, audio_track))
-    duration_s = max(v.track.duration_s for v in videos)
-    return PackagedTitle([v.rendition for v in videos], audio, round(duration_s, 3))
+    texts = [to_webvtt(sub.path) for sub in subtitles or []]  # every file checked before anything is written
+    languages = [sub.folder for sub in subtitles or []]
+    if len(set(languages)) != len(languages):
+        raise SubtitleError(f"{title_dir.name}: two subtitle files for one language ({', '.join(sorted(languages))})")
+    text_tracks = []
+    for sub, text in zip(subtitles or [], texts, strict=True):
+        (title_dir / sub.folder).mkdir(exist_ok=True)
+        (title_dir / sub.folder / SUBTITLE_FILE).write_text(text)
+        text_tracks.append(TrackInput(sub.folder, "text", language=sub.language, name=sub.name))
+    audio_tracks = ([TrackInput(a.folder, "audio", language=a.language, name=a.name) for a in audio_streams]
+                    if audio_streams else [TrackInput(AUDIO_DIR, "audio")] if audio_bitrate_kbps is not None else [])
+    return _package_with_shaka(title_dir, rungs, encoded, audio_tracks, text_tracks, audio_bitrate_kbps, settings)
 
 
-def _package_with_shaka(title_dir: Path, rungs: list[Rung], encoded: dict[str, Track],
-                        audio_bitrate_kbps: int | None, settings: PackagingSettings) -> PackagedTitle:
-    """Shaka Packager rewrites every track in place (same layout); records come from its output files.
-
-    The frame rate is not passed: Shaka reads it from the streams themselves.
-    """
+def _package_with_shaka(title_dir: Path, rungs: list[Rung], encoded: dict[str, Track], audio_tracks: list[TrackInput],
+                        text_tracks: list[TrackInput], audio_bitrate_kbps: int | None,
+                        settings: PackagingSettings) -> PackagedTitle:
+    """Shaka Packager rewrites every track in place (same layout); records come from its output files."""
     first = encoded[rungs[0].id]
     segment_duration_s = round(first.segment_duration_s(first.segments[0]), 3)  # the encoder's GOP-aligned cut
     tracks = [TrackInput(rung.id, "video") for rung in rungs]
-    if audio_bitrate_kbps is not None:
-        tracks.append(TrackInput(AUDIO_DIR, "audio"))
+    lowest = min((r for r in rungs if r.codec == "h264"), key=lambda r: (r.width * r.height, r.bitrate_kbps))
+    trick = [TrackInput(TRICK_DIR, "video", source=lowest.id, trick_play_factor=settings.trick_play_factor)
+             ] if settings.trick_play_factor else []
+    tracks += audio_tracks + text_tracks + trick
+    extras = audio_tracks[1:] + text_tracks + trick  # beyond what the record names: encryption repackages them too
+    shutil.rmtree(title_dir / THUMBNAILS_DIR, ignore_errors=True)
+    if settings.thumbnails.enabled:  # before the packager: it lists the sheets in the MPD
+        _draw_thumbnails(title_dir, encoded[lowest.id], settings.thumbnails)
     repackage(title_dir, tracks, segment_duration_s, iframe_playlists=settings.iframe_playlists,
               segment_bitrates=settings.segment_bitrates, timeout_s=settings.timeout_s)
+    write_track_list(title_dir, extras)
     packaged = {rung.id: read_track(title_dir, rung.id) for rung in rungs}
-    audio = _audio_record(read_track(title_dir, AUDIO_DIR), audio_bitrate_kbps) if audio_bitrate_kbps else None
+    audio = None
+    if audio_tracks and audio_bitrate_kbps:
+        audio = _audio_record(read_track(title_dir, audio_tracks[0].folder), audio_bitrate_kbps)
     duration_s = max(track.duration_s for track in packaged.values())
     return PackagedTitle([_rendition(rung, packaged[rung.id]) for rung in rungs], audio, round(duration_s, 3))
+
+
+def _draw_thumbnails(title_dir: Path, track: Track, settings: ThumbnailSettings) -> None:
+    """Sheets from the lowest H.264 rendition's own segments (small to decode, same pictures)."""
+    with tempfile.TemporaryDirectory(dir=title_dir, prefix=".thumbs-") as tmp:
+        joined = Path(tmp) / "lowest.mp4"
+        with joined.open("wb") as sink:
+            for part in [title_dir / track.folder / INIT_SEGMENT,
+                         *(title_dir / track.folder / s.file for s in track.segments)]:
+                sink.write(part.read_bytes())
+        try:
+            write_thumbnails(joined, title_dir / THUMBNAILS_DIR, track.duration_s, interval_s=settings.interval_s,
+                             width=settings.width, columns=settings.columns, rows=settings.rows)
+        except ThumbnailError as exc:
+            raise PackagingError(f"{title_dir.name}: {exc}") from None
 
 
 def _rendition(rung: Rung, track: Track) -> Rendition:
@@ -123,16 +154,12 @@ def _rendition(rung: Rung, track: Track) -> Rendition:
 
 def _audio_record(track: Track, bitrate_kbps: int) -> AudioTrack:
     return AudioTrack(
-        id=AUDIO_DIR,
+        id=track.folder,
         codecs=track.init.codecs,
         bitrate_kbps=bitrate_kbps,
         sample_rate_hz=track.init.sample_rate_hz or track.timescale,
         channels=track.init.channels or 2,
     )
-
-
-def _by_bandwidth(variants: list[tuple[Rendition, float]]) -> list[tuple[Rendition, float]]:
-    return sorted(variants, key=lambda v: v[0].bandwidth_bps)
 
 
 def _check_complete(track: Track, expected_duration_s: float | None) -> None:

