@@ -19,7 +19,9 @@ from streamlab.streaming.ingest.settings import StreamingSettings, load_streamin
 from streamlab.streaming.ingest.validate import check_limits, resolve_source
 from streamlab.streaming.packaging.package import package_title
 from streamlab.streaming.packaging.settings import load_packaging_settings
+from streamlab.streaming.packaging.subtitles import Subtitle, to_webvtt
 from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging, write_version_aliases
+from streamlab.streaming.transcode.audio_tracks import encode_audio_tracks, probe_audio_streams
 from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames, name_by_measurement
 from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streamlab.streaming.transcode.runner import run_encodes
@@ -34,11 +36,14 @@ def ingest_title(
     drm: str = "none",
     overrides: list[str] | None = None,
     media_root: Path | None = None,
+    subtitles: list[Subtitle] | None = None,
 ) -> TitleRecord:
     """Publish ``source`` as ``<media_root>/<title_id>`` (HLS + DASH over CMAF) and return its record.
 
     ``drm`` other than ``none`` encrypts the staged title (``streamlab.streaming.drm``) before it is published,
     so clear segments of a protected title are never visible; ``drm.*`` overrides go to its config.
+    A source with several audio streams publishes one track per language (each must carry a known language
+    tag); ``subtitles`` are sidecar WebVTT/SRT files. Both are checked before anything is encoded.
     """
     streaming_overrides, drm_overrides = split_overrides(overrides)
     settings = load_streaming_settings(streaming_overrides)
@@ -57,6 +62,9 @@ def ingest_title(
     check_limits(path, probe, settings.ingest)
     width, height = probe.display_width, probe.display_height
     rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
+    languages = probe_audio_streams(path) if probe.audio_stream_count > 1 else None
+    for sub in subtitles or []:
+        to_webvtt(sub.path)  # a file that does not parse fails here, before any encode
     protector = Protector.prepare(drm, drm_overrides)
 
     media_root.mkdir(parents=True, exist_ok=True)
@@ -66,7 +74,12 @@ def ingest_title(
         build = staged / version  # the title folder's layout: title.json, aliases, <version>/ (streaming.catalog)
         build.mkdir()
         jobs = encode_jobs(path, build, probe, rungs, settings)
+        if languages:  # one track per language instead of the first stream alone
+            jobs = [job for job in jobs if job.kind != "audio"]
         run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
+        if languages:
+            encode_audio_tracks(path, build, languages, bitrate_kbps=settings.audio.bitrate_kbps,
+                                segment_duration_s=settings.transcode.segment_duration_s)
         rungs = name_by_measurement(build, rungs, probe.info.duration_s)
         packaged = package_title(
             build,
@@ -75,6 +88,8 @@ def ingest_title(
             audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
             expected_duration_s=probe.info.duration_s,
             settings=packaging,
+            audio_streams=languages,
+            subtitles=subtitles,
         )
         record = TitleRecord(
             title_id=title_id,

@@ -44,6 +44,7 @@ class ProbeResult:
     audio_channels: int | None = None
     audio_sample_rate_hz: int | None = None
     rotation_deg: int = 0
+    audio_stream_count: int = 0  # more than one: one published track per language (streaming.transcode.audio_tracks)
 
 
 def probe_source(path: Path, limits: IngestSettings | None = None) -> ProbeResult:
@@ -110,6 +111,7 @@ def probe_source(path: Path, limits: IngestSettings | None = None) -> ProbeResul
             rotation_deg=rotation_deg,
             audio_channels=audio.codec_context.channels if audio is not None else None,
             audio_sample_rate_hz=audio.codec_context.sample_rate if audio is not None else None,
+            audio_stream_count=len(container.streams.audio),
         )
 
 

@@ -19,13 +19,28 @@ def ingest(
     name: Annotated[str | None, typer.Option(help="display name (default: the title id)")] = None,
     ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles), per-title (H.264 + AV1, predicted), per-title-hull")] = "fixed",
     drm: Annotated[str, typer.Option(help="content protection: none, clearkey (CENC), aes128 (HLS), all")] = "none",
+    subtitles: Annotated[list[str] | None, typer.Option(
+        "--subtitles", help="sidecar WebVTT/SRT as PATH:LANG[:NAME], e.g. fr.srt:fr:Français (repeatable)")] = None,
     overrides: Overrides = None,
 ) -> None:
-    """Probe, transcode the ladder (Ray), package CMAF as HLS + DASH, and publish atomically."""
-    from streamlab.core import project
-    from streamlab.streaming.ingest.pipeline import ingest_title
+    """Probe, transcode the ladder (Ray), package CMAF as HLS + DASH, and publish atomically.
 
-    record = ingest_title(source, title_id, name=name, ladder=ladder, drm=drm, overrides=overrides)
+    A source with several audio streams (each tagged with its language) publishes one track per language.
+    """
+    from streamlab.core import project
+    from streamlab.core.errors import UsageError
+    from streamlab.streaming.ingest.pipeline import ingest_title
+    from streamlab.streaming.packaging.subtitles import subtitle
+
+    sidecars = []
+    for spec in subtitles or []:
+        path, _, rest = spec.partition(":")
+        language, _, label = rest.partition(":")
+        if not path or not language:
+            raise UsageError(f"--subtitles {spec!r}: expected PATH:LANG[:NAME], e.g. fr.srt:fr:Français")
+        sidecars.append(subtitle(Path(path), language, label))
+    record = ingest_title(source, title_id, name=name, ladder=ladder, drm=drm, overrides=overrides,
+                          subtitles=sidecars or None)
     root = project.media_root() / record.title_id
     typer.echo(f"published {record.title_id!r} ({record.duration_s:.1f} s) at {root}")
     for rendition in record.renditions:

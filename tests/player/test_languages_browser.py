@@ -1,15 +1,12 @@
 """A two-language title with subtitles: the page's menus offer both audio languages and both subtitle
 languages, and switch the subtitles on and off, in Debian chromium with Shaka Player (DASH) and hls.js (HLS).
 
-The ingest pipeline does not take several audio languages or sidecar subtitles yet (its wiring is
-another change), so the test stands where that wiring will: between the encodes and packaging,
-encoding the source's two audio streams (``streaming.transcode.audio_tracks``) and handing them and
-the subtitle files to the real ``package_title``.
+The title goes through the real ingest pipeline: a source with two tagged audio streams publishes one
+track per language, and the sidecar subtitle files are packaged beside them.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +27,7 @@ VTT_EN = "WEBVTT\n\n00:00:00.500 --> 00:00:20.000\nHello everyone\n"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from streamlab.streaming.delivery.stack import running_stack
     from streamlab.streaming.ingest import pipeline
-    from streamlab.streaming.packaging.package import package_title
     from streamlab.streaming.packaging.subtitles import subtitle
-    from streamlab.streaming.transcode.audio_tracks import encode_audio_tracks, probe_audio_streams
 
     root = tmp_path_factory.mktemp("languages")
     (root / "src").mkdir()
@@ -47,18 +42,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     (root / "fr.srt").write_text(SRT_FR)
     subtitles = [subtitle(root / "en.vtt", "en", "English"), subtitle(root / "fr.srt", "fr", "Français")]
 
-    def with_languages(title_dir: Path, rungs: Any, fps: float, **kwargs: Any) -> Any:
-        streams = probe_audio_streams(source)
-        shutil.rmtree(title_dir / "audio")  # the pipeline's single stereo track, replaced by one per language
-        encode_audio_tracks(source, title_dir, streams, bitrate_kbps=128,
-                            segment_duration_s=4.0)
-        return package_title(title_dir, rungs, fps, audio_streams=streams, subtitles=subtitles, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "package_title", with_languages)
-        pipeline.ingest_title(source, TITLE, name="two languages", media_root=root / "media",
-                              overrides=[f"ingest.allowed_roots=[{root / 'src'}]", "transcode.mode=serial",
-                                         "transcode.profiles=[mobile]"])
+    pipeline.ingest_title(source, TITLE, name="two languages", media_root=root / "media", subtitles=subtitles,
+                          overrides=[f"ingest.allowed_roots=[{root / 'src'}]", "transcode.mode=serial",
+                                     "transcode.profiles=[mobile]"])
     with running_stack(media_root=root / "media") as running:
         yield running
 
