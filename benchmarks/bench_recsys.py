@@ -1,14 +1,24 @@
-"""Recommender benchmark: training time per model, and one-viewer recommend latency with online features.
+"""Recommender benchmark: training time per model, one-viewer recommend latency, and the scale path.
 
 Training times are on the protocol's training part of MovieLens-100k (80k rows). Latency is the
 serving path of :class:`streamlab.serving.recommend.OnlineRecommender`: a Feast online-store read of
 the viewer's aggregates (SQLite) plus ranking the merged candidates with the deep model and the
 real-time ranker, measured over many single-viewer requests.
+
+The scale path (issue 18, :func:`scale_path`): a synthetic set of the given shape, the pipeline
+``train`` picks for it (:class:`~streamlab.models.recsys.scale.ScalePipeline` above
+``scale.min_*``), train wall time and peak memory, recall@100 of the ANN index against exact
+inner products, open-loop ``recommend`` latency at a fixed request rate through the served
+object (in-process: :class:`OnlineRecommender.decide`, no HTTP), and Ray batch scoring of every
+viewer. ``make bench`` runs :data:`SCALE_DEFAULT`; the issue's size is
+``python -m benchmarks.bench_recsys scale --full`` (run it in a fresh process: peak memory is the
+process's VmHWM).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,6 +29,10 @@ from streamlab.models.recsys.split import temporal_split
 from streamlab.core import project
 
 REQUESTS = 200
+SCALE_DEFAULT = (20_000, 20_000, 400_000)
+"""``make bench``'s scale run: the 20k catalogue (latency and recall depend on it), 1/12 of the rows."""
+SCALE_FULL = (200_000, 20_000, 5_000_000)
+"""Issue 18's scale path: goals train ≤ 30 min and ≤ 12 GiB, p99 < 30 ms at 200 req/s, recall@100 ≥ 0.95."""
 
 
 def run() -> dict:
@@ -66,7 +80,164 @@ def run() -> dict:
         "recommend_one_viewer_ms": {"p50": float(np.percentile(total, 50)), "p99": float(np.percentile(total, 99)), "requests": REQUESTS},
         "online_feature_read_ms": {"p50": float(np.percentile(feature_ms, 50)), "p99": float(np.percentile(feature_ms, 99))},
         "cold_start_ms": {"p50": float(np.percentile(cold, 50)), "p99": float(np.percentile(cold, 99))},
+        "scale_path": scale_path(*SCALE_DEFAULT),
     }
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far (VmHWM), GiB."""
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024**2, 2)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
+
+
+def open_loop_ms(call: Callable[[int], object], rate_per_s: float, requests: int) -> np.ndarray:
+    """Latency of ``requests`` calls arriving every ``1/rate`` s, measured from each one's arrival.
+
+    Open loop: a slow request delays the ones behind it and their wait counts, as it would for
+    clients of a one-worker server; a closed loop would hide that queueing.
+    """
+    latencies = np.zeros(requests)
+    start = time.perf_counter()
+    for n in range(requests):
+        arrival = start + n / rate_per_s
+        delay = arrival - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        call(n)
+        latencies[n] = (time.perf_counter() - arrival) * 1e3
+    return latencies
+
+
+def _progress(stage: str, **numbers: object) -> None:
+    """One line per finished stage on stderr: a run stopped part-way still leaves its numbers."""
+    import json
+    import sys
+
+    print(json.dumps({"stage": stage, **numbers}), file=sys.stderr, flush=True)
+
+
+def scale_path(n_viewers: int, n_titles: int, n_interactions: int, rate_per_s: float = 200.0, requests: int = 2000,
+               recall_viewers: int = 2000, batch: bool = True, feast: bool = False) -> dict:
+    """Train the scale path on a synthetic set of this shape and measure what issue 18 asks of it."""
+    from streamlab.models.recsys.contract import RecommendRequest
+    from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.retrieval import exact_search, recall
+    from streamlab.models.recsys.scale import ScalePipeline, is_large
+    from streamlab.models.recsys.settings import load_settings
+    from streamlab.models.recsys.synthetic import synthetic_interactions
+    from streamlab.serving.recommend import OnlineRecommender
+    from streamlab.training.recsys.train import fit
+
+    started = time.perf_counter()
+    data = RecsysData.build(synthetic_interactions(n_viewers, n_titles, n_interactions, seed=0))
+    generate_s = time.perf_counter() - started
+    settings = load_settings()
+    chosen = "configured" if is_large(data, settings) else "forced (below scale.min_*)"
+    if not is_large(data, settings):
+        settings = load_settings(["scale.min_interactions=0"])
+    started = time.perf_counter()
+    pipeline = fit(data, settings)
+    train_s = time.perf_counter() - started
+    assert isinstance(pipeline, ScalePipeline)
+    train_peak = peak_rss_gib()
+
+    rng = np.random.default_rng(0)
+    sample = rng.choice(data.n_users, size=min(recall_viewers, data.n_users), replace=False)
+    queries = pipeline.models["als"].user_factors[sample]
+    started = time.perf_counter()
+    approx, _ = pipeline.index.search(queries, 100)
+    ann_ms = (time.perf_counter() - started) * 1e3 / len(sample)
+    started = time.perf_counter()
+    exact, _ = exact_search(pipeline.index.vectors, queries, 100)
+    exact_ms = (time.perf_counter() - started) * 1e3 / len(sample)
+
+    sweep = {}  # efSearch is a search-time parameter: the same graph, more of it walked
+    for ef in (128, 256, 512, 1024):
+        found, _ = pipeline.index.search(queries, 100, ef_search=ef)
+        sweep[str(ef)] = round(recall(found, exact), 4)
+    _progress("trained", train_s=round(train_s, 1), peak_rss_gib=train_peak, fit_s={k: round(v, 1) for k, v in pipeline.report.fit_seconds.items()},
+              recall_at_100=round(recall(approx, exact), 4), by_ef_search=sweep, ann_ms=round(ann_ms, 3), exact_ms=round(exact_ms, 3))
+    served = OnlineRecommender(pipeline, None)
+    viewers = data.user_ids[rng.choice(data.n_users, size=requests)]
+    served.decide(RecommendRequest(viewer=str(viewers[0])))  # warm
+    service = []  # closed loop: what one request costs, without waiting behind others
+    for viewer in viewers[:200]:
+        started = time.perf_counter()
+        served.decide(RecommendRequest(viewer=str(viewer), k=10))
+        service.append((time.perf_counter() - started) * 1e3)
+    latency = open_loop_ms(lambda n: served.decide(RecommendRequest(viewer=str(viewers[n]), k=10)), rate_per_s, requests)
+    out = {
+        "shape": {"viewers": data.n_users, "titles": data.n_items, "rows": len(data.interactions)},
+        "pipeline": f"{type(pipeline).__name__} ({chosen})",
+        "generate_s": round(generate_s, 1),
+        "train_s": round(train_s, 1),
+        "train_fit_s": {k: round(v, 1) for k, v in pipeline.report.fit_seconds.items()},
+        "inner_ndcg": round(pipeline.report.validation_ndcg, 4),
+        "peak_rss_gib_after_train": train_peak,
+        "ann_recall_at_100": round(recall(approx, exact), 4),
+        "ann_recall_at_100_by_ef_search": sweep,
+        "ef_search": settings.scale.ann.ef_search,
+        "ann_query_ms_per_viewer": round(ann_ms, 3),
+        "exact_query_ms_per_viewer": round(exact_ms, 3),
+        "recommend_service_ms": {"p50": round(float(np.percentile(service, 50)), 2), "p99": round(float(np.percentile(service, 99)), 2),
+                                 "requests": len(service), "through": "OnlineRecommender.decide in-process, one at a time"},
+        "recommend_open_loop_ms": {"rate_per_s": rate_per_s, "requests": requests, "through": "OnlineRecommender.decide in-process (no HTTP)",
+                                   "p50": round(float(np.percentile(latency, 50)), 2), "p99": round(float(np.percentile(latency, 99)), 2)},
+    }
+    _progress("served", service=out["recommend_service_ms"], open_loop=out["recommend_open_loop_ms"])
+    if batch:  # through Ray always (local, at least 4 tasks), so make bench measures that path
+        from streamlab.models.recsys.batch import recommend_ray
+
+        users = np.unique(pipeline.data.interactions["u"].to_numpy())
+        chunk = min(settings.scale.batch_viewers, -(-len(users) // 4))
+        started = time.perf_counter()
+        frame = recommend_ray(pipeline, users, 10, chunk)
+        out["batch_all_viewers_ray"] = {"viewers": int(frame["user_id"].nunique()), "rows": len(frame), "tasks": -(-len(users) // chunk),
+                                        "wall_s": round(time.perf_counter() - started, 1)}
+    if feast:
+        out["feast"] = feast_for(data, viewers[:200])
+    out["peak_rss_gib"] = peak_rss_gib()
+    return out
+
+
+def feast_for(data, viewers: np.ndarray) -> dict:
+    """Feast features for the same viewers: batch job → parquet → apply → materialise (SQLite online
+    store, in a temporary ``STREAMLAB_HOME`` so the project's store is untouched), then online reads."""
+    import os
+    import tempfile
+
+    from streamlab.core import project
+    from streamlab.features.settings import load_feature_settings
+    from streamlab.features.store import build, open_store, viewer_feature_refs, viewer_features
+
+    before = os.environ.get("STREAMLAB_HOME")
+    with tempfile.TemporaryDirectory(prefix="bench-recsys-feast-") as home:
+        os.environ["STREAMLAB_HOME"] = home
+        project.settings.cache_clear()
+        try:
+            settings = load_feature_settings()
+            report = build(data.interactions[["user_id", "item_id", "rating", "timestamp"]], data.items[["item_id", "genres", "year"]], settings)
+            store = open_store(settings)
+            refs = viewer_feature_refs(store)
+            reads = []
+            for viewer in viewers:
+                started = time.perf_counter()
+                viewer_features(store, str(viewer), refs)
+                reads.append((time.perf_counter() - started) * 1e3)
+        finally:
+            if before is None:
+                os.environ.pop("STREAMLAB_HOME", None)
+            else:
+                os.environ["STREAMLAB_HOME"] = before
+            project.settings.cache_clear()
+    return {"batch_s": round(report.batch_s, 1), "apply_s": round(report.apply_s, 1), "materialize_s": round(report.materialize_s, 1),
+            "online_read_ms": {"p50": round(float(np.percentile(reads, 50)), 2), "p99": round(float(np.percentile(reads, 99)), 2)}}
 
 
 def scale_run(n_viewers: int, n_titles: int, n_interactions: int, overrides: list[str] | None = None) -> dict:
@@ -108,4 +279,9 @@ if __name__ == "__main__":
     import sys
 
     args = sys.argv[1:]
-    print(json.dumps(scale_run(int(args[0]), int(args[1]), int(args[2]), args[3:]), indent=2))
+    if args and args[0] == "scale":  # python -m benchmarks.bench_recsys scale [--full | VIEWERS TITLES ROWS] [--feast]
+        sizes = [int(a) for a in args[1:] if a.isdigit()]
+        shape = SCALE_FULL if "--full" in args else tuple(sizes[:3]) if len(sizes) >= 3 else SCALE_DEFAULT
+        print(json.dumps(scale_path(*shape, feast="--feast" in args), indent=2))
+    else:
+        print(json.dumps(scale_run(int(args[0]), int(args[1]), int(args[2]), args[3:]), indent=2))

@@ -56,7 +56,23 @@ class TimeAwarePopularity(Recommender):
         return self
 
     def at(self, time_days: np.ndarray) -> np.ndarray:
-        """Window popularity at each time (days since epoch): shape ``(len(time), n_items)``."""
+        """Window popularity at each time (days since epoch): shape ``(len(time), n_items)``.
+
+        One time is remembered (a few of them): requests without a timestamp all happen at the
+        end of the data, and cold start asks for the same time again and again.
+        """
+        time_days = np.asarray(time_days, dtype=float)
+        if time_days.shape == (1,):
+            cache = self.__dict__.setdefault("_at_cache", {})
+            key = float(time_days[0])
+            if key not in cache:
+                if len(cache) >= 16:
+                    cache.pop(next(iter(cache)))
+                cache[key] = self._at(time_days)
+            return cache[key].copy()  # callers may scale it in place
+        return self._at(time_days)
+
+    def _at(self, time_days: np.ndarray) -> np.ndarray:
         distance = (time_days[:, None] - self._days[None, :]) / self.window_days
         kernel = np.exp(-0.5 * distance**2)
         return kernel @ self._daily

@@ -103,6 +103,25 @@ class RecsysData:
             self.__dict__["_last"] = cached
         return cached
 
+    def end_timestamp(self) -> float:
+        """The time of the last interaction (0.0 without any), computed once: a request path reads it."""
+        cached = self.__dict__.get("_end")
+        if cached is None:
+            frame = self.interactions
+            cached = self.__dict__["_end"] = float(frame["timestamp"].max()) if len(frame) else 0.0
+        return cached
+
+    def watched(self, users: np.ndarray) -> np.ndarray:
+        """Dense viewers × titles 0/1 (bool) rows of :meth:`seen` for ``users`` (codes).
+
+        Straight from the CSR arrays: scipy's fancy row indexing costs milliseconds per request.
+        """
+        seen = self.seen()
+        out = np.zeros((len(users), self.n_items), dtype=bool)
+        for row, u in enumerate(users):
+            out[row, seen.indices[seen.indptr[u] : seen.indptr[u + 1]]] = True
+        return out
+
     def genre_matrix(self) -> tuple[np.ndarray, list[str]]:
         """Title × genre 0/1 matrix and the genre names (sorted)."""
         names = sorted({g for gs in self.items["genres"] for g in gs})

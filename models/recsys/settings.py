@@ -124,6 +124,38 @@ class TuneSettings(BaseModel):
     num_cpus: int | None = 2
 
 
+class ANNSettings(BaseModel):
+    """faiss HNSW over the factor model's title vectors (inner product via one extra dimension)."""
+
+    exact: bool = False
+    """True: brute-force inner products instead of the graph (the reference recall is measured against)."""
+    m: int = 64
+    ef_construction: int = 400
+    """Graph degree and build breadth: at 20k ALS title factors, 32/200 plateaued at recall@100 ≈ 0.93
+    whatever ef_search; 64/400 reached 0.97 at ef_search 256 (build ~3x longer)."""
+    ef_search: int = 256
+    max_seen: int = 1000
+    """Viewers with more watched titles than this are scored exactly (the graph would have to return them all)."""
+    threads: int = 2
+
+
+class ScaleSettings(BaseModel):
+    """The scale path (issue 18): above these sizes ``train`` fits :class:`ScalePipeline` instead of the hybrid.
+
+    Why: the hybrid scores every component densely over viewers × titles and holds a dense
+    titles² EASE; at 200k viewers × 5M rows its blocks and per-request cost outgrow the box. The
+    scale path keeps nothing titles²: ALS factors (sparse in, dense viewers × factors out), ANN
+    retrieval, the same ranker.
+    """
+
+    min_interactions: int = 1_000_000
+    min_viewers: int = 100_000
+    min_titles: int = 50_000
+    ann: ANNSettings = ANNSettings()
+    batch_viewers: int = 20_000
+    """Viewers per Ray task in batch scoring (each task deserialises the pipeline once)."""
+
+
 class RecsysSettings(BaseModel):
     k: int = 10
     seed: int = 0
@@ -136,6 +168,7 @@ class RecsysSettings(BaseModel):
     deep: DeepSettings = DeepSettings()
     ranker: RankerSettings = RankerSettings()
     tune: TuneSettings = TuneSettings()
+    scale: ScaleSettings = ScaleSettings()
 
 
 def load_settings(overrides: list[str] | None = None) -> RecsysSettings:

@@ -22,6 +22,7 @@ from streamlab.models.recsys.dataset import RecsysData, load_training_data
 from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.metrics import evaluate, recall_at_k
 from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.scale import pipeline_for
 from streamlab.models.recsys.ranker import finite_rows
 from streamlab.models.recsys.settings import RecsysSettings
 from streamlab.models.recsys.split import SPLITS, temporal_split
@@ -46,9 +47,9 @@ PROTOCOLS = ("per-viewer", "global-time")
 leakage-free one that model selection and tuning use."""
 
 
-def _make(name: str, settings: RecsysSettings) -> Recommender:
-    if name == "hybrid":
-        return HybridPipeline(settings)
+def _make(name: str, settings: RecsysSettings, data: RecsysData) -> Recommender:
+    if name == "hybrid":  # the pipeline train would fit on data of this size (the scale path above scale.min_*)
+        return pipeline_for(data, settings)
     if name == "ease_reference":
         from streamlab.models.recsys.baselines import EASE
 
@@ -77,7 +78,7 @@ def evaluate_split(full: RecsysData, train: pd.DataFrame, test: pd.DataFrame, mo
     watched = set(zip(train["user_id"], train["item_id"], strict=True))
     results = []
     for name in track(models, f"evaluating models ({protocol})"):
-        model = _make(name, settings)
+        model = _make(name, settings, data)
         started = time.perf_counter()
         model.fit(data)
         fit_s = time.perf_counter() - started

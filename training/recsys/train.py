@@ -33,6 +33,7 @@ from streamlab.models.recsys.artifacts import (
 from streamlab.models.recsys.dataset import RecsysData, load_training_data
 from streamlab.models.recsys.family import FAMILY
 from streamlab.models.recsys.pipeline import HybridPipeline
+from streamlab.models.recsys.scale import ScalePipeline, pipeline_for
 from streamlab.models.recsys.settings import RecsysSettings, load_settings
 
 SMALL_OVERRIDES = [
@@ -57,9 +58,13 @@ class TrainResult:
 
 
 def fit(data: RecsysData, settings: RecsysSettings) -> HybridPipeline:
-    """Fit on every row of ``data``; the context model learns from Feast point-in-time joins when configured."""
+    """Fit on every row of ``data``; the context model learns from Feast point-in-time joins when configured.
+
+    Data above ``scale.min_*`` gets the scale path (:class:`ScalePipeline`: ALS + ANN retrieval, no
+    context model, so no Feast training set either)."""
+    pipeline = pipeline_for(data, settings)
     historical = None
-    if settings.deep.enabled and settings.deep.feature_source == "feast":
+    if settings.deep.enabled and settings.deep.feature_source == "feast" and not isinstance(pipeline, ScalePipeline):
         # The store is built from this training data: point-in-time joins give each training
         # example the aggregates as of its own time; serving reads the same store online.
         historical = build_and_lookup(
@@ -67,7 +72,7 @@ def fit(data: RecsysData, settings: RecsysSettings) -> HybridPipeline:
             data.items[["item_id", "genres", "year"]],
             load_feature_settings(),
         )
-    return HybridPipeline(settings).fit(data, historical=historical)
+    return pipeline.fit(data, historical=historical)
 
 
 def register(pipeline: HybridPipeline, path: Path, params: dict[str, Any], fit_s: float,
