@@ -6,10 +6,13 @@ processes) against the synthetic wall-clock live channel (the real one would spe
 on transcoding), with origin + shield in one process and the edge in its own (Python) or as
 varnishd. Reported per engine: failed requests, viewers with a stall, origin requests per part and
 per playlist version per shield, p50/p99 part delivery (availability at the origin → last byte),
-median latency to live, every process's CPU share and the load average seen (the box is shared:
-quote it with the numbers). The scaling model is then validated on the two runs and predicts
-10k-10M viewers. Sizes: ``STREAMLAB_BENCH_PEAK_VIEWERS`` (comma list for a curve) and
-``STREAMLAB_BENCH_PEAK_DURATION_S``.
+median latency to live, every process's CPU share, the bottleneck process (nearest its CPU limit)
+and the load average seen (the box is shared: quote it with the numbers); ``knee`` names, per
+engine, the size where p99 part delivery crosses 250 ms and the process saturating there. The scaling model is then validated on the two runs and predicts
+10k-10M viewers. Then, per engine, a crowd of the smallest size rides out the shield and then the
+origin restarting (``STREAMLAB_BENCH_PEAK_FAULTS``, default ``shield:5,origin:5``; empty: skipped):
+failed and retried requests, and each fault's recovery time to the pre-fault latency. Sizes:
+``STREAMLAB_BENCH_PEAK_VIEWERS`` (comma list for a curve) and ``STREAMLAB_BENCH_PEAK_DURATION_S``.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ import shutil
 VIEWERS = [int(v) for v in os.environ.get("STREAMLAB_BENCH_PEAK_VIEWERS", "200").split(",")]
 DURATION_S = float(os.environ.get("STREAMLAB_BENCH_PEAK_DURATION_S", "60"))
 RAMP_S = min(60.0, DURATION_S / 2)
+FAULTS = [f for f in os.environ.get("STREAMLAB_BENCH_PEAK_FAULTS", "shield:5,origin:5").split(",") if f]
+FAULT_DURATION_S = 45.0
+"""The fault crowd: joined in 10 s, the shield down at 15 s, the origin 10 s after it is back, 10+ s left."""
 WORKERS = 2
 KEPT = ("viewers_joined", "failed_requests", "viewers_errored_out", "viewers_with_stall", "requests_per_s",
         "origin_media_requests_per_part_per_shield", "origin_playlist_requests_per_version_per_shield",
         "part_delivery_p50_ms", "part_delivery_p99_ms", "latency_to_live_median_s", "startup_p50_s",
-        "cpu_share", "cost_ms_per_request", "load_average")
+        "cpu_share", "process_cpu_share", "bottleneck", "cost_ms_per_request", "load_average")
 
 
 def run() -> dict:
+    from streamlab.pipelines.peak.knee import KNEE_P99_MS, knees
     from streamlab.pipelines.peak.run import run_peak
     from streamlab.pipelines.peak.settings import load_peak_settings
     from streamlab.pipelines.peak.simulate import costs_for_predictions, predict_scaling, validate
@@ -43,6 +50,18 @@ def run() -> dict:
             measured.append(result)
             out[f"{engine}_{viewers}v"] = {k: result[k] for k in KEPT} | {
                 "loadgen_cpu_share": [w["cpu_share"] for w in result["loadgen_workers"]]}
+    if FAULTS:
+        for engine in engines:
+            settings = load_peak_settings([f"edge={engine}", f"crowd.duration_s={FAULT_DURATION_S}", "crowd.ramp_s=10",
+                                           f"crowd.workers={WORKERS}", f"faults.plan=[{','.join(FAULTS)}]",
+                                           "faults.first_at_s=15", "faults.gap_s=10"])
+            result = run_peak(settings, min(VIEWERS))
+            out[f"{engine}_faults"] = {k: result[k] for k in ("viewers_joined", "failed_requests", "retried_requests",
+                                                              "viewers_errored_out", "viewers_with_stall", "load_average")} | {
+                f"{f['fault']}": {k: f.get(k) for k in ("down_s", "baseline_latency_s", "worst_latency_after_s", "recovery_s",
+                                                        "recovered_within_limit", "error")} for f in result["faults"]}
+    out["knee"] = {engine: knee or {"viewers": None, "note": f"p99 part delivery stayed under {KNEE_P99_MS:g} ms at every size"}
+                   for engine, knee in knees(measured).items()}
     settings = load_peak_settings()
     validation = validate(measured, settings.simulate)
     out["validation"] = {f"{r['engine']}_{r['viewers']}v": {k: r[k] for k in ("measured_p50_ms", "predicted_p50_ms",

@@ -10,7 +10,9 @@ What runs where (each in its own process, so no measurement is another's GIL):
 What is counted, and where: requests at the live origin by kind (its ``/metrics``), each shield's
 upstream requests (``/_stats``), the edges' hits and misses (``/_stats`` or ``varnishstat``), and
 the CPU seconds of every process (``psutil``), so the per-request cost of each tier is measured
-and can feed the scaling model (:mod:`.simulate`).
+and can feed the scaling model (:mod:`.simulate`). With ``faults.plan`` the cluster's shield and origin
+restart on a schedule during the crowd and each fault's recovery time is read from the viewers'
+latency samples (:mod:`.faults`); every run names its busiest process (:mod:`.knee`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from streamlab.core import project
 from streamlab.core.errors import StreamlabError, UsageError
 from streamlab.core.progress import progress_bar
 from streamlab.models.abr.traces import Trace, load_traces
+from streamlab.pipelines.peak.faults import fault_folder, finish_schedule, recovery, start_schedule
+from streamlab.pipelines.peak.knee import bottleneck, process_shares
 from streamlab.pipelines.peak.settings import PeakSettings
 from streamlab.streaming.delivery.engines.cluster import cluster_in_subprocess
+from streamlab.streaming.delivery.engines.faults import parse_faults
 from streamlab.streaming.delivery.engines.varnish import check_engine
 from streamlab.streaming.loadgen.crowd import CrowdSpec, run_crowd, summarize
 from streamlab.streaming.loadgen.synthetic_channel import synthetic_channel_in_subprocess
@@ -120,11 +125,12 @@ def live_channel(settings: PeakSettings) -> Iterator[tuple[dict, Path]]:
 def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
     """One crowd through ``settings.edge``; the numbers (``summarize``) plus counts, costs and CPU."""
     check_engine(settings.edge)
+    parse_faults(settings.faults.plan)  # a bad plan is one error before anything starts
     crowd = settings.crowd.model_copy(update={"viewers": viewers or settings.crowd.viewers})
-    with live_channel(settings) as (state, state_dir):
+    with live_channel(settings) as (state, state_dir), fault_folder(settings.faults) as fault_dir:
         traces = find_traces(settings)
         with cluster_in_subprocess(engine=settings.edge, edges=settings.edges, shields=settings.shields,
-                                   media_root=str(state_dir / "no-vod"),
+                                   media_root=str(state_dir / "no-vod"), fault_dir=fault_dir and str(fault_dir),
                                    overrides=[f"origin.live.state_dir={state_dir}"]) as cluster:
             name = settings.channel.name
             urls = [f"{edge}/live/{name}/master.m3u8" for edge in cluster["edges"]]
@@ -136,6 +142,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
                           "varnish": _cpu_s(cluster["varnish_pids"])}
             started = time.monotonic()
             specs = _split(urls, state.get("media_dir"), crowd)
+            schedule = start_schedule(settings.faults, fault_dir, specs[0].start_at or time.time())
             with ThreadPoolExecutor(len(specs)) as pool, progress_bar(f"{crowd.viewers} viewers via {settings.edge}",
                                                                       int(crowd.duration_s)) as advance:
                 futures = [pool.submit(run_crowd, spec, traces) for spec in specs]
@@ -145,6 +152,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
                         advance(1)
                 raws = [f.result() for f in futures]
             wall_s = time.monotonic() - started
+            outcomes = finish_schedule(schedule)
             cpu = {"channel": _cpu_s([channel_pid]) - cpu_before["channel"],
                    "cluster": _cpu_s(cluster_pids) - cpu_before["cluster"],
                    "varnish": _cpu_s(cluster["varnish_pids"]) - cpu_before["varnish"]}
@@ -158,7 +166,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
     edge_requests = sum(e["requests"] for e in edges)
     shield_requests = sum(s["requests"] for s in shields)
     live_requests = sum(live.values())
-    return {
+    result = {
         "engine": settings.edge, "edges": settings.edges, "shields": settings.shields, "viewers": crowd.viewers,
         "duration_s": crowd.duration_s, "part_s": round(part_s, 4), "wall_s": round(wall_s, 1), "load_average": list(psutil.getloadavg()),
         **{k: v for k, v in summary.items()},
@@ -171,8 +179,12 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
         "cpu_share": {k: round(v / wall_s, 3) for k, v in cpu.items()},
         "cost_ms_per_request": _costs(settings.edge, cpu, edge_requests, shield_requests, live_requests),
         "rungs_watched": rungs,
+        "faults": recovery(raw["viewers"], outcomes, settings.faults, time.time()) if outcomes else [],
         "finished_at": datetime.now(UTC).isoformat(),
     }
+    result["process_cpu_share"] = process_shares(result)
+    result["bottleneck"] = bottleneck(result)
+    return result
 
 
 def _costs(engine: str, cpu: dict[str, float], edge_requests: int, shield_requests: int, live_requests: int) -> dict[str, float]:

@@ -37,6 +37,16 @@ class SimulateSettings(BaseModel):
     seed: int = 0
 
 
+class FaultSettings(BaseModel):
+    plan: list[str] = Field(default_factory=list)
+    """``tier:seconds`` in order, e.g. ``[shield:5, origin:5]``: each tier restarts, down that long."""
+    first_at_s: float = Field(10.0, ge=0)
+    gap_s: float = Field(10.0, ge=0)
+    baseline_s: float = Field(5.0, gt=0)
+    recovery_tolerance_s: float = Field(0.5, gt=0)
+    recovery_limit_s: float = Field(10.0, gt=0)
+
+
 class PeakSettings(BaseModel):
     edge: Literal["python", "varnish"] = "python"
     edges: int = Field(1, ge=1, le=16)
@@ -46,6 +56,7 @@ class PeakSettings(BaseModel):
     channel: ChannelSettings = ChannelSettings()
     crowd: CrowdSettings = CrowdSettings()
     simulate: SimulateSettings = SimulateSettings()
+    faults: FaultSettings = FaultSettings()
 
 
 def load_peak_settings(overrides: list[str] | None = None) -> PeakSettings:

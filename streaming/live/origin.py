@@ -54,6 +54,9 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 _MEDIA_NAME = re.compile(r"^(?:init\d+\.mp4|seg(\d+)(?:\.(\d+))?\.m4s)\Z")
 MEDIA_TYPES = {".mp4": "video/mp4", ".m4s": "video/iso.segment"}
 """The audio rendition's files are served with the same types: CMAF media segments either way."""
+PART_WRITTEN_AT_HEADER = "X-Part-Written-At"
+"""On parts and segments read from disk: when the file appeared (unix seconds, the file's mtime),
+so a client anywhere can time delivery from the part's availability to its own last byte."""
 ADVANCE_SEGMENT_LIMIT = 2
 """The spec: a request more than two segments ahead of the playlist is answered 400 at once."""
 
@@ -189,11 +192,14 @@ class LiveOrigin:
         if not path.is_file() and name == timeline.next_part_uri():
             self.requests["held_media"] += 1
             await self.channel.notifier.wait_until(path.is_file, self.block_timeout_s)
+        headers = {"Cache-Control": self.settings.media_cache_control}
         try:
+            if match.group(1) is not None:  # a part or a segment (an init segment is no live event)
+                headers[PART_WRITTEN_AT_HEADER] = f"{path.stat().st_mtime:.6f}"
             body = path.read_bytes()
         except FileNotFoundError:
             return self._error(404, f"not found: {name} (outside the DVR window, or not written yet)")
-        return Response(body, media_type=MEDIA_TYPES[path.suffix], headers={"Cache-Control": self.settings.media_cache_control})
+        return Response(body, media_type=MEDIA_TYPES[path.suffix], headers=headers)
 
     async def _segment_in_progress(self, timeline: RungTimeline, msn: int) -> Response | None:
         """The open segment ``msn`` (or the next one, held until it opens), sent part by part as
@@ -282,5 +288,5 @@ def create_live_origin_app(
             Route("/metrics", origin.metrics, methods=["GET"]),
             Route("/healthz", origin.health, methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD"], expose_headers=["Age"])],
+        middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD"], expose_headers=["Age", PART_WRITTEN_AT_HEADER])],
     )

@@ -125,6 +125,8 @@ def summarize(raw: dict, duration_s: float) -> dict:
         "requests": requests,
         "requests_per_s": round(requests / duration_s, 1),
         "failed_requests": sum(v["failed_requests"] for v in viewers),
+        "retried_requests": sum(v["retries"] for v in viewers),
+        "catch_up_seeks": sum(v["seeks"] for v in viewers),
         "viewers_errored_out": sum(v["errored_out"] for v in viewers),
         "viewers_with_stall": sum(v["stalls"] > 0 for v in viewers),
         "stall_s_total": round(sum(v["stall_s"] for v in viewers), 2),

@@ -18,7 +18,16 @@ time once playing; an empty buffer is a stall (playback resumes with one part bu
 to live is ``now - PDT(playhead)``, sampled once a second while playing. A part's delivery time is
 the wall time from its file's appearance at the origin (``state.json``'s ``media_dir``, read with
 ``stat``: loopback only) to its last byte at this viewer, recorded for parts fetched at the live
-edge (waited for), not for the back-fill at startup.
+edge (waited for), not for the back-fill at startup. When the origin states the part's
+availability time (``X-Part-Written-At``, unix seconds) that is used instead of the file's mtime,
+so the measure needs no shared file system.
+
+Errors are retried as hls.js does (``fragLoadPolicy.errorRetry``: up to :data:`MAX_RETRIES`
+retries, a linear back-off of :data:`RETRY_DELAY_S` x the attempt, capped at
+:data:`MAX_RETRY_DELAY_S`): a retry that then succeeds is counted in ``retries``, not as a failure;
+a request that exhausts its retries is a failed request and the viewer errors out (hls.js's fatal
+error). A viewer a stall left behind the live edge seeks back to it as hls.js's
+``liveMaxLatencyDuration`` does (:meth:`Viewer.seek_to_live`).
 """
 
 from __future__ import annotations
@@ -33,13 +42,20 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
+from streamlab.streaming.live.origin import PART_WRITTEN_AT_HEADER
 from streamlab.streaming.loadgen.llhls import MediaPlaylist, PartRef, Variant, parse_media, parse_multivariant
 
 ABR_SAFETY = 0.8
 """Pick the highest rung whose bandwidth is at most this share of the measured throughput."""
-RETRY_DELAY_S = 0.2
-MAX_CONSECUTIVE_FAILURES = 50
-"""A viewer that fails this many requests in a row gives up (counted as errored out)."""
+RETRY_DELAY_S = 1.0
+"""hls.js ``errorRetry.retryDelayMs``: the n-th retry waits n x this (linear back-off)."""
+MAX_RETRY_DELAY_S = 8.0
+"""hls.js ``errorRetry.maxRetryDelayMs``."""
+MAX_RETRIES = 6
+"""hls.js ``fragLoadPolicy.errorRetry.maxNumRetry``: 21 s of retries in all, past which the request
+has failed and the viewer errors out."""
+CATCH_UP_S = 1.0
+"""Behind the live edge by more than the hold-back plus this: the playhead seeks back to it."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +78,15 @@ class ViewerResult:
     stall_s: float = 0.0
     requests: int = 0
     failed_requests: int = 0
+    retries: int = 0
+    """Requests retried after an error or a 5xx (each retry once); not failures if a retry succeeds."""
     errored_out: bool = False
     switches: int = 0
+    seeks: int = 0
+    """Catch-up seeks towards the live edge (after a stall)."""
     latency_s: list[float] = field(default_factory=list)
+    latency_at: list[float] = field(default_factory=list)
+    """Wall time (unix s) of each latency sample: recovery after a fault is read from them."""
     delivery_ms: list[float] = field(default_factory=list)
     """Part written at the origin → its last byte out of the delivery system (before the viewer's link)."""
     shaped_delivery_ms: list[float] = field(default_factory=list)
@@ -108,8 +130,9 @@ class Viewer:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.result = ViewerResult(plan.viewer_id)
         self.shaper = Shaper(plan.trace_time_s, plan.trace_mbps, plan.trace_offset_s)
-        self.failures_in_row = 0
         self.last_byte_wall = 0.0
+        self.written_at: float | None = None
+        """The last response's ``X-Part-Written-At`` (None: not sent)."""
         # playback model
         self.joined_at = 0.0
         self.playing = False
@@ -122,27 +145,39 @@ class Viewer:
 
     # ---- HTTP -----------------------------------------------------------------------------------
     async def get(self, url: str, params: dict[str, str] | None = None, shaped: bool = False) -> bytes | None:
-        """One GET; ``None`` (counted as failed) on an error status or a broken connection."""
-        self.result.requests += 1
-        started = time.monotonic()
-        try:
-            async with self.session.get(url, params=params, timeout=self.timeout) as response:
-                body = await response.read()
-                ok = response.status == 200
-                self.last_byte_wall = time.time()
-        except (aiohttp.ClientError, TimeoutError):
-            ok, body = False, b""
-        if not ok:
-            self.result.failed_requests += 1
-            self.failures_in_row += 1
-            if self.failures_in_row >= MAX_CONSECUTIVE_FAILURES:
-                self.result.errored_out = True
-            await asyncio.sleep(RETRY_DELAY_S)
-            return None
-        self.failures_in_row = 0
-        if shaped:
-            await self.shaper.pace(len(body), started)
-        return body
+        """One GET, retried like hls.js on a broken connection, a timeout or a 5xx; ``None`` (a failed
+        request) on a 4xx or once the retries are spent (then the viewer errors out, as hls.js's
+        fatal error stops playback)."""
+        for attempt in range(MAX_RETRIES + 1):
+            if attempt:
+                self.result.retries += 1
+                await asyncio.sleep(min(RETRY_DELAY_S * attempt, MAX_RETRY_DELAY_S))
+                if self._done():
+                    return None
+            self.result.requests += 1
+            started = time.monotonic()
+            status = 0
+            try:
+                async with self.session.get(url, params=params, timeout=self.timeout) as response:
+                    body = await response.read()
+                    status = response.status
+                    self.last_byte_wall = time.time()
+                    written = response.headers.get(PART_WRITTEN_AT_HEADER)
+            except (aiohttp.ClientError, TimeoutError):
+                continue
+            if status == 200:
+                if written is not None:  # only media answers carry it; a playlist's keeps the part's
+                    self.written_at = _float_or_none(written)
+                if shaped:
+                    await self.shaper.pace(len(body), started)
+                return body
+            if status < 500:  # not retried (hls.js neither): failed, the viewer goes on after a pause
+                self.result.failed_requests += 1
+                await asyncio.sleep(RETRY_DELAY_S)
+                return None
+        self.result.failed_requests += 1
+        self.result.errored_out = not self._done()  # the crowd's end cut the retries short: not an error
+        return None
 
     # ---- playback model -------------------------------------------------------------------------
     def advance(self, now: float) -> None:
@@ -159,9 +194,30 @@ class Viewer:
                 self.buffered_s -= elapsed
                 self.played_s += elapsed
                 if now >= self.next_sample and self.start_pdt_s is not None:
-                    self.result.latency_s.append(time.time() - (self.start_pdt_s + self.played_s))
+                    wall = time.time()
+                    latency = wall - (self.start_pdt_s + self.played_s)
+                    self.result.latency_s.append(latency)
+                    self.result.latency_at.append(wall)
                     self.next_sample = now + 1.0
         self.clock_at = now
+
+    def seek_to_live(self, pending: list[PartRef], hold_back_parts: int, now: float) -> list[PartRef]:
+        """hls.js's ``liveMaxLatencyDuration`` seek: a viewer left more than ``CATCH_UP_S`` (plus the
+        hold-back) behind the live edge, by a stall, skips the backlog and resumes ``hold_back_parts``
+        behind the newest part, rebuffering from there. Returns the parts still to fetch."""
+        behind_s = sum(p.duration_s for p in pending)
+        hold_back_s = sum(p.duration_s for p in pending[-hold_back_parts:])
+        if self.start_pdt_s is None or behind_s - hold_back_s <= CATCH_UP_S:
+            return pending
+        resume = pending[-hold_back_parts]
+        self.advance(now)
+        self.played_s = resume.pdt_s - self.start_pdt_s
+        self.buffered_s = 0.0
+        if self.playing:
+            self.playing = False
+            self.stall_began = now
+        self.result.seeks += 1
+        return pending[-hold_back_parts:]
 
     def add_media(self, part: PartRef, now: float) -> None:
         self.advance(now)
@@ -213,6 +269,7 @@ class Viewer:
             pending = [p for p in playlist.parts if (p.msn, p.index) > last]
             waited_since: float | None = None
             hinted: tuple[str, asyncio.Task[bytes | None]] | None = None
+            self.written_at = None
             if not pending:
                 # at the live edge: block on the next part's playlist and, like hls.js, ask for the
                 # preload-hinted part at the same time (the origin holds it until it is written)
@@ -230,6 +287,7 @@ class Viewer:
                     if hinted is not None:
                         await hinted[1]
                     continue
+            pending = self.seek_to_live(pending, hold_back_parts, time.monotonic())
             part = pending[0]
             started = time.monotonic()
             if hinted is not None and hinted[0] == part.uri:
@@ -243,7 +301,7 @@ class Viewer:
             if data is None:
                 continue
             now = time.monotonic()
-            if waited_since is not None and self.media_dir is not None:
+            if waited_since is not None:
                 self._record_delivery(rung_uri, part.uri, waited_since)
             self.add_media(part, now)
             last = (part.msn, part.index)
@@ -262,18 +320,28 @@ class Viewer:
         return self.result
 
     def _record_delivery(self, rung: str, uri: str, waited_since: float) -> None:
-        """Only parts written while this viewer waited at the live edge: their delivery is the system's."""
-        try:
-            written = os.stat(self.media_dir / rung / uri).st_mtime  # type: ignore[operator]
-        except OSError:
-            return
-        if written < waited_since:
+        """Only parts written while this viewer waited at the live edge: their delivery is the system's.
+        The availability time is the origin's ``X-Part-Written-At``, else the file's mtime (loopback)."""
+        written = self.written_at
+        if written is None and self.media_dir is not None:
+            try:
+                written = os.stat(self.media_dir / rung / uri).st_mtime
+            except OSError:
+                return
+        if written is None or written < waited_since:
             return
         self.result.delivery_ms.append((self.last_byte_wall - written) * 1000)
         self.result.shaped_delivery_ms.append((time.time() - written) * 1000)
 
     def _done(self) -> bool:
         return self.result.errored_out or time.monotonic() >= self.deadline
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def flash_crowd_joins(viewers: int, ramp_s: float, seed: int) -> list[float]:

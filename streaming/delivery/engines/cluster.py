@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from streamlab.core import project
 from streamlab.streaming.delivery.cache_tier import CacheTier
+from streamlab.streaming.delivery.engines.faults import FaultWatcher, TierRestarter
 from streamlab.streaming.delivery.engines.shields import pick_shield, shield_names
 from streamlab.streaming.delivery.engines.varnish import EngineError, VarnishEdge, check_engine, start_varnish
 from streamlab.streaming.delivery.origin import create_origin_app
@@ -88,8 +89,12 @@ def running_cluster(
     edge_ports: list[int] | None = None,
     shield_ports: list[int] | None = None,
     origin_port: int = 0,
+    fault_dir: Path | str | None = None,
 ) -> Iterator[Cluster]:
-    """Start origin, ``shields`` shields (default ``topology.shields``) and ``edges`` edges of ``engine``."""
+    """Start origin, ``shields`` shields (default ``topology.shields``) and ``edges`` edges of ``engine``.
+
+    With ``fault_dir``, fault requests dropped there restart the origin or a shield (:mod:`.faults`).
+    """
     check_engine(engine)
     settings = settings or load_delivery_settings(overrides)
     shields = shields or settings.topology.shields
@@ -121,6 +126,13 @@ def running_cluster(
         servers = ServerThread(apps, settings.event_loop, settings.connections)
         servers.start(settings.startup_timeout_s)
         stack.callback(servers.stop)
+        if fault_dir is not None:
+            restarter = TierRestarter(settings)
+            restarter.register("origin", 0, servers, 0, lambda: create_origin_app(settings, media_root=media_root))
+            for i in range(shields):
+                restarter.register("shield", i, servers, 1 + i,
+                                   lambda: CacheTier("shield", origin_url, settings.shield, settings.upstream))
+            stack.enter_context(FaultWatcher(restarter, Path(fault_dir)))
         varnish: list[VarnishEdge] = []
         if engine == "varnish":
             for port in edge_ports:
