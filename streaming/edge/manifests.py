@@ -75,7 +75,7 @@ def cap_hls_master(text: str, cap: DeviceCap) -> str:
             if not allowed(_height(attributes), attributes.get("CODECS", ""), cap):
                 continue
         out.append(line)
-    return "\n".join(out) + "\n"
+    return text if out == lines else "\n".join(out) + "\n"
 
 
 def steering_uri(steering: SteeringSettings, region: str, dash: bool = False) -> str:
@@ -133,6 +133,7 @@ def cap_dash_mpd(text: str, cap: DeviceCap) -> str:
     """The MPD without the video ``Representation``s ``cap`` excludes (an emptied video set keeps its lowest)."""
     ET.register_namespace("", MPD_NS)
     root = ET.fromstring(text)
+    removed = 0
     for period in [e for e in root if _tag(e) == "Period"]:
         for adaptation in [e for e in period if _tag(e) == "AdaptationSet"]:
             reps = [e for e in adaptation if _tag(e) == "Representation"]
@@ -146,7 +147,10 @@ def cap_dash_mpd(text: str, cap: DeviceCap) -> str:
             for r in video:
                 if r not in keep:
                     adaptation.remove(r)
-    return _serialize(root)
+                    removed += 1
+    # Nothing capped: the published bytes as they are (re-serializing would change the file a player or cache
+    # compares against, e.g. the XML declaration's quoting).
+    return _serialize(root) if removed else text
 
 
 def steer_dash_mpd(text: str, steering: SteeringSettings, region: str, media_dir: str) -> str:

@@ -142,3 +142,21 @@ def test_the_observed_split_of_10000_viewers_is_within_a_point_of_the_config(edg
     counts = Counter(hook.context({"x-streamlab-viewer": f"viewer-{i}"}).arms["split"] for i in range(10_000))
     for arm, percent in (("control", 20), ("treatment", 30), ("bola", 50)):
         assert abs(counts[arm] / 100 - percent) <= 1.0, counts
+
+
+def test_a_manifest_the_cap_does_not_touch_is_served_byte_for_byte() -> None:
+    """Re-serializing an uncapped MPD changed its bytes (the XML declaration's quotes): players and caches that
+    compare with the published file saw a different body. Only a manifest that loses rungs is rewritten."""
+    from streamlab.streaming.edge.manifests import cap_dash_mpd, cap_hls_master
+    from streamlab.streaming.edge.settings import CODEC_FAMILIES, DeviceCap
+
+    mpd = ("<?xml version='1.0' encoding='UTF-8'?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\"><Period>"
+           "<AdaptationSet mimeType=\"video/mp4\"><Representation id=\"a\" height=\"360\" bandwidth=\"800000\" "
+           "codecs=\"avc1.64001e\"/><Representation id=\"b\" height=\"1080\" bandwidth=\"5000000\" "
+           "codecs=\"avc1.640028\"/></AdaptationSet></Period></MPD>\n")
+    master = ("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360,CODECS=\"avc1.64001e\"\n360p/index.m3u8\n"
+              "#EXT-X-STREAM-INF:BANDWIDTH=5000000,RESOLUTION=1920x1080,CODECS=\"avc1.640028\"\n1080p/index.m3u8\n")
+    everything = DeviceCap(max_height=4320, codecs=sorted(CODEC_FAMILIES))
+    assert cap_dash_mpd(mpd, everything) == mpd and cap_hls_master(master, everything) == master
+    phone = DeviceCap(max_height=720, codecs=sorted(CODEC_FAMILIES))
+    assert 'id="b"' not in cap_dash_mpd(mpd, phone) and "1080p" not in cap_hls_master(master, phone)
