@@ -39,7 +39,7 @@ class CorsSettings(BaseModel):
     )
     expose_headers: list[str] = Field(
         default_factory=lambda: ["Content-Range", "Content-Length", "ETag", "Accept-Ranges", "Age", "X-Cache", "X-Cache-Tier", "X-Cache-Chain",
-                                 "X-Streamlab-Device", "X-Streamlab-Region", "X-Streamlab-Arms"]
+                                 "X-Streamlab-Device", "X-Streamlab-Region", "X-Streamlab-Arms", "X-Part-Written-At"]
     )
     max_age_s: int = Field(600, ge=0, description="how long browsers may cache a preflight answer")
 

@@ -36,6 +36,8 @@ def run(
     edges: Annotated[int | None, typer.Option(help="edges in front of the shields")] = None,
     shields: Annotated[int | None, typer.Option(help="shields (rendezvous hash of the channel)")] = None,
     workers: Annotated[int | None, typer.Option(help="load-generator processes")] = None,
+    fault: Annotated[str | None, typer.Option(
+        help="tiers restarted during the crowd, tier:seconds in order, e.g. shield:5,origin:5")] = None,
     track: Annotated[bool, typer.Option(help="log the runs to MLflow")] = True,
     overrides: Overrides = None,
 ) -> None:
@@ -43,13 +45,17 @@ def run(
     from streamlab.pipelines.peak.plots import save_scaling_plot
     from streamlab.pipelines.peak.run import run_peak, write_results
     from streamlab.pipelines.peak.settings import load_peak_settings
+    from streamlab.streaming.delivery.engines.faults import parse_faults
     from streamlab.streaming.delivery.engines.varnish import check_engine
 
     extra = [f"{key}={value}" for key, value in (("edge", edge), ("edges", edges), ("shields", shields),
                                                   ("crowd.duration_s", duration), ("crowd.workers", workers))
              if value is not None]
+    if fault:
+        extra.append(f"faults.plan=[{fault}]")
     settings = load_peak_settings([*(overrides or []), *extra])
     check_engine(settings.edge)
+    parse_faults(settings.faults.plan)  # a bad plan is refused before any crowd starts
     results = []
     for size in _sizes(viewers):
         result = run_peak(settings, size)
@@ -61,6 +67,14 @@ def run(
             f"origin per part/shield {result['origin_media_requests_per_part_per_shield']}, "
             f"cpu {result['cpu_share']} loadgen {[w['cpu_share'] for w in result['loadgen_workers']]}"
         )
+        for done in result.get("faults", []):
+            typer.echo(f"        fault {done['fault']}: down {done.get('down_s')} s, back to pre-fault latency in "
+                       f"{done.get('recovery_s')} s; retried {result['retried_requests']}, failed {result['failed_requests']}")
+    from streamlab.pipelines.peak.knee import knees
+
+    for engine, knee in knees(results).items():
+        typer.echo(f"knee {engine}: " + (f"~{knee['viewers']} viewers, {knee['bottleneck']['process']} at "
+                                          f"{knee['bottleneck']['cpu_share']} cores" if knee else "p99 stayed under 250 ms"))
     folder = write_results(settings, results, "run")
     typer.echo(f"results {folder / 'results.json'}")
     if len(results) > 1:

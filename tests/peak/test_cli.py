@@ -16,6 +16,7 @@ from streamlab.cli import run
     (["peak", "run", "--viewers", "lots", "--no-track"], 2, "--viewers 'lots': expected a number"),
     (["peak", "run", "--viewers", "0", "--no-track"], 2, "every size must be at least 1"),
     (["peak", "simulate", "--from", "/nonexistent/results.json", "--no-track"], 2, "not a readable results.json"),
+    (["peak", "run", "--fault", "disk:5", "--no-track"], 2, "bad fault 'disk:5'"),
 ])
 def test_bad_input_is_one_error_line(argv: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(argv) == code
