@@ -16,7 +16,8 @@ What Shaka does not do, done here afterwards:
 - the trick-play track (``trick_play_factor``) kept out of the normal HLS variants: Shaka lists it
   as one more ``EXT-X-STREAM-INF`` (1 fps, keyframes only), which a player would pick as a rung.
   In DASH it is the trick-mode AdaptationSet (``http://dashif.org/guidelines/trickmode``);
-- the DASH-IF image AdaptationSet of the seek thumbnails (``streaming.transcode.thumbnails``).
+- the DASH-IF image AdaptationSet of the seek thumbnails (``streaming.transcode.thumbnails``);
+- HDR10 AdaptationSets' colour description as EssentialProperty (``streaming.packaging.hdr``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from streamlab.streaming.catalog import DASH_MANIFEST, HLS_MASTER
+from streamlab.streaming.packaging.hdr import signal_hdr
 from streamlab.streaming.packaging.segments import PackagingError, read_track
 from streamlab.streaming.packaging.settings import Scheme, System
 from streamlab.streaming.transcode.encode import INIT_SEGMENT, MEDIA_PLAYLIST, SEGMENT_GLOB
@@ -144,6 +146,7 @@ def repackage(
                 raise PackagingError(f"Shaka Packager wrote {written} segments for the {expected} of "
                                      f"{title_dir.name}/{track.source_folder} (unreadable input was skipped)")
         _describe_representations(out / DASH_MANIFEST, media)
+        signal_hdr(out / DASH_MANIFEST)  # after the namespaces are registered: PQ sets' CICP made essential
         add_image_adaptation_set(out / DASH_MANIFEST, title_dir)
         if segment_bitrates:
             for track in media:
