@@ -80,5 +80,67 @@ def run() -> dict:
     }
 
 
+def _write_world(path: str, sessions: int, titles: int) -> int:
+    """In a child process, so the generator's memory is not in the detector's peak RSS."""
+    from streamlab.training.qoe.world_v2 import generate
+
+    world = generate(21, sessions=sessions, titles=titles)
+    with open(path, "w") as handle:
+        for event in world.events:
+            handle.write(json.dumps(event) + "\n")
+    return len(world.events)
+
+
+def run_eb(sessions: int = 55_000, titles: int = 3_000) -> dict:
+    """Issue 19: one schema-v2 day (~2M events at the default 55k sessions) at 3,000 titles through the ``eb`` detector.
+
+    Batch = read the JSONL file + validate (:func:`parse_event`) + detect, one process; memory = this
+    process's peak RSS (the file is streamed, never held). Streaming = per-event latency of
+    ``parse_event`` + ``EbDetector.ingest`` on the first 300k lines (window closes included).
+    """
+    import multiprocessing
+    import resource
+
+    from streamlab.models.qoe.eb import EbDetector
+    from streamlab.models.qoe.schema_v2 import parse_event
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "day.jsonl")
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            events = pool.apply(_write_world, (path, sessions, titles))
+        det = EbDetector()
+        t0 = time.perf_counter()
+        with open(path) as handle:
+            for line in handle:
+                event, _ = parse_event(line)
+                if event is not None:
+                    det.ingest(event)
+        alerts = det.flush()
+        batch_s = time.perf_counter() - t0
+        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        stream = EbDetector()
+        latencies = []
+        with open(path) as handle:
+            for i, line in enumerate(handle):
+                if i >= 300_000:
+                    break
+                t1 = time.perf_counter()
+                event, _ = parse_event(line)
+                if event is not None:
+                    stream.ingest(event)
+                latencies.append(time.perf_counter() - t1)
+    ms = np.array(latencies) * 1000.0
+    return {"events": events, "titles": titles, "batch_events_per_s": round(events / batch_s), "batch_s": round(batch_s, 1),
+            "peak_rss_gib": round(peak_gib, 2), "alerts": len(alerts), "stats": det.stats(),
+            "stream_p50_ms": round(float(np.percentile(ms, 50)), 4), "stream_p99_ms": round(float(np.percentile(ms, 99)), 4),
+            "stream_max_ms": round(float(ms.max()), 3), "load_average_1m": os.getloadavg()[0]}
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    import sys
+
+    if "--eb" in sys.argv:
+        sessions = int(sys.argv[sys.argv.index("--sessions") + 1]) if "--sessions" in sys.argv else 55_000
+        print(json.dumps(run_eb(sessions), indent=2))
+    else:
+        print(json.dumps(run(), indent=2))

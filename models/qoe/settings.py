@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from streamlab.core.config import load_config
+from streamlab.models.qoe.eb import EbSettings
 from streamlab.models.qoe.scores import ScoreSettings
 
 
@@ -136,6 +137,8 @@ class QoeSettings(BaseModel):
     detection: DetectionSettings = DetectionSettings()
     training: TrainingSettings = TrainingSettings()
     streaming: StreamLimits = StreamLimits()
+    eb: EbSettings = EbSettings()
+    """The empirical-Bayes detector over telemetry schema v2 (issue 19; models/qoe/eb.py)."""
 
 
 def load_settings(overrides: list[str] | None = None) -> QoeSettings:

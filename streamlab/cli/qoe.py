@@ -79,6 +79,9 @@ def detect(
 
     if mode not in ("batch", "stream"):
         raise DetectorError(f"unknown --mode {mode!r}; valid: batch, stream")
+    if model == "eb":
+        _detect_eb(events, out)
+        return
     qoe_model = load_model(model)
     if mode == "stream":
         streamed = detect_stream(qoe_model, events)
@@ -96,6 +99,44 @@ def detect(
     typer.echo(f"{len(alerts)} alert(s) by {qoe_model.detector.name} -> {out}")
     for a in alerts[:20]:
         typer.echo(f"  {a.severity:8s} {a.dimension}={a.value}  start {a.start:.0f}  detected {a.detected_at:.0f}  end {a.end:.0f}")
+
+
+def _detect_eb(events: Path, out: Path) -> None:
+    """``--model eb``: the empirical-Bayes detector over schema v1/v2 JSONL (models/qoe/SCHEMA.md), event by event."""
+    import json
+
+    from streamlab.models.qoe.alerts import write_alerts
+    from streamlab.models.qoe.eb import detect_lines
+    from streamlab.models.qoe.errors import TelemetryError
+    from streamlab.models.qoe.settings import load_settings
+
+    if not events.is_file():
+        raise TelemetryError(f"{events}: events file not found")
+    if events.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
+        raise TelemetryError(f"{events}: --model eb reads JSONL (one event per line), not {events.suffix!r}")
+    with events.open("rb") as handle:
+        alerts, counts = detect_lines(handle, load_settings().eb)
+    write_alerts(alerts, out)
+    typer.echo(f"eb: {json.dumps(counts)}")
+    typer.echo(f"{len(alerts)} alert(s) by eb -> {out}")
+    for a in alerts[:20]:
+        typer.echo(f"  {a.severity:8s} {a.dimension}={a.value}  {a.evidence.get('metric')}  start {a.start:.0f}  "
+                   f"detected {a.detected_at:.0f}  end {a.end:.0f}")
+
+
+@app.command()
+def world(
+    out: Path = typer.Option(..., "--out", help="events file (.jsonl), schema v2"),
+    seed: int = typer.Option(0, "--seed", help="draws sessions and the incident mix"),
+    sessions: int = typer.Option(20000, "--sessions", min=10, help="sessions in the day"),
+    titles: int = typer.Option(300, "--titles", min=1, help="catalogue size"),
+) -> None:
+    """A schema-v2 day with the issue-19 incident types (training/qoe/world_v2.py); labels beside --out."""
+    from streamlab.training.qoe.world_v2 import generate, write_world
+
+    w = generate(seed, sessions=sessions, titles=titles)
+    labels = write_world(w, out)
+    typer.echo(f"{len(w.events)} events, {len(w.incidents)} incidents -> {out}; ground truth: {labels}")
 
 
 @app.command()

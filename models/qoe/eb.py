@@ -1,0 +1,626 @@
+"""The empirical-Bayes detector (``eb``): any dimension and pairs, every kind of degradation, bounded state.
+
+Why a new detector (issue 19): the committed ones were keyed by the simulator's group names, so a
+deployment with other names started blind; they could not see quality-only drops or name an ISP.
+This one holds **no names in its committed prior**: only population rates per metric
+(:class:`EbPrior`). Per dimension value it learns online decayed sums and scores each value against
+
+    baseline_g = (x_g + k * p_pop) / (n_g + k)          (binomial metrics; gaussian means alike)
+
+i.e. its own history shrunk towards the population with ``k`` pseudo-observations, so a value never
+seen before is judged against the population from its first window, and a value with a long history
+against itself.
+
+**Units.** Each event becomes one *unit* of per-session deltas (:class:`SessionMemory`): a session first
+seen mid-way contributes nothing for what happened before (no burst when a file or stream starts
+mid-session). Metrics (SCHEMA.md, "Alerts"): start failures, exits before start (apart from start
+failures), playback failures, slow starts and mean log startup, stalls, errors, mean log bitrate
+and height (quality-only drops), live latency.
+
+**Windows and attribution.** A window's score for group ``g`` and metric ``m`` is the one-sided
+log-likelihood ratio of its context (the last ``context_windows`` windows) against the baseline,
+gated by a minimum effect size. Candidates above the threshold are attributed by explaining away:
+the strongest is named, its units are removed from the others, which are re-scored; a candidate
+that falls below the threshold was a symptom. The most specific group carrying the excess has the
+largest ratio (a scan-statistic argument), so an edge explains its region, a device x app-version
+pair explains its device. A slow lane scores a longer context (``slow_windows``) every window so
+a drift that no single window shows still pages.
+
+**Bounds.** Groups in the store are capped (``max_groups``; least recently seen evicted and counted),
+sessions (``max_sessions``) and units per window (``max_units_per_window``; beyond it units are
+dropped and counted) too, so a million distinct titles cost a bounded amount of memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from streamlab.models.qoe.alerts import Alert, AlertTracker, Cause
+from streamlab.models.qoe.schema_v2 import EventV2, HeartbeatV2, SessionEndV2, dimension
+
+SINGLE: tuple[str, ...] = ("region", "edge", "title", "device_class", "device_model", "os", "app_version", "player_version",
+                           "isp", "asn", "cdn", "pathway", "connection_type", "content_type")
+PAIRS: tuple[tuple[str, str], ...] = (("device_class", "app_version"), ("device_class", "os"), ("isp", "region"),
+                                      ("cdn", "region"), ("title", "rendition"))
+DIMS: tuple[str, ...] = (*SINGLE, "rendition")
+"""Values kept per unit; ``rendition`` only ever appears in the ``title*rendition`` pair."""
+SPECS: tuple[tuple[int, ...], ...] = tuple((DIMS.index(d),) for d in SINGLE) + tuple(
+    (DIMS.index(a), DIMS.index(b)) for a, b in PAIRS)
+SPEC_NAMES: tuple[str, ...] = tuple("*".join(DIMS[i] for i in s) for s in SPECS)
+
+COLUMNS: tuple[str, ...] = ("attempts", "vsf", "ebvs", "starts", "slow", "beats", "vpf", "stall", "err",
+                            "br_n", "br_s", "br_q", "h_n", "h_s", "h_q", "su_s", "su_q", "lat_n", "lat_s", "lat_q")
+C = {c: i for i, c in enumerate(COLUMNS)}
+BINOMIAL: tuple[tuple[str, str, str], ...] = (("start_failure", "vsf", "attempts"), ("exit_before_start", "ebvs", "attempts"),
+                                              ("playback_failure", "vpf", "beats"), ("slow_start", "slow", "starts"),
+                                              ("stall", "stall", "beats"), ("errors", "err", "beats"))
+GAUSSIAN: tuple[tuple[str, str, str, str, int], ...] = (("bitrate", "br_n", "br_s", "br_q", -1), ("resolution", "h_n", "h_s", "h_q", -1),
+                                                        ("startup_time", "starts", "su_s", "su_q", 1),
+                                                        ("live_latency", "lat_n", "lat_s", "lat_q", 1))
+METRICS: tuple[str, ...] = tuple(m[0] for m in BINOMIAL) + tuple(m[0] for m in GAUSSIAN)
+SLOW_START_S = 5.0
+FRESH_PLAYHEAD_S = 45.0
+"""A session first seen with more content played than this joined mid-way: its start is not counted."""
+HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency"})
+
+
+class EbSettings(BaseModel):
+    """``configs/qoe.yaml`` ``eb:``; runtime knobs of the empirical-Bayes detector and its bounds."""
+
+    window_s: float = Field(30.0, gt=0)
+    context_windows: int = Field(2, ge=1)
+    slow_windows: int = Field(20, ge=2)
+    slow_max_share: float = Field(0.5, gt=0.0, le=1.0)
+    """The slow lane skips groups carrying more than this share of the traffic (the population itself)."""
+    threshold: float = Field(12.0, gt=0)
+    slow_threshold: float = Field(16.0, gt=0)
+    instant_ratio: float = Field(2.5, ge=1.0)
+    confirm_windows: int = Field(2, ge=1)
+    close_after_windows: int = Field(4, ge=1)
+    max_causes_per_window: int = Field(4, ge=1)
+    prior_strength: float = Field(60.0, gt=0)
+    """``k``: pseudo-observations of the population in every group's baseline."""
+    half_life_windows: float = Field(960.0, gt=0)
+    """Decay of learned baselines (960 windows = 8 h): slow enough that a drift does not become normal."""
+    heartbeat_s: float = Field(20.0, gt=0)
+    """The players' beat interval: heartbeat evidence over a span is deflated by the beats one session sends in it."""
+    min_ratio: float = Field(2.0, ge=1.0)
+    """A binomial rate must be at least this many times its baseline to count."""
+    min_excess: float = Field(0.02, ge=0.0)
+    """... and exceed it by at least this much (absolute)."""
+    min_events: int = Field(3, ge=1)
+    """... from at least this many events (two failures in a small group are chance, not an incident)."""
+    min_shift: dict[str, float] = {"bitrate": 0.25, "resolution": 0.2, "startup_time": 0.5, "live_latency": 0.4}
+    """Gaussian metrics: the minimum shift of the mean (in log units for all but latency, seconds/10 there)."""
+    min_sd: dict[str, float] = {"bitrate": 0.3, "resolution": 0.2, "startup_time": 0.4, "live_latency": 1.0}
+    gaussian_scale: float = Field(1.0, gt=0.0)
+    """Gaussian surprises assume independent beats; real means wander more, so they count this much."""
+    learn_below: float = Field(0.5, ge=0.0)
+    """A group learns from a window only while it scores below this fraction of the threshold."""
+    max_groups: int = Field(50_000, ge=16)
+    max_sessions: int = Field(200_000, ge=16)
+    max_units_per_window: int = Field(20_000, ge=16)
+    max_dedup: int = Field(400_000, ge=16)
+    max_future_s: float = Field(300.0, gt=0)
+    max_past_s: float = Field(120.0, gt=0)
+    max_gap_windows: int = Field(120, ge=1)
+
+
+class EbPrior(BaseModel):
+    """The committed part: population rates and spreads per metric. No group names, by design."""
+
+    rates: dict[str, float] = {"start_failure": 0.006, "exit_before_start": 0.02, "playback_failure": 0.002,
+                               "slow_start": 0.05, "stall": 0.03, "errors": 0.01}
+    means: dict[str, float] = {"bitrate": math.log(3000.0), "resolution": math.log(720.0), "startup_time": math.log(1.5),
+                               "live_latency": 6.0}
+    sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 2.0}
+
+
+@dataclass
+class SessionMemory:
+    """Per-session cumulative counters so beats become deltas; bounded, least recently seen evicted."""
+
+    max_sessions: int
+    sessions: OrderedDict[str, tuple[float, int, bool, str]] = field(default_factory=OrderedDict)
+    evicted: int = 0
+
+    def unit(self, e: EventV2) -> list[float] | None:
+        """The event's column contributions (:data:`COLUMNS`), or ``None`` when it says nothing new."""
+        row = [0.0] * len(COLUMNS)
+        state = self.sessions.pop(e.session_id, None)
+        if isinstance(e, SessionEndV2):
+            if e.outcome == "video_start_failure":
+                row[C["attempts"]] = row[C["vsf"]] = 1.0
+            elif e.outcome == "exit_before_video_start":
+                row[C["attempts"]] = row[C["ebvs"]] = 1.0
+            elif e.outcome == "video_playback_failure":
+                row[C["beats"]] = row[C["vpf"]] = 1.0
+            else:
+                return None
+            return row
+        fresh = state is None and e.playhead_s <= FRESH_PLAYHEAD_S
+        last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (e.rebuffer_s, e.errors, not fresh)
+        started = e.startup_s is not None
+        if started and not was_started:
+            row[C["attempts"]] = row[C["starts"]] = 1.0
+            row[C["slow"]] = float(e.startup_s > SLOW_START_S)  # type: ignore[operator]
+            su = math.log(max(e.startup_s, 0.05))  # type: ignore[arg-type]
+            row[C["su_s"]], row[C["su_q"]] = su, su * su
+        if started:
+            row[C["beats"]] = 1.0
+            row[C["stall"]] = float(e.rebuffer_s - last_rebuf > 1e-9)
+            row[C["err"]] = float(e.errors > last_err)
+            if e.bitrate_kbps > 0:
+                b = math.log(e.bitrate_kbps)
+                row[C["br_n"]], row[C["br_s"]], row[C["br_q"]] = 1, b, b * b
+            if e.resolution_height:
+                h = math.log(e.resolution_height)
+                row[C["h_n"]], row[C["h_s"]], row[C["h_q"]] = 1, h, h * h
+            if e.content_type == "live" and e.live_latency_s is not None:
+                row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, e.live_latency_s, e.live_latency_s ** 2
+        if len(self.sessions) >= self.max_sessions:
+            self.sessions.popitem(last=False)
+            self.evicted += 1
+        self.sessions[e.session_id] = (max(e.rebuffer_s, last_rebuf), max(e.errors, last_err), was_started or started,
+                                       _rendition(e))
+        return row
+
+    def rendition(self, session_id: str) -> str:
+        state = self.sessions.get(session_id)
+        return state[3] if state else "unknown"
+
+
+def _rendition(e: EventV2) -> str:
+    if e.rendition:
+        return e.rendition
+    if isinstance(e, HeartbeatV2) and e.resolution_height:
+        return f"{e.resolution_height}p"
+    return "unknown"
+
+
+def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.ndarray, prior: EbPrior,
+                 s: EbSettings, clustering: float) -> tuple[np.ndarray, np.ndarray]:
+    """Surprise ``[groups, metrics]`` of window ``counts`` against learned decayed sums ``base`` shrunk to ``pop``.
+
+    Also returns the baselines used (rates or means), for evidence. ``pop`` is the population's
+    decayed sums (one row); ``prior_n`` pseudo-observations of the committed prior stand behind it.
+    ``clustering``: heartbeats per session in the span scored; beats of one session are one piece of
+    evidence, not many (a failure ends its session, so failures are not deflated, only their denominator).
+    """
+    g = len(counts)
+    out = np.zeros((g, len(METRICS)))
+    basel = np.zeros((g, len(METRICS)))
+    k = s.prior_strength
+    for j, (name, num, den) in enumerate(BINOMIAL):
+        p_pop = (pop[C[num]] + prior_n * prior.rates[name]) / (pop[C[den]] + prior_n)
+        p0 = (base[:, C[num]] + k * p_pop) / (base[:, C[den]] + k)
+        p0 = np.clip(p0, 1e-5, 0.999)
+        n = counts[:, C[den]]
+        x = counts[:, C[num]]
+        if name == "playback_failure":
+            n = np.maximum(n / clustering, x)
+        elif name in HEARTBEAT_METRICS:
+            n, x = n / clustering, x / clustering
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ph = np.where(n > 0, x / np.maximum(n, 1e-9), 0.0)
+            ph = np.clip(ph, 1e-9, 1 - 1e-9)
+            llr = x * np.log(ph / p0) + (n - x) * np.log((1 - ph) / (1 - p0))
+        ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (counts[:, C[num]] >= s.min_events)
+        out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
+        basel[:, j] = p0
+    for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
+        j = len(BINOMIAL) + jj
+        pn = pop[C[n_col]] + prior_n
+        mu_pop = (pop[C[s_col]] + prior_n * prior.means[name]) / pn
+        var_pop = (pop[C[q_col]] + prior_n * (prior.sds[name] ** 2 + prior.means[name] ** 2)) / pn - mu_pop ** 2
+        sd = max(math.sqrt(max(var_pop, 1e-9)), s.min_sd[name])
+        mu0 = (base[:, C[s_col]] + k * mu_pop) / (base[:, C[n_col]] + k)
+        n = counts[:, C[n_col]]
+        if name in HEARTBEAT_METRICS:
+            n_eff = n / clustering
+        else:
+            n_eff = n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, counts[:, C[s_col]] / np.maximum(n, 1e-9), mu0)
+        shift = sign * (mean - mu0)
+        z = shift / (sd / np.sqrt(np.maximum(n_eff, 1e-9)))
+        ok = (shift >= s.min_shift[name]) & (n_eff >= 2)
+        out[:, j] = np.where(ok, s.gaussian_scale * 0.5 * z * z, 0.0)
+        basel[:, j] = mu0
+    return out, basel
+
+
+@dataclass
+class _Store:
+    """Decayed per-group sums, capped at ``capacity`` groups (least recently seen evicted, counted)."""
+
+    capacity: int
+    decay: float
+    index: dict[tuple[int, str], int] = field(default_factory=dict)
+    keys: list[tuple[int, str] | None] = field(default_factory=list)
+    sums: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COLUMNS))))
+    stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    free: list[int] = field(default_factory=list)
+    evicted: int = 0
+
+    def rows(self, keys: list[tuple[int, str]], window: int) -> np.ndarray:
+        """Row of every key (new keys get a fresh zero row), decayed to ``window``."""
+        out = np.empty(len(keys), dtype=np.int64)
+        for i, key in enumerate(keys):
+            r = self.index.get(key)
+            if r is None:
+                r = self._new(key, window)
+            out[i] = r
+        self._decay(out, window)
+        self.seen[out] = window
+        return out
+
+    def _new(self, key: tuple[int, str], window: int) -> int:
+        if not self.free and len(self.keys) >= self.capacity:
+            self._evict(window)
+        if self.free:
+            r = self.free.pop()
+            self.keys[r] = key
+        else:
+            r = len(self.keys)
+            self.keys.append(key)
+            if r >= len(self.sums):
+                grow = max(64, len(self.sums))
+                self.sums = np.concatenate([self.sums, np.zeros((grow, len(COLUMNS)))])
+                self.stamp = np.concatenate([self.stamp, np.zeros(grow, dtype=np.int64)])
+                self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=np.int64)])
+        self.index[key] = r
+        self.sums[r] = 0.0
+        self.stamp[r] = window
+        self.seen[r] = window
+        return r
+
+    def _evict(self, window: int) -> None:
+        """Free the least recently seen tenth of the store at once (amortised O(1) per new group)."""
+        live = np.array([r for r, k in enumerate(self.keys) if k is not None], dtype=np.int64)
+        n = max(1, len(live) // 10)
+        order = live[np.argpartition(self.seen[live], n - 1)[:n]]
+        for r in order.tolist():
+            key = self.keys[r]
+            assert key is not None
+            del self.index[key]
+            self.keys[r] = None
+            self.free.append(r)
+        self.evicted += n
+
+    def _decay(self, rows: np.ndarray, window: int) -> None:
+        age = window - self.stamp[rows]
+        if age.any():
+            self.sums[rows] *= (self.decay ** age)[:, None]
+            self.stamp[rows] = window
+
+    def learn(self, rows: np.ndarray, counts: np.ndarray) -> None:
+        np.add.at(self.sums, rows, counts)
+
+
+@dataclass
+class _Window:
+    """One closed window: each unit's store row per spec, its contributions, and the per-group totals."""
+
+    unit_rows: np.ndarray
+    """``[units, specs]`` store rows."""
+    contrib: np.ndarray
+    """``[units, columns]``."""
+    rows: np.ndarray
+    counts: np.ndarray
+
+
+def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``counts`` per distinct row (sort + reduceat: no per-row Python)."""
+    if len(rows) == 0:
+        return rows, counts
+    order = np.argsort(rows, kind="stable")
+    r = rows[order]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    return r[starts], np.add.reduceat(counts[order], starts, axis=0)
+
+
+_ATTRS: tuple[str, ...] = tuple("title_id" if d == "title" else d for d in SINGLE)
+
+
+class EbDetector:
+    """Streaming (and, event by event, batch) empirical-Bayes detector: :meth:`ingest` each event, then :meth:`flush`.
+
+    Detection runs on event time, so replaying the same events gives the same alerts (what the durable
+    stream's checkpoints rely on). ``now`` given to :meth:`ingest` (the served case) refuses beacons
+    stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
+    """
+
+    def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
+        self.s = s = settings or EbSettings()
+        self.prior = prior or EbPrior()
+        self.sessions = SessionMemory(s.max_sessions)
+        self.store = _Store(s.max_groups, 0.5 ** (1.0 / s.half_life_windows))
+        self.pop = np.zeros(len(COLUMNS))
+        self.prior_n = 200.0
+        self.current: int | None = None
+        self.watermark: float | None = None
+        self.open_dims: list[tuple[str, ...]] = []
+        self.open_rows: list[list[float]] = []
+        self.closed: OrderedDict[int, _Window] = OrderedDict()
+        self.dedup: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self.tracker = AlertTracker(s.window_s, s.threshold, "eb", s.confirm_windows, s.close_after_windows,
+                                    s.instant_ratio)
+        self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "future timestamp": 0, "past timestamp": 0,
+                                         "units_dropped": 0, "windows_closed": 0, "context_resets": 0, "dedup_forgotten": 0}
+        self.future_run = 0
+        self.named: dict[tuple[str, str], int] = {}
+        """Causes named in the last ``slow_windows`` windows (bounded by the causes per window)."""
+
+    # ---- events --------------------------------------------------------------------------------
+    def ingest(self, event: EventV2, now: float | None = None) -> tuple[str | None, list[Alert]]:
+        """Count one validated event; returns ``(refusal reason or None, alerts confirmed meanwhile)``."""
+        key = (event.event_id,) if event.event_id else (event.session_id, event.kind,
+                                                        event.seq if event.seq is not None else event.timestamp)
+        if key in self.dedup:
+            self.counters["duplicate"] += 1
+            return "duplicate: event already counted", []
+        s = self.s
+        ts = event.timestamp
+        ref = now if now is not None else self.watermark
+        if ref is not None and ts > ref + s.max_future_s:
+            # Without a wall clock, a stream that really jumped ahead (a gap) is followed after a run of agreeing beacons.
+            self.future_run += 1
+            if now is not None or self.future_run < 32:
+                self.counters["future timestamp"] += 1
+                return f"future timestamp: {ts - ref:.0f} s ahead; at most {s.max_future_s:g} s", []
+        else:
+            self.future_run = 0
+        if self.current is not None and ts < self.current * s.window_s - s.max_past_s:
+            self.counters["past timestamp"] += 1
+            return (f"past timestamp: {self.current * s.window_s - ts:.0f} s behind the detector clock; "
+                    f"at most {s.max_past_s:g} s"), []
+        self.dedup[key] = None
+        if len(self.dedup) > s.max_dedup:
+            self.dedup.popitem(last=False)
+            self.counters["dedup_forgotten"] += 1
+        opened: list[Alert] = []
+        window = math.floor(ts / s.window_s)
+        if self.current is None:
+            self.current = window
+        elif window > self.current:
+            opened = self._advance(window)
+        if self.watermark is None or ts > self.watermark:
+            self.watermark = ts
+        self.counters["accepted"] += 1
+        rendition = None
+        if isinstance(event, SessionEndV2) and not event.rendition:
+            rendition = self.sessions.rendition(event.session_id)
+        row = self.sessions.unit(event)
+        if row is not None:
+            if len(self.open_rows) < s.max_units_per_window:
+                self.open_dims.append(tuple([_value(getattr(event, a)) for a in _ATTRS]) + (rendition or _rendition(event),))
+                self.open_rows.append(row)
+            else:
+                self.counters["units_dropped"] += 1
+        return None, opened
+
+    def flush(self) -> list[Alert]:
+        """Close the open window and every alert; all alerts so far."""
+        if self.current is not None:
+            self._close(self.current)
+            self.current += 1
+        return [self._named(a) for a in self.tracker.finish()]
+
+    def stats(self) -> dict[str, int]:
+        return {**self.counters, "groups": len(self.store.index), "groups_evicted": self.store.evicted,
+                "sessions": len(self.sessions.sessions), "sessions_evicted": self.sessions.evicted,
+                "dedup_keys": len(self.dedup)}
+
+    # ---- windows -------------------------------------------------------------------------------
+    def _advance(self, window: int) -> list[Alert]:
+        assert self.current is not None
+        opened: list[Alert] = []
+        if window - self.current > self.s.max_gap_windows:
+            opened += self._close(self.current)
+            self.closed.clear()
+            self.counters["context_resets"] += 1
+            self.current = window
+            return opened
+        while self.current < window:
+            opened += self._close(self.current)
+            self.current += 1
+        return opened
+
+    def _factorize(self, window: int) -> _Window:
+        """The open window's units as store rows per spec (one dict lookup per distinct value, not per unit)."""
+        import pandas as pd
+
+        n = len(self.open_rows)
+        contrib = np.array(self.open_rows, dtype=float).reshape(n, len(COLUMNS))
+        unit_rows = np.zeros((n, len(SPECS)), dtype=np.int64)
+        if n:
+            arr = np.array(self.open_dims, dtype=object).reshape(n, len(DIMS))
+            codes, uniques = [], []
+            for d in range(len(DIMS)):
+                c, u = pd.factorize(arr[:, d])
+                codes.append(c)
+                uniques.append(u)
+            for si, spec in enumerate(SPECS):
+                if len(spec) == 1:
+                    c, u = codes[spec[0]], [str(x) for x in uniques[spec[0]]]
+                else:
+                    a, b = spec
+                    nb = len(uniques[b])
+                    c, comb = pd.factorize(codes[a] * nb + codes[b])
+                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb.tolist()]
+                rows = self.store.rows([(si, x) for x in u], window)
+                unit_rows[:, si] = rows[c]
+        self.open_dims, self.open_rows = [], []
+        flat = unit_rows.ravel()
+        rows, counts = _aggregate(flat, np.repeat(contrib, len(SPECS), axis=0))
+        return _Window(unit_rows, contrib, rows, counts)
+
+    def _context(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+        recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
+        if not recs:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(COLUMNS)))
+        if len(recs) == 1:
+            return recs[0].rows, recs[0].counts
+        return _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
+
+    def _close(self, window: int) -> list[Alert]:
+        s = self.s
+        rec = self._factorize(window)
+        self.closed[window] = rec
+        while self.closed and next(iter(self.closed)) <= window - s.slow_windows:
+            self.closed.popitem(last=False)
+        causes: list[Cause] = []
+        rows, counts = self._context(window, s.context_windows)
+        if len(rows):
+            base = self.store.sums[rows]
+            surprise, basel = score_matrix(counts, base, self.prior_n, self.pop, self.prior, s, self._clustering(s.context_windows))
+            best = surprise.max(axis=1)
+            causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, s.threshold, "fast")
+            # Learn from this window's own counts, for groups that are quiet in their context.
+            quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
+            learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
+                np.ones(len(rec.rows), dtype=bool)
+            self.store.learn(rec.rows[learn], rec.counts[learn])
+            self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
+            if window % 2 == 0 and len(causes) < s.max_causes_per_window:
+                srows, scounts = self._context(window, s.slow_windows)
+                # The slow lane judges groups carrying under half the traffic: a drift of
+                # everything is the population moving (the fast lane pages a real global break), not a cause.
+                volume = scounts[:, C["beats"]] + scounts[:, C["attempts"]]
+                total = sum(float(r.contrib[:, C["beats"]].sum() + r.contrib[:, C["attempts"]].sum())
+                            for w, r in self.closed.items() if w > window - s.slow_windows)
+                touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
+                srows, scounts = srows[touched], scounts[touched]
+                ssur, sbase = score_matrix(scounts, self.store.sums[srows], self.prior_n, self.pop, self.prior, s,
+                                            self._clustering(s.slow_windows))
+                named = {(c.dimension, c.value) for c in causes}
+                for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows, s.slow_threshold, "slow"):
+                    if (c.dimension, c.value) not in named and len(causes) < s.max_causes_per_window:
+                        causes.append(c)
+        self.counters["windows_closed"] += 1
+        for c in causes:
+            self.named[(c.dimension, c.value)] = window
+        for key in [k for k, w in self.named.items() if window - w >= s.slow_windows]:
+            del self.named[key]
+        return [self._named(a) for a in self.tracker.feed(window, causes)]
+
+    def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
+                   span: int, threshold: float, lane: str) -> list[Cause]:
+        """Explaining away over the units of the last ``span`` windows; see the module docstring."""
+        s = self.s
+        best = surprise.max(axis=1)
+        cand = np.flatnonzero(best > threshold)
+        if len(cand) == 0:
+            return []
+        cand = cand[np.argsort(-best[cand], kind="stable")][:64]
+        recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
+        unit_rows = np.vstack([r.unit_rows for r in recs])
+        contrib = np.vstack([r.contrib for r in recs])
+        spec_of: dict[int, int] = {}
+        for r in rows[cand].tolist():
+            key = self.store.keys[r]
+            if key is not None:
+                spec_of[r] = key[0]
+        alive = np.ones(len(contrib), dtype=bool)
+        out: list[Cause] = []
+        remaining = [int(i) for i in cand if int(rows[i]) in spec_of]
+        # Alerts still open explain first (named again while they last); the groups around them are not new incidents.
+        ongoing = {self.store.index.get((SPEC_NAMES.index(d), v)) for d, v in self.tracker.open}
+        first = [i for i in remaining if int(rows[i]) in ongoing]
+        # Causes named within the span that are not candidates now (closed since, or quiet in this lane) only
+        # explain: their units are still in a long context, and must not make a population-wide value page.
+        candidates = {int(rows[i]) for i in remaining}
+        for (dim, value), last in self.named.items():
+            si = SPEC_NAMES.index(dim)
+            r = self.store.index.get((si, value))
+            if r is not None and window - last < span and not (r in ongoing and r in candidates):
+                alive &= unit_rows[:, si] != r
+        while remaining and len(out) < s.max_causes_per_window:
+            rescored = []
+            for i in first or remaining:
+                r = int(rows[i])
+                si = spec_of[r]
+                c = contrib[alive & (unit_rows[:, si] == r)].sum(axis=0, keepdims=True)
+                sc, _ = score_matrix(c, self.store.sums[[r]], self.prior_n, self.pop, self.prior, s, self._clustering(span))
+                if sc.max() > threshold:
+                    rescored.append((float(sc.max()), len(SPECS[si]), i, sc[0]))
+            if not rescored:
+                if first:
+                    remaining = [j for j in remaining if j not in first]
+                    first = []
+                    continue
+                break
+            rescored.sort(key=lambda t: -t[0])
+            top = rescored[0]
+            for alt in rescored[1:]:  # a single dimension covering the same sessions as a pair is the simpler cause
+                if alt[1] < top[1] and alt[0] >= 0.99 * top[0]:
+                    top = alt
+                    break
+            score, _, i, per_metric = top
+            r = int(rows[i])
+            si = spec_of[r]
+            m = int(np.argmax(per_metric))
+            key = self.store.keys[r]
+            assert key is not None
+            out.append(Cause(window, SPEC_NAMES[si], key[1], score, {
+                "metric": METRICS[m], "lane": lane, "baseline": round(float(basel[i, m]), 5),
+                "observed": round(_observed(counts[i], m), 5), "n": int(counts[i, C[_den(m)]])}))
+            alive &= unit_rows[:, si] != r
+            if first:
+                first = [t[2] for t in rescored if t[2] != i]
+                remaining = [j for j in remaining if j != i]
+            else:
+                remaining = [t[2] for t in rescored if t[2] != i]
+        return out
+
+    def _clustering(self, span: int) -> float:
+        return max(1.0, span * self.s.window_s / self.s.heartbeat_s)
+
+    @staticmethod
+    def _named(alert: Alert) -> Alert:
+        return alert.model_copy(update={"id": f"{alert.dimension}={alert.value}@{int(alert.start)}"})
+
+
+def _value(v: Any) -> str:
+    return "unknown" if v is None else str(v)
+
+
+def _den(m: int) -> str:
+    return BINOMIAL[m][2] if m < len(BINOMIAL) else GAUSSIAN[m - len(BINOMIAL)][1]
+
+
+def _observed(c: np.ndarray, m: int) -> float:
+    if m < len(BINOMIAL):
+        _, num, den = BINOMIAL[m]
+        return float(c[C[num]] / c[C[den]]) if c[C[den]] else 0.0
+    _, n, s_, _, _ = GAUSSIAN[m - len(BINOMIAL)]
+    return float(c[C[s_]] / c[C[n]]) if c[C[n]] else 0.0
+
+
+def detect_lines(lines: Iterable[str | bytes], settings: EbSettings | None = None) -> tuple[list[Alert], dict[str, int]]:
+    """A JSONL file's events (v1 or v2) through one detector in order; alerts and every refusal counted by reason."""
+    from streamlab.models.qoe.schema_v2 import parse_event
+
+    det = EbDetector(settings)
+    refused: Counter[str] = Counter()
+    for line in lines:
+        if not line.strip():
+            continue
+        event, reason = parse_event(line)
+        if event is not None:
+            reason = det.ingest(event)[0]
+        if reason is not None:
+            refused[reason.split(":", 1)[0]] += 1
+    alerts = det.flush()
+    return alerts, {"accepted": det.counters["accepted"], "refused": sum(refused.values()), **dict(refused),
+                    **{k: v for k, v in det.stats().items() if k in ("groups", "groups_evicted", "sessions_evicted",
+                                                                  "units_dropped", "windows_closed")}}
