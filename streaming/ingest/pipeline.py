@@ -22,6 +22,7 @@ from streamlab.streaming.packaging.settings import load_packaging_settings
 from streamlab.streaming.packaging.subtitles import Subtitle, to_webvtt
 from streamlab.streaming.publish import publish, staging_dir, sweep_stale_staging, write_version_aliases
 from streamlab.streaming.transcode.audio_tracks import encode_audio_tracks, probe_audio_streams
+from streamlab.streaming.transcode.hdr import Hdr10Metadata, hdr10_rungs, probe_hdr10
 from streamlab.streaming.transcode.encode import AUDIO_DIR, EncodeJob, gop_frames, name_by_measurement
 from streamlab.streaming.transcode.ladder import Rung, check_ladder, load_selector
 from streamlab.streaming.transcode.runner import run_encodes
@@ -62,6 +63,9 @@ def ingest_title(
     check_limits(path, probe, settings.ingest)
     width, height = probe.display_width, probe.display_height
     rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
+    hdr10 = probe_hdr10(path)  # a PQ source also gets the HDR10 rungs; its SDR rungs are tone-mapped
+    if hdr10 is not None:
+        rungs = check_ladder(ladder, rungs + hdr10_rungs(width, height, settings.transcode), width, height)
     languages = probe_audio_streams(path) if probe.audio_stream_count > 1 else None
     for sub in subtitles or []:
         to_webvtt(sub.path)  # a file that does not parse fails here, before any encode
@@ -73,7 +77,7 @@ def ingest_title(
         version = new_version()
         build = staged / version  # the title folder's layout: title.json, aliases, <version>/ (streaming.catalog)
         build.mkdir()
-        jobs = encode_jobs(path, build, probe, rungs, settings)
+        jobs = encode_jobs(path, build, probe, rungs, settings, hdr10)
         if languages:  # one track per language instead of the first stream alone
             jobs = [job for job in jobs if job.kind != "audio"]
         run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
@@ -114,7 +118,8 @@ def ingest_title(
 
 
 def encode_jobs(
-    source: Path, out_root: Path, probe: ProbeResult, rungs: list[Rung], settings: StreamingSettings
+    source: Path, out_root: Path, probe: ProbeResult, rungs: list[Rung], settings: StreamingSettings,
+    hdr10: Hdr10Metadata | None = None,
 ) -> list[EncodeJob]:
     """One job per video rung, plus one for the audio track when the source has audio."""
     t = settings.transcode
@@ -151,6 +156,7 @@ def encode_jobs(
                 source=source,
                 segment_duration_s=t.segment_duration_s,
                 threads=t.threads_per_encode,
+                hdr10=hdr10,
             )
         )
     return jobs

@@ -29,6 +29,7 @@ from streamlab.models.ladder.schema import ShotSetting
 from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
 from streamlab.streaming.transcode.shot_encode import STITCHABLE_X264, concat_input, encode_shots
 from streamlab.streaming.transcode.ladder import Rung, rung_id
+from streamlab.streaming.transcode.hdr import TONEMAP_FILTER, Hdr10Metadata, pq_source_video_args
 
 INIT_SEGMENT = "init.mp4"
 SEGMENT_PATTERN = "seg_%05d.m4s"
@@ -55,6 +56,7 @@ class EncodeJob(BaseModel):
     audio_bitrate_kbps: int = 128
     audio_channels: int = 2
     audio_sample_rate_hz: int = 48000
+    hdr10: Hdr10Metadata | None = None  # a PQ source: HDR10 rungs keep its metadata, the others are tone-mapped
 
     @property
     def name(self) -> str:
@@ -141,6 +143,8 @@ def _encode_shot_by_shot(job: EncodeJob) -> None:
             "the ladder was chosen for another segment duration (set segment_duration_s alike in both configs)"
         )
     filters = video_filter(rung.width, rung.height, job.fps)
+    if job.hdr10 is not None:
+        filters = f"{TONEMAP_FILTER},{filters}"
 
     def shot_args(shot: ShotSetting) -> list[str]:
         args = ["-vf", filters] + codec_args(
@@ -197,6 +201,8 @@ def encode(job: EncodeJob) -> EncodeResult:
             _encode_shot_by_shot(job)
         else:
             args = video_args(job) if job.kind == "video" else audio_args(job)
+            if job.kind == "video" and job.hdr10 is not None and job.rung is not None:
+                args = pq_source_video_args(args, job.rung, job.hdr10)
             run_ffmpeg(args, f"encoding {job.name} of {job.source.name}")
     except FFmpegError as exc:
         raise EncodeFailed(str(exc)) from None
