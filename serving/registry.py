@@ -175,3 +175,53 @@ class AliasWatcher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+
+class PinnedModels(Generic[T]):
+    """Registered versions pinned by number (an experiment's arms), each loaded once and kept, at most ``capacity``.
+
+    An A/B arm serves the version its alias resolved to when the experiment started, whatever the alias
+    points at now, so these are loaded by version, not followed like :class:`ServedModel`. The cache is
+    bounded (least recently used goes first) because each version holds a whole model in memory; a
+    version that fails to load is remembered with its error (also bounded), so a broken arm costs one
+    load attempt, not one per request. Loads happen under a lock: two requests for a new version load it once.
+    """
+
+    def __init__(self, capacity: int, adapt: Adapt[T] | None = None) -> None:
+        self.capacity = capacity
+        self.adapt: Adapt[T] = adapt or (lambda native: native)
+        self._loaded: dict[tuple[str, str], LoadedModel[T]] = {}
+        self._failed: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def cached(self, name: str, version: str) -> bool:
+        """Whether ``get`` answers without loading (a load is seconds of CPU: callers move it off the event loop)."""
+        key = (name, version)
+        return key in self._loaded or key in self._failed
+
+    def get(self, name: str, version: str) -> LoadedModel[T]:
+        """The loaded version; :data:`ModelLoadError` (with the first error's reason) when it cannot be loaded."""
+        key = (name, version)
+        with self._lock:
+            if key in self._failed:
+                raise ModelLoadError(self._failed[key])
+            loaded = self._loaded.pop(key, None)
+            if loaded is None:
+                try:
+                    _, native = registry.load_native(name, version)
+                    loaded = LoadedModel(name, version, self.adapt(native), time.time())
+                except Exception as exc:  # any loader failure refuses the version, whatever its type
+                    message = f"models:/{name}/{version} refused at load: {_first_line(exc)}"
+                    self._failed[key] = message
+                    while len(self._failed) > self.capacity:
+                        self._failed.pop(next(iter(self._failed)))
+                    raise ModelLoadError(message) from None
+                self.loads += 1
+            self._loaded[key] = loaded  # re-inserted last: the most recently used
+            while len(self._loaded) > self.capacity:
+                self._loaded.pop(next(iter(self._loaded)))
+            return loaded
+
+    def versions(self) -> list[str]:
+        return [f"models:/{name}/{version}" for name, version in self._loaded]

@@ -55,7 +55,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from streamlab.core.errors import StreamlabError
-from streamlab.models.abr.decide import AbrDecideRequest, AbrDecision
 from streamlab.models.abr.family import FAMILY as ABR
 from streamlab.models.abr.live.learned import live_checkpoint_identity
 from streamlab.serving import abr, metrics, qoe
@@ -234,6 +233,7 @@ class StreamlabServing:
         if settings.models.qoe.enabled:
             spec = settings.models.qoe
             self.models["qoe"] = ServedModel(spec.registered_name(QOE), spec.alias)
+        self.arm_router = abr.ArmRouter(settings.abr)  # A/B arms: their pinned versions load on first use
         self.ladder_endpoint = LadderEndpoint(settings.ladder)
         self.qoe = QoeIngestor(settings.qoe.max_alerts_kept)
         for served in self.models.values():
@@ -255,8 +255,8 @@ class StreamlabServing:
         return ModelsStatus(ready=self.__is_ready__(), models={k: asdict(m.status()) for k, m in self.models.items()},
                             live_abr=self.live_abr)
 
-    @bentoml.api(route="/abr/decide", input_spec=AbrDecideRequest)
-    async def abr_decide(self, **fields: Any) -> AbrDecision:
+    @bentoml.api(route="/abr/decide", input_spec=abr.ArmDecideRequest)
+    async def abr_decide(self, **fields: Any) -> abr.ArmDecision:
         """Player state → the next segment's rung and why; BOLA when no model version is loaded.
 
         The planner's work grows steeply with the rungs a request carries (issue 20: 28 rungs took
@@ -265,15 +265,20 @@ class StreamlabServing:
         less than the CPU of a hop to a worker thread (~0.1 ms a request, a third of the decision).
         A longer one runs on a thread (Starlette's pool), so the event loop keeps answering health
         checks and other callers meanwhile, whatever the planner costs.
+
+        A request naming ``experiment`` and ``arm`` (an online A/B test) is answered by that arm's
+        target, the version pinned at the experiment's start or its heuristic (:class:`abr.ArmRouter`);
+        an unknown experiment or arm is a 400, never another arm's answer.
         """
         started = time.perf_counter()
-        request = AbrDecideRequest.model_construct(**fields)  # BentoML validated it (input_spec) already
+        request = abr.ArmDecideRequest.model_construct(**fields)  # BentoML validated it (input_spec) already
         served = self.models.get("abr")
         loaded = served.current if served else None
-        if len(request.ladder) <= self.settings.abr.inline_max_rungs:
-            decision, fallback = abr.answer(request, loaded, self.settings.abr)
-        else:
-            decision, fallback = await run_in_threadpool(abr.answer, request, loaded, self.settings.abr)
+        arm = self.arm_router.route(request)  # an unknown experiment or arm: 400 here, before any work
+        if len(request.ladder) <= self.settings.abr.inline_max_rungs and not self.arm_router.loads(arm):
+            decision, fallback = self.arm_router.answer(request, arm, loaded)
+        else:  # a long ladder, or an arm's pinned version to load first: off the event loop
+            decision, fallback = await run_in_threadpool(self.arm_router.answer, request, arm, loaded)
         if fallback is not None:
             metrics.FALLBACKS.labels(endpoint="abr/decide", reason=fallback).inc()
         metrics.REQUESTS.labels(endpoint="abr/decide", outcome="ok" if fallback is None else "fallback").inc()

@@ -37,6 +37,9 @@ class AbrServingSettings(BaseModel):
     )
     max_samples: int = Field(64, ge=1)
     horizon_chunks: int = Field(5, ge=1, le=16)
+    max_pinned_versions: int = Field(
+        4, ge=1, le=16, description="experiment arms' pinned model versions kept loaded at once (each is a whole model)"
+    )
 
 
 class RecommendServingSettings(BaseModel):

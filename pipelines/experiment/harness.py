@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from streamlab.models.abr.traces import Trace
-from streamlab.pipelines.experiment.arms import headless_factories
+from streamlab.pipelines.experiment.arms import headless_factories, served_factories
 from streamlab.streaming.experiment.definition import Experiment, beacons_path, record_exposures
 from streamlab.streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
 from streamlab.streaming.headless.manifest import binge, load_title
@@ -35,9 +35,14 @@ def play_experiment(
     viewers: int,
     settings: HeadlessSettings,
     seed: int = 0,
+    server_url: str | None = None,
 ) -> list[SessionResult]:
-    """``viewers`` headless sessions, each in the arm its viewer id hashes to; results carry the arm as ``policy``."""
-    factories = headless_factories(experiment)
+    """``viewers`` headless sessions, each in the arm its viewer id hashes to; results carry the arm as ``policy``.
+
+    With ``server_url`` (the model server) each arm's players ask its ``abr/decide`` for their arm's
+    decisions (:func:`~streamlab.pipelines.experiment.arms.served_factories`); without, they decide locally."""
+    factories = (served_factories(experiment, server_url, settings.decide_timeout_ms) if server_url
+                 else headless_factories(experiment))
     with httpx.Client(trust_env=False, timeout=settings.http_timeout_s) as client:
         title = binge(load_title(client, base_url, title_id), settings.episodes)
     plans = plan_sessions(traces, viewers, seed)

@@ -1,8 +1,12 @@
 """Beacons to per-viewer outcomes by arm: the join the report's statistics run on.
 
 An experiment-period session is attributed to an arm through the exposure log (``session_id`` →
-arm, written when the viewer was assigned), never through the beacon itself: a player that lies or
-drops a field cannot move a session to another arm, and a beacon of no exposed session is ignored.
+arm, written when the viewer was assigned) when it is there; otherwise through the arm its beacon
+carries (``arms``: ``{experiment: arm}`` or the edge's ``X-Streamlab-Arms`` value ``exp=arm;...``),
+so players that were never logged by a harness (a browser, the demo's viewers) still count. A
+beacon's claim is believed only when it is the viewer's own arm (the assignment is a hash of the
+viewer id, so the report recomputes it): a player that lies or is misconfigured cannot move a
+session to another arm, and a beacon of no exposed session with no valid claim is ignored.
 The pre-period covariate is each viewer's mean over their session summaries in the
 ``pre_period_s`` before the start, whatever arm (none) they were in then.
 """
@@ -19,6 +23,7 @@ import numpy as np
 
 from streamlab.core.errors import StreamlabError
 from streamlab.streaming.experiment.definition import Experiment
+from streamlab.streaming.experiment.edge import parse_header
 from streamlab.streaming.experiment.settings import METRICS
 
 
@@ -54,6 +59,28 @@ def read_jsonl(paths: Iterable[Path]) -> Iterable[dict]:
                     yield row
 
 
+def _timestamp(row: dict) -> float:
+    """The beacon's epoch seconds; -1 (before any experiment) when missing or not a number."""
+    try:
+        return float(row.get("timestamp", -1.0))
+    except (TypeError, ValueError):
+        return -1.0
+
+
+def claimed_arm(experiment: Experiment, row: dict) -> str | None:
+    """The arm a beacon says its session played, when that is believable: an arm of the experiment, the
+    viewer's own (by the hash), and a session that ended after the start; ``None`` otherwise."""
+    arms, session, viewer = row.get("arms"), row.get("session_id"), row.get("viewer_id")
+    if isinstance(arms, str):
+        arms = parse_header(arms)
+    if not isinstance(arms, dict) or not isinstance(session, str) or not isinstance(viewer, str) or not viewer:
+        return None
+    claimed = arms.get(experiment.name)
+    if claimed not in experiment.arm_names() or _timestamp(row) < experiment.started_at:
+        return None
+    return claimed if experiment.assign(viewer).name == claimed else None
+
+
 @dataclass
 class ArmOutcomes:
     """Per viewer of one arm: the mean of each metric over their sessions, and their pre-period covariate."""
@@ -85,13 +112,17 @@ def collect(experiment: Experiment, exposures: Path, beacons: Sequence[Path], pr
         if row.get("kind") != "session_end" or not isinstance(row.get("viewer_id"), str):
             continue
         viewer, values = row["viewer_id"], session_metrics(row)
+        claimed = claimed_arm(experiment, row) if row.get("session_id") not in arm_of else None
+        if claimed is not None:
+            arm_of[row["session_id"]] = claimed
+            viewer_arm.setdefault(viewer, claimed)
         if row.get("session_id") in arm_of:
             sessions[viewer] += 1
             failed[viewer] += bool(row.get("playback_failed"))
             for metric, value in values.items():
                 if value is not None:
                     during[viewer][metric].append(value)
-        elif start - pre_period_s <= float(row.get("timestamp", -1.0)) < start:
+        elif start - pre_period_s <= _timestamp(row) < start:
             for metric, value in values.items():
                 if value is not None:
                     before[viewer][metric].append(value)
