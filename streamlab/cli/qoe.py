@@ -64,7 +64,7 @@ def train(
 def detect(
     events: Path = typer.Option(..., "--events", help="telemetry: .jsonl or .parquet"),
     out: Path = typer.Option(Path("alerts.jsonl"), "--out", help="alerts, one JSON object per line"),
-    model: str | None = typer.Option(None, "--model", help="artifact dir, a registry URI (models:/<name>@champion), or a committed detector name; default: the committed sequence detector"),
+    model: str | None = typer.Option(None, "--model", help="artifact dir, a registry URI (models:/<name>@champion), a committed detector name, or eb; default: eb for schema-v2 JSONL, else the committed sequence detector"),
     engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data over time shards)"),
     mode: str = typer.Option("batch", "--mode", help="batch, or stream (event by event, as the ingest endpoint does)"),
 ) -> None:
@@ -79,6 +79,9 @@ def detect(
 
     if mode not in ("batch", "stream"):
         raise DetectorError(f"unknown --mode {mode!r}; valid: batch, stream")
+    if model is None and _schema_version(events) == 2:
+        typer.echo("schema v2 events: the eb detector reads every v2 dimension (--model chooses another)")
+        model = "eb"
     if model == "eb":
         _detect_eb(events, out)
         return
@@ -99,6 +102,21 @@ def detect(
     typer.echo(f"{len(alerts)} alert(s) by {qoe_model.detector.name} -> {out}")
     for a in alerts[:20]:
         typer.echo(f"  {a.severity:8s} {a.dimension}={a.value}  start {a.start:.0f}  detected {a.detected_at:.0f}  end {a.end:.0f}")
+
+
+def _schema_version(events: Path) -> int | None:
+    """The ``schema_version`` of a JSONL file's first event (None: not JSONL, unreadable, or version 1)."""
+    import json
+
+    if events.suffix.lower() not in (".jsonl", ".json", ".ndjson") or not events.is_file():
+        return None
+    try:
+        with events.open("rb") as handle:
+            first = next((line for line in handle if line.strip()), b"")
+        version = json.loads(first).get("schema_version") if first else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, int) else None
 
 
 def _detect_eb(events: Path, out: Path) -> None:

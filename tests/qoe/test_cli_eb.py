@@ -20,9 +20,11 @@ def test_a_v2_day_is_written_detected_and_evaluated_end_to_end(tmp_path) -> None
     with events.open("a") as handle:  # a bad line and a duplicate are refused and counted, not fatal
         handle.write('{"schema_version": 7, "kind": "heartbeat"}\n' + events.read_text().splitlines()[5] + "\n")
     alerts = tmp_path / "alerts.jsonl"
-    detected = runner.invoke(app, ["qoe", "detect", "--events", str(events), "--model", "eb", "--out", str(alerts)])
+    # no --model: a schema-v2 file is read by the eb detector (the sequence detector refuses every v2 event)
+    detected = runner.invoke(app, ["qoe", "detect", "--events", str(events), "--out", str(alerts)])
     assert detected.exit_code == 0, detected.output
-    counts = json.loads(detected.output.splitlines()[0].removeprefix("eb: "))
+    assert detected.output.startswith("schema v2 events: the eb detector")
+    counts = json.loads(detected.output.splitlines()[1].removeprefix("eb: "))
     assert counts["unknown schema_version"] == 1 and counts["duplicate"] == 1
     judged = runner.invoke(app, ["qoe", "evaluate", "--events", str(events), "--alerts", str(alerts)])
     assert judged.exit_code == 0, judged.output
