@@ -55,6 +55,9 @@ class LadderRung(BaseModel):
     bufsize_kbps: float | None = None
     encoder: EncoderSettings
     expected_vmaf: float | None = Field(default=None, description="VMAF vs the source, upscaled to its size")
+    measured_vmaf: float | None = Field(
+        default=None, description="VMAF of a real encode of this rung (predicted ladders' verified top rung)"
+    )
     profiles: list[str] = Field(default_factory=lambda: ["main"], description="device profiles this rung is in")
     shots: list[ShotSetting] | None = Field(
         default=None, description="shot-based rung: one CRF per shot (encoded shot by shot); None: one CRF for all"

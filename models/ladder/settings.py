@@ -101,6 +101,31 @@ class ShotSettings(BaseModel):
     max_shots: int = Field(default=64, ge=1, description="bound on trial encodes: neighbouring shots merge past it")
 
 
+class VerifySettings(BaseModel):
+    """Top-rung verification of predicted ladders: the predictor's error is largest exactly at the ceiling.
+
+    The trees overestimate quality near VMAF 95 (AV1 top rungs measured 88-93 against a promised
+    95), so the ladder never extends to where the title needs it. One real encode of the top rung
+    shows the truth; a few CRF steps down fix it at a few percent of the hull's CPU.
+    """
+
+    enabled: bool = Field(default=True, description="encode and score the predicted top rung, step its CRF down")
+    tolerance_vmaf: float = Field(default=1.0, ge=0, description="a top rung this far under rules.top_vmaf passes")
+    max_steps: int = Field(default=2, ge=0, le=6, description="CRF steps after the first measurement")
+    overshoot_vmaf: float = Field(
+        default=2.0, gt=0, description="a top rung this far over rules.top_vmaf steps its CRF up (bits not needed)"
+    )
+    full_title_max_s: float = Field(default=30.0, gt=0, description="titles up to this long are verified in full")
+    sample_segments: int = Field(default=4, ge=1, description="longer titles: this many segments, evenly spread")
+    vmaf_per_crf: dict[Codec, float] = Field(
+        default_factory=lambda: {"h264": 1.0, "av1": 0.5},
+        description="first step's slope guess (VMAF gained per CRF step down near the ceiling); then secant",
+    )
+    max_crf_step: dict[Codec, float] = Field(
+        default_factory=lambda: {"h264": 6.0, "av1": 12.0}, description="no single step larger than this"
+    )
+
+
 class PredictorSettings(BaseModel):
     probe_height: int = Field(default=360, gt=0)
     probe_crf: float = Field(default=26, ge=0, le=51)
@@ -128,6 +153,7 @@ class LadderOptimizerSettings(BaseModel):
     grid: GridSettings
     rules: RuleSettings = RuleSettings()
     predictor: PredictorSettings = PredictorSettings()
+    verify: VerifySettings = VerifySettings()
     shots: ShotSettings = ShotSettings()
     cost: CostSettings = CostSettings()
     per_title_method: Literal["predicted", "hull", "shots"] = Field(

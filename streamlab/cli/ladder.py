@@ -35,8 +35,12 @@ def optimize(
     out.write_text(ladder.model_dump_json(indent=1))
     typer.echo(f"{ladder.method} {ladder.codec} ladder for {video.name}: {len(ladder.rungs)} rungs "
                f"({ladder.decision_cpu_s:.0f} CPU s to decide) -> {out}")  # fmt: skip
+    for note in ladder.notes:
+        typer.echo(f"  note: {note}")
     for rung in ladder.rungs:
         vmaf = f"VMAF {rung.expected_vmaf:.1f}" if rung.expected_vmaf is not None else ""
+        if rung.measured_vmaf is not None:
+            vmaf += " (measured)"
         crf = f"crf {rung.encoder.crf:g}" if rung.encoder.crf is not None else rung.encoder.rate_control
         typer.echo(f"  {rung.id:>18}  {rung.width}x{rung.height}  {rung.encoder.encoder} {rung.encoder.preset} {crf}  "
                    f"{vmaf}  [{', '.join(rung.profiles)}]")  # fmt: skip

@@ -51,6 +51,7 @@ def report_real_clips(
                 ),
                 "hull_rungs": [r.model_dump() for r in search.ladder.rungs],
                 "predicted_rungs": [r.model_dump() for r in predicted.rungs],
+                "predicted_notes": predicted.notes,  # the top-rung verification (configs/ladder.yaml verify) says here
             }
             candidates = [(f"{codec} hull", search.ladder), (f"{codec} predicted", predicted)]
             if shots:

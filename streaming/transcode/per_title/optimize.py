@@ -5,7 +5,8 @@
   the upper convex hull, the ladder rules. Expensive (tens of encodes), exact for this title.
 - ``predicted``: cheap features (SI/TI, one fast probe encode) measured here, then the family's
   :func:`~streamlab.models.ladder.decide.decide` predicts the grid and the same hull and rules
-  pick the rungs. A few percent of the hull's encoding CPU.
+  pick the rungs; then the top rung is encoded for real and its CRF corrected toward the
+  ceiling (:mod:`.verify`). A few percent of the hull's encoding CPU.
 - ``shots``: shot detection, per-shot trial grid and the dynamic optimizer
   (:mod:`.shots`): one CRF per shot and rung. About the hull's CPU.
 
@@ -30,6 +31,7 @@ from streamlab.streaming.transcode.per_title.features import title_features
 from streamlab.streaming.transcode.per_title.fixed import fixed_ladder
 from streamlab.streaming.transcode.per_title.source import SourceFacts, source_facts
 from streamlab.streaming.transcode.per_title.trials import build_grid, run_grid
+from streamlab.streaming.transcode.per_title.verify import verify_top_rung
 
 
 class UnknownMethod(UsageError):
@@ -114,7 +116,8 @@ def predicted_ladder(
 def predicted_ladders(
     facts: SourceFacts, codecs: list[Codec], settings: LadderOptimizerSettings, predictor: LadderPredictor | None = None
 ) -> list[Ladder]:
-    """Measure the title's features once, then :func:`~streamlab.models.ladder.decide.decide` each codec's ladder."""
+    """Measure the title's features once, :func:`~streamlab.models.ladder.decide.decide` each codec's ladder,
+    then verify each top rung with a real encode (:mod:`.verify`, ``verify.enabled``)."""
     origin = "given"
     if predictor is None:
         predictor, origin = load_predictor(settings.predictor.model_alias)
@@ -122,4 +125,5 @@ def predicted_ladders(
         features=title_features(facts, settings.predictor), codecs=codecs,
         segment_duration_s=facts.segment_duration_s, source=str(facts.path),
     )  # fmt: skip
-    return decide(request, predictor, settings, origin=origin).ladders
+    ladders = decide(request, predictor, settings, origin=origin).ladders
+    return [verify_top_rung(facts, ladder, settings) for ladder in ladders]

@@ -20,6 +20,7 @@ line is appended to ``<state>/serving/ladder-fallbacks.jsonl`` (source, reason, 
 A 4xx is not an outage but a refusal of this source (e.g. outside the server's allowed roots):
 it fails the ingest with the server's reason rather than hiding it behind the fixed ladder.
 
+The served top rungs are then verified here with real encodes (:mod:`.verify`), as in-process.
 The server must see the same path as ingest (loopback, one machine): the request sends the path.
 Where the server is comes from ``configs/serving.yaml`` (``host``/``port``, ``ladder_client``) with
 the overrides the server itself was started with (``STREAMLAB_SERVING_OVERRIDES``).
@@ -43,7 +44,9 @@ from streamlab.core.errors import StreamlabError
 from streamlab.models.ladder.schema import Ladder
 from streamlab.models.ladder.wire import LadderRequest, LadderResponse
 from streamlab.streaming.transcode.ladder import LadderSettings, Rung, fixed_ladder
-from streamlab.streaming.transcode.per_title.selector import STACK_CODECS, to_stack_rungs
+from streamlab.streaming.transcode.per_title.selector import STACK_CODECS, ingest_ladder_settings, to_stack_rungs
+from streamlab.streaming.transcode.per_title.source import source_facts
+from streamlab.streaming.transcode.per_title.verify import verify_top_rung
 
 SERVING_OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
 """The serving config overrides (a JSON list) the server was started with; its clients read them too."""
@@ -123,8 +126,23 @@ def service_ladder(source: Path, display_width: int, display_height: int, settin
         ladders = ask_service(Path(source), segment_s, url, timeout_s)
     except ServiceUnavailable as exc:
         return fallback(source, display_width, display_height, settings, url, exc)
+    ladders = verified(Path(source), ladders, settings)
     rungs = [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
     return [r.model_copy(update={"profile": SERVICE_PROFILE}) for r in rungs]
+
+
+def verified(source: Path, ladders: list[Ladder], settings: LadderSettings) -> list[Ladder]:
+    """The served ladders with their top rungs verified here (``verify`` in configs/ladder.yaml).
+
+    The server predicts from features; encoding is the ingesting side's work, and the source is
+    here, so the check of the top rung against the ceiling happens here too, exactly as
+    ``--ladder per-title`` does in-process.
+    """
+    ladder_settings = ingest_ladder_settings(settings)
+    if not ladder_settings.verify.enabled:
+        return ladders
+    facts = source_facts(source, ladder_settings)
+    return [verify_top_rung(facts, ladder, ladder_settings) for ladder in ladders]
 
 
 def fallback(
