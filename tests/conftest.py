@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import importlib.abc
 import os
+import secrets
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +70,20 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("sources")
+
+
+@pytest.fixture(scope="module")
+def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    """A licence server on loopback with a fresh master key, key store and entitlements: (server, its settings)."""
+    from streamlab.streaming.drm.server import running_license_server
+    from streamlab.streaming.drm.settings import load_drm_settings
+
+    state = tmp_path_factory.mktemp("drm")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMLAB_DRM_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
+        settings = load_drm_settings([f"key_store={state / 'keys.db'}", f"entitlements={state / 'entitlements.db'}"])
+        with running_license_server(settings) as server:
+            yield server, settings
 
 
 def ingest_abr_title(source_dir: Path, root: Path, title_id: str, name: str | None = None) -> Path:

@@ -323,6 +323,17 @@ def wait_healthy(edge_url: str, timeout_s: float) -> None:
     raise StackError(f"edge {edge_url} did not answer /healthz within {timeout_s} s (last: {last!r})")
 
 
+def wait_until_stopped(stop: threading.Event) -> None:
+    """Block a foreground server command until Ctrl-C or ``stop`` (set by its SIGTERM handler)."""
+    print("Ctrl-C to stop", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("stopping", flush=True)
+
+
 def serve_forever(host: str | None, port: int | None, overrides: list[str] | None, edge: str = "python") -> None:
     """``streamlab stream serve``: edge on ``host:port``, shield on port+1, origin on port+2, until Ctrl-C.
 
@@ -358,12 +369,6 @@ def serve_forever(host: str | None, port: int | None, overrides: list[str] | Non
                           else f"generated for this run; set ${settings.admin.token_env} to purge from outside")
             print(f"  admin       edge {stack.edge_admin_url}   shield {stack.shield_admin_url}   "
                   f"POST /purge?prefix=/media/<title>/, bearer token {token_from}")
-            print("Ctrl-C to stop", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
-            print("stopping", flush=True)
+            wait_until_stopped(stop)
     finally:
         signal.signal(signal.SIGTERM, previous)

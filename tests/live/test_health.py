@@ -22,9 +22,10 @@ pytestmark = pytest.mark.slow
 
 STREAMLAB = str(Path(sys.executable).with_name("streamlab"))
 HEALTHY_S = 20.0
-SWITCHING_SOURCE = "color=c=gray:size=320x180:rate=30,noise=alls=100:allf=t+u:enable='lt(mod(t,4),2)'"
-"""Two seconds of a flat grey picture (almost no bits), two of full noise (the rate cap): a
-contribution encoder whose bitrate swings like a starving or bursting one."""
+SWITCHING_SOURCE = "color=c=gray:size=320x180:rate=30,noise=alls=100:allf=t+u:enable='lt(mod(t,8),4)'"
+"""Four seconds of a flat grey picture (almost no bits), four of full noise (the rate cap): a
+contribution encoder whose bitrate swings like a starving or bursting one. (A 2 s swing measured a CV
+of only 0.40 once the feed carried audio: buffering along the way smooths a short swing.)"""
 SMALL_SOURCE = ["contribution.width=320", "contribution.height=180"]
 
 
@@ -129,7 +130,7 @@ def test_a_long_contribution_gop_raises_keyframe_interval(live_env: Path) -> Non
 def test_a_swinging_bitrate_raises_bitrate_variance(live_env: Path) -> None:
     channel = _single_feed_channel("swing", SWITCHING_SOURCE, [])
     try:
-        alert, _ = wait_for_alert("swing", "bitrate_variance", 25.0)
+        alert, _ = wait_for_alert("swing", "bitrate_variance", 35.0)
         assert alert["value"] == "swing/primary" and alert["evidence"]["cv"] > 0.5
         assert checks_raised("swing") == {"bitrate_variance"}
         assert 'check="bitrate_variance"' in metrics(channel)

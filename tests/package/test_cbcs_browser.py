@@ -8,8 +8,6 @@ keys must come from the licence server with the viewer's token.
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,19 +22,6 @@ pytestmark = pytest.mark.slow
 
 TITLE = "cbcs-title"
 VIEWER = "viewer-1"
-
-
-@pytest.fixture(scope="module")
-def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from streamlab.streaming.drm.server import running_license_server
-    from streamlab.streaming.drm.settings import load_drm_settings
-
-    state = tmp_path_factory.mktemp("drm")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STREAMLAB_DRM_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
-        settings = load_drm_settings([f"key_store={state / 'keys.db'}", f"entitlements={state / 'entitlements.db'}"])
-        with running_license_server(settings) as server:
-            yield server, settings
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,27 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import ingest_abr_title
 
 TITLE = "clip"
+
+
+def wait_for_page(page: Any, js: str, timeout_s: float = 30.0) -> Any:
+    """Poll ``js`` in the page until it is truthy; on timeout, fail with the page's ``window.streamlab`` state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = page.evaluate(js)
+        if value:
+            return value
+        page.wait_for_timeout(200)
+    raise AssertionError(f"timed out waiting for {js}: {page.evaluate('JSON.stringify(window.streamlab)')[:800]}")
 
 
 def free_port() -> int:

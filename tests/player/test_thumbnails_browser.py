@@ -7,7 +7,6 @@ Only the core Shaka Player is vendored (no shaka UI), so the preview is the page
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from streamlab.streaming.ffmpeg import generate_test_source
 from tests.package.helpers import WITH_TRICK_AND_THUMBNAILS, packaging_configs
+from tests.player.conftest import wait_for_page
 
 pytestmark = pytest.mark.slow
 
@@ -39,25 +39,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield running
 
 
-def _wait(page: Any, js: str, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = page.evaluate(js)
-        if value:
-            return value
-        page.wait_for_timeout(200)
-    raise AssertionError(f"timed out waiting for {js}: {page.evaluate('JSON.stringify(window.streamlab)')[:600]}")
-
-
 def test_seeking_shows_the_thumbnail_of_the_sought_position(stack: Any) -> None:
     from streamlab.streaming.player.browser import chromium, player_url
 
     with chromium() as context:
         page = context.new_page()
         page.goto(player_url(stack.edge_url + "/", TITLE, "dash", playback_rate=1.0), wait_until="load")
-        _wait(page, "window.streamlab && window.streamlab.state === 'playing' && window.streamlab.imageTracks")
+        wait_for_page(page, "window.streamlab && window.streamlab.state === 'playing' && window.streamlab.imageTracks")
         page.evaluate("document.getElementById('video').currentTime = 7.0")
-        thumb = _wait(page, "window.streamlab.thumbnail && window.streamlab.thumbnail.time > 6 "
+        thumb = wait_for_page(page, "window.streamlab.thumbnail && window.streamlab.thumbnail.time > 6 "
                             "&& window.streamlab.thumbnail")
         # 7 s at one thumbnail per 2 s: thumbnail 3 = the 4th tile of the first 5x5 sheet, 160x90 each
         assert thumb["uri"].endswith("thumbnails/tile_00001.jpg")

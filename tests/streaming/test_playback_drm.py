@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,19 +30,6 @@ CENC_ONLY = "cenc-only"  # ClearKey CENC alone: HLS plays it through hls.js EME,
 STRIPPED = "stripped"
 MEDIA_PLAYLIST = "playlist.m3u8"  # every rendition's HLS media playlist (streaming/catalog.py layout)
 VIEWER = "viewer-1"
-
-
-@pytest.fixture(scope="module")
-def licence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from streamlab.streaming.drm.server import running_license_server
-    from streamlab.streaming.drm.settings import load_drm_settings
-
-    state = tmp_path_factory.mktemp("drm")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STREAMLAB_DRM_MASTER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
-        settings = load_drm_settings([f"key_store={state / 'keys.db'}", f"entitlements={state / 'entitlements.db'}"])
-        with running_license_server(settings) as server:
-            yield server, settings
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,15 @@ from streamlab.streaming.delivery.engines.shields import pick_shield, shield_nam
 from streamlab.streaming.delivery.engines.varnish import EngineError, VarnishEdge, check_engine, start_varnish
 from streamlab.streaming.delivery.origin import create_origin_app
 from streamlab.streaming.delivery.settings import DeliverySettings, load_delivery_settings
-from streamlab.streaming.delivery.stack import ServerThread, StackError, bind_socket, in_subprocess, socket_url, wait_healthy
+from streamlab.streaming.delivery.stack import (
+    ServerThread,
+    StackError,
+    bind_socket,
+    in_subprocess,
+    socket_url,
+    wait_healthy,
+    wait_until_stopped,
+)
 
 
 class ShieldRoutedEdge:
@@ -180,12 +188,6 @@ def serve_cluster_forever(host: str, port: int, settings: DeliverySettings, engi
             for url in cluster.shield_urls:
                 print(f"  shield      {url}   stats {url}/_stats   metrics {url}/metrics")
             print(f"  origin      {cluster.origin_url}")
-            print("Ctrl-C to stop", flush=True)
-            try:
-                while not stop.wait(0.5):
-                    pass
-            except KeyboardInterrupt:
-                pass
-            print("stopping", flush=True)
+            wait_until_stopped(stop)
     finally:
         signal.signal(signal.SIGTERM, previous)
