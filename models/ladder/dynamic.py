@@ -281,13 +281,9 @@ def _fill_gaps(chosen: list[Allocation], for_rate, rules: RuleSettings) -> list[
 
 
 def _merge_close(chosen: list[Allocation], rules: RuleSettings) -> list[Allocation]:
-    ordered = sorted(chosen, key=lambda a: -a.kbps)
-    kept: list[Allocation] = []
-    for a in ordered:
-        if not kept or kept[-1].kbps / a.kbps >= rules.min_bitrate_ratio:
-            kept.append(a)
-        elif a is ordered[-1] and len(kept) > 1:  # the bottom covers the slowest link: it replaces its neighbour
-            kept[-1] = a
+    from streamlab.models.ladder.rules import merge_close
+
+    kept = merge_close(chosen, rules, lambda a: a.kbps)
     # a rung that costs more than the one below it for less than a third of a JND more quality is waste
     return [a for i, a in enumerate(kept)
             if i == 0 or i == len(kept) - 1 or a.vmaf - kept[i + 1].vmaf >= rules.vmaf_step / 3]  # fmt: skip

@@ -21,10 +21,13 @@ wins: that is the hull, read between its measured points.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from streamlab.models.ladder.schema import Codec, LadderRung, TrialPoint
 from streamlab.models.ladder.settings import RuleSettings
+
+T = TypeVar("T")
 
 
 def select_rungs(
@@ -121,16 +124,21 @@ def _fill_gaps(
     return points
 
 
-def _merge_close(points: list[TrialPoint], rules: RuleSettings) -> list[TrialPoint]:
-    """Keep rungs at least ``min_bitrate_ratio`` apart, walking down from the top rung."""
-    ordered = sorted(points, key=lambda p: -p.bitrate_kbps)
-    kept: list[TrialPoint] = []
+def merge_close(points: list[T], rules: RuleSettings, kbps: Callable[[T], float]) -> list[T]:
+    """Keep rungs at least ``min_bitrate_ratio`` apart, walking down from the top rung (``kbps`` reads a rung's
+    rate: hull points and the shot-based optimizer's allocations follow the same rule)."""
+    ordered = sorted(points, key=lambda p: -kbps(p))
+    kept: list[T] = []
     for point in ordered:
-        if not kept or kept[-1].bitrate_kbps / point.bitrate_kbps >= rules.min_bitrate_ratio:
+        if not kept or kbps(kept[-1]) / kbps(point) >= rules.min_bitrate_ratio:
             kept.append(point)
         elif point is ordered[-1] and len(kept) > 1:  # the bottom covers the slowest link: it replaces its neighbour
             kept[-1] = point
     return kept
+
+
+def _merge_close(points: list[TrialPoint], rules: RuleSettings) -> list[TrialPoint]:
+    return merge_close(points, rules, lambda p: p.bitrate_kbps)
 
 
 def _at_vmaf(curves: Curves, vmaf: float, codec: Codec) -> TrialPoint | None:
