@@ -3,7 +3,6 @@ channel: no failed request, one origin request per part per shield, deliveries a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,7 @@ TWO_RUNGS = ("transcode.ladder=[{name: 360p, width: 640, height: 360, bitrate_kb
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["python", pytest.param("varnish", marks=pytest.mark.skipif(
-    shutil.which("/usr/sbin/varnishd") is None, reason="no varnishd"))])
+@pytest.mark.parametrize("engine", ["python", "varnish"])
 def test_a_crowd_of_50_viewers_plays_through_the_edge_without_a_failed_request(engine: str, raw_dir: Path, tmp_path: Path) -> None:
     settings = load_peak_settings([
         f"edge={engine}", "crowd.viewers=50", "crowd.duration_s=15", "crowd.ramp_s=5", "crowd.workers=1",

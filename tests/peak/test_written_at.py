@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,7 @@ from streamlab.streaming.live.origin import PART_WRITTEN_AT_HEADER
 from streamlab.streaming.loadgen.viewer import Viewer, ViewerPlan
 from tests.live.test_origin_blocking import SyntheticChannel, origin  # noqa: F401 - the fixture
 
-ENGINES = ["python", pytest.param("varnish", marks=pytest.mark.skipif(
-    shutil.which("/usr/sbin/varnishd") is None, reason="no varnishd"))]
+ENGINES = ["python", "varnish"]
 
 
 @pytest.fixture(params=ENGINES)
