@@ -42,6 +42,8 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -115,6 +117,24 @@ async def _coalescing(edge_url: str, rung: str) -> list[tuple[int, int]]:
     return rounds
 
 
+
+@contextmanager
+def _isolated_home(prefix: str) -> Iterator[str]:
+    """A throwaway STREAMLAB_HOME (and media root) for one benchmark run; the caller's environment comes back."""
+    saved = {key: os.environ.get(key) for key in ("STREAMLAB_HOME", "STREAMLAB_MEDIA_ROOT")}
+    with tempfile.TemporaryDirectory(prefix=prefix) as home:
+        os.environ["STREAMLAB_HOME"] = home
+        os.environ["STREAMLAB_MEDIA_ROOT"] = str(Path(home) / "media")
+        try:
+            yield home
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def run() -> dict:
     from streamlab.core import project
     from streamlab.streaming.delivery.stack import stack_in_subprocess
@@ -127,53 +147,43 @@ def run() -> dict:
 
     source = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
     page_dir = Path(player.__file__).parent / "static"
-    saved = {key: os.environ.get(key) for key in ("STREAMLAB_HOME", "STREAMLAB_MEDIA_ROOT")}
-    with tempfile.TemporaryDirectory(prefix="streamlab-bench-live-") as home:
-        os.environ["STREAMLAB_HOME"] = home
-        os.environ["STREAMLAB_MEDIA_ROOT"] = str(Path(home) / "media")
+    with _isolated_home("streamlab-bench-live-") as home:
+        state = start_channel(CHANNEL, source=str(source), overrides=_overrides())
         try:
-            state = start_channel(CHANNEL, source=str(source), overrides=_overrides())
-            try:
-                with stack_in_subprocess(Path(home) / "media", [f"origin.player_dir={page_dir}"]) as urls:
-                    paths = ChannelPaths.for_channel(CHANNEL)
-                    contribution = paths.process("contribution-primary")
-                    channel_tree = [p for p in channel_processes(CHANNEL) if contribution is None or p.pid != contribution.pid]
-                    packager: list[float] = []
-                    stop = threading.Event()
+            with stack_in_subprocess(Path(home) / "media", [f"origin.player_dir={page_dir}"]) as urls:
+                paths = ChannelPaths.for_channel(CHANNEL)
+                contribution = paths.process("contribution-primary")
+                channel_tree = [p for p in channel_processes(CHANNEL) if contribution is None or p.pid != contribution.pid]
+                packager: list[float] = []
+                stop = threading.Event()
 
-                    def sample_packager() -> None:
-                        while not stop.wait(1.0):
-                            latency = channel_status(CHANNEL).get("packager_latency_s")
-                            if latency is not None:
-                                packager.append(latency)
+                def sample_packager() -> None:
+                    while not stop.wait(1.0):
+                        latency = channel_status(CHANNEL).get("packager_latency_s")
+                        if latency is not None:
+                            packager.append(latency)
 
-                    sampler = threading.Thread(target=sample_packager, daemon=True)
-                    transcoder_pid = channel_status(CHANNEL).get("transcoder_pid")
-                    before = _cpu_seconds(channel_tree + ([contribution] if contribution else []))
-                    started = time.monotonic()
-                    sampler.start()
-                    with chromium() as context:
-                        page = f"{urls['edge']}/player/live.html"
-                        watched = watch_live(context, page, f"{urls['edge']}/live/{CHANNEL}/master.m3u8", PLAY_S)
-                        watched_dash = watch_live(context, page, f"{urls['edge']}/live/{CHANNEL}/manifest.mpd", PLAY_S)
-                    wall_s = time.monotonic() - started
-                    stop.set()
-                    sampler.join(timeout=5)
-                    # a transcoder restarted meanwhile is a new process: count it from its start
-                    after = _cpu_seconds(channel_processes(CHANNEL))
-                    used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
-                    contribution_s = used.pop(contribution.pid, 0.0) if contribution else 0.0
-                    counts_before = _requests(state["origin_url"])
-                    rounds = asyncio.run(_coalescing(urls["edge"], state["rungs"][0]["name"]))
-                    counts_after = _requests(state["origin_url"])
-            finally:
-                stop_channel(CHANNEL)
+                sampler = threading.Thread(target=sample_packager, daemon=True)
+                transcoder_pid = channel_status(CHANNEL).get("transcoder_pid")
+                before = _cpu_seconds(channel_tree + ([contribution] if contribution else []))
+                started = time.monotonic()
+                sampler.start()
+                with chromium() as context:
+                    page = f"{urls['edge']}/player/live.html"
+                    watched = watch_live(context, page, f"{urls['edge']}/live/{CHANNEL}/master.m3u8", PLAY_S)
+                    watched_dash = watch_live(context, page, f"{urls['edge']}/live/{CHANNEL}/manifest.mpd", PLAY_S)
+                wall_s = time.monotonic() - started
+                stop.set()
+                sampler.join(timeout=5)
+                # a transcoder restarted meanwhile is a new process: count it from its start
+                after = _cpu_seconds(channel_processes(CHANNEL))
+                used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+                contribution_s = used.pop(contribution.pid, 0.0) if contribution else 0.0
+                counts_before = _requests(state["origin_url"])
+                rounds = asyncio.run(_coalescing(urls["edge"], state["rungs"][0]["name"]))
+                counts_after = _requests(state["origin_url"])
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            stop_channel(CHANNEL)
     packager_s = round(statistics.median(packager), 3) if packager else -1.0
     latency, latency_dash = watched.summary(), watched_dash.summary()
     for summary in (latency, latency_dash):
@@ -211,30 +221,20 @@ def health_quiet(minutes: float) -> dict:
     from streamlab.streaming.live.lifecycle import channel_status, start_channel, stop_channel
 
     source = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
-    saved = {key: os.environ.get(key) for key in ("STREAMLAB_HOME", "STREAMLAB_MEDIA_ROOT")}
     worst: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="streamlab-bench-quiet-") as home:
-        os.environ["STREAMLAB_HOME"] = home
-        os.environ["STREAMLAB_MEDIA_ROOT"] = str(Path(home) / "media")
+    with _isolated_home("streamlab-bench-quiet-"):
+        start_channel(CHANNEL, source=str(source), overrides=_overrides())
         try:
-            start_channel(CHANNEL, source=str(source), overrides=_overrides())
-            try:
-                deadline = time.monotonic() + minutes * 60
-                while time.monotonic() < deadline:
-                    time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
-                    report = channel_status(CHANNEL)["health"]
-                    for name, value in report["measures"].items():
-                        if value is not None:
-                            worst[name] = max(worst.get(name, value), abs(value) if name == "av_drift_s" else value)
-                raised = channel_status(CHANNEL)["health"]["raised"]
-            finally:
-                stop_channel(CHANNEL)
+            deadline = time.monotonic() + minutes * 60
+            while time.monotonic() < deadline:
+                time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+                report = channel_status(CHANNEL)["health"]
+                for name, value in report["measures"].items():
+                    if value is not None:
+                        worst[name] = max(worst.get(name, value), abs(value) if name == "av_drift_s" else value)
+            raised = channel_status(CHANNEL)["health"]["raised"]
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            stop_channel(CHANNEL)
     return {
         "minutes": minutes,
         "alerts_raised": len(raised),
