@@ -158,11 +158,11 @@ def _add_clearkey_hls_tags(playlist: Path, key: ContentKey, method: str) -> None
     kept = "\n".join(line for line in text.splitlines() if 'KEYFORMAT="identity"' not in line) + "\n"
     playlist.write_text(kept)
     common = f'KEYFORMAT="urn:uuid:{_uuid(COMMON_SYSTEM_ID)}"'
-    tags = _cenc_key_tags(key, method)
+    tags = cenc_key_tags(key, method)
     _add_hls_key_tags(playlist, [tag for tag in tags if common not in tag or common not in kept])
 
 
-def _cenc_key_tags(key: ContentKey, method: str = "SAMPLE-AES-CTR") -> list[str]:
+def cenc_key_tags(key: ContentKey, method: str = "SAMPLE-AES-CTR") -> list[str]:
     """Two equivalent key tags: the common-PSSH form (spec, Shaka) and the ``org.w3.clearkey`` form.
 
     hls.js ignores the common-system KEYFORMAT and plays CENC only from the ClearKey form, whose

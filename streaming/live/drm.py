@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from streamlab.streaming.drm.boxes import CLEARKEY_DASH_SCHEME, COMMON_SYSTEM_ID, add_pssh, pssh_box
 from streamlab.streaming.drm.keys import ContentKey
-from streamlab.streaming.drm.packager import _cenc_key_tags
+from streamlab.streaming.drm.packager import cenc_key_tags
 
 CENC_NS = "urn:mpeg:cenc:2013"
 DASHIF_NS = "https://dashif.org/CPS"
@@ -65,7 +65,7 @@ class LiveProtection:
 
     @property
     def hls_key_tags(self) -> list[str]:
-        return _cenc_key_tags(self.key)
+        return cenc_key_tags(self.key)
 
     def dash_elements(self) -> list[ET.Element]:
         """``ContentProtection`` for an adaptation set: mp4protection + default_KID, common PSSH, ClearKey.
