@@ -63,10 +63,15 @@ class LiveProxy:
     channel started after the stack is served at once. The live origin's ``Cache-Control`` is
     passed on untouched (the tiers' TTLs come from it); its CORS headers are dropped, because this
     origin's own CORS layer states them (two ``Access-Control-Allow-Origin`` headers fail in browsers).
+
+    A channel's master playlist and MPD are capped per device class like a title's (``edge``: the
+    same rewrite, the same ``Vary``), so a phone never gets a live rung its class cannot use; parts,
+    segments and media playlists stream through untouched.
     """
 
-    def __init__(self, settings: LiveProxySettings) -> None:
+    def __init__(self, settings: LiveProxySettings, edge: EdgeSettings | None = None) -> None:
         self.settings = settings
+        self.edge = edge
         self.state_dir = (settings.state_dir or project.state_dir() / "live").resolve()
         self._client: httpx.AsyncClient | None = None
 
@@ -120,9 +125,39 @@ class LiveProxy:
             return self._error(502, f"bad gateway: live channel {channel!r} is unreachable at {upstream} ({type(exc).__name__})")
         out = [(k.lower(), v) for k, v in response.headers.multi_items()
                if k.lower() not in _NOT_RELAYED_BACK and not k.lower().startswith("access-control-")]
+        path: str = request.path_params["path"]
+        if self.edge is not None and request.method == "GET" and response.status_code == 200 and is_rewritten(path):
+            return await self._device_manifest(request, response, out, channel, path)
         streamed = StreamingResponse(_relay(response), status_code=response.status_code, background=BackgroundTask(response.aclose))
         streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
         return streamed
+
+    async def _device_manifest(self, request: Request, response: httpx.Response, headers: list[tuple[str, str]],
+                               channel: str, path: str) -> Response:
+        """The channel's master playlist or MPD as the edge hook's device class (and region) gets it.
+
+        Read whole (a few hundred bytes, never a blocking reload), rewritten by the rule VOD titles
+        use, and sent with the live origin's own ``Cache-Control`` plus ``Vary`` on the hook's headers.
+        """
+        assert self.edge is not None
+        try:
+            body = await response.aread()
+        except httpx.HTTPError as exc:
+            return self._error(502, f"bad gateway: live channel {channel!r} broke off its {path} ({type(exc).__name__})")
+        finally:
+            await response.aclose()
+        kept = [(k, v) for k, v in headers if k not in ("content-length", "etag", "vary", "content-encoding")]
+        try:
+            text = rewrite(body.decode(), path.rsplit("/", 1)[-1], request.headers.get("x-streamlab-device"),
+                           request.headers.get("x-streamlab-region"), f"/live/{channel}/", self.edge.manifests.caps,
+                           self.edge.steering)
+        except (ValueError, SyntaxError) as exc:  # UnicodeDecodeError is a ValueError; ParseError a SyntaxError
+            return self._error(502, f"bad gateway: live channel {channel!r} sent a {path} that cannot be rewritten: {exc}")
+        out = text.encode()
+        answer = Response(b"" if request.method == "HEAD" else out, status_code=200)
+        answer.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in kept] + [
+            (b"vary", VARY.encode()), (b"content-length", str(len(out)).encode())]
+        return answer
 
 
 async def _relay(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -269,7 +304,7 @@ def create_origin_app(
     media_root = (media_root or project.media_root()).resolve()
     player_dir = (player_dir or project.resolve(settings.origin.player_dir)).resolve()
     origin = Origin(settings.origin, media_root, player_dir, edge or load_edge_settings())
-    live = LiveProxy(settings.origin.live)
+    live = LiveProxy(settings.origin.live, origin.edge)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
