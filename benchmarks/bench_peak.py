@@ -9,10 +9,20 @@ per playlist version per shield, p50/p99 part delivery (availability at the orig
 median latency to live, every process's CPU share, the bottleneck process (nearest its CPU limit)
 and the load average seen (the box is shared: quote it with the numbers); ``knee`` names, per
 engine, the size where p99 part delivery crosses 250 ms and the process saturating there. The scaling model is then validated on the two runs and predicts
-10k-10M viewers. Then, per engine, a crowd of the smallest size rides out the shield and then the
+10k-10M viewers. The curve (latency to live, p99 delivery and CPU per process, the load
+generator's own included, vs viewers) is saved as ``scaling.png`` beside the runs' ``results.json``
+in ``.state/peak/bench-<time>/`` and logged to MLflow (experiment ``peak``; ``STREAMLAB_BENCH_PEAK_TRACK=0``:
+not logged). Then, per engine, a crowd of the smallest size rides out the shield and then the
 origin restarting (``STREAMLAB_BENCH_PEAK_FAULTS``, default ``shield:5,origin:5``; empty: skipped):
 failed and retried requests, and each fault's recovery time to the pre-fault latency. Sizes:
-``STREAMLAB_BENCH_PEAK_VIEWERS`` (comma list for a curve) and ``STREAMLAB_BENCH_PEAK_DURATION_S``.
+``STREAMLAB_BENCH_PEAK_VIEWERS`` (comma list for a curve), ``STREAMLAB_BENCH_PEAK_DURATION_S`` and
+``STREAMLAB_BENCH_PEAK_WORKERS`` (load-generator processes, default: one per core).
+
+The acceptance profile (issue 14: 1,000 and 2,000 viewers, a 60 s flash crowd, 5 minutes, both
+engines, the curve from 100; about 50 minutes, run it on a quiet box)::
+
+    STREAMLAB_BENCH_PEAK_VIEWERS=100,300,1000,2000 STREAMLAB_BENCH_PEAK_DURATION_S=300 \
+        .venv/bin/python -m benchmarks.run peak
 """
 
 from __future__ import annotations
@@ -26,16 +36,24 @@ RAMP_S = min(60.0, DURATION_S / 2)
 FAULTS = [f for f in os.environ.get("STREAMLAB_BENCH_PEAK_FAULTS", "shield:5,origin:5").split(",") if f]
 FAULT_DURATION_S = 45.0
 """The fault crowd: joined in 10 s, the shield down at 15 s, the origin 10 s after it is back, 10+ s left."""
-WORKERS = 2
+WORKERS = int(os.environ.get("STREAMLAB_BENCH_PEAK_WORKERS", "0")) or os.cpu_count() or 2
+TRACK = os.environ.get("STREAMLAB_BENCH_PEAK_TRACK", "1") != "0"
+SINGLE_VIEWER_LATENCY_S = 1.44
+"""The live issue's single-viewer median latency to live (hls.js through the edge): the real
+engine's goal is a crowd's median within :data:`LATENCY_GOAL_S` of it."""
+LATENCY_GOAL_S = 0.5
 KEPT = ("viewers_joined", "failed_requests", "viewers_errored_out", "viewers_with_stall", "requests_per_s",
         "origin_media_requests_per_part_per_shield", "origin_playlist_requests_per_version_per_shield",
         "part_delivery_p50_ms", "part_delivery_p99_ms", "latency_to_live_median_s", "startup_p50_s",
-        "cpu_share", "process_cpu_share", "bottleneck", "cost_ms_per_request", "load_average")
+        "cpu_share", "process_cpu_share", "bottleneck", "cost_ms_per_request", "loadgen_cpu_ms_per_request",
+        "load_average")
 
 
 def run() -> dict:
     from streamlab.pipelines.peak.knee import KNEE_P99_MS, knees
-    from streamlab.pipelines.peak.run import run_peak
+    from streamlab.pipelines.peak.plots import save_scaling_plot
+    from streamlab.pipelines.peak.report import log_peak_runs
+    from streamlab.pipelines.peak.run import run_peak, write_results
     from streamlab.pipelines.peak.settings import load_peak_settings
     from streamlab.pipelines.peak.simulate import costs_for_predictions, predict_scaling, validate
 
@@ -49,7 +67,7 @@ def run() -> dict:
             result = run_peak(settings, viewers)
             measured.append(result)
             out[f"{engine}_{viewers}v"] = {k: result[k] for k in KEPT} | {
-                "loadgen_cpu_share": [w["cpu_share"] for w in result["loadgen_workers"]]}
+                "loadgen_cpu_share": [w["cpu_share"] for w in result["loadgen_workers"]]} | _goals(result, KNEE_P99_MS)
     if FAULTS:
         for engine in engines:
             settings = load_peak_settings([f"edge={engine}", f"crowd.duration_s={FAULT_DURATION_S}", "crowd.ramp_s=10",
@@ -63,6 +81,10 @@ def run() -> dict:
     out["knee"] = {engine: knee or {"viewers": None, "note": f"p99 part delivery stayed under {KNEE_P99_MS:g} ms at every size"}
                    for engine, knee in knees(measured).items()}
     settings = load_peak_settings()
+    folder = write_results(settings, measured, "bench")
+    out["scaling_plot"] = str(save_scaling_plot(measured, folder))
+    if TRACK:
+        log_peak_runs(settings, measured, folder)
     validation = validate(measured, settings.simulate)
     out["validation"] = {f"{r['engine']}_{r['viewers']}v": {k: r[k] for k in ("measured_p50_ms", "predicted_p50_ms",
                          "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run")}
@@ -72,3 +94,13 @@ def run() -> dict:
                                              "shield_requests_per_s", "part_delivery_p50_ms", "part_delivery_p99_ms", "overloaded")}
     out["runs"] = measured  # kept whole in the JSON (lists are not tabled): `streamlab peak simulate --from` reads it
     return out
+
+
+def _goals(result: dict, p99_goal_ms: float) -> dict[str, object]:
+    """The issue's goals for one crowd: p99 part delivery and median latency to live against the
+    single-viewer figure (``None`` when the crowd measured no latency)."""
+    latency, p99 = result["latency_to_live_median_s"], result["part_delivery_p99_ms"]
+    over = None if latency is None else round(latency - SINGLE_VIEWER_LATENCY_S, 2)
+    return {"latency_over_single_viewer_s": over,
+            "goal_latency_met": over is not None and over <= LATENCY_GOAL_S,
+            "goal_p99_met": p99 is not None and p99 <= p99_goal_ms}

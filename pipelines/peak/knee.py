@@ -36,6 +36,11 @@ def process_shares(result: dict) -> dict[str, float]:
     return {name: round(float(share), 3) for name, share in out.items()}
 
 
+def serving_process_share(result: dict) -> float:
+    """CPU share (cores) of the process that serves the viewers: varnishd, or the Python tiers."""
+    return float(result["cpu_share"]["varnish" if result["engine"] == "varnish" else "cluster"])
+
+
 def bottleneck(result: dict, cores: int | None = None) -> dict[str, object]:
     """The process nearest its CPU limit (1 core for a Python process, every core for varnishd)."""
     cores = cores or os.cpu_count() or 1

@@ -22,7 +22,7 @@ import numpy as np
 
 from streamlab.core.errors import UsageError
 from streamlab.models.abr.traces import Trace
-from streamlab.streaming.loadgen.viewer import Viewer, ViewerPlan, ViewerResult, flash_crowd_joins
+from streamlab.streaming.loadgen.viewer import MIN_MBPS, Viewer, ViewerPlan, ViewerResult, flash_crowd_joins
 
 
 @dataclass(frozen=True)
@@ -46,43 +46,54 @@ def plan_viewers(spec: CrowdSpec, traces: list[Trace]) -> list[ViewerPlan]:
     if not traces:
         raise UsageError("no throughput traces to shape viewers with")
     rng = random.Random(spec.seed)
+    shared: dict[int, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+    """Each trace as tuples once: viewers on the same trace share them (in memory and in the pickle
+    to the workers), where a copy per viewer cost more CPU than the viewer's first requests."""
     plans = []
     for i, join in enumerate(flash_crowd_joins(spec.viewers, min(spec.ramp_s, spec.duration_s * 0.9), spec.seed)):
-        trace = traces[rng.randrange(len(traces))]
-        plans.append(ViewerPlan(i, join, spec.duration_s, tuple(float(t) for t in trace.time_s),
-                                tuple(float(m) for m in trace.bandwidth_mbps), rng.uniform(0, trace.duration_s)))
+        index = rng.randrange(len(traces))
+        trace = traces[index]
+        if index not in shared:
+            shared[index] = (tuple(float(t) for t in trace.time_s),
+                             tuple(max(float(m), MIN_MBPS) for m in trace.bandwidth_mbps))
+        plans.append(ViewerPlan(i, join, spec.duration_s, *shared[index], rng.uniform(0, trace.duration_s)))
     return plans
 
 
 async def _run_viewers(spec: CrowdSpec, plans: list[ViewerPlan]) -> list[ViewerResult]:
-    import aiohttp
+    wall_offset = (spec.start_at - time.time()) if spec.start_at else 0.0
+    crowd_start = time.monotonic() + wall_offset
+    deadline = crowd_start + spec.duration_s
+    media_dir = Path(spec.media_dir) if spec.media_dir else None
+    viewers = [Viewer(plan, spec.master_url, media_dir, crowd_start, deadline, spec.request_timeout_s)
+               for plan in plans]
+    return list(await asyncio.gather(*(viewer.run() for viewer in viewers)))
 
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False) as session:
-        wall_offset = (spec.start_at - time.time()) if spec.start_at else 0.0
-        crowd_start = time.monotonic() + wall_offset
-        deadline = crowd_start + spec.duration_s
-        media_dir = Path(spec.media_dir) if spec.media_dir else None
-        viewers = [Viewer(plan, spec.master_url, media_dir, session, crowd_start, deadline, spec.request_timeout_s)
-                   for plan in plans]
-        return list(await asyncio.gather(*(viewer.run() for viewer in viewers)))
+
+def event_loop_name() -> str:
+    """uvloop when installed (libuv's loop costs about half of asyncio's per request), else asyncio."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def run_worker(spec: CrowdSpec, plans: list[ViewerPlan]) -> dict:
-    """One worker process: its viewers' results and its own CPU use."""
-    try:
+    """One worker process: its viewers' results, its own CPU use and that CPU per request made."""
+    loop_name = event_loop_name()
+    if loop_name == "uvloop":
         import uvloop
 
         uvloop.install()
-    except ImportError:
-        pass
     wall_started = time.monotonic()
     usage_before = resource.getrusage(resource.RUSAGE_SELF)
     results = asyncio.run(_run_viewers(spec, plans))
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic() - wall_started
     cpu = (usage.ru_utime - usage_before.ru_utime) + (usage.ru_stime - usage_before.ru_stime)
-    return {"viewers": [asdict(r) for r in results], "cpu_s": cpu, "wall_s": wall}
+    return {"viewers": [asdict(r) for r in results], "cpu_s": cpu, "wall_s": wall, "loop": loop_name,
+            "requests": sum(r.requests for r in results)}
 
 
 def run_crowd(spec: CrowdSpec, traces: list[Trace]) -> dict:
@@ -97,9 +108,16 @@ def run_crowd(spec: CrowdSpec, traces: list[Trace]) -> dict:
             futures = [pool.submit(run_worker, spec, plans[i::workers]) for i in range(workers)]
             outputs = [future.result() for future in futures]
     viewers = [v for out in outputs for v in out["viewers"]]
-    return {"viewers": viewers,
-            "workers": [{"cpu_s": round(o["cpu_s"], 2), "wall_s": round(o["wall_s"], 2),
-                         "cpu_share": round(o["cpu_s"] / max(o["wall_s"], 1e-9), 3)} for o in outputs]}
+    return {"viewers": viewers, "workers": [_worker_cost(o) for o in outputs]}
+
+
+def _worker_cost(output: dict) -> dict:
+    """A worker's CPU: seconds, share of a core, and ms per request (the generator's own cost, to
+    tell whether it, rather than the edge, is what a size measures)."""
+    return {"cpu_s": round(output["cpu_s"], 2), "wall_s": round(output["wall_s"], 2),
+            "cpu_share": round(output["cpu_s"] / max(output["wall_s"], 1e-9), 3),
+            "requests": output["requests"], "loop": output["loop"],
+            "cpu_ms_per_request": round(1000 * output["cpu_s"] / max(1, output["requests"]), 4)}
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -142,4 +160,5 @@ def summarize(raw: dict, duration_s: float) -> dict:
         "part_delivery_shaped_p99_ms": _percentile(shaped, 99),
         "rung_switches": sum(v["switches"] for v in viewers),
         "loadgen_workers": raw["workers"],
+        "loadgen_cpu_ms_per_request": round(1000 * sum(w["cpu_s"] for w in raw["workers"]) / max(1, requests), 4),
     }

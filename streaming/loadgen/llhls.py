@@ -38,7 +38,7 @@ class PartRef:
 
 @dataclass(frozen=True)
 class MediaPlaylist:
-    parts: list[PartRef]
+    parts: tuple[PartRef, ...]
     part_hold_back_s: float
     part_target_s: float
     preload_hint: str | None
@@ -97,4 +97,21 @@ def parse_media(text: str) -> MediaPlaylist:
             hold_back = float(_attributes(line).get("PART-HOLD-BACK", "0") or 0)
         elif line.startswith("#EXT-X-PART-INF:"):
             part_target = float(_attributes(line)["PART-TARGET"])
-    return MediaPlaylist(parts, hold_back, part_target, hint, skipped)
+    return MediaPlaylist(tuple(parts), hold_back, part_target, hint, skipped)
+
+
+_PARSED: dict[bytes, MediaPlaylist] = {}
+PARSED_CACHE_SIZE = 256
+"""Playlist bodies remembered per process: a few rungs x the versions of the last seconds."""
+
+
+def parse_media_bytes(body: bytes) -> MediaPlaylist:
+    """:func:`parse_media` of a response body, parsed once per process: every viewer at the live
+    edge receives the same bytes for a playlist version, so a crowd parses each version once, not
+    once per viewer (the result is shared: callers must not change it)."""
+    parsed = _PARSED.get(body)
+    if parsed is None:
+        if len(_PARSED) >= PARSED_CACHE_SIZE:
+            _PARSED.clear()
+        parsed = _PARSED[body] = parse_media(body.decode())
+    return parsed

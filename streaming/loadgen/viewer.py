@@ -22,6 +22,11 @@ edge (waited for), not for the back-fill at startup. When the origin states the 
 availability time (``X-Part-Written-At``, unix seconds) that is used instead of the file's mtime,
 so the measure needs no shared file system.
 
+The wire is :mod:`.http` (raw asyncio keep-alive connections, a part's bytes counted, not kept)
+and each playlist version is parsed once per process (:func:`.llhls.parse_media_bytes`), so a
+viewer costs the load generator a few tens of µs of CPU per request and a thousand of them fit
+beside the edge on two cores.
+
 Errors are retried as hls.js does (``fragLoadPolicy.errorRetry``: up to :data:`MAX_RETRIES`
 retries, a linear back-off of :data:`RETRY_DELAY_S` x the attempt, capped at
 :data:`MAX_RETRY_DELAY_S`): a retry that then succeeds is counted in ``retries``, not as a failure;
@@ -33,17 +38,16 @@ error). A viewer a stall left behind the live edge seeks back to it as hls.js's
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import aiohttp
-import numpy as np
-
-from streamlab.streaming.live.origin import PART_WRITTEN_AT_HEADER
-from streamlab.streaming.loadgen.llhls import MediaPlaylist, PartRef, Variant, parse_media, parse_multivariant
+from streamlab.streaming.loadgen.http import HttpClient, Response
+from streamlab.streaming.loadgen.llhls import MediaPlaylist, PartRef, Variant, parse_media_bytes, parse_multivariant
 
 ABR_SAFETY = 0.8
 """Pick the highest rung whose bandwidth is at most this share of the measured throughput."""
@@ -54,6 +58,8 @@ MAX_RETRY_DELAY_S = 8.0
 MAX_RETRIES = 6
 """hls.js ``fragLoadPolicy.errorRetry.maxNumRetry``: 21 s of retries in all, past which the request
 has failed and the viewer errors out."""
+MIN_MBPS = 0.05
+"""A trace's outage (0 Mbit/s) is this slow, not infinitely slow: the download still ends."""
 CATCH_UP_S = 1.0
 """Behind the live edge by more than the hold-back plus this: the playhead seeks back to it."""
 
@@ -99,15 +105,15 @@ class Shaper:
     """The viewer's link: throughput over time from a trace (looped), starting at an offset."""
 
     def __init__(self, time_s: tuple[float, ...], mbps: tuple[float, ...], offset_s: float) -> None:
-        self.time_s = np.asarray(time_s)
-        self.mbps = np.maximum(np.asarray(mbps), 0.05)
-        self.period_s = float(self.time_s[-1] - self.time_s[0]) or 1.0
+        self.time_s = time_s
+        self.mbps = mbps if min(mbps) >= MIN_MBPS else tuple(max(m, MIN_MBPS) for m in mbps)
+        self.period_s = float(time_s[-1] - time_s[0]) or 1.0
         self.offset_s = offset_s
         self.started = time.monotonic()
 
     def mbps_now(self) -> float:
         t = (time.monotonic() - self.started + self.offset_s) % self.period_s + self.time_s[0]
-        return float(self.mbps[min(int(np.searchsorted(self.time_s, t)), len(self.mbps) - 1)])
+        return self.mbps[min(bisect.bisect_left(self.time_s, t), len(self.mbps) - 1)]
 
     async def pace(self, size_bytes: int, started: float) -> None:
         """Sleep until ``size_bytes`` could have crossed the link since ``started``."""
@@ -118,16 +124,17 @@ class Shaper:
 
 
 class Viewer:
-    def __init__(self, plan: ViewerPlan, master_url: str, media_dir: Path | None, session: aiohttp.ClientSession,
+    def __init__(self, plan: ViewerPlan, master_url: str, media_dir: Path | None,
                  crowd_start: float, deadline: float, timeout_s: float) -> None:
         self.plan = plan
-        self.master_url = master_url
-        self.base = master_url.rsplit("/", 1)[0]
+        url = urlsplit(master_url)
+        self.master_path = url.path
+        self.base = url.path.rsplit("/", 1)[0]
         self.media_dir = media_dir
-        self.session = session
+        self.client = HttpClient(url.hostname or "127.0.0.1", url.port or 80, timeout_s)
+        """The viewer's own keep-alive connections, as a browser tab has."""
         self.crowd_start = crowd_start
         self.deadline = min(deadline, crowd_start + plan.leave_at_s)
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.result = ViewerResult(plan.viewer_id)
         self.shaper = Shaper(plan.trace_time_s, plan.trace_mbps, plan.trace_offset_s)
         self.last_byte_wall = 0.0
@@ -144,10 +151,11 @@ class Viewer:
         self.next_sample = 0.0
 
     # ---- HTTP -----------------------------------------------------------------------------------
-    async def get(self, url: str, params: dict[str, str] | None = None, shaped: bool = False) -> bytes | None:
+    async def get(self, path: str, media: bool = False) -> Response | None:
         """One GET, retried like hls.js on a broken connection, a timeout or a 5xx; ``None`` (a failed
         request) on a 4xx or once the retries are spent (then the viewer errors out, as hls.js's
-        fatal error stops playback)."""
+        fatal error stops playback). ``media``: a part, paced by the viewer's link, its bytes
+        counted, not kept (only playlists are read)."""
         for attempt in range(MAX_RETRIES + 1):
             if attempt:
                 self.result.retries += 1
@@ -156,21 +164,19 @@ class Viewer:
                     return None
             self.result.requests += 1
             started = time.monotonic()
-            status = 0
             try:
-                async with self.session.get(url, params=params, timeout=self.timeout) as response:
-                    body = await response.read()
-                    status = response.status
-                    self.last_byte_wall = time.time()
-                    written = response.headers.get(PART_WRITTEN_AT_HEADER)
-            except (aiohttp.ClientError, TimeoutError):
+                response = await self.client.get(path, keep_body=not media)
+            except (OSError, TimeoutError):  # ConnectionError is an OSError
                 continue
+            status = response.status
+            if media:  # a playlist answered concurrently (the blocking reload) must not move it
+                self.last_byte_wall = time.time()
             if status == 200:
-                if written is not None:  # only media answers carry it; a playlist's keeps the part's
-                    self.written_at = _float_or_none(written)
-                if shaped:
-                    await self.shaper.pace(len(body), started)
-                return body
+                if response.written_at is not None:  # only media answers carry it; a playlist's keeps the part's
+                    self.written_at = _float_or_none(response.written_at)
+                if media:
+                    await self.shaper.pace(response.size, started)
+                return response
             if status < 500:  # not retried (hls.js neither): failed, the viewer goes on after a pause
                 self.result.failed_requests += 1
                 await asyncio.sleep(RETRY_DELAY_S)
@@ -248,17 +254,23 @@ class Viewer:
             return self.result
         self.result.joined = True
         self.joined_at = self.clock_at = time.monotonic()
+        try:
+            return await self._watch()
+        finally:
+            self.client.close()
+
+    async def _watch(self) -> ViewerResult:
         master = None
         while master is None and not self._done():
-            master = await self.get(self.master_url)
+            master = await self.get(self.master_path)
         if master is None:
             return self.result
-        variants = parse_multivariant(master.decode())
+        variants = parse_multivariant(master.body.decode())
         rung = 0
         playlist: MediaPlaylist | None = None
         while playlist is None and not self._done():
             body = await self.get(f"{self.base}/{variants[rung].uri}")
-            playlist = parse_media(body.decode()) if body is not None else None
+            playlist = parse_media_bytes(body.body) if body is not None else None
         if playlist is None or playlist.last is None:
             return self.result
         hold_back_parts = max(1, round(playlist.part_hold_back_s / (playlist.part_target_s or 1)))
@@ -268,7 +280,7 @@ class Viewer:
             rung_uri = variants[rung].uri.rsplit("/", 1)[0]
             pending = [p for p in playlist.parts if (p.msn, p.index) > last]
             waited_since: float | None = None
-            hinted: tuple[str, asyncio.Task[bytes | None]] | None = None
+            hinted: tuple[str, asyncio.Task[Response | None]] | None = None
             self.written_at = None
             if not pending:
                 # at the live edge: block on the next part's playlist and, like hls.js, ask for the
@@ -276,12 +288,11 @@ class Viewer:
                 waited_since = time.time()
                 if playlist.preload_hint:
                     hinted = (playlist.preload_hint, asyncio.create_task(
-                        self.get(f"{self.base}/{rung_uri}/{playlist.preload_hint}", shaped=True)))
-                want = (last[0], last[1] + 1)
-                body = await self.get(f"{self.base}/{variants[rung].uri}",
-                                      {"_HLS_msn": str(want[0]), "_HLS_part": str(want[1]), "_HLS_skip": "YES"})
+                        self.get(f"{self.base}/{rung_uri}/{playlist.preload_hint}", media=True)))
+                blocking = f"?_HLS_msn={last[0]}&_HLS_part={last[1] + 1}&_HLS_skip=YES"
+                body = await self.get(f"{self.base}/{variants[rung].uri}{blocking}")
                 if body is not None:
-                    playlist = parse_media(body.decode())
+                    playlist = parse_media_bytes(body.body)
                     pending = [p for p in playlist.parts if (p.msn, p.index) > last]
                 if not pending:
                     if hinted is not None:
@@ -296,7 +307,7 @@ class Viewer:
             else:
                 if hinted is not None:
                     await hinted[1]
-                data = await self.get(f"{self.base}/{rung_uri}/{part.uri}", shaped=True)
+                data = await self.get(f"{self.base}/{rung_uri}/{part.uri}", media=True)
                 measured = True
             if data is None:
                 continue
@@ -309,13 +320,13 @@ class Viewer:
             if rung_uri not in self.result.rungs_seen:
                 self.result.rungs_seen.append(rung_uri)
             if measured:
-                chosen = self.choose(variants, rung, len(data) * 8 / max(now - started, 1e-3))
+                chosen = self.choose(variants, rung, data.size * 8 / max(now - started, 1e-3))
                 if chosen != rung:
                     rung = chosen
                     self.result.switches += 1
-                    body = await self.get(f"{self.base}/{variants[rung].uri}", {"_HLS_skip": "YES"})
+                    body = await self.get(f"{self.base}/{variants[rung].uri}?_HLS_skip=YES")
                     if body is not None:
-                        playlist = parse_media(body.decode())
+                        playlist = parse_media_bytes(body.body)
         self.advance(time.monotonic())
         return self.result
 
@@ -337,7 +348,7 @@ class Viewer:
         return self.result.errored_out or time.monotonic() >= self.deadline
 
 
-def _float_or_none(value: str | None) -> float | None:
+def _float_or_none(value: bytes | str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:

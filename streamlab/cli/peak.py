@@ -65,7 +65,8 @@ def run(
             f"stalled viewers {result['viewers_with_stall']}, latency to live p50 {result['latency_to_live_median_s']} s, "
             f"part delivery p50 {result['part_delivery_p50_ms']} ms p99 {result['part_delivery_p99_ms']} ms, "
             f"origin per part/shield {result['origin_media_requests_per_part_per_shield']}, "
-            f"cpu {result['cpu_share']} loadgen {[w['cpu_share'] for w in result['loadgen_workers']]}"
+            f"cpu {result['cpu_share']} loadgen {[w['cpu_share'] for w in result['loadgen_workers']]} "
+            f"({result['loadgen_cpu_ms_per_request']} ms CPU/request), load average {result['load_average'][0]:.1f}"
         )
         for done in result.get("faults", []):
             typer.echo(f"        fault {done['fault']}: down {done.get('down_s')} s, back to pre-fault latency in "

@@ -32,3 +32,7 @@ def test_a_crowd_of_50_viewers_plays_through_the_edge_without_a_failed_request(e
     assert result["part_deliveries"] > 100 and result["part_delivery_p50_ms"] < 1000
     assert 0 < result["latency_to_live_median_s"] < 5
     assert result["loadgen_workers"][0]["cpu_share"] > 0
+    # the generator's own cost is reported per request, so a size it cannot carry shows as such
+    worker = result["loadgen_workers"][0]
+    assert worker["requests"] == result["requests"] and worker["cpu_ms_per_request"] > 0
+    assert result["loadgen_cpu_ms_per_request"] == pytest.approx(worker["cpu_ms_per_request"], rel=0.05)

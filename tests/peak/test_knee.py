@@ -46,3 +46,15 @@ def test_the_scaling_plot_names_the_knee_and_its_process() -> None:
     notes = [text.get_text() for text in delivery.texts]  # 100 + (250 - 150) / (400 - 150) x 200 = 180
     assert len(notes) == 1 and "python knee ~180 viewers" in notes[0]
     assert f"{TIERS_PYTHON_EDGE} saturated (0.97 cores)" in notes[0]
+
+
+def test_the_scaling_plot_shows_the_load_generators_own_cpu_and_where_no_knee_was_reached() -> None:
+    runs = [_run("varnish", 100, 90.0, 0.1, 0.3, workers=(0.1, 0.1)),
+            _run("varnish", 1000, 120.0, 0.1, 0.9, workers=(0.6, 0.5))]
+    cpu = scaling_figure(runs).axes[2]
+    lines = {line.get_label(): list(line.get_ydata()) for line in cpu.get_lines()}
+    assert lines["varnish: varnishd"] == [0.3, 0.9]
+    assert lines["varnish: load generator (2 procs)"] == [0.2, 1.1]
+    notes = [text.get_text() for text in cpu.texts]
+    assert len(notes) == 1 and "varnish held 1000 viewers" in notes[0]
+    assert "load generator worker 0 (0.60 cores)" in notes[0]

@@ -63,7 +63,7 @@ def test_a_whole_segment_carries_it_and_a_playlist_does_not(edge) -> None:  # no
 
 def test_the_viewer_times_a_delivery_from_the_header_without_the_origins_files() -> None:
     plan = ViewerPlan(0, 0.0, 10.0, (0.0, 1.0), (10.0, 10.0), 0.0)
-    viewer = Viewer(plan, "http://127.0.0.1:9/live/x/master.m3u8", None, None, 0.0, 0.0, 1.0)  # type: ignore[arg-type]
+    viewer = Viewer(plan, "http://127.0.0.1:9/live/x/master.m3u8", None, 0.0, 0.0, 1.0)
     waited_since = time.time() - 0.5
     viewer.written_at = waited_since + 0.2
     viewer.last_byte_wall = waited_since + 0.3
