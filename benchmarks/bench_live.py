@@ -28,6 +28,14 @@ of its own (:func:`stack_in_subprocess`) and everything is watched through its e
    --minutes 10`` for the acceptance figure): the health alerts it raised, by check (goal: none),
    and the largest of each measure the checks compare with their limits.
 
+5. ``served_abr_shaped`` (also alone: ``python -m benchmarks.bench_live --served-abr``): the live
+   page with the served ABR rule (``?abr=served``, the model server on loopback answering
+   ``/abr/decide`` with the learned live policy) and with hls.js's own ABR, side by side for
+   :data:`PLAY_S` s, each on its own replay of a held-out throughput trace scaled to the ladder
+   (:func:`streamlab.streaming.player.shaping.reference_link`: chromium's DevTools network
+   emulation, updated 4x a second): latency median/p95, stalls, seconds per rung, and the served
+   decisions the page used (and the model server's ``/abr/decide`` count).
+
 The ladder is the fixed two-rung one (``transcode.ladder_from=fixed``), so that figures compare
 across runs; the model's choice depends on the first seconds of content and costs seconds at start.
 """
@@ -209,8 +217,40 @@ def run() -> dict:
             "upstream_part_requests_per_part": round(media / ROUNDS, 3),
             "viewer_answers_ok_ratio": round(sum(p + m for p, m in rounds) / (2 * VIEWERS * ROUNDS), 4),
         },
+        "served_abr_shaped": served_abr_shaped(),
         "health_quiet": health_quiet(QUIET_MIN),
     }
+
+
+def served_abr_shaped(play_s: float = PLAY_S) -> dict:
+    """The served live rule vs hls.js's own ABR on the reference shaped trace (module docstring, 5)."""
+    from streamlab.core import project
+    from streamlab.serving.server import running_server
+    from streamlab.streaming.delivery.stack import stack_in_subprocess
+    from streamlab.streaming.live.lifecycle import start_channel, stop_channel
+    from streamlab.streaming.live.watch import compare_served_abr
+    from streamlab.streaming.player.browser import chromium
+    from streamlab.streaming.player.shaping import reference_link
+
+    import streamlab.streaming.player as player
+
+    source = project.raw_data_dir() / "videos" / "bigbuckbunny.mp4"
+    traces = project.raw_data_dir() / "abr" / "train_traces"  # resolved before STREAMLAB_HOME moves
+    page_dir = Path(player.__file__).parent / "static"
+    # no registered model: /abr/decide live needs only the committed live checkpoint
+    server_overrides = [f"port={_free_port(socket.SOCK_STREAM)}",
+                        *(f"models.{name}.enabled=false" for name in ("abr", "recommend", "ladder", "qoe"))]
+    with _isolated_home("streamlab-bench-served-abr-") as home:
+        start_channel(CHANNEL, source=str(source), overrides=_overrides())
+        try:
+            with stack_in_subprocess(Path(home) / "media", [f"origin.player_dir={page_dir}"]) as urls, \
+                    running_server(server_overrides) as server, chromium() as context:
+                master = f"{urls['edge']}/live/{CHANNEL}/master.m3u8"
+                link = reference_link(traces, httpx.get(master, trust_env=False, timeout=10).text)
+                compared = compare_served_abr(context, f"{urls['edge']}/player/live.html", master, play_s, link, server.url)
+        finally:
+            stop_channel(CHANNEL)
+    return {**compared.summary(), "load_average_1m": round(os.getloadavg()[0], 1)}
 
 
 def health_quiet(minutes: float) -> dict:
@@ -250,5 +290,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="live channel benchmark (the whole run, or only the health-quiet run)")
     parser.add_argument("--quiet", action="store_true", help="only the health-quiet run")
     parser.add_argument("--minutes", type=float, default=QUIET_MIN, help="length of the health-quiet run")
+    parser.add_argument("--served-abr", action="store_true", help="only the served-ABR vs hls.js run on the shaped trace")
+    parser.add_argument("--seconds", type=float, default=PLAY_S, help="latency samples per page of the served-ABR run")
     args = parser.parse_args()
-    print(json.dumps(health_quiet(args.minutes) if args.quiet else run(), indent=1))
+    if args.served_abr:
+        print(json.dumps(served_abr_shaped(args.seconds), indent=1))
+    else:
+        print(json.dumps(health_quiet(args.minutes) if args.quiet else run(), indent=1))

@@ -4,7 +4,8 @@
 // Every second it records the glass-to-glass latency, now minus the wall-clock time of the frame on
 // screen: hls.js `playingDate` (from EXT-X-PROGRAM-DATE-TIME) or Shaka `getPlayheadTimeAsDate()`
 // (from the MPD's availabilityStartTime); our packager sets both to the contribution encoder's
-// capture clock. State for tests and tools is on `window.streamlabLive`.
+// capture clock. State for tests and tools is on `window.streamlabLive`; `rungSeconds` counts those
+// samples by the rendition playing (e.g. {"360p": 28, "180p": 4}).
 //
 // ABR: hls.js's own rule by default; ?abr=served&serving=<model server URL> asks the server's live
 // policy (POST /abr/decide, mode "live") after every segment through abr-live.js, which falls back
@@ -29,7 +30,7 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
   const video = document.getElementById("video");
   const state = (window.streamlabLive = {
     src, engine: null, latencies: [], latency: null, edgeLatencies: [], errors: [], fatal: null, stalls: 0,
-    stallSeconds: 0, playing: false, level: -1, frames: 0, currentTime: 0,
+    stallSeconds: 0, playing: false, level: -1, rungSeconds: {}, frames: 0, currentTime: 0,
     abr: { mode: "hlsjs", servingUrl: null, served: 0, hlsjs: 0, calls: 0, failures: 0, answers: {}, last: null, lastAnswer: null },
   });
   if (!src) { state.fatal = "no ?src= given"; return; }
@@ -77,7 +78,11 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
     });
     hls.loadSource(src);
     hls.attachMedia(video);
-    return { name: "hls.js", playingDate: () => hls.playingDate, targetLatency: () => hls.latency };
+    const rung = () => {
+      const level = hls.levels && hls.levels[hls.currentLevel];
+      return level ? `${level.height}p` : null;
+    };
+    return { name: "hls.js", playingDate: () => hls.playingDate, targetLatency: () => hls.latency, rung };
   }
 
   function startShaka() {
@@ -112,7 +117,11 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
         state.errors.push(`load: ${error && error.code ? "shaka/" + error.code : error}`);
         state.fatal = `load failed: ${error && error.code ? error.code : error}`;
       });
-    return { name: "shaka", playingDate: () => player.getPlayheadTimeAsDate(), targetLatency: () => null };
+    const rung = () => {
+      const active = player.getVariantTracks().find((track) => track.active);
+      return active && active.height ? `${active.height}p` : null;
+    };
+    return { name: "shaka", playingDate: () => player.getPlayheadTimeAsDate(), targetLatency: () => null, rung };
   }
 
   // Time shift: go `seconds` behind live (0: back to live) inside the DVR window. Relative to the
@@ -156,6 +165,8 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
       const target = engine.targetLatency();
       if (target !== null && target !== undefined) state.edgeLatencies.push(target);
       document.getElementById("latency").textContent = latency.toFixed(2);
+      const rung = engine.rung();  // the rendition on screen, counted in the seconds sampled
+      if (rung) state.rungSeconds[rung] = (state.rungSeconds[rung] || 0) + 1;
     }
     document.getElementById("level").textContent = String(state.level);
     document.getElementById("stalls").textContent = String(state.stalls);
