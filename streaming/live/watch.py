@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from streamlab.core.errors import StreamlabError
 from streamlab.streaming.player.shaping import CdpShaper, ShapedLink
 
 SHAPE_TICK_MS = 250
@@ -123,6 +126,44 @@ def watch_side_by_side(
         for page in pages:
             page.close()
     return watched
+
+
+def watch_channel(channel: str, play_s: float, dash: bool = False, seek_back_s: float | None = None) -> tuple[Watched, str]:
+    """Play a running channel in headless chromium through the delivery edge, as a viewer does, for
+    ``play_s`` latency samples (``streamlab live watch``); returns what the page saw and the edge used.
+
+    The edge the channel's state names is used when it answers; otherwise a delivery stack (edge →
+    shield → origin) runs for the length of the watch in this process, so the check needs nothing
+    but the channel. ``seek_back_s`` moves the player that far behind live once it plays (DVR).
+    """
+    from streamlab.streaming.delivery.stack import running_stack
+    from streamlab.streaming.live.lifecycle import channel_status
+    from streamlab.streaming.player.browser import chromium
+
+    import streamlab.streaming.player as player
+
+    state = channel_status(channel)
+    if state["state"] != "live":
+        raise StreamlabError(f"channel {channel!r} is {state['state']}, not live: start it with `streamlab live start {channel}`")
+    if state.get("drm"):
+        raise StreamlabError(f"channel {channel!r} is encrypted: watch it from the page with a licence token (see README, Live DRM)")
+    if seek_back_s is not None and not 0 < seek_back_s <= float(state.get("dvr_window_s") or 0):
+        raise StreamlabError(f"--seek-back {seek_back_s} s is outside the channel's DVR window of {state.get('dvr_window_s')} s")
+    with ExitStack() as stack:
+        edge = state["edge_url"] if state.get("edge_reachable") else None
+        if edge is None:
+            page_dir = Path(player.__file__).parent / "static"
+            edge = stack.enter_context(running_stack(overrides=[f"origin.player_dir={page_dir}"])).edge_url
+        context = stack.enter_context(chromium())
+        manifest = "manifest.mpd" if dash else "master.m3u8"
+        actions = {STARTUP_SAMPLES: f"() => window.streamlabLiveSeek({seek_back_s})"} if seek_back_s else None
+        try:
+            watched = watch_live(context, f"{edge}/player/live.html", f"{edge}/live/{channel}/{manifest}", play_s, actions=actions)
+        except PlayerFailed as exc:
+            raise StreamlabError(f"the player failed on channel {channel!r}: {exc}") from exc
+    if len(watched.latencies) < 1:
+        raise StreamlabError(f"channel {channel!r} did not play within {play_s:.0f} s (+15 s grace) at {edge}")
+    return watched, edge
 
 
 @dataclass

@@ -89,6 +89,29 @@ def stop(channel: Annotated[str, typer.Argument(help="channel name")]) -> None:
 
 
 @app.command()
+def watch(
+    channel: Annotated[str, typer.Argument(help="a running channel")],
+    seconds: Annotated[float, typer.Option(min=5, max=3600, help="latency samples to take, one per second")] = 120.0,
+    dash: Annotated[bool, typer.Option("--dash", help="play the LL-DASH MPD in Shaka Player instead of LL-HLS in hls.js")] = False,
+    seek_back: Annotated[float | None, typer.Option(help="seconds behind live to seek to once playing (DVR)")] = None,
+) -> None:
+    """Play the channel in headless chromium through the edge and report glass-to-glass latency and stalls."""
+    from streamlab.streaming.live.watch import watch_channel
+
+    watched, edge = watch_channel(channel, seconds, dash=dash, seek_back_s=seek_back)
+    summary = watched.summary()
+    player = "Shaka Player, LL-DASH" if dash else "hls.js, LL-HLS"
+    typer.echo(f"channel {channel} through {edge} in chromium ({player}), {summary['samples']} samples after the join:")
+    typer.echo(f"  glass-to-glass latency: median {summary['median_s']:.3f} s, p95 {summary['p95_s']:.3f} s "
+               f"(min {summary['min_s']:.3f}, max {summary['max_s']:.3f})")
+    typer.echo(f"  stalls {summary['stalls']} ({summary['stall_s']:.2f} s), frames decoded {summary['frames']}, "
+               f"player errors {len(watched.state.get('errors') or [])}, console errors {len(watched.console_errors)}")
+    rungs = ", ".join(f"{name} {seconds_played:.0f} s" for name, seconds_played in summary["rung_seconds"].items())
+    if rungs:
+        typer.echo(f"  rungs played: {rungs}")
+
+
+@app.command()
 def publish(
     channel: Annotated[str, typer.Argument(help="a stopped channel")],
     title: Annotated[str | None, typer.Option(help="title id (default: <channel>-<UTC time>)")] = None,

@@ -84,3 +84,10 @@ def test_start_status_stop_leaves_no_process_behind(live_env: Path, raw_dir: Pat
     assert not alive, f"left behind: {[(p.pid, p.name()) for p in alive]}"
     after = subprocess.run([STREAMLAB, "live", "status", "sports"], capture_output=True, text=True, env=env, timeout=30)
     assert "channel sports: stopped" in after.stdout
+
+
+def test_watching_an_unknown_or_stopped_channel_is_one_error(live_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["live", "watch", "nosuchchannel", "--seconds", "5"]) == 1
+    assert "unknown channel 'nosuchchannel'" in _error_line(capsys)
+    assert run(["live", "watch", "nosuchchannel", "--seconds", "1"]) == 2  # below the 5-sample floor
+    assert "--seconds" in _error_line(capsys)

@@ -10,6 +10,7 @@ stack's edge (edge → shield → origin → the channel's live origin), as view
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +109,18 @@ def test_the_page_goes_back_into_the_dvr_window_and_keeps_playing(quiet_channel:
     print(f"\nafter seeking 15 s behind live: latency {behind}, stalls {watched.state['stalls']}")
     assert all(13.0 <= latency <= 17.5 for latency in behind), latencies
     assert watched.state["frames"] > 20 * 10
+
+
+def test_live_watch_plays_the_channel_through_an_edge_and_reports_latency(
+        quiet_channel: RunningChannel, capsys: pytest.CaptureFixture[str]) -> None:
+    """``streamlab live watch`` as a user types it: no edge answers at the configured address, so it
+    brings one up for the watch and reports the latency the page measured."""
+    from streamlab.cli import run
+
+    assert run(["live", "watch", quiet_channel.name, "--seconds", "8"]) == 0
+    out = capsys.readouterr().out
+    print(out)
+    median = float(re.search(r"glass-to-glass latency: median ([\d.]+) s", out).group(1))
+    assert 0 < median <= 6.0 and "stalls" in out and "frames decoded" in out, out
+    assert run(["live", "watch", quiet_channel.name, "--seconds", "5", "--seek-back", "99999"]) == 1
+    assert "outside the channel's DVR window" in capsys.readouterr().err
