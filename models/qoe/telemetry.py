@@ -18,9 +18,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+TOKEN_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+Token = Annotated[str, Field(min_length=1, max_length=64, pattern=TOKEN_PATTERN)]
 NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+MAX_ARMS = 16
+Arms = Annotated[dict[Token, Token], Field(max_length=MAX_ARMS)]
+"""``{experiment: arm}``: the A/B arms the edge's viewer-request hook put the session in (its
+``X-Streamlab-Arms`` header). A claim, not a fact: an experiment report believes it only when it is
+the viewer's own arm by the assignment hash (``streamlab.pipelines.experiment.outcomes``)."""
 
 DIMENSIONS: tuple[str, ...] = ("region", "edge", "title", "device")
 """The group dimensions detection runs over; ``title`` is the ``title_id`` field."""
@@ -37,6 +44,8 @@ class _Event(BaseModel):
     device: Token
     region: Token
     edge: Token
+    arms: Arms | None = None
+    """The session's experiment arms, as the edge stated them (absent: in no experiment)."""
 
     @field_validator("timestamp")
     @classmethod

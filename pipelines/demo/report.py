@@ -171,6 +171,43 @@ def found_incident(truth: dict | None, alerts: list[dict[str, Any]]) -> dict[str
     }
 
 
+def experiment_report(outcome: ViewersOutcome, track: bool = True) -> dict[str, Any] | None:
+    """``streamlab experiment report`` over the viewers' telemetry and their pre-period, logged to MLflow
+    against the arms' model versions; ``None`` when the viewers were in no experiment."""
+    from streamlab.pipelines.experiment.report import build_report, format_report, log_report
+    from streamlab.streaming.experiment.definition import beacons_path
+    from streamlab.streaming.experiment.settings import load_experiment_settings
+
+    experiment = outcome.experiment
+    if experiment is None:
+        return None
+    settings = load_experiment_settings()
+    files = [outcome.events_path] + [p for p in (beacons_path(experiment.name),) if p.is_file()]
+    report = build_report(experiment, settings, files)
+    run_id = log_report(report, experiment, settings) if track else None
+    return {"report": report, "text": format_report(report), "mlflow_run": run_id}
+
+
+def _experiment_html(ab: dict[str, Any] | None) -> str:
+    if ab is None:
+        return "<p>The viewers were in no experiment (<code>viewers.experiment: null</code>).</p>"
+    report = ab["report"]
+
+    def ci(e: dict[str, Any]) -> str:
+        return f"{e['value']:.4g} [{e['low']:.4g}, {e['high']:.4g}]"
+
+    rows = [{"arm": arm, "serves": body["target"], "viewers": body["viewers"], "failed": body["failed_sessions"],
+             **{m: ci(e) for m, e in body["metrics"].items()}} for arm, body in report["arms"].items()]
+    effects = [{"effect": f"{arm} - {body['vs']}", **{m: ci(e) for m, e in body["difference"].items()},
+                f"CUPED {report['metric']}": ci(body["cuped"]), "variance reduction": body["cuped"]["variance_reduction"]}
+               for arm, body in report["effects"].items()]
+    srm, verdict = report["srm"], report["verdict"]
+    return (f"{_table(rows)}{_table(effects)}<p>Sample ratio: {html.escape(json.dumps(srm['viewers']))} vs "
+            f"{html.escape(json.dumps(srm['expected_percent']))}% (p {srm['p_value']:.3g}{', MISMATCH' if srm['mismatch'] else ''}); "
+            f"pre-period coverage {report['pre_period_coverage']:.0%}. <b>Verdict: {html.escape(verdict['decision'])}</b>: "
+            f"{html.escape(verdict['reason'])}</p><pre>{html.escape(ab['text'])}</pre>")
+
+
 def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outcome: ViewersOutcome,
                  facts: dict[str, Any]) -> Path:
     from streamlab.streaming.headless.runner import report as session_report
@@ -187,7 +224,11 @@ def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outc
     images = {name: _png(fig) for name, fig in figures.items()}
     for name, data in images.items():
         (out_dir / f"{name}.png").write_bytes(base64.b64decode(data))
+    ab = experiment_report(outcome)
+    if ab is not None:
+        (out_dir / "experiment.txt").write_text(ab["text"] + "\n")
     summary = {
+        "ab_test": None if ab is None else {**ab["report"], "mlflow_run": ab["mlflow_run"]},
         "models": [m.__dict__ for m in trained],
         "viewers": viewers,
         "beacons": outcome.beacon_counts,
@@ -208,14 +249,14 @@ def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outc
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     page = out_dir / "report.html"
-    page.write_text(_html(summary, trained, images, alerts, facts, out_dir))
+    page.write_text(_html(summary, trained, images, alerts, facts, out_dir, ab))
     with tracking.start_run(EXPERIMENT, run_name="whole-loop", params={"title": settings.title_id,
                                                                          "viewers": settings.viewers.sessions}) as _:
         mlflow = tracking.configure()
         numeric = {k: float(v) for k, v in viewers.items() if isinstance(v, (int, float))}
         mlflow.log_metrics({**numeric, "total_s": float(facts.get("total_s") or 0.0),
                             "incident_found": float(bool(verdict.get("found")))})
-        for path in [page, out_dir / "summary.json", outcome.events_path, out_dir / "alerts.jsonl",
+        for path in [page, out_dir / "summary.json", outcome.events_path, out_dir / "alerts.jsonl", out_dir / "experiment.txt",
                      *[out_dir / f"{n}.png" for n in images]]:
             if path.is_file():
                 mlflow.log_artifact(str(path))
@@ -243,7 +284,7 @@ def _alert_row(alert: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
 
 
 def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str, str], alerts: list[dict[str, Any]],
-          facts: dict[str, Any], out_dir: Path) -> str:
+          facts: dict[str, Any], out_dir: Path, ab: dict[str, Any] | None = None) -> str:
     models = [{"family": m.family, "registered model": m.registered_model, "this run": f"v{m.version}",
                "serving": f"{m.registered_model}@champion = v{m.champion_version}", "MLflow experiment": m.experiment,
                "train s": round(m.seconds), **m.metrics} for m in trained]
@@ -272,6 +313,7 @@ def _html(summary: dict[str, Any], trained: list[TrainedModel], images: dict[str
 <h2>Ladder chosen by the <code>ladder</code> service</h2><img src="data:image/png;base64,{images['ladder']}">
 <p>Ladder source: {html.escape(str(facts.get('ingest', {}).get('ladder', '')))}; DRM: {html.escape(str(facts.get('ingest', {}).get('drm', '')))}</p>
 <h2>Viewers</h2>{_table(viewers)}<img src="data:image/png;base64,{images['sessions']}">
+<h2>A/B test: the viewers' arms (<code>streamlab experiment report</code>)</h2>{_experiment_html(ab)}
 <h2>QoE detection</h2><p><b>{html.escape(verdict)}</b></p>
 <img src="data:image/png;base64,{images['telemetry']}">
 {_table([_alert_row(a, summary) for a in alerts])}

@@ -124,7 +124,7 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
     stages = Stages(STAGES)
     out_dir = project.resolve(settings.report_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in [*out_dir.glob("*.png"), out_dir / "report.html", out_dir / "summary.json", out_dir / "alerts.jsonl"]:
+    for stale in [*out_dir.glob("*.png"), out_dir / "report.html", out_dir / "summary.json", out_dir / "alerts.jsonl", out_dir / "experiment.txt"]:
         stale.unlink(missing_ok=True)  # a report never shows a picture from an earlier run
     facts: dict[str, Any] = {"title": settings.title_id}
 
@@ -159,6 +159,8 @@ def run_demo(serve: bool = False, overrides: list[str] | None = None) -> dict[st
             facts["stage_seconds"] = stages.seconds
             facts["total_s"] = round(time.perf_counter() - started, 1)
             report = write_report(out_dir, settings, trained, outcome, facts)
+            if (out_dir / "experiment.txt").is_file():  # `streamlab experiment report` over the viewers' arms
+                say("   " + (out_dir / "experiment.txt").read_text().strip().replace("\n", "\n   "))
         if serve:
             _serve_forever(services)
     total = round(time.perf_counter() - started, 1)
@@ -226,11 +228,19 @@ def _watch(settings: DemoSettings, services: dict[str, Any], out_dir: Path):
     headless = load_headless_settings(settings.headless)
     events = out_dir / "telemetry.jsonl"
     events.unlink(missing_ok=True)
+    experiment = None
+    if settings.viewers.experiment is not None:
+        from streamlab.pipelines.demo.viewers import start_experiment
+
+        experiment = start_experiment(settings.viewers.experiment)
+        say(f"   experiment {experiment.name}: " + ", ".join(f"{a.name} {a.percent:g}% -> {a.label}" for a in experiment.arms))
     outcome = run_viewers(services["edge_url"], services["serving_url"], settings.title_id, traces,
-                          settings.viewers, headless, events)
+                          settings.viewers, headless, events, experiment)
     failed = sum(1 for r in outcome.results if r.error)
-    decisions = {s: sum(r.decisions(s) for r in outcome.results) for s in ("model", "fallback")}
+    decisions = {s: sum(r.decisions(s) for r in outcome.results) for s in ("model", "fallback", "local")}
     say(f"   {len(outcome.results)} sessions ({failed} failed), decisions {decisions}, beacons {outcome.beacon_counts}")
+    if outcome.pre_results is not None:
+        say(f"   pre-period: {len(outcome.pre_results)} BOLA sessions ({sum(1 for r in outcome.pre_results if r.error)} failed)")
     return outcome
 
 

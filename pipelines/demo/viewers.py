@@ -7,6 +7,14 @@ so the detector's baselines apply to them, and one edge suffers a labelled incid
 that start inside the incident window get their trace scaled down, as a congested edge would.
 The ground truth is returned with the results so the report can say whether the detector found it.
 
+The viewers are also an online A/B test (``viewers.experiment``): the demo starts an experiment
+(BOLA vs the learned champion by default), each viewer sends its viewer id to the edge, whose
+viewer-request hook assigns its arm and names it on every response; the player decides with its
+arm's target (the learned arm asks ``abr/decide`` naming experiment and arm) and its beacons carry
+the arm. Before they watch, every viewer's pre-period (one BOLA session on their usual link, dated
+days earlier, to the experiment's own beacon file, not to the detector) is played for CUPED.
+``streamlab experiment report`` reads both files.
+
 A real title is minutes long; the demo's clip is seconds long, so a session plays it
 ``headless.episodes`` times back to back (:func:`~streamlab.streaming.headless.manifest.binge`), which keeps
 the segments real and the sessions long enough for ABR to matter.
@@ -14,9 +22,8 @@ the segments real and the sessions long enough for ABR to matter.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +34,14 @@ from pydantic import BaseModel, Field
 
 from streamlab.models.abr.traces import Trace
 from streamlab.core.progress import track
+from streamlab.pipelines.experiment.arms import served_factories
+from streamlab.pipelines.experiment.harness import ViewerSession, play_sessions
+from streamlab.streaming.edge.settings import load_edge_settings
+from streamlab.streaming.experiment.definition import Experiment, beacons_path
 from streamlab.streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
-from streamlab.streaming.headless.manifest import binge, load_title
+from streamlab.streaming.headless.manifest import PlayerTitle, binge, load_title
 from streamlab.streaming.headless.player import SessionResult, play_session
-from streamlab.streaming.headless.policies import RemotePolicy
+from streamlab.streaming.headless.policies import AbrPolicy, BolaPolicy, RemotePolicy
 from streamlab.streaming.headless.settings import HeadlessSettings
 
 
@@ -39,6 +50,16 @@ class IncidentSettings(BaseModel):
     throughput_factor: float = Field(0.25, gt=0, le=1)
     start_fraction: float = Field(0.35, ge=0, le=1, description="of the arrival period")
     end_fraction: float = Field(0.9, ge=0, le=1)
+
+
+class DemoExperimentSettings(BaseModel):
+    """The A/B test the demo's viewers are in (arms are targets of ``configs/experiment.yaml``, control first)."""
+
+    name: str = "demo-abr"
+    arms: str = "bola,learned"
+    split: str = "50/50"
+    pre_sessions: int = Field(1, ge=0, le=5, description="pre-period BOLA sessions per viewer (CUPED's covariate)")
+    pre_time_scale: float = Field(40.0, gt=0, le=1000, description="the pre-period is history: played faster than the demo")
 
 
 class ViewerSettings(BaseModel):
@@ -50,6 +71,7 @@ class ViewerSettings(BaseModel):
     heartbeat_every_s: float = Field(10.0, gt=0, description="session time between heartbeats")
     seed: int = 0
     incident: IncidentSettings | None = IncidentSettings()
+    experiment: DemoExperimentSettings | None = DemoExperimentSettings()
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,8 @@ class ViewerPlan:
     trace_start_s: float
     arrive_after_s: float
     in_incident: bool
+    home: Trace | None = None
+    """The viewer's usual link (``trace`` before an incident scaled it): where their pre-period played."""
 
 
 @dataclass
@@ -70,6 +94,8 @@ class ViewersOutcome:
     live_alerts: list[dict]
     incident: dict | None
     """Ground truth: dimension, value, start and end (session time, epoch s), or ``None``."""
+    experiment: Experiment | None = None
+    pre_results: list[SessionResult] | None = None
 
 
 def _region(edge: str) -> str:
@@ -87,7 +113,8 @@ def plan_viewers(
     for i in range(settings.sessions):
         arrive = settings.arrival_spread_s * i / max(settings.sessions - 1, 1)
         edge = settings.edges[i % len(settings.edges)]
-        trace = traces[int(rng.integers(len(traces)))]
+        index = int(rng.integers(len(traces)))
+        trace = traces[index]
         fraction = arrive / settings.arrival_spread_s if settings.arrival_spread_s else 0.0
         hit = incident is not None and edge == incident.edge and incident.start_fraction <= fraction <= incident.end_fraction
         if hit:
@@ -101,7 +128,7 @@ def plan_viewers(
             edge=edge,
         )
         start = float(rng.uniform(0, max(trace.duration_s - 60.0, 0.0)))
-        plans.append(ViewerPlan(viewer, trace, start, arrive, hit))
+        plans.append(ViewerPlan(viewer, trace, start, arrive, hit, traces[index]))
     truth = None
     if incident is not None:
         span = settings.arrival_spread_s * time_scale
@@ -116,6 +143,40 @@ def plan_viewers(
     return plans, truth, started_at
 
 
+def start_experiment(settings: DemoExperimentSettings) -> Experiment:
+    """Start (or restart: a re-run replaces it) the demo's experiment; model arms pinned to their versions now."""
+    from streamlab.core.registry import resolve
+    from streamlab.streaming.experiment.definition import define, save
+    from streamlab.streaming.experiment.settings import load_experiment_settings
+
+    experiment = define(settings.name, settings.arms, settings.split, "qoe", load_experiment_settings(), resolve_version=resolve)
+    save(experiment, replace=True)
+    return experiment
+
+
+def play_pre_period(edge_url: str, title: PlayerTitle, plans: Sequence[ViewerPlan], experiment: Experiment,
+                    settings: DemoExperimentSettings, headless: HeadlessSettings, concurrency: int) -> list[SessionResult]:
+    """Each viewer's history: ``pre_sessions`` BOLA sessions on their usual link, from where they will start
+    watching, dated inside the experiment's pre-period; beacons to the experiment's own file (the detector's
+    windows are today: history would be refused there as too old)."""
+    from streamlab.streaming.experiment.settings import load_experiment_settings
+
+    pre_period_s = load_experiment_settings().pre_period_s
+    sessions = [
+        ViewerSession(ViewerContext(p.viewer.viewer_id, f"{p.viewer.session_id}-pre{k}", p.viewer.title_id, p.viewer.device,
+                                    p.viewer.region, p.viewer.edge),
+                      p.home or p.trace, p.trace_start_s, "pre", BolaPolicy,
+                      experiment.started_at - pre_period_s * (k + 1) / (settings.pre_sessions + 1), identified=False)
+        for p in plans for k in range(settings.pre_sessions)
+    ]
+    fast = headless.model_copy(update={"time_scale": settings.pre_time_scale, "concurrency": concurrency})
+    sink = BeaconSink(beacons_path(experiment.name))
+    try:
+        return play_sessions(edge_url, title, sessions, fast, sink, "pre-period sessions")
+    finally:
+        sink.close()
+
+
 def run_viewers(
     edge_url: str,
     serving_url: str,
@@ -124,35 +185,47 @@ def run_viewers(
     settings: ViewerSettings,
     headless: HeadlessSettings,
     events_path: Path,
+    experiment: Experiment | None = None,
 ) -> ViewersOutcome:
-    """Play every planned viewer (bounded concurrency); beacons go to ``qoe/ingest`` and to ``events_path``."""
+    """Play every planned viewer (bounded concurrency); beacons go to ``qoe/ingest`` and to ``events_path``.
+
+    With ``experiment``, each viewer plays the arm the edge assigns it (after its pre-period, when
+    ``settings.experiment.pre_sessions``); without, every viewer asks ``abr/decide`` for the champion."""
     with httpx.Client(trust_env=False, timeout=headless.http_timeout_s) as client:
         title = binge(load_title(client, edge_url, title_id), headless.episodes)
     plans, truth, started_at = plan_viewers(traces, title_id, settings, headless.time_scale)
+    pre_results = None
+    factories: dict[str, Callable[[], AbrPolicy]] = {}
+    if experiment is not None:
+        factories = served_factories(experiment, serving_url, headless.decide_timeout_ms)
+        if settings.experiment is not None and settings.experiment.pre_sessions:
+            pre_results = play_pre_period(edge_url, title, plans, experiment, settings.experiment, headless, settings.concurrency)
+    viewer_header = load_edge_settings().hook.viewer.header
     sink = BeaconSink(events_path, serving_url.rstrip("/") + "/qoe/ingest")
     wall0 = time.perf_counter()
-    local = threading.local()
-    clients: list[httpx.Client] = []  # one keep-alive client per worker thread, closed at the end
 
     def one(plan: ViewerPlan) -> SessionResult:
         delay = plan.arrive_after_s - (time.perf_counter() - wall0)
         if delay > 0:
             time.sleep(delay)
-        if not hasattr(local, "client"):
-            local.client = httpx.Client(trust_env=False, timeout=headless.http_timeout_s)
-            clients.append(local.client)
         arrival = started_at + plan.arrive_after_s * headless.time_scale
         emitter = BeaconEmitter(plan.viewer, sink, arrival, headless.time_scale, settings.heartbeat_every_s,
                                 title.segment_duration_s)
-        policy = RemotePolicy(serving_url, headless.decide_timeout_ms)
+        arm = experiment.assign(plan.viewer.viewer_id).name if experiment is not None else None
+        policy = factories[arm]() if arm is not None else RemotePolicy(serving_url, headless.decide_timeout_ms)
         try:
-            result = play_session(
-                title, plan.trace, policy, headless, start_s=plan.trace_start_s, client=local.client,
-                on_chunk=emitter.on_chunk, session_id=plan.viewer.session_id,
-            )
+            # Its own connection, naming the viewer: the edge's hook assigns the arm and says so on every response.
+            with httpx.Client(trust_env=False, timeout=headless.http_timeout_s,
+                              headers={viewer_header: plan.viewer.viewer_id}) as client:
+                result = play_session(
+                    title, plan.trace, policy, headless, start_s=plan.trace_start_s, client=client,
+                    on_chunk=emitter.on_chunk, session_id=plan.viewer.session_id,
+                )
         finally:
             policy.close()
         emitter.finish(result)
+        if arm is not None:
+            result.policy = arm
         return result
 
     try:
@@ -160,6 +233,4 @@ def run_viewers(
             results = list(track(pool.map(one, plans), total=len(plans), description="simulated viewers"))
     finally:
         sink.close()
-        for client in clients:
-            client.close()
-    return ViewersOutcome(results, plans, events_path, dict(sink.counts), sink.alerts, truth)
+    return ViewersOutcome(results, plans, events_path, dict(sink.counts), sink.alerts, truth, experiment, pre_results)

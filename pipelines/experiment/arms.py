@@ -37,11 +37,13 @@ def simulator_policies(experiment: Experiment, compat: bool) -> dict[str, Policy
     return {arm.name: by_label[arm.label] for arm in experiment.arms}
 
 
-def headless_factories(experiment: Experiment) -> dict[str, Callable[[], AbrPolicy]]:
-    """``{arm: factory}`` for the headless player: BOLA locally, or the pinned learned version in-process."""
+def headless_factories(experiment: Experiment, models: bool = True) -> dict[str, Callable[[], AbrPolicy]]:
+    """``{arm: factory}`` for the headless player: BOLA locally, or the pinned learned version in-process
+    (``models=False``: heuristic arms only)."""
     factories: dict[str, Callable[[], AbrPolicy]] = {}
     for arm in experiment.arms:
-        factories[arm.name] = _headless_factory(arm)
+        if models or arm.target.policy is not None:
+            factories[arm.name] = _headless_factory(arm)
     return factories
 
 
@@ -79,9 +81,11 @@ class ArmRemotePolicy(RemotePolicy):
 
 
 def served_factories(experiment: Experiment, server_url: str, timeout_ms: float) -> dict[str, Callable[[], AbrPolicy]]:
-    """``{arm: factory}`` of clients of ``server_url``'s ``abr/decide``, after one request per arm has
-    checked that the server knows the arm (an unknown one is an error here, before any session plays)
-    and has loaded its pinned version (the first request of a version is seconds, past any player's budget)."""
+    """``{arm: factory}``: model arms are clients of ``server_url``'s ``abr/decide`` naming their arm; a
+    heuristic arm decides in the player, as a player running that heuristic does (no round trip: the
+    model's round trip is part of what the experiment measures). One request per arm first checks that
+    the server knows the arm (an unknown one is an error here, before any session plays) and has
+    loaded its pinned version (the first request of a version is seconds, past any player's budget)."""
     probe = {"buffer_s": 0.0, "last_rung": 0, "chunks_remaining": 1, "ladder": [{"bitrate_kbps": 400.0}]}
     url = server_url.rstrip("/") + "/abr/decide"
     with httpx.Client(trust_env=False, timeout=120.0) as client:
@@ -93,7 +97,8 @@ def served_factories(experiment: Experiment, server_url: str, timeout_ms: float)
             if response.status_code != 200:
                 raise ExperimentError(f"the model server refused arm {arm.name!r} of {experiment.name!r}: "
                                       f"HTTP {response.status_code} {response.text[:200]}")
-    return {arm.name: _served(server_url, experiment.name, arm.name, timeout_ms) for arm in experiment.arms}
+    local = headless_factories(experiment, models=False)
+    return {arm.name: local.get(arm.name) or _served(server_url, experiment.name, arm.name, timeout_ms) for arm in experiment.arms}
 
 
 def _served(url: str, experiment: str, arm: str, timeout_ms: float) -> Callable[[], AbrPolicy]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, model_validator
 
 from streamlab.core.config import load_config
@@ -30,6 +32,22 @@ class SimulationSettings(BaseModel):
     seed: int = 0
 
 
+class HeadlessRunSettings(BaseModel):
+    """``streamlab experiment run-headless``: real headless players through the real stack (``pipelines.experiment.harness``)."""
+
+    viewers: int = Field(240, ge=2, le=20_000)
+    pre_sessions: int = Field(1, ge=0, le=10, description="pre-period sessions per viewer (BOLA, before the start)")
+    pre_offsets: Literal["same", "rotated"] = Field(
+        "same", description="pre-period sessions replay the viewer's link from where the experiment session starts, or elsewhere")
+    seed: int = 0
+    log_exposures: bool = Field(True, description="false: the report credits sessions by the arms their beacons carry")
+    player: list[str] = Field(
+        default_factory=lambda: ["time_scale=30", "concurrency=12", "decide_timeout_ms=1000"],
+        description="configs/headless.yaml overrides for these players. The model server sees time_scale x the real "
+        "request rate of each session: at 48 sessions x 30 on 2 cores its decisions queued past the budget (fallbacks, "
+        "stalls) and the learned arm lost; 12 keeps every decision served")
+
+
 class ExperimentSettings(BaseModel):
     targets: dict[str, Target]
     confidence: float = Field(0.99, gt=0.5, lt=1.0)
@@ -39,6 +57,7 @@ class ExperimentSettings(BaseModel):
     pre_period_s: float = Field(1_209_600.0, gt=0)
     tracking_experiment: str = "online-experiments"
     simulation: SimulationSettings = SimulationSettings(viewers=2000, pre_sessions=4, seed=0)
+    headless: HeadlessRunSettings = HeadlessRunSettings()
 
 
 def load_experiment_settings(overrides: list[str] | None = None) -> ExperimentSettings:

@@ -17,6 +17,7 @@ player's path: the file already holds the events.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -26,7 +27,8 @@ from typing import Any
 
 import httpx
 
-from streamlab.models.qoe.telemetry import Heartbeat, SessionSummary
+from streamlab.models.qoe.telemetry import MAX_ARMS, TOKEN_PATTERN, Heartbeat, SessionSummary
+from streamlab.streaming.experiment.edge import parse_header
 from streamlab.streaming.headless.player import ChunkRecord, SessionResult
 
 
@@ -90,6 +92,14 @@ class BeaconSink:
             self._client.close()
 
 
+def edge_arms(header: str) -> dict[str, str]:
+    """The ``X-Streamlab-Arms`` value as the beacon's ``arms``: pairs that are not telemetry tokens are
+    dropped (a beacon that the schema refuses would lose the whole session's telemetry)."""
+    token = re.compile(TOKEN_PATTERN)
+    pairs = [(k, v) for k, v in parse_header(header).items() if token.fullmatch(k) and token.fullmatch(v)]
+    return dict(pairs[:MAX_ARMS])
+
+
 class BeaconEmitter:
     """One session's heartbeats and summary; pass :meth:`on_chunk` as ``play_session(on_chunk=...)``."""
 
@@ -119,12 +129,17 @@ class BeaconEmitter:
         self._bits = 0.0
         self._qoe: list[float] = []
         self._last: ChunkRecord | None = None
+        self.arms: dict[str, str] = {}
+        """The session's experiment arms, as the edge stated them on its responses (``X-Streamlab-Arms``):
+        every beacon carries them, so the report can credit the session to its arm without a harness's log."""
 
     def now(self) -> float:
         """Session time: ``started_at`` plus wall time since the start, on the trace's clock."""
         return self.started_at + (time.perf_counter() - self._wall0) * self.time_scale
 
     def on_chunk(self, record: ChunkRecord) -> None:
+        if record.arms:
+            self.arms = edge_arms(record.arms)
         if self._startup_s is None:
             self._startup_s = max(self.now() - self.started_at, 0.0)
         if record.rebuffer_s > 0:
@@ -166,7 +181,8 @@ class BeaconEmitter:
         summary = SessionSummary(
             **self._ids(now),
             started_at=self.started_at,
-            startup_s=self._startup_s if chunks else None,
+            # The player's startup on the link's clock: the wall-clock one (heartbeats) stretches on a loaded machine.
+            startup_s=result.startup_s if chunks else None,
             play_s=play_s,
             rebuffer_count=self._rebuffers,
             rebuffer_s=self._rebuffer_s,
@@ -190,4 +206,5 @@ class BeaconEmitter:
             "device": v.device,
             "region": v.region,
             "edge": v.edge,
+            "arms": dict(self.arms) or None,
         }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -22,6 +22,7 @@ from streamlab.models.abr.decide import AbrDecideRequest, Rung, ThroughputSample
 from streamlab.models.abr.qoe import TraceScore, chunk_qoe, score_trace
 from streamlab.models.abr.traces import Trace
 from streamlab.core.errors import StreamlabError
+from streamlab.streaming.experiment.edge import ARMS_HEADER
 from streamlab.streaming.headless.manifest import PlayerTitle
 from streamlab.streaming.headless.policies import AbrPolicy
 from streamlab.streaming.headless.settings import HeadlessSettings
@@ -48,6 +49,9 @@ class ChunkRecord:
     reason: str
     edge_lag_ms: float = 0.0
     """How far (wall ms) the slowest byte of this chunk trailed the shaped link (see ``Download.lag_s``)."""
+    arms: str | None = None
+    """The edge's ``X-Streamlab-Arms`` on this segment's response: the viewer's experiment arms, as the
+    viewer-request hook assigned them from the viewer id the player sent (``None``: no experiment)."""
 
 
 @dataclass
@@ -133,7 +137,7 @@ def fetch(client: httpx.Client, url: str, shaper: Shaper, chunk_bytes: int, *, i
             if response.status_code != 200:
                 raise SegmentFetchError(f"{url}: HTTP {response.status_code}")
             body = checked_cmaf(response.iter_bytes(chunk_bytes), url, init)
-            return shaper.pace(body, started_wall, max_lag_s)
+            return replace(shaper.pace(body, started_wall, max_lag_s), arms=response.headers.get(ARMS_HEADER))
     except httpx.HTTPError as exc:
         raise SegmentFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
     except EdgeStalled as exc:
@@ -202,6 +206,7 @@ def play_session(
                 choice.source,
                 choice.reason,
                 max(lag_s, download.lag_s) * 1000.0,
+                download.arms,
             )
             result.chunks.append(record)
             samples.append(

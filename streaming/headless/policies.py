@@ -86,7 +86,8 @@ class RemotePolicy:
             rung = int(body["rung"])
             if not 0 <= rung < len(request.ladder):
                 raise ValueError(f"server chose rung {rung} outside the {len(request.ladder)}-rung ladder")
-            source = "model" if body.get("source") == "model" else "fallback"
+            # An experiment's heuristic arm is answered by its heuristic (``policy``): as asked, not a fallback.
+            source = "model" if body.get("source") == "model" or body.get("policy") else "fallback"
             return Choice(rung, str(body.get("reason", "")), source, body.get("model_version"))
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             self.fallbacks += 1

@@ -59,6 +59,8 @@ class Download:
     lag_s: float = 0.0
     """Wall seconds the slowest byte arrived after the link's schedule: the server (or this
     process) was the bottleneck, not the trace. Near 0 when the edge keeps up."""
+    arms: str | None = None
+    """The response's ``X-Streamlab-Arms`` (set by :func:`~streamlab.streaming.headless.player.fetch`)."""
 
 
 class Shaper:

@@ -40,6 +40,8 @@ def test_report_on_an_experiment_without_beacons_says_continue(experiment_home, 
         (["start", "Bad Name", "--arms", "control,treatment"], "not a lowercase token"),
         (["assign", "nosuch", "viewer-1"], "unknown experiment 'nosuch'"),
         (["report", "nosuch", "--no-track"], "unknown experiment 'nosuch'"),
+        (["run-headless", "nosuch", "--title-id", "bbb"], "unknown experiment 'nosuch'"),
+        (["run-headless", "nosuch", "--title-id", "bbb", "--pre-offsets", "sometimes"], "--pre-offsets 'sometimes'"),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_2(experiment_home, capsys, args: list[str], message: str) -> None:
