@@ -19,9 +19,13 @@ SYSTEMS: tuple[System, ...] = ("common", "widevine", "playready", "fairplay")
 
 
 class ThumbnailSettings(BaseModel):
-    """Seek thumbnails (``streaming.transcode.thumbnails``): sprite sheets, a WebVTT track, a DASH image set."""
+    """Seek thumbnails (``streaming.transcode.thumbnails``): sprite sheets, a WebVTT track, a DASH image set.
 
-    enabled: bool = False
+    On by default: one decode of the lowest rendition buys the preview Shaka's UI seek bar shows, for
+    about 0.5 s more ingest CPU on a 20 s 720p ladder (25.3 -> 25.7 s, thumbnails and the trick-mode set
+    together; ``thumbnails_and_trick_cpu_s`` in benchmarks/bench_packaging.py)."""
+
+    enabled: bool = True
     interval_s: float = Field(default=2.0, gt=0)
     width: int = Field(default=160, ge=16, le=640)
     columns: int = Field(default=5, ge=1, le=20)
@@ -33,9 +37,10 @@ class PackagingSettings(BaseModel):
     """HLS ``EXT-X-I-FRAME-STREAM-INF`` trick-play playlists (byte ranges into the same segments)."""
     segment_bitrates: bool = True
     """Per-segment ``EXT-X-BITRATE`` from the real segment sizes, so players price chunks exactly."""
-    trick_play_factor: int = Field(default=0, ge=0)
+    trick_play_factor: int = Field(default=1, ge=0)
     """> 0: a trick-play track of every n-th keyframe of the lowest H.264 rendition (``trick/``): the DASH
-    trick-mode AdaptationSet, kept out of the HLS variants (HLS trick play is the I-frame playlists). 0: none."""
+    trick-mode AdaptationSet, kept out of the HLS variants (HLS trick play is the I-frame playlists). 0: none.
+    1 by default: with 4 s GOPs every keyframe is already a sparse enough trick track."""
     thumbnails: ThumbnailSettings = ThumbnailSettings()
     timeout_s: float = 600.0
 

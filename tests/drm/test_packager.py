@@ -130,11 +130,18 @@ def test_cenc_keeps_the_presentation_timing(clear_title, tmp_path, master_key):
         assert trun_version(enc) == trun_version(clear) == 1
 
 
+def _media_sets(mpd_path: Path) -> list:
+    """Every AdaptationSet but the seek-thumbnail image set, which stays clear (JPEG sprites, no key)."""
+    sets = MPEGDASHParser.parse(str(mpd_path)).periods[0].adaptation_sets
+    (image,) = [a for a in sets if a.content_type == "image"]  # thumbnails are on by default
+    assert not image.content_protections
+    return [a for a in sets if a is not image]
+
+
 def test_mpd_gets_content_protection_for_every_adaptation_set(clear_title, tmp_path, master_key):
     work, protected, store = _protect(clear_title, tmp_path, master_key, "clearkey")
     key = store.title_keys("clip")[0]
-    mpd = MPEGDASHParser.parse(str(work / "manifest.mpd"))
-    for adaptation in mpd.periods[0].adaptation_sets:
+    for adaptation in _media_sets(work / "manifest.mpd"):
         schemes = {cp.scheme_id_uri: cp for cp in adaptation.content_protections}
         assert schemes["urn:mpeg:dash:mp4protection:2011"].value == "cenc"
         assert "urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" in schemes
@@ -235,16 +242,14 @@ def test_cbcs_titles_carry_the_cbcs_scheme_and_fairplay_signalling(clear_title, 
         assert {k.method for k in keys.values()} == {"SAMPLE-AES"}
         assert keys["com.apple.streamingkeydelivery"].uri == f"skd://{key.kid_hex}"
         assert "org.w3.clearkey" in keys and "identity" not in keys
-    mpd = MPEGDASHParser.parse(str(work / "manifest.mpd"))
-    for adaptation in mpd.periods[0].adaptation_sets:
+    for adaptation in _media_sets(work / "manifest.mpd"):
         schemes = {cp.scheme_id_uri: cp for cp in adaptation.content_protections}
         assert schemes["urn:mpeg:dash:mp4protection:2011"].value == "cbcs"
 
 
 def test_mpd_and_init_segments_signal_widevine_playready_common_and_clearkey(clear_title, tmp_path, master_key):
     work, protected, store = _protect(clear_title, tmp_path, master_key, "clearkey")
-    mpd = MPEGDASHParser.parse(str(work / "manifest.mpd"))
-    for adaptation in mpd.periods[0].adaptation_sets:
+    for adaptation in _media_sets(work / "manifest.mpd"):
         found = {SYSTEMS[cp.scheme_id_uri] for cp in adaptation.content_protections if cp.scheme_id_uri in SYSTEMS}
         assert found == {"common", "widevine", "playready", "clearkey"}
     init = (work / protected.renditions[0].id / "init.mp4").read_bytes()

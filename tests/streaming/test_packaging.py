@@ -112,7 +112,8 @@ def test_dash_manifest_describes_the_same_files(published: Path) -> None:
     mpd = MPEGDASHParser.parse(str(published / "manifest.mpd"))
     assert mpd.type == "static" and "cmaf" in mpd.profiles
     (period,) = mpd.periods
-    video, audio = period.adaptation_sets
+    # the trick-mode and thumbnail sets beside them: test_titles_get_seek_thumbnails_and_a_trick_mode_set_by_default
+    video, audio = [s for s in period.adaptation_sets if [r.id for r in s.representations] not in (["trick"], ["thumbnails"])]
     assert (video.content_type, audio.content_type) == ("video", "audio")
     record = read_title(published.parents[1], "clip")
     by_id = {r.id: r for r in video.representations}
@@ -127,6 +128,20 @@ def test_dash_manifest_describes_the_same_files(published: Path) -> None:
         assert template.media.replace("$Number%05d$", "00001") == f"{rendition.id}/seg_00001.m4s"
         assert (published / template.initialization).is_file()
     assert audio.representations[0].codecs == "mp4a.40.2"
+
+
+def test_titles_get_seek_thumbnails_and_a_trick_mode_set_by_default(published: Path) -> None:
+    """On by default (configs/streaming.yaml ``packaging``): Shaka's UI seek bar previews from the image set,
+    trick play (fast seek, scrubbing) reads the keyframe-only set; HLS has its I-frame playlists."""
+    sets = MPEGDASHParser.parse(str(published / "manifest.mpd")).periods[0].adaptation_sets
+    (trick,) = [s for s in sets if [r.id for r in s.representations] == ["trick"]]
+    assert [p.value for p in trick.essential_properties if p.scheme_id_uri.endswith("trickmode")]
+    (image,) = [s for s in sets if s.content_type == "image"]
+    assert image.mime_type == "image/jpeg"
+    assert sorted(p.name for p in (published / "thumbnails").glob("tile_*.jpg"))[:1] == ["tile_00001.jpg"]
+    assert (published / "thumbnails" / "thumbnails.vtt").read_text().startswith("WEBVTT")
+    master = m3u8.load(str(published / "master.m3u8"))
+    assert master.iframe_playlists and "trick/" not in (published / "master.m3u8").read_text()
 
 
 def test_segment_n_starts_at_the_same_time_on_a_keyframe_in_every_rendition(published: Path) -> None:

@@ -60,6 +60,17 @@ def test_vendor_target_installs_the_locked_bundles() -> None:
         assert (STATIC / "vendor" / f"LICENSE.{package}.txt").stat().st_size > 0
 
 
+def test_vendor_target_installs_shakas_ui_with_no_font_cdn() -> None:
+    """The page plays DASH through Shaka's UI build (seek-bar thumbnails); its stylesheet ships an
+    ``@font-face`` on a font CDN, which the vendored copy must not keep (the page names no other host)."""
+    subprocess.run(["make", "-s", "-C", str(PLAYER_DIR), "vendor"], check=True, capture_output=True, timeout=300)
+    ui = STATIC / "vendor" / "shaka-player.ui.js"
+    assert _pinned_versions()["shaka-player"] in ui.read_text(errors="replace")
+    css = (STATIC / "vendor" / "shaka-controls.css").read_text()
+    assert ".shaka-seek-bar" in css and ".shaka-player-ui-thumbnail-container" in css
+    assert not re.findall(r"url\(\s*['\"]?https?:", css), "the vendored controls.css loads from another host"
+
+
 def test_player_url_starts_muted_autoplay_at_the_requested_rate() -> None:
     url = player_url("http://127.0.0.1:8000/", "bbb", "dash", playback_rate=4)
     assert url == "http://127.0.0.1:8000/?title=bbb&protocol=dash&autoplay=1&rate=4"

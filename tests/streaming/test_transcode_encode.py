@@ -64,7 +64,10 @@ def test_hevc_rungs_are_packaged_apart_from_the_browser_variants(clip_360p_silen
     apart = m3u8.load(str(title / HLS_MASTER_HEVC))
     assert [(p.uri, p.stream_info.codecs) for p in apart.playlists] == [(f"{hevc.id}/playlist.m3u8", hevc.codecs)]
     sets = MPEGDASHParser.parse(str(title / "manifest.mpd")).periods[0].adaptation_sets
-    assert [[r.id for r in s.representations] for s in sets] == [["360p_800k"], [hevc.id]]
+    ids = [[r.id for r in s.representations] for s in sets]
+    # the default trick-mode set and seek-thumbnail set come beside the two video sets, not inside them
+    assert [i for i in ids if i not in (["trick"], ["thumbnails"])] == [["360p_800k"], [hevc.id]]
+    assert ["trick"] in ids and ["thumbnails"] in ids
     assert segment_starts_s(title / hevc.id) == segment_starts_s(title / "360p_800k") == [0.0, 2.0]
     assert starts_on_keyframes(title / hevc.id)
 
@@ -145,6 +148,8 @@ def test_silent_bikes_title_has_no_audio_group_or_adaptation_set(raw_dir, fast, 
     assert not master.media and master.playlists[0].stream_info.audio is None
     assert "," not in master.playlists[0].stream_info.codecs
     sets = MPEGDASHParser.parse(str(title / "manifest.mpd")).periods[0].adaptation_sets
-    assert [s.content_type for s in sets] == ["video"]
+    # the video set, its default trick-mode set and the seek-thumbnail set; no audio set
+    assert sorted((s.content_type, s.representations[0].id) for s in sets) == [
+        ("image", "thumbnails"), ("video", "272p_800k"), ("video", "trick")]
     assert not (title / "audio").exists()
     assert segment_starts_s(title / "272p_800k") == [0.0, 4.0, 8.0]

@@ -36,7 +36,7 @@
     codecSupport: document.getElementById("codec-support"),
     abr: document.getElementById("abr"),
     viewer: document.getElementById("viewer"),
-    thumbnail: document.getElementById("thumbnail"),
+    videoFrame: document.getElementById("video-frame"),
     audioSelect: document.getElementById("audio-language"),
     textSelect: document.getElementById("subtitles"),
     tracks: document.getElementById("tracks"),
@@ -72,9 +72,9 @@
     // rebufferCount: stalls of the current session as the beacons count them (>= 100 ms after the first frame).
     beacons: { sent: 0, failed: 0, lastStatus: null, lastError: null, events: [], ended: null, rebufferCount: 0 },
     metricsFlushed: { posts: 0, failed: 0 },
-    // Seek thumbnail last shown (DASH image AdaptationSet via Shaka's getThumbnails): {time, uri, x, y, width, height}.
-    thumbnail: null,
+    // Thumbnail tracks (the DASH image AdaptationSet) Shaka found; its UI's seek bar shows them on seek.
     imageTracks: 0,
+    shakaUi: false,
     // Language menus: what the title offers and what plays/shows now (null: subtitles off).
     audioLanguages: [],
     textLanguages: [],
@@ -477,10 +477,12 @@
     if (old.hls) old.hls.destroy();
     if (old.shaka) {
       try {
-        await old.shaka.destroy();
+        // The UI overlay owns the player: destroying it removes its controls and destroys the player.
+        await (old.shakaUi || old.shaka).destroy();
       } catch (err) {
         warn("shaka", `destroy: ${err}`);
       }
+      video.controls = true; // the overlay had taken the native controls away; hls.js sessions use them
     }
     video.removeAttribute("src");
     video.load();
@@ -508,15 +510,14 @@
     streamlab.abr.segments = [];
     streamlab.abr.last = null;
     streamlab.beacons.rebufferCount = 0;
-    streamlab.thumbnail = null;
     streamlab.imageTracks = 0;
+    streamlab.shakaUi = false;
     streamlab.audioLanguages = [];
     streamlab.textLanguages = [];
     streamlab.audioLanguage = null;
     streamlab.textLanguage = null;
     if (el.tracks) el.tracks.hidden = true;
     shownTracks = "";
-    if (el.thumbnail) el.thumbnail.hidden = true;
     lastRenditionKey = null;
     clearError();
   }
@@ -619,6 +620,7 @@
     }
     const player = new shaka.Player();
     session.shaka = player;
+    session.shakaUi = shakaOverlay(player);
     configureShakaDrm(player, session.record, session.playbackToken);
     player.addEventListener("error", (event) => shakaError(event.detail));
     player.addEventListener("adaptation", () => refreshStats());
@@ -638,13 +640,25 @@
     }
   }
 
+  // Shaka Player's own UI over the video frame: its seek bar shows the thumbnail of the position being
+  // sought (hover, drag, keys) from the title's image track, cut from the right sprite sheet. It also
+  // shows subtitles in its own text layer over the video (not the video element's text tracks).
+  function shakaOverlay(player) {
+    const overlay = new shaka.ui.Overlay(player, el.videoFrame, video);
+    // No cast receiver, so Shaka never loads the cast sender script from its CDN.
+    overlay.configure({ castReceiverAppId: "", castSenderUrl: "" });
+    streamlab.shakaUi = true;
+    return overlay;
+  }
+
   // Audio language and subtitle menus (Shaka Player over DASH; hls.js over HLS). The values are
   // BCP 47 tags from the manifests (EXT-X-MEDIA LANGUAGE / AdaptationSet@lang).
   function trackState() {
     if (session && session.shaka) {
       const player = session.shaka;
-      const audio = [...new Set(player.getVariantTracks().map((t) => t.language).filter(Boolean))];
-      const active = player.getVariantTracks().find((t) => t.active);
+      const audioTracks = player.getAudioTracks(); // Shaka 5: one entry per language/role/channel layout
+      const audio = [...new Set(audioTracks.map((t) => t.language).filter(Boolean))];
+      const active = audioTracks.find((t) => t.active);
       const texts = player.getTextTracks();
       const shown = texts.find((t) => t.active) || null; // Shaka 5: the selected text track is the shown one
       return { audio, text: texts.map((t) => t.language), audioNow: active ? active.language : null,
@@ -695,13 +709,13 @@
 
   function selectAudioLanguage(language) {
     if (session && session.shaka) {
-      // Name the channel count and role of that language's tracks: Shaka otherwise keeps its stereo
-      // preference and stays on the current language when the other one is only in 5.1.
+      // Shaka 5 removed selectAudioLanguage (calling it threw, so the menu never switched): an
+      // AudioTrack carries the language with its role and channel count, so a language offered only in
+      // 5.1 is still chosen. Shaka clears the old language's buffer, so the switch is heard at once.
       const player = session.shaka;
-      const match = player.getVariantTracks().find((t) => t.language === language);
-      if (match) player.selectAudioLanguage(language, (match.audioRoles || [])[0] || "", match.channelsCount || 0);
-    }
-    else if (session && session.hls) {
+      const track = player.getAudioTracks().find((t) => t.language === language);
+      if (track) player.selectAudioTrack(track);
+    } else if (session && session.hls) {
       const index = session.hls.audioTracks.findIndex((t) => t.lang === language);
       if (index >= 0) session.hls.audioTrack = index;
     }
@@ -718,32 +732,6 @@
       session.hls.subtitleDisplay = Boolean(language);
     }
     renderTrackMenus();
-  }
-
-  // Seek preview: the thumbnail of the position being sought, cut from its sprite sheet (the DASH
-  // image AdaptationSet packaging writes; Shaka Player picks the sheet and the tile). hls.js has no
-  // thumbnail support, so HLS sessions show none.
-  async function showThumbnail(time) {
-    const player = session && session.shaka;
-    if (!player || !el.thumbnail) return;
-    const track = player.getImageTracks()[0];
-    if (!track) return;
-    let thumb = null;
-    try {
-      thumb = await player.getThumbnails(track.id, time);
-    } catch (err) {
-      warn("shaka", `thumbnail at ${time.toFixed(1)} s: ${err && err.code ? err.code : err}`);
-      return;
-    }
-    if (!thumb || !thumb.uris || !thumb.uris.length || !session || session.shaka !== player) return;
-    const box = el.thumbnail;
-    box.style.width = `${thumb.width}px`;
-    box.style.height = `${thumb.height}px`;
-    box.style.backgroundImage = `url("${thumb.uris[0]}")`;
-    box.style.backgroundPosition = `-${thumb.positionX}px -${thumb.positionY}px`;
-    box.hidden = false;
-    streamlab.thumbnail = { time, uri: thumb.uris[0], x: thumb.positionX, y: thumb.positionY, width: thumb.width,
-      height: thumb.height, startTime: thumb.startTime, duration: thumb.duration };
   }
 
   function shakaError(err) {
@@ -768,12 +756,8 @@
   // ---------------------------------------------------------------- video element events
 
   video.addEventListener("loadedmetadata", applyRate);
-  video.addEventListener("seeking", () => showThumbnail(video.currentTime));
   if (el.audioSelect) el.audioSelect.addEventListener("change", () => selectAudioLanguage(el.audioSelect.value));
   if (el.textSelect) el.textSelect.addEventListener("change", () => selectTextLanguage(el.textSelect.value));
-  video.addEventListener("seeked", () => {
-    if (el.thumbnail) setTimeout(() => { el.thumbnail.hidden = true; }, 1500);
-  });
   video.addEventListener("playing", () => {
     if (!session) return;
     applyRate();
