@@ -46,7 +46,7 @@ ABR_BODY = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -171,7 +171,12 @@ def _server_cpu_s(pid: int) -> float:
     return total
 
 
-def _load(url: str, pid: int, route: str, bodies: list[dict], rate: float) -> dict[str, float]:
+def measure_open_loop(url: str, pid: int, route: str, bodies: list[dict], rate: float) -> dict[str, float]:
+    """``WARMUP_S`` unmeasured, then ``DURATION_S`` measured of open-loop ``route`` requests (cycling
+    ``bodies``) at ``rate``: latencies, the server's and client's CPU per request, load before.
+
+    Shared with :mod:`benchmarks.bench_recsys` (the scale path's acceptance figure), so both measure alike.
+    """
     host, port = url.removeprefix("http://").split(":")
     requests = [http_request(host, int(port), route, b) for b in bodies]
     asyncio.run(_open_loop(host, int(port), requests, rate, WARMUP_S))
@@ -195,13 +200,13 @@ def run() -> dict:
         try:
             register_abr_checkpoint(DEFAULT_CHECKPOINT)
             register_small_recommender(Path(tmp))
-            overrides = [f"port={_free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]
+            overrides = [f"port={free_port()}", f"workers={WORKERS}", "models.recommend.feature_store=false"]
             with running_server([*overrides, *NO_LADDER_QOE]) as server:
                 viewers = [{"viewer": str(v), "k": 10, "context": {"device": "tv"}} for v in range(1, 200)]
                 viewers += [{"viewer": f"new-{v}", "k": 10} for v in range(20)]
                 for name, (rate, target_ms) in TARGETS.items():
                     route, bodies = ("/recommend", viewers) if name == "recommend" else ("/abr/decide", [ABR_BODY])
-                    numbers = _load(server.url, server.process.pid, route, bodies, rate)
+                    numbers = measure_open_loop(server.url, server.process.pid, route, bodies, rate)
                     numbers.update(
                         rate_rps=rate, target_p99_ms=target_ms, meets_target=bool(numbers["p99_ms"] < target_ms)
                     )

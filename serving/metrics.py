@@ -56,6 +56,12 @@ MODEL_READY = bentoml.metrics.Gauge(
     labelnames=["model"],
     multiprocess_mode="min",
 )
+MODEL_WARM_UP = bentoml.metrics.Gauge(
+    name="streamlab_serving_model_warm_up_seconds",
+    documentation="How long the serving version's warm-up decision took before it served (0: none).",
+    labelnames=["model"],
+    multiprocess_mode="max",
+)
 
 
 def record_model(served) -> None:  # noqa: ANN001 - a ServedModel; listener signature
@@ -63,5 +69,6 @@ def record_model(served) -> None:  # noqa: ANN001 - a ServedModel; listener sign
     status = served.status()
     MODEL_VERSION.labels(model=status.name, alias=status.alias).set(float(status.version or 0))
     MODEL_READY.labels(model=status.name).set(1.0 if status.ready else 0.0)
+    MODEL_WARM_UP.labels(model=status.name).set((status.warm_up_ms or 0.0) / 1e3)
     if status.last_error is not None:
         MODEL_LOAD_FAILURES.labels(model=status.name).inc()

@@ -36,12 +36,34 @@ class ANNIndex:
     def _build(self) -> Any:
         import faiss
 
-        faiss.omp_set_num_threads(self.settings.threads)  # the box is shared: faiss takes every core otherwise
+        self._limit_threads()
         index = faiss.IndexHNSWFlat(self.vectors.shape[1], self.settings.m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.settings.ef_construction
         index.add(self.vectors)
         index.hnsw.efSearch = self.settings.ef_search
         return index
+
+    def _limit_threads(self) -> None:
+        """Cap faiss's OpenMP threads (the box is shared: faiss takes every core otherwise).
+
+        OpenMP keeps the cap per calling thread, so a search of many queries (a batch, a Ray task)
+        sets it again; a one-viewer search does not: faiss parallelises over queries, so one query
+        runs on the calling thread anyway, and the call took up to a sixth of the search's time in a
+        profile of the server."""
+        import faiss
+
+        faiss.omp_set_num_threads(self.settings.threads)
+
+    def _params(self, ef_search: int) -> Any:
+        """The search parameters for one breadth, built once and shared: faiss only reads them, so
+        concurrent searches may pass the same object (building it per call was ~2% of a request)."""
+        cache = self.__dict__.setdefault("_params_by_ef", {})
+        params = cache.get(ef_search)
+        if params is None:
+            import faiss
+
+            params = cache[ef_search] = faiss.SearchParametersHNSW(efSearch=ef_search)
+        return params
 
     def search(self, queries: np.ndarray, n: int, ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Title codes (``-1`` pads a short answer) and inner products, best first: ``(len(queries), n)``.
@@ -52,15 +74,14 @@ class ANNIndex:
         n = min(n, len(self.vectors))
         if self._index is None:
             return exact_search(self.vectors, queries, n)
-        import faiss
-
-        faiss.omp_set_num_threads(self.settings.threads)
-        params = faiss.SearchParametersHNSW(efSearch=max(ef_search or self.settings.ef_search, n))
-        scores, codes = self._index.search(queries, n, params=params)
-        return codes, np.where(codes >= 0, scores, -np.inf).astype(np.float32)
+        if len(queries) > 1:
+            self._limit_threads()
+        scores, codes = self._index.search(queries, n, params=self._params(max(ef_search or self.settings.ef_search, n)))
+        return codes, np.where(codes >= 0, scores, -np.inf).astype(np.float32, copy=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
+        state.pop("_params_by_ef", None)  # SWIG objects do not pickle; rebuilt on first use
         if self._index is not None:
             import faiss
 
@@ -73,6 +94,7 @@ class ANNIndex:
             import faiss
 
             self._index = faiss.deserialize_index(self._index)
+            self._limit_threads()
 
 
 def exact_search(vectors: np.ndarray, queries: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -111,7 +111,8 @@ class ScalePipeline(HybridPipeline):
         exactly (the graph would have to return most of their history first).
         """
         watched = self.data.watched(users)
-        counts = watched.sum(axis=1)
+        indptr = self.data.seen().indptr
+        counts = indptr[users + 1] - indptr[users]
         queries = self.models["als"].user_factors[users]
         size = min(POOL, self.data.n_items)
         codes = np.zeros((len(users), size), dtype=np.int64)

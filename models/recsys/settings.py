@@ -125,7 +125,7 @@ class TuneSettings(BaseModel):
 
 
 class ANNSettings(BaseModel):
-    """faiss HNSW over the factor model's title vectors (inner product via one extra dimension)."""
+    """faiss HNSW over the factor model's title vectors, inner-product metric (see :mod:`.retrieval`)."""
 
     exact: bool = False
     """True: brute-force inner products instead of the graph (the reference recall is measured against)."""
@@ -133,7 +133,9 @@ class ANNSettings(BaseModel):
     ef_construction: int = 400
     """Graph degree and build breadth: at 20k ALS title factors, 32/200 plateaued at recall@100 ≈ 0.93
     whatever ef_search; 64/400 reached 0.97 at ef_search 256 (build ~3x longer)."""
-    ef_search: int = 256
+    ef_search: int = 512
+    """Search breadth: recall@100 at 200k viewers × 20k titles was 0.946 at 256, 0.957 at 512, 0.962 at
+    1024 (``python -m benchmarks.bench_recsys recall --full``); each doubling costs ~1.6x the search."""
     max_seen: int = 1000
     """Viewers with more watched titles than this are scored exactly (the graph would have to return them all)."""
     threads: int = 2

@@ -71,3 +71,35 @@ def test_without_a_store_the_in_process_features_serve(fitted):
     served = adapt_recommender(feature_store=False)(pipeline)
     request = RecommendRequest(viewer=str(subset.user_id.iloc[0]), k=5)
     assert served.store is None and served.decide(request) == decide(pipeline, request)
+
+
+def test_the_warm_up_makes_the_first_online_store_read(fitted):
+    """The first read of a fresh store opens its SQLite connection and makes Feast import its online-store
+    modules (~100 ms: the demo's slow first ``/recommend``); the warm-up does it before any viewer."""
+    from streamlab.serving.recommend import adapt_recommender
+
+    pipeline, _ = fitted
+    served = adapt_recommender(feature_store=True)(pipeline)
+    online_store = served.store._get_provider().online_store  # Feast's per-store state: first-use work
+    assert online_store._conn is None and online_store._versioned_read_supported is None
+    served.warm_up()
+    assert online_store._conn is not None and online_store._versioned_read_supported is not None
+
+
+def test_a_pipeline_that_reads_no_viewer_features_gets_no_store(fitted):
+    """The scale path ranks without online aggregates: reading them would cost a third of its request
+    (and move it to a thread), for an answer nobody uses."""
+    from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.scale import ScalePipeline
+    from streamlab.models.recsys.settings import load_settings
+    from streamlab.serving.recommend import adapt_recommender
+
+    pipeline, subset = fitted
+    overrides = ["scale.min_interactions=0", "components.als.iterations=3", "scale.ann.m=16", "scale.ann.ef_construction=40"]
+    scale = ScalePipeline(load_settings(overrides)).fit(RecsysData.build(subset, pipeline.data.items))
+    assert pipeline.uses_online_features and adapt_recommender(feature_store=True)(pipeline).store is not None
+    assert not scale.uses_online_features
+    served = adapt_recommender(feature_store=True)(scale)
+    viewer = str(subset.user_id.iloc[0])
+    assert served.store is None and served.viewer_features(viewer) is None
+    assert served.decide(RecommendRequest.of(viewer, 5, None, "tv")).source == "model"

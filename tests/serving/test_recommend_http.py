@@ -37,5 +37,7 @@ def test_recommend_ranks_known_viewers_and_falls_back_to_popular(mlflow_store, t
         assert client.post("/recommend", json={"viewer": "196", "context": {"device": "toaster"}}).status_code == 400
         assert client.post("/recommend", json={"k": 3}).status_code == 400
         assert client.get("/readyz").status_code == 200
+        loaded = client.post("/models/status", json={}).json()["models"]["recommend"]
+        assert loaded["warm_ups"] == 1 and loaded["warm_up_ms"] > 0  # answered its first requests before serving
         metrics = client.get("/metrics").text
         assert 'streamlab_serving_fallbacks_total{endpoint="recommend",reason="unknown_viewer"} 1.0' in metrics
