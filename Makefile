@@ -24,7 +24,7 @@ venv: $(STAMP)
 
 # Debian packages the tests and the demo start and stop by PID (never a download from elsewhere):
 # chromium for the players, varnish (and nginx) as real edge engines, redis-server for the telemetry stream.
-DEBIAN_PACKAGES := chromium varnish nginx redis-server
+DEBIAN_PACKAGES := chromium varnish nginx redis-server prometheus
 system:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

@@ -26,6 +26,13 @@ largest ratio (a scan-statistic argument), so an edge explains its region, a dev
 pair explains its device. A slow lane scores a longer context (``slow_windows``) every window so
 a drift that no single window shows still pages.
 
+**Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
+session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
+every 2 s is not ten times the evidence of one that beats every 20 s; stalls and errors need ``min_events`` distinct
+sessions (one bad session is a decoy, not an incident). Scores are reduced by ``log(m)``, ``m`` the groups of the
+same dimension tested in the window (Bonferroni in log-likelihood units): 600 titles x 8 renditions are thousands of
+chances for one to look bad by luck, 6 regions are 6.
+
 **Bounds.** Groups in the store are capped (``max_groups``; least recently seen evicted and counted),
 sessions (``max_sessions``) and units per window (``max_units_per_window``; beyond it units are
 dropped and counted) too, so a million distinct titles cost a bounded amount of memory.
@@ -34,6 +41,7 @@ dropped and counted) too, so a million distinct titles cost a bounded amount of 
 from __future__ import annotations
 
 import math
+import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -65,6 +73,12 @@ GAUSSIAN: tuple[tuple[str, str, str, str, int], ...] = (("bitrate", "br_n", "br_
                                                         ("startup_time", "starts", "su_s", "su_q", 1),
                                                         ("live_latency", "lat_n", "lat_s", "lat_q", 1))
 METRICS: tuple[str, ...] = tuple(m[0] for m in BINOMIAL) + tuple(m[0] for m in GAUSSIAN)
+RENDITION_SPECS: frozenset[int] = frozenset(i for i, sp in enumerate(SPECS) if DIMS.index("rendition") in sp)
+"""Specs keyed by rendition: their bitrate and resolution are the rendition's by definition, never a quality drop;
+and a session's rendition is only known once it started (``unknown`` before), so grouping start outcomes by
+rendition selects on the outcome: those groups are judged on neither."""
+START_DENOMINATORS = frozenset({"attempts", "starts"})
+QUALITY_METRICS = frozenset({"bitrate", "resolution"})
 SLOW_START_S = 5.0
 FRESH_PLAYHEAD_S = 45.0
 """A session first seen with more content played than this joined mid-way: its start is not counted."""
@@ -97,13 +111,29 @@ class EbSettings(BaseModel):
     """... and exceed it by at least this much (absolute)."""
     min_events: int = Field(3, ge=1)
     """... from at least this many events (two failures in a small group are chance, not an incident)."""
-    min_shift: dict[str, float] = {"bitrate": 0.25, "resolution": 0.2, "startup_time": 0.5, "live_latency": 0.4}
-    """Gaussian metrics: the minimum shift of the mean (in log units for all but latency, seconds/10 there)."""
-    min_sd: dict[str, float] = {"bitrate": 0.3, "resolution": 0.2, "startup_time": 0.4, "live_latency": 1.0}
+    min_shift: dict[str, float] = {"bitrate": 0.25, "resolution": 0.2, "startup_time": 0.5, "live_latency": 0.3}
+    """Gaussian metrics: the minimum shift of the mean, in log units (all four are positive and multiplicative)."""
+    min_sd: dict[str, float] = {"bitrate": 0.3, "resolution": 0.2, "startup_time": 0.4, "live_latency": 0.3}
     gaussian_scale: float = Field(1.0, gt=0.0)
     """Gaussian surprises assume independent beats; real means wander more, so they count this much."""
+    multiplicity: float = Field(1.0, ge=0.0)
+    """Weight of the multiple-testing penalty: a group's score is reduced by ``multiplicity * log(m)``, ``m`` the
+    groups of its dimension tested in that window (Bonferroni in log-likelihood units, since a likelihood ratio
+    exceeds ``e^t`` by chance with probability about ``e^-t``): 600 titles get 600 chances to look bad at once,
+    6 regions 6. Only groups with at least ``min_events`` units of evidence count as tested (Tarone): a group too
+    small to ever reach the threshold spends none of the error budget. 0 turns the penalty off."""
+    session_evidence: bool = True
+    """Count heartbeat evidence in distinct sessions, measured per group (:func:`score_matrix`), instead of
+    assuming every player beats every ``heartbeat_s``."""
+    min_population: float = Field(4.0, ge=0.0)
+    """A metric is scored once the population's observations of it outweigh the committed prior this many times."""
     learn_below: float = Field(0.5, ge=0.0)
     """A group learns from a window only while it scores below this fraction of the threshold."""
+    learn_delayed: bool = True
+    """Learn a window only once it has left the slow lane's context, and only for groups not flagged since: the data
+    a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
+    (a new app version failing one start a minute, never 3 in the fast lane's minute) absorb its own failures into
+    its baseline within minutes, before the slow lane had the evidence."""
     max_groups: int = Field(50_000, ge=16)
     max_sessions: int = Field(200_000, ge=16)
     max_units_per_window: int = Field(20_000, ge=16)
@@ -119,8 +149,8 @@ class EbPrior(BaseModel):
     rates: dict[str, float] = {"start_failure": 0.006, "exit_before_start": 0.02, "playback_failure": 0.002,
                                "slow_start": 0.05, "stall": 0.03, "errors": 0.01}
     means: dict[str, float] = {"bitrate": math.log(3000.0), "resolution": math.log(720.0), "startup_time": math.log(1.5),
-                               "live_latency": 6.0}
-    sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 2.0}
+                               "live_latency": math.log(6.0)}
+    sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 0.6}
 
 
 @dataclass
@@ -164,7 +194,10 @@ class SessionMemory:
                 h = math.log(e.resolution_height)
                 row[C["h_n"]], row[C["h_s"]], row[C["h_q"]] = 1, h, h * h
             if e.content_type == "live" and e.live_latency_s is not None:
-                row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, e.live_latency_s, e.live_latency_s ** 2
+                # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
+                # that would drown a channel-wide +20 s in seconds but not in ratios.
+                lat = math.log(max(e.live_latency_s, 0.1))
+                row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, lat, lat * lat
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
             self.evicted += 1
@@ -185,16 +218,47 @@ def _rendition(e: EventV2) -> str:
     return "unknown"
 
 
+def population_moments(pop: np.ndarray, prior_n: float, prior: EbPrior, s: EbSettings, jj: int) -> tuple[float, float]:
+    """Mean and spread of gaussian metric ``jj`` over the population (its decayed sums and the committed prior)."""
+    name, n_col, s_col, q_col, _ = GAUSSIAN[jj]
+    pn = pop[C[n_col]] + prior_n
+    mu_pop = (pop[C[s_col]] + prior_n * prior.means[name]) / pn
+    var_pop = (pop[C[q_col]] + prior_n * (prior.sds[name] ** 2 + prior.means[name] ** 2)) / pn - mu_pop ** 2
+    return float(mu_pop), max(math.sqrt(max(var_pop, 1e-9)), s.min_sd[name])
+
+
 def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.ndarray, prior: EbPrior,
-                 s: EbSettings, clustering: float) -> tuple[np.ndarray, np.ndarray]:
+                 s: EbSettings, clustering: float, sessions: np.ndarray | None = None, specs: np.ndarray | None = None,
+                 tau2: np.ndarray | None = None, span_total: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Surprise ``[groups, metrics]`` of window ``counts`` against learned decayed sums ``base`` shrunk to ``pop``.
 
     Also returns the baselines used (rates or means), for evidence. ``pop`` is the population's
     decayed sums (one row); ``prior_n`` pseudo-observations of the committed prior stand behind it.
     ``clustering``: heartbeats per session in the span scored; beats of one session are one piece of
     evidence, not many (a failure ends its session, so failures are not deflated, only their denominator).
+    ``sessions`` (``[groups, 3]``, :data:`SESSION_COLUMNS`), when given, replaces that assumed clustering by the
+    measured one: each group's beats per distinct beating session in the span (players beat every 10, 15 or 30 s,
+    not all at the configured ``heartbeat_s``), and the minimum evidence of stalls and errors is counted in
+    distinct sessions, so one bad session stalling beat after beat is one piece of evidence, not an incident.
+    ``specs`` (each group's :data:`SPECS` index) and ``tau2`` (``[specs, gaussian metrics]``, the spread of group
+    means around the population within a dimension, :meth:`EbDetector._heterogeneity`) make the gaussian test
+    empirical Bayes in full: a group's baseline is uncertain by ``tau2 * k / (n_g + k)``, so a group with little
+    history (``n_g``) must stand out from how much its siblings ordinarily differ (4G has a lower bitrate than
+    ethernet, always), while a group with a long history is judged against itself. No metric is scored before the
+    population's data outweigh the committed prior ``min_population`` times (a world whose live latency is 30 s
+    must not page against a 6 s prior in its first minute). ``span_total`` (the span's column sums over every
+    unit): a group carrying more than ``slow_max_share`` of a gaussian metric's observations is the population of
+    that metric (``content_type=live`` for latency, the dominant app version for everything); its level moving is
+    the population moving with the hour, not a cause, so it is not judged on levels (failures still are).
     """
     g = len(counts)
+    clus: float | np.ndarray = clustering
+    distinct: dict[str, np.ndarray] = {}
+    if sessions is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            clus = np.where(sessions[:, 0] > 0, np.maximum(counts[:, C["beats"]] / np.maximum(sessions[:, 0], 1e-9), 1.0),
+                            clustering)
+        distinct = {"stall": sessions[:, 3], "err": sessions[:, 4]}
     out = np.zeros((g, len(METRICS)))
     basel = np.zeros((g, len(METRICS)))
     k = s.prior_strength
@@ -204,34 +268,42 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         p0 = np.clip(p0, 1e-5, 0.999)
         n = counts[:, C[den]]
         x = counts[:, C[num]]
-        if name == "playback_failure":
-            n = np.maximum(n / clustering, x)
+        if sessions is not None and num in distinct:  # each session one observation of its stall (error) rate
+            n, x = sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
+        elif name == "playback_failure":
+            n = np.maximum(n / clus, x)
         elif name in HEARTBEAT_METRICS:
-            n, x = n / clustering, x / clustering
+            n, x = n / clus, x / clus
         with np.errstate(divide="ignore", invalid="ignore"):
             ph = np.where(n > 0, x / np.maximum(n, 1e-9), 0.0)
             ph = np.clip(ph, 1e-9, 1 - 1e-9)
             llr = x * np.log(ph / p0) + (n - x) * np.log((1 - ph) / (1 - p0))
-        ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (counts[:, C[num]] >= s.min_events)
+        evidence = distinct.get(num, counts[:, C[num]])
+        ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
+        ok &= pop[C[den]] >= s.min_population * prior_n
+        if specs is not None and den in START_DENOMINATORS:
+            ok &= ~np.isin(specs, list(RENDITION_SPECS))
         out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
         basel[:, j] = p0
     for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
         j = len(BINOMIAL) + jj
-        pn = pop[C[n_col]] + prior_n
-        mu_pop = (pop[C[s_col]] + prior_n * prior.means[name]) / pn
-        var_pop = (pop[C[q_col]] + prior_n * (prior.sds[name] ** 2 + prior.means[name] ** 2)) / pn - mu_pop ** 2
-        sd = max(math.sqrt(max(var_pop, 1e-9)), s.min_sd[name])
+        mu_pop, sd = population_moments(pop, prior_n, prior, s, jj)
         mu0 = (base[:, C[s_col]] + k * mu_pop) / (base[:, C[n_col]] + k)
         n = counts[:, C[n_col]]
+        between = 0.0 if tau2 is None or specs is None else tau2[specs, jj] * k / (base[:, C[n_col]] + k)
         if name in HEARTBEAT_METRICS:
-            n_eff = n / clustering
+            n_eff = n / clus
         else:
             n_eff = n
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(n > 0, counts[:, C[s_col]] / np.maximum(n, 1e-9), mu0)
         shift = sign * (mean - mu0)
-        z = shift / (sd / np.sqrt(np.maximum(n_eff, 1e-9)))
-        ok = (shift >= s.min_shift[name]) & (n_eff >= 2)
+        z = shift / np.sqrt(sd * sd / np.maximum(n_eff, 1e-9) + between)
+        ok = (shift >= s.min_shift[name]) & (n_eff >= 2) & (pop[C[n_col]] >= s.min_population * prior_n)
+        if span_total is not None:
+            ok &= n <= s.slow_max_share * span_total[C[n_col]]
+        if specs is not None and (name in QUALITY_METRICS or n_col in START_DENOMINATORS):
+            ok &= ~np.isin(specs, list(RENDITION_SPECS))
         out[:, j] = np.where(ok, s.gaussian_scale * 0.5 * z * z, 0.0)
         basel[:, j] = mu0
     return out, basel
@@ -248,6 +320,10 @@ class _Store:
     sums: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COLUMNS))))
     stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    spec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The last window each row scored at least ``learn_below`` of a lane's threshold (not learned from since)."""
+    """The spec (:data:`SPECS` index) of every row, for per-dimension counts without touching ``keys``."""
     free: list[int] = field(default_factory=list)
     evicted: int = 0
 
@@ -277,7 +353,11 @@ class _Store:
                 self.sums = np.concatenate([self.sums, np.zeros((grow, len(COLUMNS)))])
                 self.stamp = np.concatenate([self.stamp, np.zeros(grow, dtype=np.int64)])
                 self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=np.int64)])
+                self.spec = np.concatenate([self.spec, np.zeros(grow, dtype=np.int64)])
+                self.flagged = np.concatenate([self.flagged, np.zeros(grow, dtype=np.int64)])
         self.index[key] = r
+        self.spec[r] = key[0]
+        self.flagged[r] = np.iinfo(np.int64).min
         self.sums[r] = 0.0
         self.stamp[r] = window
         self.seen[r] = window
@@ -316,6 +396,42 @@ class _Window:
     """``[units, columns]``."""
     rows: np.ndarray
     counts: np.ndarray
+    sess: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``[units]`` a key of each unit's session (a hash), for evidence counted in distinct sessions."""
+
+
+SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions")
+"""Per group and span (see :func:`score_matrix`): distinct sessions that beat; the sum over them of the share of
+their beats that stalled (erred), i.e. each session one observation of its stall (error) rate; and the distinct
+sessions that stalled (erred), the minimum evidence."""
+
+
+def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
+    """``[units, 5]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
+
+    A beat weighs ``1 / (its session's beats in the span)``, so a group's sum counts distinct sessions
+    without a per-group set, and the weighted stalls sum each session's stall rate once, however often
+    its player beats.
+    """
+    out = np.zeros((len(contrib), len(SESSION_COLUMNS)))
+    if not len(contrib):
+        return out
+    import pandas as pd
+
+    codes, _ = pd.factorize(sess)
+
+    def share(v: np.ndarray) -> np.ndarray:
+        total = np.bincount(codes, weights=v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(v > 0, v / np.maximum(total[codes], 1e-12), 0.0)
+
+    beat = share(contrib[:, C["beats"]])
+    out[:, 0] = beat
+    out[:, 1] = beat * contrib[:, C["stall"]]
+    out[:, 2] = beat * contrib[:, C["err"]]
+    out[:, 3] = share(contrib[:, C["stall"]])
+    out[:, 4] = share(contrib[:, C["err"]])
+    return out
 
 
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +455,10 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
+    STATE_FORMAT = 2
+    """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
+    refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2)."""
+
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
         self.prior = prior or EbPrior()
@@ -350,6 +470,8 @@ class EbDetector:
         self.watermark: float | None = None
         self.open_dims: list[tuple[str, ...]] = []
         self.open_rows: list[list[float]] = []
+        self.open_sess: list[int] = []
+        self._tau2: np.ndarray | None = None
         self.closed: OrderedDict[int, _Window] = OrderedDict()
         self.dedup: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self.tracker = AlertTracker(s.window_s, s.threshold, "eb", s.confirm_windows, s.close_after_windows,
@@ -404,6 +526,7 @@ class EbDetector:
             if len(self.open_rows) < s.max_units_per_window:
                 self.open_dims.append(tuple([_value(getattr(event, a)) for a in _ATTRS]) + (rendition or _rendition(event),))
                 self.open_rows.append(row)
+                self.open_sess.append(_session_key(event.session_id))
             else:
                 self.counters["units_dropped"] += 1
         return None, opened
@@ -459,10 +582,11 @@ class EbDetector:
                     u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb.tolist()]
                 rows = self.store.rows([(si, x) for x in u], window)
                 unit_rows[:, si] = rows[c]
-        self.open_dims, self.open_rows = [], []
+        sess = np.array(self.open_sess, dtype=np.int64) if len(self.open_sess) == n else np.arange(n, dtype=np.int64)
+        self.open_dims, self.open_rows, self.open_sess = [], [], []
         flat = unit_rows.ravel()
         rows, counts = _aggregate(flat, np.repeat(contrib, len(SPECS), axis=0))
-        return _Window(unit_rows, contrib, rows, counts)
+        return _Window(unit_rows, contrib, rows, counts, sess)
 
     def _context(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
         recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
@@ -472,24 +596,54 @@ class EbDetector:
             return recs[0].rows, recs[0].counts
         return _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
 
+    def _span_units(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
+        recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
+        unit_rows = np.vstack([r.unit_rows for r in recs])
+        contrib = np.vstack([r.contrib for r in recs])
+        weights = session_weights(contrib, np.concatenate([r.sess for r in recs])) if self.s.session_evidence else None
+        return unit_rows, contrib, weights
+
+    def _sessions(self, rows: np.ndarray, unit_rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
+        """Distinct sessions per group of ``rows`` (:data:`SESSION_COLUMNS`), from the span's unit weights."""
+        if weights is None:
+            return None
+        flat = unit_rows.ravel()
+        out = np.zeros((len(rows), len(SESSION_COLUMNS)))
+        for k in range(len(SESSION_COLUMNS)):
+            per_row = np.bincount(flat, weights=np.repeat(weights[:, k], unit_rows.shape[1]), minlength=len(self.store.sums))
+            out[:, k] = per_row[rows]
+        return out
+
     def _close(self, window: int) -> list[Alert]:
         s = self.s
         rec = self._factorize(window)
         self.closed[window] = rec
         while self.closed and next(iter(self.closed)) <= window - s.slow_windows:
-            self.closed.popitem(last=False)
+            old_window, old = self.closed.popitem(last=False)
+            if s.learn_delayed:
+                keep = self.store.flagged[old.rows] < old_window
+                self.store.learn(old.rows[keep], old.counts[keep])
         causes: list[Cause] = []
         rows, counts = self._context(window, s.context_windows)
         if len(rows):
             base = self.store.sums[rows]
-            surprise, basel = score_matrix(counts, base, self.prior_n, self.pop, self.prior, s, self._clustering(s.context_windows))
+            span_units = self._span_units(window, s.context_windows)
+            self._tau2 = self._heterogeneity(rows, counts)
+            surprise, basel = score_matrix(counts, base, self.prior_n, self.pop, self.prior, s, self._clustering(s.context_windows),
+                                           self._sessions(rows, span_units[0], span_units[2]), self.store.spec[rows], self._tau2,
+                                           span_units[1].sum(axis=0))
             best = surprise.max(axis=1)
-            causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, s.threshold, "fast")
+            penalty = self._penalty(rows, counts, self._clustering(s.context_windows))
+            causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, s.threshold, "fast", penalty,
+                                     span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
-            quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
-            learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
-                np.ones(len(rec.rows), dtype=bool)
-            self.store.learn(rec.rows[learn], rec.counts[learn])
+            self.store.flagged[rows[best >= s.learn_below * s.threshold]] = window
+            if not s.learn_delayed:
+                quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
+                learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
+                    np.ones(len(rec.rows), dtype=bool)
+                self.store.learn(rec.rows[learn], rec.counts[learn])
             self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
             if window % 2 == 0 and len(causes) < s.max_causes_per_window:
                 srows, scounts = self._context(window, s.slow_windows)
@@ -500,31 +654,46 @@ class EbDetector:
                             for w, r in self.closed.items() if w > window - s.slow_windows)
                 touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
                 srows, scounts = srows[touched], scounts[touched]
+                slow_units = self._span_units(window, s.slow_windows)
                 ssur, sbase = score_matrix(scounts, self.store.sums[srows], self.prior_n, self.pop, self.prior, s,
-                                            self._clustering(s.slow_windows))
+                                            self._clustering(s.slow_windows), self._sessions(srows, slow_units[0], slow_units[2]),
+                                            self.store.spec[srows], self._tau2, slow_units[1].sum(axis=0))
+                spenalty = self._penalty(srows, scounts, self._clustering(s.slow_windows))
+                self.store.flagged[srows[ssur.max(axis=1, initial=0.0) >= s.learn_below * s.slow_threshold]] = window
                 named = {(c.dimension, c.value) for c in causes}
-                for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows, s.slow_threshold, "slow"):
+                for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows, s.slow_threshold, "slow",
+                                         spenalty, slow_units):
                     if (c.dimension, c.value) not in named and len(causes) < s.max_causes_per_window:
                         causes.append(c)
         self.counters["windows_closed"] += 1
+        opened = [self._named(a) for a in self.tracker.feed(window, causes)]
+        # Only a confirmed cause explains the units around it later: a group named once and never confirmed (a
+        # sparse start crash: one failure a minute, rarely 3 in the fast lane's minute) must stay visible to the
+        # slow lane, which is the lane that can see it.
         for c in causes:
-            self.named[(c.dimension, c.value)] = window
+            state = self.tracker.open.get((c.dimension, c.value))
+            if state is not None and state.confirmed_at is not None:
+                self.named[(c.dimension, c.value)] = window
         for key in [k for k, w in self.named.items() if window - w >= s.slow_windows]:
             del self.named[key]
-        return [self._named(a) for a in self.tracker.feed(window, causes)]
+        return opened
 
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
-                   span: int, threshold: float, lane: str) -> list[Cause]:
-        """Explaining away over the units of the last ``span`` windows; see the module docstring."""
+                   span: int, threshold: float, lane: str, penalty: np.ndarray,
+                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> list[Cause]:
+        """Explaining away over the units of the last ``span`` windows; see the module docstring.
+
+        ``penalty``: the multiple-testing penalty per spec (:meth:`_penalty`), taken off every score here.
+        """
         s = self.s
+        surprise = np.maximum(surprise - penalty[self.store.spec[rows]][:, None], 0.0)
         best = surprise.max(axis=1)
         cand = np.flatnonzero(best > threshold)
         if len(cand) == 0:
             return []
         cand = cand[np.argsort(-best[cand], kind="stable")][:64]
-        recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
-        unit_rows = np.vstack([r.unit_rows for r in recs])
-        contrib = np.vstack([r.contrib for r in recs])
+        unit_rows, contrib, weights = span_units
+        span_total = contrib.sum(axis=0)
         spec_of: dict[int, int] = {}
         for r in rows[cand].tolist():
             key = self.store.keys[r]
@@ -549,8 +718,12 @@ class EbDetector:
             for i in first or remaining:
                 r = int(rows[i])
                 si = spec_of[r]
-                c = contrib[alive & (unit_rows[:, si] == r)].sum(axis=0, keepdims=True)
-                sc, _ = score_matrix(c, self.store.sums[[r]], self.prior_n, self.pop, self.prior, s, self._clustering(span))
+                mask = alive & (unit_rows[:, si] == r)
+                c = contrib[mask].sum(axis=0, keepdims=True)
+                sess = None if weights is None else weights[mask].sum(axis=0, keepdims=True)
+                sc, _ = score_matrix(c, self.store.sums[[r]], self.prior_n, self.pop, self.prior, s, self._clustering(span), sess,
+                                     self.store.spec[[r]], self._tau2, span_total)
+                sc = np.maximum(sc - penalty[si], 0.0)
                 if sc.max() > threshold:
                     rescored.append((float(sc.max()), len(SPECS[si]), i, sc[0]))
             if not rescored:
@@ -582,12 +755,55 @@ class EbDetector:
                 remaining = [t[2] for t in rescored if t[2] != i]
         return out
 
+    def _heterogeneity(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``tau2[spec, gaussian metric]``: mean squared distance of groups' own means from the population's.
+
+        Over the groups of ``rows`` whose history outweighs the prior (``n_g >= k``), and, while a group has no
+        such history (a stream's first minutes), its mean in ``counts`` less the sampling variance of that mean;
+        a spec with fewer than three such groups borrows the value over all specs. Not robust on purpose: the
+        point is how far a sibling can ordinarily sit from the rest, outliers included; a group with a long
+        history is judged against itself anyway (its share of ``tau2`` vanishes as ``k / (n_g + k)``).
+        """
+        out = np.zeros((len(SPECS), len(GAUSSIAN)))
+        base = self.store.sums[rows]
+        specs = self.store.spec[rows]
+        for jj, (_, n_col, s_col, _, _) in enumerate(GAUSSIAN):
+            mu_pop, sd = population_moments(self.pop, self.prior_n, self.prior, self.s, jj)
+            n = base[:, C[n_col]]
+            own = n >= self.s.prior_strength
+            now = ~own & (counts[:, C[n_col]] >= self.s.prior_strength)
+            if not (own.any() or now.any()):
+                continue
+            m = np.where(own, base[:, C[s_col]] / np.maximum(n, 1e-9),
+                         counts[:, C[s_col]] / np.maximum(counts[:, C[n_col]], 1e-9))
+            noise = np.where(own, 0.0, sd * sd / np.maximum(counts[:, C[n_col]], 1e-9))
+            use = own | now
+            specs_used = specs[use]
+            dev2 = np.maximum((m[use] - mu_pop) ** 2 - noise[use], 0.0)
+            sums = np.bincount(specs_used, weights=dev2, minlength=len(SPECS))
+            cnt = np.bincount(specs_used, minlength=len(SPECS))
+            out[:, jj] = np.where(cnt >= 3, sums / np.maximum(cnt, 1), float(dev2.mean()))
+        return out
+
+    def _penalty(self, rows: np.ndarray, counts: np.ndarray, clustering: float) -> np.ndarray:
+        """``multiplicity * log(m)`` per spec, ``m`` its groups in ``rows`` with enough evidence to be tested."""
+        volume = counts[:, C["attempts"]] + counts[:, C["beats"]] / clustering
+        tested = np.bincount(self.store.spec[rows[volume >= self.s.min_events]], minlength=len(SPECS))
+        return self.s.multiplicity * np.log(np.maximum(tested, 1))
+
     def _clustering(self, span: int) -> float:
         return max(1.0, span * self.s.window_s / self.s.heartbeat_s)
 
     @staticmethod
     def _named(alert: Alert) -> Alert:
         return alert.model_copy(update={"id": f"{alert.dimension}={alert.value}@{int(alert.start)}"})
+
+
+def _session_key(session_id: str) -> int:
+    """A 64-bit key of a session id that is the same in every process (``hash`` of a str is not: a detector
+    restored from its checkpoint must see a session of the previous life as the same session)."""
+    raw = session_id.encode()
+    return ((zlib.crc32(raw) & 0x7FFFFFFF) << 32) | zlib.adler32(raw)  # < 2**63: fits an int64
 
 
 def _value(v: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from streamlab.models.qoe.telemetry import EVENT_ADAPTER as V1_ADAPTER
+from streamlab.models.qoe.telemetry import Arms
 from streamlab.models.qoe.telemetry import Heartbeat as V1Heartbeat
 
 SCHEMA_VERSION = 2
@@ -86,6 +87,7 @@ class _Common(BaseModel):
     device_model: Token | None = None
     connection_type: Token | None = None
     cmcd: Cmcd | None = None
+    arms: Arms | None = None
     rebuffer_count: Count = 0
     rebuffer_s: NonNegative = 0.0
     bitrate_switches: Count = 0
@@ -200,7 +202,8 @@ def _upconvert(data: dict[str, Any]) -> EventV2:
     common = {"schema_version": 2, "timestamp": old.timestamp, "viewer_id": old.viewer_id, "session_id": old.session_id,
               "title_id": old.title_id, "region": old.region, "edge": old.edge, "device_class": old.device,
               "rebuffer_count": old.rebuffer_count, "rebuffer_s": old.rebuffer_s,
-              "bitrate_switches": old.bitrate_switches, "errors": old.errors, "startup_s": old.startup_s}
+              "bitrate_switches": old.bitrate_switches, "errors": old.errors, "startup_s": old.startup_s,
+              "arms": old.arms}
     if isinstance(old, V1Heartbeat):
         return HeartbeatV2(**common, playhead_s=old.playhead_s, buffer_s=old.buffer_s, bitrate_kbps=old.bitrate_kbps,
                            throughput_kbps=old.throughput_kbps)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamlab.core.errors import StreamlabError
 from streamlab.models.qoe.alerts import Alert
 from streamlab.models.qoe.eb import EbDetector, EbSettings
 from streamlab.models.qoe.schema_v2 import parse_event
@@ -116,6 +117,7 @@ class Checkpointed:
 
     detector: EbDetector
     last_id: tuple[int, int] = (0, 0)
+    detector_format: int = EbDetector.STATE_FORMAT
     refused: dict[str, int] = field(default_factory=dict)
     outbox: list[Alert] = field(default_factory=list)
     delivered: set[str] = field(default_factory=set)
@@ -176,7 +178,12 @@ class StreamConsumer:
         with self._file.open("rb") as handle:
             state = pickle.load(handle)  # noqa: S301 - our own private checkpoint (see module docstring)
         if not isinstance(state, Checkpointed):
-            raise RuntimeError(f"{self._file}: not a QoE stream checkpoint")
+            raise StreamlabError(f"{self._file}: not a QoE stream checkpoint")
+        found = getattr(state, "detector_format", 1)
+        if found != EbDetector.STATE_FORMAT:
+            raise StreamlabError(
+                f"{self._file}: written by a detector with state format {found}, this one reads {EbDetector.STATE_FORMAT}; "
+                "replay the stream into a new checkpoint directory (the old one is left as it is)")
         return state
 
     def _save(self) -> None:

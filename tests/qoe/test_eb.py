@@ -83,3 +83,37 @@ def test_state_is_bounded_whatever_the_number_of_titles() -> None:
     assert stats["groups"] <= 500 and stats["groups_evicted"] > 0
     assert stats["sessions"] <= 300 and stats["sessions_evicted"] > 0
     assert stats["dedup_keys"] <= 1000 and stats["dedup_forgotten"] > 0
+
+
+def _one_bad_session(title: str, beat_s: float = 2.0, minutes: float = 4.0) -> list[dict]:
+    """One session of a title nobody else watches, on a fast-beating player, stalling at every beat."""
+    t0 = T0
+    base = {"schema_version": 2, "viewer_id": "v-bad", "session_id": "s-bad", "title_id": title, "region": "r1",
+            "edge": "r1-e1", "device_class": "tv"}
+    beats = int(minutes * 60 / beat_s)
+    return [{**base, "kind": "heartbeat", "seq": b, "timestamp": t0 + beat_s * b, "playhead_s": beat_s * b, "buffer_s": 0.0,
+             "bitrate_kbps": 4000.0, "startup_s": 1.0, "rebuffer_count": b + 1, "rebuffer_s": 1.5 * (b + 1)}
+            for b in range(beats)]
+
+
+def test_one_bad_session_beating_fast_is_not_an_incident() -> None:
+    """A decoy: its stalls are one piece of evidence (one session), however often its player beats."""
+    events = sorted(steady_stream(35, 40, seed=6) + _one_bad_session("t-lonely"), key=lambda e: e["timestamp"])
+    _, alerts = _run(events)
+    assert alerts == [], [(a.dimension, a.value, a.evidence) for a in alerts]
+
+
+def test_many_stalling_sessions_of_one_title_still_page() -> None:
+    """The same stalls spread over many sessions of one title are an incident (the rule counts sessions, not beats)."""
+    stall = lambda t, d: {"stall": 0.6} if t >= T0 and d["title_id"] == "t3" else {}  # noqa: E731
+    _, alerts = _run(steady_stream(35, 60, seed=7, effect=stall))
+    assert ("title", "t3") in {(a.dimension, a.value) for a in alerts}, [(a.dimension, a.value) for a in alerts]
+
+
+def test_a_group_that_always_differs_is_its_own_baseline_not_an_incident() -> None:
+    """A decoy: 4G always plays at a third of the bitrate of wifi; it must learn that, not page from the first window."""
+    always_lower = lambda t, d: {"bitrate_kbps": 1300.0} if d["connection_type"] == "4g" else {}  # noqa: E731
+    groups = {"region": ["r1", "r2", "r3", "r4"], "device_class": ["tv", "mobile", "desktop"],
+              "connection_type": ["wifi", "ethernet", "4g"]}
+    _, alerts = _run(steady_stream(40, 60, seed=8, groups=groups, effect=always_lower))
+    assert alerts == [], [(a.dimension, a.value, a.evidence) for a in alerts]

@@ -94,3 +94,19 @@ def test_a_killed_detector_resumes_with_no_event_or_alert_lost_or_repeated(tmp_p
     sent = [json.loads(line)["id"] for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert sent == want_ids  # none lost, none repeated, in order
     assert set(_Hook.received) == set(want_ids)  # the webhook is at least once; its receiver dedupes by id
+
+
+def test_a_checkpoint_from_another_detector_layout_is_refused_by_name(tmp_path: Path) -> None:
+    """An upgrade changes the detector's pickled state: the old checkpoint is refused with a reason
+    (and left alone) instead of failing on a missing attribute windows later."""
+    import pickle
+
+    from streamlab.core.errors import StreamlabError
+    from streamlab.models.qoe.eb import EbDetector
+    from streamlab.streaming.telemetry.redis_stream import AlertSink, Checkpointed, StreamConsumer
+
+    old = Checkpointed(EbDetector(), detector_format=EbDetector.STATE_FORMAT - 1)
+    (tmp_path / "checkpoint.pkl").write_bytes(pickle.dumps(old))
+    with pytest.raises(StreamlabError, match="state format 1, this one reads 2"):
+        StreamConsumer(None, tmp_path, AlertSink(tmp_path / "alerts.jsonl"))
+    assert pickle.loads((tmp_path / "checkpoint.pkl").read_bytes()).detector_format == 1
