@@ -92,11 +92,13 @@ class BeaconSink:
             self._client.close()
 
 
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
 def edge_arms(header: str) -> dict[str, str]:
     """The ``X-Streamlab-Arms`` value as the beacon's ``arms``: pairs that are not telemetry tokens are
     dropped (a beacon that the schema refuses would lose the whole session's telemetry)."""
-    token = re.compile(TOKEN_PATTERN)
-    pairs = [(k, v) for k, v in parse_header(header).items() if token.fullmatch(k) and token.fullmatch(v)]
+    pairs = [(k, v) for k, v in parse_header(header).items() if _TOKEN.fullmatch(k) and _TOKEN.fullmatch(v)]
     return dict(pairs[:MAX_ARMS])
 
 
