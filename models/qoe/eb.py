@@ -33,6 +33,12 @@ sessions (one bad session is a decoy, not an incident). Scores are reduced by ``
 same dimension tested in the window (Bonferroni in log-likelihood units): 600 titles x 8 renditions are thousands of
 chances for one to look bad by luck, 6 regions are 6.
 
+**Batch and stream, one logic.** :meth:`EbDetector.ingest` reads an event as its field dict (:func:`fields`): a
+validated model's own, or the dict the batch path (:func:`detect_lines`) builds without a model when
+:func:`~streamlab.models.qoe.schema_v2.fast_record` proves a line plain (orjson, a few type and range checks; any
+other line goes to the validator). Window work is per distinct value, not per event: a window's dimension columns
+are factorized once when it closes, and the candidates of an explaining-away round are scored in one call.
+
 **Bounds.** Groups in the store are capped (``max_groups``; least recently seen evicted and counted),
 sessions (``max_sessions``) and units per window (``max_units_per_window``; beyond it units are
 dropped and counted) too, so a million distinct titles cost a bounded amount of memory.
@@ -43,7 +49,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +57,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from streamlab.models.qoe.alerts import Alert, AlertTracker, Cause
-from streamlab.models.qoe.schema_v2 import EventV2, HeartbeatV2, SessionEndV2, dimension
+from streamlab.models.qoe.schema_v2 import EventV2, dimension
 
 SINGLE: tuple[str, ...] = ("region", "edge", "title", "device_class", "device_model", "os", "app_version", "player_version",
                            "isp", "asn", "cdn", "pathway", "connection_type", "content_type")
@@ -77,6 +83,8 @@ RENDITION_SPECS: frozenset[int] = frozenset(i for i, sp in enumerate(SPECS) if D
 """Specs keyed by rendition: their bitrate and resolution are the rendition's by definition, never a quality drop;
 and a session's rendition is only known once it started (``unknown`` before), so grouping start outcomes by
 rendition selects on the outcome: those groups are judged on neither."""
+_RENDITION_MASK = np.isin(np.arange(len(SPECS)), sorted(RENDITION_SPECS))
+"""``_RENDITION_MASK[spec]``: :data:`RENDITION_SPECS` as a lookup (``np.isin`` per metric cost a sort each time)."""
 START_DENOMINATORS = frozenset({"attempts", "starts"})
 QUALITY_METRICS = frozenset({"bitrate", "resolution"})
 SLOW_START_S = 5.0
@@ -161,48 +169,54 @@ class SessionMemory:
     sessions: OrderedDict[str, tuple[float, int, bool, str]] = field(default_factory=OrderedDict)
     evicted: int = 0
 
-    def unit(self, e: EventV2) -> list[float] | None:
-        """The event's column contributions (:data:`COLUMNS`), or ``None`` when it says nothing new."""
+    def unit(self, event: EventV2 | Mapping[str, Any]) -> list[float] | None:
+        """The event's column contributions (:data:`COLUMNS`), or ``None`` when it says nothing new.
+
+        ``event``: a validated event or its field dict (:func:`fields`), the form the detector passes.
+        """
+        e = fields(event)
         row = [0.0] * len(COLUMNS)
-        state = self.sessions.pop(e.session_id, None)
-        if isinstance(e, SessionEndV2):
-            if e.outcome == "video_start_failure":
+        state = self.sessions.pop(e["session_id"], None)
+        if e["kind"] == "session_end":
+            outcome = e["outcome"]
+            if outcome == "video_start_failure":
                 row[C["attempts"]] = row[C["vsf"]] = 1.0
-            elif e.outcome == "exit_before_video_start":
+            elif outcome == "exit_before_video_start":
                 row[C["attempts"]] = row[C["ebvs"]] = 1.0
-            elif e.outcome == "video_playback_failure":
+            elif outcome == "video_playback_failure":
                 row[C["beats"]] = row[C["vpf"]] = 1.0
             else:
                 return None
             return row
-        fresh = state is None and e.playhead_s <= FRESH_PLAYHEAD_S
-        last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (e.rebuffer_s, e.errors, not fresh)
-        started = e.startup_s is not None
+        rebuffer_s, errors, startup_s = e["rebuffer_s"], e["errors"], e["startup_s"]
+        fresh = state is None and e["playhead_s"] <= FRESH_PLAYHEAD_S
+        last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (rebuffer_s, errors, not fresh)
+        started = startup_s is not None
         if started and not was_started:
             row[C["attempts"]] = row[C["starts"]] = 1.0
-            row[C["slow"]] = float(e.startup_s > SLOW_START_S)  # type: ignore[operator]
-            su = math.log(max(e.startup_s, 0.05))  # type: ignore[arg-type]
+            row[C["slow"]] = float(startup_s > SLOW_START_S)
+            su = math.log(max(startup_s, 0.05))
             row[C["su_s"]], row[C["su_q"]] = su, su * su
         if started:
             row[C["beats"]] = 1.0
-            row[C["stall"]] = float(e.rebuffer_s - last_rebuf > 1e-9)
-            row[C["err"]] = float(e.errors > last_err)
-            if e.bitrate_kbps > 0:
-                b = math.log(e.bitrate_kbps)
+            row[C["stall"]] = float(rebuffer_s - last_rebuf > 1e-9)
+            row[C["err"]] = float(errors > last_err)
+            if e["bitrate_kbps"] > 0:
+                b = math.log(e["bitrate_kbps"])
                 row[C["br_n"]], row[C["br_s"]], row[C["br_q"]] = 1, b, b * b
-            if e.resolution_height:
-                h = math.log(e.resolution_height)
+            if e["resolution_height"]:
+                h = math.log(e["resolution_height"])
                 row[C["h_n"]], row[C["h_s"]], row[C["h_q"]] = 1, h, h * h
-            if e.content_type == "live" and e.live_latency_s is not None:
+            if e["content_type"] == "live" and e["live_latency_s"] is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
-                lat = math.log(max(e.live_latency_s, 0.1))
+                lat = math.log(max(e["live_latency_s"], 0.1))
                 row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, lat, lat * lat
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
             self.evicted += 1
-        self.sessions[e.session_id] = (max(e.rebuffer_s, last_rebuf), max(e.errors, last_err), was_started or started,
-                                       _rendition(e))
+        self.sessions[e["session_id"]] = (max(rebuffer_s, last_rebuf), max(errors, last_err), was_started or started,
+                                          _rendition(e))
         return row
 
     def rendition(self, session_id: str) -> str:
@@ -210,11 +224,20 @@ class SessionMemory:
         return state[3] if state else "unknown"
 
 
-def _rendition(e: EventV2) -> str:
-    if e.rendition:
-        return e.rendition
-    if isinstance(e, HeartbeatV2) and e.resolution_height:
-        return f"{e.resolution_height}p"
+def fields(event: EventV2 | Mapping[str, Any]) -> Mapping[str, Any]:
+    """An event as the one form the detector reads: the field dict of its validated model.
+
+    A model's ``__dict__`` is that dict already; the batch path builds the same dict without a model
+    (:func:`streamlab.models.qoe.schema_v2.fast_record`). One reader for both keeps one decision logic.
+    """
+    return event.__dict__ if isinstance(event, BaseModel) else event
+
+
+def _rendition(e: Mapping[str, Any]) -> str:
+    if e["rendition"]:
+        return e["rendition"]
+    if e["kind"] == "heartbeat" and e["resolution_height"]:
+        return f"{e['resolution_height']}p"
     return "unknown"
 
 
@@ -262,6 +285,7 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     out = np.zeros((g, len(METRICS)))
     basel = np.zeros((g, len(METRICS)))
     k = s.prior_strength
+    rendition = None if specs is None else _RENDITION_MASK[specs]
     for j, (name, num, den) in enumerate(BINOMIAL):
         p_pop = (pop[C[num]] + prior_n * prior.rates[name]) / (pop[C[den]] + prior_n)
         p0 = (base[:, C[num]] + k * p_pop) / (base[:, C[den]] + k)
@@ -281,8 +305,8 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         evidence = distinct.get(num, counts[:, C[num]])
         ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
         ok &= pop[C[den]] >= s.min_population * prior_n
-        if specs is not None and den in START_DENOMINATORS:
-            ok &= ~np.isin(specs, list(RENDITION_SPECS))
+        if rendition is not None and den in START_DENOMINATORS:
+            ok &= ~rendition
         out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
         basel[:, j] = p0
     for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
@@ -302,11 +326,14 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         ok = (shift >= s.min_shift[name]) & (n_eff >= 2) & (pop[C[n_col]] >= s.min_population * prior_n)
         if span_total is not None:
             ok &= n <= s.slow_max_share * span_total[C[n_col]]
-        if specs is not None and (name in QUALITY_METRICS or n_col in START_DENOMINATORS):
-            ok &= ~np.isin(specs, list(RENDITION_SPECS))
+        if rendition is not None and (name in QUALITY_METRICS or n_col in START_DENOMINATORS):
+            ok &= ~rendition
         out[:, j] = np.where(ok, s.gaussian_scale * 0.5 * z * z, 0.0)
         basel[:, j] = mu0
     return out, basel
+
+
+_NEVER = int(np.iinfo(np.int64).min)
 
 
 @dataclass
@@ -327,15 +354,13 @@ class _Store:
     free: list[int] = field(default_factory=list)
     evicted: int = 0
 
-    def rows(self, keys: list[tuple[int, str]], window: int) -> np.ndarray:
-        """Row of every key (new keys get a fresh zero row), decayed to ``window``."""
-        out = np.empty(len(keys), dtype=np.int64)
-        for i, key in enumerate(keys):
-            r = self.index.get(key)
-            if r is None:
-                r = self._new(key, window)
-            out[i] = r
-        self._decay(out, window)
+    def rows(self, keys: list[tuple[int, str]], window: int, decay: bool = True) -> np.ndarray:
+        """Row of every key (new keys get a fresh zero row), decayed to ``window`` (``decay=False``: the caller
+        decays every row it looked up in one call, as :meth:`EbDetector._factorize` does for a window's specs)."""
+        index, new = self.index, self._new
+        out = np.array([index[key] if key in index else new(key, window) for key in keys], dtype=np.int64)
+        if decay:
+            self._decay(out, window)
         self.seen[out] = window
         return out
 
@@ -357,7 +382,7 @@ class _Store:
                 self.flagged = np.concatenate([self.flagged, np.zeros(grow, dtype=np.int64)])
         self.index[key] = r
         self.spec[r] = key[0]
-        self.flagged[r] = np.iinfo(np.int64).min
+        self.flagged[r] = _NEVER
         self.sums[r] = 0.0
         self.stamp[r] = window
         self.seen[r] = window
@@ -375,6 +400,10 @@ class _Store:
             self.keys[r] = None
             self.free.append(r)
         self.evicted += n
+
+    def decay_to(self, rows: np.ndarray, window: int) -> None:
+        """Decay ``rows`` (repeats allowed: each is decayed once) to ``window``."""
+        self._decay(rows, window)
 
     def _decay(self, rows: np.ndarray, window: int) -> None:
         age = window - self.stamp[rows]
@@ -434,13 +463,21 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
     return out
 
 
+def _factorize_values(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Codes and distinct values in order of first appearance (``pd.factorize`` without its per-call overhead, which
+    cost more than the work on a window's few hundred units, 21 calls per window)."""
+    index: dict[Any, int] = {}
+    codes = [index.setdefault(v, len(index)) for v in values]
+    return np.array(codes, dtype=np.int64), list(index)
+
+
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum ``counts`` per distinct row (sort + reduceat: no per-row Python)."""
     if len(rows) == 0:
         return rows, counts
     order = np.argsort(rows, kind="stable")
     r = rows[order]
-    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    starts = np.flatnonzero(np.concatenate(([True], r[1:] != r[:-1])))
     return r[starts], np.add.reduceat(counts[order], starts, axis=0)
 
 
@@ -483,15 +520,19 @@ class EbDetector:
         """Causes named in the last ``slow_windows`` windows (bounded by the causes per window)."""
 
     # ---- events --------------------------------------------------------------------------------
-    def ingest(self, event: EventV2, now: float | None = None) -> tuple[str | None, list[Alert]]:
-        """Count one validated event; returns ``(refusal reason or None, alerts confirmed meanwhile)``."""
-        key = (event.event_id,) if event.event_id else (event.session_id, event.kind,
-                                                        event.seq if event.seq is not None else event.timestamp)
+    def ingest(self, event: EventV2 | Mapping[str, Any], now: float | None = None) -> tuple[str | None, list[Alert]]:
+        """Count one validated event; returns ``(refusal reason or None, alerts confirmed meanwhile)``.
+
+        ``event``: a model from :func:`parse_event`, or the field dict :func:`parse_record` gives (the batch path).
+        """
+        e = fields(event)
+        event_id, seq = e["event_id"], e["seq"]
+        key = (event_id,) if event_id else (e["session_id"], e["kind"], seq if seq is not None else e["timestamp"])
         if key in self.dedup:
             self.counters["duplicate"] += 1
             return "duplicate: event already counted", []
         s = self.s
-        ts = event.timestamp
+        ts = e["timestamp"]
         ref = now if now is not None else self.watermark
         if ref is not None and ts > ref + s.max_future_s:
             # Without a wall clock, a stream that really jumped ahead (a gap) is followed after a run of agreeing beacons.
@@ -519,14 +560,15 @@ class EbDetector:
             self.watermark = ts
         self.counters["accepted"] += 1
         rendition = None
-        if isinstance(event, SessionEndV2) and not event.rendition:
-            rendition = self.sessions.rendition(event.session_id)
-        row = self.sessions.unit(event)
+        if e["kind"] == "session_end" and not e["rendition"]:
+            rendition = self.sessions.rendition(e["session_id"])
+        row = self.sessions.unit(e)
         if row is not None:
             if len(self.open_rows) < s.max_units_per_window:
-                self.open_dims.append(tuple([_value(getattr(event, a)) for a in _ATTRS]) + (rendition or _rendition(event),))
+                # Raw values (``None``, an int ASN): :meth:`_factorize` turns each distinct one into its name once.
+                self.open_dims.append((*map(e.__getitem__, _ATTRS), rendition or _rendition(e)))
                 self.open_rows.append(row)
-                self.open_sess.append(_session_key(event.session_id))
+                self.open_sess.append(_session_key(e["session_id"]))
             else:
                 self.counters["units_dropped"] += 1
         return None, opened
@@ -560,28 +602,29 @@ class EbDetector:
 
     def _factorize(self, window: int) -> _Window:
         """The open window's units as store rows per spec (one dict lookup per distinct value, not per unit)."""
-        import pandas as pd
-
         n = len(self.open_rows)
         contrib = np.array(self.open_rows, dtype=float).reshape(n, len(COLUMNS))
         unit_rows = np.zeros((n, len(SPECS)), dtype=np.int64)
         if n:
-            arr = np.array(self.open_dims, dtype=object).reshape(n, len(DIMS))
             codes, uniques = [], []
-            for d in range(len(DIMS)):
-                c, u = pd.factorize(arr[:, d])
+            for column in zip(*self.open_dims, strict=True):
+                # ``None`` is a value here (``unknown``), not a missing one; names in order of first appearance.
+                c, u = _factorize_values(column)
                 codes.append(c)
-                uniques.append(u)
+                uniques.append([_value(x) for x in u])
+            looked_up = []
             for si, spec in enumerate(SPECS):
                 if len(spec) == 1:
-                    c, u = codes[spec[0]], [str(x) for x in uniques[spec[0]]]
+                    c, u = codes[spec[0]], uniques[spec[0]]
                 else:
                     a, b = spec
                     nb = len(uniques[b])
-                    c, comb = pd.factorize(codes[a] * nb + codes[b])
-                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb.tolist()]
-                rows = self.store.rows([(si, x) for x in u], window)
+                    c, comb = _factorize_values((codes[a] * nb + codes[b]).tolist())
+                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb]
+                rows = self.store.rows([(si, x) for x in u], window, decay=False)
+                looked_up.append(rows)
                 unit_rows[:, si] = rows[c]
+            self.store.decay_to(np.concatenate(looked_up), window)
         sess = np.array(self.open_sess, dtype=np.int64) if len(self.open_sess) == n else np.arange(n, dtype=np.int64)
         self.open_dims, self.open_rows, self.open_sess = [], [], []
         flat = unit_rows.ravel()
@@ -715,17 +758,21 @@ class EbDetector:
                 alive &= unit_rows[:, si] != r
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
-            for i in first or remaining:
-                r = int(rows[i])
+            batch = first or remaining
+            batch_rows = [int(rows[i]) for i in batch]
+            # Each candidate's units still alive, summed; then one score_matrix call for all of them (it scores rows
+            # independently: one call per candidate cost more than the rest of a window's close).
+            masks = [alive & (unit_rows[:, spec_of[r]] == r) for r in batch_rows]
+            c = np.array([contrib[mask].sum(axis=0) for mask in masks]).reshape(len(batch), contrib.shape[1])
+            sess = None if weights is None else \
+                np.array([weights[mask].sum(axis=0) for mask in masks]).reshape(len(batch), weights.shape[1])
+            scores, _ = score_matrix(c, self.store.sums[batch_rows], self.prior_n, self.pop, self.prior, s, self._clustering(span),
+                                     sess, self.store.spec[batch_rows], self._tau2, span_total)
+            for i, r, sc in zip(batch, batch_rows, scores, strict=True):
                 si = spec_of[r]
-                mask = alive & (unit_rows[:, si] == r)
-                c = contrib[mask].sum(axis=0, keepdims=True)
-                sess = None if weights is None else weights[mask].sum(axis=0, keepdims=True)
-                sc, _ = score_matrix(c, self.store.sums[[r]], self.prior_n, self.pop, self.prior, s, self._clustering(span), sess,
-                                     self.store.spec[[r]], self._tau2, span_total)
                 sc = np.maximum(sc - penalty[si], 0.0)
                 if sc.max() > threshold:
-                    rescored.append((float(sc.max()), len(SPECS[si]), i, sc[0]))
+                    rescored.append((float(sc.max()), len(SPECS[si]), i, sc))
             if not rescored:
                 if first:
                     remaining = [j for j in remaining if j not in first]
@@ -823,15 +870,19 @@ def _observed(c: np.ndarray, m: int) -> float:
 
 
 def detect_lines(lines: Iterable[str | bytes], settings: EbSettings | None = None) -> tuple[list[Alert], dict[str, int]]:
-    """A JSONL file's events (v1 or v2) through one detector in order; alerts and every refusal counted by reason."""
-    from streamlab.models.qoe.schema_v2 import parse_event
+    """A JSONL file's events (v1 or v2) through one detector in order; alerts and every refusal counted by reason.
+
+    Lines go through :func:`parse_record` (orjson and the plain-event fast path; anything else the validator decides)
+    into the same :meth:`EbDetector.ingest` a stream feeds one event at a time: one decision logic, batch or not.
+    """
+    from streamlab.models.qoe.schema_v2 import parse_record
 
     det = EbDetector(settings)
     refused: Counter[str] = Counter()
     for line in lines:
         if not line.strip():
             continue
-        event, reason = parse_event(line)
+        event, reason = parse_record(line)
         if event is not None:
             reason = det.ingest(event)[0]
         if reason is not None:

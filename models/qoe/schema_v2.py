@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -22,6 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from streamlab.models.qoe.telemetry import EVENT_ADAPTER as V1_ADAPTER
 from streamlab.models.qoe.telemetry import Arms
 from streamlab.models.qoe.telemetry import Heartbeat as V1Heartbeat
+
+try:  # a wheel; the JSON fast path only (``loads``), never a different answer
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the lock pins it
+    _orjson = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 2
 Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -243,3 +249,199 @@ def parse_event(raw: str | bytes | dict[str, Any] | EventV2) -> tuple[EventV2 | 
         return EVENT_V2_ADAPTER.validate_python(data), None
     except ValidationError as exc:
         return None, f"invalid field: {_describe(exc)}"
+
+
+# ---- the fast path: plain v2 events without pydantic ---------------------------------------------------------------
+#
+# A day of telemetry is millions of events, and a pydantic model per event costs more than everything the detector
+# does with it (issue 19: 50k events/s in batch). Most events are plain: every field of its declared JSON type, in
+# range, no CMCD fill-in to do. :func:`fast_record` proves that much with a few type and range checks and returns the
+# event as the dict a validated model would hold; for anything it cannot prove (a v1 event, a number given as a
+# string, an unknown CMCD key, a refusal) it returns ``None`` and the caller asks :func:`parse_event`, so refusals,
+# their reasons and their counters stay exactly the validator's. It is conservative by construction: it may send a
+# valid event to the slow path, never accept one the models refuse (a test checks both against mutated events).
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_INF = math.inf
+_EXACT = float(2 ** 53)
+"""Int JSON numbers the float conversion keeps exact; larger ones take the slow path."""
+_TOKEN_CACHE_MAX = 1 << 16
+
+# A rule is ``(check, optional, lo, hi)`` or ``(check, optional, allowed)``; checks are small ints so one
+# ``if`` chain dispatches them (a closure call per field cost more than the rest of the event's handling).
+_TOK, _NUM, _INT, _ENUM, _BOOL, _TEXT, _TWO, _DICT, _NONE = range(9)
+_Rule = tuple[Any, ...]
+
+
+def _num(lo: float, hi: float, optional: bool = False) -> _Rule:
+    return (_NUM, optional, lo, hi)
+
+
+def _int(lo: float, hi: float, optional: bool = False) -> _Rule:
+    return (_INT, optional, lo, min(hi, _EXACT - 1))
+
+
+def _enum(*values: str) -> _Rule:
+    return (_ENUM, False, frozenset(values))
+
+
+_TOKEN_RULE: _Rule = (_TOK, False)
+_OPT_TOKEN: _Rule = (_TOK, True)
+_NONNEG = _num(0.0, _INF)
+_COUNT = _int(0, 1_000_000)
+_KBPS = (0.0, 200_000.0)
+_COMMON_RULES: dict[str, _Rule] = {
+    "schema_version": (_TWO, False), "event_id": _OPT_TOKEN, "seq": _int(0, 10_000_000, True), "timestamp": _NONNEG,
+    "viewer_id": _TOKEN_RULE, "session_id": _TOKEN_RULE, "title_id": _TOKEN_RULE, "region": _TOKEN_RULE, "edge": _TOKEN_RULE,
+    "device_class": _TOKEN_RULE, "content_type": _enum("live", "vod"),
+    **{name: _OPT_TOKEN for name in ("isp", "cdn", "pathway", "app_version", "player_version", "os", "device_model",
+                                     "connection_type")},
+    "asn": _int(0, 4_294_967_295, True), "cmcd": (_DICT, True), "arms": (_NONE, True), "rebuffer_count": _COUNT,
+    "rebuffer_s": _NONNEG, "bitrate_switches": _COUNT, "errors": _COUNT, "startup_s": _num(0.0, _INF, True),
+    "live_latency_s": _num(0.0, _INF, True)}
+_RULES: dict[str, dict[str, _Rule]] = {
+    "heartbeat": {**_COMMON_RULES, "kind": _enum("heartbeat"), "playhead_s": _NONNEG, "buffer_s": _num(0.0, 600.0),
+                  "bitrate_kbps": _num(*_KBPS), "resolution_height": _int(0, 8640, True), "rendition": _OPT_TOKEN,
+                  "throughput_kbps": _num(0.0, 10_000_000.0, True), "dropped_frames": _COUNT},
+    "session_end": {**_COMMON_RULES, "kind": _enum("session_end"), "started_at": _NONNEG, "outcome": _enum(*OUTCOMES),
+                    "play_s": _NONNEG, "rebuffering_ratio": _num(0.0, 1.0, True), "avg_bitrate_kbps": _num(*_KBPS, True),
+                    "avg_resolution_height": _num(0.0, 8640.0, True), "rendition": _OPT_TOKEN, "failure_reason": _OPT_TOKEN,
+                    "chunk_qoe_mean": _num(-_INF, _INF, True)}}
+_CMCD_RULES: dict[str, _Rule] = {
+    "br": _int(0, 10_000_000, True), "bl": _int(0, 10_000_000, True), "bs": (_BOOL, True), "cid": (_TEXT, True, 64),
+    "d": _int(0, _INF, True), "dl": _int(0, _INF, True), "mtp": _int(0, 100_000_000, True), "nor": (_TEXT, True, 512),
+    "ot": (_ENUM, True, frozenset(("m", "a", "v", "av", "i", "c", "tt", "k", "o"))), "pr": _num(0.0, 100.0, True),
+    "rtp": _int(0, _INF, True), "sf": (_ENUM, True, frozenset(("d", "h", "s", "o"))), "sid": (_TEXT, True, 64),
+    "st": (_ENUM, True, frozenset(("v", "l"))), "su": (_BOOL, True), "tb": _int(0, _INF, True)}
+_FLOATS: dict[str, tuple[str, ...]] = {
+    "heartbeat": ("timestamp", "rebuffer_s", "startup_s", "live_latency_s", "playhead_s", "buffer_s", "bitrate_kbps",
+                  "throughput_kbps"),
+    "session_end": ("timestamp", "rebuffer_s", "startup_s", "live_latency_s", "started_at", "play_s", "rebuffering_ratio",
+                    "avg_bitrate_kbps", "avg_resolution_height", "chunk_qoe_mean")}
+"""Float fields: a JSON int there becomes a float, as pydantic makes it (``375`` -> ``375.0``)."""
+_MODELS: dict[str, type[BaseModel]] = {"heartbeat": HeartbeatV2, "session_end": SessionEndV2}
+_REQUIRED: dict[str, frozenset[str]] = {
+    kind: frozenset(n for n, f in model.model_fields.items() if f.is_required()) for kind, model in _MODELS.items()}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    kind: {n: f.default for n, f in model.model_fields.items() if not f.is_required()} for kind, model in _MODELS.items()}
+_CMCD_FILLED = frozenset({"bitrate_kbps", "buffer_s", "throughput_kbps"})
+"""Heartbeat fields the model fills from CMCD when absent (``_Common._from_cmcd``)."""
+_known_tokens: set[str] = set()
+"""Tokens already matched (dimension values repeat on every beat): a set lookup instead of a regex; bounded."""
+
+
+def _valid(rules: dict[str, _Rule], data: dict[str, Any]) -> bool:
+    """Every field of ``data`` has a rule and passes it (see :func:`fast_record`)."""
+    tokens = _known_tokens
+    for name, v in data.items():
+        rule = rules.get(name)
+        if rule is None:
+            return False
+        if v is None:
+            if rule[1]:
+                continue
+            return False
+        check = rule[0]
+        if check == _TOK:
+            if type(v) is not str:
+                return False
+            if v not in tokens:
+                if _TOKEN.fullmatch(v) is None:
+                    return False
+                if len(tokens) >= _TOKEN_CACHE_MAX:
+                    tokens.clear()
+                tokens.add(v)
+        elif check == _NUM:
+            t = type(v)
+            if t is float:
+                if not (rule[2] <= v <= rule[3] and -_INF < v < _INF):  # NaN fails every comparison
+                    return False
+            elif t is not int or not (rule[2] <= v <= rule[3] and -_EXACT < v < _EXACT):
+                return False
+        elif check == _INT:
+            if type(v) is not int or not rule[2] <= v <= rule[3]:
+                return False
+        elif check == _ENUM:
+            if type(v) is not str or v not in rule[2]:
+                return False
+        elif check == _BOOL:
+            if type(v) is not bool:
+                return False
+        elif check == _TEXT:
+            if type(v) is not str or len(v) > rule[2]:
+                return False
+        elif check == _TWO:
+            if type(v) is not int or v != 2:
+                return False
+        elif check == _DICT:
+            if type(v) is not dict:
+                return False
+        else:  # _NONE: only null is plain (``arms`` takes the slow path)
+            return False
+    return True
+
+
+def fast_record(data: Any) -> dict[str, Any] | None:
+    """A plain v2 event as the field dict its validated model holds (defaults filled, floats as floats), or ``None``.
+
+    ``None`` is "not proven here", never a refusal: ask :func:`parse_event` (see the note above).
+    """
+    if type(data) is not dict:
+        return None
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in _RULES or not _REQUIRED[kind] <= data.keys() or not _valid(_RULES[kind], data):
+        return None
+    cmcd = data.get("cmcd")
+    if cmcd is not None:
+        if not _valid(_CMCD_RULES, cmcd):
+            return None
+        # The model would fill these from CMCD (``_Common._from_cmcd``) or refuse a mismatch: the slow path's work.
+        if "content_type" not in data or (kind == "heartbeat" and not _CMCD_FILLED <= data.keys()):
+            return None
+        sid, cid = cmcd.get("sid"), cmcd.get("cid")
+        if (sid is not None and sid != data["session_id"]) or (cid is not None and cid != data["title_id"]):
+            return None
+    if data.get("rebuffer_count", 0) == 0 and data.get("rebuffer_s", 0.0) > 0:
+        return None
+    if kind == "session_end":
+        started = data["outcome"] in STARTED_OUTCOMES
+        if data["started_at"] > data["timestamp"] or started != (data.get("startup_s") is not None) or \
+                (data["outcome"] in FAILURE_OUTCOMES) != (data.get("failure_reason") is not None):
+            return None
+    record = {**_DEFAULTS[kind], **data}
+    for name in _FLOATS[kind]:
+        if type(record[name]) is int:
+            record[name] = float(record[name])
+    return record
+
+
+def loads(raw: str | bytes) -> Any:
+    """JSON text to Python, with orjson when it is installed (several times faster than :mod:`json` on events).
+
+    Not always :mod:`json`'s answer: orjson refuses ``NaN`` and lone surrogates and reads an integer beyond
+    64 bits as a float. :func:`parse_record` therefore trusts it only for events :func:`fast_record` proves
+    plain (where neither can occur: ints there stay below 2**53), and hands everything else, as text, to
+    :func:`parse_event`, which reads it with :mod:`json`.
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
+
+
+def parse_record(raw: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """One JSON line to ``(field dict, None)`` or ``(None, reason)``: :func:`parse_event`'s answer, faster.
+
+    The dict is :func:`fast_record`'s, or the validated model's own fields when the validator had to decide
+    (:func:`streamlab.models.qoe.eb.fields` reads both alike).
+    """
+    try:
+        record = fast_record(loads(raw))
+    except ValueError:  # UnicodeDecodeError is one
+        record = None
+    if record is not None:
+        return record, None
+    event, reason = parse_event(raw)  # the line itself, read by json: the validator's exact answer and reason
+    return (None if event is None else event.__dict__), reason

@@ -40,7 +40,7 @@ from typing import Any
 from streamlab.core.errors import StreamlabError
 from streamlab.models.qoe.alerts import Alert
 from streamlab.models.qoe.eb import EbDetector, EbSettings
-from streamlab.models.qoe.schema_v2 import parse_event
+from streamlab.models.qoe.schema_v2 import parse_record
 
 REDIS_SERVER = "/usr/bin/redis-server"
 STREAM = "qoe:beacons"
@@ -210,7 +210,7 @@ class StreamConsumer:
             key = _id_key(entry_id)
             if key <= st.last_id:
                 continue  # counted before the last checkpoint; only its XACK was lost
-            event, reason = parse_event(fields.get(b"e", b""))
+            event, reason = parse_record(fields.get(b"e", b""))
             if event is None:
                 head = (reason or "invalid").split(":", 1)[0]
                 st.refused[head] = st.refused.get(head, 0) + 1
