@@ -16,6 +16,10 @@ Behaviour, in the order a request meets it:
   the upstream at the upstream's speed, and every plain ``GET`` waiting on it streams the body
   from the bytes received so far at its own client's pace (ranges, conditionals and ``HEAD`` wait
   for the whole object and are answered from it).
+* An LL-HLS blocking reload (``?_HLS_msn=&_HLS_part=``) whose own key is not cached is answered
+  from the newest stored reload of the same playlist when that one is at least as new
+  (:mod:`.blocking_reload`): a viewer behind the live edge costs the upstream nothing, so the
+  origin sees one request per playlist version per tier.
 * Counting: ``HIT`` = the object was complete in the cache; ``COALESCED`` = it was being filled,
   and this request was served from that one fill, not forwarded. Both are offload (requests the
   upstream never saw); ``hit_ratio`` counts only the first, ``offload_ratio`` both, the way
@@ -53,6 +57,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from streamlab.streaming.delivery.blocking_reload import NewestVersions, blocking_reload
 from streamlab.streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streamlab.streaming.delivery.http_semantics import (
     HOP_BY_HOP,
@@ -71,6 +76,7 @@ from streamlab.streaming.delivery.stats import TierStats, prometheus_text, tier_
 
 CACHEABLE_STATUSES = frozenset({200, 404, 410})
 LOOKUP_METHODS = frozenset({"GET", "HEAD"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 HINTS_CAPACITY = 10_000
 """Bound on the per-URL ``Vary`` and hit-for-pass memories, so odd URLs cannot grow them forever."""
 
@@ -94,7 +100,9 @@ class CacheTier:
     """A caching reverse proxy in front of ``upstream_url``; see the module docstring for the rules.
 
     ``transport`` replaces the network (e.g. ``httpx.ASGITransport(origin_app)`` in tests);
-    ``clock`` is the monotonic clock TTLs are measured with.
+    ``clock`` is the monotonic clock TTLs are measured with. ``fallback_url`` (an edge's origin,
+    behind its shield) takes the idempotent requests the upstream refuses or drops before
+    answering (:meth:`_send`).
     """
 
     def __init__(
@@ -106,9 +114,11 @@ class CacheTier:
         *,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
+        fallback_url: str | None = None,
     ) -> None:
         self.name = name
         self.upstream_url = upstream_url.rstrip("/")
+        self.fallback_url = fallback_url.rstrip("/") if fallback_url else None
         self.settings = settings
         self.upstream = upstream or UpstreamSettings()
         self.clock = clock
@@ -121,6 +131,7 @@ class CacheTier:
         self._inflight: dict[Hashable, tuple[Fill, asyncio.Task[Fetched | None]]] = {}
         self._vary_hints: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._pass_until_s: OrderedDict[str, float] = OrderedDict()
+        self._newest_versions = NewestVersions(HINTS_CAPACITY)
 
     # ---- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -187,6 +198,8 @@ class CacheTier:
 
         key = (target, self._vary_values(request, self._vary_hints.get(target, ())))
         entry = self.store.get(key)
+        if entry is None:
+            entry = self._newer_version(request, target)
         if entry is not None:
             if authorized and not shareable_despite_authorization(entry.header("cache-control")):
                 return await self._pass(request, target)
@@ -251,11 +264,9 @@ class CacheTier:
             fill.finish()
 
     async def _fetch_into(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
-        client = self.client()
         self.stats.upstream_requests += 1
-        upstream_request = client.build_request("GET", self.upstream_url + target, headers=headers)
         try:
-            response = await client.send(upstream_request, stream=True)
+            response = await self._send("GET", target, headers)
         except httpx.TimeoutException as exc:
             raise UpstreamFailed(504, f"{self.upstream_url} timed out: {exc!r}") from exc
         except httpx.HTTPError as exc:
@@ -313,8 +324,20 @@ class CacheTier:
         )
         if storable:
             _remember(self._vary_hints, target, vary_names)
-            self.store.put((target, tuple(value for _, value in entry.vary)), entry)
+            if self.store.put((target, tuple(value for _, value in entry.vary)), entry) and entry.status == 200:
+                reload = blocking_reload(target)
+                if reload is not None:
+                    self._newest_versions.stored(reload, target)
         return Fetched(entry, shareable=head.shareable)
+
+    def _newer_version(self, request: Request, target: str) -> CachedResponse | None:
+        """For a blocking playlist reload whose own key is not cached: the stored answer to a newer
+        one of the same playlist, which satisfies it too (:mod:`.blocking_reload`), else ``None``."""
+        reload = blocking_reload(target)
+        newer = self._newest_versions.satisfying(reload) if reload is not None else None
+        if newer is None or newer == target:
+            return None
+        return self.store.get((newer, self._vary_values(request, self._vary_hints.get(newer, ()))))
 
     def _fill_done(self, key: Hashable, task: asyncio.Task[Fetched | None]) -> None:
         inflight = self._inflight.get(key)
@@ -419,15 +442,11 @@ class CacheTier:
         """Forward the request as is and stream the answer back, storing nothing."""
         self.stats.passes += 1
         self.stats.upstream_requests += 1
-        client = self.client()
         headers = [(k, v) for k, v in request.headers.items() if k not in _NOT_FORWARDED]
         headers.append(("via", f"1.1 streamlab-{self.name}"))
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        upstream_request = client.build_request(
-            request.method, self.upstream_url + target, headers=headers, content=request.stream() if has_body else None
-        )
         try:
-            response = await client.send(upstream_request, stream=True)
+            response = await self._send(request.method, target, headers, request.stream() if has_body else None)
         except httpx.TimeoutException as exc:
             self.stats.errors += 1
             return self._local_error(504, f"upstream failed: {self.upstream_url} timed out: {exc!r}")
@@ -440,6 +459,28 @@ class CacheTier:
                                      background=BackgroundTask(response.aclose))
         streamed.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]
         return streamed
+
+    async def _send(self, method: str, target: str, headers: list[tuple[str, str]],
+                    content: AsyncIterator[bytes] | None = None) -> httpx.Response:
+        """Send one request upstream and return its head (the body streams).
+
+        With a ``fallback_url``, an idempotent request without a body that the upstream refused
+        (nothing listening: a shield restarting) or dropped before any byte of an answer goes to
+        the fallback once, as a CDN edge goes to the origin while its shield is down: the viewers
+        see no error and do not stall, where retrying them against a dead shield with hls.js's
+        back-off (1 s, 2 s, 3 s ...) would leave the whole crowd rebuffering until it returns.
+        Nothing of an answer was received, so nothing is sent twice; a slow upstream (a timeout)
+        is not a dead one and fails as before.
+        """
+        client = self.client()
+        try:
+            return await client.send(client.build_request(method, self.upstream_url + target, headers=headers,
+                                                          content=content), stream=True)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if self.fallback_url is None or content is not None or method not in _IDEMPOTENT:
+                raise
+        self.stats.failovers += 1
+        return await client.send(client.build_request(method, self.fallback_url + target, headers=headers), stream=True)
 
     async def _relay(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:

@@ -36,6 +36,8 @@ class TierStats:
     bytes_served: int = 0
     bytes_from_upstream: int = 0
     upstream_requests: int = 0
+    failovers: int = 0
+    """Requests sent to the fallback upstream because the upstream refused or dropped them unanswered."""
 
     def snapshot(self, tier: str, store: ByteLRU) -> dict[str, object]:
         lookups = self.hits + self.misses + self.coalesced
@@ -62,6 +64,7 @@ _COUNTERS = {
     "bytes_served": "body bytes sent to clients",
     "bytes_from_upstream": "body bytes received from upstream",
     "upstream_requests": "requests sent upstream",
+    "failovers": "requests sent to the fallback upstream (the upstream was down)",
     "evictions": "entries evicted to make room",
     "expirations": "entries dropped because their TTL ran out",
 }

@@ -22,6 +22,10 @@ URL scheme (one channel per origin; the channel name is in the path so the deliv
 
 Cache policy: playlists briefly (``playlist_cache_control``), answers to a blocking request
 longer (``blocked_cache_control``: the URL names a state that never changes), media immutable.
+A blocking request for a version already passed (a viewer retrying after an outage, or behind
+the live edge) is answered at once with the current playlist, which is *not* the state its URL
+names: it gets the plain playlist's short policy, or every viewer retrying that URL over the next
+6 s would get this one snapshot from the tiers, start seconds behind the live edge and stay there.
 Errors say ``error_cache_control`` (``no-cache``): never stored by a tier, but shared with the
 requests coalesced onto the one that got it, so 50 viewers blocked on a part that never comes
 cost one upstream wait, not 50 consecutive ones.
@@ -167,9 +171,11 @@ class LiveOrigin:
                 ready = lambda: timeline.has_segment(msn)  # noqa: E731
             else:
                 ready = lambda: timeline.has_part(msn, part)  # noqa: E731
+            caught_up = ready()
             if not await self.channel.notifier.wait_until(ready, self.block_timeout_s):
                 return self._error(503, f"service unavailable: segment {msn} part {part} did not appear within {self.block_timeout_s:.0f} s")
-            cache_control = self.settings.blocked_cache_control
+            if not caught_up or timeline.last_part == (msn, part):
+                cache_control = self.settings.blocked_cache_control
         reports = rendition_reports(self.channel.timelines, timeline)
         key_tags = self.channel.protection.hls_key_tags if self.channel.protection else None
         body = media_playlist(timeline, self.channel.control, reports, skip=skip is not None, key_tags=key_tags)

@@ -4,7 +4,8 @@ The origin and the shields are the Python tiers (in one event loop, as in
 :func:`streamlab.streaming.delivery.stack.running_stack`); each edge is either the Python cache
 tier or a varnishd child process with the generated VCL (:mod:`.varnish`). Every edge picks a
 shield per channel/title by the same rendezvous hash (:mod:`.shields`), so adding an edge adds
-at most one origin request per object per shield. The tiers' admin (purge) APIs are
+at most one origin request per object per shield. While a shield is down (refusing connections)
+every edge goes straight to the origin, as a CDN edge bypasses an unhealthy shield. The tiers' admin (purge) APIs are
 ``running_stack``'s and not started here.
 """
 
@@ -128,7 +129,7 @@ def running_cluster(
         edge_urls: list[str] = []
         if engine == "python":
             for sock in sockets[1 + shields :]:
-                tiers = [CacheTier("edge", url, settings.edge, settings.upstream) for url in shield_urls]
+                tiers = [CacheTier("edge", url, settings.edge, settings.upstream, fallback_url=origin_url) for url in shield_urls]
                 apps.append((tiers[0] if len(tiers) == 1 else ShieldRoutedEdge(tiers), sock))
                 edge_urls.append(socket_url(sock))
         servers = ServerThread(apps, settings.event_loop, settings.connections)
@@ -144,7 +145,7 @@ def running_cluster(
         varnish: list[VarnishEdge] = []
         if engine == "varnish":
             for port in edge_ports:
-                edge = start_varnish(settings, shield_urls, host=host, port=port)
+                edge = start_varnish(settings, shield_urls, host=host, port=port, fallback_url=origin_url)
                 stack.callback(edge.stop, settings.varnish.stop_timeout_s)
                 varnish.append(edge)
                 edge_urls.append(edge.url)

@@ -4,8 +4,10 @@ A peak event must survive a shield or the origin restarting under the crowd (iss
 here is real: the tier's server stops (its listening socket closes, so new connections are refused;
 its in-flight requests are cut after uvicorn's graceful timeout), nothing listens on its port for
 ``down_s`` seconds, then a *new* app (a shield with an empty cache, a fresh origin) listens on the
-same port in a thread of its own. The tiers in front see refused connections and 5xx meanwhile and
-reconnect by themselves.
+same port in a thread of its own. Meanwhile the edges send what the shield refuses straight to the
+origin (their failover, :meth:`streamlab.streaming.delivery.cache_tier.CacheTier._send` and the
+VCL's retry), and the shields answer 502 while the origin is down (viewers retry like hls.js);
+every tier reconnects by itself.
 
 The cluster runs in a process of its own (:func:`.cluster.cluster_in_subprocess`), so a fault is
 asked for through a folder: the caller drops ``<n>.json`` (``{"tier": "shield", "index": 0,
