@@ -87,11 +87,14 @@ def run() -> dict:
         log_peak_runs(settings, measured, folder)
     validation = validate(measured, settings.simulate)
     out["validation"] = {f"{r['engine']}_{r['viewers']}v": {k: r[k] for k in ("measured_p50_ms", "predicted_p50_ms",
-                         "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run")}
+                         "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run",
+                         "measured_at_live_edge", "predicted_at_live_edge", "measured_requests_per_viewer_per_part",
+                         "predicted_requests_per_viewer_per_part")}
                          for r in validation}
     for row in predict_scaling(settings.simulate, costs_for_predictions(measured, settings.simulate)):
         out[f"predict_{row['viewers']}v"] = {k: row[k] for k in ("edges", "shields", "origin_requests_per_s",
-                                             "shield_requests_per_s", "part_delivery_p50_ms", "part_delivery_p99_ms", "overloaded")}
+                                             "shield_requests_per_s", "part_delivery_p50_ms", "part_delivery_p99_ms",
+                                             "viewers_at_live_edge", "overloaded")}
     out["runs"] = measured  # kept whole in the JSON (lists are not tabled): `streamlab peak simulate --from` reads it
     return out
 
