@@ -42,6 +42,43 @@ def bd_rate(anchor: Curve, test: Curve, method: Literal["pchip", "cubic"] = "pch
     return float((10 ** (-mean_diff) - 1) * 100)
 
 
+def bd_quality(anchor: Curve, test: Curve) -> float:
+    """BD-quality (the BD-PSNR of VCEG-M33, here in VMAF): mean quality difference of ``test`` over
+    ``anchor`` at equal bitrate, over the log-rate range both cover (monotone piecewise-cubic fit).
+
+    Negative: ``test`` looks worse for the same bits. Used to say how close a predicted ladder
+    comes to the ladder it imitates, in VMAF points rather than in bits.
+    """
+    a_q, a_r = _prepare(anchor, "anchor", "pchip")
+    t_q, t_r = _prepare(test, "test", "pchip")
+    low, high = max(a_r[0], t_r[0]), min(a_r[-1], t_r[-1])
+    if high <= low:
+        raise BDRateError(
+            f"the curves share no bitrate range: anchor covers {10 ** a_r[0]:.0f}-{10 ** a_r[-1]:.0f} kbit/s, "
+            f"test {10 ** t_r[0]:.0f}-{10 ** t_r[-1]:.0f} kbit/s"
+        )
+    from scipy.interpolate import PchipInterpolator
+
+    area = PchipInterpolator(t_r, t_q).integrate(low, high) - PchipInterpolator(a_r, a_q).integrate(low, high)
+    return float(area / (high - low))
+
+
+def rate_at_anchor_quality(anchor: Curve, test: Curve) -> float:
+    """Mean bitrate difference (%) of ``test`` at the quality of each ``anchor`` point inside its range.
+
+    What is left of BD-rate when the anchor has too few points for a curve (a one-rung fixed ladder
+    on a tiny source): the test curve's rate at exactly the anchor's qualities, log-rate interpolated.
+    """
+    t_q, t_r = _prepare(test, "test", "pchip")
+    inside = [(r, q) for r, q in anchor if t_q[0] <= q <= t_q[-1]]
+    if not inside:
+        raise BDRateError(f"no anchor point lies in the test curve's quality range {t_q[0]:.2f}-{t_q[-1]:.2f}")
+    from scipy.interpolate import PchipInterpolator
+
+    fit = PchipInterpolator(t_q, t_r)
+    return float(np.mean([(10 ** float(fit(q)) / r - 1) * 100 for r, q in inside]))
+
+
 def shared_range(anchor: Curve, test: Curve) -> tuple[float, float]:
     a = [q for _, q in anchor]
     t = [q for _, q in test]

@@ -193,10 +193,13 @@ def shot_ladder(
     tune: str | None,
     jnd_vmaf: float,
     crf_step: float,
+    top_margin_vmaf: float = 0.0,
 ) -> list[LadderRung]:
     """A shot-based ladder, highest bitrate first.
 
-    Top rung at ``rules.top_vmaf`` (or the best the title reaches), rungs ``vmaf_step`` apart down
+    Top rung at ``rules.top_vmaf`` + ``top_margin_vmaf`` (or the best the title reaches): the margin
+    covers what the per-shot trials cannot see (they score every ``vmaf_subsample``-th frame of each
+    shot; the published rung is scored whole, every frame), rungs ``vmaf_step`` apart down
     to ``min_vmaf``, each at the resolution needing the fewest bits; a bottom rung within
     ``lowest_throughput_kbps`` when the ladder does not reach that low yet; rungs closer than
     ``min_bitrate_ratio`` merged, gaps wider than ``max_bitrate_ratio`` filled.
@@ -223,7 +226,7 @@ def shot_ladder(
         within = [a for a in options if a.kbps <= kbps * 1.05]
         return max(within, key=lambda a: a.vmaf) if within else min(options, key=lambda a: a.kbps)
 
-    top = for_quality(rules.top_vmaf)
+    top = for_quality(rules.top_vmaf + top_margin_vmaf)
     chosen = [top]
     target = min(top.vmaf, rules.top_vmaf) - rules.vmaf_step
     while len(chosen) < rules.max_rungs and target >= rules.min_vmaf:
@@ -235,14 +238,21 @@ def shot_ladder(
         bottom = for_rate(max(rules.lowest_throughput_kbps, rules.min_bitrate_kbps))
         if bottom.kbps < chosen[-1].kbps:
             chosen.append(bottom)
+    # the rules' bitrate window holds here too (a rung under min_bitrate_kbps is not worth a rendition), and
+    # before gaps are filled: a rung about to be dropped must not take the slot a gap needs (bigbuckbunny AV1
+    # kept 1.9 Mbit/s -> 0.5 Mbit/s, 3.7x, because a 76 kbit/s rung held the sixth slot, then went)
+    chosen = _in_window(chosen, rules)
     chosen = _fill_gaps(chosen, for_rate, rules)
     chosen = _merge_close(chosen, rules)
-    # the rules' bitrate window holds here too (a rung under min_bitrate_kbps is not worth a rendition)
-    chosen = [a for a in chosen if a.kbps <= rules.max_bitrate_kbps] or chosen[-1:]
-    chosen = [a for a in chosen if a.kbps >= rules.min_bitrate_kbps] or chosen[:1]
+    chosen = _in_window(chosen, rules)
     if len(chosen) > rules.max_rungs:  # keep the top and the bottom: both are promises of the ladder
         chosen = [*chosen[: rules.max_rungs - 1], chosen[-1]]
     return [_rung(a, rules, codec, preset, tune) for a in chosen]
+
+
+def _in_window(chosen: list[Allocation], rules: RuleSettings) -> list[Allocation]:
+    kept = [a for a in chosen if a.kbps <= rules.max_bitrate_kbps] or chosen[-1:]
+    return [a for a in kept if a.kbps >= rules.min_bitrate_kbps] or kept[:1]
 
 
 FLOOR_ROUNDS = 4
@@ -268,7 +278,7 @@ def _floored(
 
 def _fill_gaps(chosen: list[Allocation], for_rate, rules: RuleSettings) -> list[Allocation]:  # noqa: ANN001
     for _ in range(rules.max_rungs):
-        if len(chosen) >= rules.max_rungs:
+        if not 2 <= len(chosen) < rules.max_rungs:  # one rung has no gap (a tiny source's whole ladder)
             break
         ratio, i = max((a.kbps / b.kbps, i) for i, (a, b) in enumerate(zip(chosen, chosen[1:], strict=False)))
         if ratio <= rules.max_bitrate_ratio:

@@ -99,6 +99,21 @@ class ShotSettings(BaseModel):
     jnd_vmaf: float = Field(default=6.0, gt=0, description="no shot more than this under its rung's target")
     crf_step: float = Field(default=1.0, gt=0, description="CRF resolution of the per-shot choice (interpolated)")
     max_shots: int = Field(default=64, ge=1, description="bound on trial encodes: neighbouring shots merge past it")
+    top_margin_vmaf: float = Field(
+        default=0.5, ge=0, le=5,
+        description="the top rung aims this far over rules.top_vmaf: trials score a subsample of each shot's "
+        "frames, the published rung is scored in full (bigbuckbunny's top rungs measured 0.2-0.4 under their 95)",
+    )
+    predicted_per_shot: bool = Field(
+        default=False,
+        description="predicted ladders (method predicted, `--ladder per-title` by default) choose per-shot "
+        "operating points from per-shot features instead of one CRF per rung",
+    )
+    held_out_clip: str = Field(
+        default="bikes",
+        description="the acceptance report's held-out clip: the per-shot predictor never trains on it, nothing is "
+        "tuned on it, and it is reported on its own",
+    )
 
 
 class VerifySettings(BaseModel):

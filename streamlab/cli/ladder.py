@@ -157,3 +157,32 @@ def report(
                     f"{clip} {codec}: {bd}; predicted/hull CPU {row[codec]['cpu_ratio_predicted_vs_hull_encodes']:.3f}"
                 )
     typer.echo(f"wrote {out_dir}")
+
+
+@app.command()
+def acceptance(
+    clips: Annotated[list[Path] | None, typer.Option("--clip", help="clips (default: the fetched real clips)")] = None,
+    out_dir: Annotated[Path, typer.Option(help="where acceptance.json/.md and the plots go")] = Path(
+        ".state/ladder/acceptance"
+    ),
+    codec: Annotated[list[str] | None, typer.Option("--codec", help="h264 and/or av1 (default: both)")] = None,
+    mlflow: Annotated[bool, typer.Option(help="log metrics, the table and the plots to MLflow")] = True,
+    overrides: Overrides = None,
+) -> None:
+    """Shot-based per-title ladders (H.264, AV1) vs the fixed ladder on real clips (issue 21's acceptance):
+    BD-rate, top-rung VMAF, worst shot per rung, shot-search CPU vs the hull's, the predicted shot ladder on
+    a held-out clip (shots.held_out_clip), and the delivery cost. Encodes every rung: minutes per clip."""
+    from streamlab.core import project
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.shot_report import acceptance_table, run_acceptance
+
+    from streamlab.core.errors import UsageError
+
+    codecs = codec or ["h264", "av1"]
+    if not set(codecs) <= {"h264", "av1"}:
+        raise UsageError(f"--codec {sorted(set(codecs) - {'h264', 'av1'})} is not one of: h264, av1")
+    settings = load_ladder_settings(overrides)
+    chosen = clips or [project.raw_data_dir() / "videos" / f"{name}.mp4" for name in settings.corpus.real]
+    summary = run_acceptance(chosen, settings, out_dir, codecs=codecs, log_mlflow=mlflow)  # type: ignore[arg-type]
+    typer.echo(acceptance_table(summary, settings.shots.held_out_clip))
+    typer.echo(f"wrote {out_dir}")

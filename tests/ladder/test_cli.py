@@ -73,3 +73,10 @@ def test_evaluate_writes_scores_plot_and_logs_to_mlflow(small_source: Path, tmp_
     assert (
         len(hull["fixed"]) == 1 and hull["bd_rate_pct"] is None and "anchor curve has 1 useful points" in hull["note"]
     )
+
+
+def test_acceptance_refuses_an_unknown_codec_with_one_line(tmp_path: Path) -> None:
+    result = _cli(["ladder", "acceptance", "--codec", "vp9", "--out-dir", str(tmp_path), "--no-mlflow"])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and "vp9" in result.output and "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())  # refused before measuring anything

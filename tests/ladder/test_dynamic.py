@@ -79,6 +79,33 @@ def test_shot_ladder_reaches_the_ceiling_and_covers_the_lowest_throughput() -> N
     assert [s.start_s for s in rungs[0].shots] == [0, 2, 4, 6]
 
 
+def test_top_rung_aims_over_the_ceiling_by_the_margin_and_costs_more_for_it() -> None:
+    rules = RuleSettings(top_vmaf=95.0, lowest_throughput_kbps=300)
+    kw = dict(preset="slow", tune=None, jnd_vmaf=6.0, crf_step=1.0)
+    plain = shot_ladder({(1280, 720): SHOTS}, rules, "h264", **kw)[0]
+    margin = shot_ladder({(1280, 720): SHOTS}, rules, "h264", top_margin_vmaf=1.0, **kw)[0]
+    assert plain.expected_vmaf < 96.0 <= margin.expected_vmaf
+    assert margin.bitrate_kbps > plain.bitrate_kbps
+
+
+def test_a_rung_under_the_bitrate_floor_does_not_take_the_slot_a_wide_gap_needs() -> None:
+    def saturating(start: float) -> Shot:  # VMAF flattens at the top: equal VMAF steps are far apart in rate there
+        return Shot(start_s=start, duration_s=2.0, frames=50, options=tuple(
+            ShotOption(crf=c, kbps=3000 * 2 ** (-(c - 20) / 5), vmaf=100 - 4 * 1.13 ** (c - 20)) for c in range(20, 52, 4)))  # fmt: skip
+
+    rules = RuleSettings(top_vmaf=95.0, min_bitrate_kbps=300, lowest_throughput_kbps=300, max_rungs=6)
+    rungs = shot_ladder({(1280, 720): [saturating(0), saturating(2)]}, rules, "h264", preset="slow", tune=None,
+                        jnd_vmaf=6.0, crf_step=1.0)  # fmt: skip
+    rates = [r.bitrate_kbps for r in rungs]
+    assert len(rungs) == 6 and min(rates) >= 300
+    assert max(a / b for a, b in zip(rates, rates[1:], strict=False)) <= rules.max_bitrate_ratio
+    # a source whose every rung but the top is under the floor keeps a one-rung ladder (no gap to fill)
+    tiny = RuleSettings(top_vmaf=95.0, min_bitrate_kbps=2000, lowest_throughput_kbps=300, max_rungs=6)
+    only = shot_ladder({(1280, 720): [saturating(0), saturating(2)]}, tiny, "h264", preset="slow", tune=None,
+                       jnd_vmaf=6.0, crf_step=1.0)  # fmt: skip
+    assert [r.bitrate_kbps >= 2000 for r in only] == [True]
+
+
 def test_cuts_snap_to_the_segment_grid() -> None:
     # 2 s segments: a cut at 2.9 s moves to the nearest boundary (2 s), 6.2 s to 6 s; the last shot is short
     assert snap_to_segments([2.9, 6.2], 9.0, 2.0, 10) == [(0.0, 2.0), (2.0, 4.0), (6.0, 3.0)]

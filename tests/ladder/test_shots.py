@@ -90,3 +90,50 @@ def test_hull_grid_extends_to_the_ceiling_and_the_lowest_throughput(small_source
     assert max(p.vmaf for p in base) < 95 <= search.ladder.rungs[0].expected_vmaf
     # and the cheapest grid point is over the lowest throughput named: a higher CRF gives the bottom rung
     assert min(p.bitrate_kbps for p in base) > 20 >= search.ladder.rungs[-1].bitrate_kbps
+
+
+def test_shot_features_are_each_shots_own(three_shots: Path, tmp_path: Path) -> None:
+    """Per-shot SI/TI and probe of a shot equal the title features of that shot cut out on its own."""
+    from streamlab.streaming.transcode.per_title.features import shot_features, title_features
+
+    settings = load_ladder_settings(["segment_duration_s=1", "predictor.si_ti_max_frames=75"])
+    facts = inspect_source(three_shots, SEGMENT_S)
+    shots = [(0.0, 3.0), (3.0, 2.0), (5.0, 2.0)]
+    features = shot_features(facts, shots, settings.predictor)
+    assert len(features) == 3 and features[0].cpu_s > 0 and features[1].cpu_s == 0  # the CPU is counted once
+    alone = tmp_path / "shot2.mp4"
+    run_ffmpeg(["-ss", "3", "-t", "2", "-i", three_shots, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
+                "-pix_fmt", "yuv420p", alone], "cutting shot 2")  # fmt: skip
+    own = title_features(inspect_source(alone, SEGMENT_S), settings.predictor)
+    assert features[1].si_mean == pytest.approx(own.si_mean, rel=0.02)
+    assert features[1].probe_bpp == pytest.approx(own.probe_bpp, rel=0.05)
+    # and the shots really differ (testsrc2, mandelbrot, cellauto): a title average would hide it
+    assert abs(features[0].si_mean - features[1].si_mean) > 0.1 * own.si_mean
+
+
+def test_predicted_shot_ladder_needs_no_trial_encodes_and_is_what_predicted_ingest_publishes(three_shots: Path) -> None:
+    from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
+    from streamlab.streaming.transcode.per_title.optimize import predicted_ladders
+    from streamlab.streaming.transcode.per_title.shots import predicted_shot_search
+
+    settings = settings_for("grid.h264.crf=[20,30,40]")
+    facts = inspect_source(three_shots, SEGMENT_S)
+    predictor = LadderPredictor.load(DEFAULT_DIR)
+    search = predicted_shot_search(facts, "h264", settings, predictor)
+    assert len(search.shots) == 3 and search.ladder.method == "predicted"
+    assert search.cpu_s == pytest.approx(search.detect_cpu_s + search.features_cpu_s + search.verify_cpu_s)
+    # the top rung was encoded shot by shot and measured: within the tolerance of the ceiling, or the best it got
+    top = search.ladder.rungs[0]
+    assert search.verify_cpu_s > 0 and top.measured_vmaf is not None
+    assert any("verified shot by shot" in note for note in search.ladder.notes)
+    assert top.measured_vmaf >= 95 + settings.shots.top_margin_vmaf - settings.verify.tolerance_vmaf or \
+        top.shots[0].crf <= 20  # fmt: skip
+    for rung in search.ladder.rungs:
+        assert rung.shots is not None and [(s.start_s, s.duration_s) for s in rung.shots] == search.shots
+    # `--ladder per-title` (method predicted) publishes exactly this when shots.predicted_per_shot is on
+    on = settings.model_copy(update={"shots": settings.shots.model_copy(update={"predicted_per_shot": True})})
+    wired = predicted_ladders(facts, ["h264"], on, predictor)[0]
+    assert [r.shots for r in wired.rungs] == [r.shots for r in search.ladder.rungs]
+    off = predicted_ladders(facts, ["h264"], settings.model_copy(update={"verify": settings.verify.model_copy(
+        update={"enabled": False})}), predictor)[0]  # fmt: skip
+    assert all(r.shots is None for r in off.rungs)

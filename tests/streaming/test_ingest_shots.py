@@ -73,3 +73,41 @@ def test_shot_based_renditions_share_the_segment_grid_and_honest_names(published
         kbps = int(re.search(r"_(\d+)k(?:_\d+)?$", rendition.id).group(1))
         assert abs(rendition.average_bandwidth_bps / 1000 - kbps) <= 0.03 * kbps + 1  # + the packager's boxes
     assert grids == {(0.0, 2.0, 4.0)}
+
+
+def test_predicted_per_shot_ladders_are_published_shot_by_shot(tmp_path_factory, shot_config) -> None:
+    """`per_title_method: predicted` with `shots.predicted_per_shot`: no trial grid, per-shot CRFs still published."""
+    folder = tmp_path_factory.mktemp("configs-predicted")
+    for f in shot_config.glob("*.yaml"):
+        shutil.copy(f, folder / f.name)
+    ladder = yaml.safe_load((folder / "ladder.yaml").read_text())
+    ladder["per_title_method"] = "predicted"
+    ladder["shots"]["predicted_per_shot"] = True
+    ladder["predictor"]["model_alias"] = "absent-alias-for-tests"  # the committed default model, not the registry
+    (folder / "ladder.yaml").write_text(yaml.safe_dump(ladder))
+    root = tmp_path_factory.mktemp("predicted-shots-ingest")
+    source = root / "src" / "cuts.mp4"
+    source.parent.mkdir()
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=192x108:rate=25:duration=4",
+                "-f", "lavfi", "-i", "mandelbrot=size=192x108:rate=25",
+                "-filter_complex", "[1]trim=duration=2,setpts=PTS-STARTPTS[b];[0][b]concat=n=2:v=1[v]",
+                "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", source],
+               "two-shot source")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMLAB_CONFIG_DIR", str(folder))
+        record = ingest_title(source, "cuts", ladder="per-title", media_root=root / "media",
+                              overrides=[f"ingest.allowed_roots=[{source.parent}]", "transcode.mode=serial",
+                                         f"transcode.segment_duration_s={SEGMENT_S}"])  # fmt: skip
+    assert {r.codec for r in record.renditions} == {"h264", "av1"}
+    published = root / "media" / "cuts"
+    for master in ("master.m3u8", "master_av1.m3u8"):
+        assert m3u8.load(str(published / master)).playlists
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.streaming.transcode.per_title.optimize import predicted_ladders
+    from streamlab.streaming.transcode.per_title.source import source_facts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STREAMLAB_CONFIG_DIR", str(folder))
+        settings = load_ladder_settings([f"segment_duration_s={SEGMENT_S}"])
+    chosen = predicted_ladders(source_facts(source, settings), ["h264"], settings)[0]
+    assert chosen.method == "predicted" and all(r.shots and len(r.shots) == 2 for r in chosen.rungs)

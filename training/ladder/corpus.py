@@ -93,6 +93,11 @@ def synthetic_source(spec: str, settings: CorpusSettings, raw_videos: Path, out_
     return out
 
 
+DERIVED_FROM = {"zoom_bikes": "bikes", "scroll_bbb": "bigbuckbunny"}
+"""Synthetic sources made from a real clip's frames: grouped with that clip, so holding the clip out holds
+them out too (a held-out bikes score from a model that trained on zoomed bikes frames is not held out)."""
+
+
 def corpus_sources(settings: LadderOptimizerSettings) -> list[CorpusSource]:
     c = settings.corpus
     raw_videos = project.raw_data_dir() / "videos"
@@ -116,7 +121,7 @@ def corpus_sources(settings: LadderOptimizerSettings) -> list[CorpusSource]:
             sources.append(CorpusSource(name=seg.stem, group=name, path=str(seg)))
     for spec in c.synthetic:
         path = synthetic_source(spec, c, raw_videos, out_dir)
-        sources.append(CorpusSource(name=spec, group=spec, path=str(path)))
+        sources.append(CorpusSource(name=spec, group=DERIVED_FROM.get(spec, spec), path=str(path)))
     return sources
 
 
@@ -182,7 +187,10 @@ def load_corpus(path: Path | None = None) -> list[CorpusEntry]:
     path = path or corpus_dir() / "corpus.json"
     if not path.is_file():
         raise StreamlabError(f"no ladder corpus at {path}: build it with `streamlab ladder corpus`")
-    return [CorpusEntry.model_validate(e) for e in json.loads(path.read_text())]
+    entries = [CorpusEntry.model_validate(e) for e in json.loads(path.read_text())]
+    for entry in entries:  # corpora built before DERIVED_FROM grouped derived synthetics on their own
+        entry.source.group = DERIVED_FROM.get(entry.source.name, entry.source.group)
+    return entries
 
 
 __all__ = ["CorpusEntry", "CorpusSource", "build_corpus", "corpus_sources", "load_corpus"]

@@ -117,7 +117,16 @@ def predicted_ladders(
     facts: SourceFacts, codecs: list[Codec], settings: LadderOptimizerSettings, predictor: LadderPredictor | None = None
 ) -> list[Ladder]:
     """Measure the title's features once, :func:`~streamlab.models.ladder.decide.decide` each codec's ladder,
-    then verify each top rung with a real encode (:mod:`.verify`, ``verify.enabled``)."""
+    then verify each top rung with a real encode (:mod:`.verify`, ``verify.enabled``).
+
+    With ``shots.predicted_per_shot`` the ladders are shot-based instead: per-shot features, predicted
+    per-shot grids, the dynamic optimizer (:func:`~.shots.predicted_shot_search`)."""
+    if settings.shots.predicted_per_shot:
+        # per-shot operating points predicted from per-shot features; the top rung's CRF is per shot, so the
+        # single-CRF verification does not apply (its check is the acceptance report's measured comparison)
+        from streamlab.streaming.transcode.per_title.shots import predicted_shot_search
+
+        return [predicted_shot_search(facts, codec, settings, predictor).ladder for codec in codecs]
     origin = "given"
     if predictor is None:
         predictor, origin = load_predictor(settings.predictor.model_alias)

@@ -15,6 +15,10 @@
    As many tasks as the whole-title grid, over the same frames: the search costs about what the
    title hull costs, plus one decode for detection.
 4. **Dynamic optimizer** (:mod:`streamlab.models.ladder.dynamic`): per rung target, one CRF per shot.
+
+:func:`predicted_shot_search` is the cheap twin: the same cuts, but each shot's grid is *predicted*
+from the shot's own cheap features (SI/TI and a probe encode of that shot only) by the ladder
+model, and the same dynamic optimizer chooses from the predicted curves. No trial encodes.
 """
 
 from __future__ import annotations
@@ -25,20 +29,23 @@ import re
 import resource
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from streamlab.core.ray_runtime import map_tasks
+from streamlab.models.ladder.decide import extend_predicted, load_predictor, predicted_points
 from streamlab.models.ladder.dynamic import Shot, ShotOption, shot_ladder
 from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes
+from streamlab.models.ladder.predictor import LadderPredictor
 from streamlab.models.ladder.schema import Codec, EncoderSettings, Ladder, ShotSetting
 from streamlab.models.ladder.settings import LadderOptimizerSettings
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
 from streamlab.streaming.quality import QualityError, measure_quality
 from streamlab.streaming.quality.video_info import read_video_info
 from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
+from streamlab.streaming.transcode.per_title.features import shot_features
 from streamlab.streaming.transcode.per_title.source import SourceFacts
 from streamlab.streaming.transcode.per_title.trials import TrialFailed
 from streamlab.streaming.transcode.shot_encode import STITCHABLE_X264, encode_shots, join_shots
@@ -96,6 +103,7 @@ class ShotTrialSpec(BaseModel):
     gop_frames: int
     segment_duration_s: float
     shots: list[tuple[float, float]]
+    crfs: list[float] | None = None  # one CRF per shot (a rung's choice, verified); None: the encoder's for every shot
     threads: int = 1
     vmaf_subsample: int = 1
     work_dir: str
@@ -114,12 +122,14 @@ class ShotTrialResult(BaseModel):
 
 def run_shot_trial(spec: ShotTrialSpec) -> ShotTrialResult:
     """Encode each shot at the spec's setting, score the joined stream, split bits and VMAF by shot."""
-    tag = hashlib.sha1(f"{spec.source}|{spec.width}x{spec.height}|{spec.encoder.model_dump_json()}".encode())
+    setting = f"{spec.width}x{spec.height}|{spec.encoder.model_dump_json()}|{spec.crfs}"
+    tag = hashlib.sha1(f"{spec.source}|{setting}".encode())
     work = Path(spec.work_dir) / tag.hexdigest()[:12]
-    shots = [ShotSetting(start_s=s, duration_s=d, crf=spec.encoder.crf or 0.0) for s, d in spec.shots]
+    crfs = spec.crfs or [spec.encoder.crf or 0.0] * len(spec.shots)
+    shots = [ShotSetting(start_s=s, duration_s=d, crf=c) for (s, d), c in zip(spec.shots, crfs, strict=True)]
     try:
         before = _children_cpu_s()
-        files = encode_shots(spec.source, shots, lambda _shot: _trial_args(spec), work, "shot trial")
+        files = encode_shots(spec.source, shots, lambda shot: _trial_args(spec, shot.crf), work, "shot trial")
         joined = join_shots(files, work / "joined.mp4", "shot trial")
         encode_cpu_s = _children_cpu_s() - before
         kbps = [read_video_info(f).bitrate_kbps for f in files]
@@ -142,9 +152,9 @@ def run_shot_trial(spec: ShotTrialSpec) -> ShotTrialResult:
                            frames=frames, encode_cpu_s=encode_cpu_s, measure_cpu_s=measure_cpu_s)  # fmt: skip
 
 
-def _trial_args(spec: ShotTrialSpec) -> list[str]:
+def _trial_args(spec: ShotTrialSpec, crf: float) -> list[str]:
     args = ["-vf", video_filter(spec.width, spec.height, spec.fps_out)]
-    args += codec_args(spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s,
+    args += codec_args(spec.encoder.model_copy(update={"crf": crf}), gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s,
                        threads=spec.threads)  # fmt: skip
     return args + (STITCHABLE_X264 if spec.encoder.encoder == "libx264" else [])
 
@@ -157,6 +167,7 @@ class ShotSearch:
     results: list[ShotTrialResult]
     ladder: Ladder
     detect_cpu_s: float
+    per_size: dict[tuple[int, int], list[Shot]] = field(default_factory=dict)  # the curves the optimizer chose from
 
     @property
     def cpu_s(self) -> float:
@@ -202,14 +213,151 @@ def shot_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
             for i, (start, duration) in enumerate(shots)
         ]  # fmt: skip
     rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.preset, tune=grid.tune,
-                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step)  # fmt: skip
-    search = ShotSearch(shots=shots, results=results, ladder=None, detect_cpu_s=cuts.cpu_s)  # type: ignore[arg-type]
+                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
+                        top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
+    search = ShotSearch(shots=shots, results=results, ladder=None, detect_cpu_s=cuts.cpu_s,  # type: ignore[arg-type]
+                        per_size=per_size)  # fmt: skip
     search.ladder = Ladder(
         source=str(facts.path), method="shots", codec=codec, segment_duration_s=facts.segment_duration_s,
         rungs=rungs, decision_cpu_s=round(search.cpu_s, 2),
         notes=[f"{len(shots)} shots ({len(cuts.times_s)} cuts detected), {len(results)} per-shot grid tasks"],
     )  # fmt: skip
     return search
+
+
+@dataclass
+class PredictedShotSearch:
+    """The predicted per-shot curves (per size) and the ladder the dynamic optimizer chose from them."""
+
+    shots: list[tuple[float, float]]
+    per_size: dict[tuple[int, int], list[Shot]]
+    ladder: Ladder
+    detect_cpu_s: float
+    features_cpu_s: float
+    verify_cpu_s: float = 0.0
+
+    @property
+    def cpu_s(self) -> float:
+        return self.detect_cpu_s + self.features_cpu_s + self.verify_cpu_s
+
+
+def predicted_shot_search(
+    facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings, predictor: LadderPredictor | None = None
+) -> PredictedShotSearch:
+    """A shot-based ladder without trial encodes: per-shot features -> predicted per-shot grid -> optimizer.
+
+    Each shot is what the model calls a title (its corpus holds 4-5 s segments of real clips, the
+    size of a snapped shot), so the title model predicts a shot's (bitrate, VMAF) at every size and
+    CRF of the grid, plus the extrapolated step below the grid when it misses the ceiling
+    (:func:`~streamlab.models.ladder.decide.extend_predicted`), as the whole-title predicted ladder does.
+    """
+    origin = "given"
+    if predictor is None:
+        predictor, origin = load_predictor(settings.predictor.model_alias)
+    cuts = detect_cuts(facts.path, settings.shots.scene_threshold)
+    shots = snap_to_segments(cuts.times_s, facts.duration_s, facts.segment_duration_s, settings.shots.max_shots)
+    features = shot_features(facts, shots, settings.predictor)
+    fps = facts.fps_out or facts.fps
+    per_size: dict[tuple[int, int], list[Shot]] = {}
+    for (start, duration), f in zip(shots, features, strict=True):
+        points = extend_predicted(predicted_points(predictor, f, codec, settings), codec, settings)
+        for w, h in sorted({(p.width, p.height) for p in points}, reverse=True):
+            options = tuple(ShotOption(crf=p.encoder.crf or 0.0, kbps=p.bitrate_kbps, vmaf=p.vmaf)
+                            for p in points if (p.width, p.height) == (w, h))  # fmt: skip
+            per_size.setdefault((w, h), []).append(
+                Shot(start_s=start, duration_s=duration, frames=max(1, round(duration * fps)), options=options)
+            )
+    per_size = {size: s for size, s in per_size.items() if len(s) == len(shots)}  # a size every shot has
+    grid = settings.grid.codec(codec)
+    rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.preset, tune=grid.tune,
+                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
+                        top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
+    features_cpu_s = sum(f.cpu_s for f in features)
+    draft = Ladder(
+        source=str(facts.path), method="predicted", codec=codec, segment_duration_s=facts.segment_duration_s,
+        rungs=rungs, decision_cpu_s=round(cuts.cpu_s + features_cpu_s, 2),
+        notes=[f"model {origin}", f"per shot: {len(shots)} shots ({len(cuts.times_s)} cuts detected), "
+               "predicted per-shot grid, dynamic optimizer"],
+    )  # fmt: skip
+    ladder, verify_cpu_s = verify_shot_top_rung(facts, draft, settings)
+    return PredictedShotSearch(shots=shots, per_size=per_size, ladder=ladder, detect_cpu_s=cuts.cpu_s,
+                               features_cpu_s=features_cpu_s, verify_cpu_s=verify_cpu_s)  # fmt: skip
+
+
+def verify_shot_top_rung(facts: SourceFacts, ladder: Ladder, settings: LadderOptimizerSettings) -> tuple[Ladder, float]:
+    """A predicted shot-based ladder with its top rung encoded for real (shot by shot) and corrected toward the ceiling.
+
+    The per-shot predictions share the title predictor's weakness at the ceiling
+    (:mod:`.verify`), so the same correction runs on the whole top rung: every shot's CRF moves by
+    one common offset (the rung's mean CRF steps as :func:`.verify._next_crf` says, from the
+    configured slope, then the secant), keeping the optimizer's split between shots. Bounded by
+    ``verify.max_steps``; the cheapest measurement within ``verify.tolerance_vmaf`` of the ceiling
+    (``rules.top_vmaf`` + ``shots.top_margin_vmaf``) wins, else the best. Returns the ladder and the CPU spent.
+    """
+    from streamlab.models.ladder.schema import TrialPoint
+    from streamlab.streaming.transcode.per_title.verify import CRF_CEILING, CRF_FLOOR, _next_crf
+
+    verify, top = settings.verify, ladder.rungs[0]
+    if not verify.enabled or not top.shots or top.encoder.crf is None:
+        return ladder, 0.0
+    codec = ladder.codec
+    target = settings.rules.top_vmaf + settings.shots.top_margin_vmaf
+    mean_crf = top.encoder.crf
+
+    def crfs_at(crf: float) -> list[float]:
+        return [_crf_for(min(max(s.crf + crf - mean_crf, CRF_FLOOR[codec]), CRF_CEILING[codec]), codec)
+                for s in top.shots or []]  # fmt: skip
+
+    measured: list[tuple[TrialPoint, ShotTrialResult]] = []
+    with tempfile.TemporaryDirectory(prefix="shot-verify-") as work:
+        crf: float | None = mean_crf
+        for _ in range(verify.max_steps + 1):
+            if crf is None:
+                break
+            spec = ShotTrialSpec(source=str(facts.path), width=top.width, height=top.height,
+                                 encoder=top.encoder.model_copy(update={"crf": crf, "rate_control": "crf"}),
+                                 fps=facts.fps_out or facts.fps, fps_out=facts.fps_out, gop_frames=facts.gop_frames,
+                                 segment_duration_s=facts.segment_duration_s,
+                                 shots=[(s.start_s, s.duration_s) for s in top.shots or []], crfs=crfs_at(crf),
+                                 threads=settings.grid.threads_per_task, vmaf_subsample=settings.grid.vmaf_subsample,
+                                 work_dir=work)  # fmt: skip
+            result = run_shot_trial(spec)
+            point = TrialPoint(width=top.width, height=top.height, encoder=spec.encoder,
+                               bitrate_kbps=_title_kbps(result),
+                               vmaf=_pooled(result), vmaf_p5=_pooled(result), psnr_y=0.0, ssim=0.0,
+                               encode_cpu_s=result.encode_cpu_s, measure_cpu_s=result.measure_cpu_s)  # fmt: skip
+            measured.append((point, result))
+            if target - verify.tolerance_vmaf <= point.vmaf <= target + verify.overshoot_vmaf:
+                break
+            crf = _next_crf([p for p, _ in measured], target, codec, settings)
+    cpu_s = sum(p.encode_cpu_s + p.measure_cpu_s for p, _ in measured)
+    passing = [m for m in measured if m[0].vmaf >= target - verify.tolerance_vmaf]
+    point, result = min(passing, key=lambda m: m[0].bitrate_kbps) if passing else max(measured, key=lambda m: m[0].vmaf)
+    rules = settings.rules
+    chosen_crfs = crfs_at(point.encoder.crf or mean_crf)
+    peak = max(result.kbps)
+    rung = top.model_copy(update={
+        "encoder": top.encoder.model_copy(update={"crf": _crf_for(point.encoder.crf or mean_crf, codec)}),
+        "bitrate_kbps": round(point.bitrate_kbps, 1),
+        "max_bitrate_kbps": round(peak * rules.maxrate_ratio), "bufsize_kbps": round(peak * rules.bufsize_ratio),
+        "expected_vmaf": round(point.vmaf, 2), "measured_vmaf": round(point.vmaf, 2),
+        "shots": [s.model_copy(update={"crf": c, "expected_kbps": round(k, 1), "expected_vmaf": round(v, 2),
+                                       "max_bitrate_kbps": round(k * rules.maxrate_ratio),
+                                       "bufsize_kbps": round(k * rules.bufsize_ratio)})
+                  for s, c, k, v in zip(top.shots or [], chosen_crfs, result.kbps, result.vmaf, strict=True)],
+    })  # fmt: skip
+    first = measured[0][0]
+    note = (f"top rung verified shot by shot: predicted VMAF {top.expected_vmaf or float('nan'):.1f} at mean CRF "
+            f"{mean_crf:g}, measured {first.vmaf:.1f}" + (f"; mean CRF {point.encoder.crf:g} measures {point.vmaf:.1f}"
+            if point is not first else "") + f" ({len(measured)} encodes, {cpu_s:.1f} CPU s)")  # fmt: skip
+    below = [r for r in ladder.rungs[1:] if r.bitrate_kbps * rules.min_bitrate_ratio <= rung.bitrate_kbps]
+    return ladder.model_copy(update={"rungs": [rung, *below], "notes": [*ladder.notes, note],
+                                     "decision_cpu_s": round(ladder.decision_cpu_s + cpu_s, 2)}), cpu_s  # fmt: skip
+
+
+def _crf_for(crf: float, codec: Codec) -> float:
+    """SVT-AV1 takes whole CRFs; x264 two decimals."""
+    return round(crf, 2) if codec == "h264" else float(round(crf))
 
 
 def _pooled(r: ShotTrialResult) -> float:
