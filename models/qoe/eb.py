@@ -142,6 +142,10 @@ class EbSettings(BaseModel):
     a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
     (a new app version failing one start a minute, never 3 in the fast lane's minute) absorb its own failures into
     its baseline within minutes, before the slow lane had the evidence."""
+    alias_alerts: bool = True
+    """Name every alias of a cause too (:meth:`EbDetector._aliases`): groups covering exactly its sessions."""
+    alias_tolerance: float = Field(0.05, ge=0.0, le=1.0)
+    """Aliases' learned traffic may differ by at most this share (decay and learning flags make it inexact)."""
     max_groups: int = Field(50_000, ge=16)
     max_sessions: int = Field(200_000, ge=16)
     max_units_per_window: int = Field(20_000, ge=16)
@@ -492,7 +496,7 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 2
+    STATE_FORMAT = 3
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2)."""
 
@@ -791,15 +795,55 @@ class EbDetector:
             m = int(np.argmax(per_metric))
             key = self.store.keys[r]
             assert key is not None
-            out.append(Cause(window, SPEC_NAMES[si], key[1], score, {
-                "metric": METRICS[m], "lane": lane, "baseline": round(float(basel[i, m]), 5),
-                "observed": round(_observed(counts[i], m), 5), "n": int(counts[i, C[_den(m)]])}))
+            evidence = {"metric": METRICS[m], "lane": lane, "baseline": round(float(basel[i, m]), 5),
+                        "observed": round(_observed(counts[i], m), 5), "n": int(counts[i, C[_den(m)]])}
+            mask = alive & (unit_rows[:, si] == r)
+            aliases = self._aliases(r, si, mask, alive, unit_rows) if s.alias_alerts else []
+            if aliases:
+                evidence["aliases"] = [f"{SPEC_NAMES[k[0]]}={k[1]}" for k in aliases]
+            out.append(Cause(window, SPEC_NAMES[si], key[1], score, evidence))
+            for a_key in aliases[:max(0, s.max_causes_per_window - len(out))]:
+                out.append(Cause(window, SPEC_NAMES[a_key[0]], a_key[1], score,
+                                 {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}))
             alive &= unit_rows[:, si] != r
             if first:
                 first = [t[2] for t in rescored if t[2] != i]
                 remaining = [j for j in remaining if j != i]
             else:
                 remaining = [t[2] for t in rescored if t[2] != i]
+        return out
+
+    def _aliases(self, r: int, si: int, mask: np.ndarray, alive: np.ndarray,
+                 unit_rows: np.ndarray) -> list[tuple[int, str]]:
+        """Other names of the very sessions a named cause covers: groups the data cannot tell apart from it.
+
+        Why: an ISP present in one region only *is* its ISP x region pair, a device model that alone runs one player
+        version *is* that version; the sessions cannot say which name the operator means (the two worlds we score
+        on label such scopes differently), so the alert names each, tied by ``alias_of``. A group is an alias when
+        its live units in the span are exactly the cause's (not merely overlapping) **and** its learned history
+        carries the same traffic within ``alias_tolerance`` (a coincidence of one short span is not an identity).
+        A value of a dimension the players do not report (``unknown``) is no name, so never an alias.
+        """
+        n_units = int(mask.sum())
+        if n_units == 0:
+            return []
+        own = self.store.sums[r]
+        own_volume = own[C["attempts"]] + own[C["beats"]]
+        out: list[tuple[int, str]] = []
+        for sj in range(len(SPECS)):
+            if sj == si or sj in RENDITION_SPECS:
+                continue
+            values = unit_rows[mask, sj]
+            v = int(values[0])
+            if v == r or not (values == v).all() or int((alive & (unit_rows[:, sj] == v)).sum()) != n_units:
+                continue
+            other = self.store.sums[v]
+            volume = other[C["attempts"]] + other[C["beats"]]
+            if abs(volume - own_volume) > self.s.alias_tolerance * max(volume, own_volume, 1.0):
+                continue
+            key = self.store.keys[v]
+            if key is not None and "unknown" not in key[1].split("*"):  # a dimension not reported names nothing
+                out.append(key)
         return out
 
     def _heterogeneity(self, rows: np.ndarray, counts: np.ndarray) -> np.ndarray:

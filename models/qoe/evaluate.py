@@ -77,7 +77,8 @@ def _consistent(alert: Alert, inc: Incident, edge_region: dict[str, str]) -> boo
         return edge_region.get(alert.value) == inc.value
     if alert.dimension == "region" and inc.dimension == "edge":
         return edge_region.get(inc.value) == alert.value
-    return False
+    scope = f"{inc.dimension}={inc.value}"  # an alias names exactly the cause's sessions (eb ``alias_alerts``)
+    return alert.evidence.get("alias_of") == scope or scope in alert.evidence.get("aliases", [])
 
 
 def evaluate(alerts: Sequence[Alert], incidents: Sequence[Incident], days: float,

@@ -14,7 +14,7 @@ from typing import Any
 
 from streamlab.models.qoe.eb import EbDetector, EbSettings
 from streamlab.models.qoe.evaluate import Metrics, combine, evaluate
-from streamlab.models.qoe.schema_v2 import parse_record
+from streamlab.models.qoe.schema_v2 import parse_event
 from streamlab.training.qoe.world_v2 import World, generate
 
 TUNE_SEEDS = (11, 12, 13)
@@ -25,7 +25,7 @@ def run_world(world: World, settings: EbSettings | None = None) -> tuple[Metrics
     det = EbDetector(settings)
     refused = 0
     for raw in world.events:
-        event, reason = parse_record(raw)
+        event, reason = parse_event(raw)
         if event is None:
             refused += 1
             continue
