@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from streamlab.core.config import config_dir
+from streamlab.streaming.catalog import TitleRecord
 from streamlab.streaming.ffmpeg import run_ffmpeg
 from streamlab.streaming.ingest.pipeline import ingest_title
 from streamlab.streaming.packaging.mp4box import read_fragment, read_init
@@ -37,9 +38,8 @@ def shot_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory, shot_config):
-    root = tmp_path_factory.mktemp("shots-ingest")
+def _ingest_two_shot_title(root: Path, configs: Path) -> TitleRecord:
+    """Ingest a 6 s source with one hard cut at 4 s (test card, then a fractal) as title ``cuts`` per-title."""
     source = root / "src" / "cuts.mp4"
     source.parent.mkdir()
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=192x108:rate=25:duration=4",
@@ -48,10 +48,17 @@ def published(tmp_path_factory, shot_config):
                 "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", source],
                "two-shot source")  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STREAMLAB_CONFIG_DIR", str(shot_config))
+        patch.setenv("STREAMLAB_CONFIG_DIR", str(configs))
         record = ingest_title(source, "cuts", ladder="per-title", media_root=root / "media",
                               overrides=[f"ingest.allowed_roots=[{source.parent}]", "transcode.mode=serial",
                                          f"transcode.segment_duration_s={SEGMENT_S}"])  # fmt: skip
+    return record
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, shot_config):
+    root = tmp_path_factory.mktemp("shots-ingest")
+    record = _ingest_two_shot_title(root, shot_config)
     return root / "media" / "cuts", record
 
 
@@ -86,18 +93,7 @@ def test_predicted_per_shot_ladders_are_published_shot_by_shot(tmp_path_factory,
     ladder["predictor"]["model_alias"] = "absent-alias-for-tests"  # the committed default model, not the registry
     (folder / "ladder.yaml").write_text(yaml.safe_dump(ladder))
     root = tmp_path_factory.mktemp("predicted-shots-ingest")
-    source = root / "src" / "cuts.mp4"
-    source.parent.mkdir()
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=192x108:rate=25:duration=4",
-                "-f", "lavfi", "-i", "mandelbrot=size=192x108:rate=25",
-                "-filter_complex", "[1]trim=duration=2,setpts=PTS-STARTPTS[b];[0][b]concat=n=2:v=1[v]",
-                "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", source],
-               "two-shot source")  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("STREAMLAB_CONFIG_DIR", str(folder))
-        record = ingest_title(source, "cuts", ladder="per-title", media_root=root / "media",
-                              overrides=[f"ingest.allowed_roots=[{source.parent}]", "transcode.mode=serial",
-                                         f"transcode.segment_duration_s={SEGMENT_S}"])  # fmt: skip
+    record = _ingest_two_shot_title(root, folder)
     assert {r.codec for r in record.renditions} == {"h264", "av1"}
     published = root / "media" / "cuts"
     for master in ("master.m3u8", "master_av1.m3u8"):
@@ -109,5 +105,5 @@ def test_predicted_per_shot_ladders_are_published_shot_by_shot(tmp_path_factory,
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STREAMLAB_CONFIG_DIR", str(folder))
         settings = load_ladder_settings([f"segment_duration_s={SEGMENT_S}"])
-    chosen = predicted_ladders(source_facts(source, settings), ["h264"], settings)[0]
+    chosen = predicted_ladders(source_facts(root / "src" / "cuts.mp4", settings), ["h264"], settings)[0]
     assert chosen.method == "predicted" and all(r.shots and len(r.shots) == 2 for r in chosen.rungs)
