@@ -4,24 +4,19 @@ playlists and parts pass through untouched. The channel is synthetic (no FFmpeg)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from streamlab.streaming.delivery.stack import RunningStack, bind_socket, running_stack, socket_url
-from streamlab.streaming.live.origin import create_live_origin_app
+from streamlab.streaming.delivery.stack import RunningStack, running_stack
 from streamlab.streaming.live.settings import LiveOriginSettings, LiveRung
 from streamlab.streaming.live.timeline import RungTimeline
 from tests.edge.test_hook import UAS
-from tests.live.test_origin_blocking import SyntheticChannel
+from tests.live.test_origin_blocking import SyntheticChannel, serving_origin
 from tests.live.test_timeline_properties import INIT, NOW, chunk
 
 RUNGS = [LiveRung(name="1080p", width=1920, height=1080, bitrate_kbps=5000),
@@ -40,25 +35,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         for frame in range(0, 90, 10):
             timeline.add_chunk(chunk(frame, 10, frame % 60 == 0), now_s=NOW)
         channel.timelines[rung.name] = timeline
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_live_origin_app(channel, LiveOriginSettings()), log_level="warning", lifespan="off"))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(sockets=[sock]),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    state_dir = folder / "live-state"
-    (state_dir / "caps").mkdir(parents=True)
-    (state_dir / "caps" / "state.json").write_text(json.dumps({"state": "live", "origin_url": socket_url(sock)}))
-    try:
+    with serving_origin(channel, LiveOriginSettings()) as (origin_url, _):
+        state_dir = folder / "live-state"
+        (state_dir / "caps").mkdir(parents=True)
+        (state_dir / "caps" / "state.json").write_text(json.dumps({"state": "live", "origin_url": origin_url}))
         with running_stack(media_root=folder / "media", overrides=[f"origin.live.state_dir={state_dir}"]) as running:
             yield running
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        loop.close()
-        sock.close()
 
 
 def _get(stack: RunningStack, path: str, ua: str) -> httpx.Response:

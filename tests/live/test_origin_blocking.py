@@ -4,6 +4,7 @@ a blocked request is released by the part it waits for, and answered 503 after t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -51,17 +52,25 @@ def origin(tmp_path: Path) -> Iterator[tuple[str, SyntheticChannel, asyncio.Abst
     for _ in range(3):
         channel.add_part()
     settings = LiveOriginSettings(block_timeout_targets=0.5)  # 1 s with 2 s segments
+    with serving_origin(channel, settings) as (base, loop):
+        yield f"{base}/live/synthetic/360p/playlist.m3u8", channel, loop
+
+
+@contextlib.contextmanager
+def serving_origin(channel: object, settings: LiveOriginSettings) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """``channel``'s live origin on a loopback port, served by its own event loop in a thread: (base URL, loop).
+
+    The loop is returned so a test can publish parts on the server's loop (``loop.call_later``)."""
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_live_origin_app(channel, settings), log_level="warning", lifespan="off"))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(sockets=[sock]),), daemon=True)
     thread.start()
-    base = socket_url(sock)
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     try:
-        yield f"{base}/live/synthetic/360p/playlist.m3u8", channel, loop
+        yield socket_url(sock), loop
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -9,22 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from streamlab.streaming.delivery.blocking_reload import NewestVersions, blocking_reload
 from streamlab.streaming.delivery.engines.cluster import running_cluster
-from streamlab.streaming.delivery.stack import bind_socket, socket_url
-from streamlab.streaming.live.origin import create_live_origin_app
 from streamlab.streaming.live.settings import LiveOriginSettings
 from streamlab.streaming.live.timeline import RungTimeline
-from tests.live.test_origin_blocking import SyntheticChannel, origin  # noqa: F401 - the fixture
+from tests.live.test_origin_blocking import SyntheticChannel, origin, serving_origin  # noqa: F401 - the fixture
 from tests.live.test_timeline_properties import INIT
 
 VIEWERS = 20
@@ -63,21 +58,8 @@ def short_lived_origin(tmp_path: Path) -> Iterator[tuple[str, SyntheticChannel, 
     for _ in range(3):
         channel.add_part()
     settings = LiveOriginSettings(block_timeout_targets=2, blocked_cache_control="public, max-age=1")
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_live_origin_app(channel, settings), log_level="warning", lifespan="off"))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(sockets=[sock]),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield socket_url(sock), channel, loop
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        loop.close()
-        sock.close()
+    with serving_origin(channel, settings) as (base, loop):
+        yield base, channel, loop
 
 
 def _blocked_requests(live_origin: str) -> int:
