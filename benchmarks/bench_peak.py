@@ -8,9 +8,11 @@ varnishd. Reported per engine: failed requests, viewers with a stall, origin req
 per playlist version per shield, p50/p99 part delivery (availability at the origin → last byte),
 median latency to live, every process's CPU share, the bottleneck process (nearest its CPU limit)
 and the load average seen (the box is shared: quote it with the numbers); ``knee`` names, per
-engine, the size where p99 part delivery crosses 250 ms and the process saturating there. The scaling model is then validated on the two runs and predicts
-10k-10M viewers. The curve (latency to live, p99 delivery and CPU per process, the load
-generator's own included, vs viewers) is saved as ``scaling.png`` beside the runs' ``results.json``
+engine, the size where p99 part delivery crosses 250 ms and the process saturating there. The scaling model is then
+calibrated on each engine's smallest run only (CPU per request, path noise, the viewers' links), validated on every
+other run (predicted vs measured p50/p99, share of parts at the live edge, requests per viewer per part) and predicts
+10k-10M viewers with the edges a 10M event needs at the configured per-edge capacity. The curve
+(latency to live, p99 delivery and CPU per process, the load generator's own included, vs viewers) is saved as ``scaling.png`` beside the runs' ``results.json``
 in ``.state/peak/bench-<time>/`` and logged to MLflow (experiment ``peak``; ``STREAMLAB_BENCH_PEAK_TRACK=0``:
 not logged). Then, per engine, a crowd of the smallest size rides out the shield and then the
 origin restarting (``STREAMLAB_BENCH_PEAK_FAULTS``, default ``shield:5,origin:5``; empty: skipped):
@@ -89,12 +91,14 @@ def run() -> dict:
     out["validation"] = {f"{r['engine']}_{r['viewers']}v": {k: r[k] for k in ("measured_p50_ms", "predicted_p50_ms",
                          "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run",
                          "measured_at_live_edge", "predicted_at_live_edge", "measured_requests_per_viewer_per_part",
-                         "predicted_requests_per_viewer_per_part")}
+                         "predicted_requests_per_viewer_per_part", "predicted_edge_utilization",
+                         "predicted_p50_ms_own_cpu", "predicted_p99_ms_own_cpu")}
                          for r in validation}
     for row in predict_scaling(settings.simulate, costs_for_predictions(measured, settings.simulate)):
         out[f"predict_{row['viewers']}v"] = {k: row[k] for k in ("edges", "shields", "origin_requests_per_s",
                                              "shield_requests_per_s", "part_delivery_p50_ms", "part_delivery_p99_ms",
-                                             "viewers_at_live_edge", "overloaded")}
+                                             "viewers_at_live_edge", "requests_per_viewer_per_part", "overloaded",
+                                             "edges_needed_at_capacity", "edge_capacity_rps")}
     out["runs"] = measured  # kept whole in the JSON (lists are not tabled): `streamlab peak simulate --from` reads it
     return out
 

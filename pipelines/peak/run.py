@@ -169,6 +169,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
     result = {
         "engine": settings.edge, "edges": settings.edges, "shields": settings.shields, "viewers": crowd.viewers,
         "duration_s": crowd.duration_s, "part_s": round(part_s, 4), "wall_s": round(wall_s, 1), "load_average": list(psutil.getloadavg()),
+        "cpus": psutil.cpu_count(),  # the scaling model gives varnishd this many cores
         **{k: v for k, v in summary.items()},
         "origin_requests": live,
         "origin_media_requests_per_part_per_shield": round(live["media"] / (parts * rungs) / settings.shields, 3),
