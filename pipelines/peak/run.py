@@ -37,7 +37,7 @@ from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.pipelines.peak.faults import fault_folder, finish_schedule, recovery, start_schedule
 from streamlab.pipelines.peak.knee import bottleneck, process_shares
 from streamlab.pipelines.peak.settings import PeakSettings
-from streamlab.streaming.delivery.engines.cluster import cluster_in_subprocess
+from streamlab.streaming.delivery.engines.cluster import cluster_in_subprocess, tier_cpu_s
 from streamlab.streaming.delivery.engines.faults import parse_faults
 from streamlab.streaming.delivery.engines.varnish import check_engine
 from streamlab.streaming.loadgen.crowd import CrowdSpec, run_crowd, summarize
@@ -136,10 +136,9 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
             urls = [f"{edge}/live/{name}/master.m3u8" for edge in cluster["edges"]]
             part_s = float(state.get("part_s") or 1 / 3)
             channel_pid = int(state["pid"])
-            cluster_pids = [int(cluster["pid"])]
+            cluster_pid, varnish_pids = int(cluster["pid"]), cluster["varnish_pids"]
             live_before, edges_before, shields_before = live_counts(state["origin_url"]), _edge_counters(cluster), _shield_counters(cluster)
-            cpu_before = {"channel": _cpu_s([channel_pid]), "cluster": _cpu_s(cluster_pids),
-                          "varnish": _cpu_s(cluster["varnish_pids"])}
+            cpu_before = {"channel": _cpu_s([channel_pid]), **tier_cpu_s(cluster_pid, varnish_pids)}
             started = time.monotonic()
             specs = _split(urls, state.get("media_dir"), crowd)
             schedule = start_schedule(settings.faults, fault_dir, specs[0].start_at or time.time())
@@ -153,9 +152,8 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
                 raws = [f.result() for f in futures]
             wall_s = time.monotonic() - started
             outcomes = finish_schedule(schedule)
-            cpu = {"channel": _cpu_s([channel_pid]) - cpu_before["channel"],
-                   "cluster": _cpu_s(cluster_pids) - cpu_before["cluster"],
-                   "varnish": _cpu_s(cluster["varnish_pids"]) - cpu_before["varnish"]}
+            cpu = {"channel": _cpu_s([channel_pid]), **tier_cpu_s(cluster_pid, varnish_pids)}
+            cpu = {tier: seconds - cpu_before[tier] for tier, seconds in cpu.items()}
             live = {k: v - live_before[k] for k, v in live_counts(state["origin_url"]).items()}
             edges = _diff(_edge_counters(cluster), edges_before)
             shields = _diff(_shield_counters(cluster), shields_before)
@@ -191,8 +189,9 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
 def _costs(engine: str, cpu: dict[str, float], edge_requests: int, shield_requests: int, live_requests: int) -> dict[str, float]:
     """CPU ms per request of each tier. The Python edge, the shields and the delivery origin share one
     process: with the Python edge its CPU is split by requests (the same cache-tier code answers
-    them); with Varnish the process serves only the few shield and origin requests, so its figure
-    is mostly the event loop's idle baseline (an upper bound, flagged by ``shield_is_upper_bound``)."""
+    them); with Varnish the process serves only the edge's misses (each one a shield and a delivery
+    origin request), so its CPU, without its varnishd children's (:func:`tier_cpu_s`), is split over
+    those. The idle event loop's share is included (~0.002 of a core), hence ``shield_is_upper_bound``."""
     if engine == "varnish":  # the process answers the shields' requests and proxies as many at the origin
         edge_ms = 1000 * cpu["varnish"] / max(1, edge_requests)
         shield_ms = 1000 * cpu["cluster"] / max(1, 2 * shield_requests)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
@@ -83,6 +84,46 @@ class Cluster:
         return {"engine": self.engine, "edges": self.edge_urls, "shields": self.shield_urls, "origin": self.origin_url,
                 "pid": os.getpid(), "varnish_pids": [edge.pid for edge in self.varnish],
                 "varnish_instances": [str(edge.instance) for edge in self.varnish]}
+
+
+def tier_processes(pid: int, varnish_pids: Sequence[int]) -> dict[str, list[psutil.Process]]:
+    """The processes of a running cluster by tier: ``cluster`` (the Python tiers' process, with any
+    child that is not a varnishd) and ``varnish`` (each varnishd manager and its cache child).
+
+    Why: varnishd is started by the cluster process (:func:`.varnish.start_varnish` is a
+    ``Popen``), so it is in that process's tree. Counted as one tree, the Python tiers were
+    charged all of varnishd's CPU, which grows with the viewers while the Python process's own
+    does not (it serves only the edge's misses). Processes gone meanwhile are left out.
+    """
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return {"cluster": [], "varnish": []}
+    varnish: list[psutil.Process] = []
+    for manager_pid in varnish_pids:
+        try:
+            manager = psutil.Process(manager_pid)
+            varnish += [manager, *manager.children(recursive=True)]
+        except psutil.Error:
+            continue
+    varnish_ids = {p.pid for p in varnish}
+    return {"cluster": [p for p in tree if p.pid not in varnish_ids], "varnish": varnish}
+
+
+def tier_cpu_s(pid: int, varnish_pids: Sequence[int]) -> dict[str, float]:
+    """User + system CPU seconds so far of each tier of :func:`tier_processes` (0 for a process gone)."""
+    out = {}
+    for tier, processes in tier_processes(pid, varnish_pids).items():
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        out[tier] = total
+    return out
 
 
 @contextmanager
@@ -164,7 +205,8 @@ def _cluster_urls(**kwargs: object) -> Iterator[dict]:
 def cluster_in_subprocess(timeout_s: float = 60.0, **kwargs: object) -> Iterator[dict]:
     """The cluster in a process of its own, so a load generator never shares the tiers' GIL.
 
-    Yields :meth:`Cluster.urls` (with the child's ``pid``: its CPU is the Python tiers').
+    Yields :meth:`Cluster.urls` (with the child's ``pid``, the Python tiers' process; its varnishds
+    are its children, so measure each tier's CPU with :func:`tier_cpu_s`, not the ``pid``'s tree).
     """
     with in_subprocess(_cluster_urls, kwargs, timeout_s, "the delivery cluster") as urls:
         yield urls
