@@ -2,10 +2,14 @@
 
 An alert opens when the same (dimension, value) is named the cause in ``confirm_windows``
 consecutive windows (or in one window scoring ``instant_ratio`` times the threshold: a blip of two
-chance failures in a small group is not worth a page, a collapse is), stays open while it keeps being named, and closes after
-``close_after_windows`` quiet windows. ``start`` is the first flagged window's start, ``end`` the
+chance failures in a small group is not worth a page, a collapse is), stays open while it keeps being named, and
+closes after ``close_after_windows`` quiet windows. ``start`` is the first flagged window's start, ``end`` the
 last flagged window's end, ``detected_at`` the end of the window that confirmed it (the moment an
 operator would be paged, so detection delay = ``detected_at`` - incident start).
+
+"Consecutive" is in the naming lane's own steps: a lane scored every ``every`` windows (:attr:`Cause.every`) can name a
+cause at most that often, so its run continues across that gap; counted in windows, a cause only that lane sees
+could confirm only through the instant bar (20+ minutes for a sparse device model's crash).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class Cause:
     value: str
     score: float
     evidence: dict[str, Any]
+    every: int = 1
+    """The naming lane's interval in windows: a run of namings continues across a gap this long."""
 
 
 def severity(score: float, threshold: float) -> Severity:
@@ -82,7 +88,7 @@ class AlertTracker:
                 if state is not None:
                     self._close(key)
                 state = self.open[key] = _Open(window, window, 0, None, cause)
-            state.run = state.run + 1 if window - state.last <= 1 else 1
+            state.run = state.run + 1 if window - state.last <= max(cause.every, 1) else 1
             state.last = window
             if cause.score > state.peak.score:
                 state.peak = cause

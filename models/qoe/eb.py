@@ -15,7 +15,8 @@ against itself.
 seen mid-way contributes nothing for what happened before (no burst when a file or stream starts
 mid-session). Metrics (SCHEMA.md, "Alerts"): start failures, exits before start (apart from start
 failures), playback failures, slow starts and mean log startup, stalls, errors, mean log bitrate
-and height (quality-only drops), live latency.
+and height (quality-only drops), live latency, and the change of log bitrate within sessions (a path collapsing
+under the few sessions of a small group).
 
 **Windows and attribution.** A window's score for group ``g`` and metric ``m`` is the one-sided
 log-likelihood ratio of its context (the last ``context_windows`` windows) against the baseline,
@@ -23,8 +24,9 @@ gated by a minimum effect size. Candidates above the threshold are attributed by
 the strongest is named, its units are removed from the others, which are re-scored; a candidate
 that falls below the threshold was a symptom. The most specific group carrying the excess has the
 largest ratio (a scan-statistic argument), so an edge explains its region, a device x app-version
-pair explains its device. A slow lane scores a longer context (``slow_windows``) every window so
-a drift that no single window shows still pages.
+pair explains its device. A slow lane scores a longer context (``slow_windows``) every ``slow_every`` windows so
+a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive scorings of
+their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``).
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
 session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
@@ -70,14 +72,23 @@ SPECS: tuple[tuple[int, ...], ...] = tuple((DIMS.index(d),) for d in SINGLE) + t
 SPEC_NAMES: tuple[str, ...] = tuple("*".join(DIMS[i] for i in s) for s in SPECS)
 
 COLUMNS: tuple[str, ...] = ("attempts", "vsf", "ebvs", "starts", "slow", "beats", "vpf", "stall", "err",
-                            "br_n", "br_s", "br_q", "h_n", "h_s", "h_q", "su_s", "su_q", "lat_n", "lat_s", "lat_q")
+                            "br_n", "br_s", "br_q", "h_n", "h_s", "h_q", "su_s", "su_q", "lat_n", "lat_s", "lat_q",
+                            "dbr_n", "dbr_s", "dbr_q")
 C = {c: i for i, c in enumerate(COLUMNS)}
 BINOMIAL: tuple[tuple[str, str, str], ...] = (("start_failure", "vsf", "attempts"), ("exit_before_start", "ebvs", "attempts"),
                                               ("playback_failure", "vpf", "beats"), ("slow_start", "slow", "starts"),
                                               ("stall", "stall", "beats"), ("errors", "err", "beats"))
 GAUSSIAN: tuple[tuple[str, str, str, str, int], ...] = (("bitrate", "br_n", "br_s", "br_q", -1), ("resolution", "h_n", "h_s", "h_q", -1),
                                                         ("startup_time", "starts", "su_s", "su_q", 1),
-                                                        ("live_latency", "lat_n", "lat_s", "lat_q", 1))
+                                                        ("live_latency", "lat_n", "lat_s", "lat_q", 1),
+                                                        ("bitrate_drop", "dbr_n", "dbr_s", "dbr_q", -1))
+"""``bitrate_drop`` is a change within sessions: each beat's log bitrate less the same session's previous beat's. A
+group's level is judged against its siblings' spread (4G always has a lower bitrate than ethernet), so a small group's
+sudden collapse hides in that spread until many new sessions show it; the very sessions that were playing fall all
+at once, and a change within one session carries none of the spread between sessions (a session's increments are
+nearly independent). Not for live latency: it grows by every stall's length, so one session's jumps are heavy-tailed
+and no mean of them is a signal.)"""
+
 METRICS: tuple[str, ...] = tuple(m[0] for m in BINOMIAL) + tuple(m[0] for m in GAUSSIAN)
 RENDITION_SPECS: frozenset[int] = frozenset(i for i, sp in enumerate(SPECS) if DIMS.index("rendition") in sp)
 """Specs keyed by rendition: their bitrate and resolution are the rendition's by definition, never a quality drop;
@@ -86,8 +97,11 @@ rendition selects on the outcome: those groups are judged on neither."""
 _RENDITION_MASK = np.isin(np.arange(len(SPECS)), sorted(RENDITION_SPECS))
 """``_RENDITION_MASK[spec]``: :data:`RENDITION_SPECS` as a lookup (``np.isin`` per metric cost a sort each time)."""
 START_DENOMINATORS = frozenset({"attempts", "starts"})
-QUALITY_METRICS = frozenset({"bitrate", "resolution"})
+QUALITY_METRICS = frozenset({"bitrate", "resolution", "bitrate_drop"})
 SLOW_START_S = 5.0
+SETTLED_PLAYHEAD_S = 60.0
+"""Changes within a session count from this much content played: before, the player is still climbing (or
+falling) to its rung, and a title whose sessions all start at once (a premiere) would show only that."""
 FRESH_PLAYHEAD_S = 45.0
 """A session first seen with more content played than this joined mid-way: its start is not counted."""
 HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency"})
@@ -99,6 +113,9 @@ class EbSettings(BaseModel):
     window_s: float = Field(30.0, gt=0)
     context_windows: int = Field(2, ge=1)
     slow_windows: int = Field(20, ge=2)
+    slow_every: int = Field(2, ge=1)
+    """The slow lane is scored every this many windows (its context moves little in one window; half the cost). Its
+    causes confirm on consecutive *scorings* (:attr:`~streamlab.models.qoe.alerts.Cause.every`), not windows."""
     slow_max_share: float = Field(0.5, gt=0.0, le=1.0)
     """The slow lane skips groups carrying more than this share of the traffic (the population itself)."""
     threshold: float = Field(12.0, gt=0)
@@ -119,9 +136,12 @@ class EbSettings(BaseModel):
     """... and exceed it by at least this much (absolute)."""
     min_events: int = Field(3, ge=1)
     """... from at least this many events (two failures in a small group are chance, not an incident)."""
-    min_shift: dict[str, float] = {"bitrate": 0.25, "resolution": 0.2, "startup_time": 0.5, "live_latency": 0.3}
-    """Gaussian metrics: the minimum shift of the mean, in log units (all four are positive and multiplicative)."""
-    min_sd: dict[str, float] = {"bitrate": 0.3, "resolution": 0.2, "startup_time": 0.4, "live_latency": 0.3}
+    min_shift: dict[str, float] = {"bitrate": 0.25, "resolution": 0.2, "startup_time": 0.5, "live_latency": 0.3,
+                                   "bitrate_drop": 0.25}
+    """Gaussian metrics: the minimum shift of the mean, in log units (all are positive and multiplicative; a change's
+    shift is per beat of the span: a step once in a session's three beats of the fast lane is a third of it)."""
+    min_sd: dict[str, float] = {"bitrate": 0.3, "resolution": 0.2, "startup_time": 0.4, "live_latency": 0.3,
+                                "bitrate_drop": 0.3}
     gaussian_scale: float = Field(1.0, gt=0.0)
     """Gaussian surprises assume independent beats; real means wander more, so they count this much."""
     multiplicity: float = Field(1.0, ge=0.0)
@@ -161,8 +181,9 @@ class EbPrior(BaseModel):
     rates: dict[str, float] = {"start_failure": 0.006, "exit_before_start": 0.02, "playback_failure": 0.002,
                                "slow_start": 0.05, "stall": 0.03, "errors": 0.01}
     means: dict[str, float] = {"bitrate": math.log(3000.0), "resolution": math.log(720.0), "startup_time": math.log(1.5),
-                               "live_latency": math.log(6.0)}
-    sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 0.6}
+                               "live_latency": math.log(6.0), "bitrate_drop": 0.0}
+    sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 0.6,
+                             "bitrate_drop": 0.3}
 
 
 @dataclass
@@ -170,7 +191,8 @@ class SessionMemory:
     """Per-session cumulative counters so beats become deltas; bounded, least recently seen evicted."""
 
     max_sessions: int
-    sessions: OrderedDict[str, tuple[float, int, bool, str]] = field(default_factory=OrderedDict)
+    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None]] = field(default_factory=OrderedDict)
+    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate."""
     evicted: int = 0
 
     def unit(self, event: EventV2 | Mapping[str, Any]) -> list[float] | None:
@@ -195,6 +217,7 @@ class SessionMemory:
         rebuffer_s, errors, startup_s = e["rebuffer_s"], e["errors"], e["startup_s"]
         fresh = state is None and e["playhead_s"] <= FRESH_PLAYHEAD_S
         last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (rebuffer_s, errors, not fresh)
+        last_br = state[4] if state else None
         started = startup_s is not None
         if started and not was_started:
             row[C["attempts"]] = row[C["starts"]] = 1.0
@@ -208,6 +231,10 @@ class SessionMemory:
             if e["bitrate_kbps"] > 0:
                 b = math.log(e["bitrate_kbps"])
                 row[C["br_n"]], row[C["br_s"]], row[C["br_q"]] = 1, b, b * b
+                if last_br is not None and e["playhead_s"] >= SETTLED_PLAYHEAD_S:
+                    d = b - last_br
+                    row[C["dbr_n"]], row[C["dbr_s"]], row[C["dbr_q"]] = 1, d, d * d
+                last_br = b
             if e["resolution_height"]:
                 h = math.log(e["resolution_height"])
                 row[C["h_n"]], row[C["h_s"]], row[C["h_q"]] = 1, h, h * h
@@ -216,11 +243,12 @@ class SessionMemory:
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
                 lat = math.log(max(e["live_latency_s"], 0.1))
                 row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, lat, lat * lat
+
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
             self.evicted += 1
         self.sessions[e["session_id"]] = (max(rebuffer_s, last_rebuf), max(errors, last_err), was_started or started,
-                                          _rendition(e))
+                                          _rendition(e), last_br)
         return row
 
     def rendition(self, session_id: str) -> str:
@@ -294,12 +322,17 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         p_pop = (pop[C[num]] + prior_n * prior.rates[name]) / (pop[C[den]] + prior_n)
         p0 = (base[:, C[num]] + k * p_pop) / (base[:, C[den]] + k)
         p0 = np.clip(p0, 1e-5, 0.999)
+        basel[:, j] = p0
         n = counts[:, C[den]]
         x = counts[:, C[num]]
         if sessions is not None and num in distinct:  # each session one observation of its stall (error) rate
             n, x = sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
         elif name == "playback_failure":
+            # A failure ends its session, so each session in the span is one trial of failing within its beats there:
+            # the baseline is the chance of that, not of failing at one beat (compared per beat, a 10-minute span's
+            # 30 beats made a 4x rise on a CDN carrying half the traffic look like a 100x one).
             n = np.maximum(n / clus, x)
+            p0 = np.clip(1.0 - (1.0 - p0) ** clus, 1e-5, 0.999)
         elif name in HEARTBEAT_METRICS:
             n, x = n / clus, x / clus
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,7 +345,6 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         if rendition is not None and den in START_DENOMINATORS:
             ok &= ~rendition
         out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
-        basel[:, j] = p0
     for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
         j = len(BINOMIAL) + jj
         mu_pop, sd = population_moments(pop, prior_n, prior, s, jj)
@@ -321,7 +353,7 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         between = 0.0 if tau2 is None or specs is None else tau2[specs, jj] * k / (base[:, C[n_col]] + k)
         if name in HEARTBEAT_METRICS:
             n_eff = n / clus
-        else:
+        else:  # starts are one per session; a session's changes are nearly independent increments
             n_eff = n
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(n > 0, counts[:, C[s_col]] / np.maximum(n, 1e-9), mu0)
@@ -496,9 +528,10 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 3
+    STATE_FORMAT = 4
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
-    refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2)."""
+    refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
+    within sessions)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -692,7 +725,7 @@ class EbDetector:
                     np.ones(len(rec.rows), dtype=bool)
                 self.store.learn(rec.rows[learn], rec.counts[learn])
             self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
-            if window % 2 == 0 and len(causes) < s.max_causes_per_window:
+            if window % s.slow_every == 0 and len(causes) < s.max_causes_per_window:
                 srows, scounts = self._context(window, s.slow_windows)
                 # The slow lane judges groups carrying under half the traffic: a drift of
                 # everything is the population moving (the fast lane pages a real global break), not a cause.
@@ -709,7 +742,7 @@ class EbDetector:
                 self.store.flagged[srows[ssur.max(axis=1, initial=0.0) >= s.learn_below * s.slow_threshold]] = window
                 named = {(c.dimension, c.value) for c in causes}
                 for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows, s.slow_threshold, "slow",
-                                         spenalty, slow_units):
+                                         spenalty, slow_units, s.slow_every):
                     if (c.dimension, c.value) not in named and len(causes) < s.max_causes_per_window:
                         causes.append(c)
         self.counters["windows_closed"] += 1
@@ -727,8 +760,10 @@ class EbDetector:
 
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
                    span: int, threshold: float, lane: str, penalty: np.ndarray,
-                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> list[Cause]:
+                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
+
+        ``every``: the lane's interval in windows, carried by its causes (a run of namings continues across it).
 
         ``penalty``: the multiple-testing penalty per spec (:meth:`_penalty`), taken off every score here.
         """
@@ -801,10 +836,10 @@ class EbDetector:
             aliases = self._aliases(r, si, mask, alive, unit_rows) if s.alias_alerts else []
             if aliases:
                 evidence["aliases"] = [f"{SPEC_NAMES[k[0]]}={k[1]}" for k in aliases]
-            out.append(Cause(window, SPEC_NAMES[si], key[1], score, evidence))
+            out.append(Cause(window, SPEC_NAMES[si], key[1], score, evidence, every))
             for a_key in aliases[:max(0, s.max_causes_per_window - len(out))]:
                 out.append(Cause(window, SPEC_NAMES[a_key[0]], a_key[1], score,
-                                 {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}))
+                                 {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every))
             alive &= unit_rows[:, si] != r
             if first:
                 first = [t[2] for t in rescored if t[2] != i]
