@@ -1,8 +1,12 @@
-"""Per-title ladder benchmarks: trial-grid wall time with 1 vs 2 Ray workers, and VMAF scoring speed.
+"""Per-title ladder benchmarks: trial-grid wall time with 1 vs 2 Ray workers, VMAF scoring speed, and the
+CPU price of publishing AV1 rungs at a slower SVT-AV1 preset than the trials (``grid.av1.publish_preset``).
 
 The grid (a 640x360 3 s lavfi source, 2 sizes x 4 CRFs, x264 ``fast``, one FFmpeg thread per task)
 runs in a fresh process per worker count (Ray's CPU count is fixed at init), uncached. VMAF speed
 is libvmaf (vmaf_v0.6.1 + PSNR + SSIM) on the 720p real clip against itself, with 1 and 2 threads.
+The preset section encodes the 720p real clip as one published 720p AV1 rung (CRF 30, one thread, the
+rung's GOP) at each SVT-AV1 preset and reports CPU seconds (``RUSAGE_CHILDREN``: steadier than wall time
+on a shared machine), bitrate and VMAF on every frame.
 """
 
 from __future__ import annotations
@@ -39,6 +43,38 @@ def _grid_wall_s(source: Path, workers: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def publish_presets(clip: Path, presets: tuple[str, ...] = ("8", "6", "5"), crf: float = 30.0) -> dict:
+    """CPU s, kbit/s and VMAF of one 720p AV1 rung of ``clip`` at each SVT-AV1 preset (what ingest spends per rung)."""
+    import resource
+
+    from streamlab.models.ladder.grid import encoder_for
+    from streamlab.models.ladder.schema import LadderRung
+    from streamlab.streaming.ffmpeg import run_ffmpeg
+    from streamlab.streaming.quality import measure_quality
+    from streamlab.streaming.quality.video_info import read_video_info
+    from streamlab.streaming.transcode.encoder_args import rung_video_args
+
+    def cpu_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    fps = read_video_info(clip).fps
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in presets:
+            rung = LadderRung(width=1280, height=720, codec="av1", bitrate_kbps=1000,
+                              encoder=encoder_for("av1", preset, None, crf, "crf"))  # fmt: skip
+            encoded = Path(tmp) / f"p{preset}.mp4"
+            before = cpu_s()
+            run_ffmpeg(["-i", clip, *rung_video_args(rung, gop_frames=round(4 * fps), segment_duration_s=4.0,
+                                                    threads=1), encoded], f"AV1 preset {preset}")  # fmt: skip
+            out[f"av1_720p_crf{crf:g}_preset{preset}_encode_cpu_s"] = round(cpu_s() - before, 2)
+            out[f"av1_720p_crf{crf:g}_preset{preset}_kbps"] = round(read_video_info(encoded).bitrate_kbps, 1)
+            vmaf = measure_quality(encoded, clip, n_threads=2, keep_per_frame=False).vmaf.mean
+            out[f"av1_720p_crf{crf:g}_preset{preset}_vmaf"] = round(vmaf, 2)
+    return out
+
+
 def run() -> dict:
     import os
 
@@ -63,6 +99,7 @@ def run() -> dict:
         results[f"vmaf_720p_frames_per_s_{threads}_threads"] = round(report.frames_scored / report.wall_s, 1)
     report = measure_quality(clip, clip, n_threads=2, n_subsample=2, keep_per_frame=False)
     results["vmaf_720p_source_frames_per_s_2_threads_subsample_2"] = round(2 * report.frames_scored / report.wall_s, 1)
+    results.update(publish_presets(clip))
     return results
 
 

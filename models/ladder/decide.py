@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from streamlab.models.ladder.features import TitleFeatures
-from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes
+from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes, with_preset
 from streamlab.models.ladder.hull import upper_hull
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
 from streamlab.models.ladder.rules import select_rungs
@@ -82,7 +82,7 @@ def decide(
             extend_predicted(predicted_points(predictor, features, codec, settings), codec, settings), codec,
             settings.rules,
             source=request.source, segment_duration_s=request.segment_duration_s, method="predicted",
-            decision_cpu_s=features.cpu_s, notes=notes,
+            decision_cpu_s=features.cpu_s, notes=notes, publish_preset=settings.grid.codec(codec).published_preset,
         )  # fmt: skip
         for codec in request.codecs
     ]
@@ -169,13 +169,16 @@ def ladder_from_points(
     method: Literal["hull", "predicted"],
     decision_cpu_s: float | None = None,
     notes: list[str] | None = None,
+    publish_preset: str | None = None,
 ) -> Ladder:
     """The ladder the rules pick from a grid's upper hull, measured (``hull``) or predicted alike.
 
     ``decision_cpu_s`` defaults to what measuring the points cost (their encodes and scoring).
+    ``publish_preset``: the rungs are encoded at this preset (``grid.<codec>.publish_preset``), not
+    the trials' (:func:`~streamlab.models.ladder.grid.with_preset`).
     """
     hull = upper_hull(points)
-    rungs = select_rungs(hull, rules, codec, points)
+    rungs = with_preset(select_rungs(hull, rules, codec, points), publish_preset)
     cpu = decision_cpu_s if decision_cpu_s is not None else sum(p.encode_cpu_s + p.measure_cpu_s for p in points)
     return Ladder(
         source=source,

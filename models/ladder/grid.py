@@ -8,7 +8,7 @@ measured one would be.
 
 from __future__ import annotations
 
-from streamlab.models.ladder.schema import Codec, EncoderSettings
+from streamlab.models.ladder.schema import Codec, EncoderSettings, LadderRung
 
 
 def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_control: str = "crf") -> EncoderSettings:
@@ -20,6 +20,19 @@ def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_co
         rate_control=rate_control,  # type: ignore[arg-type]
         crf=crf,
     )
+
+
+def with_preset(rungs: list[LadderRung], preset: str | None) -> list[LadderRung]:
+    """``rungs`` encoded at ``preset`` (``None``: unchanged): chosen from trials at one preset, published at another.
+
+    Only the encoder's preset changes; the expected bitrate and VMAF stay the trials' (a slower
+    preset spends a little fewer bits for a little more quality at the same CRF), the published
+    names and manifest bandwidths come from the real encodes, and the top rung is measured at this
+    preset by the verification.
+    """
+    if preset is None:
+        return rungs
+    return [r.model_copy(update={"encoder": r.encoder.model_copy(update={"preset": str(preset)})}) for r in rungs]
 
 
 def trial_sizes(width: int, height: int, short_sides: list[int], max_resolutions: int) -> list[tuple[int, int]]:

@@ -14,15 +14,32 @@ X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "me
 
 
 class CodecGrid(BaseModel):
+    """One codec's trial grid, and the preset its published rungs are encoded at.
+
+    ``preset`` is what every trial runs at (grid, hull, per-shot grid, the predictor's corpus);
+    ``publish_preset`` (``None``: the same) is what the stack encodes the chosen rungs at. Estimating
+    the hull at a fast preset and encoding the final rungs at a slower one is established practice:
+    the hull's shape moves little between presets, the published rungs get the slower preset's
+    efficiency, and the trials (tens of encodes per title) keep the fast one's cost. The top rung is
+    measured at the publish preset (``verify``), which corrects the trial -> publish quality offset there.
+    """
+
     model_config = ConfigDict(coerce_numbers_to_str=True)  # SVT-AV1 presets and tunes are numbers in YAML
 
     preset: str
+    publish_preset: str | None = None
     tune: str | None = None
     crf: list[float] = Field(min_length=2)
+
+    @property
+    def published_preset(self) -> str:
+        """The preset published rungs are encoded at."""
+        return self.publish_preset if self.publish_preset is not None else self.preset
 
 
 class H264Grid(CodecGrid):
     preset: X264Preset = "slower"
+    publish_preset: X264Preset | None = None
     tune: Literal["film", "animation", "grain", "ssim", "psnr"] | None = None
 
     @model_validator(mode="after")
@@ -40,8 +57,9 @@ class Av1Grid(CodecGrid):
     def _crf_range(self) -> Av1Grid:
         if not all(1 <= c <= 63 and float(c).is_integer() for c in self.crf):
             raise ValueError(f"grid.av1.crf values must be whole numbers in 1..63, got {self.crf}")
-        if not self.preset.lstrip("-").isdigit() or not -2 <= int(self.preset) <= 13:
-            raise ValueError(f"grid.av1.preset must be an SVT-AV1 preset -2..13, got {self.preset!r}")
+        for name, preset in (("preset", self.preset), ("publish_preset", self.publish_preset)):
+            if preset is not None and (not preset.lstrip("-").isdigit() or not -2 <= int(preset) <= 13):
+                raise ValueError(f"grid.av1.{name} must be an SVT-AV1 preset -2..13, got {preset!r}")
         return self
 
 
@@ -125,8 +143,17 @@ class VerifySettings(BaseModel):
     """
 
     enabled: bool = Field(default=True, description="encode and score the predicted top rung, step its CRF down")
-    tolerance_vmaf: float = Field(default=1.0, ge=0, description="a top rung this far under rules.top_vmaf passes")
-    max_steps: int = Field(default=2, ge=0, le=6, description="CRF steps after the first measurement")
+    tolerance_vmaf: float = Field(
+        default=0.0, ge=0,
+        description="a top rung this far under rules.top_vmaf passes; 0: one-sided, the published top rung must "
+        "reach the ceiling (measured on every frame) unless the CRF floor or max_steps stops it",
+    )
+    max_steps: int = Field(default=3, ge=0, le=6, description="CRF steps after the first measurement")
+    margin_vmaf: float = Field(
+        default=0.3, ge=0, le=3,
+        description="the verification aims this far over rules.top_vmaf: it encodes without the VBV cap the published "
+        "rendition has (capped renditions measured 0.07-0.13 under their verification on bikes and bigbuckbunny)",
+    )
     overshoot_vmaf: float = Field(
         default=2.0, gt=0, description="a top rung this far over rules.top_vmaf steps its CRF up (bits not needed)"
     )
@@ -172,7 +199,7 @@ class LadderOptimizerSettings(BaseModel):
     shots: ShotSettings = ShotSettings()
     cost: CostSettings = CostSettings()
     per_title_method: Literal["predicted", "hull", "shots"] = Field(
-        default="predicted", description="what `stream ingest --ladder per-title` runs"
+        default="shots", description="what `stream ingest --ladder per-title` runs"
     )
     corpus: CorpusSettings = CorpusSettings()
 

@@ -166,23 +166,35 @@ def acceptance(
         ".state/ladder/acceptance"
     ),
     codec: Annotated[list[str] | None, typer.Option("--codec", help="h264 and/or av1 (default: both)")] = None,
+    method: Annotated[
+        list[str] | None,
+        typer.Option("--method", help="default (the ladder ingest publishes, per_title_method) and/or shots "
+                     "(the shot-based comparison); default: both"),
+    ] = None,
+    ingest_model: Annotated[
+        bool, typer.Option(help="the default method's predictions from the model ingest loads, not the held-out one")
+    ] = False,
     mlflow: Annotated[bool, typer.Option(help="log metrics, the table and the plots to MLflow")] = True,
     overrides: Overrides = None,
 ) -> None:
-    """Shot-based per-title ladders (H.264, AV1) vs the fixed ladder on real clips (issue 21's acceptance):
-    BD-rate, top-rung VMAF, worst shot per rung, shot-search CPU vs the hull's, the predicted shot ladder on
-    a held-out clip (shots.held_out_clip), and the delivery cost. Encodes every rung: minutes per clip."""
+    """Per-title ladders (H.264, AV1) vs the fixed ladder on real clips (issue 21's acceptance): the ladder
+    ingest publishes with the committed per_title_method, and the shot-based one: BD-rate, top-rung VMAF,
+    worst shot per rung, shot-search CPU vs the hull's, the predicted shot ladder on a held-out clip
+    (shots.held_out_clip), and the delivery cost. Encodes every rung: minutes per clip."""
     from streamlab.core import project
-    from streamlab.models.ladder.settings import load_ladder_settings
-    from streamlab.training.ladder.shot_report import acceptance_table, run_acceptance
-
     from streamlab.core.errors import UsageError
+    from streamlab.models.ladder.settings import load_ladder_settings
+    from streamlab.training.ladder.shot_report import METHODS, acceptance_table, run_acceptance
 
     codecs = codec or ["h264", "av1"]
     if not set(codecs) <= {"h264", "av1"}:
         raise UsageError(f"--codec {sorted(set(codecs) - {'h264', 'av1'})} is not one of: h264, av1")
+    methods = method or list(METHODS)
+    if not set(methods) <= set(METHODS):
+        raise UsageError(f"--method {sorted(set(methods) - set(METHODS))} is not one of: {', '.join(METHODS)}")
     settings = load_ladder_settings(overrides)
     chosen = clips or [project.raw_data_dir() / "videos" / f"{name}.mp4" for name in settings.corpus.real]
-    summary = run_acceptance(chosen, settings, out_dir, codecs=codecs, log_mlflow=mlflow)  # type: ignore[arg-type]
+    summary = run_acceptance(chosen, settings, out_dir, codecs=codecs, methods=methods,  # type: ignore[arg-type]
+                             ingest_model=ingest_model, log_mlflow=mlflow)  # fmt: skip
     typer.echo(acceptance_table(summary, settings.shots.held_out_clip))
     typer.echo(f"wrote {out_dir}")

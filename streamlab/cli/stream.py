@@ -17,7 +17,7 @@ def ingest(
     source: Annotated[Path, typer.Argument(help="source video file (inside an allowed media root)")],
     title_id: Annotated[str, typer.Option("--title-id", help="id of the published title, e.g. bbb")],
     name: Annotated[str | None, typer.Option(help="display name (default: the title id)")] = None,
-    ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles), per-title (H.264 + AV1, predicted), per-title-hull")] = "fixed",
+    ladder: Annotated[str, typer.Option(help="ladder: fixed (the design's profiles), per-title (H.264 + AV1 by ladder.yaml per_title_method, shot-based by default), per-title-predicted, per-title-hull, per-title-shots")] = "fixed",
     drm: Annotated[str, typer.Option(help="content protection: none, clearkey (CENC), aes128 (HLS), all")] = "none",
     subtitles: Annotated[list[str] | None, typer.Option(
         "--subtitles", help="sidecar WebVTT/SRT as PATH:LANG[:NAME], e.g. fr.srt:fr:Français (repeatable)")] = None,

@@ -44,6 +44,12 @@ def test_unknown_method_is_one_clear_error(small_source: Path, tmp_path: Path) -
     assert result.exit_code == 2 and "--method 'magic' is not one of: fixed, hull, predicted" in result.output
 
 
+def test_acceptance_refuses_an_unknown_method_before_encoding_anything(tmp_path: Path) -> None:
+    result = _cli(["ladder", "acceptance", "--method", "magic", "--out-dir", str(tmp_path), "--no-mlflow"])
+    assert result.exit_code == 2 and "--method ['magic'] is not one of: default, shots" in result.output
+    assert "Traceback" not in result.output and not any(tmp_path.iterdir())
+
+
 def test_fixed_av1_is_refused(small_source: Path, tmp_path: Path) -> None:
     result = _cli(
         ["ladder", "optimize", str(small_source), "--method", "fixed", "--codec", "av1", "segment_duration_s=1"]

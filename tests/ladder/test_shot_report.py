@@ -131,3 +131,31 @@ def test_holding_a_clip_out_holds_out_the_synthetics_made_from_its_frames(tmp_pa
     assert {e.source.name: e.source.group for e in loaded} == {"zoom_bikes": "bikes", "testsrc2": "testsrc2"}
     x, _, _ = rows_by_codec(loaded, exclude_group="bikes")["h264"]
     assert len(x) == 1  # only testsrc2's point is left to train on
+
+
+def test_the_default_methods_ladder_is_scored_and_tabled_as_ingest_publishes_it() -> None:
+    """The table answers what the maintainers run: the committed per_title_method's ladder, not only shots."""
+    from streamlab.training.ladder.shot_report import default_row, default_table
+
+    fixed = measured([(3000.0, 96.0), (1500.0, 90.0), (600.0, 80.0)])
+    points = measured([(1400.0, 94.6), (700.0, 88.0), (300.0, 78.0)])
+    ladder = Ladder(source="x", method="predicted", codec="h264", segment_duration_s=2.0,
+                    rungs=[points[0].rung.model_copy(update={"measured_vmaf": 95.2}), points[1].rung],
+                    decision_cpu_s=7.5, notes=["top rung verified"])  # fmt: skip
+    miss = default_row(evaluation(points, fixed, -40.0), ladder, method="predicted", top_vmaf=95.0, jnd_vmaf=6.0)
+    assert miss["bd_rate_pct"] == -40.0 and miss["bd_basis"] == "published"
+    assert not miss["top_vmaf_ok"]  # published 94.6 although the verification measured 95.2: a miss all the same
+    assert miss["top_vmaf"] == {"fixed": 96.0, "default": 94.6, "verified": 95.2} and miss["cpu_s"] == 7.5
+    no_shared = default_row(evaluation(points, fixed, None), ladder, method="predicted", top_vmaf=95.0, jnd_vmaf=6.0)
+    assert no_shared["bd_basis"] == "at fixed rungs' quality" and no_shared["bd_rate_pct"] is not None
+    ok = default_row(evaluation(measured([(1400.0, 95.3), (700.0, 88.0)]), fixed, -60.0), ladder,
+                     method="predicted", top_vmaf=95.0, jnd_vmaf=6.0)  # fmt: skip
+    summary = {"a": {"h264": {"default": miss}}, "b": {"h264": {"default": ok}}, "held": {"h264": {"default": ok}}}
+    assert averages(summary, "held", "default")["h264"] == pytest.approx(-50.0)
+    table = default_table(summary, "held")
+    assert "`per_title_method: predicted`" in table
+    assert "| a | h264 | -40.0% (published) | 96.0 / 94.6 (95.2) (miss) |" in table
+    assert [line.split(" | ")[0] for line in table.splitlines() if line.startswith("| ") and "---" not in line][-1] \
+        == "| held (held out)"
+    assert "Mean BD-rate vs fixed, default method, h264, clips other than the held-out one: -50.0%" in table
+    assert acceptance_table(summary, "held") == table  # no shot-based rows measured: only the default table

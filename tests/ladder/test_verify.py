@@ -72,3 +72,19 @@ def test_a_top_rung_far_over_the_ceiling_steps_up_to_save_bits_and_stays_the_top
     assert top.bitrate_kbps < once.bitrate_kbps
     # Rungs the cheaper top no longer clears are gone; what stays is below it.
     assert all(r.bitrate_kbps * settings.rules.min_bitrate_ratio <= top.bitrate_kbps for r in after.rungs[1:])
+
+
+def test_a_top_rung_a_little_under_the_ceiling_is_stepped_down_until_it_reaches_it(lossless_small: Path) -> None:
+    """One-sided: the published top rung must reach rules.top_vmaf; 'within a tolerance under it' is a miss.
+
+    A top rung measured at 94.1 passed the old two-sided band (tolerance 1.0) and failed the acceptance
+    (top rung >= 95 on every clip): now it steps its CRF down while it is under the ceiling.
+    """
+    facts = inspect_source(lossless_small, 1.0)
+    once = verify_top_rung(facts, _ladder(crf=30), load_ladder_settings([*FAST, "verify.max_steps=0"])).rungs[0]
+    assert once.measured_vmaf is not None
+    ceiling = round(once.measured_vmaf + 0.5, 2)  # a little over what CRF 30 gives: under it by less than 1 VMAF
+    settings = load_ladder_settings([*FAST, f"rules.top_vmaf={ceiling}", "verify.max_steps=3"])
+    top = verify_top_rung(facts, _ladder(crf=30), settings).rungs[0]
+    assert (top.encoder.crf or 0) < 30
+    assert top.measured_vmaf is not None and top.measured_vmaf >= ceiling

@@ -1,4 +1,4 @@
-"""`stream ingest --ladder per-title`: the optimizer's H.264 ladder plus an AV1 ladder beside it."""
+"""`stream ingest --ladder per-title` (shot-based by default): an H.264 ladder plus an AV1 ladder beside it."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def per_title(tmp_path_factory):
     root = tmp_path_factory.mktemp("per-title")
-    source = generate_test_source(root / "src" / "clip.mp4", width=640, height=360, duration_s=8, pattern="testsrc2")
+    source = generate_test_source(root / "src" / "clip.mp4", width=320, height=180, duration_s=8, pattern="testsrc2")
     record = ingest_title(source, "clip", ladder="per-title", media_root=root / "media",
                           overrides=[f"ingest.allowed_roots=[{root / 'src'}]", "transcode.mode=serial"])
     return root / "media" / "clip", record

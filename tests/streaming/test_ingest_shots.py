@@ -32,7 +32,7 @@ def shot_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ladder["segment_duration_s"] = 3  # ingest's segment duration wins: shots must fall on its grid
     ladder["grid"].update(heights=[108, 54], max_resolutions=2, vmaf_subsample=2, max_extensions=1)
     ladder["grid"]["h264"].update(preset="ultrafast", crf=[20, 30, 40])
-    ladder["grid"]["av1"].update(preset=12, crf=[30, 42, 54])
+    ladder["grid"]["av1"].update(preset=12, publish_preset=12, crf=[30, 42, 54])
     ladder["rules"].update(min_bitrate_kbps=5, lowest_throughput_kbps=40)
     (folder / "ladder.yaml").write_text(yaml.safe_dump(ladder))
     return folder

@@ -16,6 +16,11 @@ rate (:func:`streamlab.training.ladder.evaluate.evaluate_ladders`). Per clip and
   curve, and its CPU as a share of the shot search's (goal: within 3 VMAF at <= 25 % of the CPU);
 - the delivery-cost view (GB per hour watched, CDN $ per million hours) of every ladder.
 
+It also measures the ladder ingest publishes with the committed ``per_title_method`` (the *default*
+method: ``predicted`` is the whole-title predicted ladder with its verified top rung, from the same
+held-out model), because that, not the shot-based method, is what ``stream ingest --ladder per-title``
+runs: BD-rate vs fixed, top-rung VMAF (and what the verification measured for it), worst shot, CPU.
+
 The held-out clip is reported on its own line; averages are over the other clips. Outputs (also
 logged to MLflow): ``acceptance.json``, ``acceptance.md``, RD plots per codec and clip, and the
 per-shot operating points of one rung. Run it with ``streamlab ladder acceptance`` or::
@@ -108,6 +113,43 @@ def codec_row(
     }  # fmt: skip
 
 
+def default_row(ev: LadderEvaluation, ladder: Ladder, *, method: str, top_vmaf: float, jnd_vmaf: float) -> dict[str, Any]:
+    """The default method's ladder (what ingest publishes) as the maintainers score it (pure: no encoding here).
+
+    BD-rate over the shared range of the published renditions when there is one, else the rate at
+    the fixed rungs' own qualities; the ceiling is owed where the fixed ladder reaches it. ``verified``
+    is what the top-rung verification measured (uncapped, every frame) vs ``published`` (the real,
+    capped rendition): the gap is the verification's blind spot.
+    """
+    fixed_top = max(m.vmaf for m in ev.fixed)
+    top = max(ev.ladder, key=lambda m: m.bitrate_kbps)
+    gaps = [round(m.vmaf - min(m.shot_vmaf), 2) for m in ev.ladder if m.shot_vmaf]
+    try:
+        at_fixed: float | str = round(rate_at_anchor_quality(_curve(ev.fixed), _curve(ev.ladder)), 2)
+    except BDRateError as exc:
+        at_fixed = f"n/a: {exc}"
+    published = None if ev.bd_rate_pct is None else round(ev.bd_rate_pct, 2)
+    basis, goal_bd = next(((b, v) for b, v in (("published", published), ("at fixed rungs' quality", at_fixed))
+                           if isinstance(v, float)), ("none", None))  # fmt: skip
+    return {
+        "method": method,
+        "bd_rate_pct": goal_bd,
+        "bd_basis": basis,
+        "bd_rate_published_note": ev.note,
+        "shared_vmaf_range": ev.shared_vmaf_range,
+        "top_vmaf": {"fixed": round(fixed_top, 2), "default": round(top.vmaf, 2),
+                     "verified": ladder.rungs[0].measured_vmaf},  # fmt: skip
+        "top_vmaf_ok": top.vmaf >= top_vmaf or fixed_top < top_vmaf,
+        "top_preset": top.rung.encoder.preset,
+        "worst_shot_below_mean": gaps,
+        "worst_shot_ok": all(g <= jnd_vmaf + 1e-9 for g in gaps),
+        "cpu_s": round(ladder.decision_cpu_s, 2),
+        "publish_encode_cpu_s": round(ev.ladder_encode_cpu_s, 2),
+        "notes": ladder.notes,
+        "rungs": _points(ev.ladder),
+    }
+
+
 def comparison_rules(rules: RuleSettings) -> RuleSettings:
     """Rules for an evaluation-only curve: from the best the grid reaches down, half a JND apart, no rate window.
 
@@ -126,11 +168,10 @@ def acceptance_table(summary: dict[str, dict[str, Any]], held_out: str | None) -
         "shot search CPU / hull CPU | predicted: BD-VMAF vs shots, CPU share | $/M hours (low price) fixed -> shots |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    ordered = [c for c in summary if c != held_out] + ([held_out] if held_out in summary else [])
-    for clip in ordered:
+    for clip in _ordered(summary, held_out):
         for codec in CODECS:
             row = summary[clip].get(codec)
-            if row is None:
+            if row is None or "bd_basis" not in row:  # only the default method was measured
                 continue
             bd = f"{row['bd_rate_pct']:+.1f}% ({row['bd_basis']})" if row["bd_rate_pct"] is not None else "n/a"
             worst = max(row["worst_shot_below_mean"], default=0.0)
@@ -145,21 +186,61 @@ def acceptance_table(summary: dict[str, dict[str, Any]], held_out: str | None) -
                 f"{100 * row['predicted_cpu_share_of_shots']:.1f}% | "
                 f"${_usd(cost['fixed']):,.0f} -> ${_usd(cost['shots']):,.0f} |"
             )  # fmt: skip
-    for codec, mean in averages(summary, held_out).items():
-        value = f"{mean:+.1f}%" if mean is not None else "n/a (no clip with a comparable curve)"
-        lines.append(f"\nMean BD-rate vs fixed, {codec}, clips other than the held-out one: {value} "
+    if len(lines) > 2:
+        for codec, mean in averages(summary, held_out).items():
+            value = f"{mean:+.1f}%" if mean is not None else "n/a (no clip with a comparable curve)"
+            lines.append(f"\nMean BD-rate vs fixed, {codec}, clips other than the held-out one: {value} "
+                         f"(goal <= {GOALS['bd_rate_pct'][codec]:+.0f}%)")  # fmt: skip
+    else:
+        lines = []
+    tail = default_table(summary, held_out)
+    return "\n".join(lines) + ("\n\n" if lines and tail else "\n" if lines else "") + tail
+
+
+def averages(summary: dict[str, dict[str, Any]], held_out: str | None, block: str | None = None) -> dict[str, float | None]:
+    """Mean BD-rate vs fixed per codec over the clips that are not held out and have a shared range.
+
+    ``block``: a method's own entry in each codec row (``"default"``); ``None``: the shot-based row itself.
+    """
+    out: dict[str, float | None] = {}
+    for codec in CODECS:
+        entries = [row[codec] if block is None else row[codec].get(block) for clip, row in summary.items()
+                   if clip != held_out and codec in row]  # fmt: skip
+        values = [e["bd_rate_pct"] for e in entries if e and e["bd_rate_pct"] is not None]
+        out[codec] = sum(values) / len(values) if values else None
+    return out
+
+
+def default_table(summary: dict[str, dict[str, Any]], held_out: str | None) -> str:
+    """The default method's table (what ingest publishes), held-out clip apart, averages over the rest."""
+    rows = [(clip, codec, summary[clip][codec]["default"]) for clip in _ordered(summary, held_out) for codec in CODECS
+            if "default" in summary[clip].get(codec, {})]  # fmt: skip
+    if not rows:
+        return ""
+    lines = [
+        f"Default method (`per_title_method: {rows[0][2]['method']}`, what `stream ingest --ladder per-title` runs):",
+        "",
+        "| clip | codec | BD-rate vs fixed | top VMAF fixed / published (verified) | top preset | worst shot below "
+        "rung mean (max) | decision CPU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for clip, codec, d in rows:
+        bd = f"{d['bd_rate_pct']:+.1f}% ({d['bd_basis']})" if d["bd_rate_pct"] is not None else "n/a"
+        verified = d["top_vmaf"]["verified"]
+        worst = f"{max(d['worst_shot_below_mean']):.1f}" if d["worst_shot_below_mean"] else "- (one CRF per rung)"
+        label = f"{clip} (held out)" if clip == held_out else clip
+        lines.append(f"| {label} | {codec} | {bd} | {d['top_vmaf']['fixed']:.1f} / {d['top_vmaf']['default']:.1f}"
+                     f"{'' if verified is None else f' ({verified:.1f})'}{'' if d['top_vmaf_ok'] else ' (miss)'} | "
+                     f"{d['top_preset']} | {worst} | {d['cpu_s']:.0f} s |")  # fmt: skip
+    for codec, mean in averages(summary, held_out, "default").items():
+        value = f"{mean:+.1f}%" if mean is not None else "n/a"
+        lines.append(f"\nMean BD-rate vs fixed, default method, {codec}, clips other than the held-out one: {value} "
                      f"(goal <= {GOALS['bd_rate_pct'][codec]:+.0f}%)")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def averages(summary: dict[str, dict[str, Any]], held_out: str | None) -> dict[str, float | None]:
-    """Mean BD-rate vs fixed per codec over the clips that are not held out and have a shared range."""
-    out: dict[str, float | None] = {}
-    for codec in CODECS:
-        values = [row[codec]["bd_rate_pct"] for clip, row in summary.items()
-                  if clip != held_out and codec in row and row[codec]["bd_rate_pct"] is not None]  # fmt: skip
-        out[codec] = sum(values) / len(values) if values else None
-    return out
+def _ordered(summary: dict[str, Any], held_out: str | None) -> list[str]:
+    return [c for c in summary if c != held_out] + ([held_out] if held_out in summary else [])
 
 
 def shot_points_figure(search, rung_index: int, title: str):  # noqa: ANN001, ANN201 - ShotSearch, matplotlib Figure
@@ -198,10 +279,33 @@ MIN_CURVE_RUNGS = 4
 def curve_ladder(ladder: Ladder, per_size: dict, settings: LadderOptimizerSettings) -> Ladder:
     """A shot-based ladder's evaluation-only curve: same per-shot curves and optimizer, :func:`comparison_rules`."""
     grid = settings.grid.codec(ladder.codec)
-    rungs = shot_ladder(per_size, comparison_rules(settings.rules), ladder.codec, preset=grid.preset, tune=grid.tune,
+    rungs = shot_ladder(per_size, comparison_rules(settings.rules), ladder.codec, preset=grid.published_preset, tune=grid.tune,
                         jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
                         top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
     return ladder.model_copy(update={"rungs": rungs, "notes": [*ladder.notes, "evaluation-only curve"]})
+
+
+METHODS = ("default", "shots")
+"""What the acceptance measures: the default method's ladder, and the shot-based comparison (shots, the
+whole-title hull's CPU, the predicted shot ladder)."""
+
+
+def default_ladders(
+    facts, codecs: Sequence[Codec], settings: LadderOptimizerSettings, predictor, searches: dict  # noqa: ANN001
+) -> dict[str, Ladder]:
+    """The ladder of each codec that ingest publishes with ``settings.per_title_method``, held-out model for predicted.
+
+    ``searches``: shot searches already run (reused when the default method is ``shots``).
+    """
+    from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladders
+    from streamlab.streaming.transcode.per_title.shots import shot_search
+
+    method = settings.per_title_method
+    if method == "predicted":
+        return dict(zip(codecs, predicted_ladders(facts, list(codecs), settings, predictor), strict=True))
+    if method == "hull":
+        return {c: hull_search(facts, c, settings).ladder for c in codecs}
+    return {c: (searches[c] if c in searches else shot_search(facts, c, settings)).ladder for c in codecs}
 
 
 def run_acceptance(
@@ -210,9 +314,17 @@ def run_acceptance(
     out_dir: Path,
     *,
     codecs: Sequence[Codec] = CODECS,
+    methods: Sequence[str] = METHODS,
+    ingest_model: bool = False,
     log_mlflow: bool = True,
 ) -> dict[str, Any]:
-    """Measure every clip (see the module docstring); write and return the summary."""
+    """Measure every clip (see the module docstring); write and return the summary.
+
+    ``methods``: ``default`` (the ladder ingest publishes) and/or ``shots`` (the shot-based comparison).
+    ``ingest_model``: the default method's predicted ladders come from the model ingest loads
+    (``predictor.model_alias``, else the committed default: it has seen every real clip, so no clip is
+    held out from it) instead of the held-out model.
+    """
     from streamlab.core import tracking
     from streamlab.streaming.transcode.per_title.optimize import hull_search
     from streamlab.streaming.transcode.per_title.shots import predicted_shot_search, shot_search
@@ -224,49 +336,68 @@ def run_acceptance(
     out_dir.mkdir(parents=True, exist_ok=True)
     held_out = settings.shots.held_out_clip
     predictor = fit_excluding(load_corpus(), held_out)  # trained on every clip but the held-out one
+    with_shots = "shots" in methods
     summary: dict[str, Any] = {}
     for clip in clips:
         facts = source_facts(clip, settings)
         searches, predicted, hull_cpu = {}, {}, {}
-        for codec in codecs:
-            hull_cpu[codec] = hull_search(facts, codec, settings).ladder.decision_cpu_s
-            searches[codec] = shot_search(facts, codec, settings)
-            predicted[codec] = predicted_shot_search(facts, codec, settings, predictor)
-        ladders = {f"{c} {kind}": (searches[c] if kind == "shots" else predicted[c]).ladder
-                   for c in codecs for kind in ("shots", "predicted-shots")}  # fmt: skip
-        for codec in codecs:
-            if min(len(searches[codec].ladder.rungs), len(predicted[codec].ladder.rungs)) < MIN_CURVE_RUNGS:
-                for kind, search in (("shots", searches[codec]), ("predicted-shots", predicted[codec])):
-                    ladders[f"{codec} {kind} curve"] = curve_ladder(search.ladder, search.per_size, settings)
+        ladders: dict[str, Ladder] = {}
+        if with_shots:
+            for codec in codecs:
+                hull_cpu[codec] = hull_search(facts, codec, settings).ladder.decision_cpu_s
+                searches[codec] = shot_search(facts, codec, settings)
+                predicted[codec] = predicted_shot_search(facts, codec, settings, predictor)
+            ladders = {f"{c} {kind}": (searches[c] if kind == "shots" else predicted[c]).ladder
+                       for c in codecs for kind in ("shots", "predicted-shots")}  # fmt: skip
+            for codec in codecs:
+                if min(len(searches[codec].ladder.rungs), len(predicted[codec].ladder.rungs)) < MIN_CURVE_RUNGS:
+                    for kind, search in (("shots", searches[codec]), ("predicted-shots", predicted[codec])):
+                        ladders[f"{codec} {kind} curve"] = curve_ladder(search.ladder, search.per_size, settings)
+        defaults: dict[str, Ladder] = {}
+        if "default" in methods:
+            defaults = default_ladders(facts, codecs, settings, None if ingest_model else predictor, searches)
+            if not (with_shots and settings.per_title_method == "shots"):  # else: the shots ladders, measured above
+                ladders.update({f"{c} default": defaults[c] for c in codecs})
         results = evaluate_ladders(facts, ladders)
-        row: dict[str, Any] = {"shots": searches[codecs[0]].shots, "held_out": clip.stem == held_out}
+        row: dict[str, Any] = {"held_out": clip.stem == held_out}
         figures = {}
         for codec in codecs:
-            row[codec] = codec_row(results[f"{codec} shots"], results[f"{codec} predicted-shots"],
-                                   shots_curve=results.get(f"{codec} shots curve"),
-                                   predicted_curve=results.get(f"{codec} predicted-shots curve"),
-                                   shots_cpu_s=searches[codec].cpu_s, hull_cpu_s=hull_cpu[codec],
-                                   predicted_cpu_s=predicted[codec].cpu_s, top_vmaf=settings.rules.top_vmaf,
-                                   jnd_vmaf=settings.shots.jnd_vmaf, cost=settings.cost)  # fmt: skip
+            row[codec] = {}
+            if with_shots:
+                row[codec] = codec_row(results[f"{codec} shots"], results[f"{codec} predicted-shots"],
+                                       shots_curve=results.get(f"{codec} shots curve"),
+                                       predicted_curve=results.get(f"{codec} predicted-shots curve"),
+                                       shots_cpu_s=searches[codec].cpu_s, hull_cpu_s=hull_cpu[codec],
+                                       predicted_cpu_s=predicted[codec].cpu_s, top_vmaf=settings.rules.top_vmaf,
+                                       jnd_vmaf=settings.shots.jnd_vmaf, cost=settings.cost)  # fmt: skip
+            if defaults:
+                ev = results.get(f"{codec} default") or results[f"{codec} shots"]
+                row[codec]["default"] = default_row(ev, defaults[codec], method=settings.per_title_method,
+                                                    top_vmaf=settings.rules.top_vmaf, jnd_vmaf=settings.shots.jnd_vmaf)  # fmt: skip
             figures[f"{clip.stem}.{codec}.rd.png"] = rd_figure(
-                {k: v for k, v in results.items() if k.startswith(codec)}, f"{clip.name} {codec}: shot-based vs fixed"
+                {k: v for k, v in results.items() if k.startswith(codec)}, f"{clip.name} {codec}: per-title vs fixed"
             )
-        first = searches[codecs[0]]
-        figures[f"{clip.stem}.{codecs[0]}.shot_points.png"] = shot_points_figure(
-            first, min(1, len(first.ladder.rungs) - 1), f"{clip.name} {codecs[0]}"
-        )
+        if with_shots:
+            row["shots"] = searches[codecs[0]].shots
+            first = searches[codecs[0]]
+            figures[f"{clip.stem}.{codecs[0]}.shot_points.png"] = shot_points_figure(
+                first, min(1, len(first.ladder.rungs) - 1), f"{clip.name} {codecs[0]}"
+            )
         for name, figure in figures.items():
             figure.savefig(out_dir / name, dpi=110)
         summary[clip.stem] = row
         if log_mlflow:
-            with tracking.start_run(EXPERIMENT, run_name=clip.stem, params={"clip": clip.name, "held_out": held_out}):
+            with tracking.start_run(EXPERIMENT, run_name=clip.stem, params={"clip": clip.name, "held_out": held_out,
+                                    "per_title_method": settings.per_title_method}):  # fmt: skip
                 mlflow = tracking.configure()
                 for codec in codecs:
-                    if row[codec]["bd_rate_pct"] is not None:
-                        mlflow.log_metric(f"bd_rate_pct.{codec}", row[codec]["bd_rate_pct"])
-                    mlflow.log_metric(f"cpu_ratio_shots_vs_hull.{codec}", row[codec]["cpu_ratio_shots_vs_hull"])
-                    if isinstance(row[codec]["predicted_bd_vmaf_vs_shots"], float):
-                        mlflow.log_metric(f"predicted_bd_vmaf.{codec}", row[codec]["predicted_bd_vmaf_vs_shots"])
+                    for prefix, entry in (("", row[codec]), ("default.", row[codec].get("default") or {})):
+                        if entry.get("bd_rate_pct") is not None:
+                            mlflow.log_metric(f"{prefix}bd_rate_pct.{codec}", entry["bd_rate_pct"])
+                    if with_shots:
+                        mlflow.log_metric(f"cpu_ratio_shots_vs_hull.{codec}", row[codec]["cpu_ratio_shots_vs_hull"])
+                        if isinstance(row[codec]["predicted_bd_vmaf_vs_shots"], float):
+                            mlflow.log_metric(f"predicted_bd_vmaf.{codec}", row[codec]["predicted_bd_vmaf_vs_shots"])
                 for name, figure in figures.items():
                     tracking.log_figure(figure, name)
                 tracking.log_json(row, "acceptance.json")

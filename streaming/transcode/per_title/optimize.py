@@ -8,7 +8,10 @@
   pick the rungs; then the top rung is encoded for real and its CRF corrected toward the
   ceiling (:mod:`.verify`). A few percent of the hull's encoding CPU.
 - ``shots``: shot detection, per-shot trial grid and the dynamic optimizer
-  (:mod:`.shots`): one CRF per shot and rung. About the hull's CPU.
+  (:mod:`.shots`): one CRF per shot and rung, the top rung verified shot by shot. About the hull's CPU.
+
+Trials run at ``grid.<codec>.preset``; every method's rungs are published (and their top rung
+verified) at ``grid.<codec>.publish_preset``.
 
 The stack encodes the returned rungs with :func:`streamlab.streaming.transcode.encoder_args.rung_video_args`.
 """
@@ -82,7 +85,8 @@ def hull_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
         points = run_grid(specs, f"{codec} trial grid of {facts.path.name} ({len(specs)} encodes)")
         points += extend_grid(facts, codec, settings, Path(work), points)
     ladder = ladder_from_points(points, codec, settings.rules, source=str(facts.path),
-                                segment_duration_s=facts.segment_duration_s, method="hull")  # fmt: skip
+                                segment_duration_s=facts.segment_duration_s, method="hull",
+                                publish_preset=settings.grid.codec(codec).published_preset)  # fmt: skip
     return HullSearch(facts=facts, points=points, hull=upper_hull(points), ladder=ladder)
 
 
@@ -122,8 +126,8 @@ def predicted_ladders(
     With ``shots.predicted_per_shot`` the ladders are shot-based instead: per-shot features, predicted
     per-shot grids, the dynamic optimizer (:func:`~.shots.predicted_shot_search`)."""
     if settings.shots.predicted_per_shot:
-        # per-shot operating points predicted from per-shot features; the top rung's CRF is per shot, so the
-        # single-CRF verification does not apply (its check is the acceptance report's measured comparison)
+        # per-shot operating points predicted from per-shot features; the top rung's CRF is per shot, so it
+        # is verified shot by shot (:func:`~.shots.verify_shot_top_rung`) instead of with one CRF
         from streamlab.streaming.transcode.per_title.shots import predicted_shot_search
 
         return [predicted_shot_search(facts, codec, settings, predictor).ladder for codec in codecs]

@@ -1,0 +1,79 @@
+"""Published rungs encode at the publish preset; trials (grid, hull, predictor, per-shot grid) at the trial preset.
+
+Convex-hull estimation at a fast preset and the final encode at a slower one is established
+practice (the hull's shape moves little between presets); the published top rung is then measured
+at the publish preset by the top-rung verification, which corrects the trial -> publish offset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streamlab.core.config import ConfigError
+from streamlab.models.ladder.decide import LadderDecideRequest, decide, ladder_from_points, predicted_points
+from streamlab.models.ladder.features import TitleFeatures
+from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
+from streamlab.models.ladder.settings import load_ladder_settings
+from streamlab.streaming.transcode.encoder_args import rung_video_args
+from streamlab.streaming.transcode.per_title.source import inspect_source
+from streamlab.streaming.transcode.per_title.trials import build_grid
+from streamlab.streaming.transcode.per_title.verify import verify_spec
+
+FEATURES = TitleFeatures(width=1280, height=720, fps=25.0, si_mean=60.0, si_p90=80.0, si_max=95.0, ti_mean=12.0,
+                         ti_p90=20.0, ti_max=30.0, probe_bpp=0.05, probe_psnr_y=38.0, probe_qp_p=28.0,
+                         probe_ip_ratio=3.0, cpu_s=1.0)  # fmt: skip
+SPLIT = ["grid.av1.preset=8", "grid.av1.publish_preset=5", "grid.h264.preset=veryfast", "grid.h264.publish_preset=slow"]
+
+
+def _preset(args: list[str]) -> str:
+    return args[args.index("-preset") + 1]
+
+
+def test_the_committed_config_publishes_av1_slower_than_it_trials() -> None:
+    av1 = load_ladder_settings().grid.av1
+    assert av1.publish_preset is not None and int(av1.publish_preset) < int(av1.preset)
+
+
+def test_predicted_rungs_carry_the_publish_preset_and_predicted_trials_the_trial_preset() -> None:
+    settings = load_ladder_settings(SPLIT)
+    predictor = LadderPredictor.load(DEFAULT_DIR)
+    request = LadderDecideRequest(features=FEATURES, codecs=["h264", "av1"], segment_duration_s=4.0)
+    h264, av1 = decide(request, predictor, settings).ladders
+    assert {r.encoder.preset for r in av1.rungs} == {"5"} and {r.encoder.preset for r in h264.rungs} == {"slow"}
+    # what the model predicted is the trial grid: the trial preset
+    assert {p.encoder.preset for p in predicted_points(predictor, FEATURES, "av1", settings)} == {"8"}
+    # the stack's FFmpeg arguments for a published rung carry the publish preset
+    assert _preset(rung_video_args(av1.rungs[0], gop_frames=100, segment_duration_s=4.0)) == "5"
+    # no publish preset: the trial preset is published, as before
+    same = decide(request, predictor, load_ladder_settings(["grid.av1.preset=8", "grid.av1.publish_preset=null"]))
+    assert {r.encoder.preset for r in same.ladders[1].rungs} == {"8"}
+
+
+def test_hull_rungs_carry_the_publish_preset(small_source: Path, tmp_path: Path) -> None:
+    settings = load_ladder_settings([*SPLIT, "segment_duration_s=1"])
+    facts = inspect_source(small_source, 1.0)
+    specs = build_grid(facts, "av1", settings, tmp_path)
+    assert {s.encoder.preset for s in specs} == {"8"}  # trials encode at the trial preset
+    points = predicted_points(LadderPredictor.load(DEFAULT_DIR), FEATURES, "av1", settings)
+    ladder = ladder_from_points(points, "av1", settings.rules, source="x", segment_duration_s=1.0, method="hull",
+                                publish_preset=settings.grid.av1.published_preset)  # fmt: skip
+    assert {r.encoder.preset for r in ladder.rungs} == {"5"}
+
+
+def test_the_top_rung_is_verified_at_the_publish_preset_and_full_frame_rate(small_source: Path, tmp_path: Path) -> None:
+    settings = load_ladder_settings([*SPLIT, "segment_duration_s=1", "grid.vmaf_subsample=3"])
+    facts = inspect_source(small_source, 1.0)
+    predictor = LadderPredictor.load(DEFAULT_DIR)
+    request = LadderDecideRequest(features=FEATURES, codecs=["av1"], segment_duration_s=1.0)
+    top = decide(request, predictor, settings).ladders[0].rungs[0]
+    spec = verify_spec(facts, top, 30.0, small_source, settings, tmp_path)
+    assert spec.encoder.preset == "5" and spec.encoder.crf == 30.0
+    assert spec.vmaf_subsample == 1  # what the viewer gets is scored on every frame, as the acceptance scores it
+
+
+@pytest.mark.parametrize("override", ["grid.av1.publish_preset=14", "grid.h264.publish_preset=glacial"])
+def test_a_bad_publish_preset_is_one_clear_error(override: str) -> None:
+    with pytest.raises(ConfigError, match="publish_preset"):
+        load_ladder_settings([override])
