@@ -49,9 +49,11 @@ dropped and counted) too, so a million distinct titles cost a bounded amount of 
 from __future__ import annotations
 
 import math
+import operator
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,9 @@ COLUMNS: tuple[str, ...] = ("attempts", "vsf", "ebvs", "starts", "slow", "beats"
                             "br_n", "br_s", "br_q", "h_n", "h_s", "h_q", "su_s", "su_q", "lat_n", "lat_s", "lat_q",
                             "dbr_n", "dbr_s", "dbr_q")
 C = {c: i for i, c in enumerate(COLUMNS)}
+(_I_ATTEMPTS, _I_VSF, _I_EBVS, _I_STARTS, _I_SLOW, _I_BEATS, _I_VPF, _I_STALL, _I_ERR, _I_BR_N, _I_BR_S, _I_BR_Q, _I_H_N,
+ _I_H_S, _I_H_Q, _I_SU_S, _I_SU_Q, _I_LAT_N, _I_LAT_S, _I_LAT_Q, _I_DBR_N, _I_DBR_S, _I_DBR_Q) = range(len(COLUMNS))
+"""Column indices :meth:`SessionMemory.unit` writes per event (a constant, not a dict lookup, per field and event)."""
 BINOMIAL: tuple[tuple[str, str, str], ...] = (("start_failure", "vsf", "attempts"), ("exit_before_start", "ebvs", "attempts"),
                                               ("playback_failure", "vpf", "beats"), ("slow_start", "slow", "starts"),
                                               ("stall", "stall", "beats"), ("errors", "err", "beats"))
@@ -206,11 +211,11 @@ class SessionMemory:
         if e["kind"] == "session_end":
             outcome = e["outcome"]
             if outcome == "video_start_failure":
-                row[C["attempts"]] = row[C["vsf"]] = 1.0
+                row[_I_ATTEMPTS] = row[_I_VSF] = 1.0
             elif outcome == "exit_before_video_start":
-                row[C["attempts"]] = row[C["ebvs"]] = 1.0
+                row[_I_ATTEMPTS] = row[_I_EBVS] = 1.0
             elif outcome == "video_playback_failure":
-                row[C["beats"]] = row[C["vpf"]] = 1.0
+                row[_I_BEATS] = row[_I_VPF] = 1.0
             else:
                 return None
             return row
@@ -220,29 +225,29 @@ class SessionMemory:
         last_br = state[4] if state else None
         started = startup_s is not None
         if started and not was_started:
-            row[C["attempts"]] = row[C["starts"]] = 1.0
-            row[C["slow"]] = float(startup_s > SLOW_START_S)
+            row[_I_ATTEMPTS] = row[_I_STARTS] = 1.0
+            row[_I_SLOW] = float(startup_s > SLOW_START_S)
             su = math.log(max(startup_s, 0.05))
-            row[C["su_s"]], row[C["su_q"]] = su, su * su
+            row[_I_SU_S], row[_I_SU_Q] = su, su * su
         if started:
-            row[C["beats"]] = 1.0
-            row[C["stall"]] = float(rebuffer_s - last_rebuf > 1e-9)
-            row[C["err"]] = float(errors > last_err)
+            row[_I_BEATS] = 1.0
+            row[_I_STALL] = float(rebuffer_s - last_rebuf > 1e-9)
+            row[_I_ERR] = float(errors > last_err)
             if e["bitrate_kbps"] > 0:
                 b = math.log(e["bitrate_kbps"])
-                row[C["br_n"]], row[C["br_s"]], row[C["br_q"]] = 1, b, b * b
+                row[_I_BR_N], row[_I_BR_S], row[_I_BR_Q] = 1, b, b * b
                 if last_br is not None and e["playhead_s"] >= SETTLED_PLAYHEAD_S:
                     d = b - last_br
-                    row[C["dbr_n"]], row[C["dbr_s"]], row[C["dbr_q"]] = 1, d, d * d
+                    row[_I_DBR_N], row[_I_DBR_S], row[_I_DBR_Q] = 1, d, d * d
                 last_br = b
             if e["resolution_height"]:
                 h = math.log(e["resolution_height"])
-                row[C["h_n"]], row[C["h_s"]], row[C["h_q"]] = 1, h, h * h
+                row[_I_H_N], row[_I_H_S], row[_I_H_Q] = 1, h, h * h
             if e["content_type"] == "live" and e["live_latency_s"] is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
                 lat = math.log(max(e["live_latency_s"], 0.1))
-                row[C["lat_n"]], row[C["lat_s"]], row[C["lat_q"]] = 1, lat, lat * lat
+                row[_I_LAT_N], row[_I_LAT_S], row[_I_LAT_Q] = 1, lat, lat * lat
 
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
@@ -262,6 +267,8 @@ def fields(event: EventV2 | Mapping[str, Any]) -> Mapping[str, Any]:
     A model's ``__dict__`` is that dict already; the batch path builds the same dict without a model
     (:func:`streamlab.models.qoe.schema_v2.fast_record`). One reader for both keeps one decision logic.
     """
+    if type(event) is dict:  # the batch path's: no ``isinstance`` through pydantic's metaclass per event
+        return event
     return event.__dict__ if isinstance(event, BaseModel) else event
 
 
@@ -465,6 +472,56 @@ class _Window:
     """``[units]`` a key of each unit's session (a hash), for evidence counted in distinct sessions."""
 
 
+@dataclass
+class _SpanSums:
+    """Running per-row totals of the closed windows: the slow lane's context without re-aggregating its windows.
+
+    Why: the slow lane scored every ``slow_every`` windows the sum of the last ``slow_windows`` windows' group
+    totals, a sort and a reduction of some 60k rows each time; a window is added here once when it closes and taken
+    off once when it leaves. Count columns are integers, so exact in any order; the sums of logs may differ from a
+    fresh reduction in the last bits (the order of additions differs), so :meth:`rebuild` recomputes them from the
+    windows every ``slow_windows`` windows (a row no window carries is never read, whatever residue it holds).
+    """
+
+    sums: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COLUMNS))))
+    present: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per store row: the closed windows carrying it (the context's rows are those above zero)."""
+    rebuilt: int | None = None
+    """The window of the last :meth:`rebuild`."""
+
+    def _fit(self, size: int) -> None:
+        if len(self.present) < size:
+            grow = size - len(self.present)
+            self.sums = np.concatenate([self.sums, np.zeros((grow, len(COLUMNS)))])
+            self.present = np.concatenate([self.present, np.zeros(grow, dtype=np.int64)])
+
+    def add(self, rec: _Window, size: int) -> None:
+        """Window ``rec`` joined the context (``size``: the store's rows; a window's rows are distinct)."""
+        self._fit(size)
+        self.sums[rec.rows] += rec.counts
+        self.present[rec.rows] += 1
+
+    def remove(self, rec: _Window) -> None:
+        """Window ``rec`` left the context."""
+        self.sums[rec.rows] -= rec.counts
+        self.present[rec.rows] -= 1
+
+    def rebuild(self, rows: np.ndarray, counts: np.ndarray, size: int) -> None:
+        """Totals recomputed from the windows themselves (``rows``/``counts``: their exact aggregate)."""
+        self._fit(size)
+        self.sums[:] = 0.0
+        self.sums[rows] = counts
+
+    def clear(self) -> None:
+        self.sums[:] = 0.0
+        self.present[:] = 0
+
+    def totals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The context's rows (ascending, as a fresh aggregate gives them) and their totals."""
+        rows = np.flatnonzero(self.present > 0)
+        return rows, self.sums[rows]
+
+
 SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions")
 """Per group and span (see :func:`score_matrix`): distinct sessions that beat; the sum over them of the share of
 their beats that stalled (erred), i.e. each session one observation of its stall (error) rate; and the distinct
@@ -507,6 +564,15 @@ def _factorize_values(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
     return np.array(codes, dtype=np.int64), list(index)
 
 
+def _factorize_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_factorize_values` of integers, in numpy: codes and distinct values in order of first appearance."""
+    distinct, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty(len(distinct), dtype=np.int64)
+    rank[by_first] = np.arange(len(distinct))
+    return rank[inverse.reshape(-1)], distinct[by_first]
+
+
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum ``counts`` per distinct row (sort + reduceat: no per-row Python)."""
     if len(rows) == 0:
@@ -518,6 +584,8 @@ def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 _ATTRS: tuple[str, ...] = tuple("title_id" if d == "title" else d for d in SINGLE)
+_attrs_of = operator.itemgetter(*_ATTRS)
+"""An event's :data:`_ATTRS` values as a tuple, in one C call per event."""
 
 
 class EbDetector:
@@ -528,10 +596,10 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 4
+    STATE_FORMAT = 5
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
-    within sessions)."""
+    within sessions; 5: the slow lane's running totals)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -547,6 +615,8 @@ class EbDetector:
         self.open_sess: list[int] = []
         self._tau2: np.ndarray | None = None
         self.closed: OrderedDict[int, _Window] = OrderedDict()
+        self.span_sums = _SpanSums()
+        """The totals of :attr:`closed` (the slow lane's context), kept as windows come and go."""
         self.dedup: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self.tracker = AlertTracker(s.window_s, s.threshold, "eb", s.confirm_windows, s.close_after_windows,
                                     s.instant_ratio)
@@ -603,7 +673,7 @@ class EbDetector:
         if row is not None:
             if len(self.open_rows) < s.max_units_per_window:
                 # Raw values (``None``, an int ASN): :meth:`_factorize` turns each distinct one into its name once.
-                self.open_dims.append((*map(e.__getitem__, _ATTRS), rendition or _rendition(e)))
+                self.open_dims.append((*_attrs_of(e), rendition or _rendition(e)))
                 self.open_rows.append(row)
                 self.open_sess.append(_session_key(e["session_id"]))
             else:
@@ -629,6 +699,7 @@ class EbDetector:
         if window - self.current > self.s.max_gap_windows:
             opened += self._close(self.current)
             self.closed.clear()
+            self.span_sums.clear()
             self.counters["context_resets"] += 1
             self.current = window
             return opened
@@ -640,32 +711,48 @@ class EbDetector:
     def _factorize(self, window: int) -> _Window:
         """The open window's units as store rows per spec (one dict lookup per distinct value, not per unit)."""
         n = len(self.open_rows)
-        contrib = np.array(self.open_rows, dtype=float).reshape(n, len(COLUMNS))
+        # ``fromiter`` over the flattened rows: cheaper than ``np.array`` walking a list of lists.
+        contrib = np.fromiter(chain.from_iterable(self.open_rows), dtype=float, count=n * len(COLUMNS)).reshape(
+            n, len(COLUMNS))
         unit_rows = np.zeros((n, len(SPECS)), dtype=np.int64)
         if n:
+            # A session's units in one window repeat all their values: factorize the distinct tuples, then their
+            # columns (values keep their order of first appearance, so codes and names are those of every unit).
+            tuple_codes, distinct = _factorize_values(self.open_dims)
             codes, uniques = [], []
-            for column in zip(*self.open_dims, strict=True):
+            for column in zip(*distinct, strict=True):
                 # ``None`` is a value here (``unknown``), not a missing one; names in order of first appearance.
                 c, u = _factorize_values(column)
-                codes.append(c)
+                codes.append(c[tuple_codes])
                 uniques.append([_value(x) for x in u])
-            looked_up = []
+            looked_up, parts_rows, parts_counts = [], [], []
             for si, spec in enumerate(SPECS):
                 if len(spec) == 1:
                     c, u = codes[spec[0]], uniques[spec[0]]
                 else:
                     a, b = spec
                     nb = len(uniques[b])
-                    c, comb = _factorize_values((codes[a] * nb + codes[b]).tolist())
-                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb]
+                    c, comb = _factorize_codes(codes[a] * nb + codes[b])
+                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb.tolist()]
                 rows = self.store.rows([(si, x) for x in u], window, decay=False)
                 looked_up.append(rows)
                 unit_rows[:, si] = rows[c]
+                # Per spec, on its codes (a few hundred units, not units x specs): each group's units are summed in
+                # unit order by the same ``reduceat`` as over all specs at once, so the sums are bit for bit those.
+                order = np.argsort(c, kind="stable")
+                sc = c[order]
+                starts = np.flatnonzero(np.concatenate(([True], sc[1:] != sc[:-1])))
+                parts_rows.append(rows[sc[starts]])
+                parts_counts.append(np.add.reduceat(contrib[order], starts, axis=0))
             self.store.decay_to(np.concatenate(looked_up), window)
+            # Rows of different specs are distinct groups: the window's totals are the parts, in row order.
+            all_rows, all_counts = np.concatenate(parts_rows), np.concatenate(parts_counts)
+            by_row = np.argsort(all_rows, kind="stable")
+            rows, counts = all_rows[by_row], all_counts[by_row]
+        else:
+            rows, counts = np.zeros(0, dtype=np.int64), np.zeros((0, len(COLUMNS)))
         sess = np.array(self.open_sess, dtype=np.int64) if len(self.open_sess) == n else np.arange(n, dtype=np.int64)
         self.open_dims, self.open_rows, self.open_sess = [], [], []
-        flat = unit_rows.ravel()
-        rows, counts = _aggregate(flat, np.repeat(contrib, len(SPECS), axis=0))
         return _Window(unit_rows, contrib, rows, counts, sess)
 
     def _context(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
@@ -675,6 +762,17 @@ class EbDetector:
         if len(recs) == 1:
             return recs[0].rows, recs[0].counts
         return _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
+
+    def _slow_context(self, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_context` over ``slow_windows`` (every closed window), from the running totals; recomputed from
+        the windows every ``slow_windows`` windows so that the order of additions never drifts further."""
+        span = self.span_sums
+        if span.rebuilt is None or window - span.rebuilt >= self.s.slow_windows:
+            rows, counts = self._context(window, self.s.slow_windows)
+            span.rebuild(rows, counts, len(self.store.sums))
+            span.rebuilt = window
+            return rows, counts
+        return self.span_sums.totals()
 
     def _span_units(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
@@ -688,10 +786,13 @@ class EbDetector:
         """Distinct sessions per group of ``rows`` (:data:`SESSION_COLUMNS`), from the span's unit weights."""
         if weights is None:
             return None
-        flat = unit_rows.ravel()
         out = np.zeros((len(rows), len(SESSION_COLUMNS)))
         for k in range(len(SESSION_COLUMNS)):
-            per_row = np.bincount(flat, weights=np.repeat(weights[:, k], unit_rows.shape[1]), minlength=len(self.store.sums))
+            # Only units that weigh: stalls and errors are rare, and adding a zero to a sum of weights (never
+            # negative) changes no bit of it, so the sums are those over every unit.
+            nz = np.flatnonzero(weights[:, k])
+            per_row = np.bincount(unit_rows[nz].ravel(), weights=np.repeat(weights[nz, k], unit_rows.shape[1]),
+                                  minlength=len(self.store.sums))
             out[:, k] = per_row[rows]
         return out
 
@@ -699,8 +800,10 @@ class EbDetector:
         s = self.s
         rec = self._factorize(window)
         self.closed[window] = rec
+        self.span_sums.add(rec, len(self.store.sums))
         while self.closed and next(iter(self.closed)) <= window - s.slow_windows:
             old_window, old = self.closed.popitem(last=False)
+            self.span_sums.remove(old)
             if s.learn_delayed:
                 keep = self.store.flagged[old.rows] < old_window
                 self.store.learn(old.rows[keep], old.counts[keep])
@@ -726,7 +829,7 @@ class EbDetector:
                 self.store.learn(rec.rows[learn], rec.counts[learn])
             self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
             if window % s.slow_every == 0 and len(causes) < s.max_causes_per_window:
-                srows, scounts = self._context(window, s.slow_windows)
+                srows, scounts = self._slow_context(window)
                 # The slow lane judges groups carrying under half the traffic: a drift of
                 # everything is the population moving (the fast lane pages a real global break), not a cause.
                 volume = scounts[:, C["beats"]] + scounts[:, C["attempts"]]
@@ -959,7 +1062,7 @@ def detect_lines(lines: Iterable[str | bytes], settings: EbSettings | None = Non
     det = EbDetector(settings)
     refused: Counter[str] = Counter()
     for line in lines:
-        if not line.strip():
+        if not line or line.isspace():  # ``strip`` copied every line to find the blank ones
             continue
         event, reason = parse_record(line)
         if event is not None:

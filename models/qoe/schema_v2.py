@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
@@ -269,7 +271,9 @@ _TOKEN_CACHE_MAX = 1 << 16
 
 # A rule is ``(check, optional, lo, hi)`` or ``(check, optional, allowed)``; checks are small ints so one
 # ``if`` chain dispatches them (a closure call per field cost more than the rest of the event's handling).
-_TOK, _NUM, _INT, _ENUM, _BOOL, _TEXT, _TWO, _DICT, _NONE = range(9)
+_TOK, _NUM, _INT, _ENUM, _BOOL, _TEXT, _TWO, _DICT, _NONE, _ID = range(10)
+"""``_ID``: a token new on every event (``event_id``): matched each time and never cached, since caching it filled
+the token cache in 64k events and evicted the dimension values that do repeat."""
 _Rule = tuple[Any, ...]
 
 
@@ -291,7 +295,7 @@ _NONNEG = _num(0.0, _INF)
 _COUNT = _int(0, 1_000_000)
 _KBPS = (0.0, 200_000.0)
 _COMMON_RULES: dict[str, _Rule] = {
-    "schema_version": (_TWO, False), "event_id": _OPT_TOKEN, "seq": _int(0, 10_000_000, True), "timestamp": _NONNEG,
+    "schema_version": (_TWO, False), "event_id": (_ID, True), "seq": _int(0, 10_000_000, True), "timestamp": _NONNEG,
     "viewer_id": _TOKEN_RULE, "session_id": _TOKEN_RULE, "title_id": _TOKEN_RULE, "region": _TOKEN_RULE, "edge": _TOKEN_RULE,
     "device_class": _TOKEN_RULE, "content_type": _enum("live", "vod"),
     **{name: _OPT_TOKEN for name in ("isp", "cdn", "pathway", "app_version", "player_version", "os", "device_model",
@@ -332,11 +336,63 @@ _known_tokens: set[str] = set()
 
 def _valid(rules: dict[str, _Rule], data: dict[str, Any]) -> bool:
     """Every field of ``data`` has a rule and passes it (see :func:`fast_record`)."""
+    plan = _plans.get((id(rules), tuple(data))) or _plan(rules, data)
+    return plan is not None and _valid_plan(plan, data)
+
+
+def _valid_plan(plan: _Plan, data: dict[str, Any]) -> bool:
+    """:func:`_valid` with the rules of ``data``'s key layout looked up already.
+
+    Events of one producer carry the same keys in the same order, so the rules are looked up once per layout
+    (:func:`_plan`): its token fields (dimension values, repeated on every beat) are proven at once by set lookups
+    in C against the tokens already matched; only a layout's first event, a new value or a ``null`` checks them one
+    by one, with the same rules.
+    """
+    tokens, others, every = plan[0], plan[1], plan[2]
+    if tokens is not None:
+        try:
+            known = all(map(_known_tokens.__contains__, tokens(data)))  # ``issuperset`` would build a set first
+        except TypeError:  # an unhashable value (a list or an object) is no token: the field by field check says so
+            known = False
+        if known:
+            return _valid_fields(others, data)
+    return _valid_fields(every, data)
+
+
+_Plan = tuple[Any, ...]
+"""``(token getter or None, rules of the other fields, every field's rule, required present, defaults missing,
+float fields present)``; the last three for an event's layout only (:func:`fast_record`)."""
+_plans: dict[tuple[int | str, tuple[str, ...]], _Plan] = {}
+"""Keyed by the rules' ``id`` (a CMCD object) or an event's kind, and the keys in order."""
+_PLANS_MAX = 256
+
+
+def _plan(rules: dict[str, _Rule], data: dict[str, Any], kind: str | None = None) -> _Plan | None:
+    """The rules of ``data``'s key layout (see :func:`_valid_plan`); ``None`` when a key has no rule (not plain).
+
+    ``kind``: an event's kind, to note also whether its required fields are all there, the defaults it lacks and
+    its float fields. Bounded: a producer sending ever new layouts clears it.
+    """
+    every = tuple((name, rules[name]) for name in data if name in rules)
+    if len(every) != len(data):  # not cached: a layout of unknown keys is the validator's to refuse, every time
+        return None
+    tok = tuple(name for name, rule in every if rule[0] == _TOK)
+    plan: _Plan = (operator.itemgetter(*tok) if len(tok) >= 2 else None,
+                   tuple(item for item in every if len(tok) < 2 or item[1][0] != _TOK), every)
+    if kind is not None:
+        plan += (_REQUIRED[kind] <= data.keys(), {n: v for n, v in _DEFAULTS[kind].items() if n not in data},
+                 tuple(n for n in _FLOATS[kind] if n in data))
+    if len(_plans) >= _PLANS_MAX:
+        _plans.clear()
+    _plans[(id(rules) if kind is None else kind, tuple(data))] = plan
+    return plan
+
+
+def _valid_fields(rules: tuple[tuple[str, _Rule], ...], data: dict[str, Any]) -> bool:
+    """Each ``(name, rule)``: ``data[name]`` passes its rule."""
     tokens = _known_tokens
-    for name, v in data.items():
-        rule = rules.get(name)
-        if rule is None:
-            return False
+    for name, rule in rules:
+        v = data[name]
         if v is None:
             if rule[1]:
                 continue
@@ -376,6 +432,9 @@ def _valid(rules: dict[str, _Rule], data: dict[str, Any]) -> bool:
         elif check == _DICT:
             if type(v) is not dict:
                 return False
+        elif check == _ID:
+            if type(v) is not str or _TOKEN.fullmatch(v) is None:
+                return False
         else:  # _NONE: only null is plain (``arms`` takes the slow path)
             return False
     return True
@@ -389,7 +448,12 @@ def fast_record(data: Any) -> dict[str, Any] | None:
     if type(data) is not dict:
         return None
     kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in _RULES or not _REQUIRED[kind] <= data.keys() or not _valid(_RULES[kind], data):
+    if not isinstance(kind, str) or kind not in _RULES:
+        return None
+    rules = _RULES[kind]
+    layout = (kind, tuple(data))
+    plan = _plans.get(layout) or _plan(rules, data, kind)
+    if plan is None or not plan[3] or not _valid_plan(plan, data):
         return None
     cmcd = data.get("cmcd")
     if cmcd is not None:
@@ -408,8 +472,9 @@ def fast_record(data: Any) -> dict[str, Any] | None:
         if data["started_at"] > data["timestamp"] or started != (data.get("startup_s") is not None) or \
                 (data["outcome"] in FAILURE_OUTCOMES) != (data.get("failure_reason") is not None):
             return None
-    record = {**_DEFAULTS[kind], **data}
-    for name in _FLOATS[kind]:
+    record = dict(data)  # the defaults of the fields it lacks last: the same fields and values as the model's
+    record.update(plan[4])
+    for name in plan[5]:  # a default float is a float already
         if type(record[name]) is int:
             record[name] = float(record[name])
     return record
