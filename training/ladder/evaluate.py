@@ -214,12 +214,18 @@ def rd_figure(evaluations: dict[str, LadderEvaluation], title: str):  # noqa: AN
             ax.annotate(
                 f"{m.rung.height}p", (m.bitrate_kbps, m.vmaf), fontsize=7, xytext=(3, -8), textcoords="offset points"
             )
+    return finish_rd_axes(fig, ax, "video bitrate (kbit/s, log)", "VMAF (vmaf_v0.6.1, vs source)", title, legend_size=8)
+
+
+def finish_rd_axes(fig, ax, xlabel: str, ylabel: str, title: str, *, legend_size: int = 7):  # noqa: ANN001, ANN201
+    """The frame every rate-quality plot shares: bitrate on a log axis (rungs are spaced by ratios), labels,
+    a grid on both tick levels, the legend; returns ``fig``."""
     ax.set_xscale("log")
-    ax.set_xlabel("video bitrate (kbit/s, log)")
-    ax.set_ylabel("VMAF (vmaf_v0.6.1, vs source)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     return fig
 

@@ -41,7 +41,7 @@ from streamlab.models.ladder.cost import CostSettings, delivery_cost
 from streamlab.models.ladder.dynamic import shot_ladder
 from streamlab.models.ladder.schema import Codec, Ladder
 from streamlab.models.ladder.settings import LadderOptimizerSettings, RuleSettings, load_ladder_settings
-from streamlab.training.ladder.evaluate import LadderEvaluation, MeasuredRung, rd_figure
+from streamlab.training.ladder.evaluate import LadderEvaluation, MeasuredRung, finish_rd_axes, rd_figure
 
 EXPERIMENT = "ladder-shots-acceptance"
 CODECS: tuple[Codec, ...] = ("h264", "av1")
@@ -262,14 +262,8 @@ def shot_points_figure(search, rung_index: int, title: str):  # noqa: ANN001, AN
                     xytext=(4, 4), textcoords="offset points")  # fmt: skip
     if rung.expected_vmaf is not None:
         ax.axhline(rung.expected_vmaf, color="k", lw=0.8, label=f"rung pooled VMAF {rung.expected_vmaf:.1f}")
-    ax.set_xscale("log")
-    ax.set_xlabel("shot bitrate (kbit/s, log)")
-    ax.set_ylabel("shot VMAF")
-    ax.set_title(f"{title}: {rung.id}, per-shot operating points (stars)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_rd_axes(fig, ax, "shot bitrate (kbit/s, log)", "shot VMAF",
+                          f"{title}: {rung.id}, per-shot operating points (stars)")  # fmt: skip
 
 
 MIN_CURVE_RUNGS = 4
@@ -288,24 +282,6 @@ def curve_ladder(ladder: Ladder, per_size: dict, settings: LadderOptimizerSettin
 METHODS = ("default", "shots")
 """What the acceptance measures: the default method's ladder, and the shot-based comparison (shots, the
 whole-title hull's CPU, the predicted shot ladder)."""
-
-
-def default_ladders(
-    facts, codecs: Sequence[Codec], settings: LadderOptimizerSettings, predictor, searches: dict  # noqa: ANN001
-) -> dict[str, Ladder]:
-    """The ladder of each codec that ingest publishes with ``settings.per_title_method``, held-out model for predicted.
-
-    ``searches``: shot searches already run (reused when the default method is ``shots``).
-    """
-    from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladders
-    from streamlab.streaming.transcode.per_title.shots import shot_search
-
-    method = settings.per_title_method
-    if method == "predicted":
-        return dict(zip(codecs, predicted_ladders(facts, list(codecs), settings, predictor), strict=True))
-    if method == "hull":
-        return {c: hull_search(facts, c, settings).ladder for c in codecs}
-    return {c: (searches[c] if c in searches else shot_search(facts, c, settings)).ladder for c in codecs}
 
 
 def run_acceptance(
@@ -328,6 +304,7 @@ def run_acceptance(
     from streamlab.core import tracking
     from streamlab.streaming.transcode.per_title.optimize import hull_search
     from streamlab.streaming.transcode.per_title.shots import predicted_shot_search, shot_search
+    from streamlab.streaming.transcode.per_title.selector import method_ladders
     from streamlab.streaming.transcode.per_title.source import source_facts
     from streamlab.training.ladder.corpus import load_corpus
     from streamlab.training.ladder.evaluate import evaluate_ladders
@@ -355,7 +332,8 @@ def run_acceptance(
                         ladders[f"{codec} {kind} curve"] = curve_ladder(search.ladder, search.per_size, settings)
         defaults: dict[str, Ladder] = {}
         if "default" in methods:
-            defaults = default_ladders(facts, codecs, settings, None if ingest_model else predictor, searches)
+            defaults = dict(zip(codecs, method_ladders(facts, codecs, settings, None if ingest_model else predictor,
+                                                       searches), strict=True))  # fmt: skip
             if not (with_shots and settings.per_title_method == "shots"):  # else: the shots ladders, measured above
                 ladders.update({f"{c} default": defaults[c] for c in codecs})
         results = evaluate_ladders(facts, ladders)

@@ -106,6 +106,8 @@ def _curve_figure(curve: dict):  # noqa: ANN202
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from streamlab.training.ladder.evaluate import finish_rd_axes
+
     fig, ax = plt.subplots(figsize=(6, 4))
     sizes = sorted({(w, h) for w, h, *_ in curve["measured"]}, reverse=True)
     for i, size in enumerate(sizes):
@@ -125,14 +127,8 @@ def _curve_figure(curve: dict):  # noqa: ANN202
             color=color,
             label=f"{size[0]}x{size[1]} predicted (held out)",
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("bitrate (kbit/s)")
-    ax.set_ylabel("VMAF")
-    ax.set_title(f"{curve['source']} {curve['codec']}: trial grid vs held-out prediction")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return finish_rd_axes(fig, ax, "bitrate (kbit/s)", "VMAF",
+                          f"{curve['source']} {curve['codec']}: trial grid vs held-out prediction")  # fmt: skip
 
 
 def train_ladder_model(

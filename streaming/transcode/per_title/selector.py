@@ -5,21 +5,23 @@ each rung carries the optimizer's encoder settings (capped CRF, preset, codec), 
 encoder turns into FFmpeg arguments through :func:`streamlab.streaming.transcode.encoder_args.codec_args`.
 Registered in ``configs/streaming.yaml``::
 
-    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title        # predicted (cheap)
-    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title-hull   # exhaustive trial grid
+    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title            # per_title_method (shots)
+    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title-predicted  # predicted (cheap)
+    streamlab stream ingest clip.mp4 --title-id clip --ladder per-title-hull       # exhaustive trial grid
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
 
-from streamlab.models.ladder.schema import Ladder
+from streamlab.models.ladder.predictor import LadderPredictor
+from streamlab.models.ladder.schema import Codec, Ladder
 from streamlab.models.ladder.settings import LadderOptimizerSettings, load_ladder_settings
 from streamlab.streaming.transcode.ladder import LadderSettings, Rung, rung_id
 from streamlab.streaming.transcode.per_title.optimize import hull_search, predicted_ladders
-from streamlab.streaming.transcode.per_title.shots import shot_search
-from streamlab.streaming.transcode.per_title.source import source_facts
+from streamlab.streaming.transcode.per_title.shots import ShotSearch, shot_search
+from streamlab.streaming.transcode.per_title.source import SourceFacts, source_facts
 
 
 def to_stack_rungs(ladder: Ladder) -> list[Rung]:
@@ -67,16 +69,33 @@ def ingest_ladder_settings(settings: LadderSettings) -> LadderOptimizerSettings:
     return ladder_settings.model_copy(update={"segment_duration_s": segment_s}) if segment_s else ladder_settings
 
 
-def per_title(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
-    """What ``--ladder per-title`` publishes: H.264 + AV1 by ``per_title_method`` in configs/ladder.yaml.
+def method_ladders(
+    facts: SourceFacts, codecs: Sequence[Codec], settings: LadderOptimizerSettings,
+    predictor: LadderPredictor | None = None, shot_searches: Mapping[str, ShotSearch] | None = None,
+) -> list[Ladder]:
+    """The per-title ladder of each codec by ``settings.per_title_method``: the one place that decides.
 
     Shot-based by default: a predictor that never saw the clip reaches −28% (H.264) and −52% (AV1)
     BD-rate vs the fixed ladder on bigbuckbunny where the shot search reaches −33% and −63%, at
     about twice the ingest CPU; the predictor stays the cheap path (``per-title-predicted``).
+    ``predictor`` (predicted only): a model other than the registered one (the acceptance's held-out
+    model); ``shot_searches`` (shots only): searches already run, reused.
     """
-    method = ingest_ladder_settings(settings).per_title_method
-    methods = {"shots": per_title_shots, "hull": per_title_hull, "predicted": per_title_predicted}
-    return methods[method](source, display_width, display_height, settings)
+    method = settings.per_title_method
+    if method == "predicted":
+        return predicted_ladders(facts, list(codecs), settings, predictor)
+    if method == "hull":
+        return [hull_search(facts, codec, settings).ladder for codec in codecs]
+    done = shot_searches or {}
+    return [(done[codec] if codec in done else shot_search(facts, codec, settings)).ladder for codec in codecs]
+
+
+def per_title(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
+    """What ``--ladder per-title`` publishes: H.264 + AV1 by ``per_title_method`` (:func:`method_ladders`)."""
+    del display_width, display_height  # the optimizer probes the source itself
+    ladder_settings = ingest_ladder_settings(settings)
+    ladders = method_ladders(source_facts(Path(source), ladder_settings), STACK_CODECS, ladder_settings)
+    return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
 
 
 def per_title_predicted(source: Path, display_width: int, display_height: int, settings: LadderSettings) -> list[Rung]:
@@ -98,5 +117,5 @@ def per_title_shots(source: Path, display_width: int, display_height: int, setti
     return [rung for ladder in ladders for rung in to_stack_rungs(ladder)]
 
 
-STACK_CODECS: tuple[Literal["h264", "av1"], ...] = ("h264", "av1")
+STACK_CODECS: tuple[Codec, ...] = ("h264", "av1")
 """What `--ladder per-title` publishes: H.264 for every device, AV1 beside it for devices that decode it."""
