@@ -10,7 +10,11 @@ from streamlab.pipelines.peak.settings import PeakSettings
 
 SCALAR_METRICS = ("failed_requests", "viewers_with_stall", "viewers_errored_out", "requests_per_s",
                   "latency_to_live_median_s", "part_delivery_p50_ms", "part_delivery_p99_ms", "startup_p50_s",
-                  "origin_media_requests_per_part_per_shield", "origin_playlist_requests_per_version_per_shield")
+                  "origin_media_requests_per_part_per_shield", "origin_playlist_requests_per_version_per_shield",
+                  "origin_media_fetches_max_per_shield", "origin_media_fetches_max_outside_faults",
+                  "origin_media_share_above_one", "origin_playlist_version_fetches_max_per_shield",
+                  "origin_playlist_version_fetches_max_outside_faults", "origin_playlist_version_share_above_one",
+                  "edge_failovers_to_origin", "latency_to_live_at_start_median_s", "sped_up_share")
 
 
 def log_peak_runs(settings: PeakSettings, results: list[dict], folder: Path) -> None:

@@ -8,7 +8,9 @@ What runs where (each in its own process, so no measurement is another's GIL):
 * the load generator: ``crowd.workers`` processes of asyncio viewers.
 
 What is counted, and where: requests at the live origin by kind (its ``/metrics``), each shield's
-upstream requests (``/_stats``), the edges' hits and misses (``/_stats`` or ``varnishstat``), and
+upstream requests (``/_stats``) and its fetches per part and per playlist version (the maximum and
+the share above one, with each extra fetch's cause: :mod:`streamlab.streaming.delivery.fetch_log`),
+the edges' hits, misses and failovers (``/_stats`` or ``varnishstat``), and
 the CPU seconds of every process (``psutil``), so the per-request cost of each tier is measured
 and can feed the scaling model (:mod:`.simulate`). With ``faults.plan`` the cluster's shield and origin
 restart on a schedule during the crowd and each fault's recovery time is read from the viewers'
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 
 from streamlab.core import project
@@ -40,6 +43,7 @@ from streamlab.pipelines.peak.settings import PeakSettings
 from streamlab.streaming.delivery.engines.cluster import cluster_in_subprocess, tier_cpu_s
 from streamlab.streaming.delivery.engines.faults import parse_faults
 from streamlab.streaming.delivery.engines.varnish import check_engine
+from streamlab.streaming.delivery.fetch_log import KINDS, merge_snapshots
 from streamlab.streaming.loadgen.crowd import CrowdSpec, run_crowd, summarize
 from streamlab.streaming.loadgen.synthetic_channel import synthetic_channel_in_subprocess
 
@@ -47,7 +51,12 @@ LIVE_KINDS = ("master", "playlist", "blocked_playlist", "media", "held_media", "
 
 
 def find_traces(settings: PeakSettings) -> list[Trace]:
-    """The crowd's throughput traces: ``crowd.traces``, else the shared data folder's copy."""
+    """The crowd's throughput traces: ``crowd.traces``, else the shared data folder's copy; with
+    ``crowd.link_mbps`` one constant link instead (a lone viewer's baseline, unshaped as the live
+    issue's single-viewer figure was)."""
+    if settings.crowd.link_mbps > 0:
+        return [Trace(f"constant-{settings.crowd.link_mbps:g}mbps", np.array([0.0, 60.0]),
+                      np.array([settings.crowd.link_mbps] * 2))]
     candidates = [project.resolve(settings.crowd.traces), project.shared_dir() / "data" / "abr" / "train_traces"]
     for folder in candidates:
         if folder.is_dir() and any(folder.iterdir()):
@@ -84,18 +93,53 @@ def _edge_counters(cluster: dict) -> list[dict[str, int]]:
         for instance in cluster["varnish_instances"]:
             c = read_counters(instance)
             out.append({"requests": c.get("client_req", 0), "upstream_requests": c.get("backend_req", 0),
-                        "hits": c.get("cache_hit", 0), "waiting_list_sleeps": c.get("busy_sleep", 0)})
+                        "hits": c.get("cache_hit", 0), "waiting_list_sleeps": c.get("busy_sleep", 0),
+                        "failovers": c.get("backend_fail", 0)})  # connections refused: the VCL retries at the origin
     else:
         for url in cluster["edges"]:
             s = httpx.get(url + "/_stats", timeout=10, trust_env=False).json()
             out.append({"requests": s["requests"], "upstream_requests": s["upstream_requests"], "hits": s["hits"],
-                        "coalesced": s["coalesced"]})
+                        "coalesced": s["coalesced"], "failovers": s["failovers"]})
     return out
 
 
 def _shield_counters(cluster: dict) -> list[dict[str, int]]:
     return [{k: v for k, v in httpx.get(url + "/_stats", timeout=10, trust_env=False).json().items()
              if k in ("requests", "upstream_requests", "hits", "coalesced", "misses")} for url in cluster["shields"]]
+
+
+def _shield_fetches(cluster: dict) -> list[dict]:
+    """Each shield's upstream fetches per part and per playlist version (:mod:`...fetch_log`)."""
+    return [httpx.get(url + "/_stats", timeout=10, trust_env=False).json()["upstream_fetches"] for url in cluster["shields"]]
+
+
+def per_object_summary(per_shield: list[dict], edges: list[dict[str, int]],
+                       fault_windows: list[tuple[float, float]] | None = None) -> dict[str, object]:
+    """The acceptance's "≤ 1 origin request per part and per playlist version per shield" as
+    counted, not as a ratio: per kind the largest number of fetches of one object by one shield,
+    that maximum outside fault windows (refetches after an error or a restart left out) and the
+    share of objects fetched more than once, with the causes of every extra fetch; the edges'
+    requests that went straight to the origin while a shield was down are reported apart. The
+    listed coalescing gaps (a stored object fetched again) are marked ``in_fault_window`` when
+    they fall in one of ``fault_windows`` (unix ``(from, to)``: a tier down until its recovery limit)."""
+    merged = merge_snapshots(per_shield)
+    flat: dict[str, object] = {}
+    for kind in KINDS:
+        counts = merged[kind]
+        flat[f"origin_{kind}_fetches_max_per_shield"] = counts["max"]
+        flat[f"origin_{kind}_fetches_max_outside_faults"] = counts["max_outside_faults"]
+        flat[f"origin_{kind}_share_above_one"] = counts["share_above_one"]
+    for gap in merged["gaps"]:
+        gap["in_fault_window"] = any(start <= gap["at_unix_s"] <= end for start, end in fault_windows or [])
+    flat["origin_gaps_outside_faults"] = sum(not gap["in_fault_window"] for gap in merged["gaps"])
+    return flat | {"origin_fetches_per_object": merged | {"per_shield": per_shield},
+                   "edge_failovers_to_origin": sum(e.get("failovers", 0) for e in edges)}
+
+
+def _fault_windows(outcomes: list[dict[str, object]], recovery_limit_s: float) -> list[tuple[float, float]]:
+    """Each restart's window, in unix seconds: from going down to the recovery limit after coming back."""
+    return [(float(str(o["down_at"])), float(str(o["up_at"])) + recovery_limit_s)
+            for o in outcomes if "down_at" in o and "up_at" in o]
 
 
 def _diff(after: list[dict[str, int]], before: list[dict[str, int]]) -> list[dict[str, int]]:
@@ -157,6 +201,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
             live = {k: v - live_before[k] for k, v in live_counts(state["origin_url"]).items()}
             edges = _diff(_edge_counters(cluster), edges_before)
             shields = _diff(_shield_counters(cluster), shields_before)
+            fetches = _shield_fetches(cluster)
     raw = {"viewers": [v for r in raws for v in r["viewers"]], "workers": [w for r in raws for w in r["workers"]]}
     summary = summarize(raw, crowd.duration_s)
     rungs = max(1, _rungs_watched(raw))
@@ -173,6 +218,7 @@ def run_peak(settings: PeakSettings, viewers: int | None = None) -> dict:
         "origin_media_requests_per_part_per_shield": round(live["media"] / (parts * rungs) / settings.shields, 3),
         "origin_playlist_requests_per_version_per_shield": round(
             live["blocked_playlist"] / (parts * rungs) / settings.shields, 3),
+        **per_object_summary(fetches, edges, _fault_windows(outcomes, settings.faults.recovery_limit_s)),
         "edge_counters": edges, "shield_counters": shields,
         "cpu_s": {k: round(v, 2) for k, v in cpu.items()},
         "cpu_share": {k: round(v / wall_s, 3) for k, v in cpu.items()},
@@ -210,7 +256,8 @@ def _split(urls: list[str], media_dir: str | None, crowd) -> list[CrowdSpec]:  #
         count = crowd.viewers // len(urls) + (1 if i < crowd.viewers % len(urls) else 0)
         if count:
             specs.append(CrowdSpec(url, media_dir, count, crowd.duration_s, crowd.ramp_s,
-                                   max(1, crowd.workers // len(urls)), crowd.seed + i, crowd.request_timeout_s, start_at))
+                                   max(1, crowd.workers // len(urls)), crowd.seed + i, crowd.request_timeout_s, start_at,
+                                   crowd.max_live_sync_rate, crowd.live_sync_on_stall_increase_s))
     return specs
 
 

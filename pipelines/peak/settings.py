@@ -23,6 +23,10 @@ class CrowdSettings(BaseModel):
     workers: int = Field(2, ge=1, le=64)
     seed: int = 0
     request_timeout_s: float = Field(15.0, gt=0)
+    max_live_sync_rate: float = Field(1.1, ge=1.0, le=2.0)
+    live_sync_on_stall_increase_s: float = Field(0.0, ge=0.0)
+    link_mbps: float = Field(0.0, ge=0.0)
+    """0: each viewer replays a throughput trace; more: every viewer has a constant link this fast."""
     traces: Path = Path("data/raw/abr/train_traces")
 
 

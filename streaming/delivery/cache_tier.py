@@ -58,6 +58,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.types import Receive, Scope, Send
 
 from streamlab.streaming.delivery.blocking_reload import NewestVersions, blocking_reload
+from streamlab.streaming.delivery.fetch_log import FetchLog
 from streamlab.streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streamlab.streaming.delivery.http_semantics import (
     HOP_BY_HOP,
@@ -94,6 +95,8 @@ class Fetched:
 
     entry: CachedResponse
     shareable: bool
+    stored: bool = False
+    """Put in the cache: later requests are hits."""
 
 
 class CacheTier:
@@ -102,7 +105,9 @@ class CacheTier:
     ``transport`` replaces the network (e.g. ``httpx.ASGITransport(origin_app)`` in tests);
     ``clock`` is the monotonic clock TTLs are measured with. ``fallback_url`` (an edge's origin,
     behind its shield) takes the idempotent requests the upstream refuses or drops before
-    answering (:meth:`_send`).
+    answering (:meth:`_send`). ``fetch_log`` counts upstream fetches per part and playlist version
+    (:mod:`.fetch_log`); pass the previous instance's to a restarted tier so its refetches are
+    told apart.
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class CacheTier:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
         fallback_url: str | None = None,
+        fetch_log: FetchLog | None = None,
     ) -> None:
         self.name = name
         self.upstream_url = upstream_url.rstrip("/")
@@ -132,6 +138,8 @@ class CacheTier:
         self._vary_hints: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._pass_until_s: OrderedDict[str, float] = OrderedDict()
         self._newest_versions = NewestVersions(HINTS_CAPACITY)
+        self.fetch_log = fetch_log or FetchLog()
+        self._generation = self.fetch_log.new_generation()
 
     # ---- ASGI ---------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -238,7 +246,8 @@ class CacheTier:
         return self._respond(request, fetched.entry, outcome)
 
     def snapshot(self) -> dict[str, object]:
-        return self.stats.snapshot(self.name, self.store) | {"upstream": self.upstream_url}
+        return self.stats.snapshot(self.name, self.store) | {"upstream": self.upstream_url,
+                                                             "upstream_fetches": self.fetch_log.snapshot()}
 
     def purge(self, prefix: str) -> int:
         """Drop cached entries whose target starts with ``prefix`` (e.g. after republishing a title).
@@ -265,6 +274,16 @@ class CacheTier:
 
     async def _fetch_into(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
         self.stats.upstream_requests += 1
+        logged = self.fetch_log.started(target, self._generation)
+        fetched = None
+        try:
+            fetched = await self._fetch_and_store(fill, target, headers)
+            return fetched
+        finally:
+            stored = fetched is not None and fetched.stored
+            self.fetch_log.finished(logged, stored, fetched.entry.ttl_s if fetched is not None else None)
+
+    async def _fetch_and_store(self, fill: Fill, target: str, headers: list[tuple[str, str]]) -> Fetched | None:
         try:
             response = await self._send("GET", target, headers)
         except httpx.TimeoutException as exc:
@@ -322,13 +341,15 @@ class CacheTier:
             and fill.storable
             and "set-cookie" not in response.headers
         )
+        stored = False
         if storable:
             _remember(self._vary_hints, target, vary_names)
-            if self.store.put((target, tuple(value for _, value in entry.vary)), entry) and entry.status == 200:
+            stored = self.store.put((target, tuple(value for _, value in entry.vary)), entry)
+            if stored and entry.status == 200:
                 reload = blocking_reload(target)
                 if reload is not None:
                     self._newest_versions.stored(reload, target)
-        return Fetched(entry, shareable=head.shareable)
+        return Fetched(entry, shareable=head.shareable, stored=stored)
 
     def _newer_version(self, request: Request, target: str) -> CachedResponse | None:
         """For a blocking playlist reload whose own key is not cached: the stored answer to a newer
@@ -442,6 +463,7 @@ class CacheTier:
         """Forward the request as is and stream the answer back, storing nothing."""
         self.stats.passes += 1
         self.stats.upstream_requests += 1
+        self.fetch_log.finished(self.fetch_log.started(target, self._generation, passed=True), stored=False)
         headers = [(k, v) for k, v in request.headers.items() if k not in _NOT_FORWARDED]
         headers.append(("via", f"1.1 streamlab-{self.name}"))
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers

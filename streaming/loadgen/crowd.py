@@ -22,7 +22,14 @@ import numpy as np
 
 from streamlab.core.errors import UsageError
 from streamlab.models.abr.traces import Trace
-from streamlab.streaming.loadgen.viewer import MIN_MBPS, Viewer, ViewerPlan, ViewerResult, flash_crowd_joins
+from streamlab.streaming.loadgen.viewer import (
+    LIVE_SYNC_MAX_RATE,
+    MIN_MBPS,
+    Viewer,
+    ViewerPlan,
+    ViewerResult,
+    flash_crowd_joins,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,10 @@ class CrowdSpec:
     request_timeout_s: float = 15.0
     start_at: float = 0.0
     """Wall-clock (``time.time()``) start shared by every worker; 0: when the worker starts."""
+    max_live_sync_rate: float = LIVE_SYNC_MAX_RATE
+    """The viewers' hls.js ``maxLiveSyncPlaybackRate`` (1: no catching up on the live edge)."""
+    live_sync_on_stall_increase_s: float = 0.0
+    """hls.js ``liveSyncOnStallIncrease`` (its default: 1 s; see :mod:`.viewer`)."""
 
 
 def plan_viewers(spec: CrowdSpec, traces: list[Trace]) -> list[ViewerPlan]:
@@ -65,8 +76,8 @@ async def _run_viewers(spec: CrowdSpec, plans: list[ViewerPlan]) -> list[ViewerR
     crowd_start = time.monotonic() + wall_offset
     deadline = crowd_start + spec.duration_s
     media_dir = Path(spec.media_dir) if spec.media_dir else None
-    viewers = [Viewer(plan, spec.master_url, media_dir, crowd_start, deadline, spec.request_timeout_s)
-               for plan in plans]
+    viewers = [Viewer(plan, spec.master_url, media_dir, crowd_start, deadline, spec.request_timeout_s,
+                      spec.max_live_sync_rate, spec.live_sync_on_stall_increase_s) for plan in plans]
     return list(await asyncio.gather(*(viewer.run() for viewer in viewers)))
 
 
@@ -131,11 +142,17 @@ def _centiles(values: list[float]) -> list[float]:
 
 
 def summarize(raw: dict, duration_s: float) -> dict:
-    """The crowd's numbers: failures, stalls, startup, latency to live, part delivery percentiles."""
+    """The crowd's numbers: failures, stalls, startup, latency to live, part delivery percentiles.
+
+    Latency to live is each viewer's median, then the median over viewers; ``..._at_start_`` is the
+    latency viewers started playing at (what their join cost, before live sync), and
+    ``sped_up_share`` the share of the viewers' playing time spent catching up faster than 1x."""
     viewers = [v for v in raw["viewers"] if v["joined"]]
     deliveries = [d for v in viewers for d in v["delivery_ms"]]
     shaped = [d for v in viewers for d in v["shaped_delivery_ms"]]
     latencies = [float(np.median(v["latency_s"])) for v in viewers if v["latency_s"]]
+    first_latencies = [v["first_latency_s"] for v in viewers if v.get("first_latency_s") is not None]
+    watched_s = sum(v["latency_at"][-1] - v["latency_at"][0] for v in viewers if len(v["latency_at"]) > 1)
     startups = [v["startup_s"] for v in viewers if v["startup_s"] is not None]
     requests = sum(v["requests"] for v in viewers)
     return {
@@ -152,6 +169,8 @@ def summarize(raw: dict, duration_s: float) -> dict:
         "startup_p95_s": _percentile(startups, 95),
         "latency_to_live_median_s": _percentile(latencies, 50),
         "latency_to_live_p95_s": _percentile(latencies, 95),
+        "latency_to_live_at_start_median_s": _percentile(first_latencies, 50),
+        "sped_up_share": round(sum(v.get("sped_up_s", 0.0) for v in viewers) / watched_s, 3) if watched_s else 0.0,
         "part_delivery_p50_ms": _percentile(deliveries, 50),
         "part_delivery_p99_ms": _percentile(deliveries, 99),
         "part_deliveries": len(deliveries),

@@ -2,9 +2,9 @@
 
 The ``m3u8`` package parses everything and is too slow to run 3 times a second per viewer on a
 shared core; this reads only what a low-latency client acts on: the variants, each part with its
-segment number, index, URI and program date-time, the preload hint, ``PART-HOLD-BACK`` and
-``EXT-X-SKIP``. Dates are parsed with :func:`datetime.fromisoformat` (the packager writes ISO 8601
-with milliseconds and ``Z``).
+segment number, index, URI and program date-time, the preload hint, ``PART-HOLD-BACK``,
+``EXT-X-TARGETDURATION`` and ``EXT-X-SKIP``. Dates are parsed with :func:`datetime.fromisoformat`
+(the packager writes ISO 8601 with milliseconds and ``Z``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class MediaPlaylist:
     part_target_s: float
     preload_hint: str | None
     skipped: int
+    target_s: float = 0.0
+    """``EXT-X-TARGETDURATION``."""
 
     @property
     def last(self) -> PartRef | None:
@@ -66,7 +68,7 @@ def parse_media(text: str) -> MediaPlaylist:
     offset_s = 0.0
     index = 0
     parts: list[PartRef] = []
-    hold_back = part_target = 0.0
+    hold_back = part_target = target = 0.0
     hint = None
     skipped = 0
     for line in text.splitlines():
@@ -97,7 +99,9 @@ def parse_media(text: str) -> MediaPlaylist:
             hold_back = float(_attributes(line).get("PART-HOLD-BACK", "0") or 0)
         elif line.startswith("#EXT-X-PART-INF:"):
             part_target = float(_attributes(line)["PART-TARGET"])
-    return MediaPlaylist(tuple(parts), hold_back, part_target, hint, skipped)
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            target = float(line.split(":", 1)[1])
+    return MediaPlaylist(tuple(parts), hold_back, part_target, hint, skipped, target)
 
 
 _PARSED: dict[bytes, MediaPlaylist] = {}

@@ -13,12 +13,29 @@ Each download is paced by a **bandwidth shaper** replaying a real throughput tra
 Mahimahi/Pensieve traces): a part of ``b`` bytes takes at least ``8 b / throughput(t)`` seconds,
 so viewers on a slow trace fall behind and switch down like real ones.
 
-Playback is modelled, not decoded: the buffer fills with each part's duration and drains in real
-time once playing; an empty buffer is a stall (playback resumes with one part buffered). Latency
-to live is ``now - PDT(playhead)``, sampled once a second while playing. A part's delivery time is
-the wall time from its file's appearance at the origin (``state.json``'s ``media_dir``, read with
-``stat``: loopback only) to its last byte at this viewer, recorded for parts fetched at the live
-edge (waited for), not for the back-fill at startup. When the origin states the part's
+Playback is modelled, not decoded: the buffer fills with each part's duration and drains once
+playing, in real time or faster (below); an empty buffer is a stall (playback resumes with one part
+buffered). Latency to live is ``now - PDT(playhead)``, sampled once a second while playing.
+
+**Live sync** is hls.js's latency controller (the vendored ``hls.min.js``), as the live page
+configures it (``live.js``: ``maxLiveSyncPlaybackRate: 1.1``; the live issue's single-viewer figure
+was measured so): while the latency is more than 0.05 s above the target (``PART-HOLD-BACK``, plus
+``stall_increase_s`` per stall so far, at most one target duration) but less than the target plus
+a target duration above it, and more than 1 s is buffered, playback runs at
+``2 / (1 + exp(-0.75 x distance))`` rounded to 0.05, between 1 and the maximum. hls.js's own
+``liveSyncOnStallIncrease`` is 1 s (:data:`HLSJS_STALL_INCREASE_S`); the crowd's default is 0
+(``configs/peak.yaml``): with it, a viewer a trace's dip or a fault stalled keeps a target a
+second or two later for the rest of the watch, so the crowd's latency would measure that policy
+(and never return to its pre-fault level after an origin restart), not the delivery.
+Without it a viewer never recovers a late start, and a crowd's viewers start late: they join on
+the plain playlist the edge holds, which the tiers cache ``max-age=1`` each (whole seconds: the
+``Age`` a shield sends is 0 for any sub-second residence, so an edge keeps its copy a full
+second more), about half a second older on average than a lone viewer's uncached one. The latency
+a viewer started with is kept in ``first_latency_s`` so that cost stays visible.
+
+A part's delivery time is the wall time from its file's appearance at the origin (``state.json``'s
+``media_dir``, read with ``stat``: loopback only) to its last byte at this viewer, recorded for
+parts fetched at the live edge (waited for), not for the back-fill at startup. When the origin states the part's
 availability time (``X-Part-Written-At``, unix seconds) that is used instead of the file's mtime,
 so the measure needs no shared file system.
 
@@ -39,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import math
 import os
 import random
 import time
@@ -62,6 +80,13 @@ MIN_MBPS = 0.05
 """A trace's outage (0 Mbit/s) is this slow, not infinitely slow: the download still ends."""
 CATCH_UP_S = 1.0
 """Behind the live edge by more than the hold-back plus this: the playhead seeks back to it."""
+LIVE_SYNC_MAX_RATE = 1.1
+"""The live page's hls.js ``maxLiveSyncPlaybackRate`` (``live.js``); 1 turns live sync off."""
+HLSJS_STALL_INCREASE_S = 1.0
+"""hls.js's ``liveSyncOnStallIncrease``: each stall moves its target latency back this much."""
+LIVE_SYNC_MIN_DISTANCE_S = 0.05
+LIVE_SYNC_MIN_BUFFER_S = 1.0
+"""hls.js speeds up only more than 0.05 s behind its target and with more than 1 s buffered."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +118,10 @@ class ViewerResult:
     latency_s: list[float] = field(default_factory=list)
     latency_at: list[float] = field(default_factory=list)
     """Wall time (unix s) of each latency sample: recovery after a fault is read from them."""
+    first_latency_s: float | None = None
+    """The latency the viewer started playing at (before live sync): its join's cost."""
+    sped_up_s: float = 0.0
+    """Wall seconds played faster than real time (live sync catching up)."""
     delivery_ms: list[float] = field(default_factory=list)
     """Part written at the origin → its last byte out of the delivery system (before the viewer's link)."""
     shaped_delivery_ms: list[float] = field(default_factory=list)
@@ -125,7 +154,8 @@ class Shaper:
 
 class Viewer:
     def __init__(self, plan: ViewerPlan, master_url: str, media_dir: Path | None,
-                 crowd_start: float, deadline: float, timeout_s: float) -> None:
+                 crowd_start: float, deadline: float, timeout_s: float, max_rate: float = LIVE_SYNC_MAX_RATE,
+                 stall_increase_s: float = 0.0) -> None:
         self.plan = plan
         url = urlsplit(master_url)
         self.master_path = url.path
@@ -149,6 +179,15 @@ class Viewer:
         self.start_pdt_s: float | None = None
         self.stall_began: float | None = None
         self.next_sample = 0.0
+        self.wall_offset = time.time() - time.monotonic()
+        """Unix time minus the monotonic clock the model runs on: latency compares with PDTs."""
+        self.rate = 1.0
+        self.max_rate = max(1.0, max_rate)
+        self.stall_increase_s = stall_increase_s
+        self.target_latency_s = 0.0
+        """``PART-HOLD-BACK`` (set from the first media playlist): live sync's base target."""
+        self.stall_increase_cap_s = 0.0
+        """The playlist's target duration: hls.js's cap on the target's growth after stalls."""
 
     # ---- HTTP -----------------------------------------------------------------------------------
     async def get(self, path: str, media: bool = False) -> Response | None:
@@ -187,25 +226,44 @@ class Viewer:
 
     # ---- playback model -------------------------------------------------------------------------
     def advance(self, now: float) -> None:
-        """Drain the buffer up to ``now``; an empty buffer starts a stall."""
+        """Drain the buffer up to ``now`` at the playback rate; an empty buffer starts a stall."""
         if self.playing:
             elapsed = now - self.clock_at
-            if elapsed >= self.buffered_s:
+            if elapsed * self.rate >= self.buffered_s:
                 self.played_s += self.buffered_s
-                self.stall_began = self.clock_at + self.buffered_s
+                self.stall_began = self.clock_at + self.buffered_s / self.rate
                 self.buffered_s = 0.0
                 self.playing = False
+                self.rate = 1.0
                 self.result.stalls += 1
             else:
-                self.buffered_s -= elapsed
-                self.played_s += elapsed
-                if now >= self.next_sample and self.start_pdt_s is not None:
-                    wall = time.time()
-                    latency = wall - (self.start_pdt_s + self.played_s)
-                    self.result.latency_s.append(latency)
-                    self.result.latency_at.append(wall)
-                    self.next_sample = now + 1.0
+                self.buffered_s -= elapsed * self.rate
+                self.played_s += elapsed * self.rate
+                if self.rate > 1.0:
+                    self.result.sped_up_s += elapsed
+                latency = self.latency_s(now)
+                if latency is not None:
+                    if now >= self.next_sample:
+                        self.result.latency_s.append(latency)
+                        self.result.latency_at.append(now + self.wall_offset)
+                        self.next_sample = now + 1.0
+                    self.rate = self.live_sync_rate(latency)
         self.clock_at = now
+
+    def latency_s(self, now: float) -> float | None:
+        """Wall time minus the program date-time at the playhead (``None`` before the first part)."""
+        return None if self.start_pdt_s is None else now + self.wall_offset - (self.start_pdt_s + self.played_s)
+
+    def live_sync_rate(self, latency_s: float) -> float:
+        """hls.js's ``LatencyController`` rate for this latency (see the module docstring)."""
+        target = self.target_latency_s + min(self.result.stalls * self.stall_increase_s, self.stall_increase_cap_s)
+        distance = latency_s - target
+        in_live_range = distance < target + self.stall_increase_cap_s
+        if (not in_live_range or distance <= LIVE_SYNC_MIN_DISTANCE_S or self.buffered_s <= LIVE_SYNC_MIN_BUFFER_S
+                or self.max_rate <= 1.0):
+            return 1.0
+        rate = round(2 / (1 + math.exp(-0.75 * distance)) * 20) / 20
+        return min(self.max_rate, max(1.0, rate))
 
     def seek_to_live(self, pending: list[PartRef], hold_back_parts: int, now: float) -> list[PartRef]:
         """hls.js's ``liveMaxLatencyDuration`` seek: a viewer left more than ``CATCH_UP_S`` (plus the
@@ -219,6 +277,7 @@ class Viewer:
         self.advance(now)
         self.played_s = resume.pdt_s - self.start_pdt_s
         self.buffered_s = 0.0
+        self.rate = 1.0
         if self.playing:
             self.playing = False
             self.stall_began = now
@@ -233,6 +292,7 @@ class Viewer:
         if not self.playing:
             if self.result.startup_s is None:
                 self.result.startup_s = now - self.joined_at
+                self.result.first_latency_s = self.latency_s(now)
             if self.stall_began is not None:
                 self.result.stall_s += now - self.stall_began
                 self.stall_began = None
@@ -274,6 +334,7 @@ class Viewer:
         if playlist is None or playlist.last is None:
             return self.result
         hold_back_parts = max(1, round(playlist.part_hold_back_s / (playlist.part_target_s or 1)))
+        self.target_latency_s, self.stall_increase_cap_s = playlist.part_hold_back_s, playlist.target_s
         start = playlist.parts[max(0, len(playlist.parts) - hold_back_parts)]
         last = (start.msn, start.index - 1)
         while not self._done():

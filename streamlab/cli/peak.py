@@ -62,9 +62,14 @@ def run(
         results.append(result)
         typer.echo(
             f"{result['engine']:>7} {result['viewers']:>5} viewers: failed {result['failed_requests']}, "
-            f"stalled viewers {result['viewers_with_stall']}, latency to live p50 {result['latency_to_live_median_s']} s, "
+            f"stalled viewers {result['viewers_with_stall']}, latency to live p50 {result['latency_to_live_median_s']} s "
+            f"(started at {result['latency_to_live_at_start_median_s']} s), "
             f"part delivery p50 {result['part_delivery_p50_ms']} ms p99 {result['part_delivery_p99_ms']} ms, "
-            f"origin per part/shield {result['origin_media_requests_per_part_per_shield']}, "
+            f"origin per part/shield {result['origin_media_requests_per_part_per_shield']} (per object max "
+            f"{result['origin_media_fetches_max_per_shield']}, outside faults {result['origin_media_fetches_max_outside_faults']}, "
+            f"above 1 {result['origin_media_share_above_one']:.1%}; playlist versions max "
+            f"{result['origin_playlist_version_fetches_max_per_shield']}, outside faults "
+            f"{result['origin_playlist_version_fetches_max_outside_faults']}, above 1 {result['origin_playlist_version_share_above_one']:.1%}), "
             f"cpu {result['cpu_share']} loadgen {[w['cpu_share'] for w in result['loadgen_workers']]} "
             f"({result['loadgen_cpu_ms_per_request']} ms CPU/request), load average {result['load_average'][0]:.1f}"
         )

@@ -29,6 +29,10 @@ def test_a_crowd_of_50_viewers_plays_through_the_edge_without_a_failed_request(e
     # every part and playlist version reached the live origin about once (shields=1), however many viewers
     assert result["origin_media_requests_per_part_per_shield"] <= 1.1
     assert result["origin_playlist_requests_per_version_per_shield"] <= 1.1
+    # ... and counted per object at the shield, not as a ratio: no part or version fetched twice
+    assert result["origin_media_fetches_max_per_shield"] == result["origin_playlist_version_fetches_max_per_shield"] == 1
+    assert result["origin_media_share_above_one"] == result["origin_playlist_version_share_above_one"] == 0.0
+    assert result["origin_fetches_per_object"]["media"]["objects"] == result["origin_requests"]["media"]
     assert result["part_deliveries"] > 100 and result["part_delivery_p50_ms"] < 1000
     assert 0 < result["latency_to_live_median_s"] < 5
     assert result["loadgen_workers"][0]["cpu_share"] > 0

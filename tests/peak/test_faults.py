@@ -54,7 +54,9 @@ def test_while_a_shield_restarts_the_edge_goes_to_the_origin_then_back_to_the_em
     with running_cluster(engine, media_root=media, shields=1, fault_dir=faults) as cluster, \
             httpx.Client(trust_env=False, timeout=5) as client:
         shield, edge = cluster.shield_urls[0], cluster.edge_urls[0]
+        segment = "/media/sample/180p_400k/seg_00001.m4s"
         assert client.get(f"{shield}/media/sample/master.m3u8").status_code == 200
+        assert client.get(f"{shield}{segment}").status_code == 200
         assert client.get(f"{shield}/_stats").json()["misses"] >= 1
         with ThreadPoolExecutor(1) as pool:
             restart = pool.submit(request_fault, faults, 0, Fault("shield", 2.0), 20.0)
@@ -67,6 +69,10 @@ def test_while_a_shield_restarts_the_edge_goes_to_the_origin_then_back_to_the_em
             outcome = restart.result()
         assert outcome["up_at"] - outcome["down_at"] >= 2.0
         assert client.get(f"{shield}/_stats").json()["misses"] == 0  # a new shield: its cache starts empty
+        # its origin fetches are counted on with the old one's, the refetch put down to the restart
+        assert client.get(f"{shield}{segment}").status_code == 200
+        media = client.get(f"{shield}/_stats").json()["upstream_fetches"]["media"]
+        assert media["max"] == 2 and media["max_outside_faults"] == 1 and media["refetch_causes"]["after_restart"] == 1
         after = client.get(f"{edge}/media/sample/master.m3u8?after")
         assert after.status_code == 200 and "shield=MISS" in after.headers["x-cache-chain"]  # back through the shield
         if engine == "python":
@@ -91,3 +97,7 @@ def test_a_crowd_rides_out_a_shield_then_an_origin_restart(engine: str, raw_dir:
         assert fault["recovered_within_limit"], fault
     # the edge went to the origin while the shield was down: the crowd did not even fall behind
     assert result["faults"][0]["recovery_s"] <= 1.0, result["faults"][0]
+    # the restarts' refetches are counted apart: outside them every part reached the origin once
+    fetches = result["origin_fetches_per_object"]
+    assert fetches["media"]["max_outside_faults"] == 1 and result["origin_gaps_outside_faults"] == 0, fetches
+    assert fetches["media"]["refetch_causes"]["after_error"] + fetches["playlist_version"]["refetch_causes"]["after_error"] > 0

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -28,6 +29,7 @@ from streamlab.streaming.delivery.cache_tier import CacheTier
 from streamlab.streaming.delivery.engines.faults import FaultWatcher, TierRestarter
 from streamlab.streaming.delivery.engines.shields import pick_shield, shield_names
 from streamlab.streaming.delivery.engines.varnish import EngineError, VarnishEdge, check_engine, start_varnish
+from streamlab.streaming.delivery.fetch_log import FetchLog
 from streamlab.streaming.delivery.origin import create_origin_app
 from streamlab.streaming.delivery.settings import DeliverySettings, load_delivery_settings
 from streamlab.streaming.delivery.stack import (
@@ -165,7 +167,8 @@ def running_cluster(
         origin_url = socket_url(sockets[0])
         shield_socks = sockets[1 : 1 + shields]
         shield_urls = [socket_url(s) for s in shield_socks]
-        shield_tiers = [CacheTier("shield", origin_url, settings.shield, settings.upstream) for _ in shield_urls]
+        fetch_logs = [FetchLog() for _ in shield_urls]  # kept across a shield's restarts: its refetches are told apart
+        shield_tiers = [CacheTier("shield", origin_url, settings.shield, settings.upstream, fetch_log=log) for log in fetch_logs]
         apps = [(create_origin_app(settings, media_root=media_root), sockets[0]), *zip(shield_tiers, shield_socks, strict=True)]
         edge_urls: list[str] = []
         if engine == "python":
@@ -180,8 +183,8 @@ def running_cluster(
             restarter = TierRestarter(settings)
             restarter.register("origin", 0, servers, 0, lambda: create_origin_app(settings, media_root=media_root))
             for i in range(shields):
-                restarter.register("shield", i, servers, 1 + i,
-                                   lambda: CacheTier("shield", origin_url, settings.shield, settings.upstream))
+                restarter.register("shield", i, servers, 1 + i, partial(CacheTier, "shield", origin_url, settings.shield,
+                                                                        settings.upstream, fetch_log=fetch_logs[i]))
             stack.enter_context(FaultWatcher(restarter, Path(fault_dir)))
         varnish: list[VarnishEdge] = []
         if engine == "varnish":
