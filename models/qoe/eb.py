@@ -35,11 +35,12 @@ sessions (one bad session is a decoy, not an incident). Scores are reduced by ``
 same dimension tested in the window (Bonferroni in log-likelihood units): 600 titles x 8 renditions are thousands of
 chances for one to look bad by luck, 6 regions are 6.
 
-**Batch and stream, one logic.** :meth:`EbDetector.ingest` reads an event as its field dict (:func:`fields`): a
-validated model's own, or the dict the batch path (:func:`detect_lines`) builds without a model when
-:func:`~streamlab.models.qoe.schema_v2.fast_record` proves a line plain (orjson, a few type and range checks; any
-other line goes to the validator). Window work is per distinct value, not per event: a window's dimension columns
-are factorized once when it closes, and the candidates of an explaining-away round are scored in one call.
+**Batch and stream, one logic.** :meth:`EbDetector.ingest` reads an event's fields as attributes
+(:data:`~streamlab.models.qoe.schema_v2.EventRecord`): a validated model's, or those of the struct the batch path
+(:func:`detect_lines`) decodes without a model when :func:`~streamlab.models.qoe.schema_v2.fast_record` proves a line
+plain (msgspec, structs derived from the models; any other line goes to the validator). Window work is per distinct
+value, not per event: each unit carries the id of its dimension tuple, a tuple's store rows are looked up once and
+kept, and the candidates of an explaining-away round are scored in one call.
 
 **Bounds.** Groups in the store are capped (``max_groups``; least recently seen evicted and counted),
 sessions (``max_sessions``) and units per window (``max_units_per_window``; beyond it units are
@@ -51,17 +52,18 @@ from __future__ import annotations
 import math
 import operator
 import zlib
+from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
-from itertools import chain
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from streamlab.models.qoe.alerts import Alert, AlertTracker, Cause
-from streamlab.models.qoe.schema_v2 import EventV2, dimension
+from streamlab.models.qoe.schema_v2 import EventRecord, dimension
 
 SINGLE: tuple[str, ...] = ("region", "edge", "title", "device_class", "device_model", "os", "app_version", "player_version",
                            "isp", "asn", "cdn", "pathway", "connection_type", "content_type")
@@ -196,20 +198,23 @@ class SessionMemory:
     """Per-session cumulative counters so beats become deltas; bounded, least recently seen evicted."""
 
     max_sessions: int
-    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None]] = field(default_factory=OrderedDict)
-    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate."""
+    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None, int]] = field(default_factory=OrderedDict)
+    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate, its key (:func:`_session_key`)."""
     evicted: int = 0
+    key: int = 0
+    """The key of the session of the last :meth:`unit` call (computed once per session, not per event)."""
 
-    def unit(self, event: EventV2 | Mapping[str, Any]) -> list[float] | None:
+    def unit(self, e: EventRecord) -> list[float] | None:
         """The event's column contributions (:data:`COLUMNS`), or ``None`` when it says nothing new.
 
-        ``event``: a validated event or its field dict (:func:`fields`), the form the detector passes.
+        ``e``: a validated event, a model or the batch path's struct (:data:`EventRecord`: the same attributes).
         """
-        e = fields(event)
         row = [0.0] * len(COLUMNS)
-        state = self.sessions.pop(e["session_id"], None)
-        if e["kind"] == "session_end":
-            outcome = e["outcome"]
+        sid = e.session_id
+        state = self.sessions.pop(sid, None)
+        self.key = key = state[5] if state else _session_key(sid)
+        if e.kind == "session_end":
+            outcome = e.outcome
             if outcome == "video_start_failure":
                 row[_I_ATTEMPTS] = row[_I_VSF] = 1.0
             elif outcome == "exit_before_video_start":
@@ -219,8 +224,8 @@ class SessionMemory:
             else:
                 return None
             return row
-        rebuffer_s, errors, startup_s = e["rebuffer_s"], e["errors"], e["startup_s"]
-        fresh = state is None and e["playhead_s"] <= FRESH_PLAYHEAD_S
+        rebuffer_s, errors, startup_s = e.rebuffer_s, e.errors, e.startup_s
+        fresh = state is None and e.playhead_s <= FRESH_PLAYHEAD_S
         last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (rebuffer_s, errors, not fresh)
         last_br = state[4] if state else None
         started = startup_s is not None
@@ -233,27 +238,27 @@ class SessionMemory:
             row[_I_BEATS] = 1.0
             row[_I_STALL] = float(rebuffer_s - last_rebuf > 1e-9)
             row[_I_ERR] = float(errors > last_err)
-            if e["bitrate_kbps"] > 0:
-                b = math.log(e["bitrate_kbps"])
+            if e.bitrate_kbps > 0:
+                b = math.log(e.bitrate_kbps)
                 row[_I_BR_N], row[_I_BR_S], row[_I_BR_Q] = 1, b, b * b
-                if last_br is not None and e["playhead_s"] >= SETTLED_PLAYHEAD_S:
+                if last_br is not None and e.playhead_s >= SETTLED_PLAYHEAD_S:
                     d = b - last_br
                     row[_I_DBR_N], row[_I_DBR_S], row[_I_DBR_Q] = 1, d, d * d
                 last_br = b
-            if e["resolution_height"]:
-                h = math.log(e["resolution_height"])
+            if e.resolution_height:
+                h = math.log(e.resolution_height)
                 row[_I_H_N], row[_I_H_S], row[_I_H_Q] = 1, h, h * h
-            if e["content_type"] == "live" and e["live_latency_s"] is not None:
+            if e.content_type == "live" and e.live_latency_s is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
-                lat = math.log(max(e["live_latency_s"], 0.1))
+                lat = math.log(max(e.live_latency_s, 0.1))
                 row[_I_LAT_N], row[_I_LAT_S], row[_I_LAT_Q] = 1, lat, lat * lat
 
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
             self.evicted += 1
-        self.sessions[e["session_id"]] = (max(rebuffer_s, last_rebuf), max(errors, last_err), was_started or started,
-                                          _rendition(e), last_br)
+        self.sessions[sid] = (rebuffer_s if rebuffer_s >= last_rebuf else last_rebuf, errors if errors >= last_err else last_err,
+                              was_started or started, _rendition(e), last_br, key)
         return row
 
     def rendition(self, session_id: str) -> str:
@@ -261,22 +266,11 @@ class SessionMemory:
         return state[3] if state else "unknown"
 
 
-def fields(event: EventV2 | Mapping[str, Any]) -> Mapping[str, Any]:
-    """An event as the one form the detector reads: the field dict of its validated model.
-
-    A model's ``__dict__`` is that dict already; the batch path builds the same dict without a model
-    (:func:`streamlab.models.qoe.schema_v2.fast_record`). One reader for both keeps one decision logic.
-    """
-    if type(event) is dict:  # the batch path's: no ``isinstance`` through pydantic's metaclass per event
-        return event
-    return event.__dict__ if isinstance(event, BaseModel) else event
-
-
-def _rendition(e: Mapping[str, Any]) -> str:
-    if e["rendition"]:
-        return e["rendition"]
-    if e["kind"] == "heartbeat" and e["resolution_height"]:
-        return f"{e['resolution_height']}p"
+def _rendition(e: EventRecord) -> str:
+    if e.rendition:
+        return e.rendition
+    if e.kind == "heartbeat" and e.resolution_height:
+        return f"{e.resolution_height}p"
     return "unknown"
 
 
@@ -522,6 +516,72 @@ class _SpanSums:
         return rows, self.sums[rows]
 
 
+@dataclass
+class _UnitBuffer:
+    """The units of the closed windows, in window order, in one set of arrays: a span's units are a slice.
+
+    Why: both lanes read the units of their span every time they score (the slow lane 20 windows every second
+    window), and stacking the windows' arrays anew each time copied some 14k units x 43 values. A window's units are
+    appended once when it closes and dropped once when it leaves; a span is a view of the same values in the same
+    order and layout (each array C-contiguous), so every sum over it is bit for bit the one over a fresh stack.
+    Space is reclaimed by moving the live units to the front when the end is reached (amortised O(1) per unit).
+    """
+
+    unit_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SPECS)), dtype=np.int64))
+    contrib: np.ndarray = field(default_factory=lambda: np.zeros((0, len(COLUMNS))))
+    sess: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    base: int = 0
+    """The unit number (counted since the detector started) at index 0 of the arrays."""
+    end: int = 0
+    """The unit number after the last unit held."""
+    starts: OrderedDict[int, int] = field(default_factory=OrderedDict)
+    """Window -> the unit number of its first unit, oldest first."""
+
+    def add(self, window: int, rec: _Window) -> None:
+        n = len(rec.contrib)
+        start = next(iter(self.starts.values())) if self.starts else self.end
+        live = self.end - start
+        if self.end - self.base + n > len(self.contrib):  # move the live units to the front, growing if need be
+            size = max(len(self.contrib), 2 * (live + n), 1024)
+            lo = start - self.base
+            for name in ("unit_rows", "contrib", "sess"):
+                old = getattr(self, name)
+                new = old if size == len(old) else np.empty((size, *old.shape[1:]), dtype=old.dtype)
+                new[:live] = old[lo:lo + live]
+                setattr(self, name, new)
+            self.base = start
+        i = self.end - self.base
+        self.unit_rows[i:i + n] = rec.unit_rows
+        self.contrib[i:i + n] = rec.contrib
+        self.sess[i:i + n] = rec.sess
+        self.starts[window] = self.end
+        self.end += n
+
+    def drop(self, window: int) -> None:
+        """Window ``window`` (the oldest held) left every span."""
+        self.starts.pop(window, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The live units only: a checkpoint carries no spare room."""
+        start = next(iter(self.starts.values())) if self.starts else self.end
+        lo, hi = start - self.base, self.end - self.base
+        state = dict(self.__dict__)
+        for name in ("unit_rows", "contrib", "sess"):
+            state[name] = state[name][lo:hi].copy()
+        state["base"] = start
+        return state
+
+    def clear(self) -> None:
+        self.starts.clear()
+        self.base = self.end = 0
+
+    def span(self, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(unit_rows, contrib, sess)`` of the windows from ``first`` (held or later) to the last one."""
+        start = next((u for w, u in self.starts.items() if w >= first), self.end)
+        lo, hi = start - self.base, self.end - self.base
+        return self.unit_rows[lo:hi], self.contrib[lo:hi], self.sess[lo:hi]
+
+
 SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions")
 """Per group and span (see :func:`score_matrix`): distinct sessions that beat; the sum over them of the share of
 their beats that stalled (erred), i.e. each session one observation of its stall (error) rate; and the distinct
@@ -556,23 +616,6 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
     return out
 
 
-def _factorize_values(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Codes and distinct values in order of first appearance (``pd.factorize`` without its per-call overhead, which
-    cost more than the work on a window's few hundred units, 21 calls per window)."""
-    index: dict[Any, int] = {}
-    codes = [index.setdefault(v, len(index)) for v in values]
-    return np.array(codes, dtype=np.int64), list(index)
-
-
-def _factorize_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_factorize_values` of integers, in numpy: codes and distinct values in order of first appearance."""
-    distinct, first, inverse = np.unique(values, return_index=True, return_inverse=True)
-    by_first = np.argsort(first, kind="stable")
-    rank = np.empty(len(distinct), dtype=np.int64)
-    rank[by_first] = np.arange(len(distinct))
-    return rank[inverse.reshape(-1)], distinct[by_first]
-
-
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sum ``counts`` per distinct row (sort + reduceat: no per-row Python)."""
     if len(rows) == 0:
@@ -584,7 +627,7 @@ def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 _ATTRS: tuple[str, ...] = tuple("title_id" if d == "title" else d for d in SINGLE)
-_attrs_of = operator.itemgetter(*_ATTRS)
+_attrs_of = operator.attrgetter(*_ATTRS)
 """An event's :data:`_ATTRS` values as a tuple, in one C call per event."""
 
 
@@ -596,10 +639,10 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 5
+    STATE_FORMAT = 6
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
-    within sessions; 5: the slow lane's running totals)."""
+    within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -610,13 +653,24 @@ class EbDetector:
         self.prior_n = 200.0
         self.current: int | None = None
         self.watermark: float | None = None
-        self.open_dims: list[tuple[str, ...]] = []
-        self.open_rows: list[list[float]] = []
+        self.open_dims: list[int] = []
+        """The open window's units' dimension tuples, as ids (:attr:`tuple_ids`)."""
+        self.open_rows = array("d")
+        """The open window's units' contributions, :data:`COLUMNS` after :data:`COLUMNS` (read as an array at the close)."""
         self.open_sess: list[int] = []
         self._tau2: np.ndarray | None = None
         self.closed: OrderedDict[int, _Window] = OrderedDict()
         self.span_sums = _SpanSums()
         """The totals of :attr:`closed` (the slow lane's context), kept as windows come and go."""
+        self.units = _UnitBuffer()
+        """The units of :attr:`closed`, the lanes' spans as slices."""
+        self.tuple_ids: dict[tuple[Any, ...], int] = {}
+        """A unit's dimension values (:data:`DIMS`, raw) -> the tuple's id; bounded by ``max_sessions``."""
+        self.tuples: list[tuple[Any, ...]] = []
+        self.tuple_rows = np.full((0, len(SPECS)), -1, dtype=np.int64)
+        """``[tuple id, spec]``: the tuple's store rows, ``-1`` until a window closes with it (:meth:`_tuple_rows`)."""
+        self.value_rows: dict[tuple[Any, ...], int] = {}
+        """``(spec, raw value[, raw value])`` -> store row, for the new tuples' values seen before (:meth:`_rows_of`)."""
         self.dedup: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self.tracker = AlertTracker(s.window_s, s.threshold, "eb", s.confirm_windows, s.close_after_windows,
                                     s.instant_ratio)
@@ -627,19 +681,18 @@ class EbDetector:
         """Causes named in the last ``slow_windows`` windows (bounded by the causes per window)."""
 
     # ---- events --------------------------------------------------------------------------------
-    def ingest(self, event: EventV2 | Mapping[str, Any], now: float | None = None) -> tuple[str | None, list[Alert]]:
+    def ingest(self, e: EventRecord, now: float | None = None) -> tuple[str | None, list[Alert]]:
         """Count one validated event; returns ``(refusal reason or None, alerts confirmed meanwhile)``.
 
-        ``event``: a model from :func:`parse_event`, or the field dict :func:`parse_record` gives (the batch path).
+        ``e``: a model from :func:`parse_event`, or what :func:`parse_record` gives (the batch path's struct).
         """
-        e = fields(event)
-        event_id, seq = e["event_id"], e["seq"]
-        key = (event_id,) if event_id else (e["session_id"], e["kind"], seq if seq is not None else e["timestamp"])
+        event_id, seq = e.event_id, e.seq
+        key = (event_id,) if event_id else (e.session_id, e.kind, seq if seq is not None else e.timestamp)
         if key in self.dedup:
             self.counters["duplicate"] += 1
             return "duplicate: event already counted", []
         s = self.s
-        ts = e["timestamp"]
+        ts = e.timestamp
         ref = now if now is not None else self.watermark
         if ref is not None and ts > ref + s.max_future_s:
             # Without a wall clock, a stream that really jumped ahead (a gap) is followed after a run of agreeing beacons.
@@ -667,15 +720,17 @@ class EbDetector:
             self.watermark = ts
         self.counters["accepted"] += 1
         rendition = None
-        if e["kind"] == "session_end" and not e["rendition"]:
-            rendition = self.sessions.rendition(e["session_id"])
+        if e.kind == "session_end" and not e.rendition:
+            rendition = self.sessions.rendition(e.session_id)
         row = self.sessions.unit(e)
         if row is not None:
-            if len(self.open_rows) < s.max_units_per_window:
-                # Raw values (``None``, an int ASN): :meth:`_factorize` turns each distinct one into its name once.
-                self.open_dims.append((*_attrs_of(e), rendition or _rendition(e)))
-                self.open_rows.append(row)
-                self.open_sess.append(_session_key(e["session_id"]))
+            if len(self.open_dims) < s.max_units_per_window:
+                # Raw values (``None``, an int ASN): :meth:`_rows_of` turns each distinct one into its name once.
+                dims = (*_attrs_of(e), rendition or _rendition(e))
+                tid = self.tuple_ids.get(dims)
+                self.open_dims.append(self._new_tuple(dims) if tid is None else tid)
+                self.open_rows.extend(row)
+                self.open_sess.append(self.sessions.key)
             else:
                 self.counters["units_dropped"] += 1
         return None, opened
@@ -700,6 +755,7 @@ class EbDetector:
             opened += self._close(self.current)
             self.closed.clear()
             self.span_sums.clear()
+            self.units.clear()
             self.counters["context_resets"] += 1
             self.current = window
             return opened
@@ -709,51 +765,113 @@ class EbDetector:
         return opened
 
     def _factorize(self, window: int) -> _Window:
-        """The open window's units as store rows per spec (one dict lookup per distinct value, not per unit)."""
-        n = len(self.open_rows)
-        # ``fromiter`` over the flattened rows: cheaper than ``np.array`` walking a list of lists.
-        contrib = np.fromiter(chain.from_iterable(self.open_rows), dtype=float, count=n * len(COLUMNS)).reshape(
-            n, len(COLUMNS))
-        unit_rows = np.zeros((n, len(SPECS)), dtype=np.int64)
+        """The open window's units as store rows per spec, and the window's totals per row.
+
+        A session's units repeat all their values, in this window and the next: each unit carries the id of its
+        dimension tuple (:attr:`tuple_ids`, one dict lookup per event), the store rows of a tuple are looked up
+        once and kept (:meth:`_tuple_rows`), and a window's units get theirs by one array index, not one lookup
+        per value and spec.
+        """
+        n = len(self.open_dims)
+        contrib = np.frombuffer(self.open_rows, dtype=float).reshape(n, len(COLUMNS))  # no copy: a new buffer follows
         if n:
-            # A session's units in one window repeat all their values: factorize the distinct tuples, then their
-            # columns (values keep their order of first appearance, so codes and names are those of every unit).
-            tuple_codes, distinct = _factorize_values(self.open_dims)
-            codes, uniques = [], []
-            for column in zip(*distinct, strict=True):
-                # ``None`` is a value here (``unknown``), not a missing one; names in order of first appearance.
-                c, u = _factorize_values(column)
-                codes.append(c[tuple_codes])
-                uniques.append([_value(x) for x in u])
-            looked_up, parts_rows, parts_counts = [], [], []
-            for si, spec in enumerate(SPECS):
-                if len(spec) == 1:
-                    c, u = codes[spec[0]], uniques[spec[0]]
-                else:
-                    a, b = spec
-                    nb = len(uniques[b])
-                    c, comb = _factorize_codes(codes[a] * nb + codes[b])
-                    u = [f"{uniques[a][k // nb]}*{uniques[b][k % nb]}" for k in comb.tolist()]
-                rows = self.store.rows([(si, x) for x in u], window, decay=False)
-                looked_up.append(rows)
-                unit_rows[:, si] = rows[c]
-                # Per spec, on its codes (a few hundred units, not units x specs): each group's units are summed in
-                # unit order by the same ``reduceat`` as over all specs at once, so the sums are bit for bit those.
-                order = np.argsort(c, kind="stable")
-                sc = c[order]
+            unit_rows = self._tuple_rows(np.array(self.open_dims, dtype=np.int64), window)
+            looked_up, parts_counts = [], []
+            for si in range(len(SPECS)):
+                # Per spec (a few hundred units, not units x specs): each group's units are summed in unit order by
+                # the same ``reduceat`` as over all specs at once, so the sums are bit for bit those.
+                col = unit_rows[:, si]
+                order = np.argsort(col, kind="stable")
+                sc = col[order]
                 starts = np.flatnonzero(np.concatenate(([True], sc[1:] != sc[:-1])))
-                parts_rows.append(rows[sc[starts]])
+                looked_up.append(sc[starts])
                 parts_counts.append(np.add.reduceat(contrib[order], starts, axis=0))
-            self.store.decay_to(np.concatenate(looked_up), window)
+            distinct_rows = np.concatenate(looked_up)
+            self.store.seen[distinct_rows] = window
+            self.store.decay_to(distinct_rows, window)
             # Rows of different specs are distinct groups: the window's totals are the parts, in row order.
-            all_rows, all_counts = np.concatenate(parts_rows), np.concatenate(parts_counts)
-            by_row = np.argsort(all_rows, kind="stable")
-            rows, counts = all_rows[by_row], all_counts[by_row]
+            by_row = np.argsort(distinct_rows, kind="stable")
+            rows, counts = distinct_rows[by_row], np.concatenate(parts_counts)[by_row]
         else:
+            unit_rows = np.zeros((0, len(SPECS)), dtype=np.int64)
             rows, counts = np.zeros(0, dtype=np.int64), np.zeros((0, len(COLUMNS)))
         sess = np.array(self.open_sess, dtype=np.int64) if len(self.open_sess) == n else np.arange(n, dtype=np.int64)
-        self.open_dims, self.open_rows, self.open_sess = [], [], []
+        self.open_dims, self.open_rows, self.open_sess = [], array("d"), []
+        if len(self.tuples) > self.s.max_sessions:  # bounded: a tuple per live session and rendition; none is open now
+            self._forget_tuples()
         return _Window(unit_rows, contrib, rows, counts, sess)
+
+    def _new_tuple(self, dims: tuple[Any, ...]) -> int:
+        """The id of a dimension tuple not seen before (the next one; its store rows come at the close)."""
+        tid = self.tuple_ids[dims] = len(self.tuples)
+        self.tuples.append(dims)
+        return tid
+
+    def _forget_tuples(self) -> None:
+        self.tuple_ids, self.tuples = {}, []
+        self.tuple_rows = np.full((0, len(SPECS)), -1, dtype=np.int64)
+
+    def _tuple_rows(self, ids: np.ndarray, window: int) -> np.ndarray:
+        """``[units, specs]``: the store rows of each unit's tuple (``ids``), from :attr:`tuple_rows` where known.
+
+        Exactly what looking every distinct tuple of the window up in the store gives (:meth:`_rows_of`): new groups
+        are only ever in new tuples, and get their rows in the same order (spec by spec, in order of first
+        appearance). A kept row stays right while no group is evicted; when the new tuples could make the store
+        evict (too few free rows for all their values), every tuple of the window goes through the store as before
+        and every kept row is dropped (an evicting window keeps none).
+        """
+        table = self.tuple_rows
+        if len(table) < len(self.tuples):
+            grow = max(len(self.tuples), 2 * len(table), 64) - len(table)
+            table = self.tuple_rows = np.concatenate([table, np.full((grow, len(SPECS)), -1, dtype=np.int64)])
+        rows = table[ids]
+        if rows[:, 0].min() >= 0:
+            return rows
+        distinct, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        by_first = np.argsort(first, kind="stable")
+        in_order = distinct[by_first]
+        store = self.store
+        missing = in_order[table[in_order, 0] < 0]
+        if len(missing) * len(SPECS) <= len(store.free) + store.capacity - len(store.keys):
+            table[missing] = self._rows_of([self.tuples[i] for i in missing.tolist()], window, False)
+            return table[ids]
+        table[:] = -1
+        evicted = store.evicted
+        fresh = self._rows_of([self.tuples[i] for i in in_order.tolist()], window, True)
+        if store.evicted == evicted:
+            table[in_order] = fresh
+        by_distinct = np.empty_like(fresh)
+        by_distinct[by_first] = fresh
+        return by_distinct[inverse.reshape(-1)]
+
+    def _rows_of(self, tuples: list[tuple[Any, ...]], window: int, may_evict: bool) -> np.ndarray:
+        """``[tuples, specs]`` store rows of dimension tuples (new groups get rows), spec by spec in tuple order.
+
+        ``may_evict``: one store lookup per spec, each stamping its rows seen before the next spec's new groups may
+        evict (the order eviction has always seen). Else the rows of raw values already looked up come from
+        :attr:`value_rows` (no names built) and the rest from one store lookup, in the same order.
+        """
+        if may_evict:
+            self.value_rows.clear()
+            names = [[_value(x) for x in t] for t in tuples]  # ``None`` is a value (``unknown``), not a missing one
+            keys = [[(si, v[sp[0]]) for v in names] if len(sp) == 1 else [(si, f"{v[sp[0]]}*{v[sp[1]]}") for v in names]
+                    for si, sp in enumerate(SPECS)]
+            return np.stack([self.store.rows(k, window, decay=False) for k in keys], axis=1)
+        memo = self.value_rows
+        if len(memo) > 2 * self.s.max_groups:  # bounded: a raw value of a group and its spec (None and "unknown": 2)
+            memo.clear()
+        cols, pending = [], []
+        for si, sp in enumerate(SPECS):
+            raw = [(si, t[sp[0]]) for t in tuples] if len(sp) == 1 else [(si, t[sp[0]], t[sp[1]]) for t in tuples]
+            col = [memo.get(k) for k in raw]
+            if None in col:
+                pending += [(si, ti, raw[ti]) for ti, r in enumerate(col) if r is None]
+            cols.append(col)
+        if pending:
+            keys = [(k[0], _value(k[1])) if len(k) == 2 else (k[0], f"{_value(k[1])}*{_value(k[2])}") for _, _, k in pending]
+            for (si, ti, k), r in zip(pending, self.store.rows(keys, window, decay=False).tolist(), strict=True):
+                cols[si][ti] = memo[k] = r
+        return np.array(cols, dtype=np.int64).T.copy()
 
     def _context(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
         recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
@@ -776,10 +894,9 @@ class EbDetector:
 
     def _span_units(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
-        recs = [self.closed[w] for w in range(window - span + 1, window + 1) if w in self.closed]
-        unit_rows = np.vstack([r.unit_rows for r in recs])
-        contrib = np.vstack([r.contrib for r in recs])
-        weights = session_weights(contrib, np.concatenate([r.sess for r in recs])) if self.s.session_evidence else None
+        assert next(reversed(self.closed)) == window, "a span ends at the last closed window"
+        unit_rows, contrib, sess = self.units.span(window - span + 1)
+        weights = session_weights(contrib, sess) if self.s.session_evidence else None
         return unit_rows, contrib, weights
 
     def _sessions(self, rows: np.ndarray, unit_rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
@@ -801,9 +918,11 @@ class EbDetector:
         rec = self._factorize(window)
         self.closed[window] = rec
         self.span_sums.add(rec, len(self.store.sums))
+        self.units.add(window, rec)
         while self.closed and next(iter(self.closed)) <= window - s.slow_windows:
             old_window, old = self.closed.popitem(last=False)
             self.span_sums.remove(old)
+            self.units.drop(old_window)
             if s.learn_delayed:
                 keep = self.store.flagged[old.rows] < old_window
                 self.store.learn(old.rows[keep], old.counts[keep])
@@ -833,11 +952,11 @@ class EbDetector:
                 # The slow lane judges groups carrying under half the traffic: a drift of
                 # everything is the population moving (the fast lane pages a real global break), not a cause.
                 volume = scounts[:, C["beats"]] + scounts[:, C["attempts"]]
-                total = sum(float(r.contrib[:, C["beats"]].sum() + r.contrib[:, C["attempts"]].sum())
-                            for w, r in self.closed.items() if w > window - s.slow_windows)
+                slow_units = self._span_units(window, s.slow_windows)
+                # Beats and attempts are counts (0 or 1 per unit): their sum is exact in any order of additions.
+                total = float(slow_units[1][:, C["beats"]].sum() + slow_units[1][:, C["attempts"]].sum())
                 touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
                 srows, scounts = srows[touched], scounts[touched]
-                slow_units = self._span_units(window, s.slow_windows)
                 ssur, sbase = score_matrix(scounts, self.store.sums[srows], self.prior_n, self.pop, self.prior, s,
                                             self._clustering(s.slow_windows), self._sessions(srows, slow_units[0], slow_units[2]),
                                             self.store.spec[srows], self._tau2, slow_units[1].sum(axis=0))
@@ -1054,8 +1173,9 @@ def _observed(c: np.ndarray, m: int) -> float:
 def detect_lines(lines: Iterable[str | bytes], settings: EbSettings | None = None) -> tuple[list[Alert], dict[str, int]]:
     """A JSONL file's events (v1 or v2) through one detector in order; alerts and every refusal counted by reason.
 
-    Lines go through :func:`parse_record` (orjson and the plain-event fast path; anything else the validator decides)
-    into the same :meth:`EbDetector.ingest` a stream feeds one event at a time: one decision logic, batch or not.
+    Lines go through :func:`parse_record` (msgspec structs derived from the models; anything else the validator
+    decides) into the same :meth:`EbDetector.ingest` a stream feeds one event at a time: one decision logic, batch or
+    not.
     """
     from streamlab.models.qoe.schema_v2 import parse_record
 

@@ -13,23 +13,23 @@ it returns a validated event or a refusal reason whose first clause is a stable 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import operator
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+import types
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+import annotated_types
+import msgspec
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from streamlab.models.qoe.telemetry import EVENT_ADAPTER as V1_ADAPTER
 from streamlab.models.qoe.telemetry import Arms
 from streamlab.models.qoe.telemetry import Heartbeat as V1Heartbeat
-
-try:  # a wheel; the JSON fast path only (``loads``), never a different answer
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - the lock pins it
-    _orjson = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 2
 Token = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -253,260 +253,182 @@ def parse_event(raw: str | bytes | dict[str, Any] | EventV2) -> tuple[EventV2 | 
         return None, f"invalid field: {_describe(exc)}"
 
 
-# ---- the fast path: plain v2 events without pydantic ---------------------------------------------------------------
+# ---- the fast path: plain v2 events decoded by a compiled decoder -------------------------------------------------
 #
 # A day of telemetry is millions of events, and a pydantic model per event costs more than everything the detector
-# does with it (issue 19: 50k events/s in batch). Most events are plain: every field of its declared JSON type, in
-# range, no CMCD fill-in to do. :func:`fast_record` proves that much with a few type and range checks and returns the
-# event as the dict a validated model would hold; for anything it cannot prove (a v1 event, a number given as a
-# string, an unknown CMCD key, a refusal) it returns ``None`` and the caller asks :func:`parse_event`, so refusals,
-# their reasons and their counters stay exactly the validator's. It is conservative by construction: it may send a
-# valid event to the slow path, never accept one the models refuse (a test checks both against mutated events).
+# does with it (issue 19: 50k events/s in batch). msgspec decodes a JSON line straight into a typed struct in C,
+# with the models' types, ranges and lengths, refusing unknown keys. Its structs are derived here from the pydantic
+# models themselves (:func:`_compiled`), so the two cannot drift apart; what msgspec cannot say (a token's pattern,
+# the models' cross-field rules, the fields a model fills in from CMCD) :func:`fast_record` checks after it. Its
+# answer is the event as a struct holding the validated model's fields and values, or ``None``: "not proven here",
+# never a refusal. The caller then asks :func:`parse_event`, so refusals, their reasons and their counters stay
+# exactly the validator's. It is conservative by construction: it may send a valid event to the validator (``3.0`` for an int,
+# ``"true"`` for a bool, NaN, a lone surrogate, a number beyond 64 bits, an ``arms`` object), never accept one the
+# models refuse or read a value differently (tests check both on mutated events and on whole days). The struct is
+# handed on as it is (no dict is built): it has the model's fields as attributes, ``kind`` included, as the model
+# does, and the detector reads either alike (:data:`EventRecord`).
 
 _TOKEN = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-_INF = math.inf
-_EXACT = float(2 ** 53)
-"""Int JSON numbers the float conversion keeps exact; larger ones take the slow path."""
+_TOKEN_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+"""The pattern of :data:`Token`; the fast path matches it with :data:`_TOKEN` (lengths are msgspec's)."""
 _TOKEN_CACHE_MAX = 1 << 16
-
-# A rule is ``(check, optional, lo, hi)`` or ``(check, optional, allowed)``; checks are small ints so one
-# ``if`` chain dispatches them (a closure call per field cost more than the rest of the event's handling).
-_TOK, _NUM, _INT, _ENUM, _BOOL, _TEXT, _TWO, _DICT, _NONE, _ID = range(10)
-"""``_ID``: a token new on every event (``event_id``): matched each time and never cached, since caching it filled
-the token cache in 64k events and evicted the dimension values that do repeat."""
-_Rule = tuple[Any, ...]
-
-
-def _num(lo: float, hi: float, optional: bool = False) -> _Rule:
-    return (_NUM, optional, lo, hi)
-
-
-def _int(lo: float, hi: float, optional: bool = False) -> _Rule:
-    return (_INT, optional, lo, min(hi, _EXACT - 1))
-
-
-def _enum(*values: str) -> _Rule:
-    return (_ENUM, False, frozenset(values))
-
-
-_TOKEN_RULE: _Rule = (_TOK, False)
-_OPT_TOKEN: _Rule = (_TOK, True)
-_NONNEG = _num(0.0, _INF)
-_COUNT = _int(0, 1_000_000)
-_KBPS = (0.0, 200_000.0)
-_COMMON_RULES: dict[str, _Rule] = {
-    "schema_version": (_TWO, False), "event_id": (_ID, True), "seq": _int(0, 10_000_000, True), "timestamp": _NONNEG,
-    "viewer_id": _TOKEN_RULE, "session_id": _TOKEN_RULE, "title_id": _TOKEN_RULE, "region": _TOKEN_RULE, "edge": _TOKEN_RULE,
-    "device_class": _TOKEN_RULE, "content_type": _enum("live", "vod"),
-    **{name: _OPT_TOKEN for name in ("isp", "cdn", "pathway", "app_version", "player_version", "os", "device_model",
-                                     "connection_type")},
-    "asn": _int(0, 4_294_967_295, True), "cmcd": (_DICT, True), "arms": (_NONE, True), "rebuffer_count": _COUNT,
-    "rebuffer_s": _NONNEG, "bitrate_switches": _COUNT, "errors": _COUNT, "startup_s": _num(0.0, _INF, True),
-    "live_latency_s": _num(0.0, _INF, True)}
-_RULES: dict[str, dict[str, _Rule]] = {
-    "heartbeat": {**_COMMON_RULES, "kind": _enum("heartbeat"), "playhead_s": _NONNEG, "buffer_s": _num(0.0, 600.0),
-                  "bitrate_kbps": _num(*_KBPS), "resolution_height": _int(0, 8640, True), "rendition": _OPT_TOKEN,
-                  "throughput_kbps": _num(0.0, 10_000_000.0, True), "dropped_frames": _COUNT},
-    "session_end": {**_COMMON_RULES, "kind": _enum("session_end"), "started_at": _NONNEG, "outcome": _enum(*OUTCOMES),
-                    "play_s": _NONNEG, "rebuffering_ratio": _num(0.0, 1.0, True), "avg_bitrate_kbps": _num(*_KBPS, True),
-                    "avg_resolution_height": _num(0.0, 8640.0, True), "rendition": _OPT_TOKEN, "failure_reason": _OPT_TOKEN,
-                    "chunk_qoe_mean": _num(-_INF, _INF, True)}}
-_CMCD_RULES: dict[str, _Rule] = {
-    "br": _int(0, 10_000_000, True), "bl": _int(0, 10_000_000, True), "bs": (_BOOL, True), "cid": (_TEXT, True, 64),
-    "d": _int(0, _INF, True), "dl": _int(0, _INF, True), "mtp": _int(0, 100_000_000, True), "nor": (_TEXT, True, 512),
-    "ot": (_ENUM, True, frozenset(("m", "a", "v", "av", "i", "c", "tt", "k", "o"))), "pr": _num(0.0, 100.0, True),
-    "rtp": _int(0, _INF, True), "sf": (_ENUM, True, frozenset(("d", "h", "s", "o"))), "sid": (_TEXT, True, 64),
-    "st": (_ENUM, True, frozenset(("v", "l"))), "su": (_BOOL, True), "tb": _int(0, _INF, True)}
-_FLOATS: dict[str, tuple[str, ...]] = {
-    "heartbeat": ("timestamp", "rebuffer_s", "startup_s", "live_latency_s", "playhead_s", "buffer_s", "bitrate_kbps",
-                  "throughput_kbps"),
-    "session_end": ("timestamp", "rebuffer_s", "startup_s", "live_latency_s", "started_at", "play_s", "rebuffering_ratio",
-                    "avg_bitrate_kbps", "avg_resolution_height", "chunk_qoe_mean")}
-"""Float fields: a JSON int there becomes a float, as pydantic makes it (``375`` -> ``375.0``)."""
+_CMCD_FILLED = frozenset({"bitrate_kbps", "buffer_s", "throughput_kbps", "content_type"})
+"""Fields the model fills from CMCD when absent (``_Common._from_cmcd``): absent with CMCD, the validator's work."""
 _MODELS: dict[str, type[BaseModel]] = {"heartbeat": HeartbeatV2, "session_end": SessionEndV2}
-_REQUIRED: dict[str, frozenset[str]] = {
-    kind: frozenset(n for n, f in model.model_fields.items() if f.is_required()) for kind, model in _MODELS.items()}
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    kind: {n: f.default for n, f in model.model_fields.items() if not f.is_required()} for kind, model in _MODELS.items()}
-_CMCD_FILLED = frozenset({"bitrate_kbps", "buffer_s", "throughput_kbps"})
-"""Heartbeat fields the model fills from CMCD when absent (``_Common._from_cmcd``)."""
-_known_tokens: set[str] = set()
-"""Tokens already matched (dimension values repeat on every beat): a set lookup instead of a regex; bounded."""
 
 
-def _valid(rules: dict[str, _Rule], data: dict[str, Any]) -> bool:
-    """Every field of ``data`` has a rule and passes it (see :func:`fast_record`)."""
-    plan = _plans.get((id(rules), tuple(data))) or _plan(rules, data)
-    return plan is not None and _valid_plan(plan, data)
+def _meta(metadata: Iterable[Any]) -> tuple[dict[str, Any], str | None]:
+    """msgspec ``Meta`` arguments and the regex pattern of a pydantic field's constraints.
 
-
-def _valid_plan(plan: _Plan, data: dict[str, Any]) -> bool:
-    """:func:`_valid` with the rules of ``data``'s key layout looked up already.
-
-    Events of one producer carry the same keys in the same order, so the rules are looked up once per layout
-    (:func:`_plan`): its token fields (dimension values, repeated on every beat) are proven at once by set lookups
-    in C against the tokens already matched; only a layout's first event, a new value or a ``null`` checks them one
-    by one, with the same rules.
+    ``allow_inf_nan=False`` needs no check: msgspec's JSON reader yields neither (``NaN`` is no JSON, ``1e400`` is
+    out of range), so both reach the validator. A constraint not known here fails at import, not silently.
     """
-    tokens, others, every = plan[0], plan[1], plan[2]
-    if tokens is not None:
-        try:
-            known = all(map(_known_tokens.__contains__, tokens(data)))  # ``issuperset`` would build a set first
-        except TypeError:  # an unhashable value (a list or an object) is no token: the field by field check says so
-            known = False
-        if known:
-            return _valid_fields(others, data)
-    return _valid_fields(every, data)
+    kw: dict[str, Any] = {}
+    pattern = None
+    for m in metadata:
+        if isinstance(m, FieldInfo):
+            inner, inner_pattern = _meta(m.metadata)
+            kw.update(inner)
+            pattern = inner_pattern or pattern
+        elif isinstance(m, (annotated_types.Ge, annotated_types.Le, annotated_types.MinLen, annotated_types.MaxLen)):
+            kw.update(dataclasses.asdict(m))
+        elif isinstance(m, AllowInfNan) and m.allow_inf_nan is False:
+            pass
+        elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) <= {"pattern", "allow_inf_nan"} and \
+                vars(m).get("allow_inf_nan", False) is False:
+            pattern = vars(m).get("pattern", pattern)
+        else:
+            raise TypeError(f"the compiled decoder has no check for {m!r}; teach schema_v2._meta it")
+    return kw, pattern
 
 
-_Plan = tuple[Any, ...]
-"""``(token getter or None, rules of the other fields, every field's rule, required present, defaults missing,
-float fields present)``; the last three for an event's layout only (:func:`fast_record`)."""
-_plans: dict[tuple[int | str, tuple[str, ...]], _Plan] = {}
-"""Keyed by the rules' ``id`` (a CMCD object) or an event's kind, and the keys in order."""
-_PLANS_MAX = 256
+def _compiled(tp: Any, metadata: Iterable[Any] = ()) -> tuple[Any, str | None]:
+    """A pydantic field type as a msgspec type and its token pattern (``None``: no pattern)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        base, *extra = get_args(tp)
+        return _compiled(base, [*metadata, *extra])
+    if origin in (Union, types.UnionType):
+        parts = [_compiled(a) for a in get_args(tp)]
+        patterns = {p for _, p in parts if p is not None}
+        return Union[tuple(t for t, _ in parts)], (patterns.pop() if patterns else None)  # noqa: UP007
+    if origin is Literal or tp is type(None):
+        return tp, None
+    if tp in (int, float, str, bool):
+        kw, pattern = _meta(metadata)
+        return (Annotated[tp, msgspec.Meta(**kw)] if kw else tp), pattern
+    if tp is Cmcd:
+        return _CMCD_STRUCT, None
+    return type(None), None  # ``arms`` (a mapping of tokens): only ``null`` is plain; the validator reads the rest
 
 
-def _plan(rules: dict[str, _Rule], data: dict[str, Any], kind: str | None = None) -> _Plan | None:
-    """The rules of ``data``'s key layout (see :func:`_valid_plan`); ``None`` when a key has no rule (not plain).
+def _struct(model: type[BaseModel], kind: str | None) -> tuple[type[msgspec.Struct], tuple[str, ...]]:
+    """A msgspec struct of ``model``'s fields (``kind``: the tag of an event kind) and the names of its token fields.
 
-    ``kind``: an event's kind, to note also whether its required fields are all there, the defaults it lacks and
-    its float fields. Bounded: a producer sending ever new layouts clears it.
+    Defaults are the model's, except CMCD's (all :data:`msgspec.UNSET`: the keys sent, as the model dumps them,
+    are :func:`msgspec.to_builtins` of it) and the fields CMCD fills in (unset tells "absent" from "sent as the
+    default").
     """
-    every = tuple((name, rules[name]) for name in data if name in rules)
-    if len(every) != len(data):  # not cached: a layout of unknown keys is the validator's to refuse, every time
-        return None
-    tok = tuple(name for name, rule in every if rule[0] == _TOK)
-    plan: _Plan = (operator.itemgetter(*tok) if len(tok) >= 2 else None,
-                   tuple(item for item in every if len(tok) < 2 or item[1][0] != _TOK), every)
-    if kind is not None:
-        plan += (_REQUIRED[kind] <= data.keys(), {n: v for n, v in _DEFAULTS[kind].items() if n not in data},
-                 tuple(n for n in _FLOATS[kind] if n in data))
-    if len(_plans) >= _PLANS_MAX:
-        _plans.clear()
-    _plans[(id(rules) if kind is None else kind, tuple(data))] = plan
-    return plan
+    fields, tokens = [], []
+    for name, info in model.model_fields.items():
+        if name == "kind":
+            continue
+        tp, pattern = _compiled(info.annotation, info.metadata)
+        if pattern is not None:
+            if pattern != _TOKEN_PATTERN:
+                raise TypeError(f"{model.__name__}.{name}: the compiled decoder matches only {_TOKEN_PATTERN!r}")
+            tokens.append(name)
+        if kind is None or (name in _CMCD_FILLED and not info.is_required()):
+            fields.append((name, Union[tp, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+        elif info.is_required():
+            fields.append((name, tp))
+        else:
+            fields.append((name, tp, info.default))
+    # ``kind`` is the tag msgspec reads, and a class attribute, so that the struct answers ``.kind`` as the model does.
+    options: dict[str, Any] = {"tag_field": "kind", "tag": kind, "namespace": {"kind": kind}} if kind is not None else {}
+    struct = msgspec.defstruct(f"{model.__name__}Struct", fields, kw_only=True, forbid_unknown_fields=True, gc=False,
+                               **options)
+    return struct, tuple(tokens)
 
 
-def _valid_fields(rules: tuple[tuple[str, _Rule], ...], data: dict[str, Any]) -> bool:
-    """Each ``(name, rule)``: ``data[name]`` passes its rule."""
-    tokens = _known_tokens
-    for name, rule in rules:
-        v = data[name]
-        if v is None:
-            if rule[1]:
-                continue
-            return False
-        check = rule[0]
-        if check == _TOK:
-            if type(v) is not str:
+_CMCD_STRUCT, _ = _struct(Cmcd, None)
+_STRUCTS: dict[str, tuple[type[msgspec.Struct], tuple[str, ...]]] = {kind: _struct(m, kind) for kind, m in _MODELS.items()}
+_DECODER = msgspec.json.Decoder(Union[tuple(struct for struct, _ in _STRUCTS.values())])  # noqa: UP007
+_PLANS: dict[type, tuple[Callable[[Any], tuple[Any, ...]], tuple[tuple[str, Any], ...]]] = {
+    struct: (operator.attrgetter(*(t for t in tokens if t != "event_id")),
+             tuple((n, _MODELS[kind].model_fields[n].default) for n in struct.__struct_fields__
+                   if n in _CMCD_FILLED and not _MODELS[kind].model_fields[n].is_required()))
+    for kind, (struct, tokens) in _STRUCTS.items()}
+"""Per struct: a getter of its token fields but ``event_id`` (new on every event: matched each time, never cached,
+since caching it filled the token cache in 64k events and evicted the dimension values that do repeat), and its
+fields CMCD fills in, with the model's defaults."""
+_known_tokens: set[str | None] = {None}
+"""Tokens already matched (dimension values repeat on every beat): a set lookup instead of a regex; bounded. ``None``
+is in it: msgspec lets ``null`` through only where the model allows it."""
+_UNSET = msgspec.UNSET
+EventRecord = Any
+"""A validated event as the detector reads it: a model (:data:`EventV2`) or the struct :func:`fast_record` decodes;
+both have the model's fields and ``kind`` as attributes, with the same values (not typed more narrowly: the structs
+are built at import)."""
+
+
+def _tokens_valid(values: tuple[Any, ...]) -> bool:
+    """Each value (a ``str`` or ``None``, msgspec said so) matches :data:`Token`; new ones are remembered."""
+    known = _known_tokens
+    for v in values:
+        if v not in known:
+            if _TOKEN.fullmatch(v) is None:
                 return False
-            if v not in tokens:
-                if _TOKEN.fullmatch(v) is None:
-                    return False
-                if len(tokens) >= _TOKEN_CACHE_MAX:
-                    tokens.clear()
-                tokens.add(v)
-        elif check == _NUM:
-            t = type(v)
-            if t is float:
-                if not (rule[2] <= v <= rule[3] and -_INF < v < _INF):  # NaN fails every comparison
-                    return False
-            elif t is not int or not (rule[2] <= v <= rule[3] and -_EXACT < v < _EXACT):
-                return False
-        elif check == _INT:
-            if type(v) is not int or not rule[2] <= v <= rule[3]:
-                return False
-        elif check == _ENUM:
-            if type(v) is not str or v not in rule[2]:
-                return False
-        elif check == _BOOL:
-            if type(v) is not bool:
-                return False
-        elif check == _TEXT:
-            if type(v) is not str or len(v) > rule[2]:
-                return False
-        elif check == _TWO:
-            if type(v) is not int or v != 2:
-                return False
-        elif check == _DICT:
-            if type(v) is not dict:
-                return False
-        elif check == _ID:
-            if type(v) is not str or _TOKEN.fullmatch(v) is None:
-                return False
-        else:  # _NONE: only null is plain (``arms`` takes the slow path)
-            return False
+            if len(known) >= _TOKEN_CACHE_MAX:
+                known.clear()
+                known.add(None)
+            known.add(v)
     return True
 
 
-def fast_record(data: Any) -> dict[str, Any] | None:
-    """A plain v2 event as the field dict its validated model holds (defaults filled, floats as floats), or ``None``.
+def fast_record(raw: str | bytes) -> EventRecord | None:
+    """A plain v2 event (a JSON line) as a struct with its validated model's fields and values, or ``None``.
 
     ``None`` is "not proven here", never a refusal: ask :func:`parse_event` (see the note above).
     """
-    if type(data) is not dict:
-        return None
-    kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in _RULES:
-        return None
-    rules = _RULES[kind]
-    layout = (kind, tuple(data))
-    plan = _plans.get(layout) or _plan(rules, data, kind)
-    if plan is None or not plan[3] or not _valid_plan(plan, data):
-        return None
-    cmcd = data.get("cmcd")
-    if cmcd is not None:
-        if not _valid(_CMCD_RULES, cmcd):
-            return None
-        # The model would fill these from CMCD (``_Common._from_cmcd``) or refuse a mismatch: the slow path's work.
-        if "content_type" not in data or (kind == "heartbeat" and not _CMCD_FILLED <= data.keys()):
-            return None
-        sid, cid = cmcd.get("sid"), cmcd.get("cid")
-        if (sid is not None and sid != data["session_id"]) or (cid is not None and cid != data["title_id"]):
-            return None
-    if data.get("rebuffer_count", 0) == 0 and data.get("rebuffer_s", 0.0) > 0:
-        return None
-    if kind == "session_end":
-        started = data["outcome"] in STARTED_OUTCOMES
-        if data["started_at"] > data["timestamp"] or started != (data.get("startup_s") is not None) or \
-                (data["outcome"] in FAILURE_OUTCOMES) != (data.get("failure_reason") is not None):
-            return None
-    record = dict(data)  # the defaults of the fields it lacks last: the same fields and values as the model's
-    record.update(plan[4])
-    for name in plan[5]:  # a default float is a float already
-        if type(record[name]) is int:
-            record[name] = float(record[name])
-    return record
-
-
-def loads(raw: str | bytes) -> Any:
-    """JSON text to Python, with orjson when it is installed (several times faster than :mod:`json` on events).
-
-    Not always :mod:`json`'s answer: orjson refuses ``NaN`` and lone surrogates and reads an integer beyond
-    64 bits as a float. :func:`parse_record` therefore trusts it only for events :func:`fast_record` proves
-    plain (where neither can occur: ints there stay below 2**53), and hands everything else, as text, to
-    :func:`parse_event`, which reads it with :mod:`json`.
-    """
-    if _orjson is not None:
-        try:
-            return _orjson.loads(raw)
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(raw)
-
-
-def parse_record(raw: str | bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """One JSON line to ``(field dict, None)`` or ``(None, reason)``: :func:`parse_event`'s answer, faster.
-
-    The dict is :func:`fast_record`'s, or the validated model's own fields when the validator had to decide
-    (:func:`streamlab.models.qoe.eb.fields` reads both alike).
-    """
     try:
-        record = fast_record(loads(raw))
-    except ValueError:  # UnicodeDecodeError is one
-        record = None
+        event = _DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):  # ValueError: bytes that are not UTF-8
+        return None
+    tokens, unset = _PLANS[type(event)]
+    values = tokens(event)
+    if not _known_tokens.issuperset(values) and not _tokens_valid(values):
+        return None
+    if event.event_id is not None and _TOKEN.fullmatch(event.event_id) is None:
+        return None
+    if event.rebuffer_count == 0 and event.rebuffer_s > 0:
+        return None
+    if event.kind == "session_end":
+        started = event.outcome in STARTED_OUTCOMES
+        if event.started_at > event.timestamp or started != (event.startup_s is not None) or \
+                (event.outcome in FAILURE_OUTCOMES) != (event.failure_reason is not None):
+            return None
+    cmcd = event.cmcd
+    for name, default in unset:
+        if getattr(event, name) is _UNSET:
+            if cmcd is not None:  # the model would fill it from CMCD: the validator's work
+                return None
+            setattr(event, name, default)
+    if cmcd is not None:
+        sid, cid = cmcd.sid, cmcd.cid
+        if (sid is not None and sid is not _UNSET and sid != event.session_id) or \
+                (cid is not None and cid is not _UNSET and cid != event.title_id):
+            return None
+    return event
+
+
+def parse_record(raw: str | bytes) -> tuple[EventRecord | None, str | None]:
+    """One JSON line to ``(event, None)`` or ``(None, reason)``: :func:`parse_event`'s answer, faster.
+
+    The event is :func:`fast_record`'s struct, or the validated model when the validator had to decide (the
+    detector reads both alike, :data:`EventRecord`).
+    """
+    record = fast_record(raw)
     if record is not None:
         return record, None
-    event, reason = parse_event(raw)  # the line itself, read by json: the validator's exact answer and reason
-    return (None if event is None else event.__dict__), reason
+    return parse_event(raw)  # the line itself, read by json: the validator's exact answer and reason

@@ -3,20 +3,21 @@
 Each shortcut is checked against the plain computation it replaces: window totals summed per spec against the
 reduction over every ``[unit, spec]``; the slow lane's running totals against a fresh aggregate of its windows after
 windows joined and left it (the horizon) and after a context reset; session evidence summed over the units that weigh
-against every unit; the token check by layout against a cached layout given a bad value.
+against every unit; the cached token check against a bad value after the good ones were cached.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import pickle
+import zlib
 from typing import Any
 
 import numpy as np
+import pytest
 
 from streamlab.models.qoe import schema_v2
-from streamlab.models.qoe.eb import (C, COLUMNS, SPECS, EbDetector, EbSettings, _aggregate, _factorize_codes,
-                                     _factorize_values, detect_lines)
+from streamlab.models.qoe.eb import C, COLUMNS, SPECS, EbDetector, EbSettings, _aggregate, _value, detect_lines
 from streamlab.models.qoe.schema_v2 import fast_record, parse_record
 from streamlab.training.qoe.world_v2 import steady_stream
 
@@ -31,10 +32,10 @@ def _raw() -> list[dict[str, Any]]:
     return steady_stream(24, 40, seed=3, groups=groups, effect=stall)
 
 
-def _events() -> list[dict[str, Any]]:
-    """The stream as the detector reads it (the batch path's field dicts)."""
+def _events(raw: list[dict[str, Any]] | None = None) -> list[Any]:
+    """The stream as the detector reads it (the batch path's structs)."""
     out = []
-    for event in _raw():
+    for event in _raw() if raw is None else raw:
         record, reason = parse_record(json.dumps(event))
         assert record is not None, reason
         out.append(record)
@@ -45,8 +46,8 @@ def test_window_totals_per_spec_are_bit_for_bit_the_totals_over_every_unit_and_s
     det = EbDetector()
     checked = 0
     for event in _events():
-        window = int(event["timestamp"] // det.s.window_s)
-        if det.current is not None and window > det.current and len(det.open_rows) > 20:
+        window = int(event.timestamp // det.s.window_s)
+        if det.current is not None and window > det.current and len(det.open_dims) > 20:
             rec = det._factorize(det.current)
             rows, counts = _aggregate(rec.unit_rows.ravel(), np.repeat(rec.contrib, len(SPECS), axis=0))
             assert np.array_equal(rec.rows, rows) and np.array_equal(rec.counts, counts)
@@ -73,16 +74,18 @@ def test_session_evidence_over_the_units_that_weigh_equals_the_sum_over_every_un
     assert sessions is not None and np.array_equal(sessions, every_unit)
 
 
-def test_the_slow_lanes_running_totals_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
+def test_the_slow_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
     """Windows join and leave the slow context (``slow_windows`` = 5, so most of the 48 windows cross its horizon),
-    the totals are rebuilt from the windows every 5, and a gap longer than ``max_gap_windows`` resets the context."""
+    the totals are rebuilt from the windows every 5, and a gap longer than ``max_gap_windows`` resets the context;
+    the unit buffer moves its live units to the front many times over (it starts with room for 1024)."""
     s = EbSettings(slow_windows=5, slow_every=1, max_gap_windows=4)
     det = EbDetector(s)
-    events = _events()
+    raw = _raw()
     gap = 30 * 60.0 * 2  # the stream again after an hour: a context reset
     compared = 0
-    for event in events + [{**e, "timestamp": e["timestamp"] + gap, "event_id": f"{e['event_id']}-again",
-                            "session_id": f"{e['session_id']}-again"} for e in events[:1500]]:
+    assert "event_id" not in raw[0]  # events are told apart by session, kind and seq: new sessions are new events
+    for event in _events(raw + [{**e, "timestamp": e["timestamp"] + gap, "session_id": f"{e['session_id']}-again"}
+                                for e in raw[:1500]]):
         before = det.counters["windows_closed"]
         det.ingest(event)
         if det.counters["windows_closed"] > before and det.closed:
@@ -90,6 +93,15 @@ def test_the_slow_lanes_running_totals_equal_a_fresh_aggregate_across_the_horizo
             fresh_rows, fresh = det._context(last, s.slow_windows)
             rows, running = det.span_sums.totals()
             assert np.array_equal(rows, fresh_rows)
+            # The unit buffer holds the closed windows only, and its spans are their units stacked afresh.
+            assert list(det.units.starts) == list(det.closed)
+            for span in (s.context_windows, s.slow_windows):
+                recs = [det.closed[w] for w in range(last - span + 1, last + 1) if w in det.closed]
+                got = det.units.span(last - span + 1)
+                restored = pickle.loads(pickle.dumps(det.units)).span(last - span + 1)  # a checkpoint: live units only
+                for k, name in enumerate(("unit_rows", "contrib", "sess")):
+                    assert np.array_equal(got[k], np.concatenate([getattr(r, name) for r in recs])), (span, name)
+                    assert np.array_equal(restored[k], got[k]), (span, name)
             assert np.array_equal(running[:, _COUNT_COLUMNS], fresh[:, _COUNT_COLUMNS])
             np.testing.assert_allclose(running, fresh, rtol=1e-12, atol=1e-9)
             compared += 1
@@ -97,32 +109,68 @@ def test_the_slow_lanes_running_totals_equal_a_fresh_aggregate_across_the_horizo
     assert compared >= 40
 
 
-def test_first_appearance_codes_of_integers_match_the_dict_factorization() -> None:
-    rng = np.random.default_rng(0)
-    for n in (1, 7, 700):
-        values = rng.integers(0, 40, n)
-        codes, distinct = _factorize_codes(values)
-        want_codes, want_distinct = _factorize_values(values.tolist())
-        assert codes.tolist() == want_codes.tolist() and distinct.tolist() == want_distinct
+class _LookUpEveryWindow(EbDetector):
+    """The plain computation: every window's tuples looked up in the store afresh, none kept."""
+
+    def _factorize(self, window: int):  # type: ignore[no-untyped-def]
+        self.tuple_rows[:] = -1
+        self.value_rows.clear()
+        return super()._factorize(window)
+
+
+@pytest.mark.parametrize(("max_groups", "titles"), [(50_000, None), (76, None), (400, 300)])
+def test_kept_tuple_rows_are_the_rows_a_fresh_lookup_gives_also_when_the_store_evicts(max_groups: int,
+                                                                                     titles: int | None) -> None:
+    """Store rows kept per dimension tuple and per raw value across windows give the windows (rows, totals, store)
+    of looking every tuple up again. 50,000: no eviction; 76: a store just too small for the stream's 78 groups,
+    evicting in almost every window; 400 with 300 titles: rows kept while there is room, then evictions, so kept
+    rows would go stale if they were not dropped."""
+    raw = _raw()
+    if titles is not None:
+        for event in raw:
+            event["title_id"] = f"t{zlib.crc32(event['session_id'].encode()) % titles}"
+    s = EbSettings(max_groups=max_groups)
+    kept, fresh = EbDetector(s), _LookUpEveryWindow(s)
+    compared = 0
+    for event in _events(raw):
+        before = kept.counters["windows_closed"]
+        kept.ingest(event)
+        fresh.ingest(event)
+        if kept.counters["windows_closed"] > before:
+            w = next(reversed(kept.closed))
+            a, b = kept.closed[w], fresh.closed[w]
+            assert np.array_equal(a.unit_rows, b.unit_rows) and np.array_equal(a.rows, b.rows)
+            assert np.array_equal(a.counts, b.counts) and kept.store.keys == fresh.store.keys
+            # Every row kept names its group: no kept row outlived an eviction.
+            for key, r in kept.value_rows.items():
+                assert kept.store.keys[r] == (key[0], "*".join(_value(v) for v in key[1:])), key
+            for t, rows in zip(kept.tuples, kept.tuple_rows, strict=False):
+                if rows[0] >= 0:
+                    assert [kept.store.keys[r] for r in rows] == [
+                        (si, "*".join(_value(t[d]) for d in sp)) for si, sp in enumerate(SPECS)], t
+            compared += 1
+    assert [x.model_dump() for x in kept.flush()] == [x.model_dump() for x in fresh.flush()]
+    assert compared >= 40
+    assert (kept.store.evicted > 0) == (max_groups < 1000), kept.store.evicted
 
 
 HEARTBEAT: dict[str, Any] = _raw()[5]
 
 
-def test_a_layout_whose_tokens_were_proven_still_refuses_a_bad_token() -> None:
+def test_an_event_whose_tokens_were_proven_still_refuses_a_bad_token() -> None:
     assert HEARTBEAT["kind"] == "heartbeat"
-    assert fast_record(copy.deepcopy(HEARTBEAT)) is not None
-    assert fast_record(copy.deepcopy(HEARTBEAT)) is not None  # the layout's tokens are known now
-    for bad in (5, None, "é", "a b", ["x"], {"x": 1}, True, ""):
-        assert fast_record({**HEARTBEAT, "region": bad}) is None, bad
+    assert fast_record(json.dumps(HEARTBEAT)) is not None
+    assert fast_record(json.dumps(HEARTBEAT)) is not None  # its tokens are known now
+    for bad in (5, None, "é", "a b", ["x"], {"x": 1}, True, "", "x" * 65, "a\n"):
+        assert fast_record(json.dumps({**HEARTBEAT, "region": bad})) is None, bad
 
 
 def test_event_ids_never_fill_the_token_cache() -> None:
     """An ``event_id`` is new on every event: cached, it flushed the dimension values from the cache every 64k."""
     for i in range(300):
-        assert fast_record({**HEARTBEAT, "event_id": f"ev-{i}"}) is not None
-    assert not any(token.startswith("ev-") for token in schema_v2._known_tokens)
-    assert fast_record({**HEARTBEAT, "event_id": "a b"}) is None
+        assert fast_record(json.dumps({**HEARTBEAT, "event_id": f"ev-{i}"})) is not None
+    assert not any(token.startswith("ev-") for token in schema_v2._known_tokens if token)
+    assert fast_record(json.dumps({**HEARTBEAT, "event_id": "a b"})) is None
 
 
 def test_blank_lines_are_skipped_without_copying_them() -> None:
