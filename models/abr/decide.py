@@ -241,7 +241,8 @@ def decide(
         free_steps=free_steps,
         smooth_weight=knobs.smooth_weight,
     )
-    plan = plan_table(len(rates), horizon, free_steps)[int(np.argmax(scores))]
+    plans = plan_table(len(rates), horizon, free_steps)
+    plan = plans[_chosen_plan(scores, len(rates), request.last_rung, knobs.switch_margin)]
     rung = int(plan[0])
     median_kbps = _median(goodputs[:, 0].tolist()) * 8 / 1000
     if not math.isfinite(median_kbps):
@@ -252,3 +253,22 @@ def decide(
         reason=f"learned: forecast {median_kbps:.0f} kbit/s, buffer {request.buffer_s:.1f} s, plan {plan.tolist()}",
         source="model",
     )
+
+
+def _chosen_plan(scores: np.ndarray, levels: int, last_rung: int, switch_margin: float) -> int:
+    """Index of the plan to follow: the best one, unless it starts *above* ``last_rung`` and beats the best
+    plan that stays there by no more than ``switch_margin``
+    (:attr:`~streamlab.models.abr.policies.learned.PlannerKnobs.switch_margin`).
+
+    Only a step up waits for the margin: a step down is the planner protecting the buffer, and holding
+    a rung the link no longer carries is how a drop turns into a stall (a symmetric margin raised the
+    rebuffer ratio in cross-validation on the training traces). Plans come in ``itertools.product``
+    order, so those starting on one rung are one contiguous block.
+    """
+    best = int(np.argmax(scores))
+    block = len(scores) // levels
+    if switch_margin <= 0.0 or best // block <= last_rung:
+        return best
+    start = last_rung * block
+    stay = start + int(np.argmax(scores[start : start + block]))
+    return stay if scores[best] - scores[stay] <= switch_margin else best

@@ -68,6 +68,37 @@ def test_fast_link_and_full_buffer_go_high_slow_link_goes_low(policy) -> None:
     assert decide(policy, AbrDecideRequest.model_validate(slow)).rung == 0
 
 
+def test_switch_margin_keeps_the_previous_rung_unless_switching_gains_more_than_it(policy) -> None:
+    """Hysteresis: a plan away from ``last_rung`` must beat the best plan that stays there by the margin."""
+    from dataclasses import replace
+
+    from streamlab.models.abr.policies.learned import LearnedPolicy
+
+    rates = (300, 750, 1200, 1850, 2850, 4300)
+    fast = AbrDecideRequest.model_validate(
+        state(rates, buffer_s=30.0, last_rung=3, samples=[{"bytes": 4_000_000, "download_ms": 1000.0}] * 8))
+
+    def with_margin(margin: float) -> int:
+        return decide(LearnedPolicy(policy.net, replace(policy.knobs, switch_margin=margin)), fast).rung
+
+    assert with_margin(0.0) == 5  # the plain argmax goes to the top
+    assert with_margin(1e-6) == 5  # a tiny margin changes nothing when the gain is large
+    assert with_margin(1000.0) == 3  # a margin no switch can beat holds the rung
+
+
+def test_switch_margin_never_delays_a_step_down(policy) -> None:
+    """Holding a rung the link no longer carries turns a drop into a stall: steps down do not wait."""
+    from dataclasses import replace
+
+    from streamlab.models.abr.policies.learned import LearnedPolicy
+
+    rates = (300, 750, 1200, 1850, 2850, 4300)
+    slow = AbrDecideRequest.model_validate(
+        state(rates, buffer_s=3.0, last_rung=5, samples=[{"bytes": 60_000, "download_ms": 1000.0}] * 8))
+    cautious = LearnedPolicy(policy.net, replace(policy.knobs, switch_margin=1000.0))
+    assert decide(cautious, slow).rung == decide(policy, slow).rung < 5
+
+
 def test_per_title_chunk_sizes_are_used(policy) -> None:
     """A rung whose next chunks are huge costs what they weigh, not its nominal bitrate."""
     samples = [{"bytes": 1_000_000, "download_ms": 1000.0}] * 8  # 8 Mbit/s

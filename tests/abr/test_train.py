@@ -27,7 +27,7 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
         f"data.traces={folder}", f"output={tmp_path / 'ckpt' / 'learned.npz'}",
         "rollouts.episodes_per_trace=1", "predictor.epochs=2", "predictor.hidden=[8]",
         "planner.horizon=[3]", "planner.free_steps=[2]", "planner.risk=[1.0]", "planner.buffer_value_per_s=[0.0, 0.05]",
-        "planner.smooth_weight=[1.5]",
+        "planner.smooth_weight=[1.5]", "planner.switch_margin=[0.1]", "predictor.members=2",
         "validation_policies=[robustmpc]", "split.selection_rotations=1",
     ])
     report = train(settings)
@@ -35,6 +35,8 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
     meta = json.loads((tmp_path / "ckpt" / "learned.json").read_text())
     assert set(meta["validation"]) == {"robustmpc", "learned"}
     assert meta["planner"]["smooth_weight"] == 1.5
+    assert meta["planner"]["switch_margin"] == 0.1
+    assert load_learned(tmp_path / "ckpt" / "learned.npz").net.weights[0].shape[1] == 2 * 8  # two 8-unit members, merged
     assert len(meta["knob_search_on_train_rotations_and_drops"]) == 2
     run = tracking.configure().get_run(report.run_id)
     assert "val_mean_qoe_learned" in run.data.metrics

@@ -47,6 +47,9 @@ class PredictorSettings(BaseModel):
     lr: float = 3e-3
     weight_decay: float = 1e-5
     seed: int = 0
+    members: int = Field(1, ge=1, le=16)
+    """Nets fitted from seeds ``seed .. seed + members - 1`` and averaged into one
+    (:meth:`~streamlab.models.abr.policies.quantile_net.QuantileNet.ensemble`)."""
 
 
 class PlannerGrid(BaseModel):
@@ -56,6 +59,8 @@ class PlannerGrid(BaseModel):
     buffer_value_per_s: list[float] = [0.05, 0.1, 0.15, 0.2]
     buffer_value_cap_s: float = 20.0
     smooth_weight: list[float] = [1.0]
+    switch_margin: list[float] = [0.0]
+    """Hysteresis margins tried (:attr:`~streamlab.models.abr.policies.learned.PlannerKnobs.switch_margin`)."""
     scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
 
 

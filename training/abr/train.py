@@ -28,7 +28,7 @@ from streamlab.models.abr.family import FAMILY, checkpoint_artifacts
 from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
 from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.models.abr.video import load_video
-from streamlab.training.abr.predictor import fit_predictor
+from streamlab.training.abr.predictor import fit_ensemble
 from streamlab.training.abr.rollouts import RolloutJob, augment, rollout, with_drops
 from streamlab.training.abr.settings import TrainSettings
 from streamlab.training.abr.splits import split_traces
@@ -83,8 +83,9 @@ def knob_grid(settings: TrainSettings) -> list[PlannerKnobs]:
     g = settings.planner
     return [
         PlannerKnobs(horizon=h, free_steps=f, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
-                     scenario_quantiles=tuple(g.scenario_quantiles), smooth_weight=w)
-        for h, f, r, b, w in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s, g.smooth_weight)
+                     scenario_quantiles=tuple(g.scenario_quantiles), smooth_weight=w, switch_margin=m)
+        for h, f, r, b, w, m in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s, g.smooth_weight,
+                                                  g.switch_margin)
     ]
 
 
@@ -116,7 +117,7 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
                                          "rollouts (train)", settings.rollouts.drop_probability)
         x_val, y_val = _rollout_data(val_set, video, 1, settings, settings.rollouts.seed + 100_000, "rollouts (validation)")
         mlflow.log_metrics({"rollout_samples_train": len(y_train), "rollout_samples_validation": len(y_val)})
-        fit = fit_predictor(x_train, y_train, x_val, y_val, settings.predictor)
+        fit = fit_ensemble(x_train, y_train, x_val, y_val, settings.predictor)
         for epoch, (a, b) in enumerate(zip(fit.train_loss, fit.validation_loss, strict=True)):
             mlflow.log_metrics({"pinball_train": a, "pinball_validation": b}, step=epoch)
 
