@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from streamlab.models.ladder.features import TitleFeatures
-from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes, with_preset
+from streamlab.models.ladder.grid import as_published, encoder_for, extension_crfs, trial_sizes
 from streamlab.models.ladder.hull import upper_hull
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
 from streamlab.models.ladder.rules import select_rungs
@@ -83,6 +83,7 @@ def decide(
             settings.rules,
             source=request.source, segment_duration_s=request.segment_duration_s, method="predicted",
             decision_cpu_s=features.cpu_s, notes=notes, publish_preset=settings.grid.codec(codec).published_preset,
+            publish_params=settings.grid.codec(codec).publish_params,
         )  # fmt: skip
         for codec in request.codecs
     ]
@@ -170,15 +171,17 @@ def ladder_from_points(
     decision_cpu_s: float | None = None,
     notes: list[str] | None = None,
     publish_preset: str | None = None,
+    publish_params: dict[str, str] | None = None,
 ) -> Ladder:
     """The ladder the rules pick from a grid's upper hull, measured (``hull``) or predicted alike.
 
     ``decision_cpu_s`` defaults to what measuring the points cost (their encodes and scoring).
-    ``publish_preset``: the rungs are encoded at this preset (``grid.<codec>.publish_preset``), not
-    the trials' (:func:`~streamlab.models.ladder.grid.with_preset`).
+    ``publish_preset``, ``publish_params``: the rungs are encoded at this preset, with these encoder
+    options (``grid.<codec>.publish_preset``, ``publish_params``), not the trials'
+    (:func:`~streamlab.models.ladder.grid.as_published`).
     """
     hull = upper_hull(points)
-    rungs = with_preset(select_rungs(hull, rules, codec, points), publish_preset)
+    rungs = as_published(select_rungs(hull, rules, codec, points), publish_preset, publish_params)
     cpu = decision_cpu_s if decision_cpu_s is not None else sum(p.encode_cpu_s + p.measure_cpu_s for p in points)
     return Ladder(
         source=source,

@@ -194,6 +194,7 @@ def shot_ladder(
     jnd_vmaf: float,
     crf_step: float,
     top_margin_vmaf: float = 0.0,
+    params: dict[str, str] | None = None,
 ) -> list[LadderRung]:
     """A shot-based ladder, highest bitrate first.
 
@@ -202,7 +203,8 @@ def shot_ladder(
     shot; the published rung is scored whole, every frame), rungs ``vmaf_step`` apart down
     to ``min_vmaf``, each at the resolution needing the fewest bits; a bottom rung within
     ``lowest_throughput_kbps`` when the ladder does not reach that low yet; rungs closer than
-    ``min_bitrate_ratio`` merged, gaps wider than ``max_bitrate_ratio`` filled.
+    ``min_bitrate_ratio`` merged, gaps wider than ``max_bitrate_ratio`` filled. The rungs carry
+    ``preset``, ``tune`` and ``params``: what they are published with, not necessarily what the trials ran.
     """
     if not per_size:
         raise ValueError("shot_ladder needs at least one resolution")
@@ -245,9 +247,11 @@ def shot_ladder(
     chosen = _fill_gaps(chosen, for_rate, rules)
     chosen = _merge_close(chosen, rules)
     chosen = _in_window(chosen, rules)
-    if len(chosen) > rules.max_rungs:  # keep the top and the bottom: both are promises of the ladder
-        chosen = [*chosen[: rules.max_rungs - 1], chosen[-1]]
-    return [_rung(a, rules, codec, preset, tune) for a in chosen]
+    while len(chosen) > rules.max_rungs:  # keep the top and the bottom: both are promises of the ladder
+        # drop the inner rung the ladder misses least: the one whose neighbours are closest in rate
+        _, i = min((chosen[i - 1].kbps / chosen[i + 1].kbps, i) for i in range(1, len(chosen) - 1))
+        del chosen[i]
+    return [_rung(a, rules, codec, preset, tune, params) for a in chosen]
 
 
 def _in_window(chosen: list[Allocation], rules: RuleSettings) -> list[Allocation]:
@@ -277,8 +281,11 @@ def _floored(
 
 
 def _fill_gaps(chosen: list[Allocation], for_rate, rules: RuleSettings) -> list[Allocation]:  # noqa: ANN001
+    """A rung in every gap wider than ``max_bitrate_ratio``, even past ``max_rungs`` (the caller then drops the
+    inner rungs the ladder misses least): a full chain of JND steps down to ``min_vmaf`` must not keep a hole at
+    the top, where VMAF saturates and one step is the widest in rate (bigbuckbunny AV1: 1.86 -> 0.47 Mbit/s)."""
     for _ in range(rules.max_rungs):
-        if not 2 <= len(chosen) < rules.max_rungs:  # one rung has no gap (a tiny source's whole ladder)
+        if len(chosen) < 2:  # one rung has no gap (a tiny source's whole ladder)
             break
         ratio, i = max((a.kbps / b.kbps, i) for i, (a, b) in enumerate(zip(chosen, chosen[1:], strict=False)))
         if ratio <= rules.max_bitrate_ratio:
@@ -299,7 +306,9 @@ def _merge_close(chosen: list[Allocation], rules: RuleSettings) -> list[Allocati
             if i == 0 or i == len(kept) - 1 or a.vmaf - kept[i + 1].vmaf >= rules.vmaf_step / 3]  # fmt: skip
 
 
-def _rung(a: Allocation, rules: RuleSettings, codec: Codec, preset: str, tune: str | None) -> LadderRung:
+def _rung(
+    a: Allocation, rules: RuleSettings, codec: Codec, preset: str, tune: str | None, params: dict[str, str] | None
+) -> LadderRung:
     from streamlab.models.ladder.rules import device_profiles
 
     frames = sum(s.frames for s in a.shots)
@@ -314,7 +323,7 @@ def _rung(a: Allocation, rules: RuleSettings, codec: Codec, preset: str, tune: s
         # each shot is capped at ratio x its own expected rate; the rung's cap is the largest of them
         max_bitrate_kbps=round(a.peak_kbps * rules.maxrate_ratio),
         bufsize_kbps=round(a.peak_kbps * rules.bufsize_ratio),
-        encoder=encoder_for(codec, preset, tune, crf, rate_control="capped_crf"),
+        encoder=encoder_for(codec, preset, tune, crf, rate_control="capped_crf", params=params),
         expected_vmaf=round(a.vmaf, 2),
         profiles=device_profiles(a.width, a.height, kbps, rules),
         shots=[

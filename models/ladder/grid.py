@@ -11,7 +11,14 @@ from __future__ import annotations
 from streamlab.models.ladder.schema import Codec, EncoderSettings, LadderRung
 
 
-def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_control: str = "crf") -> EncoderSettings:
+def encoder_for(
+    codec: Codec,
+    preset: str,
+    tune: str | None,
+    crf: float,
+    rate_control: str = "crf",
+    params: dict[str, str] | None = None,
+) -> EncoderSettings:
     return EncoderSettings(
         codec=codec,
         encoder="libx264" if codec == "h264" else "libsvtav1",
@@ -19,20 +26,27 @@ def encoder_for(codec: Codec, preset: str, tune: str | None, crf: float, rate_co
         tune=tune,
         rate_control=rate_control,  # type: ignore[arg-type]
         crf=crf,
+        params=dict(params or {}),
     )
 
 
-def with_preset(rungs: list[LadderRung], preset: str | None) -> list[LadderRung]:
-    """``rungs`` encoded at ``preset`` (``None``: unchanged): chosen from trials at one preset, published at another.
+def as_published(rungs: list[LadderRung], preset: str | None, params: dict[str, str] | None = None) -> list[LadderRung]:
+    """``rungs`` encoded at ``preset`` with ``params`` (``None``: unchanged): chosen from trials at one setting,
+    published at another.
 
-    Only the encoder's preset changes; the expected bitrate and VMAF stay the trials' (a slower
-    preset spends a little fewer bits for a little more quality at the same CRF), the published
-    names and manifest bandwidths come from the real encodes, and the top rung is measured at this
-    preset by the verification.
+    Only the encoder's preset and options change; the expected bitrate and VMAF stay the trials' (a
+    slower preset, or quantisation matrices, spend fewer bits at the same CRF for about the same
+    VMAF), the published names and manifest bandwidths come from the real encodes, and the top rung
+    is measured as published by the verification.
     """
-    if preset is None:
+    update: dict[str, object] = {}
+    if preset is not None:
+        update["preset"] = str(preset)
+    if params is not None:
+        update["params"] = dict(params)
+    if not update:
         return rungs
-    return [r.model_copy(update={"encoder": r.encoder.model_copy(update={"preset": str(preset)})}) for r in rungs]
+    return [r.model_copy(update={"encoder": r.encoder.model_copy(update=update)}) for r in rungs]
 
 
 def trial_sizes(width: int, height: int, short_sides: list[int], max_resolutions: int) -> list[tuple[int, int]]:

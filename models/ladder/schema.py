@@ -32,6 +32,11 @@ class EncoderSettings(BaseModel):
     tune: str | None = None
     rate_control: RateControl
     crf: float | None = None
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="encoder options beyond preset, tune and CRF (SVT-AV1 -svtav1-params key=value): published "
+        "rungs only (grid.av1.publish_params); trials leave it empty, so the predictor's grid is unchanged",
+    )
 
 
 class ShotSetting(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,12 +23,20 @@ class CodecGrid(BaseModel):
     the hull's shape moves little between presets, the published rungs get the slower preset's
     efficiency, and the trials (tens of encodes per title) keep the fast one's cost. The top rung is
     measured at the publish preset (``verify``), which corrects the trial -> publish quality offset there.
+    ``publish_params`` are encoder options of the published rungs only, on the same reasoning: SVT-AV1's
+    quantisation matrices cost no CPU and save bits at equal VMAF, and leaving them out of the trials keeps
+    the predictor's grid (and its corpus) as trained. An option SVT-AV1 does not know is only warned about
+    by FFmpeg, not refused: check a new key in the encode log.
     """
 
     model_config = ConfigDict(coerce_numbers_to_str=True)  # SVT-AV1 presets and tunes are numbers in YAML
 
     preset: str
     publish_preset: str | None = None
+    publish_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="encoder options of published rungs only (SVT-AV1 key=value; trials, hull and predictor without)",
+    )
     tune: str | None = None
     crf: list[float] = Field(min_length=2)
 
@@ -46,6 +55,8 @@ class H264Grid(CodecGrid):
     def _crf_range(self) -> H264Grid:
         if not all(0 <= c <= 51 for c in self.crf):
             raise ValueError(f"grid.h264.crf values must lie in 0..51, got {self.crf}")
+        if self.publish_params:  # shot-based rungs pass -x264-params (stitchable=1) already: one would drop the other
+            raise ValueError("grid.h264.publish_params is not supported (x264 options are not passed through); use {}")
         return self
 
 
@@ -60,7 +71,25 @@ class Av1Grid(CodecGrid):
         for name, preset in (("preset", self.preset), ("publish_preset", self.publish_preset)):
             if preset is not None and (not preset.lstrip("-").isdigit() or not -2 <= int(preset) <= 13):
                 raise ValueError(f"grid.av1.{name} must be an SVT-AV1 preset -2..13, got {preset!r}")
+        for key, value in self.publish_params.items():
+            if not _SVT_KEY.fullmatch(key) or not _SVT_VALUE.fullmatch(value):
+                raise ValueError(f"grid.av1.publish_params: {key}={value!r} is not an SVT-AV1 key=value option")
+            if key in PINNED_SVT_PARAMS:
+                raise ValueError(f"grid.av1.publish_params may not set {key!r}: {PINNED_SVT_PARAMS[key]}")
         return self
+
+
+_SVT_KEY = re.compile(r"[a-z][a-z0-9-]*")
+_SVT_VALUE = re.compile(r"-?[0-9A-Za-z.]+")
+PINNED_SVT_PARAMS = {
+    "irefresh-type": "closed GOPs on the segment grid are the stack's (encoder_args)",
+    "scd": "scene-change key frames would break the segment grid",
+    "keyint": "the GOP is one segment (encoder_args)",
+    "lp": "threads come from grid.threads_per_task and the stack",
+    "tune": "set grid.av1.tune (trials and published rungs alike)",
+    "pred-struct": "the stack publishes random-access GOPs",
+}
+"""SVT-AV1 options the stack sets itself, and why a config may not override them."""
 
 
 class GridSettings(BaseModel):

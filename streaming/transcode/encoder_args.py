@@ -11,7 +11,9 @@ is what the rung delivers.
 - **libsvtav1**: ``-preset``, ``-crf`` and ``-maxrate``/``-bufsize`` (FFmpeg maps them to SVT-AV1's
   capped-CRF ``mbr``/buffer); ``-svtav1-params`` pins ``keyint``-aligned key frames:
   ``irefresh-type=2`` (closed GOP, every key frame an IDR-like KEY_FRAME) and ``scd=0`` (no
-  scene-change key frames); ``tune`` when set.
+  scene-change key frames); ``tune`` when set; then the rung's own options (``encoder.params``, set
+  for published rungs by ``grid.av1.publish_params``, e.g. quantisation matrices), which may not
+  override the GOP keys above (:data:`streamlab.models.ladder.settings.PINNED_SVT_PARAMS`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def codec_args(
     threads: int = 0,
 ) -> list[str]:
     """Encoder arguments (rate control, GOP, codec options) without input, scaling or output."""
+    if encoder.params and encoder.encoder != "libsvtav1":
+        raise ValueError(f"encoder options {encoder.params} are passed to SVT-AV1 only, not {encoder.encoder}")
     args = ["-pix_fmt", "yuv420p"]
     if encoder.rate_control == "abr":
         if bitrate_kbps is None:
@@ -83,6 +87,7 @@ def codec_args(
             params.append(f"tune={encoder.tune}")
         if threads:
             params.append(f"lp={threads}")
+        params += [f"{key}={value}" for key, value in encoder.params.items()]
         args += ["-c:v", "libsvtav1", "-preset", encoder.preset, "-svtav1-params", ":".join(params)]
     return args
 

@@ -88,11 +88,24 @@ def test_top_rung_aims_over_the_ceiling_by_the_margin_and_costs_more_for_it() ->
     assert margin.bitrate_kbps > plain.bitrate_kbps
 
 
-def test_a_rung_under_the_bitrate_floor_does_not_take_the_slot_a_wide_gap_needs() -> None:
-    def saturating(start: float) -> Shot:  # VMAF flattens at the top: equal VMAF steps are far apart in rate there
-        return Shot(start_s=start, duration_s=2.0, frames=50, options=tuple(
-            ShotOption(crf=c, kbps=3000 * 2 ** (-(c - 20) / 5), vmaf=100 - 4 * 1.13 ** (c - 20)) for c in range(20, 52, 4)))  # fmt: skip
+def _saturating(start: float) -> Shot:  # VMAF flattens at the top: equal VMAF steps are far apart in rate there
+    return Shot(start_s=start, duration_s=2.0, frames=50, options=tuple(
+        ShotOption(crf=c, kbps=3000 * 2 ** (-(c - 20) / 5), vmaf=100 - 4 * 1.13 ** (c - 20)) for c in range(20, 52, 4)))  # fmt: skip
 
+
+def test_a_full_ladder_still_fills_a_wide_gap_at_the_top() -> None:
+    """Six rungs a JND apart down to the floor, the top one 3x the next: the gap rule wins over the rung that
+    the ladder misses least (bigbuckbunny AV1 published 1.86 Mbit/s -> 0.47 Mbit/s, 4x, with 89 kbit/s at VMAF 52)."""
+    rules = RuleSettings(top_vmaf=95.0, vmaf_step=10.0, min_bitrate_kbps=50, lowest_throughput_kbps=300, max_rungs=6)
+    rungs = shot_ladder({(1280, 720): [_saturating(0), _saturating(2)]}, rules, "av1", preset="6", tune=None,
+                        jnd_vmaf=6.0, crf_step=1.0)  # fmt: skip
+    rates = [r.bitrate_kbps for r in rungs]
+    assert len(rungs) == 6 and rungs[0].expected_vmaf >= 95.0 and rates[-1] <= 300
+    assert max(a / b for a, b in zip(rates, rates[1:], strict=False)) <= rules.max_bitrate_ratio
+
+
+def test_a_rung_under_the_bitrate_floor_does_not_take_the_slot_a_wide_gap_needs() -> None:
+    saturating = _saturating
     rules = RuleSettings(top_vmaf=95.0, min_bitrate_kbps=300, lowest_throughput_kbps=300, max_rungs=6)
     rungs = shot_ladder({(1280, 720): [saturating(0), saturating(2)]}, rules, "h264", preset="slow", tune=None,
                         jnd_vmaf=6.0, crf_step=1.0)  # fmt: skip

@@ -1,8 +1,11 @@
-"""Published rungs encode at the publish preset; trials (grid, hull, predictor, per-shot grid) at the trial preset.
+"""Published rungs encode at the publish preset and options; trials (grid, hull, predictor, per-shot grid) at the
+trial preset, without the options.
 
 Convex-hull estimation at a fast preset and the final encode at a slower one is established
 practice (the hull's shape moves little between presets); the published top rung is then measured
 at the publish preset by the top-rung verification, which corrects the trial -> publish offset.
+The same holds for publish-only encoder options (``grid.av1.publish_params``): the predictor's grid
+stays what it was trained on, no corpus rebuild.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from streamlab.models.ladder.decide import LadderDecideRequest, decide, ladder_f
 from streamlab.models.ladder.features import TitleFeatures
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
 from streamlab.models.ladder.settings import load_ladder_settings
-from streamlab.streaming.transcode.encoder_args import rung_video_args
+from streamlab.streaming.transcode.encoder_args import codec_args, rung_video_args
 from streamlab.streaming.transcode.per_title.source import inspect_source
 from streamlab.streaming.transcode.per_title.trials import build_grid
 from streamlab.streaming.transcode.per_title.verify import verify_spec
@@ -76,4 +79,41 @@ def test_the_top_rung_is_verified_at_the_publish_preset_and_full_frame_rate(smal
 @pytest.mark.parametrize("override", ["grid.av1.publish_preset=14", "grid.h264.publish_preset=glacial"])
 def test_a_bad_publish_preset_is_one_clear_error(override: str) -> None:
     with pytest.raises(ConfigError, match="publish_preset"):
+        load_ladder_settings([override])
+
+
+def _svt_params(args: list[str]) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in args[args.index("-svtav1-params") + 1].split(":"))
+
+
+def test_published_av1_rungs_carry_the_publish_params_and_trials_do_not(small_source: Path, tmp_path: Path) -> None:
+    """Quantisation matrices (grid.av1.publish_params) are a publish-only option: the trials, the hull and the
+    predictor's grid stay as trained, the published rungs and the verification of the top rung get them."""
+    settings = load_ladder_settings(["segment_duration_s=1"])
+    params = settings.grid.av1.publish_params
+    assert params.get("enable-qm") == "1"  # the committed config: -3.3..-6.1% bits at equal VMAF, no CPU
+    request = LadderDecideRequest(features=FEATURES, codecs=["h264", "av1"], segment_duration_s=1.0)
+    h264, av1 = decide(request, LadderPredictor.load(DEFAULT_DIR), settings).ladders
+    assert all(r.encoder.params == params for r in av1.rungs) and all(not r.encoder.params for r in h264.rungs)
+    published = _svt_params(rung_video_args(av1.rungs[0], gop_frames=25, segment_duration_s=1.0))
+    assert {k: published[k] for k in params} == params
+    assert published["irefresh-type"] == "2" and published["scd"] == "0"  # the GOP keys stay the stack's
+    facts = inspect_source(small_source, 1.0)
+    assert verify_spec(facts, av1.rungs[0], 30.0, small_source, settings, tmp_path).encoder.params == params
+    for spec in build_grid(facts, "av1", settings, tmp_path):
+        trial = codec_args(spec.encoder, gop_frames=spec.gop_frames, segment_duration_s=1.0, threads=1)
+        assert "enable-qm" not in _svt_params(trial)
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ("grid.av1.publish_params={keyint: 50}", "may not set 'keyint'"),
+        ("grid.av1.publish_params={scd: 1}", "may not set 'scd'"),
+        ("grid.av1.publish_params={enable-qm: '1:keyint=9'}", "not an SVT-AV1 key=value"),
+        ("grid.h264.publish_params={aq-mode: 2}", "grid.h264.publish_params is not supported"),
+    ],
+)
+def test_a_bad_publish_param_is_one_clear_error(override: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
         load_ladder_settings([override])

@@ -82,6 +82,22 @@ def test_shot_based_renditions_share_the_segment_grid_and_honest_names(published
     assert grids == {(0.0, 2.0, 4.0)}
 
 
+def test_published_av1_renditions_use_the_publish_params_quantisation_matrices(published, tmp_path: Path) -> None:
+    """`grid.av1.publish_params` (committed: quantisation matrices) reaches the published bitstream, shot by shot:
+    every AV1 frame header of every rendition says ``using_qmatrix = 1``."""
+    folder, record = published
+    av1 = [r for r in record.renditions if r.codec == "av1"]
+    assert av1
+    for rendition in av1:
+        track = next(folder.glob(f"**/{rendition.id}"))
+        joined = tmp_path / f"{rendition.id}.mp4"
+        joined.write_bytes(b"".join(f.read_bytes() for f in [track / "init.mp4", *sorted(track.glob("seg_*.m4s"))]))
+        trace = run_ffmpeg(["-i", joined, "-map", "0:v:0", "-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"],
+                           f"AV1 headers of {rendition.id}").stderr  # fmt: skip
+        flags = re.findall(r"using_qmatrix\s+\S+ = (\d)", trace)
+        assert flags and set(flags) == {"1"}, f"{rendition.id}: using_qmatrix {sorted(set(flags))}"
+
+
 def test_predicted_per_shot_ladders_are_published_shot_by_shot(tmp_path_factory, shot_config) -> None:
     """`per_title_method: predicted` with `shots.predicted_per_shot`: no trial grid, per-shot CRFs still published."""
     folder = tmp_path_factory.mktemp("configs-predicted")

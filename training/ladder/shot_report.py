@@ -273,9 +273,9 @@ MIN_CURVE_RUNGS = 4
 def curve_ladder(ladder: Ladder, per_size: dict, settings: LadderOptimizerSettings) -> Ladder:
     """A shot-based ladder's evaluation-only curve: same per-shot curves and optimizer, :func:`comparison_rules`."""
     grid = settings.grid.codec(ladder.codec)
-    rungs = shot_ladder(per_size, comparison_rules(settings.rules), ladder.codec, preset=grid.published_preset, tune=grid.tune,
-                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
-                        top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
+    rungs = shot_ladder(per_size, comparison_rules(settings.rules), ladder.codec, preset=grid.published_preset,
+                        tune=grid.tune, params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf,
+                        crf_step=settings.shots.crf_step, top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
     return ladder.model_copy(update={"rungs": rungs, "notes": [*ladder.notes, "evaluation-only curve"]})
 
 

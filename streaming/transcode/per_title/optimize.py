@@ -86,7 +86,8 @@ def hull_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
         points += extend_grid(facts, codec, settings, Path(work), points)
     ladder = ladder_from_points(points, codec, settings.rules, source=str(facts.path),
                                 segment_duration_s=facts.segment_duration_s, method="hull",
-                                publish_preset=settings.grid.codec(codec).published_preset)  # fmt: skip
+                                publish_preset=settings.grid.codec(codec).published_preset,
+                                publish_params=settings.grid.codec(codec).publish_params)  # fmt: skip
     return HullSearch(facts=facts, points=points, hull=upper_hull(points), ladder=ladder)
 
 

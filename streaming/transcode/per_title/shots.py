@@ -217,7 +217,7 @@ def shot_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
             for i, (start, duration) in enumerate(shots)
         ]  # fmt: skip
     rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.published_preset, tune=grid.tune,
-                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
+                        params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
                         top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
     search = ShotSearch(shots=shots, results=results, ladder=None, detect_cpu_s=cuts.cpu_s,  # type: ignore[arg-type]
                         per_size=per_size)  # fmt: skip
@@ -278,7 +278,7 @@ def predicted_shot_search(
     per_size = {size: s for size, s in per_size.items() if len(s) == len(shots)}  # a size every shot has
     grid = settings.grid.codec(codec)
     rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.published_preset, tune=grid.tune,
-                        jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
+                        params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
                         top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
     features_cpu_s = sum(f.cpu_s for f in features)
     draft = Ladder(

@@ -160,6 +160,8 @@ def _cache_file(spec: TrialSpec) -> Path | None:
     except OSError:
         return None
     key = spec.model_dump(exclude={"work_dir", "threads"})
+    if not key["encoder"]["params"]:  # trials run without options: keys stay those measured before the field existed
+        del key["encoder"]["params"]
     key["source_identity"] = [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return project.state_dir() / "ladder" / "trials" / f"{digest}.json"
