@@ -15,16 +15,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from streamlab.models.recsys.dataset import RecsysData
 
 
 @dataclass(frozen=True)
 class Context:
-    """When and on what a request happens. ``timestamp_s`` is epoch seconds (UTC)."""
+    """When and on what a request happens. ``timestamp_s`` is in the data's time units.
+
+    ``wall_clock``: whether ``timestamp_s`` is a real epoch-seconds clock reading (a request that
+    says when it happens). A moment taken from the data (the end of the training data, a viewer's
+    last activity) is not: the data may count milliseconds or only order, so its hour and weekday
+    mean nothing and are unknown (``None``), which keeps every model invariant to the time unit.
+    """
 
     timestamp_s: float | None = None
     device: str | None = None
+    wall_clock: bool = True
 
     def __post_init__(self) -> None:
         # A NaN time (a viewer with no history has no "last activity") is an unknown time, not a
@@ -34,12 +42,12 @@ class Context:
 
     @property
     def hour(self) -> int | None:
-        return None if self.timestamp_s is None else int((self.timestamp_s // 3600) % 24)
+        return None if self.timestamp_s is None or not self.wall_clock else int((self.timestamp_s // 3600) % 24)
 
     @property
     def weekday(self) -> int | None:
         # 1970-01-01 was a Thursday (weekday 3, Monday = 0).
-        return None if self.timestamp_s is None else int((self.timestamp_s // 86400 + 3) % 7)
+        return None if self.timestamp_s is None or not self.wall_clock else int((self.timestamp_s // 86400 + 3) % 7)
 
 
 class UnknownViewerError(KeyError):
@@ -116,15 +124,17 @@ class Recommender(ABC):
         return np.vstack(codes), np.vstack(values)
 
 
-def recency_weights(data: RecsysData, half_life_days: float | None) -> np.ndarray:
+def recency_weights(data: RecsysData, half_life: float | None) -> np.ndarray:
     """Per interaction: ``0.5 ** (age / half_life)``, age measured from the viewer's last interaction.
 
     Why: under a per-viewer temporal split the test titles are the viewer's *next* ones, and
-    what they watched last predicts them better than what they watched first.
+    what they watched last predicts them better than what they watched first. Age and
+    ``half_life`` are on the data's clock (:meth:`RecsysData.clock`: fractions of its
+    interactions), so the weights do not depend on the time unit.
     """
     frame = data.interactions
-    if not half_life_days:
+    if not half_life:
         return np.ones(len(frame))
-    last = frame.groupby("u")["timestamp"].transform("max").to_numpy()
-    age_days = (last - frame["timestamp"].to_numpy()) / 86400.0
-    return np.power(0.5, age_days / half_life_days)
+    clock = pd.Series(data.clock(), index=frame.index)
+    last = clock.groupby(frame["u"]).transform("max").to_numpy()
+    return np.power(0.5, (last - clock.to_numpy()) / half_life)

@@ -25,9 +25,9 @@ def build_component(name: str, settings: ComponentSettings, seed: int = 0) -> Re
     c = settings
     factories: dict[str, Callable[[], Recommender]] = {
         "popularity": Popularity,
-        "time_popularity": lambda: TimeAwarePopularity(c.time_popularity.window_days),
-        "ease": lambda: EASE(c.ease.l2, c.ease.half_life_days, c.ease.max_items),
-        "item_knn": lambda: ItemKNN(c.item_knn.neighbours, c.item_knn.shrink, c.item_knn.half_life_days),
+        "time_popularity": lambda: TimeAwarePopularity(c.time_popularity.window),
+        "ease": lambda: EASE(c.ease.l2, c.ease.half_life, c.ease.max_items),
+        "item_knn": lambda: ItemKNN(c.item_knn.neighbours, c.item_knn.shrink, c.item_knn.half_life),
         "als": lambda: ALS(c.als.factors, c.als.regularization, c.als.alpha, c.als.iterations, seed),
         "bpr": lambda: BPR(c.bpr.factors, c.bpr.learning_rate, c.bpr.regularization, c.bpr.iterations, seed),
         "transitions": lambda: Transitions(c.transitions.window, c.transitions.gap_decay, c.transitions.history, c.transitions.position_decay),

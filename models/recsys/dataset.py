@@ -17,6 +17,12 @@ import scipy.sparse as sp
 from streamlab.data.watch_history import WatchHistory, catalogue, load_watch_history, natural_key
 
 
+CLOCK_SPAN_DAYS = 365.0
+"""Days a data set's whole history spans on the feature store's calendar (:meth:`RecsysData.feature_times`)."""
+CLOCK_EPOCH_S = 946_684_800.0
+"""2000-01-01 UTC: where that calendar starts (not 1970, whose zero some tools read as missing)."""
+
+
 @dataclass
 class RecsysData:
     """Interactions with integer codes ``u``/``i``, plus aligned title and viewer attributes."""
@@ -110,6 +116,42 @@ class RecsysData:
             frame = self.interactions
             cached = self.__dict__["_end"] = float(frame["timestamp"].max()) if len(frame) else 0.0
         return cached
+
+    def clock(self) -> np.ndarray:
+        """Per interaction: its moment on the data's own clock (see :meth:`clock_of`), computed once."""
+        cached = self.__dict__.get("_clock")
+        if cached is None:
+            cached = self.__dict__["_clock"] = self.clock_of(self.interactions["timestamp"].to_numpy(dtype=float))
+        return cached
+
+    def clock_of(self, times: np.ndarray | float) -> np.ndarray:
+        """Times (in the data's units) as the fraction of this data's interactions that precede them.
+
+        Why: a watch log may be in seconds, milliseconds or carry only its order (a global index);
+        any constant in seconds or days (a half-life, a popularity window) then means something
+        else per data set, or nothing. Counted in interactions, time is invariant to the unit and
+        to any order-keeping relabelling, and a window of 0.05 is "the last 5% of the traffic",
+        on the same scale as the protocols' horizons (the test is the last 20% of the rows).
+        Ties take their mid rank; times before the data are 0, after it 1.
+        """
+        stamps = self.__dict__.get("_sorted_times")
+        if stamps is None:
+            stamps = self.__dict__["_sorted_times"] = np.sort(self.interactions["timestamp"].to_numpy(dtype=float))
+        times = np.asarray(times, dtype=float)
+        if not len(stamps):
+            return np.zeros(times.shape)
+        ranks = np.searchsorted(stamps, times, "left") + np.searchsorted(stamps, times, "right")
+        return np.where(np.isnan(times), np.nan, ranks / (2.0 * len(stamps)))
+
+    def feature_times(self, times: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`clock_of` (default: every interaction) as epoch seconds on a standard calendar for
+        the feature store: the data spans :data:`CLOCK_SPAN_DAYS` from :data:`CLOCK_EPOCH_S`.
+
+        Why: Feast and the aggregates need datetimes and windows in days; on this calendar their
+        7- and 30-day windows and weekly snapshots are 2%, 8% and 52 snapshots of any data set.
+        """
+        clock = self.clock() if times is None else self.clock_of(times)
+        return CLOCK_EPOCH_S + clock * CLOCK_SPAN_DAYS * 86400.0
 
     def watched(self, users: np.ndarray) -> np.ndarray:
         """Dense viewers × titles 0/1 (bool) rows of :meth:`seen` for ``users`` (codes).

@@ -2,8 +2,9 @@
 
 It re-ranks the merged candidates, as in the design: inputs are the candidate generators'
 standardised scores, title features (genres, year, popularity), viewer features (genre affinity,
-activity) and the request context: hour of day and day of week from real timestamps, and the
-device type. **Device is synthetic**: MovieLens has none, so each request's device is drawn from
+activity) and the request context: hour of day and day of week when the request carries its own
+wall-clock timestamp (a moment taken from the data has none: the log may count milliseconds or
+only order, so the features take their defaults, see ``Context.wall_clock``), and the device type. **Device is synthetic**: MovieLens has none, so each request's device is drawn from
 a seeded distribution (``deep.devices`` in ``configs/recsys.yaml``); it carries no signal on this
 data and is there so the serving path and business rules have the input they will have in
 production.

@@ -43,6 +43,11 @@ HistoricalLookup = Callable[[pd.DataFrame], pd.DataFrame]
 POOL = 50
 """Candidates per viewer the deep model and the ranker see (the blend's top 50)."""
 
+TREND_WINDOWS = (0.03, 0.4)
+"""The ranker's trending signal: popularity in a short vs a long window around the request, as
+fractions of the training interactions (the data's clock; on MovieLens-100k's training part ~7 and
+~90 days). Why fractions: windows in days mean nothing for a log in milliseconds or in order only."""
+
 REQUEST_TIME = {"global-time": "data_end", "per-viewer": "last_activity"}
 """When a request without a timestamp happens, by protocol: after the data, or after the viewer's own last row."""
 
@@ -118,7 +123,7 @@ class HybridPipeline(Recommender):
             feats = self._pair_features(inner, users, pool, scores, contexts)
             if historical is not None:
                 started_join = time.perf_counter()
-                self._apply_point_in_time(feats, inner, users, pool, contexts, historical)
+                self._apply_point_in_time(feats, data, users, pool, contexts, historical)
                 timings["feature_join"] = time.perf_counter() - started_join
             labels = np.take_along_axis(truth, pool, axis=1)
             fold_a = np.arange(len(users)) % 2 == 0
@@ -167,8 +172,9 @@ class HybridPipeline(Recommender):
         original = items["original"].fillna(False).to_numpy(dtype=bool) if "original" in items else np.zeros(data.n_items, bool)
         duration = items["duration_min"].to_numpy(dtype=float) if "duration_min" in items else np.full(data.n_items, np.nan)
         self.titles = TitleAttributes(genres, names, years, original, duration, self.settings.ranker.rules.kids_genres)
-        end = float(data.interactions["timestamp"].max()) + 1.0  # aggregates count strictly before
-        frame = data.interactions
+        # On the data's clock (feature-store calendar): the 7/30-day windows are shares of the traffic.
+        frame = data.interactions.assign(timestamp=data.feature_times())
+        end = float(frame["timestamp"].max()) + 1.0 if len(frame) else 0.0  # aggregates count strictly before
         catalogue = items[["item_id", "genres", "year"]]
         t = title_aggregates(frame, catalogue, end).set_index("item_id").reindex(data.item_ids)
         v = viewer_aggregates(frame, catalogue, end).set_index("user_id").reindex(data.user_ids)
@@ -191,8 +197,8 @@ class HybridPipeline(Recommender):
         ]).astype(np.float32)
         max_year = np.nanmax(years) if np.isfinite(years).any() else 0.0
         self.freshness = np.power(0.5, np.nan_to_num(max_year - years, nan=50.0) / self.settings.ranker.freshness_half_life_years)
-        self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
-        self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
+        self.trend_short = TimeAwarePopularity(TREND_WINDOWS[0]).fit(data)
+        self.trend_long = TimeAwarePopularity(TREND_WINDOWS[1]).fit(data)
 
     def _pair_features(self, data: RecsysData, users: np.ndarray, pool: np.ndarray, scores: ComponentScores, contexts: Sequence[Context], online: Sequence[Mapping[str, Any]] | None = None) -> np.ndarray:
         """(viewers × pool × features): component z-scores, title, viewer, affinity·genres, context.
@@ -221,12 +227,14 @@ class HybridPipeline(Recommender):
         Layout (see :meth:`_pair_features`): C component z-scores | title: year, log count,
         log 30-day count, mean rating, G genres | viewer: log count, age, gender, mean rating |
         affinity·genres | context. Examples without a snapshot yet get zeros (no history).
+        ``data`` is the data the store was built from: example times go onto its clock
+        (:meth:`RecsysData.feature_times`), as the store's rows did.
         """
         n_users, size = pool.shape
         examples = pd.DataFrame({
             "user_id": np.repeat(data.user_ids[users], size).astype(str),
             "item_id": data.item_ids[pool.ravel()].astype(str),
-            "event_timestamp": pd.to_datetime(np.repeat([c.timestamp_s for c in contexts], size), unit="s", utc=True),
+            "event_timestamp": pd.to_datetime(np.repeat(data.feature_times(np.array([c.timestamp_s for c in contexts], dtype=float)), size), unit="s", utc=True),
         })
         joined = historical(examples)
         c = len(self.blend_weights)
@@ -252,7 +260,8 @@ class HybridPipeline(Recommender):
         model learned from, as every real request does and as the global-time protocol asks.
         ``last_activity``: right after the viewer's own last interaction (the per-viewer protocol's
         test period). A viewer without history has no last activity: their request happens at the
-        end of the data, never at NaN.
+        end of the data, never at NaN. A moment taken from the data is no wall clock (its hour means
+        nothing in an order-only log): only a request's own timestamp has an hour and a weekday.
         """
         # Pipelines pickled before issue 18 have no protocol: they were fitted per viewer.
         mode = request_time or REQUEST_TIME[getattr(self.settings, "protocol", "per-viewer")]
@@ -267,9 +276,10 @@ class HybridPipeline(Recommender):
         out = []
         for row, u in enumerate(users):
             ctx = given[row] if given is not None else None
-            stamp = ctx.timestamp_s if ctx is not None and ctx.timestamp_s is not None else float(last[row])
+            own = ctx is not None and ctx.timestamp_s is not None
+            stamp = ctx.timestamp_s if own else float(last[row])
             device = ctx.device if ctx is not None and ctx.device else devices[u]
-            out.append(Context(stamp, device))
+            out.append(Context(stamp, device, wall_clock=own and ctx.wall_clock))
         return out
 
     # -- ranking ------------------------------------------------------------------------------
@@ -298,10 +308,10 @@ class HybridPipeline(Recommender):
             return self.freshness[pool], np.zeros(pool.shape)
         # Popularity around each distinct request time once: a block of requests mostly shares one
         # time (the end of the data), and each evaluation is time buckets × titles.
-        times, row = np.unique([c.timestamp_s / 86400.0 for c in contexts], return_inverse=True)
+        times, row = np.unique([c.timestamp_s for c in contexts], return_inverse=True)
         short = np.take_along_axis(self.trend_short.at(times)[row.ravel()], pool, axis=1)
         long = np.take_along_axis(self.trend_long.at(times)[row.ravel()], pool, axis=1)
-        return self.freshness[pool], np.log1p(short) - np.log1p(long / 90.0 * 7.0)
+        return self.freshness[pool], np.log1p(short) - np.log1p(long * self.trend_short.window / self.trend_long.window)
 
     def _ranked_ndcg(self, data, users, pool, blended, logits, truth, contexts, watch_weight) -> float:
         fresh, trend = self._signals_for(data, pool, contexts)
@@ -312,8 +322,8 @@ class HybridPipeline(Recommender):
 
     def _signals_for(self, data: RecsysData, pool, contexts):
         if not hasattr(self, "trend_short") or self.trend_short.data is not data:
-            self.trend_short = TimeAwarePopularity(window_days=7.0).fit(data)
-            self.trend_long = TimeAwarePopularity(window_days=90.0).fit(data)
+            self.trend_short = TimeAwarePopularity(TREND_WINDOWS[0]).fit(data)
+            self.trend_long = TimeAwarePopularity(TREND_WINDOWS[1]).fit(data)
         return self._signals(pool, contexts)
 
     def rank_users(self, users: np.ndarray, k: int, contexts: Sequence[Context | None] | None = None, online: Sequence[Mapping[str, Any]] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -330,9 +340,10 @@ class HybridPipeline(Recommender):
 
     def cold_start(self, k: int, context: Context | None = None) -> list[tuple[str, float]]:
         """Popular titles around the request time, through the same rules and diversity."""
-        stamp = context.timestamp_s if context and context.timestamp_s is not None else self.data.end_timestamp()
-        ctx = Context(stamp, context.device if context else None)
-        popular = self.trend_long.at(np.array([stamp / 86400.0]))
+        own = context is not None and context.timestamp_s is not None
+        stamp = context.timestamp_s if own else self.data.end_timestamp()
+        ctx = Context(stamp, context.device if context else None, wall_clock=own and context.wall_clock)
+        popular = self.trend_long.at(np.array([stamp]))
         size = min(POOL, self.data.n_items)
         pool = top_indices(popular[0], size)[None, :]
         relevance = np.log1p(np.take_along_axis(popular, pool, axis=1))

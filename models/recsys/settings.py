@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 class EASESettings(BaseModel):
     l2: float = 250.0
-    half_life_days: float | None = None
+    half_life: float | None = None
+    """Recency half-life of a viewer's history, as a fraction of the training interactions (None: off)."""
     l2_grid: list[float] = [50.0, 100.0, 200.0, 250.0, 300.0, 500.0, 750.0, 1000.0]
     """λ values the tuned EASE baseline (``ease_tuned``) chooses from on an inner split."""
     max_items: int | None = 10000
@@ -19,7 +20,8 @@ class EASESettings(BaseModel):
 class KNNSettings(BaseModel):
     neighbours: int = 100
     shrink: float = 10.0
-    half_life_days: float | None = None
+    half_life: float | None = None
+    """As :attr:`EASESettings.half_life`."""
 
 
 class ALSSettings(BaseModel):
@@ -44,7 +46,9 @@ class TransitionSettings(BaseModel):
 
 
 class PopularitySettings(BaseModel):
-    window_days: float = 30.0
+    window: float = 0.15
+    """Standard deviation of the time kernel as a fraction of the training interactions (the data's
+    clock, :meth:`RecsysData.clock_of`): invariant to seconds, milliseconds or order-only time."""
 
 
 class ContentSettings(BaseModel):

@@ -129,8 +129,8 @@ def test_remembered_popularity_at_a_time_is_not_shared_with_callers(data: Recsys
     time); a caller scaling its result in place must not change the next answer."""
     from streamlab.models.recsys.baselines import TimeAwarePopularity
 
-    model = TimeAwarePopularity(14.0).fit(data)
-    when = np.array([data.end_timestamp() / 86400.0])
+    model = TimeAwarePopularity(0.05).fit(data)
+    when = np.array([data.end_timestamp()])
     first = model.at(when)
     expected = first.copy()
     first *= 0.0

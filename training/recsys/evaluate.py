@@ -72,7 +72,8 @@ def evaluate_split(full: RecsysData, train: pd.DataFrame, test: pd.DataFrame, mo
     data = full.with_interactions(train)
     truth = {u: set(g) for u, g in test.groupby("user_id")["item_id"]}
     users = np.array([data.user_index(u) for u in truth if data.user_index(u) is not None], dtype=np.int64)
-    contexts = None if protocol == "per-viewer" else [Context(float(train["timestamp"].max()))] * len(users)
+    # The request moment comes from the data (no wall clock: the file may count ms or only order).
+    contexts = None if protocol == "per-viewer" else [Context(float(train["timestamp"].max()), wall_clock=False)] * len(users)
     genres = {item: frozenset(g) for item, g in zip(data.item_ids, data.items["genres"], strict=False)}
     popularity = train.groupby("item_id")["user_id"].nunique().to_dict()
     watched = set(zip(train["user_id"], train["item_id"], strict=True))

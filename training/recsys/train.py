@@ -67,8 +67,10 @@ def fit(data: RecsysData, settings: RecsysSettings) -> HybridPipeline:
     if settings.deep.enabled and settings.deep.feature_source == "feast" and not isinstance(pipeline, ScalePipeline):
         # The store is built from this training data: point-in-time joins give each training
         # example the aggregates as of its own time; serving reads the same store online.
+        # Its clock is the data's own (RecsysData.feature_times): snapshots and windows are shares
+        # of the traffic, the same for a log in seconds, milliseconds or order only.
         historical = build_and_lookup(
-            data.interactions[["user_id", "item_id", "rating", "timestamp"]],
+            data.interactions[["user_id", "item_id", "rating"]].assign(timestamp=data.feature_times()),
             data.items[["item_id", "genres", "year"]],
             load_feature_settings(),
         )
