@@ -42,7 +42,7 @@ from streamlab.models.ladder.decide import extend_predicted, load_predictor, pre
 from streamlab.models.ladder.dynamic import Shot, ShotOption, shot_ladder
 from streamlab.models.ladder.grid import encoder_for, extension_crfs, trial_sizes
 from streamlab.models.ladder.predictor import LadderPredictor
-from streamlab.models.ladder.schema import Codec, EncoderSettings, Ladder, ShotSetting
+from streamlab.models.ladder.schema import Codec, EncoderSettings, Ladder, LadderRung, ShotSetting
 from streamlab.models.ladder.settings import LadderOptimizerSettings
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
 from streamlab.streaming.quality import QualityError, measure_quality
@@ -216,9 +216,7 @@ def shot_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
                  options=tuple(ShotOption(crf=r.crf, kbps=r.kbps[i], vmaf=r.vmaf[i]) for r in mine))
             for i, (start, duration) in enumerate(shots)
         ]  # fmt: skip
-    rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.published_preset, tune=grid.tune,
-                        params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
-                        top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
+    rungs = _published_shot_ladder(per_size, settings, codec)
     search = ShotSearch(shots=shots, results=results, ladder=None, detect_cpu_s=cuts.cpu_s,  # type: ignore[arg-type]
                         per_size=per_size)  # fmt: skip
     draft = Ladder(
@@ -276,10 +274,7 @@ def predicted_shot_search(
                 Shot(start_s=start, duration_s=duration, frames=max(1, round(duration * fps)), options=options)
             )
     per_size = {size: s for size, s in per_size.items() if len(s) == len(shots)}  # a size every shot has
-    grid = settings.grid.codec(codec)
-    rungs = shot_ladder(per_size, settings.rules, codec, preset=grid.published_preset, tune=grid.tune,
-                        params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
-                        top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
+    rungs = _published_shot_ladder(per_size, settings, codec)
     features_cpu_s = sum(f.cpu_s for f in features)
     draft = Ladder(
         source=str(facts.path), method="predicted", codec=codec, segment_duration_s=facts.segment_duration_s,
@@ -290,6 +285,17 @@ def predicted_shot_search(
     ladder, verify_cpu_s = verify_shot_top_rung(facts, draft, settings)
     return PredictedShotSearch(shots=shots, per_size=per_size, ladder=ladder, detect_cpu_s=cuts.cpu_s,
                                features_cpu_s=features_cpu_s, verify_cpu_s=verify_cpu_s)  # fmt: skip
+
+
+def _published_shot_ladder(
+    per_size: dict[tuple[int, int], list[Shot]], settings: LadderOptimizerSettings, codec: Codec
+) -> list[LadderRung]:
+    """The dynamic optimizer's ladder with the rungs set as they are published (the codec's publish preset,
+    tune and options), for the searched and the predicted per-shot grids alike."""
+    grid = settings.grid.codec(codec)
+    return shot_ladder(per_size, settings.rules, codec, preset=grid.published_preset, tune=grid.tune,
+                       params=grid.publish_params, jnd_vmaf=settings.shots.jnd_vmaf, crf_step=settings.shots.crf_step,
+                       top_margin_vmaf=settings.shots.top_margin_vmaf)  # fmt: skip
 
 
 def verify_shot_top_rung(facts: SourceFacts, ladder: Ladder, settings: LadderOptimizerSettings) -> tuple[Ladder, float]:
