@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from streamlab.core.config import ConfigError, apply_overrides, load_config
+from streamlab.core.config import CONFIG_DIR, ConfigError, apply_overrides, load_config
 from streamlab.data.fetch import fetch_all, sha256
 
 
@@ -47,6 +47,63 @@ def test_bad_value_type_names_the_field(tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1}\nname: a\n")))
     with pytest.raises(ConfigError, match="trainer.epochs"):
         load_config("demo", _Settings, ["trainer.epochs=many"])
+
+
+def test_a_config_file_key_the_settings_do_not_read_is_refused(tmp_path, monkeypatch):
+    """A stale or misspelt key in a deployment's YAML must not silently do nothing (pydantic ignores it)."""
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1, epoch_days: 3}\nname: a\n")))
+    with pytest.raises(ConfigError, match=r"configs/demo.yaml.*unknown key 'trainer.epoch_days'; known keys here: epochs, lr"):
+        load_config("demo", _Settings)
+
+
+def test_an_added_override_the_settings_do_not_read_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1}\nname: a\n")))
+    with pytest.raises(ConfigError, match="unknown key 'trainer.window_days'"):
+        load_config("demo", _Settings, ["+trainer.window_days=30"])
+
+
+class _NameOnly(BaseModel):
+    """A reader of one part of a file others read too says so explicitly."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str
+
+
+def test_a_partial_reader_declared_with_extra_ignore_reads_its_part(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "trainer: {epochs: 1, lr: 0.1}\nname: a\n")))
+    assert load_config("demo", _NameOnly).name == "a"
+
+
+_FULL_READERS = {  # each shipped YAML and the settings model that reads all of it
+    "abr": ("streamlab.training.abr.settings", "TrainSettings"),
+    "catalog": ("streamlab.streaming.catalog_page.settings", "CatalogPageSettings"),
+    "data": ("streamlab.data.fetch", "DataSettings"),
+    "delivery": ("streamlab.streaming.delivery.settings", "DeliverySettings"),
+    "demo": ("streamlab.pipelines.demo.run", "DemoSettings"),
+    "drm": ("streamlab.streaming.drm.settings", "DrmSettings"),
+    "edge": ("streamlab.streaming.edge.settings", "EdgeSettings"),
+    "experiment": ("streamlab.streaming.experiment.settings", "ExperimentSettings"),
+    "features": ("streamlab.features.settings", "FeatureSettings"),
+    "headless": ("streamlab.streaming.headless.settings", "HeadlessSettings"),
+    "ladder": ("streamlab.models.ladder.settings", "LadderOptimizerSettings"),
+    "live": ("streamlab.streaming.live.settings", "LiveSettings"),
+    "peak": ("streamlab.pipelines.peak.settings", "PeakSettings"),
+    "project": ("streamlab.core.project", "ProjectSettings"),
+    "qoe": ("streamlab.models.qoe.settings", "QoeSettings"),
+    "recsys": ("streamlab.models.recsys.settings", "RecsysSettings"),
+    "serving": ("streamlab.serving.settings", "ServingSettings"),
+    "streaming": ("streamlab.streaming.ingest.settings", "StreamingSettings"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+def test_every_shipped_config_is_read_whole_by_its_settings(name):
+    """Every key of every shipped YAML is read by its settings model: loading it would raise otherwise."""
+    import importlib
+
+    assert name in _FULL_READERS, f"configs/{name}.yaml: name the settings model that reads it here"
+    module, model = _FULL_READERS[name]
+    load_config(name, getattr(importlib.import_module(module), model))
 
 
 def test_override_without_equals_is_refused():

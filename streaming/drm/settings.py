@@ -13,6 +13,7 @@ from streamlab.core.config import load_config
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
 from streamlab.streaming.delivery.settings import ConnectionLimits
+from streamlab.streaming.packaging.settings import EncryptionSettings
 
 MASTER_KEY_ENV = "STREAMLAB_DRM_MASTER_KEY"
 
@@ -57,6 +58,9 @@ class DrmSettings(BaseModel):
     license_server: LicenseServerSettings = LicenseServerSettings()
     offline: OfflineSettings = OfflineSettings()
     license_public_url: str = "http://127.0.0.1:8010"
+    encryption: EncryptionSettings = EncryptionSettings()
+    """How titles are encrypted (read by packaging through ``load_encryption_settings``); declared here
+    too so that loading drm.yaml checks every key of it."""
 
     def key_store_path(self) -> Path:
         return project.resolve(self.key_store)

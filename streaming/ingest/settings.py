@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from streamlab.core.config import load_config
 from streamlab.core import project
+from streamlab.streaming.packaging.settings import PackagingSettings
 from streamlab.streaming.transcode.ladder import LadderSettings
 
 
@@ -58,6 +59,9 @@ class StreamingSettings(BaseModel):
     transcode: TranscodeSettings
     audio: AudioSettings = AudioSettings()
     publish: PublishSettings = PublishSettings()
+    packaging: PackagingSettings = PackagingSettings()
+    """Read by packaging (``load_packaging_settings``); declared here too so that loading streaming.yaml
+    checks every key of it."""
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> StreamingSettings:

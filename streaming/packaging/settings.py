@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from streamlab.core.config import load_config
 
@@ -46,6 +46,8 @@ class PackagingSettings(BaseModel):
 
 
 class _StreamingYaml(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # reads only its section of streaming.yaml
+
     packaging: PackagingSettings = PackagingSettings()
 
 
@@ -68,6 +70,8 @@ class EncryptionSettings(BaseModel):
 
 
 class _DrmYaml(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # reads only its section of drm.yaml
+
     encryption: EncryptionSettings = EncryptionSettings()
 
 

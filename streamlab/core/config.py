@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,8 +87,18 @@ def apply_overrides(config: dict[str, Any], overrides: list[str] | None) -> dict
 
 
 def load_config(name: str, model: type[T], overrides: list[str] | None = None) -> T:
-    """Load, override and validate one config; errors name the file and the offending field."""
+    """Load, override and validate one config; errors name the file and the offending field.
+
+    A key the settings do not read is refused, whether it comes from the file or a ``+`` override:
+    pydantic would drop it, and a renamed or misspelt setting (``window_days`` after it became
+    ``window``) would silently do nothing. A model that reads only part of a file other readers share
+    says so with ``model_config = ConfigDict(extra="ignore")``; its own sections are still checked.
+    """
     data = apply_overrides(load_yaml(name), overrides)
+    unknown = unread_keys(model, data)
+    if unknown:
+        key, known = unknown[0]
+        raise ConfigError(f"configs/{name}.yaml (with overrides): unknown key {key!r}; known keys here: {known}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -94,6 +106,64 @@ def load_config(name: str, model: type[T], overrides: list[str] | None = None) -
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"configs/{name}.yaml (with overrides): {problems}") from exc
+
+
+def unread_keys(model: type[BaseModel], data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Keys of ``data`` that ``model`` (and the models of its sections) would ignore, each with the
+    keys known at its level; mappings typed ``dict[str, Model]`` and lists of models are walked too."""
+    if not isinstance(data, dict):
+        return []
+    if model.model_config.get("extra") in ("ignore", "allow"):  # said explicitly: a partial reader
+        return _unread_in_known(model, data, prefix)
+    names = _field_names(model)
+    unread: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if key not in names:
+            unread.append((f"{prefix}{key}", ", ".join(sorted(names)) or "(none)"))
+    return unread + _unread_in_known(model, data, prefix)
+
+
+def _unread_in_known(model: type[BaseModel], data: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    names = _field_names(model)
+    unread: list[tuple[str, str]] = []
+    for key, value in data.items():
+        field = names.get(key)
+        if field is None:
+            continue
+        for kind, section in _sections(model.model_fields[field].annotation):
+            if kind == "model" and isinstance(value, dict):
+                unread += unread_keys(section, value, f"{prefix}{key}.")
+            elif kind == "dict" and isinstance(value, dict):
+                for inner_key, inner in value.items():
+                    unread += unread_keys(section, inner, f"{prefix}{key}.{inner_key}.")
+            elif kind == "list" and isinstance(value, list):
+                for index, inner in enumerate(value):
+                    unread += unread_keys(section, inner, f"{prefix}{key}[{index}].")
+            else:
+                continue
+            break
+    return unread
+
+
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """Every name a key may use for a field (its own and its alias), mapped to the field."""
+    names = {name: name for name in model.model_fields}
+    names.update({f.alias: name for name, f in model.model_fields.items() if f.alias})
+    return names
+
+
+def _sections(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """The settings models a field's value may hold: itself (``model``), its values (``dict``) or items (``list``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [("model", annotation)]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [found for arg in args for found in _sections(arg)]
+    if origin in (list, tuple, set, frozenset):
+        return [("list", m) for arg in args for _, m in _sections(arg)]
+    if origin is dict and len(args) == 2:
+        return [("dict", m) for _, m in _sections(args[1])]
+    return []
 
 
 def _deep_copy(value: Any) -> Any:
