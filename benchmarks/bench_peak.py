@@ -109,7 +109,8 @@ def run() -> dict:
                          "measured_p99_ms", "predicted_p99_ms", "p50_error", "p99_error", "calibration_run",
                          "measured_at_live_edge", "predicted_at_live_edge", "measured_requests_per_viewer_per_part",
                          "predicted_requests_per_viewer_per_part", "predicted_edge_utilization",
-                         "predicted_p50_ms_own_cpu", "predicted_p99_ms_own_cpu")}
+                         "predicted_p50_ms_own_cpu", "predicted_p99_ms_own_cpu", "measured_waiting_share",
+                         "predicted_waiting_share")}
                          for r in validation}
     for row in predict_scaling(settings.simulate, costs_for_predictions(measured, settings.simulate)):
         out[f"predict_{row['viewers']}v"] = {k: row[k] for k in ("edges", "shields", "origin_requests_per_s",

@@ -123,6 +123,9 @@ class Prediction:
     """Edge requests the closed loop made: 2 at the live edge, towards 1 as viewers fall behind."""
     edge_demand: float = 0.0
     """Cores an edge needs for one request per viewer per part (a closed loop's least): past 1, overloaded."""
+    waiting_share: float = 1.0
+    """Share of the edge's viewer requests that waited for their object to reach the edge (woken when it
+    did) rather than finding it there: what the Python edge counts as ``coalesced`` (:func:`measured_waiting_share`)."""
 
 
 class Server:
@@ -205,14 +208,31 @@ class LoopServer:
     requests woken together on one future are made ready together, ahead of what the next poll
     reads. At low load a turn is a few requests and this is the priority server; near the core's
     limit a turn holds every viewer's outstanding request, and a waiting viewer's part waits for
-    the rest of a turn of that length. Requests read in one poll run in descriptor order, not in
-    arrival order (``rng`` shuffles them; ``None``: FIFO).
+    the rest of a turn of that length. ``rng`` shuffles the requests read in one poll (``None``:
+    FIFO). uvloop itself runs them in the order their sockets became readable (epoll's ready list;
+    checked on this box, uvloop, 2026-12: 50 socket pairs made readable in a shuffled order during
+    one busy turn ran in exactly that order, not in descriptor order). The edge keeps the shuffle
+    (:func:`_run`) as a stand-in for the part of the process the model leaves out (below): with
+    FIFO and that path instant, a saturated loop serves the same viewers in the same order turn
+    after turn and the closed loop tips over within a few percent of CPU per request (1,000
+    viewers with the tests' links, 24 parts: at 0.25 ms p50 175 ms, at 0.27 ms 1.2 s and none at
+    the live edge; shuffled 133 and 149 ms). On the measured runs the two orders differ little
+    (Python 1,000: p50 162 vs 164 ms, p99 326 vs 319 ms).
 
     The part's own way into the edge (origin → shield → edge are HTTP hops inside the one process)
     is left out: the shields' answers are woken work here, ahead of the turn's reads. Modelled as
     reads, a full turn each, the model gives 2.5-3x the measured median at 1,000 viewers (436 vs
     147 ms): this box's turns are shorter than "every outstanding request", and the one turn the
-    woken answers certainly wait for is the one the model keeps.
+    woken answers certainly wait for is the one the model keeps. That path is where the saturated
+    edge's tail comes from, and what the model cannot show: measured at 1,000 viewers, 89 % of the
+    edge's requests were coalesced on a fill still in progress, an object on its way into the edge
+    (82-84 % at 100-300, as the model has it: :attr:`Prediction.waiting_share`), the origin held
+    209 part requests for a part not yet written (2,606 at 100 viewers: nearly every part) and 4 %
+    of parts were waited for at the live edge: the viewers' requests are read after the part was
+    written and wait for it on its way through the loop. The model's viewers fetch parts already at the edge instead (waiting
+    share 0.11 there), and its delivery is capped near one turn (p99 319 ms) where the measured
+    one has a separate top mode (the slowest 1-1.5 % at 420-450 ms, 70-100 ms above the next
+    centile, in all three 1,000-viewer runs).
     """
 
     def __init__(self, loop: EventLoop, rng: np.random.Generator | None = None) -> None:
@@ -265,6 +285,7 @@ class _Outcome:
     edge_rps: float
     demand: float
     overloaded: bool
+    waiting_share: float = 1.0
 
 
 def simulate(scenario: Scenario, costs: TierCosts, parts: int, max_simulated_viewers_per_edge: int) -> Prediction:
@@ -301,6 +322,7 @@ def simulate(scenario: Scenario, costs: TierCosts, parts: int, max_simulated_vie
         viewers_at_live_edge=round(out.at_live, 3),
         requests_per_viewer_per_part=round(out.edge_rps * scenario.part_s / viewers_per_edge, 3),
         edge_demand=round(out.demand, 3),
+        waiting_share=round(out.waiting_share, 3),
     )
 
 
@@ -394,6 +416,7 @@ def _run(scenario: Scenario, costs: TierCosts, parts: int, max_simulated_viewers
             edge.has.append(now)
             for viewer, counted in edge.waiting.pop(k, []):  # the blocked reload, then the hinted part
                 edge.requests += 2
+                edge.woken += 2
                 ask(edge, now, viewer, None, first=True)
                 ask(edge, now, viewer, got_part(edge, viewer, k, counted), first=True)
         return arrived
@@ -441,7 +464,8 @@ def _run(scenario: Scenario, costs: TierCosts, parts: int, max_simulated_viewers
     if scenario.shared_core:
         demand += max(edges_per_shield) * objects / scenario.part_s * costs.shield_ms / 1000 / scenario.edge_cores
     overloaded = demand >= 1 or origin.busy_s > duration_s or any(s.busy_s > duration_s for s in shields)
-    return _Outcome(queueing, at_live, edge_rps, demand, overloaded)
+    waiting_share = sum(e.woken for e in edges.values()) / max(1, sum(e.requests for e in edges.values()))
+    return _Outcome(queueing, at_live, edge_rps, demand, overloaded, waiting_share)
 
 
 class _Edge:
@@ -454,6 +478,7 @@ class _Edge:
         self.waiting: dict[int, list[tuple[int, bool]]] = {}
         self.known = [0] * viewers
         self.requests = 0
+        self.woken = 0
         self.behind = 0
         self.seeks = 0
 
@@ -533,6 +558,19 @@ def measured_regime(run: dict) -> tuple[float, float] | None:
     if not parts or run.get("part_deliveries") is None or run.get("requests") is None:
         return None
     return run["part_deliveries"] / parts, run["requests"] / parts
+
+
+def measured_waiting_share(run: dict) -> float | None:
+    """The share of the Python edges' requests that were coalesced on an object still on its way
+    (``edge_counters``); ``None`` for Varnish (its ``waiting_list_sleeps`` count sleeps on a busy
+    object, not requests: about 0.45 while 77 % of parts are waited for at the live edge) or
+    without counters. Against :attr:`Prediction.waiting_share` it shows whether the model's viewers
+    wait where the measured ones did, which the delivery quantiles alone do not."""
+    counters = run.get("edge_counters") or []
+    requests = sum(c.get("requests", 0) for c in counters)
+    if run.get("engine") != "python" or not requests or any("coalesced" not in c for c in counters):
+        return None
+    return round(sum(c["coalesced"] for c in counters) / requests, 3)
 
 
 LATE_LINK_PARTS = (1.5, 3.0, 6.0, 10.0, 15.0)
@@ -626,6 +664,7 @@ def validate(measured: list[dict], settings: SimulateSettings) -> list[dict]:
             "measured_at_live_edge": at_live, "predicted_at_live_edge": predicted.viewers_at_live_edge,
             "measured_requests_per_viewer_per_part": per_part,
             "predicted_requests_per_viewer_per_part": predicted.requests_per_viewer_per_part,
+            "measured_waiting_share": measured_waiting_share(run), "predicted_waiting_share": predicted.waiting_share,
             "p50_error": _error(predicted.part_delivery_p50_ms, run["part_delivery_p50_ms"]),
             "p99_error": _error(predicted.part_delivery_p99_ms, run["part_delivery_p99_ms"]),
             "calibration_run": first[run["engine"]] is run,

@@ -121,7 +121,8 @@ def simulate(
                    f"{row['predicted_p50_ms']} ms ({row['p50_error']}), p99 {row['measured_p99_ms']} → "
                    f"{row['predicted_p99_ms']} ms ({row['p99_error']}), at live edge {row['measured_at_live_edge']} → "
                    f"{row['predicted_at_live_edge']}, req/viewer/part {row['measured_requests_per_viewer_per_part']} → "
-                   f"{row['predicted_requests_per_viewer_per_part']}")
+                   f"{row['predicted_requests_per_viewer_per_part']}, waiting on objects in flight "
+                   f"{row['measured_waiting_share']} → {row['predicted_waiting_share']}")
     for row in scaling:
         typer.echo(f"predict {row['viewers']:>9} viewers: {row['edges']} edges / {row['shields']} shields, origin "
                    f"{row['origin_requests_per_s']} req/s, shield {row['shield_requests_per_s']} req/s, part delivery "
