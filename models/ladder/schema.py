@@ -34,8 +34,8 @@ class EncoderSettings(BaseModel):
     crf: float | None = None
     params: dict[str, str] = Field(
         default_factory=dict,
-        description="encoder options beyond preset, tune and CRF (SVT-AV1 -svtav1-params key=value): published "
-        "rungs only (grid.av1.publish_params); trials leave it empty, so the predictor's grid is unchanged",
+        description="encoder options beyond preset, tune and CRF (-svtav1-params / -x264-params key=value): published "
+        "rungs only (grid.<codec>.publish_params); trials leave it empty, so the predictor's grid is unchanged",
     )
 
 

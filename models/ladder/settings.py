@@ -24,9 +24,11 @@ class CodecGrid(BaseModel):
     efficiency, and the trials (tens of encodes per title) keep the fast one's cost. The top rung is
     measured at the publish preset (``verify``), which corrects the trial -> publish quality offset there.
     ``publish_params`` are encoder options of the published rungs only, on the same reasoning: SVT-AV1's
-    quantisation matrices cost no CPU and save bits at equal VMAF, and leaving them out of the trials keeps
-    the predictor's grid (and its corpus) as trained. An option SVT-AV1 does not know is only warned about
-    by FFmpeg, not refused: check a new key in the encode log.
+    quantisation matrices, or x264 without psychovisual RD, cost no CPU and save bits at equal VMAF,
+    and leaving them out of the trials keeps the predictor's grid (and its corpus) as trained. An option
+    either encoder does not know (or a value it cannot parse) is only logged by FFmpeg ("Error parsing
+    option"), the encode goes on without it: check a new key in the encode log, and for x264 in the
+    settings string it writes into the stream (``strings rung.mp4 | grep options:``).
     """
 
     model_config = ConfigDict(coerce_numbers_to_str=True)  # SVT-AV1 presets and tunes are numbers in YAML
@@ -35,7 +37,8 @@ class CodecGrid(BaseModel):
     publish_preset: str | None = None
     publish_params: dict[str, str] = Field(
         default_factory=dict,
-        description="encoder options of published rungs only (SVT-AV1 key=value; trials, hull and predictor without)",
+        description="encoder options of published rungs only (-svtav1-params / -x264-params key=value; trials, "
+        "hull and predictor without)",
     )
     tune: str | None = None
     crf: list[float] = Field(min_length=2)
@@ -55,8 +58,7 @@ class H264Grid(CodecGrid):
     def _crf_range(self) -> H264Grid:
         if not all(0 <= c <= 51 for c in self.crf):
             raise ValueError(f"grid.h264.crf values must lie in 0..51, got {self.crf}")
-        if self.publish_params:  # shot-based rungs pass -x264-params (stitchable=1) already: one would drop the other
-            raise ValueError("grid.h264.publish_params is not supported (x264 options are not passed through); use {}")
+        _check_params("h264", "an x264", self.publish_params, _X264_VALUE, PINNED_X264_PARAMS)
         return self
 
 
@@ -71,16 +73,29 @@ class Av1Grid(CodecGrid):
         for name, preset in (("preset", self.preset), ("publish_preset", self.publish_preset)):
             if preset is not None and (not preset.lstrip("-").isdigit() or not -2 <= int(preset) <= 13):
                 raise ValueError(f"grid.av1.{name} must be an SVT-AV1 preset -2..13, got {preset!r}")
-        for key, value in self.publish_params.items():
-            if not _SVT_KEY.fullmatch(key) or not _SVT_VALUE.fullmatch(value):
-                raise ValueError(f"grid.av1.publish_params: {key}={value!r} is not an SVT-AV1 key=value option")
-            if key in PINNED_SVT_PARAMS:
-                raise ValueError(f"grid.av1.publish_params may not set {key!r}: {PINNED_SVT_PARAMS[key]}")
+        _check_params("av1", "an SVT-AV1", self.publish_params, _SVT_VALUE, PINNED_SVT_PARAMS)
         return self
 
 
-_SVT_KEY = re.compile(r"[a-z][a-z0-9-]*")
+def _check_params(
+    codec: str, encoder: str, params: dict[str, str], value: re.Pattern[str], pinned: dict[str, str]
+) -> None:
+    """``grid.<codec>.publish_params`` must be plain ``key=value`` options (a ``:`` or ``=`` in a value would smuggle
+    in further options past this check) and may not touch what the stack pins (GOP, threads, rate control).
+
+    x264 also spells a key with ``_`` and negates a flag with ``no-``: both count as the pinned key.
+    """
+    for key, val in params.items():
+        if not _PARAM_KEY.fullmatch(key) or not value.fullmatch(val):
+            raise ValueError(f"grid.{codec}.publish_params: {key}={val!r} is not {encoder} key=value option")
+        name = key.replace("_", "-").removeprefix("no-")
+        if name in pinned:
+            raise ValueError(f"grid.{codec}.publish_params may not set {key!r}: {pinned[name]}")
+
+
+_PARAM_KEY = re.compile(r"[a-z][a-z0-9_-]*")
 _SVT_VALUE = re.compile(r"-?[0-9A-Za-z.]+")
+_X264_VALUE = re.compile(r"[-0-9A-Za-z.,]+")  # pairs are comma-separated (deblock=-1,-1; psy-rd=1,0)
 PINNED_SVT_PARAMS = {
     "irefresh-type": "closed GOPs on the segment grid are the stack's (encoder_args)",
     "scd": "scene-change key frames would break the segment grid",
@@ -90,6 +105,18 @@ PINNED_SVT_PARAMS = {
     "pred-struct": "the stack publishes random-access GOPs",
 }
 """SVT-AV1 options the stack sets itself, and why a config may not override them."""
+_X264_GOP = "the GOP is one closed segment (encoder_args: -g, -keyint_min, no scene cuts)"
+_X264_RC = "rate control is the rung's capped CRF (encoder_args)"
+PINNED_X264_PARAMS = {
+    **dict.fromkeys(["keyint", "min-keyint", "keyint-min", "scenecut", "open-gop", "intra-refresh"], _X264_GOP),
+    **dict.fromkeys(["crf", "qp", "bitrate", "vbv-maxrate", "vbv-bufsize", "vbv-init", "pass", "stats"], _X264_RC),
+    "stitchable": "shot-based rungs get stitchable=1 from the stack (encoder_args)",
+    "threads": "threads come from grid.threads_per_task and the stack",
+    "preset": "set grid.h264.publish_preset",
+    "tune": "set grid.h264.tune (trials and published rungs alike)",
+    "profile": "the stack publishes High profile",
+}
+"""x264 options the stack sets itself, and why a config may not override them."""
 
 
 class GridSettings(BaseModel):

@@ -27,7 +27,7 @@ from streamlab.core.errors import StreamlabError
 from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
 from streamlab.models.ladder.schema import ShotSetting
 from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
-from streamlab.streaming.transcode.shot_encode import STITCHABLE_X264, concat_input, encode_shots
+from streamlab.streaming.transcode.shot_encode import concat_input, encode_shots
 from streamlab.streaming.transcode.ladder import Rung, rung_id
 from streamlab.streaming.transcode.hdr import TONEMAP_FILTER, Hdr10Metadata, pq_source_video_args
 
@@ -147,12 +147,11 @@ def _encode_shot_by_shot(job: EncodeJob) -> None:
         filters = f"{TONEMAP_FILTER},{filters}"
 
     def shot_args(shot: ShotSetting) -> list[str]:
-        args = ["-vf", filters] + codec_args(
+        return ["-vf", filters] + codec_args(
             encoder.model_copy(update={"crf": shot.crf}), gop_frames=job.gop_frames,
             segment_duration_s=job.segment_duration_s, max_bitrate_kbps=shot.max_bitrate_kbps,
-            bufsize_kbps=shot.bufsize_kbps, threads=job.threads,
+            bufsize_kbps=shot.bufsize_kbps, threads=job.threads, stitchable=True,
         )  # fmt: skip
-        return args + (STITCHABLE_X264 if encoder.encoder == "libx264" else [])
 
     with tempfile.TemporaryDirectory(prefix=f".shots-{rung.id}-", dir=job.out_dir.parent) as work:
         files = encode_shots(job.source, rung.shots, shot_args, Path(work), f"encoding {job.name}", _stream(job, "v"))

@@ -7,7 +7,10 @@ with each other. Trial encodes use the same arguments without the VBV cap, so wh
 is what the rung delivers.
 
 - **libx264**: ``-preset``/``-tune`` from the ladder, High profile, ``-crf`` with ``-maxrate`` /
-  ``-bufsize`` (capped CRF), or ``-b:v`` with the cap (ABR, the fixed ladder's mode).
+  ``-bufsize`` (capped CRF), or ``-b:v`` with the cap (ABR, the fixed ladder's mode); one
+  ``-x264-params`` with ``stitchable=1`` for a rung encoded shot by shot (``stitchable``), then the
+  rung's own options (``encoder.params``, set for published rungs by ``grid.h264.publish_params``).
+  FFmpeg keeps only the last ``-x264-params`` given, so both must travel in the one option.
 - **libsvtav1**: ``-preset``, ``-crf`` and ``-maxrate``/``-bufsize`` (FFmpeg maps them to SVT-AV1's
   capped-CRF ``mbr``/buffer); ``-svtav1-params`` pins ``keyint``-aligned key frames:
   ``irefresh-type=2`` (closed GOP, every key frame an IDR-like KEY_FRAME) and ``scd=0`` (no
@@ -37,10 +40,13 @@ def codec_args(
     max_bitrate_kbps: float | None = None,
     bufsize_kbps: float | None = None,
     threads: int = 0,
+    stitchable: bool = False,
 ) -> list[str]:
-    """Encoder arguments (rate control, GOP, codec options) without input, scaling or output."""
-    if encoder.params and encoder.encoder != "libsvtav1":
-        raise ValueError(f"encoder options {encoder.params} are passed to SVT-AV1 only, not {encoder.encoder}")
+    """Encoder arguments (rate control, GOP, codec options) without input, scaling or output.
+
+    ``stitchable``: the encode is one shot of a rung joined with its neighbours (``-c copy``), so x264
+    must not tune its parameter sets to this encode (see :mod:`streamlab.streaming.transcode.shot_encode`).
+    """
     args = ["-pix_fmt", "yuv420p"]
     if encoder.rate_control == "abr":
         if bitrate_kbps is None:
@@ -81,6 +87,10 @@ def codec_args(
             args += ["-tune", encoder.tune]
         if threads:
             args += ["-threads", str(threads)]
+        x264 = ["stitchable=1"] if stitchable else []
+        x264 += [f"{key}={value}" for key, value in encoder.params.items()]
+        if x264:
+            args += ["-x264-params", ":".join(x264)]
     else:
         params = ["irefresh-type=2", "scd=0"]
         if encoder.tune is not None:

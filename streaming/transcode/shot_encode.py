@@ -8,8 +8,9 @@ measured is exactly what the rung delivers.
   FFmpeg decodes from the previous key frame and drops frames before START, so the cut is frame
   exact) and encoded on its own with the rung's GOP arguments. Shots start on segment boundaries,
   so the shot-relative ``-force_key_frames`` grid is the title's grid.
-- x264 gets ``stitchable=1``: without it x264 tunes the PPS (initial QP) to each encode's CRF and
-  the joined stream would switch parameter sets mid-track under one ``avcC``.
+- x264 gets ``stitchable=1`` (the callers' ``codec_args(..., stitchable=True)``, in the rung's one
+  ``-x264-params``): without it x264 tunes the PPS (initial QP) to each encode's CRF and the joined
+  stream would switch parameter sets mid-track under one ``avcC``.
 - The shots are joined with the concat demuxer and ``-c copy``: no re-encode, timestamps continue
   across shots, and the first frame keeps decode time = presentation time = 0
   (``-avoid_negative_ts disabled``), as a single-pass rendition has.
@@ -22,8 +23,6 @@ from pathlib import Path
 
 from streamlab.models.ladder.schema import ShotSetting
 from streamlab.streaming.ffmpeg import run_ffmpeg
-
-STITCHABLE_X264 = ["-x264-params", "stitchable=1"]
 
 
 def shot_input(source: Path | str, shot: ShotSetting, stream: str = "0:v:0") -> list[str]:

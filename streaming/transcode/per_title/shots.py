@@ -51,7 +51,7 @@ from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
 from streamlab.streaming.transcode.per_title.features import shot_features
 from streamlab.streaming.transcode.per_title.source import SourceFacts
 from streamlab.streaming.transcode.per_title.trials import TrialFailed
-from streamlab.streaming.transcode.shot_encode import STITCHABLE_X264, encode_shots, join_shots
+from streamlab.streaming.transcode.shot_encode import encode_shots, join_shots
 
 _PTS_TIME = re.compile(r"pts_time:([0-9.]+)")
 
@@ -156,10 +156,11 @@ def run_shot_trial(spec: ShotTrialSpec) -> ShotTrialResult:
 
 
 def _trial_args(spec: ShotTrialSpec, crf: float) -> list[str]:
-    args = ["-vf", video_filter(spec.width, spec.height, spec.fps_out)]
-    args += codec_args(spec.encoder.model_copy(update={"crf": crf}), gop_frames=spec.gop_frames, segment_duration_s=spec.segment_duration_s,
-                       threads=spec.threads)  # fmt: skip
-    return args + (STITCHABLE_X264 if spec.encoder.encoder == "libx264" else [])
+    """One shot of a trial (or of the verified top rung) as the rung will be encoded: stitchable, joined after."""
+    return ["-vf", video_filter(spec.width, spec.height, spec.fps_out)] + codec_args(
+        spec.encoder.model_copy(update={"crf": crf}), gop_frames=spec.gop_frames,
+        segment_duration_s=spec.segment_duration_s, threads=spec.threads, stitchable=True,
+    )  # fmt: skip
 
 
 @dataclass
