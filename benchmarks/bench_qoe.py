@@ -113,7 +113,7 @@ def _detect_day(path: str) -> dict:
     from streamlab.models.qoe.eb import detect_lines
 
     t0, c0 = time.perf_counter(), time.process_time()
-    with open(path, "rb") as handle:
+    with open(path, "rb", buffering=1 << 20) as handle:  # as ``streamlab qoe detect`` reads it
         alerts, counts = detect_lines(handle)
     seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     return {"seconds": seconds, "cpu_s": cpu_s, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,

@@ -177,3 +177,32 @@ def test_blank_lines_are_skipped_without_copying_them() -> None:
     line = json.dumps(HEARTBEAT).encode()
     _, counts = detect_lines([b"", b"  \n", line, b"\t\n"])
     assert counts["accepted"] == 1 and counts["refused"] == 0
+
+
+def test_the_fast_lanes_two_window_context_and_a_windows_learning_are_bit_for_bit_the_plain_computations() -> None:
+    """The fast lane's context (two windows merged) against the plain aggregate of their rows, and the store learning
+    a window's distinct rows by one fancy-indexed addition against ``np.add.at``; rows repeated still add up."""
+    det = EbDetector()
+    compared = 0
+    for event in _events():
+        before = det.counters["windows_closed"]
+        det.ingest(event)
+        if det.counters["windows_closed"] > before and len(det.closed) >= 2:
+            last = next(reversed(det.closed))
+            recs = [det.closed[w] for w in (last - 1, last) if w in det.closed]
+            if len(recs) < 2:
+                continue
+            rows, counts = det._context(last, 2)
+            plain_rows, plain = _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
+            assert np.array_equal(rows, plain_rows) and np.array_equal(counts.view(np.int64), plain.view(np.int64))
+            store = det.store
+            for learn_rows in (recs[1].rows, np.concatenate([recs[1].rows, recs[1].rows[:3]])):
+                learn_counts = np.vstack([recs[1].counts, recs[1].counts[:3]])[:len(learn_rows)]
+                by_at = store.sums.copy()
+                np.add.at(by_at, learn_rows, learn_counts)
+                saved = store.sums.copy()
+                store.learn(learn_rows, learn_counts)
+                assert np.array_equal(store.sums.view(np.int64), by_at.view(np.int64))
+                store.sums[:] = saved
+            compared += 1
+    assert compared >= 10
