@@ -62,6 +62,26 @@ def test_an_added_override_the_settings_do_not_read_is_refused(tmp_path, monkeyp
         load_config("demo", _Settings, ["+trainer.window_days=30"])
 
 
+class _Grid(BaseModel):
+    crf: list[int]
+
+
+class _Ladder(BaseModel):
+    rungs: int
+
+
+class _Either(BaseModel):
+    shape: _Grid | _Ladder
+
+
+def test_a_union_of_sections_reads_a_key_any_alternative_reads(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMLAB_CONFIG_DIR", str(_write(tmp_path, "shape: {rungs: 3}\n")))
+    assert load_config("demo", _Either).shape == _Ladder(rungs=3)
+    (tmp_path / "demo.yaml").write_text("shape: {rungs: 3, steps: 2}\n")
+    with pytest.raises(ConfigError, match="unknown key 'shape.steps'; known keys here: rungs"):
+        load_config("demo", _Either)
+
+
 class _NameOnly(BaseModel):
     """A reader of one part of a file others read too says so explicitly."""
 

@@ -130,19 +130,25 @@ def _unread_in_known(model: type[BaseModel], data: dict[str, Any], prefix: str) 
         field = names.get(key)
         if field is None:
             continue
-        for kind, section in _sections(model.model_fields[field].annotation):
-            if kind == "model" and isinstance(value, dict):
-                unread += unread_keys(section, value, f"{prefix}{key}.")
-            elif kind == "dict" and isinstance(value, dict):
-                for inner_key, inner in value.items():
-                    unread += unread_keys(section, inner, f"{prefix}{key}.{inner_key}.")
-            elif kind == "list" and isinstance(value, list):
-                for index, inner in enumerate(value):
-                    unread += unread_keys(section, inner, f"{prefix}{key}[{index}].")
-            else:
-                continue
-            break
+        # A union of several settings models (``A | B``): the value is read by whichever fits it best, so a key
+        # is unread only when every alternative leaves it unread.
+        candidates = [_unread_in_section(kind, section, value, f"{prefix}{key}")
+                      for kind, section in _sections(model.model_fields[field].annotation)]
+        fitting = [found for found in candidates if found is not None]
+        if fitting:
+            unread += min(fitting, key=len)
     return unread
+
+
+def _unread_in_section(kind: str, section: type[BaseModel], value: Any, where: str) -> list[tuple[str, str]] | None:
+    """What ``section`` leaves unread of ``value`` held as ``kind``; ``None`` when the value is not of that shape."""
+    if kind == "model" and isinstance(value, dict):
+        return unread_keys(section, value, f"{where}.")
+    if kind == "dict" and isinstance(value, dict):
+        return [found for inner_key, inner in value.items() for found in unread_keys(section, inner, f"{where}.{inner_key}.")]
+    if kind == "list" and isinstance(value, list):
+        return [found for index, inner in enumerate(value) for found in unread_keys(section, inner, f"{where}[{index}].")]
+    return None
 
 
 def _field_names(model: type[BaseModel]) -> dict[str, str]:
