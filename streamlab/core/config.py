@@ -110,25 +110,20 @@ def load_config(name: str, model: type[T], overrides: list[str] | None = None) -
 
 def unread_keys(model: type[BaseModel], data: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Keys of ``data`` that ``model`` (and the models of its sections) would ignore, each with the
-    keys known at its level; mappings typed ``dict[str, Model]`` and lists of models are walked too."""
+    keys known at its level; mappings typed ``dict[str, Model]`` and lists of models are walked too.
+    A model that says ``extra="ignore"`` (or ``"allow"``) explicitly reads part of a shared file: only
+    the sections it declares are checked."""
     if not isinstance(data, dict):
         return []
-    if model.model_config.get("extra") in ("ignore", "allow"):  # said explicitly: a partial reader
-        return _unread_in_known(model, data, prefix)
     names = _field_names(model)
-    unread: list[tuple[str, str]] = []
-    for key, value in data.items():
-        if key not in names:
-            unread.append((f"{prefix}{key}", ", ".join(sorted(names)) or "(none)"))
-    return unread + _unread_in_known(model, data, prefix)
-
-
-def _unread_in_known(model: type[BaseModel], data: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
-    names = _field_names(model)
-    unread: list[tuple[str, str]] = []
+    partial = model.model_config.get("extra") in ("ignore", "allow")
+    own: list[tuple[str, str]] = []
+    nested: list[tuple[str, str]] = []
     for key, value in data.items():
         field = names.get(key)
         if field is None:
+            if not partial:
+                own.append((f"{prefix}{key}", ", ".join(sorted(names)) or "(none)"))
             continue
         # A union of several settings models (``A | B``): the value is read by whichever fits it best, so a key
         # is unread only when every alternative leaves it unread.
@@ -136,8 +131,8 @@ def _unread_in_known(model: type[BaseModel], data: dict[str, Any], prefix: str) 
                       for kind, section in _sections(model.model_fields[field].annotation)]
         fitting = [found for found in candidates if found is not None]
         if fitting:
-            unread += min(fitting, key=len)
-    return unread
+            nested += min(fitting, key=len)
+    return own + nested
 
 
 def _unread_in_section(kind: str, section: type[BaseModel], value: Any, where: str) -> list[tuple[str, str]] | None:

@@ -112,6 +112,11 @@ def test_published_av1_rungs_carry_the_publish_params_and_trials_do_not(small_so
         ("grid.av1.publish_params={keyint: 50}", "may not set 'keyint'"),
         ("grid.av1.publish_params={scd: 1}", "may not set 'scd'"),
         ("grid.av1.publish_params={enable-qm: '1:keyint=9'}", "not an SVT-AV1 key=value"),
+        ("grid.h264.publish_params={keyint: 50}", "may not set 'keyint'"),
+        ("grid.h264.publish_params={no-scenecut: 1}", "may not set 'no-scenecut'"),
+        ("grid.h264.publish_params={min_keyint: 5}", "may not set 'min_keyint'"),
+        ("grid.h264.publish_params={stitchable: 0}", "may not set 'stitchable'"),
+        ("grid.h264.publish_params={psy-rd: '0:keyint=9'}", "not an x264 key=value"),
     ],
 )
 def test_a_bad_publish_param_is_one_clear_error(override: str, reason: str) -> None:

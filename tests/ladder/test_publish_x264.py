@@ -12,9 +12,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from streamlab.core.config import ConfigError
 from streamlab.models.ladder.decide import LadderDecideRequest, decide
 from streamlab.models.ladder.predictor import DEFAULT_DIR, LadderPredictor
 from streamlab.models.ladder.schema import Ladder, ShotSetting
@@ -88,18 +85,3 @@ def test_a_published_shot_based_h264_rung_carries_the_publish_params(small_sourc
         assert " stitchable=1 " in options
         for key, value in params.items():
             assert re.search(X264_PRINTS[key](value), options), f"{key}={value} not applied: {options}"
-
-
-@pytest.mark.parametrize(
-    ("override", "reason"),
-    [
-        ("grid.h264.publish_params={keyint: 50}", "may not set 'keyint'"),
-        ("grid.h264.publish_params={no-scenecut: 1}", "may not set 'no-scenecut'"),
-        ("grid.h264.publish_params={min_keyint: 5}", "may not set 'min_keyint'"),
-        ("grid.h264.publish_params={stitchable: 0}", "may not set 'stitchable'"),
-        ("grid.h264.publish_params={psy-rd: '0:keyint=9'}", "not an x264 key=value"),
-    ],
-)
-def test_a_bad_x264_publish_param_is_one_clear_error(override: str, reason: str) -> None:
-    with pytest.raises(ConfigError, match=reason):
-        load_ladder_settings([override])
