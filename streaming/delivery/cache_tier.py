@@ -19,7 +19,8 @@ Behaviour, in the order a request meets it:
 * An LL-HLS blocking reload (``?_HLS_msn=&_HLS_part=``) whose own key is not cached is answered
   from the newest stored reload of the same playlist when that one is at least as new
   (:mod:`.blocking_reload`): a viewer behind the live edge costs the upstream nothing, so the
-  origin sees one request per playlist version per tier.
+  origin sees one request per playlist version per tier. When that newest answer has expired
+  too, the fill asks upstream for the version after it (never fetched by this tier) instead.
 * Counting: ``HIT`` = the object was complete in the cache; ``COALESCED`` = it was being filled,
   and this request was served from that one fill, not forwarded. Both are offload (requests the
   upstream never saw); ``hit_ratio`` counts only the first, ``offload_ratio`` both, the way
@@ -214,12 +215,15 @@ class CacheTier:
             self.stats.hits += 1
             return self._respond(request, entry, "HIT")
 
+        upstream_target = self._catching_up(target)
+        if upstream_target != target:
+            key = (upstream_target, self._vary_values(request, self._vary_hints.get(upstream_target, ())))
         inflight = self._inflight.get(key)
         if inflight is None:
             outcome = "MISS"
             self.stats.misses += 1
             fill = Fill()
-            task = asyncio.get_running_loop().create_task(self._fill(fill, target, self._fill_headers(request)))
+            task = asyncio.get_running_loop().create_task(self._fill(fill, upstream_target, self._fill_headers(request)))
             self._inflight[key] = (fill, task)
             task.add_done_callback(partial(self._fill_done, key))
         else:
@@ -359,6 +363,14 @@ class CacheTier:
         if newer is None or newer == target:
             return None
         return self.store.get((newer, self._vary_values(request, self._vary_hints.get(newer, ()))))
+
+    def _catching_up(self, target: str) -> str:
+        """The target to fetch upstream for a miss: ``target`` itself, except for a blocking reload
+        a stored (now expired) newer version covered, which asks for the version after that one
+        instead, so no version is fetched twice (:meth:`.NewestVersions.catching_up`)."""
+        reload = blocking_reload(target)
+        ahead = self._newest_versions.catching_up(reload) if reload is not None else None
+        return ahead or target
 
     def _fill_done(self, key: Hashable, task: asyncio.Task[Fetched | None]) -> None:
         inflight = self._inflight.get(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,13 @@ def test_the_newest_stored_version_satisfies_older_requests_only() -> None:
     assert newest.satisfying(blocking_reload(f"{PLAYLIST}?_HLS_msn=4&_HLS_part=2")) == stored
     assert newest.satisfying(blocking_reload(f"{PLAYLIST}?_HLS_msn=4&_HLS_part=3")) is None
     assert newest.satisfying(blocking_reload(f"{PLAYLIST}?_HLS_msn=3&_HLS_part=1&_HLS_skip=YES")) is None
+    # once that answer has expired: the part after it, the request's other parameters kept in place
+    assert newest.catching_up(blocking_reload(f"{PLAYLIST}?_HLS_msn=3&_HLS_part=6")) == f"{PLAYLIST}?_HLS_msn=4&_HLS_part=3"
+    assert newest.catching_up(blocking_reload(f"{PLAYLIST}?_HLS_msn=4&_HLS_part=3")) is None
+    delta = f"{PLAYLIST}?_HLS_skip=YES&_HLS_msn=7&_HLS_part=0"
+    newest.stored(blocking_reload(delta), delta)
+    assert newest.catching_up(blocking_reload(f"{PLAYLIST}?_HLS_msn=7&_HLS_part=0&_HLS_skip=YES")) == (
+        f"{PLAYLIST}?_HLS_skip=YES&_HLS_msn=7&_HLS_part=1")
 
 
 @pytest.fixture()
@@ -114,3 +122,33 @@ def test_only_an_answer_naming_the_version_asked_for_is_cached_long(origin) -> N
     assert waited.headers["cache-control"] == newest.headers["cache-control"] == "public, max-age=6"
     assert 'URI="seg0.3.m4s"' in passed.text  # the current playlist, not the state its URL names ...
     assert passed.headers["cache-control"] == "public, max-age=1"  # ... so kept no longer than a playlist
+
+
+def test_a_version_whose_newer_answer_expired_too_is_not_fetched_again(
+    short_lived_origin: tuple[str, SyntheticChannel, asyncio.AbstractEventLoop], tmp_path: Path,
+) -> None:
+    """The Python tiers' catch-up: on a playlist nobody watches at the live edge, every stored answer
+    expires before the next request, so an old version used to be fetched again under its own key
+    (3.6% of a saturated crowd's 180p versions). The tier now asks for the version after the newest
+    it stored: each upstream request is for a version it never fetched, answered the same way."""
+    live_origin, channel, loop = short_lived_origin  # parts 0.0-0.2 exist; every playlist answer lives 1 s
+    state_dir = tmp_path / "live-state"
+    (state_dir / "synthetic").mkdir(parents=True)
+    (state_dir / "synthetic" / "state.json").write_text(json.dumps({"state": "live", "origin_url": live_origin}))
+    with running_cluster("python", media_root=tmp_path / "media", overrides=[f"origin.live.state_dir={state_dir}"]) as cluster:
+        url = cluster.edge_urls[0] + PLAYLIST
+
+        def ask(part: int) -> httpx.Response:
+            answer = httpx.get(url, params={"_HLS_msn": 0, "_HLS_part": part}, timeout=15, trust_env=False)
+            assert answer.status_code == 200
+            return answer
+
+        assert 'URI="seg0.2.m4s"' in ask(1).text  # a version already out: the current playlist
+        time.sleep(1.3)  # expired in every tier
+        assert 'URI="seg0.2.m4s"' in ask(1).text  # the same version again: fetched as (0, 2), out already
+        time.sleep(1.3)
+        loop.call_soon_threadsafe(loop.call_later, 0.3, channel.add_part)
+        assert 'URI="seg0.3.m4s"' in ask(0).text  # covered by (0, 2): fetched as (0, 3), the live edge
+        for tier_url in [*cluster.shield_urls, *cluster.edge_urls]:
+            versions = httpx.get(tier_url + "/_stats", timeout=5, trust_env=False).json()["upstream_fetches"]["playlist_version"]
+            assert (versions["objects"], versions["max"]) == (3, 1), tier_url
