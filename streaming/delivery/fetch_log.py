@@ -31,10 +31,11 @@ window's legitimate refetches are reported apart from a coalescing gap:
 ``max_outside_faults`` is the maximum when ``after_error`` and ``after_restart`` fetches are left
 out: the number to hold to "≤ 1" outside a fault window; ``gaps`` lists the latest
 ``after_stored``/``concurrent`` refetches (target, time since the previous fetch, wall time) so
-each can be traced to its cause (``peak run`` marks those inside a fault window). The one seen so
-far: after an origin restart, a blocked reload for a version passed during the outage is answered
-with the current playlist, which the origin lets tiers keep 1 s only, and a viewer still retrying
-that version a second later fetches it again. The log is bounded (``capacity`` objects, oldest
+each can be traced to its cause (``peak run`` marks those inside a fault window). The ones seen
+so far: an answer to a version already passed is the current playlist, which the origin lets
+tiers keep 1 s only, and a viewer asking for that version again later (retrying after an origin
+restart, or lagging on a rung nobody watches at the live edge) fetched it again; the Python tiers
+now ask for the version after the newest they stored instead (:mod:`.blocking_reload`). The log is bounded (``capacity`` objects, oldest
 forgotten first: a forgotten object fetched again counts as new, and ``forgotten`` says how many
 were dropped), so a long-running tier keeps a constant footprint.
 """
