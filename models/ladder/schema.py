@@ -103,3 +103,6 @@ class TrialPoint(BaseModel):
     ssim: float
     encode_cpu_s: float
     measure_cpu_s: float
+    remembered: bool = Field(False, exclude=True)
+    """Recalled from the trial store, not measured in this run: its CPU times are an earlier run's (on
+    another load), so a CPU comparison with a fresh search is not like for like. Never serialised."""

@@ -94,6 +94,13 @@ def test_hull_grid_extends_to_the_ceiling_and_the_lowest_throughput(small_source
     assert max(p.vmaf for p in base) < 95 <= search.ladder.rungs[0].expected_vmaf
     # and the cheapest grid point is over the lowest throughput named: a higher CRF gives the bottom rung
     assert min(p.bitrate_kbps for p in base) > 20 >= search.ladder.rungs[-1].bitrate_kbps
+    # the same search again recalls every trial (with the CPU it cost then); cache=False measures them all now,
+    # as `ladder acceptance` does for the CPU it sets beside a fresh shot search
+    again = hull_search(inspect_source(small_source, 1.0), "av1", settings)
+    assert all(p.remembered for p in again.points) and again.ladder.decision_cpu_s == search.ladder.decision_cpu_s
+    fresh = hull_search(inspect_source(small_source, 1.0), "av1", settings, cache=False)
+    assert not any(p.remembered for p in fresh.points) and len(fresh.points) == len(search.points)
+    assert "remembered" not in fresh.points[0].model_dump_json()
 
 
 def test_shot_features_are_each_shots_own(three_shots: Path, tmp_path: Path) -> None:

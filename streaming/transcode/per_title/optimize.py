@@ -79,11 +79,17 @@ def optimize_ladder(
     raise UnknownMethod(f"unknown method {method!r}; valid: fixed, hull, predicted, shots")
 
 
-def hull_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings) -> HullSearch:
+def hull_search(
+    facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings, *, cache: bool = True
+) -> HullSearch:
+    """The title's trial grid (extended to the ceiling and the lowest throughput), its hull and ladder.
+
+    ``cache=False`` measures every trial now instead of recalling remembered ones (and remembers
+    nothing): for a CPU figure to set beside a search measured in this run."""
     with tempfile.TemporaryDirectory(prefix="ladder-trials-") as work:
         specs = build_grid(facts, codec, settings, Path(work))
-        points = run_grid(specs, f"{codec} trial grid of {facts.path.name} ({len(specs)} encodes)")
-        points += extend_grid(facts, codec, settings, Path(work), points)
+        points = run_grid(specs, f"{codec} trial grid of {facts.path.name} ({len(specs)} encodes)", cache=cache)
+        points += extend_grid(facts, codec, settings, Path(work), points, cache=cache)
     ladder = ladder_from_points(points, codec, settings.rules, source=str(facts.path),
                                 segment_duration_s=facts.segment_duration_s, method="hull",
                                 publish_preset=settings.grid.codec(codec).published_preset,
@@ -92,7 +98,8 @@ def hull_search(facts: SourceFacts, codec: Codec, settings: LadderOptimizerSetti
 
 
 def extend_grid(
-    facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings, work: Path, points: list[TrialPoint]
+    facts: SourceFacts, codec: Codec, settings: LadderOptimizerSettings, work: Path, points: list[TrialPoint],
+    *, cache: bool = True,
 ) -> list[TrialPoint]:
     """Trial points beyond the grid until it reaches the quality ceiling and the lowest throughput (bounded)."""
     sizes = trial_sizes(facts.width, facts.height, settings.grid.heights, settings.grid.max_resolutions)
@@ -107,7 +114,7 @@ def extend_grid(
         )
         if not specs:
             break
-        extra += run_grid(specs, f"{codec} grid extension of {facts.path.name} ({len(specs)} encodes)")
+        extra += run_grid(specs, f"{codec} grid extension of {facts.path.name} ({len(specs)} encodes)", cache=cache)
         crfs += up + down
     return extra
 

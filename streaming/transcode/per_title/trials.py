@@ -172,7 +172,7 @@ def recall(spec: TrialSpec) -> TrialPoint | None:
     if path is None or not path.is_file():
         return None
     try:
-        return TrialPoint.model_validate_json(path.read_text())
+        return TrialPoint.model_validate_json(path.read_text()).model_copy(update={"remembered": True})
     except ValueError:
         return None
 
