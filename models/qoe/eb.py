@@ -15,7 +15,8 @@ against itself.
 seen mid-way contributes nothing for what happened before (no burst when a file or stream starts
 mid-session). Metrics (SCHEMA.md, "Alerts"): start failures, exits before start (apart from start
 failures), playback failures, slow starts and mean log startup, stalls, errors, mean log bitrate
-and height (quality-only drops), live latency, and the change of log bitrate within sessions (a path collapsing
+and height (quality-only drops), live latency (its level only when ``latency_level`` is on) and its jumps beyond what
+a session's own playback explains (an upstream delay), and the change of log bitrate within sessions (a path collapsing
 under the few sessions of a small group).
 
 **Windows and attribution.** A window's score for group ``g`` and metric ``m`` is the one-sided
@@ -80,10 +81,10 @@ _SPEC_GETTERS: tuple[tuple[operator.itemgetter, ...], ...] = tuple(tuple(operato
 
 COLUMNS: tuple[str, ...] = ("attempts", "vsf", "ebvs", "starts", "slow", "beats", "vpf", "stall", "err",
                             "br_n", "br_s", "br_q", "h_n", "h_s", "h_q", "su_s", "su_q", "lat_n", "lat_s", "lat_q",
-                            "dbr_n", "dbr_s", "dbr_q")
+                            "dbr_n", "dbr_s", "dbr_q", "lj")
 C = {c: i for i, c in enumerate(COLUMNS)}
 (_I_ATTEMPTS, _I_VSF, _I_EBVS, _I_STARTS, _I_SLOW, _I_BEATS, _I_VPF, _I_STALL, _I_ERR, _I_BR_N, _I_BR_S, _I_BR_Q, _I_H_N,
- _I_H_S, _I_H_Q, _I_SU_S, _I_SU_Q, _I_LAT_N, _I_LAT_S, _I_LAT_Q, _I_DBR_N, _I_DBR_S, _I_DBR_Q) = range(len(COLUMNS))
+ _I_H_S, _I_H_Q, _I_SU_S, _I_SU_Q, _I_LAT_N, _I_LAT_S, _I_LAT_Q, _I_DBR_N, _I_DBR_S, _I_DBR_Q, _I_LJ) = range(len(COLUMNS))
 """Column indices :meth:`SessionMemory.unit` writes per event (a constant, not a dict lookup, per field and event)."""
 _ZERO_ROW = array("d", [0.0]) * len(COLUMNS)
 """A unit before its contributions: :meth:`SessionMemory.unit` copies it (one ``memcpy``) for every event."""
@@ -93,7 +94,16 @@ _END_COLUMNS: dict[str, tuple[int, int]] = {"video_start_failure": (_I_ATTEMPTS,
 """The columns a session end's outcome counts in (other outcomes say nothing new)."""
 BINOMIAL: tuple[tuple[str, str, str], ...] = (("start_failure", "vsf", "attempts"), ("exit_before_start", "ebvs", "attempts"),
                                               ("playback_failure", "vpf", "beats"), ("slow_start", "slow", "starts"),
-                                              ("stall", "stall", "beats"), ("errors", "err", "beats"))
+                                              ("stall", "stall", "beats"), ("errors", "err", "beats"),
+                                              ("latency_jump", "lj", "lat_n"))
+"""``latency_jump``: live beats (with a latency) whose latency rose since the same session's previous one by more than the
+session's own playback explains (:meth:`SessionMemory.unit`). Latency is wall clock less the playing frame's program time, so
+between two beats it grows by exactly the wall time the playhead did not advance (stalls, pauses) and falls by what a
+catch-up rate gains; anything more came from upstream (encoder, packager, origin): every session of the channel moves
+at once. Its level cannot show that: sessions of one channel sit seconds to minutes behind (join position, every
+stall since), and a handful of them are all a channel has. Like a mid-stream failure it is tested per session in the
+span (did it jump within its beats there), from ``min_events`` distinct sessions (one viewer seeking back is not a
+channel)."""
 GAUSSIAN: tuple[tuple[str, str, str, str, int], ...] = (("bitrate", "br_n", "br_s", "br_q", -1), ("resolution", "h_n", "h_s", "h_q", -1),
                                                         ("startup_time", "starts", "su_s", "su_q", 1),
                                                         ("live_latency", "lat_n", "lat_s", "lat_q", 1),
@@ -102,8 +112,9 @@ GAUSSIAN: tuple[tuple[str, str, str, str, int], ...] = (("bitrate", "br_n", "br_
 group's level is judged against its siblings' spread (4G always has a lower bitrate than ethernet), so a small group's
 sudden collapse hides in that spread until many new sessions show it; the very sessions that were playing fall all
 at once, and a change within one session carries none of the spread between sessions (a session's increments are
-nearly independent). Not for live latency: it grows by every stall's length, so one session's jumps are heavy-tailed
-and no mean of them is a signal.)"""
+nearly independent). Not for live latency: it grows by every stall's length, so one session's changes are heavy-tailed
+and no mean of them is a signal; a change beyond what the session's own playback explains is counted instead
+(``latency_jump``, a binomial metric).)"""
 
 METRICS: tuple[str, ...] = tuple(m[0] for m in BINOMIAL) + tuple(m[0] for m in GAUSSIAN)
 RENDITION_SPECS: frozenset[int] = frozenset(i for i, sp in enumerate(SPECS) if DIMS.index("rendition") in sp)
@@ -113,6 +124,10 @@ rendition selects on the outcome: those groups are judged on neither."""
 _RENDITION_MASK = np.isin(np.arange(len(SPECS)), sorted(RENDITION_SPECS))
 """``_RENDITION_MASK[spec]``: :data:`RENDITION_SPECS` as a lookup (``np.isin`` per metric cost a sort each time)."""
 START_DENOMINATORS = frozenset({"attempts", "starts"})
+ABR_SELECTED = frozenset({"stall"})
+"""Outcomes that choose the rendition rather than follow from it: the ABR steps a stalling session down, so the lowest
+rung of every title collects its stalled beats, and a new title (a premiere's flash crowd) has no history to say so.
+Rendition-keyed groups are not judged on them (a broken encode fails: failures and errors still count)."""
 QUALITY_METRICS = frozenset({"bitrate", "resolution", "bitrate_drop"})
 SLOW_START_S = 5.0
 SETTLED_PLAYHEAD_S = 60.0
@@ -120,7 +135,11 @@ SETTLED_PLAYHEAD_S = 60.0
 falling) to its rung, and a title whose sessions all start at once (a premiere) would show only that."""
 FRESH_PLAYHEAD_S = 45.0
 """A session first seen with more content played than this joined mid-way: its start is not counted."""
-HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency"})
+HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency",
+                               "latency_jump"})
+PER_SESSION_EVENTS = frozenset({"playback_failure", "latency_jump"})
+"""Rare events a session has once (or a few times) in a span, not a rate per beat: each session is one trial of having
+it within its beats there (:func:`score_matrix`)."""
 
 
 class EbSettings(BaseModel):
@@ -186,6 +205,17 @@ class EbSettings(BaseModel):
     max_sessions: int = Field(200_000, ge=16)
     max_units_per_window: int = Field(20_000, ge=16)
     max_dedup: int = Field(400_000, ge=16)
+    latency_level: bool = False
+    """Judge groups on their level of live latency (``live_latency``) too. Off: a live session's latency is where it
+    joined plus every stall since, so a channel's level is the spread between its handful of sessions, heavy-tailed
+    (seconds to minutes behind) and owned by each session's history; viewers starting over from the programme's
+    beginning, or the long-stalled sessions left at night, paged on it (every ``live_latency`` alert on the
+    independent world's dev days was false or collateral). What moves a channel's latency for everyone is caught
+    where it is clean: an upstream delay as ``latency_jump``, the network as stalls."""
+    latency_jump_s: float = Field(5.0, gt=0.0)
+    """A live beat's latency rising this many seconds beyond what its session's own playback explains since the
+    previous beat is a jump (``latency_jump``): well above the beat-to-beat jitter of a latency measurement (clock
+    sync, segment boundaries), well below any upstream delay worth a page."""
     max_future_s: float = Field(300.0, gt=0)
     max_past_s: float = Field(120.0, gt=0)
     max_gap_windows: int = Field(120, ge=1)
@@ -195,7 +225,7 @@ class EbPrior(BaseModel):
     """The committed part: population rates and spreads per metric. No group names, by design."""
 
     rates: dict[str, float] = {"start_failure": 0.006, "exit_before_start": 0.02, "playback_failure": 0.002,
-                               "slow_start": 0.05, "stall": 0.03, "errors": 0.01}
+                               "slow_start": 0.05, "stall": 0.03, "errors": 0.01, "latency_jump": 0.002}
     means: dict[str, float] = {"bitrate": math.log(3000.0), "resolution": math.log(720.0), "startup_time": math.log(1.5),
                                "live_latency": math.log(6.0), "bitrate_drop": 0.0}
     sds: dict[str, float] = {"bitrate": 0.6, "resolution": 0.4, "startup_time": 0.6, "live_latency": 0.6,
@@ -207,8 +237,13 @@ class SessionMemory:
     """Per-session cumulative counters so beats become deltas; bounded, least recently seen evicted."""
 
     max_sessions: int
-    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None, int]] = field(default_factory=OrderedDict)
-    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate, its key (:func:`_session_key`)."""
+    latency_jump_s: float = 5.0
+    """:attr:`EbSettings.latency_jump_s`."""
+    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None, int, tuple[float, float, float] | None]] = \
+        field(default_factory=OrderedDict)
+    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate, its key (:func:`_session_key`), and
+    of its last beat with a live latency that latency, the beat's timestamp and its playhead (one item: most sessions
+    are VOD, and every event copies the tuple)."""
     evicted: int = 0
     key: int = 0
     """The key of the session of the last :meth:`unit` call (computed once per session, not per event)."""
@@ -236,6 +271,7 @@ class SessionMemory:
         fresh = state is None and e.playhead_s <= FRESH_PLAYHEAD_S
         last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (rebuffer_s, errors, not fresh)
         last_br = state[4] if state else None
+        lat_state = state[6] if state else None
         started = startup_s is not None
         if started and not was_started:
             row[_I_ATTEMPTS] = row[_I_STARTS] = 1.0
@@ -259,14 +295,22 @@ class SessionMemory:
             if e.content_type == "live" and e.live_latency_s is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
-                lat = math.log(max(e.live_latency_s, 0.1))
+                latency = e.live_latency_s
+                lat = math.log(max(latency, 0.1))
                 row[_I_LAT_N], row[_I_LAT_S], row[_I_LAT_Q] = 1, lat, lat * lat
+                if lat_state is not None:
+                    # What the session's own playback explains: the wall time its playhead did not advance.
+                    last_lat, lat_ts, lat_playhead = lat_state
+                    held = max(0.0, (e.timestamp - lat_ts) - (e.playhead_s - lat_playhead))
+                    row[_I_LJ] = float(latency - last_lat - held > self.latency_jump_s)
+                lat_state = (latency, e.timestamp, e.playhead_s)
 
         if len(self.sessions) >= self.max_sessions:
             self.sessions.popitem(last=False)
             self.evicted += 1
         self.sessions[sid] = (rebuffer_s if rebuffer_s >= last_rebuf else last_rebuf, errors if errors >= last_err else last_err,
-                              was_started or started, _rendition(e) if rendition is None else rendition, last_br, key)
+                              was_started or started, _rendition(e) if rendition is None else rendition, last_br, key,
+                              lat_state)
         return row
 
     def rendition(self, session_id: str) -> str:
@@ -322,7 +366,7 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         with np.errstate(divide="ignore", invalid="ignore"):
             clus = np.where(sessions[:, 0] > 0, np.maximum(counts[:, C["beats"]] / np.maximum(sessions[:, 0], 1e-9), 1.0),
                             clustering)
-        distinct = {"stall": sessions[:, 3], "err": sessions[:, 4]}
+        distinct = {"stall": sessions[:, 3], "err": sessions[:, 4], "lj": sessions[:, 5]}
     out = np.zeros((g, len(METRICS)))
     basel = np.zeros((g, len(METRICS)))
     k = s.prior_strength
@@ -334,14 +378,17 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         basel[:, j] = p0
         n = counts[:, C[den]]
         x = counts[:, C[num]]
-        if sessions is not None and num in distinct:  # each session one observation of its stall (error) rate
-            n, x = sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
-        elif name == "playback_failure":
+        if name in PER_SESSION_EVENTS:
             # A failure ends its session, so each session in the span is one trial of failing within its beats there:
             # the baseline is the chance of that, not of failing at one beat (compared per beat, a 10-minute span's
-            # 30 beats made a 4x rise on a CDN carrying half the traffic look like a 100x one).
+            # 30 beats made a 4x rise on a CDN carrying half the traffic look like a 100x one). A latency jump is
+            # counted once per session too (a viewer seeking back twice is one session that jumped).
+            if num in distinct:
+                x = np.minimum(x, distinct[num])
             n = np.maximum(n / clus, x)
             p0 = np.clip(1.0 - (1.0 - p0) ** clus, 1e-5, 0.999)
+        elif sessions is not None and num in distinct:  # each session one observation of its stall (error) rate
+            n, x = sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
         elif name in HEARTBEAT_METRICS:
             n, x = n / clus, x / clus
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -351,11 +398,13 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         evidence = distinct.get(num, counts[:, C[num]])
         ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
         ok &= pop[C[den]] >= s.min_population * prior_n
-        if rendition is not None and den in START_DENOMINATORS:
+        if rendition is not None and (den in START_DENOMINATORS or name in ABR_SELECTED):
             ok &= ~rendition
         out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
     for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
         j = len(BINOMIAL) + jj
+        if name == "live_latency" and not s.latency_level:  # see EbSettings.latency_level
+            continue
         mu_pop, sd = population_moments(pop, prior_n, prior, s, jj)
         mu0 = (base[:, C[s_col]] + k * mu_pop) / (base[:, C[n_col]] + k)
         n = counts[:, C[n_col]]
@@ -595,14 +644,14 @@ class _UnitBuffer:
         return self.unit_rows[lo:hi], self.contrib[lo:hi], self.sess[lo:hi]
 
 
-SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions")
+SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions", "lj_sessions")
 """Per group and span (see :func:`score_matrix`): distinct sessions that beat; the sum over them of the share of
 their beats that stalled (erred), i.e. each session one observation of its stall (error) rate; and the distinct
-sessions that stalled (erred), the minimum evidence."""
+sessions that stalled (erred), the minimum evidence; the distinct sessions whose latency jumped."""
 
 
 def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
-    """``[units, 5]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
+    """``[units, 6]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
 
     A beat weighs ``1 / (its session's beats in the span)``, so a group's sum counts distinct sessions
     without a per-group set, and the weighted stalls sum each session's stall rate once, however often
@@ -626,6 +675,8 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
     out[:, 2] = beat * contrib[:, C["err"]]
     out[:, 3] = share(contrib[:, C["stall"]])
     out[:, 4] = share(contrib[:, C["err"]])
+    if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
+        out[:, 5] = share(contrib[:, C["lj"]])
     return out
 
 
@@ -652,15 +703,15 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 6
+    STATE_FORMAT = 7
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
-    within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows)."""
+    within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
         self.prior = prior or EbPrior()
-        self.sessions = SessionMemory(s.max_sessions)
+        self.sessions = SessionMemory(s.max_sessions, s.latency_jump_s)
         self.store = _Store(s.max_groups, 0.5 ** (1.0 / s.half_life_windows))
         self.pop = np.zeros(len(COLUMNS))
         self.prior_n = 200.0
