@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from streamlab.models.qoe.eb import EbDetector, EbSettings
-from streamlab.models.qoe.schema_v2 import parse_event
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
+from tests.qoe.test_eb import _run
 
 T0 = START_EPOCH_S + 20 * 60
 LIVE = ("ch-a", "ch-b")
@@ -52,17 +51,8 @@ def _live_stream(seed: int, delay: dict[str, Any] | None = None) -> list[dict[st
     return events
 
 
-def _run(events: list[dict[str, Any]], settings: EbSettings | None = None) -> list:
-    det = EbDetector(settings)
-    for raw in events:
-        event, reason = parse_event(raw)
-        assert reason is None, reason
-        det.ingest(event)
-    return det.flush()
-
-
 def test_a_channel_wide_latency_jump_is_named_within_two_minutes() -> None:
-    alerts = _run(_live_stream(1, {"title": "ch-b", "add_s": 30.0, "from": T0}))
+    alerts = _run(_live_stream(1, {"title": "ch-b", "add_s": 30.0, "from": T0}))[1]
     named = [a for a in alerts if (a.dimension, a.value) == ("title", "ch-b")]
     assert named, [(a.dimension, a.value, a.evidence) for a in alerts]
     assert 0.0 <= named[0].detected_at - T0 <= 120.0
@@ -75,7 +65,7 @@ def _latency_alerts(alerts: list) -> list:
 
 
 def test_latency_of_a_quiet_live_stream_raises_nothing() -> None:
-    assert _latency_alerts(_run(_live_stream(2))) == []
+    assert _latency_alerts(_run(_live_stream(2))[1]) == []
 
 
 def test_one_viewer_seeking_back_is_not_an_incident() -> None:
@@ -83,11 +73,11 @@ def test_one_viewer_seeking_back_is_not_an_incident() -> None:
     events = _live_stream(3)
     sid = next(e["session_id"] for e in events if e["title_id"] == "ch-a" and e["kind"] == "heartbeat"
                and T0 - 200 < e["timestamp"] < T0 - 60 and e["seq"] == 2)
-    assert _latency_alerts(_run(_live_stream(3, {"session": sid, "add_s": 600.0, "from": T0 - 60}))) == []
+    assert _latency_alerts(_run(_live_stream(3, {"session": sid, "add_s": 600.0, "from": T0 - 60}))[1]) == []
 
 
 def test_viewers_starting_a_programme_from_its_beginning_are_not_an_incident() -> None:
     """A decoy: the latency level is the spread between a handful of sessions (join position, every stall since);
     half the TV viewers starting over five minutes behind live changed nothing for anyone's playback."""
-    alerts = _run(_live_stream(4, {"group": ("device_class", "tv"), "behind_s": 300.0, "from": T0}))
+    alerts = _run(_live_stream(4, {"group": ("device_class", "tv"), "behind_s": 300.0, "from": T0}))[1]
     assert _latency_alerts(alerts) == []

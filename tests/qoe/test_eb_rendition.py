@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamlab.models.qoe.eb import EbDetector
-from streamlab.models.qoe.schema_v2 import parse_event
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
+from tests.qoe.test_eb import _run
 
 T0 = START_EPOCH_S + 20 * 60
 
@@ -28,19 +27,10 @@ def _abr_renditions(events: list[dict[str, Any]], premiere: str | None = None) -
     return events
 
 
-def _run(events: list[dict[str, Any]]) -> list:
-    det = EbDetector()
-    for raw in events:
-        event, reason = parse_event(raw)
-        assert reason is None, reason
-        det.ingest(event)
-    return det.flush()
-
-
 def test_a_premieres_lowest_rung_collecting_its_stalls_is_not_an_incident() -> None:
     """A decoy: a new title's sessions stall at the usual rate; its 240p rendition holds the stalled beats as every
     title's does, but has no history of its own to say so."""
-    alerts = _run(_abr_renditions(steady_stream(35, 60, seed=9), premiere="t-premiere"))
+    alerts = _run(_abr_renditions(steady_stream(35, 60, seed=9), premiere="t-premiere"))[1]
     assert [(a.dimension, a.value, a.evidence["metric"]) for a in alerts if a.dimension == "title*rendition"] == []
 
 
@@ -59,5 +49,5 @@ def test_a_broken_rendition_still_pages_on_its_failures() -> None:
     for e in events:
         if e["kind"] == "heartbeat":
             e["rendition"] = rung(e)
-    named = {(a.dimension, a.value) for a in _run(events)}
+    named = {(a.dimension, a.value) for a in _run(events)[1]}
     assert ("title*rendition", "t3*1080p") in named, named
