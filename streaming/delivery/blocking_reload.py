@@ -22,7 +22,7 @@ part number does not tell.
 When that newest answer has expired too, the request still must not go upstream under its own
 key: it was fetched once already, or a newer one was. This happens on a playlist few viewers
 watch (a low rung that only stalled viewers drop to: measured on a saturated 1,000-viewer Python
-edge, 3.6% of its 180p versions fetched twice), because the origin keeps an answer for a version
+edge, 3.6% of its playlist versions fetched twice, every one on 180p), because the origin keeps an answer for a version
 already passed only 1 s (it is the current playlist, not the version its URL names: kept longer,
 a crowd that resumed behind live stays behind). The tier then asks upstream for the version
 *after* the newest it stored (:meth:`NewestVersions.catching_up`): a key no request of this tier

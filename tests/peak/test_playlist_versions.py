@@ -129,7 +129,7 @@ def test_a_version_whose_newer_answer_expired_too_is_not_fetched_again(
 ) -> None:
     """The Python tiers' catch-up: on a playlist nobody watches at the live edge, every stored answer
     expires before the next request, so an old version used to be fetched again under its own key
-    (3.6% of a saturated crowd's 180p versions). The tier now asks for the version after the newest
+    (3.6% of a saturated crowd's playlist versions, all 180p). The tier now asks for the version after the newest
     it stored: each upstream request is for a version it never fetched, answered the same way."""
     live_origin, channel, loop = short_lived_origin  # parts 0.0-0.2 exist; every playlist answer lives 1 s
     state_dir = tmp_path / "live-state"
