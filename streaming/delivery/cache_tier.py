@@ -58,7 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from streamlab.streaming.delivery.blocking_reload import NewestVersions, blocking_reload
+from streamlab.streaming.delivery.blocking_reload import BlockingReload, NewestVersions, blocking_reload
 from streamlab.streaming.delivery.fetch_log import FetchLog
 from streamlab.streaming.delivery.fill import Fill, FillHead, UpstreamFailed
 from streamlab.streaming.delivery.http_semantics import (
@@ -207,15 +207,18 @@ class CacheTier:
 
         key = (target, self._vary_values(request, self._vary_hints.get(target, ())))
         entry = self.store.get(key)
-        if entry is None:
-            entry = self._newer_version(request, target)
+        reload = blocking_reload(target) if entry is None else None  # parsed once, and only on a miss
+        if reload is not None:
+            entry = self._newer_version(request, target, reload)
         if entry is not None:
             if authorized and not shareable_despite_authorization(entry.header("cache-control")):
                 return await self._pass(request, target)
             self.stats.hits += 1
             return self._respond(request, entry, "HIT")
 
-        upstream_target = self._catching_up(target)
+        # A blocking reload a stored (now expired) newer version covered asks for the version after that
+        # one instead, so no version is fetched twice (:meth:`.NewestVersions.catching_up`).
+        upstream_target = (self._newest_versions.catching_up(reload) if reload is not None else None) or target
         if upstream_target != target:
             key = (upstream_target, self._vary_values(request, self._vary_hints.get(upstream_target, ())))
         inflight = self._inflight.get(key)
@@ -355,22 +358,13 @@ class CacheTier:
                     self._newest_versions.stored(reload, target)
         return Fetched(entry, shareable=head.shareable, stored=stored)
 
-    def _newer_version(self, request: Request, target: str) -> CachedResponse | None:
+    def _newer_version(self, request: Request, target: str, reload: BlockingReload) -> CachedResponse | None:
         """For a blocking playlist reload whose own key is not cached: the stored answer to a newer
         one of the same playlist, which satisfies it too (:mod:`.blocking_reload`), else ``None``."""
-        reload = blocking_reload(target)
-        newer = self._newest_versions.satisfying(reload) if reload is not None else None
+        newer = self._newest_versions.satisfying(reload)
         if newer is None or newer == target:
             return None
         return self.store.get((newer, self._vary_values(request, self._vary_hints.get(newer, ()))))
-
-    def _catching_up(self, target: str) -> str:
-        """The target to fetch upstream for a miss: ``target`` itself, except for a blocking reload
-        a stored (now expired) newer version covered, which asks for the version after that one
-        instead, so no version is fetched twice (:meth:`.NewestVersions.catching_up`)."""
-        reload = blocking_reload(target)
-        ahead = self._newest_versions.catching_up(reload) if reload is not None else None
-        return ahead or target
 
     def _fill_done(self, key: Hashable, task: asyncio.Task[Fetched | None]) -> None:
         inflight = self._inflight.get(key)
