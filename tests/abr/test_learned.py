@@ -66,3 +66,20 @@ def test_checkpoint_without_planner_settings_is_refused(tmp_path):
 def test_unknown_registry_alias_names_the_uri(mlflow_store):
     with pytest.raises(PolicyModelError, match="models:/abr-policy@nobody"):
         load_learned("models:/abr-policy@nobody")
+
+
+def test_volatility_tilt_lowers_the_scenarios_only_after_a_volatile_history():
+    import dataclasses
+
+    from streamlab.models.abr.policies.learned import LearnedPolicy
+
+    base = load_learned()
+    plain = LearnedPolicy(base.net, dataclasses.replace(base.knobs, volatility_tilt=0.0))
+    tilted = LearnedPolicy(base.net, dataclasses.replace(base.knobs, volatility_tilt=0.5))
+    steady = [4e5] * 8
+    assert np.allclose(tilted.goodput_scenarios(30, 5, steady), plain.goodput_scenarios(30, 5, steady), rtol=1e-12)
+    volatile = [4e5, 4e5, 4e5, 4e5, 5e5, 3e4, 4e5, 2e4]  # a deep drop, a recovery, another drop
+    spread = float(np.std(np.log(volatile[-5:])))
+    ratio = tilted.goodput_scenarios(30, 5, volatile) / plain.goodput_scenarios(30, 5, volatile)
+    assert np.allclose(ratio, np.exp(-0.5 * spread))
+    assert spread > 1.0  # so the tilt is a real cut (> 40 %), not a rounding

@@ -27,7 +27,8 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
         f"data.traces={folder}", f"output={tmp_path / 'ckpt' / 'learned.npz'}",
         "rollouts.episodes_per_trace=1", "predictor.epochs=2", "predictor.hidden=[8]",
         "planner.horizon=[3]", "planner.free_steps=[2]", "planner.risk=[1.0]", "planner.buffer_value_per_s=[0.0, 0.05]",
-        "planner.smooth_weight=[1.5]", "planner.switch_margin=[0.1]", "predictor.members=2",
+        "planner.smooth_weight=[1.5]", "planner.switch_margin=[0.1]", "planner.volatility_tilt=[0.25]",
+        "predictor.members=2",
         "validation_policies=[robustmpc]", "split.selection_rotations=1",
     ])
     report = train(settings)
@@ -36,6 +37,7 @@ def test_tiny_training_run_logs_registers_and_writes_a_loadable_checkpoint(tmp_p
     assert set(meta["validation"]) == {"robustmpc", "learned"}
     assert meta["planner"]["smooth_weight"] == 1.5
     assert meta["planner"]["switch_margin"] == 0.1
+    assert meta["planner"]["volatility_tilt"] == 0.25
     assert load_learned(tmp_path / "ckpt" / "learned.npz").net.weights[0].shape[1] == 2 * 8  # two 8-unit members, merged
     assert len(meta["knob_search_on_train_rotations_and_drops"]) == 2
     run = tracking.configure().get_run(report.run_id)
@@ -93,7 +95,9 @@ def test_knobs_are_chosen_on_training_traces_and_their_copies_never_on_validatio
     originals = {t.name.split("@")[0].split("~")[0] for t in selection}
     assert originals == {t.name for t in train_set}
     assert not originals & {t.name for t in val_set}
-    copies = 1 + settings.split.selection_rotations + settings.split.selection_drop_copies
+    split = settings.split
+    copies = 1 + split.selection_rotations + split.selection_drop_copies + split.selection_session_drop_copies
+    assert split.selection_session_drop_copies >= 1  # drops inside the played part, not anywhere in a long trace
     assert len(selection) == copies * len(train_set)
 
 
@@ -107,3 +111,31 @@ def test_rollouts_with_drop_probability_see_the_dropped_links(few_traces, video)
     (x_plain, y_plain), (x_drops, y_drops) = rollout(plain), rollout(with_drops)
     assert x_plain.shape[1] == x_drops.shape[1]
     assert np.nanmin(y_drops) < np.nanmin(y_plain)  # the dropped windows' goodput falls far below the anchor
+
+
+def test_session_drops_fall_inside_the_part_a_session_plays(traces):
+    import numpy as np
+
+    from streamlab.training.abr.rollouts import session_drops
+
+    long_trace = max(traces, key=lambda t: t.time_s[-1])  # ~1000+ s: whole-trace drops mostly miss a 200 s session
+    assert long_trace.time_s[-1] > 900
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        copy = session_drops(long_trace, rng, window_s=250.0)
+        rotated_back = copy.name.split("~")[0]
+        assert rotated_back.startswith(long_trace.name)
+        lowered = np.flatnonzero(copy.bandwidth_mbps[1:] < 0.31 * _rotated(long_trace, copy).bandwidth_mbps[1:] - 1e-12)
+        assert lowered.size, "every copy has at least one drop"
+        assert copy.time_s[lowered.max() + 1] <= 250.0 + 1e-9  # all of them inside the played window
+
+
+def _rotated(trace, copy):
+    """The plain rotation ``copy`` was made from (its name says the start line)."""
+    import numpy as np
+
+    from streamlab.models.abr.traces import Trace
+
+    start = int(copy.name.split("@")[1].split("*")[0])
+    gaps, rates = np.roll(np.diff(trace.time_s), -start), np.roll(trace.bandwidth_mbps[1:], -start)
+    return Trace("r", np.concatenate(([0.0], np.cumsum(gaps))), np.concatenate(([rates[-1]], rates)))

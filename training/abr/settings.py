@@ -25,6 +25,9 @@ class SplitSettings(BaseModel):
     selection_drop_copies: int = Field(1, ge=0)
     """Copies of each training trace with deep throughput drops added
     (:func:`streamlab.training.abr.rollouts.with_drops`) in the knob-selection set."""
+    selection_session_drop_copies: int = Field(0, ge=0)
+    """Copies of each training trace with sudden deep drops inside the part a session plays
+    (:func:`streamlab.training.abr.rollouts.session_drops`) in the knob-selection set."""
 
 
 class RolloutSettings(BaseModel):
@@ -61,6 +64,9 @@ class PlannerGrid(BaseModel):
     smooth_weight: list[float] = [1.0]
     switch_margin: list[float] = [0.0]
     """Hysteresis margins tried (:attr:`~streamlab.models.abr.policies.learned.PlannerKnobs.switch_margin`)."""
+    volatility_tilt: list[float] = [0.0]
+    """Scenario cuts after a volatile history tried
+    (:attr:`~streamlab.models.abr.policies.learned.PlannerKnobs.volatility_tilt`)."""
     scenario_quantiles: list[float] = [0.1, 0.3, 0.5, 0.7, 0.9]
 
 

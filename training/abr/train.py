@@ -29,7 +29,7 @@ from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
 from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.models.abr.video import load_video
 from streamlab.training.abr.predictor import fit_ensemble
-from streamlab.training.abr.rollouts import RolloutJob, augment, rollout, with_drops
+from streamlab.training.abr.rollouts import RolloutJob, augment, rollout, session_drops, with_drops
 from streamlab.training.abr.settings import TrainSettings
 from streamlab.training.abr.splits import split_traces
 from streamlab.training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
@@ -72,20 +72,29 @@ def drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     return [with_drops(trace, rng) for _ in range(copies) for trace in traces]
 
 
+def session_drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
+    """``copies`` versions of each trace with sudden deep drops where a session plays (:func:`session_drops`)."""
+    rng = np.random.default_rng(seed)
+    return [session_drops(trace, rng) for _ in range(copies) for trace in traces]
+
+
 def selection_traces(train_set: list[Trace], settings: TrainSettings) -> list[Trace]:
-    """The traces the planner knobs are chosen on: the training traces, rotated copies, drop copies."""
+    """The traces the planner knobs are chosen on: the training traces, rotated copies, drop copies and
+    session-drop copies (all of training traces only)."""
     split = settings.split
     return (train_set + rotated_copies(train_set, split.selection_rotations, split.seed)
-            + drop_copies(train_set, split.selection_drop_copies, split.seed + 1))
+            + drop_copies(train_set, split.selection_drop_copies, split.seed + 1)
+            + session_drop_copies(train_set, split.selection_session_drop_copies, split.seed + 2))
 
 
 def knob_grid(settings: TrainSettings) -> list[PlannerKnobs]:
     g = settings.planner
     return [
         PlannerKnobs(horizon=h, free_steps=f, risk=r, buffer_value_per_s=b, buffer_value_cap_s=g.buffer_value_cap_s,
-                     scenario_quantiles=tuple(g.scenario_quantiles), smooth_weight=w, switch_margin=m)
-        for h, f, r, b, w, m in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s, g.smooth_weight,
-                                                  g.switch_margin)
+                     scenario_quantiles=tuple(g.scenario_quantiles), smooth_weight=w, switch_margin=m,
+                     volatility_tilt=v)
+        for h, f, r, b, w, m, v in itertools.product(g.horizon, g.free_steps, g.risk, g.buffer_value_per_s,
+                                                     g.smooth_weight, g.switch_margin, g.volatility_tilt)
     ]
 
 
