@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 import zlib
 from array import array
 from collections import Counter, OrderedDict
@@ -86,6 +87,11 @@ C = {c: i for i, c in enumerate(COLUMNS)}
 (_I_ATTEMPTS, _I_VSF, _I_EBVS, _I_STARTS, _I_SLOW, _I_BEATS, _I_VPF, _I_STALL, _I_ERR, _I_BR_N, _I_BR_S, _I_BR_Q, _I_H_N,
  _I_H_S, _I_H_Q, _I_SU_S, _I_SU_Q, _I_LAT_N, _I_LAT_S, _I_LAT_Q, _I_DBR_N, _I_DBR_S, _I_DBR_Q, _I_LJ) = range(len(COLUMNS))
 """Column indices :meth:`SessionMemory.unit` writes per event (a constant, not a dict lookup, per field and event)."""
+_S_REBUF, _S_ERR, _S_STARTED, _S_RENDITION, _S_BR, _S_KEY, _S_LAT = range(7)
+"""Items of a session's state in :attr:`SessionMemory.sessions`."""
+_log = math.log
+_floor = math.floor
+_intern = sys.intern
 _ZERO_ROW = array("d", [0.0]) * len(COLUMNS)
 """A unit before its contributions: :meth:`SessionMemory.unit` copies it (one ``memcpy``) for every event."""
 _END_COLUMNS: dict[str, tuple[int, int]] = {"video_start_failure": (_I_ATTEMPTS, _I_VSF),
@@ -239,11 +245,11 @@ class SessionMemory:
     max_sessions: int
     latency_jump_s: float = 5.0
     """:attr:`EbSettings.latency_jump_s`."""
-    sessions: OrderedDict[str, tuple[float, int, bool, str, float | None, int, tuple[float, float, float] | None]] = \
-        field(default_factory=OrderedDict)
-    """Per session: rebuffer seconds, errors, started, rendition, last log bitrate, its key (:func:`_session_key`), and
-    of its last beat with a live latency that latency, the beat's timestamp and its playhead (one item: most sessions
-    are VOD, and every event copies the tuple)."""
+    sessions: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
+    """Per session (:data:`_S_REBUF` ...): rebuffer seconds, errors, started, rendition, last log bitrate, its key
+    (:func:`_session_key`), and of its last beat with a live latency that latency, the beat's timestamp and its playhead
+    (one item: most sessions are VOD). A list updated in place and moved to the end (least recently seen first): a new
+    tuple per event, and popping and re-inserting the session, cost more than the counting (issue 19)."""
     evicted: int = 0
     key: int = 0
     """The key of the session of the last :meth:`unit` call (computed once per session, not per event)."""
@@ -255,67 +261,83 @@ class SessionMemory:
         ``rendition``: :func:`_rendition` of ``e`` when the caller has it already (else it is computed here).
         An ``array('d')``, not a list: the detector appends it to its open window's buffer, and an array onto an
         array is one copy, where a list's 23 floats were converted one by one on every event.
+        A session's end forgets it.
         """
         sid = e.session_id
-        state = self.sessions.pop(sid, None)
-        self.key = key = state[5] if state else _session_key(sid)
+        sessions = self.sessions
         if e.kind == "session_end":
+            state = sessions.pop(sid, None)
+            self.key = state[_S_KEY] if state is not None else _session_key(sid)
             cols = _END_COLUMNS.get(e.outcome)
             if cols is None:
                 return None
             row = _ZERO_ROW[:]
             row[cols[0]] = row[cols[1]] = 1.0
             return row
+        state = sessions.get(sid)
         row = _ZERO_ROW[:]
         rebuffer_s, errors, startup_s = e.rebuffer_s, e.errors, e.startup_s
-        fresh = state is None and e.playhead_s <= FRESH_PLAYHEAD_S
-        last_rebuf, last_err, was_started = (state[0], state[1], state[2]) if state else (rebuffer_s, errors, not fresh)
-        last_br = state[4] if state else None
-        lat_state = state[6] if state else None
         started = startup_s is not None
-        if started and not was_started:
-            row[_I_ATTEMPTS] = row[_I_STARTS] = 1.0
-            row[_I_SLOW] = float(startup_s > SLOW_START_S)
-            su = math.log(max(startup_s, 0.05))
-            row[_I_SU_S], row[_I_SU_Q] = su, su * su
+        if state is None:
+            fresh = e.playhead_s <= FRESH_PLAYHEAD_S
+            last_rebuf, last_err, was_started, last_br, lat_state = rebuffer_s, errors, not fresh, None, None
+            self.key = key = _session_key(sid)
+        else:
+            last_rebuf, last_err, was_started, _, last_br, key, lat_state = state
+            self.key = key
         if started:
+            if not was_started:
+                row[_I_ATTEMPTS] = row[_I_STARTS] = 1.0
+                row[_I_SLOW] = float(startup_s > SLOW_START_S)
+                su = _log(startup_s if startup_s > 0.05 else 0.05)
+                row[_I_SU_S], row[_I_SU_Q] = su, su * su
             row[_I_BEATS] = 1.0
             row[_I_STALL] = float(rebuffer_s - last_rebuf > 1e-9)
             row[_I_ERR] = float(errors > last_err)
-            if e.bitrate_kbps > 0:
-                b = math.log(e.bitrate_kbps)
+            bitrate = e.bitrate_kbps
+            if bitrate > 0:
+                b = _log(bitrate)
                 row[_I_BR_N], row[_I_BR_S], row[_I_BR_Q] = 1, b, b * b
                 if last_br is not None and e.playhead_s >= SETTLED_PLAYHEAD_S:
                     d = b - last_br
                     row[_I_DBR_N], row[_I_DBR_S], row[_I_DBR_Q] = 1, d, d * d
                 last_br = b
-            if e.resolution_height:
-                h = math.log(e.resolution_height)
+            height = e.resolution_height
+            if height:
+                h = _log(height)
                 row[_I_H_N], row[_I_H_S], row[_I_H_Q] = 1, h, h * h
             if e.content_type == "live" and e.live_latency_s is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
                 latency = e.live_latency_s
-                lat = math.log(max(latency, 0.1))
+                lat = _log(latency if latency > 0.1 else 0.1)
                 row[_I_LAT_N], row[_I_LAT_S], row[_I_LAT_Q] = 1, lat, lat * lat
                 if lat_state is not None:
                     # What the session's own playback explains: the wall time its playhead did not advance.
                     last_lat, lat_ts, lat_playhead = lat_state
-                    held = max(0.0, (e.timestamp - lat_ts) - (e.playhead_s - lat_playhead))
-                    row[_I_LJ] = float(latency - last_lat - held > self.latency_jump_s)
+                    held = (e.timestamp - lat_ts) - (e.playhead_s - lat_playhead)
+                    row[_I_LJ] = float(latency - last_lat - (held if held > 0.0 else 0.0) > self.latency_jump_s)
                 lat_state = (latency, e.timestamp, e.playhead_s)
-
-        if len(self.sessions) >= self.max_sessions:
-            self.sessions.popitem(last=False)
-            self.evicted += 1
-        self.sessions[sid] = (rebuffer_s if rebuffer_s >= last_rebuf else last_rebuf, errors if errors >= last_err else last_err,
-                              was_started or started, _rendition(e) if rendition is None else rendition, last_br, key,
-                              lat_state)
+        if rendition is None:
+            rendition = _rendition(e)
+        if state is None:
+            if len(sessions) >= self.max_sessions:
+                sessions.popitem(last=False)
+                self.evicted += 1
+            sessions[sid] = [rebuffer_s, errors, started or was_started, rendition, last_br, key, lat_state]
+        else:
+            if rebuffer_s >= last_rebuf:
+                state[_S_REBUF] = rebuffer_s
+            if errors >= last_err:
+                state[_S_ERR] = errors
+            state[_S_STARTED] = was_started or started
+            state[_S_RENDITION], state[_S_BR], state[_S_LAT] = rendition, last_br, lat_state
+            sessions.move_to_end(sid)
         return row
 
     def rendition(self, session_id: str) -> str:
         state = self.sessions.get(session_id)
-        return state[3] if state else "unknown"
+        return state[_S_RENDITION] if state else "unknown"
 
 
 def _rendition(e: EventRecord) -> str:
@@ -703,10 +725,11 @@ class EbDetector:
     stamped more than ``max_future_s`` ahead of the wall clock; without it the clock is the stream's own.
     """
 
-    STATE_FORMAT = 7
+    STATE_FORMAT = 8
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
-    within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps)."""
+    within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
+    session's state a list, an event id its own dedup key)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -735,7 +758,9 @@ class EbDetector:
         """``[tuple id, spec]``: the tuple's store rows, ``-1`` until a window closes with it (:meth:`_tuple_rows`)."""
         self.value_rows: dict[tuple[Any, ...], int] = {}
         """``(spec, raw value[, raw value])`` -> store row, for the new tuples' values seen before (:meth:`_rows_of`)."""
-        self.dedup: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self.dedup: OrderedDict[str | tuple[Any, ...], None] = OrderedDict()
+        """Keys of the last ``max_dedup`` events counted, oldest first: an event's id, else (session, kind, seq or
+        timestamp)."""
         self.tracker = AlertTracker(s.window_s, s.threshold, "eb", s.confirm_windows, s.close_after_windows,
                                     s.instant_ratio)
         self.counters: dict[str, int] = {"accepted": 0, "duplicate": 0, "future timestamp": 0, "past timestamp": 0,
@@ -750,10 +775,15 @@ class EbDetector:
 
         ``e``: a model from :func:`parse_event`, or what :func:`parse_record` gives (the batch path's struct).
         """
-        event_id, seq = e.event_id, e.seq
-        key = (event_id,) if event_id else (e.session_id, e.kind, seq if seq is not None else e.timestamp)
-        if key in self.dedup:
-            self.counters["duplicate"] += 1
+        event_id = e.event_id
+        if event_id:  # the id alone (a str never equals the fallback's tuple)
+            key: str | tuple[Any, ...] = event_id
+        else:
+            seq = e.seq
+            key = (e.session_id, e.kind, seq if seq is not None else e.timestamp)
+        dedup, counters = self.dedup, self.counters
+        if key in dedup:
+            counters["duplicate"] += 1
             return "duplicate: event already counted", []
         s = self.s
         ts = e.timestamp
@@ -762,42 +792,52 @@ class EbDetector:
             # Without a wall clock, a stream that really jumped ahead (a gap) is followed after a run of agreeing beacons.
             self.future_run += 1
             if now is not None or self.future_run < 32:
-                self.counters["future timestamp"] += 1
+                counters["future timestamp"] += 1
                 return f"future timestamp: {ts - ref:.0f} s ahead; at most {s.max_future_s:g} s", []
         else:
             self.future_run = 0
-        if self.current is not None and ts < self.current * s.window_s - s.max_past_s:
-            self.counters["past timestamp"] += 1
-            return (f"past timestamp: {self.current * s.window_s - ts:.0f} s behind the detector clock; "
+        current = self.current
+        if current is not None and ts < current * s.window_s - s.max_past_s:
+            counters["past timestamp"] += 1
+            return (f"past timestamp: {current * s.window_s - ts:.0f} s behind the detector clock; "
                     f"at most {s.max_past_s:g} s"), []
-        self.dedup[key] = None
-        if len(self.dedup) > s.max_dedup:
-            self.dedup.popitem(last=False)
-            self.counters["dedup_forgotten"] += 1
+        dedup[key] = None
+        if len(dedup) > s.max_dedup:
+            dedup.popitem(last=False)
+            counters["dedup_forgotten"] += 1
         opened: list[Alert] = []
-        window = math.floor(ts / s.window_s)
-        if self.current is None:
+        window = _floor(ts / s.window_s)
+        if current is None:
             self.current = window
-        elif window > self.current:
+        elif window > current:
             opened = self._advance(window)
         if self.watermark is None or ts > self.watermark:
             self.watermark = ts
-        self.counters["accepted"] += 1
-        rendition = None
-        if e.kind == "session_end" and not e.rendition:
-            rendition = self.sessions.rendition(e.session_id)
-        own = _rendition(e)
-        row = self.sessions.unit(e, own)
+        counters["accepted"] += 1
+        sessions = self.sessions
+        # The unit's own rendition (:func:`_rendition`, inlined: once per event), and the one it is grouped by: a
+        # session end that names none is grouped by its session's (read before :meth:`SessionMemory.unit` forgets it).
+        rendition = e.rendition
+        if rendition:
+            own = rendition
+        elif e.kind == "heartbeat":
+            height = e.resolution_height
+            own = rendition = f"{height}p" if height else "unknown"
+        else:
+            own = "unknown"
+            rendition = sessions.rendition(e.session_id) or own
+        row = sessions.unit(e, own)
         if row is not None:
-            if len(self.open_dims) < s.max_units_per_window:
+            open_dims = self.open_dims
+            if len(open_dims) < s.max_units_per_window:
                 # Raw values (``None``, an int ASN): :meth:`_rows_of` turns each distinct one into its name once.
-                dims = (*_attrs_of(e), rendition or own)
+                dims = (*_attrs_of(e), rendition)
                 tid = self.tuple_ids.get(dims)
-                self.open_dims.append(self._new_tuple(dims) if tid is None else tid)
+                open_dims.append(self._new_tuple(dims) if tid is None else tid)
                 self.open_rows.extend(row)
-                self.open_sess.append(self.sessions.key)
+                self.open_sess.append(sessions.key)
             else:
-                self.counters["units_dropped"] += 1
+                counters["units_dropped"] += 1
         return None, opened
 
     def flush(self) -> list[Alert]:
@@ -841,25 +881,19 @@ class EbDetector:
         contrib = np.frombuffer(self.open_rows, dtype=float).reshape(n, len(COLUMNS))  # no copy: a new buffer follows
         if n:
             unit_rows = self._tuple_rows(np.array(self.open_dims, dtype=np.int64), window)
-            looked_up, parts_counts = [], []
-            # Spec by spec, each spec's rows contiguous; as 16-bit keys while every store row fits (the default 50k
-            # groups do), which numpy's stable sort orders by radix, not by merging: the same order, a third faster.
-            keys = unit_rows.T.astype(np.uint16 if len(self.store.sums) <= 1 << 16 else np.int64, order="C")
-            for si in range(len(SPECS)):
-                # Per spec (a few hundred units, not units x specs): each group's units are summed in unit order by
-                # the same ``reduceat`` as over all specs at once, so the sums are bit for bit those.
-                col = keys[si]
-                order = np.argsort(col, kind="stable")
-                sc = col[order]
-                starts = np.flatnonzero(np.concatenate(([True], sc[1:] != sc[:-1])))
-                looked_up.append(sc[starts])
-                parts_counts.append(np.add.reduceat(contrib[order], starts, axis=0))
-            distinct_rows = np.concatenate(looked_up).astype(np.int64)
-            self.store.seen[distinct_rows] = window
-            self.store.decay_to(distinct_rows, window)
-            # Rows of different specs are distinct groups: the window's totals are the parts, in row order.
-            by_row = np.argsort(distinct_rows, kind="stable")
-            rows, counts = distinct_rows[by_row], np.concatenate(parts_counts)[by_row]
+            # Every (unit, spec) pair's row in one array, spec by spec (a row is one group of one spec), sorted once by
+            # row: each group's units are then contiguous and in unit order, and one ``reduceat`` sums them, in the
+            # order and so to the bits of a sort and a ``reduceat`` per spec (19 of each per window before, ~15% more
+            # time on the bench day's windows). As 16-bit keys while every store row fits (the default 50k groups
+            # do): numpy's stable sort orders those by radix, not by merging.
+            keys = unit_rows.T.astype(np.uint16 if len(self.store.sums) <= 1 << 16 else np.int64).ravel()
+            order = np.argsort(keys, kind="stable")
+            sorted_keys = keys[order]
+            starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+            rows = sorted_keys[starts].astype(np.int64)
+            counts = np.add.reduceat(contrib[order % n], starts, axis=0)
+            self.store.seen[rows] = window
+            self.store.decay_to(rows, window)
         else:
             unit_rows = np.zeros((0, len(SPECS)), dtype=np.int64)
             rows, counts = np.zeros(0, dtype=np.int64), np.zeros((0, len(COLUMNS)))
@@ -870,7 +904,13 @@ class EbDetector:
         return _Window(unit_rows, contrib, rows, counts, sess)
 
     def _new_tuple(self, dims: tuple[Any, ...]) -> int:
-        """The id of a dimension tuple not seen before (the next one; its store rows come at the close)."""
+        """The id of a dimension tuple not seen before (the next one; its store rows come at the close).
+
+        Kept with its names interned (one object per distinct name, however many tuples hold it): every event's lookup
+        compares its values with a kept tuple's, and a few thousand shared names stay in cache where each tuple's own
+        copies, read once a beat per session, did not (that lookup was the costliest line of :meth:`ingest`).
+        """
+        dims = tuple([_intern(v) if type(v) is str else v for v in dims])
         tid = self.tuple_ids[dims] = len(self.tuples)
         self.tuples.append(dims)
         return tid
@@ -984,11 +1024,16 @@ class EbDetector:
         # spec, compressed by unit, times the weights. It adds each group's units' weights in unit order from zero, as
         # a ``bincount`` of each column over every (unit, spec) pair does, so the sums are those bit for bit, without
         # five bincounts over gathered copies of the span's ``[units x specs]`` rows (the slow lane's: ~20k x 19).
+        # Only the groups of ``rows`` (distinct, as every context's are) get an output row, every other (unit, spec) pair
+        # adds into one spare row: a product over the whole store zeroed and filled ~30k rows to read a few thousand.
+        # Each group's additions are the same, in the same order, so its sums are the same bits.
         n, specs = unit_rows.shape
-        incidence = scipy.sparse.csc_matrix((np.ones(n * specs), unit_rows.ravel().astype(np.int32),
+        out_row = np.full(len(self.store.sums), len(rows), dtype=np.int32)
+        out_row[rows] = np.arange(len(rows), dtype=np.int32)
+        incidence = scipy.sparse.csc_matrix((np.ones(n * specs), out_row[unit_rows.ravel()],
                                              np.arange(0, n * specs + 1, specs, dtype=np.int32)),
-                                            shape=(len(self.store.sums), n))
-        return np.asarray(incidence @ weights)[rows]
+                                            shape=(len(rows) + 1, n))
+        return np.asarray(incidence @ weights)[:-1]
 
     def _close(self, window: int) -> list[Alert]:
         s = self.s
@@ -1075,6 +1120,16 @@ class EbDetector:
         cand = cand[np.argsort(-best[cand], kind="stable")][:64]
         unit_rows, contrib, weights = span_units
         span_total = contrib.sum(axis=0)
+        columns: dict[int, np.ndarray] = {}
+
+        def column(si: int) -> np.ndarray:
+            """Spec ``si``'s column of ``unit_rows``, contiguous: copied once, then every mask of its groups reads it
+            (a strided column per candidate and round read the span's whole ``[units x specs]`` array each time)."""
+            col = columns.get(si)
+            if col is None:
+                col = columns[si] = np.ascontiguousarray(unit_rows[:, si])
+            return col
+
         spec_of: dict[int, int] = {}
         for r in rows[cand].tolist():
             key = self.store.keys[r]
@@ -1093,14 +1148,14 @@ class EbDetector:
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
             if r is not None and window - last < span and not (r in ongoing and r in candidates):
-                alive &= unit_rows[:, si] != r
+                alive &= column(si) != r
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
             batch = first or remaining
             batch_rows = [int(rows[i]) for i in batch]
             # Each candidate's units still alive, summed; then one score_matrix call for all of them (it scores rows
             # independently: one call per candidate cost more than the rest of a window's close).
-            masks = [alive & (unit_rows[:, spec_of[r]] == r) for r in batch_rows]
+            masks = [alive & (column(spec_of[r]) == r) for r in batch_rows]
             c = np.array([contrib[mask].sum(axis=0) for mask in masks]).reshape(len(batch), contrib.shape[1])
             sess = None if weights is None else \
                 np.array([weights[mask].sum(axis=0) for mask in masks]).reshape(len(batch), weights.shape[1])
@@ -1131,7 +1186,7 @@ class EbDetector:
             assert key is not None
             evidence = {"metric": METRICS[m], "lane": lane, "baseline": round(float(basel[i, m]), 5),
                         "observed": round(_observed(counts[i], m), 5), "n": int(counts[i, C[_den(m)]])}
-            mask = alive & (unit_rows[:, si] == r)
+            mask = alive & (column(si) == r)
             aliases = self._aliases(r, si, mask, alive, unit_rows) if s.alias_alerts else []
             if aliases:
                 evidence["aliases"] = [f"{SPEC_NAMES[k[0]]}={k[1]}" for k in aliases]
@@ -1139,7 +1194,7 @@ class EbDetector:
             for a_key in aliases[:max(0, s.max_causes_per_window - len(out))]:
                 out.append(Cause(window, SPEC_NAMES[a_key[0]], a_key[1], score,
                                  {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every))
-            alive &= unit_rows[:, si] != r
+            alive &= column(si) != r
             if first:
                 first = [t[2] for t in rescored if t[2] != i]
                 remaining = [j for j in remaining if j != i]
@@ -1254,16 +1309,19 @@ def detect_lines(lines: Iterable[str | bytes], settings: EbSettings | None = Non
     decides) into the same :meth:`EbDetector.ingest` a stream feeds one event at a time: one decision logic, batch or
     not.
     """
-    from streamlab.models.qoe.schema_v2 import parse_record
+    from streamlab.models.qoe.schema_v2 import fast_record, parse_event
 
     det = EbDetector(settings)
+    ingest = det.ingest
     refused: Counter[str] = Counter()
     for line in lines:
         if not line or line.isspace():  # ``strip`` copied every line to find the blank ones
             continue
-        event, reason = parse_record(line)
+        event, reason = fast_record(line), None  # :func:`parse_record`, inlined (its tuple per event)
+        if event is None:
+            event, reason = parse_event(line)
         if event is not None:
-            reason = det.ingest(event)[0]
+            reason = ingest(event)[0]
         if reason is not None:
             refused[reason.split(":", 1)[0]] += 1
     alerts = det.flush()

@@ -372,6 +372,14 @@ both have the model's fields and ``kind`` as attributes, with the same values (n
 are built at import)."""
 
 
+_all_known = _known_tokens.issuperset
+_token_match = _TOKEN.fullmatch
+_decode = _DECODER.decode
+_DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, ValueError)
+"""What :data:`_DECODER` raises for a line it does not prove (``ValueError``: bytes that are not UTF-8). These four
+are bound once: :func:`fast_record` runs for every event of a day."""
+
+
 def _tokens_valid(values: tuple[Any, ...]) -> bool:
     """Each value (a ``str`` or ``None``, msgspec said so) matches :data:`Token`; new ones are remembered."""
     known = _known_tokens
@@ -392,14 +400,15 @@ def fast_record(raw: str | bytes) -> EventRecord | None:
     ``None`` is "not proven here", never a refusal: ask :func:`parse_event` (see the note above).
     """
     try:
-        event = _DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):  # ValueError: bytes that are not UTF-8
+        event = _decode(raw)
+    except _DECODE_ERRORS:
         return None
     tokens, unset = _PLANS[type(event)]
     values = tokens(event)
-    if not _known_tokens.issuperset(values) and not _tokens_valid(values):
+    if not _all_known(values) and not _tokens_valid(values):
         return None
-    if event.event_id is not None and _TOKEN.fullmatch(event.event_id) is None:
+    event_id = event.event_id
+    if event_id is not None and _token_match(event_id) is None:
         return None
     if event.rebuffer_count == 0 and event.rebuffer_s > 0:
         return None

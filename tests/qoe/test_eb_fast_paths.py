@@ -1,6 +1,6 @@
 """The batch throughput work on the ``eb`` detector (issue 19: 50k events/s) changes how, never what, it computes.
 
-Each shortcut is checked against the plain computation it replaces: window totals summed per spec against the
+Each shortcut is checked against the plain computation it replaces: window totals summed in one sort against the
 reduction over every ``[unit, spec]``; the slow lane's running totals against a fresh aggregate of its windows after
 windows joined and left it (the horizon) and after a context reset; session evidence summed over the units that weigh
 against every unit; the cached token check against a bad value after the good ones were cached.
@@ -72,6 +72,9 @@ def test_session_evidence_over_the_units_that_weigh_equals_the_sum_over_every_un
     assert (weights[:, 3] == 0).any() and (weights[:, 3] > 0).any(), "stalls must be sparse but present"
     sessions = det._sessions(rows, unit_rows, weights)
     assert sessions is not None and np.array_equal(sessions, every_unit)
+    # Some of the span's groups only (the slow lane leaves out the population's): the others' units add elsewhere.
+    some = det._sessions(rows[1::3], unit_rows, weights)
+    assert some is not None and np.array_equal(some, every_unit[1::3])
 
 
 def test_the_slow_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
