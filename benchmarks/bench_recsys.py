@@ -330,12 +330,72 @@ def scale_run(n_viewers: int, n_titles: int, n_interactions: int, overrides: lis
     }
 
 
+def stand_in(seed: int, out_dir: str | None = None, models: list[str] | None = None, overrides: list[str] | None = None) -> dict:
+    """Issue 18's second data set's stand-in (:func:`~streamlab.models.recsys.synthetic.order_only_interactions`
+    at :data:`~streamlab.models.recsys.synthetic.ORDER_ONLY_SHAPE`), split per viewer 80/20 as theirs.
+
+    Writes ``train.csv``/``test.csv`` to ``out_dir`` (for ``streamlab recsys train`` and :func:`score_recs`)
+    and scores ``models`` fitted in this process (NDCG@10 per viewer, fit seconds, this process's VmHWM:
+    run one model per fresh process for its memory). Seeds: ``STAND_IN_DEV_SEEDS`` for development,
+    ``STAND_IN_HELD_OUT_SEED`` only for the final figure.
+    """
+    from pathlib import Path
+
+    from streamlab.models.recsys.dataset import RecsysData
+    from streamlab.models.recsys.settings import load_settings
+    from streamlab.models.recsys.synthetic import ORDER_ONLY_SHAPE, order_only_interactions
+    from streamlab.training.recsys.evaluate import evaluate_split
+
+    started = time.perf_counter()
+    frame = order_only_interactions(*ORDER_ONLY_SHAPE, seed=seed)
+    train, test = temporal_split(frame)
+    out: dict = {"seed": seed, "generate_s": round(time.perf_counter() - started, 1),
+                 "shape": {"viewers": frame["user_id"].nunique(), "titles": frame["item_id"].nunique(), "rows": len(frame),
+                           "train_rows": len(train), "train_titles": train["item_id"].nunique()}}
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        train.to_csv(Path(out_dir) / "train.csv", index=False)
+        test.to_csv(Path(out_dir) / "test.csv", index=False)
+    settings = load_settings(["deep.feature_source=in_process", *(overrides or [])])
+    full = RecsysData.build(frame)
+    for name in models or []:
+        result = evaluate_split(full, train, test, [name], settings, max_k=settings.k, protocol="per-viewer")[0]
+        out[name] = {"ndcg": round(result.metrics["ndcg"], 4), "fit_s": round(result.fit_s, 1), "seen": result.metrics["seen_recommended"]}
+        _progress(name, **out[name])
+    out["peak_rss_gib"] = peak_rss_gib()
+    return out
+
+
+def score_recs(recs: str, test: str, train: str, k: int = 10) -> dict:
+    """NDCG@k of a ``recommend`` CSV against held-out rows, as the issue's team scores it: binary
+    relevance, ideal DCG over min(|test|, k), every test viewer (a viewer without a list scores 0)."""
+    import pandas as pd
+
+    from streamlab.models.recsys.metrics import ndcg_at_k
+
+    lists = pd.read_csv(recs, dtype={"user_id": str, "item_id": str})
+    order = [c for c in ("user_id", "rank") if c in lists.columns]
+    lists = lists.sort_values(order, kind="stable") if order else lists
+    ranked = lists.groupby("user_id", sort=False)["item_id"].agg(list).to_dict()
+    truth = pd.read_csv(test, dtype={"user_id": str, "item_id": str}).groupby("user_id")["item_id"].agg(set).to_dict()
+    watched = set(map(tuple, pd.read_csv(train, dtype={"user_id": str, "item_id": str})[["user_id", "item_id"]].to_numpy()))
+    ndcg = [ndcg_at_k(ranked.get(u, []), rel, k) for u, rel in truth.items()]
+    seen = sum((u, i) in watched for u, items in ranked.items() for i in items[:k])
+    return {"ndcg": round(float(np.mean(ndcg)), 4), "viewers": len(truth), "listed": len(set(ranked) & set(truth)), "seen_recommended": seen}
+
+
 if __name__ == "__main__":
     import json
     import sys
 
     args = sys.argv[1:]
-    if args and args[0] in ("scale", "recall"):  # python -m benchmarks.bench_recsys scale|recall [--full | VIEWERS TITLES ROWS] [--feast]
+    if args and args[0] == "standin":  # standin SEED [--out DIR] [MODEL ...] [key=value ...]
+        out_dir = args[args.index("--out") + 1] if "--out" in args else None
+        rest = [a for a in args[2:] if a not in ("--out", out_dir)]
+        print(json.dumps(stand_in(int(args[1]), out_dir, [a for a in rest if "=" not in a], [a for a in rest if "=" in a]), indent=2))
+    elif args and args[0] == "score":  # score RECS TEST TRAIN
+        print(json.dumps(score_recs(args[1], args[2], args[3]), indent=2))
+    elif args and args[0] in ("scale", "recall"):  # python -m benchmarks.bench_recsys scale|recall [--full | VIEWERS TITLES ROWS] [--feast]
         sizes = [int(a) for a in args[1:] if a.isdigit()]
         shape = SCALE_FULL if "--full" in args else tuple(sizes[:3]) if len(sizes) >= 3 else SCALE_DEFAULT
         result = recall_only(*shape) if args[0] == "recall" else scale_path(*shape, feast="--feast" in args)

@@ -25,6 +25,7 @@ import numpy as np
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError, UsageError
 from streamlab.models.recsys.base import Context
+from streamlab.models.recsys.baselines import EASE
 from streamlab.models.recsys.pipeline import HybridPipeline
 
 
@@ -83,8 +84,12 @@ def _widen_dense_weights(pipeline: HybridPipeline) -> None:
     """
     for model in getattr(pipeline, "models", {}).values():
         weights = getattr(model, "weights", None)
-        small = getattr(model, "kept", None) is None  # a capped EASE on a big catalogue stays float32 (GBs otherwise)
-        if small and isinstance(weights, np.ndarray) and weights.dtype == np.float32 and weights.ndim == 2:
+        if not isinstance(weights, np.ndarray) or weights.ndim != 2:
+            continue
+        # Only small matrices: a capped EASE or one over a whole big catalogue (22k titles: 1.9 GB in
+        # float32, 3.7 GB more in float64) stays float32 and scores with a float32 history.
+        small = getattr(model, "kept", None) is None and weights.shape[0] <= EASE.FLOAT64_MAX_ITEMS
+        if small and weights.dtype == np.float32:
             model.weights = weights.astype(np.float64)
 
 

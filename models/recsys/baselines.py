@@ -141,6 +141,55 @@ class ItemKNN(Recommender):
         return np.asarray((self.history[users] @ self.similarity).todense())
 
 
+def ease_title_cap(max_items: int | None, memory_gib: float | None) -> int | None:
+    """Most titles EASE may fit on: ``max_items`` and what ``memory_gib`` holds of a float32 titles² matrix.
+
+    Why a memory budget rather than a fixed count: the cost that matters is the one dense
+    title × title matrix (titles² × 4 bytes, factorised in place, so one copy at peak), and the
+    cap should follow it: 22,353 titles are 1.9 GiB and fit, a 50k catalogue (9.3 GiB) does not.
+    ``None`` for both: no cap.
+    """
+    caps = [c for c in (max_items, int(np.sqrt(memory_gib * 2**30 / 4.0)) if memory_gib else None) if c]
+    return min(caps) if caps else None
+
+
+def ease_weights(x: sp.spmatrix, l2: float, block: int = 2048) -> np.ndarray:
+    """EASE's ``B`` for the 0/1 history matrix ``x`` (in ``x``'s dtype), one titles² matrix at peak.
+
+    ``P = (XᵀX + λI)⁻¹`` by Cholesky in place (LAPACK potrf/potri: the Gram matrix is symmetric
+    positive definite for λ > 0), its upper triangle mirrored block by block, then
+    ``B = −P / diag(P)`` with a zero diagonal, in place. Why not ``np.linalg.inv``: a general
+    inverse keeps the input, the output and a workspace (three titles² matrices: 22k titles in
+    float32 are 1.9 GiB each) and does ~2x the arithmetic of a Cholesky inverse.
+    """
+    from scipy.linalg import lapack
+
+    dense = (x.T @ x).toarray()  # Fortran-ordered when scipy's product is CSC
+    # LAPACK works in place only on Fortran order, scoring wants C order: the matrix is symmetric,
+    # so each is the other's transpose, a view of the same memory. (A C-ordered LAPACK argument is
+    # silently copied, and so is np.ascontiguousarray of a Fortran one: two titles² matrices.)
+    fortran = dense if dense.flags.f_contiguous else dense.T
+    gram = fortran.T
+    n = gram.shape[0]
+    gram[np.diag_indices(n)] += l2
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (fortran,))
+    factor, info = potrf(fortran, lower=0, overwrite_a=1, clean=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: Gram matrix + λI is not positive definite (potrf info {info}); is l2 > 0?")
+    p, info = potri(factor, lower=0, overwrite_c=1)
+    if info != 0 or not np.shares_memory(p, gram):
+        raise np.linalg.LinAlgError(f"EASE: potri failed (info {info}) or did not work in place")
+    for start in range(0, n, block):  # mirror the upper triangle into the lower one, in place
+        stop = min(start + block, n)
+        square = p[start:stop, start:stop]
+        square[...] = np.triu(square) + np.triu(square, 1).T
+        p[stop:, start:stop] = p[start:stop, stop:].T
+    diagonal = np.diag(gram).copy()  # a view otherwise, changing under the in-place division
+    gram /= -diagonal[None, :]  # gram is P now (symmetric), C-ordered: row slices stay contiguous for scoring
+    np.fill_diagonal(gram, 0.0)
+    return gram
+
+
 class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder (Steck, WWW 2019): closed-form item-item weights.
 
@@ -148,37 +197,35 @@ class EASE(Recommender):
     linear baseline on MovieLens; ``half_life`` applies recency weights to the history rows
     used at scoring time.
 
-    ``max_items`` bounds the one dense title × title matrix: above it, EASE is fitted on the
-    ``max_items`` most watched titles only (in float32) and the others score below every one of
-    them. Why: the inverse is O(titles²) memory and O(titles³) time; 22k titles in float64 were
-    ~4 GB per copy and the train died at 12.5 GB, while the long tail adds little to EASE.
+    The one dense title × title matrix is bounded by :func:`ease_title_cap` (``max_items`` and
+    ``memory_gib``): above the cap, EASE is fitted on that many most watched titles only and the
+    others score below every one of them. Why: the inverse is O(titles²) memory and O(titles³)
+    time; issue 18's 22k titles fit (1.9 GiB in float32) and the long tail is where an order-only
+    log's next titles often are, so the cap follows memory, not a fixed count. Above
+    :attr:`FLOAT64_MAX_ITEMS` titles the inverse is float32 (λ ≥ 1 keeps it well conditioned).
     """
 
     name = "ease"
+    FLOAT64_MAX_ITEMS = 4096
+    """Up to this many titles (MovieLens-100k: 1,682) EASE is fitted in float64 (128 MiB at most)."""
 
-    def __init__(self, l2: float = 500.0, half_life: float | None = None, max_items: int | None = None):
+    def __init__(self, l2: float = 500.0, half_life: float | None = None, max_items: int | None = None,
+                 memory_gib: float | None = None):
         self.l2 = l2
         self.half_life = half_life
         self.max_items = max_items
+        self.memory_gib = memory_gib
 
     def fit(self, data: RecsysData) -> EASE:
         self.data = data
         seen = data.seen()
         keep = np.arange(data.n_items)
-        if self.max_items and data.n_items > self.max_items:
+        cap = ease_title_cap(self.max_items, getattr(self, "memory_gib", None))
+        if cap and data.n_items > cap:
             counts = np.asarray(seen.sum(axis=0)).ravel()
-            keep = np.sort(np.argsort(-counts, kind="stable")[: self.max_items])
-        dtype = np.float64 if len(keep) == data.n_items else np.float32
-        x = seen[:, keep].astype(dtype)
-        gram = (x.T @ x).toarray()
-        gram[np.diag_indices_from(gram)] += self.l2
-        p = np.linalg.inv(gram)
-        del gram
-        diagonal = np.diag(p).copy()  # a view of p otherwise, changing under the in-place division
-        b = p
-        b /= -diagonal[None, :]  # in place: one title × title matrix alive, not three
-        np.fill_diagonal(b, 0.0)
-        self.weights = b.astype(np.float32, copy=False)  # halves the shipped artifact; ranking unchanged
+            keep = np.sort(np.argsort(-counts, kind="stable")[:cap])
+        dtype = np.float64 if len(keep) <= self.FLOAT64_MAX_ITEMS else np.float32
+        self.weights = ease_weights(seen[:, keep].astype(dtype), self.l2).astype(np.float32, copy=False)  # float32 halves the artifact; ranking unchanged
         self.kept = None if len(keep) == data.n_items else keep
         self.history = data.matrix(recency_weights(data, self.half_life))
         return self
@@ -186,7 +233,10 @@ class EASE(Recommender):
     def score_users(self, users: np.ndarray, contexts: Sequence[Context] | None = None) -> np.ndarray:
         kept = getattr(self, "kept", None)
         if kept is None:
-            return np.asarray(self.history[users] @ self.weights)
+            history = self.history[users]
+            if self.weights.shape[0] > self.FLOAT64_MAX_ITEMS and self.weights.dtype == np.float32:
+                history = history.astype(np.float32)  # else scipy upcasts all titles² weights per call (4 GB at 22k)
+            return np.asarray(history @ self.weights)
         part = np.asarray(self.history[users][:, kept].astype(np.float32) @ self.weights)
         out = np.repeat(part.min(axis=1, keepdims=True) - 1.0, self.data.n_items, axis=1)
         out[:, kept] = part

@@ -26,7 +26,7 @@ def build_component(name: str, settings: ComponentSettings, seed: int = 0) -> Re
     factories: dict[str, Callable[[], Recommender]] = {
         "popularity": Popularity,
         "time_popularity": lambda: TimeAwarePopularity(c.time_popularity.window),
-        "ease": lambda: EASE(c.ease.l2, c.ease.half_life, c.ease.max_items),
+        "ease": lambda: EASE(c.ease.l2, c.ease.half_life, c.ease.max_items, c.ease.memory_gib),
         "item_knn": lambda: ItemKNN(c.item_knn.neighbours, c.item_knn.shrink, c.item_knn.half_life),
         "als": lambda: ALS(c.als.factors, c.als.regularization, c.als.alpha, c.als.iterations, seed),
         "bpr": lambda: BPR(c.bpr.factors, c.bpr.learning_rate, c.bpr.regularization, c.bpr.iterations, seed),

@@ -141,6 +141,9 @@ class HybridPipeline(Recommender):
             timings["deep"] = time.perf_counter() - started
         self.watch_weight = watch_weight
         self.data = data
+        # The inner models (EASE's titles² weights: 1.9 GiB at 22k titles) and their viewers × titles
+        # score blocks are not used again: freed before the final fit allocates its own.
+        del scores, inner_models
         self.models = self._fit_components(data, timings, prefix="")
         self._prepare_attributes(data)
         self.report = FitReport(weights, blend_ndcg, ranked_ndcg, watch_weight, timings)

@@ -13,8 +13,12 @@ class EASESettings(BaseModel):
     """Recency half-life of a viewer's history, as a fraction of the training interactions (None: off)."""
     l2_grid: list[float] = [50.0, 100.0, 200.0, 250.0, 300.0, 500.0, 750.0, 1000.0]
     """λ values the tuned EASE baseline (``ease_tuned``) chooses from on an inner split."""
-    max_items: int | None = 10000
-    """Above this many titles EASE is fitted on the most watched ones only (its dense inverse is titles²)."""
+    max_items: int | None = None
+    """A fixed cap on EASE's titles (most watched first); None: only :attr:`memory_gib` bounds them."""
+    memory_gib: float | None = 3.0
+    """Budget of EASE's one dense float32 titles² matrix: the titles it is fitted on are capped at
+    sqrt(budget / 4 bytes) (3 GiB: 28,377 titles, so issue 18's 22,353 get the whole catalogue and a
+    bigger one the most watched 28k). None: no budget."""
 
 
 class KNNSettings(BaseModel):

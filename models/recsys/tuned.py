@@ -26,8 +26,9 @@ class TunedEASE(Recommender):
     name = "ease_tuned"
 
     def __init__(self, grid: Sequence[float], protocol: str = "global-time", fraction: float = 0.8, k: int = 10,
-                 max_items: int | None = None):
+                 max_items: int | None = None, memory_gib: float | None = None):
         self.grid, self.protocol, self.fraction, self.k, self.max_items = list(grid), protocol, fraction, k, max_items
+        self.memory_gib = memory_gib
         self.scores: dict[float, float] = {}
 
     def fit(self, data: RecsysData) -> TunedEASE:
@@ -42,11 +43,11 @@ class TunedEASE(Recommender):
                 truth[position[u], i] = True
         seen = inner.seen()[users].toarray() > 0
         for l2 in self.grid:
-            scores = EASE(l2, max_items=self.max_items).fit(inner).score_users(users).astype(np.float64)
+            scores = EASE(l2, max_items=self.max_items, memory_gib=self.memory_gib).fit(inner).score_users(users).astype(np.float64)
             scores[seen] = -np.inf
             self.scores[l2] = ndcg_matrix(scores, truth, self.k) if len(users) else 0.0
         self.l2 = max(self.grid, key=lambda l2: (self.scores[l2], -l2))
-        self.model = EASE(self.l2, max_items=self.max_items).fit(data)
+        self.model = EASE(self.l2, max_items=self.max_items, memory_gib=self.memory_gib).fit(data)
         self.data = data
         return self
 

@@ -56,7 +56,7 @@ def _make(name: str, settings: RecsysSettings, data: RecsysData) -> Recommender:
         return EASE(l2=500.0)
     if name == "ease_tuned":
         return TunedEASE(settings.components.ease.l2_grid, settings.protocol, settings.blend.validation_fraction, settings.k,
-                         settings.components.ease.max_items)
+                         settings.components.ease.max_items, settings.components.ease.memory_gib)
     return build_component(name, settings.components, settings.seed)
 
 
