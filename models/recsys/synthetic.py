@@ -147,9 +147,9 @@ def order_only_interactions(
         release[episodes] = release[start] + 0.02 * np.arange(length)
         popularity[episodes[1:]] *= 0.2  # later episodes are mostly reached by continuing
         start += length
+    members_of = [np.flatnonzero(taste == group) for group in range(tastes)]  # once: the bucket loop reads them too
     partner = np.empty((n_titles, companions), dtype=np.int64)
-    for group in range(tastes):
-        members = np.flatnonzero(taste == group)
+    for members in members_of:
         if len(members):
             partner[members] = members[_draw(rng, popularity[members], len(members) * companions).reshape(-1, companions)]
     # Viewers: counts, favourite taste, and event times on a [0, 1) timeline in sessions.
@@ -174,8 +174,7 @@ def order_only_interactions(
         appeal = popularity * np.where(age >= 0, evergreen + np.exp(-np.maximum(age, 0) / lifetime), 0.0)
         rows = np.flatnonzero(bucket == b)
         fresh[rows] = _draw(rng, appeal, len(rows))
-        for group in range(tastes):
-            members = np.flatnonzero(taste == group)
+        for group, members in enumerate(members_of):
             picked = rows[from_taste[rows] & (favourite[viewer[rows]] == group)]
             if len(members) and len(picked) and appeal[members].sum() > 0:
                 fresh[picked] = members[_draw(rng, appeal[members], len(picked))]
