@@ -302,7 +302,7 @@ def create_origin_app(
     """The origin as an ASGI app; defaults: ``configs/delivery.yaml``, ``configs/edge.yaml`` and the project's media root."""
     settings = settings or load_delivery_settings()
     media_root = (media_root or project.media_root()).resolve()
-    player_dir = (player_dir or project.resolve(settings.origin.player_dir)).resolve()
+    player_dir = (player_dir or project.source_path(settings.origin.player_dir)).resolve()
     origin = Origin(settings.origin, media_root, player_dir, edge or load_edge_settings())
     live = LiveProxy(settings.origin.live, origin.edge)
 

@@ -61,6 +61,16 @@ def resolve(path: Path | str) -> Path:
     return path if path.is_absolute() else (home() / path).resolve()
 
 
+def source_path(path: Path | str) -> Path:
+    """A file the project ships (the player's static page), resolved against the checkout, not ``home()``.
+
+    ``STREAMLAB_HOME`` moves state and data; the code's own assets stay in the checkout, so a demo run with a
+    private home still serves the player page. An installed wheel has no checkout: then it is ``home()``'s.
+    """
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else ((checkout_root() or home()) / path).resolve()
+
+
 @lru_cache(maxsize=1)
 def settings() -> ProjectSettings:
     return load_config("project", ProjectSettings)

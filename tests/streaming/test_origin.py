@@ -273,6 +273,15 @@ def test_missing_player_folder_is_a_clear_404_not_a_crash(tree: dict[str, Path])
     assert client.get("/player/app.js").status_code == 404
 
 
+def test_player_page_is_the_checkouts_under_a_private_home(tree: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``STREAMLAB_HOME`` moves state, not the code's own player page (a demo with a private home got 404s)."""
+    monkeypatch.setenv("STREAMLAB_HOME", str(tree["base"] / "private-home"))
+    client = OriginClient(create_origin_app(load_delivery_settings(), media_root=tree["media"]))
+    page = client.get("/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    assert client.get("/player/app.js").status_code == 200
+
+
 def test_missing_media_is_404_with_a_short_negative_ttl(client: OriginClient) -> None:
     response = client.get("/media/nosuch/master.m3u8")
     assert response.status_code == 404
