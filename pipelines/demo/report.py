@@ -185,7 +185,8 @@ def experiment_report(outcome: ViewersOutcome, track: bool = True) -> dict[str, 
     files = [outcome.events_path] + [p for p in (beacons_path(experiment.name),) if p.is_file()]
     report = build_report(experiment, settings, files)
     run_id = log_report(report, experiment, settings) if track else None
-    return {"report": report, "text": format_report(report), "mlflow_run": run_id}
+    paired = {arm: effect.as_dict() for arm, effect in (outcome.paired or {}).items()}
+    return {"report": report, "text": format_report(report), "mlflow_run": run_id, "paired": paired}
 
 
 def _experiment_html(ab: dict[str, Any] | None) -> str:
@@ -205,7 +206,19 @@ def _experiment_html(ab: dict[str, Any] | None) -> str:
     return (f"{_table(rows)}{_table(effects)}<p>Sample ratio: {html.escape(json.dumps(srm['viewers']))} vs "
             f"{html.escape(json.dumps(srm['expected_percent']))}% (p {srm['p_value']:.3g}{', MISMATCH' if srm['mismatch'] else ''}); "
             f"pre-period coverage {report['pre_period_coverage']:.0%}. <b>Verdict: {html.escape(verdict['decision'])}</b>: "
-            f"{html.escape(verdict['reason'])}</p><pre>{html.escape(ab['text'])}</pre>")
+            f"{html.escape(verdict['reason'])}</p>{_paired_html(ab.get('paired') or {})}<pre>{html.escape(ab['text'])}</pre>")
+
+
+def _paired_html(paired: dict[str, Any]) -> str:
+    """The paired replay beside the A/B: the same viewers' links under both arms (the A/B alone compares different
+    viewers, and 48 of them, one fixed draw, differ by more than the ABR effect)."""
+    lines = [f"{html.escape(arm)} - {html.escape(p['vs'])}: qoe {p['difference']['value']:+.3f} "
+             f"[{p['difference']['low']:+.3f}, {p['difference']['high']:+.3f}], better for {p['wins']} of {p['pairs']} viewers"
+             for arm, p in paired.items()]
+    if not lines:
+        return ""
+    return ("<p>Paired replay (each viewer's session played again under the other arm, same link, same start; "
+            "a lab measurement beside the A/B, not part of it): " + "; ".join(lines) + "</p>")
 
 
 def write_report(out_dir: Path, settings: Any, trained: list[TrainedModel], outcome: ViewersOutcome,

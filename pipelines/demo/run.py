@@ -241,6 +241,11 @@ def _watch(settings: DemoSettings, services: dict[str, Any], out_dir: Path):
     say(f"   {len(outcome.results)} sessions ({failed} failed), decisions {decisions}, beacons {outcome.beacon_counts}")
     if outcome.pre_results is not None:
         say(f"   pre-period: {len(outcome.pre_results)} BOLA sessions ({sum(1 for r in outcome.pre_results if r.error)} failed)")
+    for effect in (outcome.paired or {}).values():
+        d = effect.difference
+        say(f"   paired replay (each viewer's session again under the other arm, same link): "
+            f"{effect.arm} - {effect.vs} qoe {d.value:+.3f} [{d.low:+.3f}, {d.high:+.3f}], "
+            f"{effect.arm} better for {effect.wins} of {d.n} viewers")
     return outcome
 
 

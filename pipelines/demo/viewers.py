@@ -15,6 +15,12 @@ the arm. Before they watch, every viewer's pre-period (one BOLA session on their
 days earlier, to the experiment's own beacon file, not to the detector) is played for CUPED.
 ``streamlab experiment report`` reads both files.
 
+48 viewers are too few for the A/B to see the ABR effect, and they are one fixed draw (seeded plans, a
+hash salted by the experiment name): the learned arm holds 32 viewers on harder links, 4 of the 7
+incident sessions among them, so every run reads "learned loses" (an A/A with BOLA in both arms reads
+the same). With ``experiment.paired_replay`` each viewer's session is then replayed under the other arm,
+same link, same start (:mod:`streamlab.pipelines.experiment.paired`): the paired difference, beside the A/B.
+
 A real title is minutes long; the demo's clip is seconds long, so a session plays it
 ``headless.episodes`` times back to back (:func:`~streamlab.streaming.headless.manifest.binge`), which keeps
 the segments real and the sessions long enough for ABR to matter.
@@ -36,6 +42,7 @@ from streamlab.models.abr.traces import Trace
 from streamlab.core.progress import track
 from streamlab.pipelines.experiment.arms import served_factories
 from streamlab.pipelines.experiment.harness import ViewerSession, play_sessions
+from streamlab.pipelines.experiment.paired import PairedEffect, paired_effects, replay_other_arms
 from streamlab.streaming.edge.settings import load_edge_settings
 from streamlab.streaming.experiment.definition import Experiment, beacons_path
 from streamlab.streaming.headless.beacons import BeaconEmitter, BeaconSink, ViewerContext
@@ -60,6 +67,8 @@ class DemoExperimentSettings(BaseModel):
     split: str = "50/50"
     pre_sessions: int = Field(1, ge=0, le=5, description="pre-period BOLA sessions per viewer (CUPED's covariate)")
     pre_time_scale: float = Field(40.0, gt=0, le=1000, description="the pre-period is history: played faster than the demo")
+    paired_replay: bool = Field(True, description="replay each viewer's session under the other arms: a paired "
+                                "comparison beside the A/B (48 viewers, one fixed draw, are too few for the A/B alone)")
 
 
 class ViewerSettings(BaseModel):
@@ -96,6 +105,8 @@ class ViewersOutcome:
     """Ground truth: dimension, value, start and end (session time, epoch s), or ``None``."""
     experiment: Experiment | None = None
     pre_results: list[SessionResult] | None = None
+    paired: dict[str, PairedEffect] | None = None
+    """Each non-control arm vs the control over the same viewers' links (``experiment.paired_replay``)."""
 
 
 def _region(edge: str) -> str:
@@ -233,4 +244,30 @@ def run_viewers(
             results = list(track(pool.map(one, plans), total=len(plans), description="simulated viewers"))
     finally:
         sink.close()
-    return ViewersOutcome(results, plans, events_path, dict(sink.counts), sink.alerts, truth, experiment, pre_results)
+    paired = None
+    if experiment is not None and settings.experiment is not None and settings.experiment.paired_replay:
+        paired = play_paired_replay(edge_url, title, plans, results, experiment, factories, headless,
+                                    settings.concurrency, events_path.with_name("paired_replay.jsonl"))
+    return ViewersOutcome(results, plans, events_path, dict(sink.counts), sink.alerts, truth, experiment, pre_results,
+                          paired)
+
+
+def play_paired_replay(edge_url: str, title: PlayerTitle, plans: Sequence[ViewerPlan],
+                       results: Sequence[SessionResult], experiment: Experiment,
+                       factories: dict[str, Callable[[], AbrPolicy]], headless: HeadlessSettings, concurrency: int,
+                       beacons: Path) -> dict[str, PairedEffect]:
+    """Every viewer's session again under the other arms (same link, same start, anonymous to the edge; beacons to
+    ``beacons``, not to the detector nor the experiment), and the per-viewer difference against the control."""
+    from streamlab.streaming.experiment.settings import load_experiment_settings
+
+    played = [ViewerSession(p.viewer, p.trace, p.trace_start_s, r.policy, factories[r.policy], experiment.started_at,
+                            identified=False) for p, r in zip(plans, results, strict=True)]
+    beacons.unlink(missing_ok=True)
+    sink = BeaconSink(beacons)
+    try:
+        replays, replayed = replay_other_arms(edge_url, title, played, factories,
+                                              headless.model_copy(update={"concurrency": concurrency}), sink)
+    finally:
+        sink.close()
+    return paired_effects([*played, *replays], [*results, *replayed], experiment.arms[0].name,
+                          load_experiment_settings().confidence)

@@ -72,3 +72,9 @@ def test_the_demo_viewers_play_their_arms_and_the_report_shows_the_experiment(he
     assert report["verdict"]["decision"] == "continue"  # a dozen viewers decide nothing
     page = _experiment_html(ab_report)
     assert "CUPED qoe" in page and "Sample ratio" in page and "Verdict: continue" in page and "rebuffer_ratio" in page
+    # the paired replay: every viewer again under the other arm, beside the A/B and outside its files
+    paired = outcome.paired["learned"]
+    assert (paired.vs, paired.difference.n) == ("bola", VIEWERS) and "Paired replay" in page
+    replays = [json.loads(line) for line in (tmp_path / "paired_replay.jsonl").read_text().splitlines()
+               if '"session_end"' in line]
+    assert len(replays) == VIEWERS and not any(e.get("arms") for e in replays)
