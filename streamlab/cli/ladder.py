@@ -85,7 +85,7 @@ def _cost_line(name: str, cost: dict) -> str:
 
 
 def _measured(m) -> str:  # noqa: ANN001 - a MeasuredRung
-    return f"  {m.rung.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})"
+    return f"  {m.id:>18}  {m.bitrate_kbps:8.0f} kbit/s  VMAF {m.vmaf:6.2f} (p5 {m.vmaf_p5:6.2f})"
 
 
 @app.command()

@@ -159,3 +159,16 @@ def test_the_default_methods_ladder_is_scored_and_tabled_as_ingest_publishes_it(
         == "| held (held out)"
     assert "Mean BD-rate vs fixed, default method, h264, clips other than the held-out one: -50.0%" in table
     assert acceptance_table(summary, "held") == table  # no shot-based rows measured: only the default table
+
+
+def test_a_measured_per_title_rung_is_named_by_what_it_measured_a_fixed_one_by_its_target() -> None:
+    """As ingest publishes them (``name_by_measurement``): a report read ``720p_av1_1196k`` at 820 kbit/s."""
+    planned = LadderRung(width=1280, height=720, codec="av1", bitrate_kbps=1196.0,
+                         encoder=encoder_for("av1", "5", None, 40.0))  # fmt: skip
+    m = MeasuredRung(rung=planned, bitrate_kbps=820.4, vmaf=90.0, vmaf_p5=85.0, psnr_y=40, ssim=0.98, encode_cpu_s=1.0)
+    assert (planned.id, m.id) == ("720p_av1_1196k", "720p_av1_820k")
+    assert m.model_copy(update={"named_by_target": True}).id == "720p_av1_1196k"
+    fixed = measured([(3000.0, 96.0)])[0].model_copy(update={"bitrate_kbps": 2710.0, "named_by_target": True})
+    row_ = codec_row(evaluation([m], [fixed], None), evaluation([m], [fixed], None), shots_cpu_s=1.0, hull_cpu_s=1.0,
+                     predicted_cpu_s=1.0, top_vmaf=95.0, jnd_vmaf=6.0, cost=CostSettings())  # fmt: skip
+    assert row_["rungs"]["shots"][0][0] == "720p_av1_820k" and row_["rungs"]["fixed"][0][0] == "360p_3000k"

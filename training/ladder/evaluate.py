@@ -40,6 +40,16 @@ class MeasuredRung(BaseModel):
     ssim: float
     encode_cpu_s: float
     shot_vmaf: list[float] | None = None  # shot-based rungs: the measured pooled VMAF of each shot
+    named_by_target: bool = False  # a fixed-ladder rung: the stack publishes it under its target bitrate
+
+    @property
+    def id(self) -> str:
+        """The name the stack publishes this rendition under: a per-title rung by the bitrate it measured (ingest
+        renames it so, :func:`~streamlab.streaming.transcode.encode.name_by_measurement`), a fixed rung by its target.
+        ``rung.id`` is the optimizer's expectation (``720p_av1_1196k`` measured 820 kbit/s in a report)."""
+        if self.named_by_target:
+            return self.rung.id
+        return self.rung.model_copy(update={"bitrate_kbps": self.bitrate_kbps}).id
 
 
 class RungEncode(BaseModel):
@@ -166,7 +176,8 @@ def evaluate_ladders(
         measured = map_tasks(
             encode_and_score, jobs, f"encoding and scoring {len(jobs)} renditions of {facts.path.name}"
         )
-    fixed_points = [m for m, o in zip(measured, owners, strict=False) if o == "fixed"]
+    fixed_points = [m.model_copy(update={"named_by_target": True})
+                    for m, o in zip(measured, owners, strict=False) if o == "fixed"]
     results: dict[str, LadderEvaluation] = {}
     for name in ladders:
         points = [m for m, o in zip(measured, owners, strict=False) if o == name]

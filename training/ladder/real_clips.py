@@ -70,13 +70,13 @@ def report_real_clips(
             codec = name.split()[0]
             row[codec].setdefault("bd_rate_pct", {})[name] = ev.bd_rate_pct
             row[codec].setdefault("measured", {})[name] = [
-                (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id, m.shot_vmaf) for m in ev.ladder
+                (round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.id, m.shot_vmaf) for m in ev.ladder
             ]
             if not name.endswith("+ext"):
                 row[codec].setdefault("cost", {})[name] = delivery_cost(
                     [m.bitrate_kbps for m in ev.ladder], settings.cost).model_dump()  # fmt: skip
         fixed_measured = next(iter(results.values())).fixed
-        row["fixed"] = [(round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.rung.id) for m in fixed_measured]
+        row["fixed"] = [(round(m.bitrate_kbps, 1), round(m.vmaf, 2), m.id) for m in fixed_measured]
         row["fixed_cost"] = delivery_cost([m.bitrate_kbps for m in fixed_measured], settings.cost).model_dump()
         summary[clip.stem] = row
         figure = rd_figure(

@@ -405,7 +405,7 @@ def _curve(points: list[MeasuredRung]) -> list[tuple[float, float]]:
 
 
 def _points(points: list[MeasuredRung]) -> list[tuple[str, float, float]]:
-    return [(m.rung.id, round(m.bitrate_kbps, 1), round(m.vmaf, 2)) for m in points]
+    return [(m.id, round(m.bitrate_kbps, 1), round(m.vmaf, 2)) for m in points]
 
 
 def main(argv: list[str]) -> None:
