@@ -45,7 +45,7 @@ demo: setup
 # Imports run one way (the layers contract in pyproject.toml), then every test, slow ones included.
 test: setup
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=30
 
 test-fast: setup
 	$(VENV)/bin/lint-imports --no-cache
