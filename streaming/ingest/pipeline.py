@@ -1,8 +1,10 @@
 """``ingest_title``: probe → validate → choose the ladder → encode (Ray) → package → publish.
 
 Everything that can be refused is refused before the first encode (title id, options, an
-existing title, the source's location and content), and everything after that happens in a
-staging folder that is either renamed into the media root whole or deleted.
+existing title, the source's location and content, audio languages, subtitles, the DRM key:
+a per-title ladder's top-rung checks already encode), and everything after that happens in a
+staging folder that is either renamed into the media root whole or deleted. Each stage shows
+on the shared progress bars (:mod:`streamlab.streaming.ingest.stages`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from streamlab.streaming.ingest.errors import TitleExists, UnknownOption
 from streamlab.streaming.ingest.probe import ProbeResult, probe_source
 from streamlab.streaming.ingest.protect import DRM_MODES, Protector, split_overrides
 from streamlab.streaming.ingest.settings import StreamingSettings, load_streaming_settings
+from streamlab.streaming.ingest.stages import STAGES, ingest_progress
 from streamlab.streaming.ingest.validate import check_limits, resolve_source
 from streamlab.streaming.packaging.package import package_title
 from streamlab.streaming.packaging.settings import load_packaging_settings
@@ -58,62 +61,72 @@ def ingest_title(
     if target.exists() and not settings.publish.replace:
         raise TitleExists(title_id, target)
 
-    path = resolve_source(source, settings.ingest)
-    probe = probe_source(path, settings.ingest)
-    check_limits(path, probe, settings.ingest)
-    width, height = probe.display_width, probe.display_height
-    rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
-    hdr10 = probe_hdr10(path)  # a PQ source also gets the HDR10 rungs; its SDR rungs are tone-mapped
-    if hdr10 is not None:
-        rungs = check_ladder(ladder, rungs + hdr10_rungs(width, height, settings.transcode), width, height)
-    languages = probe_audio_streams(path) if probe.audio_stream_count > 1 else None
-    for sub in subtitles or []:
-        to_webvtt(sub.path)  # a file that does not parse fails here, before any encode
-    protector = Protector.prepare(drm, drm_overrides)
+    stages = [stage for stage in STAGES if stage != "protect" or drm != "none"]
+    with ingest_progress(title_id, stages) as progress:
+        with progress.stage("probe"):
+            path = resolve_source(source, settings.ingest)
+            probe = probe_source(path, settings.ingest)
+            check_limits(path, probe, settings.ingest)
+            languages = probe_audio_streams(path) if probe.audio_stream_count > 1 else None
+            for sub in subtitles or []:
+                to_webvtt(sub.path)  # a file that does not parse fails here, before any encode
+            # before the ladder: a per-title ladder's top-rung checks encode for minutes, a missing key fails now
+            protector = Protector.prepare(drm, drm_overrides)
+        width, height = probe.display_width, probe.display_height
+        with progress.stage("ladder", f"({ladder})"):
+            rungs = check_ladder(ladder, selector(path, width, height, settings.transcode), width, height)
+            hdr10 = probe_hdr10(path)  # a PQ source also gets the HDR10 rungs; its SDR rungs are tone-mapped
+            if hdr10 is not None:
+                rungs = check_ladder(ladder, rungs + hdr10_rungs(width, height, settings.transcode), width, height)
 
-    media_root.mkdir(parents=True, exist_ok=True)
-    sweep_stale_staging(media_root, settings.publish.stale_staging_h * 3600)
-    with staging_dir(media_root, title_id) as staged:
-        version = new_version()
-        build = staged / version  # the title folder's layout: title.json, aliases, <version>/ (streaming.catalog)
-        build.mkdir()
-        jobs = encode_jobs(path, build, probe, rungs, settings, hdr10)
-        if languages:  # one track per language instead of the first stream alone
-            jobs = [job for job in jobs if job.kind != "audio"]
-        run_encodes(jobs, settings.transcode.mode, f"encoding {title_id} ({len(jobs)} tracks)")
-        if languages:
-            encode_audio_tracks(path, build, languages, bitrate_kbps=settings.audio.bitrate_kbps,
-                                segment_duration_s=settings.transcode.segment_duration_s)
-        rungs = name_by_measurement(build, rungs, probe.info.duration_s)
-        packaged = package_title(
-            build,
-            rungs,
-            _output_fps(probe, settings),
-            audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
-            expected_duration_s=probe.info.duration_s,
-            settings=packaging,
-            audio_streams=languages,
-            subtitles=subtitles,
-        )
-        record = TitleRecord(
-            title_id=title_id,
-            name=name or title_id,
-            created_at=datetime.now(UTC),
-            source=probe.info,
-            segment_duration_s=settings.transcode.segment_duration_s,
-            duration_s=packaged.duration_s,
-            renditions=packaged.renditions,
-            audio=packaged.audio,
-            ladder=ladder,
-        )
-        if protector is not None:
-            record = protector.protect(build, record, packaging)
-        record = record.with_version(version)
-        write_version_aliases(staged, version)
-        for folder in (build, staged):  # each version describes itself; the title's own record comes last
-            (folder / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
-        publish(staged, media_root, title_id, replace=settings.publish.replace, version=version,
-                keep_versions=settings.publish.keep_versions)
+        media_root.mkdir(parents=True, exist_ok=True)
+        sweep_stale_staging(media_root, settings.publish.stale_staging_h * 3600)
+        with staging_dir(media_root, title_id) as staged:
+            version = new_version()
+            build = staged / version  # the title folder's layout: title.json, aliases, <version>/ (streaming.catalog)
+            build.mkdir()
+            jobs = encode_jobs(path, build, probe, rungs, settings, hdr10)
+            if languages:  # one track per language instead of the first stream alone
+                jobs = [job for job in jobs if job.kind != "audio"]
+            video = sum(job.kind == "video" for job in jobs)
+            with progress.stage("encode", f"({video} rungs, {len(jobs) - video + len(languages or [])} audio)"):
+                run_encodes(jobs, settings.transcode.mode, f"{title_id}: encode {len(jobs)} tracks")
+                if languages:
+                    encode_audio_tracks(path, build, languages, bitrate_kbps=settings.audio.bitrate_kbps,
+                                        segment_duration_s=settings.transcode.segment_duration_s)
+                rungs = name_by_measurement(build, rungs, probe.info.duration_s)
+            with progress.stage("package", "(HLS + DASH)"):
+                packaged = package_title(
+                    build,
+                    rungs,
+                    _output_fps(probe, settings),
+                    audio_bitrate_kbps=settings.audio.bitrate_kbps if probe.info.has_audio else None,
+                    expected_duration_s=probe.info.duration_s,
+                    settings=packaging,
+                    audio_streams=languages,
+                    subtitles=subtitles,
+                )
+            record = TitleRecord(
+                title_id=title_id,
+                name=name or title_id,
+                created_at=datetime.now(UTC),
+                source=probe.info,
+                segment_duration_s=settings.transcode.segment_duration_s,
+                duration_s=packaged.duration_s,
+                renditions=packaged.renditions,
+                audio=packaged.audio,
+                ladder=ladder,
+            )
+            if protector is not None:
+                with progress.stage("protect", f"({drm})"):
+                    record = protector.protect(build, record, packaging)
+            with progress.stage("publish"):
+                record = record.with_version(version)
+                write_version_aliases(staged, version)
+                for folder in (build, staged):  # each version describes itself; the title's own record comes last
+                    (folder / TITLE_RECORD).write_text(record.model_dump_json(indent=2) + "\n")
+                publish(staged, media_root, title_id, replace=settings.publish.replace, version=version,
+                        keep_versions=settings.publish.keep_versions)
     return record
 
 

@@ -41,11 +41,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from streamlab.core import project
 from streamlab.core.config import load_config
 from streamlab.core.errors import StreamlabError
+from streamlab.core.progress import track
+from streamlab.core.ray_runtime import map_tasks
 from streamlab.models.ladder.schema import Ladder
+from streamlab.models.ladder.settings import LadderOptimizerSettings
 from streamlab.models.ladder.wire import LadderRequest, LadderResponse
 from streamlab.streaming.transcode.ladder import LadderSettings, Rung, fixed_ladder
 from streamlab.streaming.transcode.per_title.selector import STACK_CODECS, ingest_ladder_settings, to_stack_rungs
-from streamlab.streaming.transcode.per_title.source import source_facts
+from streamlab.streaming.transcode.per_title.source import SourceFacts, source_facts
 from streamlab.streaming.transcode.per_title.verify import verify_top_rung
 
 SERVING_OVERRIDES_ENV = "STREAMLAB_SERVING_OVERRIDES"
@@ -137,12 +140,24 @@ def verified(source: Path, ladders: list[Ladder], settings: LadderSettings) -> l
     The server predicts from features; encoding is the ingesting side's work, and the source is
     here, so the check of the top rung against the ceiling happens here too, exactly as
     ``--ladder per-title`` does in-process.
+
+    The codecs' checks are independent (each steps its own top rung's CRF), so they run side by side as
+    Ray tasks, in-process one after another with ``transcode.mode=serial``, like the encodes.
     """
     ladder_settings = ingest_ladder_settings(settings)
     if not ladder_settings.verify.enabled:
         return ladders
     facts = source_facts(source, ladder_settings)
-    return [verify_top_rung(facts, ladder, ladder_settings) for ladder in ladders]
+    checks = [(facts, ladder, ladder_settings) for ladder in ladders]
+    what = f"top-rung checks of {source.name} ({', '.join(ladder.codec for ladder in ladders)})"
+    if getattr(settings, "mode", "ray") == "serial":
+        return [_verify(check) for check in track(checks, what)]
+    return map_tasks(_verify, checks, what)
+
+
+def _verify(check: tuple[SourceFacts, Ladder, LadderOptimizerSettings]) -> Ladder:
+    """One codec's check (a Ray task or a plain call): :func:`.verify.verify_top_rung`."""
+    return verify_top_rung(*check)
 
 
 def fallback(

@@ -314,7 +314,7 @@ def verify_shot_top_rung(facts: SourceFacts, ladder: Ladder, settings: LadderOpt
     searched (:func:`shot_search`: trial preset and subsampled scores vs the published encode).
     """
     from streamlab.models.ladder.schema import TrialPoint
-    from streamlab.streaming.transcode.per_title.verify import CRF_CEILING, CRF_FLOOR, _next_crf
+    from streamlab.streaming.transcode.per_title.verify import CRF_CEILING, CRF_FLOOR, _next_crf, check_threads
 
     verify, top = settings.verify, ladder.rungs[0]
     if not verify.enabled or not top.shots or top.encoder.crf is None:
@@ -338,7 +338,7 @@ def verify_shot_top_rung(facts: SourceFacts, ladder: Ladder, settings: LadderOpt
                                  fps=facts.fps_out or facts.fps, fps_out=facts.fps_out, gop_frames=facts.gop_frames,
                                  segment_duration_s=facts.segment_duration_s,
                                  shots=[(s.start_s, s.duration_s) for s in top.shots or []], crfs=crfs_at(crf),
-                                 threads=settings.grid.threads_per_task, vmaf_subsample=1,  # as published: every frame
+                                 threads=check_threads(codec, settings), vmaf_subsample=1,  # as published: every frame
                                  work_dir=work)  # fmt: skip
             result = run_shot_trial(spec)
             point = TrialPoint(width=top.width, height=top.height, encoder=spec.encoder,
