@@ -9,6 +9,7 @@ of the FFmpeg processes), so optimizers can be compared on the encoding work the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import resource
@@ -20,7 +21,7 @@ from streamlab.core.ray_runtime import map_tasks
 from streamlab.models.ladder.grid import encoder_for, trial_sizes
 from streamlab.models.ladder.schema import Codec, EncoderSettings, TrialPoint
 from streamlab.models.ladder.settings import LadderOptimizerSettings
-from streamlab.streaming.ffmpeg import FFmpegError, run_ffmpeg
+from streamlab.streaming.ffmpeg import FFmpegError, ffmpeg_exe, run_ffmpeg
 from streamlab.streaming.quality import QualityError, measure_quality
 from streamlab.streaming.quality.video_info import read_video_info
 from streamlab.streaming.transcode.encoder_args import codec_args, video_filter
@@ -163,8 +164,17 @@ def _cache_file(spec: TrialSpec) -> Path | None:
     if not key["encoder"]["params"]:  # trials run without options: keys stay those measured before the field existed
         del key["encoder"]["params"]
     key["source_identity"] = [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
+    key["encoder_identity"] = _encoder_identity()  # a new FFmpeg build measures anew, never reads the old one's points
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     return project.state_dir() / "ladder" / "trials" / f"{digest}.json"
+
+
+@functools.cache
+def _encoder_identity() -> list[object]:
+    """The FFmpeg binary that measures (path, size, mtime): its encoders and libvmaf are part of what a point means."""
+    exe = Path(ffmpeg_exe())
+    stat = exe.stat()
+    return [str(exe.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
 def recall(spec: TrialSpec) -> TrialPoint | None:
