@@ -28,6 +28,10 @@ class SplitSettings(BaseModel):
     selection_session_drop_copies: int = Field(0, ge=0)
     """Copies of each training trace with sudden deep drops inside the part a session plays
     (:func:`streamlab.training.abr.rollouts.session_drops`) in the knob-selection set."""
+    selection_stress_copies: int = Field(0, ge=0)
+    """Copies of each training trace with car-like drops (:func:`streamlab.training.abr.rollouts.car_like_drops`)
+    that join the knob choice as a *stress* set: its QoE is pooled with the selection set's and also reported
+    apart (``stress_qoe``), so knobs that only shine on calm copies are not chosen."""
 
 
 class RolloutSettings(BaseModel):

@@ -29,7 +29,7 @@ from streamlab.models.abr.policies.learned import PlannerKnobs, save_checkpoint
 from streamlab.models.abr.traces import Trace, load_traces
 from streamlab.models.abr.video import load_video
 from streamlab.training.abr.predictor import fit_ensemble
-from streamlab.training.abr.rollouts import RolloutJob, augment, rollout, session_drops, with_drops
+from streamlab.training.abr.rollouts import RolloutJob, augment, car_like_drops, rollout, session_drops, with_drops
 from streamlab.training.abr.settings import TrainSettings
 from streamlab.training.abr.splits import split_traces
 from streamlab.training.abr.tuning import KnobJob, PolicyJob, evaluate_knobs, evaluate_policy
@@ -76,6 +76,12 @@ def session_drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Tra
     """``copies`` versions of each trace with sudden deep drops where a session plays (:func:`session_drops`)."""
     rng = np.random.default_rng(seed)
     return [session_drops(trace, rng) for _ in range(copies) for trace in traces]
+
+
+def stress_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
+    """``copies`` versions of each trace with car-like drops where a session plays (:func:`car_like_drops`)."""
+    rng = np.random.default_rng(seed)
+    return [car_like_drops(trace, rng) for _ in range(copies) for trace in traces]
 
 
 def selection_traces(train_set: list[Trace], settings: TrainSettings) -> list[Trace]:
@@ -134,18 +140,25 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
                               "validation baselines")
         validation = dict(zip(settings.validation_policies, baselines, strict=True))
         grid = knob_grid(settings)
-        selection_set = selection_traces(train_set, settings)
+        stress_set = stress_copies(train_set, settings.split.selection_stress_copies, settings.split.seed + 3)
+        selection_set = selection_traces(train_set, settings) + stress_set
         knob_results = map_tasks(evaluate_knobs, [KnobJob(fit.net, k, selection_set, video, settings.compat) for k in grid],
                                  "planner knobs")
         selection_mpc, selection_oracle = map_tasks(
             evaluate_policy, [PolicyJob(n, selection_set, video, settings.compat) for n in ("robustmpc", "oracle")],
             "selection references")
         outage_copies = _outage_traces({"oracle": selection_oracle})
+        stress_names = {t.name for t in stress_set}
         for result in knob_results:
-            result["selection_qoe"] = float(np.mean(
-                [q for t, q in result["per_trace_qoe"].items() if t not in outage_copies]))
+            kept = {t: q for t, q in result["per_trace_qoe"].items() if t not in outage_copies}
+            result["selection_qoe"] = float(np.mean(list(kept.values())))
+            stress = [q for t, q in kept.items() if t in stress_names]
+            result["stress_qoe"] = float(np.mean(stress)) if stress else None
         for i, res in enumerate(knob_results):
-            mlflow.log_metrics({"knob_selection_qoe": res["selection_qoe"], "knob_selection_rebuffer": res["rebuffer_ratio"]}, step=i)
+            metrics = {"knob_selection_qoe": res["selection_qoe"], "knob_selection_rebuffer": res["rebuffer_ratio"]}
+            if res["stress_qoe"] is not None:
+                metrics["knob_stress_qoe"] = res["stress_qoe"]
+            mlflow.log_metrics(metrics, step=i)
         knobs, _ = choose(list(zip(grid, knob_results, strict=True)), selection_mpc["rebuffer_ratio"])
         validation["learned"] = evaluate_knobs(KnobJob(fit.net, knobs, val_set, video, settings.compat))
         for name, res in validation.items():
@@ -165,7 +178,7 @@ def train(settings: TrainSettings, command: str = "streamlab abr train") -> Trai
                 for name, res in validation.items()
             },
             "knob_search_on_train_rotations_and_drops": [
-                {**asdict(k), **{key: r[key] for key in (*SUMMARY_KEYS, "selection_qoe")}}
+                {**asdict(k), **{key: r[key] for key in (*SUMMARY_KEYS, "selection_qoe", "stress_qoe")}}
                 for k, r in zip(grid, knob_results, strict=True)
             ],
             "train_seconds": round(seconds, 1),
