@@ -28,20 +28,12 @@ class IngestProgress:
     _stage_done: Callable[[float], None]
 
     @contextmanager
-    def stage(self, name: str, detail: str = "", total: int = 1) -> Iterator[Callable[[float], None]]:
-        """A bar ``<title>: <name> <detail>`` for the stage; yields its ``advance`` (a one-step stage advances itself)."""
+    def stage(self, name: str, detail: str = "") -> Iterator[None]:
+        """A one-step bar ``<title>: <name> <detail>`` around the stage; the title's bar counts it when it ends."""
         description = f"{self.title_id}: {name}" + (f" {detail}" if detail else "")
-        advanced = 0.0
-        with progress_bar(description, total) as advance:
-
-            def step(n: float = 1) -> None:
-                nonlocal advanced
-                advanced += n
-                advance(n)
-
-            yield step
-            if advanced < total:
-                advance(total - advanced)
+        with progress_bar(description, 1) as advance:
+            yield
+            advance(1)
         self._stage_done(1)
 
 

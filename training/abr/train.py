@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,22 +67,26 @@ def rotated_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     return [augment(trace, rng, 1.0, 1.0) for _ in range(copies) for trace in traces]
 
 
+def _copies(make: Callable[[Trace, np.random.Generator], Trace], traces: list[Trace], copies: int,
+            seed: int) -> list[Trace]:
+    """``copies`` versions of each trace from ``make``, drawn from one generator seeded ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [make(trace, rng) for _ in range(copies) for trace in traces]
+
+
 def drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     """``copies`` versions of each trace with deep throughput drops added (:func:`with_drops`)."""
-    rng = np.random.default_rng(seed)
-    return [with_drops(trace, rng) for _ in range(copies) for trace in traces]
+    return _copies(with_drops, traces, copies, seed)
 
 
 def session_drop_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     """``copies`` versions of each trace with sudden deep drops where a session plays (:func:`session_drops`)."""
-    rng = np.random.default_rng(seed)
-    return [session_drops(trace, rng) for _ in range(copies) for trace in traces]
+    return _copies(session_drops, traces, copies, seed)
 
 
 def stress_copies(traces: list[Trace], copies: int, seed: int) -> list[Trace]:
     """``copies`` versions of each trace with car-like drops where a session plays (:func:`car_like_drops`)."""
-    rng = np.random.default_rng(seed)
-    return [car_like_drops(trace, rng) for _ in range(copies) for trace in traces]
+    return _copies(car_like_drops, traces, copies, seed)
 
 
 def selection_traces(train_set: list[Trace], settings: TrainSettings) -> list[Trace]:
