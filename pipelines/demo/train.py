@@ -141,6 +141,9 @@ def train_all(budgets: TrainBudgets, say: Callable[[str], None]) -> list[Trained
     for entry in register_defaults(list(COMMITTED)):
         if entry.registered:
             say(f"   {entry.name}: the committed model is v{entry.version} @champion (the demo's models challenge it)")
+        note = entry.note(registry.CHAMPION)
+        if note:
+            say(f"   {note}")
     steps: list[tuple[str, Callable[[], TrainedModel]]] = [
         ("abr", lambda: train_abr(budgets.abr)),
         ("recsys", lambda: train_recsys(budgets.recsys)),

@@ -78,6 +78,9 @@ def register_defaults(
             typer.echo(f"{entry.name}@{alias}: registered the committed default as version {entry.version}")
         else:
             typer.echo(f"{entry.name}@{alias}: already version {entry.version}, left alone")
+        note = entry.note(alias)
+        if note:
+            typer.echo(note, err=True)
 
 
 @app.command()

@@ -17,14 +17,18 @@ environment that has the streamlab wheel, from any folder.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from streamlab.core import tracking
 from streamlab.core.errors import StreamlabError
@@ -36,6 +40,13 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 """The alias serving, the demo and ``load`` use unless told otherwise."""
+
+ORIGIN_TAG = "origin"
+"""Version tag ``committed`` on a model registered from the package's committed files (not trained in this store)."""
+
+DIGEST_TAG = "artifacts_sha256"
+"""Version tag holding :func:`artifacts_digest` of what was registered, so "is this the committed model?" needs no
+download."""
 
 
 class RegistryError(StreamlabError):
@@ -164,11 +175,70 @@ def log_model(
     version = getattr(info, "registered_model_version", None)
     if register and version is not None:
         client = mlflow.MlflowClient()
+        client.set_model_version_tag(family.name, str(version), DIGEST_TAG, artifacts_digest(artifacts))
         if metric is not None:
             client.set_model_version_tag(family.name, str(version), family.metric, repr(float(metric)))
         if family.description:
             client.update_registered_model(family.name, description=family.description)
     return RegisteredVersion(family.name, str(version) if version is not None else "", metric, active.info.run_id)
+
+
+def artifacts_digest(artifacts: Mapping[str, Path | str]) -> str:
+    """SHA-256 over every artifact's key and bytes (a folder: each file's relative path and bytes, sorted).
+
+    File and folder names at the top are left out: MLflow stores an artifact under its base name, so a registered
+    copy and the files it came from hash the same wherever they lie.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(artifacts):
+        root = Path(artifacts[key])
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        digest.update(f"{key}\0{len(files)}\0".encode())
+        for path in files:
+            digest.update(f"{path.relative_to(root).as_posix() if root.is_dir() else ''}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def version_digest(family: ModelFamily, version: str) -> str | None:
+    """:func:`artifacts_digest` of a registered version: its tag, else (versions logged before the tag) computed
+    from its downloaded artifacts; None when neither can be had."""
+    mlflow = tracking.configure()
+    client = mlflow.MlflowClient()
+    try:
+        tagged = (client.get_model_version(family.name, str(version)).tags or {}).get(DIGEST_TAG)
+    except Exception:  # noqa: BLE001 - mlflow raises several types for a missing version
+        return None
+    if tagged:
+        return str(tagged)
+    with tempfile.TemporaryDirectory(prefix="streamlab-digest-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(f"models:/{family.name}/{version}", dst_path=tmp))
+            flavor = yaml.safe_load((local / "MLmodel").read_text())["flavors"]["python_function"]
+            stored = {key: local / entry["path"] for key, entry in flavor["artifacts"].items()}
+            return artifacts_digest(stored)
+        except Exception:  # noqa: BLE001 - an unreadable version has no digest; the caller says "unknown"
+            return None
+
+
+def tag_version(family: ModelFamily, version: str, key: str, value: str) -> None:
+    """Set one tag on a registered version (e.g. :data:`ORIGIN_TAG`)."""
+    tracking.configure().MlflowClient().set_model_version_tag(family.name, str(version), key, value)
+
+
+def version_origin(family: ModelFamily, version: str) -> str | None:
+    """Where a version came from: its :data:`ORIGIN_TAG`; for versions registered before the tag, ``committed``
+    when its run is a registration run (``register-<name>``, :mod:`streamlab.serving.registration`), else None."""
+    client = tracking.configure().MlflowClient()
+    try:
+        mv = client.get_model_version(family.name, str(version))
+        origin = (mv.tags or {}).get(ORIGIN_TAG)
+        if origin:
+            return str(origin)
+        run_name = client.get_run(mv.run_id).info.run_name if mv.run_id else None
+    except Exception:  # noqa: BLE001 - a missing version or deleted run: origin unknown
+        return None
+    return "committed" if run_name == f"register-{family.name}" else None
 
 
 def version_metric(family: ModelFamily, version: str) -> float | None:
