@@ -153,3 +153,26 @@ def test_silent_bikes_title_has_no_audio_group_or_adaptation_set(raw_dir, fast, 
         ("image", "thumbnails"), ("video", "272p_800k"), ("video", "trick")]
     assert not (title / "audio").exists()
     assert segment_starts_s(title / "272p_800k") == [0.0, 4.0, 8.0]
+
+
+def test_the_dearest_encodes_are_submitted_first_and_results_come_back_in_job_order(tmp_path) -> None:
+    from streamlab.streaming.transcode.runner import submission_order
+
+    def job(codec: str, width: int, height: int) -> EncodeJob:
+        rung = Rung(id=f"{height}p_{codec}", profile="main", codec=codec, width=width, height=height, bitrate_kbps=500)
+        return EncodeJob(kind="video", source=tmp_path / "s.mp4", out_dir=tmp_path, segment_duration_s=2, rung=rung)
+
+    audio = EncodeJob(kind="audio", source=tmp_path / "s.mp4", out_dir=tmp_path, segment_duration_s=2)
+    jobs = [job("h264", 1920, 1080), job("h264", 640, 360), audio, job("av1", 1920, 1080), job("av1", 640, 360),
+            job("h264", 640, 360)]
+    # AV1 1080p (the longest) first, H.264 1080p before AV1 360p, equal rungs in ladder order, audio last
+    assert submission_order(jobs) == [3, 0, 4, 1, 5, 2]
+
+
+@pytest.mark.slow
+def test_ray_encodes_return_in_job_order_whatever_order_they_ran_in(clip_360p_silent, tmp_path) -> None:
+    small = Rung(id="180p_200k", profile="main", codec="h264", width=320, height=180, bitrate_kbps=200)
+    large = Rung(id="360p_800k", profile="main", codec="h264", width=640, height=360, bitrate_kbps=800)
+    jobs = [EncodeJob(kind="video", source=clip_360p_silent, out_dir=tmp_path / r.id, segment_duration_s=2, rung=r,
+                      gop_frames=50, preset="ultrafast") for r in (small, large)]
+    assert [r.name for r in run_encodes(jobs, "ray", "encoding")] == ["180p_200k", "360p_800k"]
