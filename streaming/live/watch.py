@@ -192,13 +192,22 @@ class AbrComparison:
 
 def compare_served_abr(
     context: Any, page_url: str, master_url: str, play_s: float, link: ShapedLink, serving_url: str,
+    hlsjs_max_rate: float | None = None,
 ) -> AbrComparison:
     """``?abr=served&serving=<serving_url>`` and hls.js's own ABR side by side, each page on its own
-    replay of ``link`` (:func:`watch_side_by_side`)."""
+    replay of ``link`` (:func:`watch_side_by_side`).
+
+    hls.js's latency controller gets the served live rule's playback-rate bound (``hlsjs_max_rate``, default the live
+    settings' ``max_rate``, 1.05) instead of the page's default 1.1: at 1.1 it closed a late join twice as fast as a rule
+    held to 1.05 may, and the comparison measured that bound more than the two rules' decisions."""
+    from streamlab.models.abr.live.settings import LiveSettings
+
+    max_rate = LiveSettings().max_rate if hlsjs_max_rate is None else hlsjs_max_rate
     served_link, hlsjs_link = CdpShaper(link), CdpShaper(link)
     before = decide_requests(serving_url)
     served, hlsjs = watch_side_by_side(context, page_url, master_url, play_s, [
-        LiveRun(query={"abr": "served", "serving": serving_url}, shaper=served_link), LiveRun(shaper=hlsjs_link)])
+        LiveRun(query={"abr": "served", "serving": serving_url}, shaper=served_link),
+        LiveRun(query={"maxrate": f"{max_rate:g}"}, shaper=hlsjs_link)])
     return AbrComparison(served, hlsjs, served_link, hlsjs_link, int(decide_requests(serving_url) - before))
 
 

@@ -127,6 +127,8 @@ def test_served_rule_decides_from_the_server_and_is_no_later_than_hlsjs_on_a_sha
     assert abr["lastAnswer"]["playback_rate"] is not None and 0.95 <= abr["lastAnswer"]["playback_rate"] <= 1.05
     assert compared.server_decide_requests >= answered, "the answers did not come from this server"
     assert own.state["abr"]["mode"] == "hlsjs" and own.state["abr"]["calls"] == 0
+    # the same catch-up bound for both: the served rule's rates stay in [0.95, 1.05], hls.js's controller gets 1.05
+    assert own.state["maxLiveSyncRate"] == 1.05 and served.state["maxLiveSyncRate"] == 1, (own.state, served.state)
     for run, link in ((served, served_link), (own, own_link)):
         assert len(run.state["latencies"]) >= PLAY_S * 0.9 and run.state["fatal"] is None, run.state
         # the link followed the trace: it changed at least once per line of the window the run covered
@@ -161,10 +163,11 @@ def test_a_bad_abr_parameter_is_one_clear_player_error(live_page) -> None:
     page = context.new_page()
     try:
         errors = {}
-        for query in ("abr=bogus", "abr=served", "abr=served&serving=ftp%3A%2F%2Fx"):
+        for query in ("abr=bogus", "abr=served", "abr=served&serving=ftp%3A%2F%2Fx", "maxrate=3", "maxrate=fast"):
             page.goto(f"{page_url}?src={quote(master, safe='')}&{query}")
             errors[query] = page.evaluate("() => window.streamlabLive.fatal")
     finally:
         page.close()
     assert "unknown ?abr=bogus" in errors["abr=bogus"] and "hlsjs, served" in errors["abr=bogus"], errors
     assert all("needs ?serving=" in errors[q] for q in ("abr=served", "abr=served&serving=ftp%3A%2F%2Fx")), errors
+    assert all("is not a playback rate between 1 and 2" in errors[q] for q in ("maxrate=3", "maxrate=fast")), errors

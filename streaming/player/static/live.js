@@ -12,6 +12,8 @@
 // to hls.js's rule whenever no fresh answer is in (server down, slower than SERVED_BUDGET_MS, an
 // error). Decision counts (served vs hls.js, answers by source: model or the server's fallback) are
 // on `streamlabLive.abr`, the latency measured last on `streamlabLive.latency`.
+// ?maxrate=<1..2> bounds hls.js's own catch-up (maxLiveSyncPlaybackRate, default 1.1); the bound in force is on
+// `streamlabLive.maxLiveSyncRate` (1 in served mode: the service sets the rate).
 //
 // An encrypted channel (`live start --drm clearkey`) plays with ?license=<ClearKey licence URL>&token=
 // <playback token>: EME ClearKey in hls.js and Shaka, the token as a bearer token on licence requests,
@@ -27,6 +29,7 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
   const token = params.get("token");
   const abrMode = params.get("abr") || "hlsjs";
   const servingUrl = (params.get("serving") || "").replace(/\/+$/, "");
+  const maxRate = params.get("maxrate");  // hls.js's own catch-up bound (maxLiveSyncPlaybackRate), default 1.1
   const video = document.getElementById("video");
   const state = (window.streamlabLive = {
     src, engine: null, latencies: [], latency: null, edgeLatencies: [], errors: [], fatal: null, stalls: 0,
@@ -35,6 +38,9 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
   });
   if (!src) { state.fatal = "no ?src= given"; return; }
   if (abrMode !== "hlsjs" && abrMode !== "served") { state.fatal = `unknown ?abr=${abrMode} (known: hlsjs, served)`; return; }
+  if (maxRate !== null && !(/^[0-9.]+$/.test(maxRate) && Number(maxRate) >= 1 && Number(maxRate) <= 2)) {
+    state.fatal = `?maxrate=${maxRate} is not a playback rate between 1 and 2`; return;
+  }
   if (abrMode === "served" && !/^https?:\/\//.test(servingUrl)) { state.fatal = "?abr=served needs ?serving=<http(s) URL of the model server>"; return; }
   video.muted = true;
   const dash = /\.mpd(\?|$)/.test(src);
@@ -47,7 +53,9 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
     if (!window.Hls || !Hls.isSupported()) { state.fatal = "hls.js or MSE unavailable"; return null; }
     // hls.js's maxLiveSyncPlaybackRate defaults to 1: it never closes the gap to its target latency after a late
     // start (measured: 3.24 s for 2 minutes, flat, on a quiet box). Up to 1.1x lets its latency controller catch up.
-    const config = { lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.1 };
+    // ?maxrate= sets another bound: the served-rule comparison gives hls.js the served rule's own (1.05), so the two
+    // ABR rules differ in their decisions, not in how fast each may close a late join.
+    const config = { lowLatencyMode: true, backBufferLength: 30, maxLiveSyncPlaybackRate: maxRate === null ? 1.1 : Number(maxRate) };
     if (abrMode === "served") {
       // the service's live policy sets the playback rate too: hls.js's latency controller leaves it alone
       const liveRule = window.StreamlabAbrLive.createLiveAbrController({
@@ -58,6 +66,7 @@ const SERVED_BUDGET_MS = 400;  // an /abr/decide answer later than this is dropp
       config.abrController = liveRule.abrController;
       config.maxLiveSyncPlaybackRate = 1;
     }
+    state.maxLiveSyncRate = config.maxLiveSyncPlaybackRate;
     if (license) {
       config.emeEnabled = true;
       config.drmSystems = { "org.w3.clearkey": { licenseUrl: license } };
