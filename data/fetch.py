@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from streamlab.core.config import load_config
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError
+from streamlab.core.hashing import file_sha256 as sha256
 
 
 class FetchError(StreamlabError):
@@ -51,14 +52,6 @@ class DataSettings(BaseModel):
 class FetchReport:
     written: list[Path]
     verified: list[Path]
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_all(raw_dir: Path | None = None, overrides: list[str] | None = None) -> FetchReport:

@@ -14,7 +14,6 @@ registered version (``models:/recsys@champion``) through :func:`streamlab.core.r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 from streamlab.core import project
 from streamlab.core.errors import StreamlabError, UsageError
+from streamlab.core.hashing import file_sha256
 from streamlab.models.recsys.base import Context
 from streamlab.models.recsys.baselines import EASE
 from streamlab.models.recsys.pipeline import HybridPipeline
@@ -115,15 +115,6 @@ def write_state(record: dict[str, Any]) -> Path:
 
 def attempt_file() -> Path:
     return recsys_state_dir() / "last_attempt.json"
-
-
-def file_sha256(path: Path) -> str:
-    """Content hash of a training file: "the same file" means the same bytes, not the same name."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_attempt(record: dict[str, Any]) -> Path:

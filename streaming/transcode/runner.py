@@ -39,8 +39,5 @@ def run_encodes(jobs: Sequence[EncodeJob], mode: Literal["ray", "serial"], descr
     if mode == "serial":
         return [encode(job) for job in track(jobs, description)]
     order = submission_order(jobs)
-    done = map_tasks(encode, [jobs[i] for i in order], description)
-    results: list[EncodeResult] = [None] * len(jobs)  # type: ignore[list-item]
-    for i, result in zip(order, done, strict=True):
-        results[i] = result
-    return results
+    done = dict(zip(order, map_tasks(encode, [jobs[i] for i in order], description), strict=True))
+    return [done[i] for i in range(len(jobs))]

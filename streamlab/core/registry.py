@@ -32,6 +32,7 @@ import yaml
 
 from streamlab.core import tracking
 from streamlab.core.errors import StreamlabError
+from streamlab.core.hashing import file_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,7 +197,7 @@ def artifacts_digest(artifacts: Mapping[str, Path | str]) -> str:
         digest.update(f"{key}\0{len(files)}\0".encode())
         for path in files:
             digest.update(f"{path.relative_to(root).as_posix() if root.is_dir() else ''}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            digest.update(bytes.fromhex(file_sha256(path)))
     return digest.hexdigest()
 
 

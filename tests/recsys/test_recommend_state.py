@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from streamlab.cli import run
-from streamlab.models.recsys.artifacts import file_sha256
+from streamlab.core.hashing import file_sha256
 from streamlab.models.recsys.synthetic import synthetic_interactions
 
 FAST = ["deep.enabled=false", "blend.rounds=1", "ranker.learn_watch_weight=false", "blend.components=[ease,time_popularity]"]

@@ -20,9 +20,9 @@ from streamlab.core import registry
 from streamlab.features.settings import load_feature_settings
 from streamlab.features.training_sets import build_and_lookup
 from streamlab.core.errors import StreamlabError
+from streamlab.core.hashing import file_sha256
 from streamlab.models.recsys.artifacts import (
     describe,
-    file_sha256,
     read_state,
     recsys_state_dir,
     save_pipeline,
