@@ -8,10 +8,14 @@ the TTL vanish, duplicate key+timestamp rows collapse), which loses training lab
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import logging
 import os
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,19 +45,34 @@ def feast_dir() -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _feast_quietly() -> Iterator[None]:
+    """Run Feast with the process's warning filters restored after it.
+
+    Feast's modules call ``warnings.simplefilter("once", DeprecationWarning)`` when imported, which
+    un-hides every library's deprecation warnings for the rest of the process (duckdb via ibis while
+    materialising, BentoML, ...): the demo and the CLI printed them.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _definitions():
     """The definitions module, (re)imported with this process's state dir and TTL."""
     os.environ["FEAST_STATE"] = str(feast_dir())
-    import streamlab.features.repo.definitions as definitions
+    with _feast_quietly():
+        import streamlab.features.repo.definitions as definitions
 
-    return importlib.reload(definitions)
+        return importlib.reload(definitions)
 
 
 def open_store(settings: FeatureSettings) -> FeatureStore:
     os.environ.setdefault("FEAST_USAGE", "False")
     logging.getLogger("feast").setLevel(logging.WARNING)
-    from feast import FeatureStore
-    from feast.repo_config import RepoConfig
+    with _feast_quietly():
+        from feast import FeatureStore
+        from feast.repo_config import RepoConfig
 
     root = feast_dir()
     if settings.online_store.type == "redis":
@@ -99,12 +118,15 @@ def build(interactions: pd.DataFrame, items: pd.DataFrame, settings: FeatureSett
     batch_s = time.perf_counter() - started
     store = open_store(settings)
     started = time.perf_counter()
-    store.apply(definitions.OBJECTS)
+    with _feast_quietly():
+        store.apply(definitions.OBJECTS)
     apply_s = time.perf_counter() - started
     started = time.perf_counter()
     start = viewers["event_timestamp"].min().to_pydatetime()
     end = viewers["event_timestamp"].max().to_pydatetime() + pd.Timedelta(seconds=1)
-    store.materialize(start_date=start, end_date=end, feature_views=[VIEWER_VIEW, TITLE_VIEW])
+    # Feast prints coloured progress to stdout (escape codes in a log); the caller reports the result.
+    with _feast_quietly(), contextlib.redirect_stdout(io.StringIO()):
+        store.materialize(start_date=start, end_date=end, feature_views=[VIEWER_VIEW, TITLE_VIEW])
     return BuildReport(len(viewers), len(titles), viewers["event_timestamp"].nunique(), batch_s, apply_s, time.perf_counter() - started, data)
 
 

@@ -12,11 +12,11 @@ production.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
+from streamlab.core.quiet import quiet_lightning
 from streamlab.models.recsys.base import Context
 from streamlab.models.recsys.settings import DeepSettings
 
@@ -53,8 +53,7 @@ class WatchProbabilityModel:
         import pytorch_lightning  # noqa: F401 - configures its loggers on import; quieted just below
         import torch
 
-        logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        quiet_lightning()
         # The MLP is tiny: torch's default of one thread per core only thrashes a shared machine
         # (an epoch of 180k rows: 25 s on 2 threads, 7.8 s on 1, two contended cores). Restored after.
         threads = torch.get_num_threads()

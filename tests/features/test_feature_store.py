@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,3 +135,28 @@ def test_serving_ranks_with_online_viewer_features_and_handles_new_viewers(store
     recs = decide(pipeline, RecommendRequest(viewer=viewer, k=10), online).titles
     assert len(recs) == 10 and not {t.title for t in recs} & set(subset.loc[subset.user_id == viewer, "item_id"])
     assert len(decide(pipeline, RecommendRequest(viewer="never-seen", k=10)).titles) == 10
+
+
+def test_the_cli_build_prints_its_summary_line_and_no_library_chatter(tmp_path):
+    """Feast's import sets every DeprecationWarning to 'once' for the whole process and its
+    materialisation prints coloured progress: `features build` (and the demo's features stage) showed
+    duckdb/ibis deprecation warnings and escape codes. Only our own summary line should remain."""
+    import os
+    import subprocess
+    import sys
+
+    from streamlab.core import project
+
+    root = project.raw_data_dir() / "ml-100k"
+    lines = (root / "ml-100k.inter").read_text().splitlines()
+    header, rows = lines[0], [line for line in lines[1:] if int(line.split("\t")[0]) <= 40]
+    (tmp_path / "small.inter").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "small.item").write_bytes((root / "ml-100k.item").read_bytes())
+    env = {**os.environ, "STREAMLAB_HOME": str(tmp_path / "home")}
+    cli = Path(sys.executable).with_name("streamlab")
+    done = subprocess.run([str(cli), "features", "build", "--interactions", str(tmp_path / "small.inter"),
+                           "snapshot_every_days=30"], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and " viewer rows, " in done.stdout, done.stdout
+    assert "\x1b[" not in done.stdout
+    assert "Warning" not in done.stderr, done.stderr

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from streamlab.core.quiet import quiet_lightning
 from streamlab.models.qoe.detectors.base import Detector
 from streamlab.models.qoe.features import SURPRISE, Group
 from streamlab.models.qoe.windows import SYMPTOMS
@@ -81,14 +82,11 @@ class SequenceDetector(Detector):
         return None if self.history_cap is None else np.asarray(self.history_cap, dtype=np.float32)
 
     def fit(self, X: np.ndarray, keys: list[Group]) -> None:
-        import logging
-
         import pytorch_lightning as pl
         import torch
         from torch.utils.data import DataLoader, TensorDataset
 
-        logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        quiet_lightning()
         pl.seed_everything(self.seed, verbose=False)
         self.history_cap = np.quantile(np.log1p(X[:, -1, SURPRISE]), HISTORY_QUANTILE, axis=0).round(4).tolist()
         self.net = _network(self.length, self.hidden, self.gap)
