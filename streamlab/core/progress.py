@@ -1,31 +1,88 @@
-"""Progress for long work (rich), one way for every pipeline.
+"""Progress for long work, one way for every pipeline.
 
-Bars render on a terminal and stay silent in CI logs (``CI`` set or not a TTY), so test output
-is not flooded with redraws.
+On a terminal a rich bar redraws in place. In a log (stderr is not a TTY: ``make demo | tee``, CI) a
+bar that is still open after ``STREAMLAB_PROGRESS_INTERVAL_S`` (30 s) prints one plain line per
+interval, so a four-minute ingest is not four silent minutes, and work shorter than that prints
+nothing, so logs are not flooded. ``STREAMLAB_PROGRESS=0`` turns both off (the tests do).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
+DEFAULT_INTERVAL_S = 30.0
 
-def _enabled() -> bool:
+
+def _mode() -> Literal["off", "bar", "lines"]:
     if os.environ.get("STREAMLAB_PROGRESS") in {"0", "false", "off"}:
-        return False
-    return sys.stderr.isatty()
+        return "off"
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
+def _interval_s() -> float:
+    try:
+        value = float(os.environ.get("STREAMLAB_PROGRESS_INTERVAL_S", DEFAULT_INTERVAL_S))
+    except ValueError:
+        return DEFAULT_INTERVAL_S
+    return value if value > 0 else DEFAULT_INTERVAL_S
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+@contextmanager
+def _log_lines(description: str, total: int | None) -> Iterator[Callable[[float], None]]:
+    """Plain lines for a log: one per interval while the work runs, one when long work ends."""
+    interval = _interval_s()
+    done = [0.0]
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def line(status: str = "") -> None:
+        count = f"{done[0]:g}/{total}" if total else f"{done[0]:g}"
+        print(f"  [{_clock(time.monotonic() - started)}] {description}: {count}{status}", file=sys.stderr, flush=True)
+
+    def heartbeat() -> None:
+        while not stop.wait(interval):
+            line()
+
+    beat = threading.Thread(target=heartbeat, name="progress-lines", daemon=True)
+    beat.start()
+
+    def advance(n: float = 1) -> None:
+        done[0] += n
+
+    ok = False
+    try:
+        yield advance
+        ok = True
+    finally:
+        stop.set()
+        beat.join()
+        if ok and time.monotonic() - started >= interval:
+            line(" done")
 
 
 @contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[float], None]]:
-    """Yield ``advance(n=1)``; draws a rich bar with elapsed and remaining time when enabled."""
-    if not _enabled():
+    """Yield ``advance(n=1)``: a rich bar with elapsed and remaining time on a terminal, plain lines in a log."""
+    mode = _mode()
+    if mode == "off":
         yield lambda n=1: None
+        return
+    if mode == "lines":
+        with _log_lines(description, total) as advance:
+            yield advance
         return
     from rich.progress import (
         BarColumn,

@@ -1,4 +1,4 @@
-"""A long ingest says which stage it is in and how far (the shared rich bars), and stays quiet in CI logs."""
+"""A long ingest says which stage it is in and how far (the shared rich bars); in a log, only work that runs long speaks."""
 
 from __future__ import annotations
 
@@ -45,15 +45,15 @@ def test_ingest_reports_each_stage_with_names_and_counts(clip_480p: Path, media_
     assert all(bar["done"] == bar["total"] for bar in bars), bars  # every stage and the title's bar complete
 
 
-def test_bars_render_on_a_terminal_and_stay_silent_in_logs(
+def test_bars_render_on_a_terminal_and_a_short_ingest_stays_silent_in_logs(
     clip_360p_silent: Path, media_root: Path, fast, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     monkeypatch.delenv("STREAMLAB_PROGRESS", raising=False)
     ingest_title(clip_360p_silent, "quiet", media_root=media_root, overrides=fast)
     quiet = capsys.readouterr()
-    assert "━" not in quiet.out + quiet.err and "Traceback" not in quiet.out + quiet.err  # not a TTY: no bars
+    assert quiet.out + quiet.err == ""  # not a TTY and shorter than the 30 s log interval: nothing
 
-    monkeypatch.setattr(core_progress, "_enabled", lambda: True)  # as on a terminal (rich renders the final state)
+    monkeypatch.setattr(core_progress, "_mode", lambda: "bar")  # as on a terminal (rich renders the final state)
     monkeypatch.setenv("COLUMNS", "160")
     ingest_title(clip_360p_silent, "shown", media_root=media_root, overrides=fast)
     shown = capsys.readouterr()
@@ -62,3 +62,30 @@ def test_bars_render_on_a_terminal_and_stay_silent_in_logs(
     for line in ("ingest shown (5 stages)", "shown: probe", "shown: ladder (fixed)", "shown: encode (2 rungs, 0 audio)",
                  "shown: package (HLS + DASH)", "shown: publish"):
         assert line in text, text
+
+
+def test_in_a_log_long_work_prints_a_plain_line_per_interval_and_one_when_done(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    import time
+
+    monkeypatch.delenv("STREAMLAB_PROGRESS", raising=False)
+    monkeypatch.setenv("STREAMLAB_PROGRESS_INTERVAL_S", "0.1")
+    with core_progress.progress_bar("bbb: encode 10 tracks", total=10) as advance:
+        advance(3)
+        time.sleep(0.35)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3, lines  # ~3 beats, then the end
+    assert all(line.startswith("  [0:00] bbb: encode 10 tracks: 3/10") for line in lines), lines
+    assert lines[-1].endswith(" done") and not lines[0].endswith(" done")
+
+    with pytest.raises(RuntimeError):  # a failed job's error speaks for it: no "done" line
+        with core_progress.progress_bar("doomed", total=2):
+            time.sleep(0.15)
+            raise RuntimeError("boom")
+    assert not capsys.readouterr().err.endswith("done\n")
+
+    monkeypatch.setenv("STREAMLAB_PROGRESS", "0")
+    with core_progress.progress_bar("off", total=1):
+        time.sleep(0.25)
+    assert capsys.readouterr().err == ""
