@@ -6,6 +6,7 @@ import base64
 import importlib.abc
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,10 +60,34 @@ def media_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store whose tables were created once for the session.
+
+    A new store runs MLflow's schema migrations on first use (~1-1.5 s here, in the test and again in
+    every subprocess that opens it); 100+ tests each want an empty store of their own, so they get a
+    copy of this file: the same schema and the same default experiment, without the migrations.
+    """
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    client = MlflowClient(tracking_uri=f"sqlite:///{path}", registry_uri=f"sqlite:///{path}")
+    client.search_experiments()
+    client.search_registered_models()
+    return path
+
+
+def new_mlflow_store(template: Path, path: Path) -> str:
+    """A fresh store at ``path`` (a copy of the session's empty template); returns its URI."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture()
-def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path) -> str:
     """An isolated MLflow SQLite store for one test."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = new_mlflow_store(mlflow_template, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
 

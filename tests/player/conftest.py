@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ingest_abr_title
+from tests.conftest import ingest_abr_title, new_mlflow_store
 
 TITLE = "clip"
 
@@ -42,7 +42,7 @@ def player_media(tmp_path_factory: pytest.TempPathFactory, source_dir: Path) -> 
 
 
 @pytest.fixture(scope="session")
-def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def model_server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[str]:
     """``bentoml serve`` with ``abr-policy`` (the committed checkpoint), a small ``recsys`` and the
     committed ``qoe-detector``, all at ``champion`` in a store of their own (the ladder model is
     disabled: the player never asks it). Yields the base URL."""
@@ -55,7 +55,7 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     workdir = tmp_path_factory.mktemp("player-models")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(mlflow_template, workdir / "mlflow.db"))
         register_abr_checkpoint(DEFAULT_CHECKPOINT)
         register_small_recommender(workdir)
         register("qoe")

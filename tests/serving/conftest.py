@@ -11,6 +11,7 @@ import pytest
 from streamlab.models.abr.decide import AbrDecideRequest
 from streamlab.models.abr.family import FAMILY
 from streamlab.models.abr.policies.learned import DEFAULT_CHECKPOINT
+from tests.conftest import new_mlflow_store
 
 ABR_MODEL = FAMILY.name
 
@@ -74,13 +75,13 @@ def register_small_recsys(tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def models_store(tmp_path_factory: pytest.TempPathFactory):
+def models_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path):
     """The session's own MLflow store with the committed ABR policy, ladder predictor and QoE detector at ``champion``."""
     from streamlab.serving.registration import register
 
     folder = tmp_path_factory.mktemp("served-models")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(mlflow_template, folder / "mlflow.db"))
         versions = {
             "abr": register_abr_version(DEFAULT_CHECKPOINT),
             "ladder": register("ladder"),

@@ -8,15 +8,18 @@ what the warm-up leaves done, not a timing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from streamlab.models.recsys.settings import load_settings
+from tests.conftest import new_mlflow_store
 
 SCALE = ["scale.min_interactions=0", "components.als.iterations=3", "scale.ann.m=16", "scale.ann.ef_construction=40"]
 
 
 @pytest.fixture(scope="module")
-def recsys_version(tmp_path_factory: pytest.TempPathFactory):
+def recsys_version(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path):
     """A small scale-path pipeline (synthetic, seconds to fit) registered at ``champion`` in the module's own store."""
     from streamlab.models.recsys.artifacts import save_pipeline
     from streamlab.models.recsys.dataset import RecsysData
@@ -26,7 +29,7 @@ def recsys_version(tmp_path_factory: pytest.TempPathFactory):
 
     tmp = tmp_path_factory.mktemp("warm_up")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", new_mlflow_store(mlflow_template, tmp / "mlflow.db"))
         data = RecsysData.build(synthetic_interactions(300, 200, 5000, seed=4))
         path = save_pipeline(ScalePipeline(load_settings(SCALE)).fit(data), tmp / "pipeline.pkl")
         yield register("recsys", {"pipeline": path}, "champion", 0.0)
