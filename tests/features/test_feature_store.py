@@ -10,6 +10,10 @@ import pytest
 
 from streamlab.features.aggregates import batch_job, snapshot_times, viewer_aggregates
 from streamlab.data.watch_history import load_interactions, load_items
+from streamlab.core import project
+
+ML100K = project.raw_data_dir() / "ml-100k"
+"""Resolved at import: the ``store`` fixture points STREAMLAB_HOME elsewhere for the module."""
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +149,7 @@ def test_the_cli_build_prints_its_summary_line_and_no_library_chatter(tmp_path):
     import subprocess
     import sys
 
-    from streamlab.core import project
-
-    root = project.raw_data_dir() / "ml-100k"
+    root = ML100K
     lines = (root / "ml-100k.inter").read_text().splitlines()
     header, rows = lines[0], [line for line in lines[1:] if int(line.split("\t")[0]) <= 40]
     (tmp_path / "small.inter").write_text("\n".join([header, *rows]) + "\n")
