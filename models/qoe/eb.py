@@ -27,7 +27,8 @@ that falls below the threshold was a symptom. The most specific group carrying t
 largest ratio (a scan-statistic argument), so an edge explains its region, a device x app-version
 pair explains its device. A slow lane scores a longer context (``slow_windows``) every ``slow_every`` windows so
 a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive scorings of
-their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``).
+their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that wander over 10
+minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too (``exact_starts``).
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
 session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
@@ -146,6 +147,8 @@ FRESH_PLAYHEAD_S = 45.0
 """A session first seen with more content played than this joined mid-way: its start is not counted."""
 HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency",
                                "latency_jump"})
+_ATTEMPT_METRICS = np.array([j for j, m in enumerate(BINOMIAL) if m[2] == "attempts"], dtype=np.int64)
+"""Metrics with one trial per start attempt (:attr:`EbSettings.exact_starts`)."""
 PER_SESSION_EVENTS = frozenset({"playback_failure", "latency_jump"})
 """Rare events a session has once (or a few times) in a span, not a rate per beat: each session is one trial of having
 it within its beats there (:func:`score_matrix`)."""
@@ -164,6 +167,14 @@ class EbSettings(BaseModel):
     """The slow lane skips groups carrying more than this share of the traffic (the population itself)."""
     threshold: float = Field(12.0, gt=0)
     slow_threshold: float = Field(16.0, gt=0)
+    """The slow lane's bar for levels and rates that wander with the hour over its 10 minutes (means of startup,
+    bitrate; heartbeat rates); start outcomes are held to ``threshold`` there too (:attr:`exact_starts`)."""
+    exact_starts: bool = True
+    """Judge start outcomes (failures and exits before start, per attempt) against ``threshold`` in every lane. Each
+    attempt is one independent trial of a rate the baseline knows (no clustering, no hour-of-day level inside it), so
+    its log-likelihood ratio is calibrated in any span: the slow lane's extra margin is for the means it sums over 10
+    minutes. Issue 19: a new app version's start crash (a failure or two a minute) held 11-15 nats in the slow lane
+    from minute 4 and waited for 18 (16 + its penalty) until minute 10."""
     instant_ratio: float = Field(2.5, ge=1.0)
     confirm_windows: int = Field(2, ge=1)
     close_after_windows: int = Field(4, ge=1)
@@ -1130,8 +1141,8 @@ class EbDetector:
                                            span_units[1].sum(axis=0))
             best = surprise.max(axis=1)
             penalty = self._penalty(rows, counts, self._clustering(s.context_windows))
-            causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, s.threshold, "fast", penalty,
-                                     span_units)
+            causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, self._bars(s.threshold),
+                                     "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
             self.store.flagged[rows[best >= s.learn_below * s.threshold]] = window
             if not s.learn_delayed:
@@ -1156,8 +1167,8 @@ class EbDetector:
                 spenalty = self._penalty(srows, scounts, self._clustering(s.slow_windows))
                 self.store.flagged[srows[ssur.max(axis=1, initial=0.0) >= s.learn_below * s.slow_threshold]] = window
                 named = {(c.dimension, c.value) for c in causes}
-                for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows, s.slow_threshold, "slow",
-                                         spenalty, slow_units, s.slow_every):
+                for c in self._attribute(window, srows, scounts, ssur, sbase, s.slow_windows,
+                                         self._bars(s.slow_threshold), "slow", spenalty, slow_units, s.slow_every):
                     if (c.dimension, c.value) not in named and len(causes) < s.max_causes_per_window:
                         causes.append(c)
         self.counters["windows_closed"] += 1
@@ -1174,18 +1185,20 @@ class EbDetector:
         return opened
 
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
-                   span: int, threshold: float, lane: str, penalty: np.ndarray,
+                   span: int, bars: np.ndarray, lane: str, penalty: np.ndarray,
                    span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
 
         ``every``: the lane's interval in windows, carried by its causes (a run of namings continues across it).
 
         ``penalty``: the multiple-testing penalty per spec (:meth:`_penalty`), taken off every score here.
+        ``bars``: the lane's threshold per metric (:meth:`_bars`); a group is a candidate when a metric clears its own.
         """
         s = self.s
         surprise = np.maximum(surprise - penalty[self.store.spec[rows]][:, None], 0.0)
+        surprise = np.where(surprise > bars, surprise, 0.0)  # only metrics over their bar count
         best = surprise.max(axis=1)
-        cand = np.flatnonzero(best > threshold)
+        cand = np.flatnonzero(best > 0.0)
         if len(cand) == 0:
             return []
         cand = cand[np.argsort(-best[cand], kind="stable")][:64]
@@ -1235,7 +1248,8 @@ class EbDetector:
             for i, r, sc in zip(batch, batch_rows, scores, strict=True):
                 si = spec_of[r]
                 sc = np.maximum(sc - penalty[si], 0.0)
-                if sc.max() > threshold:
+                sc = np.where(sc > bars, sc, 0.0)
+                if sc.max() > 0.0:
                     rescored.append((float(sc.max()), len(SPECS[si]), i, sc))
             if not rescored:
                 if first:
@@ -1341,6 +1355,14 @@ class EbDetector:
         volume = counts[:, C["attempts"]] + counts[:, C["beats"]] / clustering
         tested = np.bincount(self.store.spec[rows[volume >= self.s.min_events]], minlength=len(SPECS))
         return self.s.multiplicity * np.log(np.maximum(tested, 1))
+
+    def _bars(self, threshold: float) -> np.ndarray:
+        """A lane's threshold per metric: ``threshold``; start outcomes at the fast lane's
+        (:attr:`EbSettings.exact_starts`)."""
+        bars = np.full(len(METRICS), threshold)
+        if self.s.exact_starts:
+            bars[_ATTEMPT_METRICS] = min(threshold, self.s.threshold)
+        return bars
 
     def _clustering(self, span: int) -> float:
         return max(1.0, span * self.s.window_s / self.s.heartbeat_s)
