@@ -2,7 +2,8 @@
 
 On a terminal a rich bar redraws in place. In a log (stderr is not a TTY: ``make demo | tee``, CI) a
 bar that is still open after ``STREAMLAB_PROGRESS_INTERVAL_S`` (30 s) prints one plain line per
-interval, so a four-minute ingest is not four silent minutes, and work shorter than that prints
+interval (the innermost open bar only: its description names the work), so a four-minute ingest is not four silent
+minutes, and work shorter than that prints
 nothing, so logs are not flooded. ``STREAMLAB_PROGRESS=0`` turns both off (the tests do).
 """
 
@@ -40,13 +41,20 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+_open_lines: list[object] = []
+"""The log-line bars open now, outermost first: only the innermost speaks on a beat (an ingest's title, stage and
+tracks bars would otherwise print three lines every interval, two of them unchanged)."""
+_open_lock = threading.Lock()
+
+
 @contextmanager
 def _log_lines(description: str, total: int | None) -> Iterator[Callable[[float], None]]:
-    """Plain lines for a log: one per interval while the work runs, one when long work ends."""
+    """Plain lines for a log: one per interval while the work runs (innermost bar only), one when long work ends."""
     interval = _interval_s()
     done = [0.0]
     started = time.monotonic()
     stop = threading.Event()
+    me = object()
 
     def line(status: str = "") -> None:
         count = f"{done[0]:g}/{total}" if total else f"{done[0]:g}"
@@ -54,8 +62,13 @@ def _log_lines(description: str, total: int | None) -> Iterator[Callable[[float]
 
     def heartbeat() -> None:
         while not stop.wait(interval):
-            line()
+            with _open_lock:
+                innermost = bool(_open_lines) and _open_lines[-1] is me
+            if innermost:
+                line()
 
+    with _open_lock:
+        _open_lines.append(me)
     beat = threading.Thread(target=heartbeat, name="progress-lines", daemon=True)
     beat.start()
 
@@ -69,6 +82,8 @@ def _log_lines(description: str, total: int | None) -> Iterator[Callable[[float]
     finally:
         stop.set()
         beat.join()
+        with _open_lock:
+            _open_lines.remove(me)
         if ok and time.monotonic() - started >= interval:
             line(" done")
 

@@ -85,6 +85,19 @@ def test_in_a_log_long_work_prints_a_plain_line_per_interval_and_one_when_done(
             raise RuntimeError("boom")
     assert not capsys.readouterr().err.endswith("done\n")
 
+    with core_progress.progress_bar("ingest bbb (6 stages)", total=6) as stages:  # nested: the innermost speaks
+        stages(2)
+        with core_progress.progress_bar("bbb: encode 11 tracks", total=11) as tracks:
+            tracks(3)
+            time.sleep(0.35)
+        time.sleep(0.25)
+    lines = capsys.readouterr().err.splitlines()
+    inner = [line for line in lines if "encode 11 tracks: 3/11" in line]
+    outer = [line for line in lines if "ingest bbb (6 stages): 2/6" in line]
+    assert len(inner) >= 2 and inner[-1].endswith(" done"), lines
+    assert outer and outer[-1].endswith(" done"), lines
+    assert lines == inner + outer  # the stages' bar speaks only once the tracks' bar has closed
+
     monkeypatch.setenv("STREAMLAB_PROGRESS", "0")
     with core_progress.progress_bar("off", total=1):
         time.sleep(0.25)
