@@ -65,7 +65,7 @@ def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store whose tables were created once for the session.
 
     A new store runs MLflow's schema migrations on first use (~1-1.5 s here, in the test and again in
-    every subprocess that opens it); 100+ tests each want an empty store of their own, so they get a
+    every subprocess that opens it); about a hundred tests each want an empty store of their own, so they get a
     copy of this file: the same schema and the same default experiment, without the migrations.
     """
     from mlflow.tracking import MlflowClient
