@@ -1,10 +1,11 @@
 """Progress for long work, one way for every pipeline.
 
 On a terminal a rich bar redraws in place. In a log (stderr is not a TTY: ``make demo | tee``, CI) a
-bar that is still open after ``STREAMLAB_PROGRESS_INTERVAL_S`` (30 s) prints one plain line per
-interval (the innermost open bar only: its description names the work), so a four-minute ingest is not four silent
-minutes, and work shorter than that prints
-nothing, so logs are not flooded. ``STREAMLAB_PROGRESS=0`` turns both off (the tests do).
+bar still open after ``STREAMLAB_PROGRESS_INTERVAL_S`` (30 s) prints one plain line per interval
+(the innermost open bar only: its description names the work), so a four-minute ingest is not four
+silent minutes, and shorter work prints nothing, so logs are not flooded. ``STREAMLAB_PROGRESS=0``
+turns both off (the tests do). The lines come from a thread while a bar is open, so a process that
+forks only when it runs one thread (:func:`streamlab.core.forked.fork_available`) does not fork inside one.
 """
 
 from __future__ import annotations
