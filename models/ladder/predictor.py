@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from streamlab.core.errors import StreamlabError
+from streamlab.core.skops_io import skops_io
 
 POINT_FEATURES = ["log_point_pixels", "scale", "crf"]
 MODEL_FILES = {"rate": "rate.skops", "vmaf": "vmaf.skops"}
@@ -71,8 +72,7 @@ class LadderPredictor:
         return log_bpp, vmaf
 
     def save(self, directory: Path) -> Path:
-        import skops.io as sio
-
+        sio = skops_io()
         directory.mkdir(parents=True, exist_ok=True)
         for codec in self.rate:
             sio.dump(self.rate[codec], directory / f"{codec}.{MODEL_FILES['rate']}")
@@ -82,8 +82,7 @@ class LadderPredictor:
 
     @classmethod
     def load(cls, directory: Path) -> LadderPredictor:
-        import skops.io as sio
-
+        sio = skops_io()
         card_path = directory / CARD
         if not card_path.is_file():
             raise PredictorUnavailable(f"no ladder model at {directory} ({CARD} missing)")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from streamlab.core.skops_io import skops_io
 from streamlab.models.qoe.detectors.base import Detector
 from streamlab.models.qoe.features import SURPRISE, Group
 
@@ -44,16 +45,14 @@ class IsolationForestDetector(Detector):
         self.trees, self.max_samples, self.seed = state["trees"], state["max_samples"], state["seed"]
 
     def save_weights(self, directory: Path) -> list[str]:
-        import skops.io as sio
-
+        sio = skops_io()
         sio.dump(self.model, Path(directory) / "iforest.skops")
         return ["iforest.skops"]
 
     def load_weights(self, directory: Path) -> None:
-        import skops.io as sio
-
         from streamlab.models.qoe.errors import DetectorError
 
+        sio = skops_io()
         path = Path(directory) / "iforest.skops"
         untrusted = sio.get_untrusted_types(file=path)
         foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
