@@ -18,7 +18,7 @@ SUFFIXES = ("_total", "_bucket", "_sum", "_count", "")
 def _exported() -> set[str]:
     """Series names serving/metrics.py exports (prometheus-client adds ``_total`` to counters)."""
     names = set()
-    for kind, name in re.findall(r"bentoml\.metrics\.(Counter|Gauge|Histogram)\(\s*name=\"([a-z_]+)\"", METRICS_SOURCE.read_text()):
+    for kind, name in re.findall(r"prometheus_client\.(Counter|Gauge|Histogram)\(\s*name=\"([a-z_]+)\"", METRICS_SOURCE.read_text()):
         names |= {name + "_total"} if kind == "Counter" else {name + s for s in SUFFIXES} if kind == "Histogram" else {name}
     return names
 
