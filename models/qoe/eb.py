@@ -209,7 +209,13 @@ class EbSettings(BaseModel):
     """Count heartbeat evidence in distinct sessions, measured per group (:func:`score_matrix`), instead of
     assuming every player beats every ``heartbeat_s``."""
     min_population: float = Field(4.0, ge=0.0)
-    """A metric is scored once the population's observations of it outweigh the committed prior this many times."""
+    """A mean (startup, bitrate) is scored once the population's observations of it outweigh the committed prior this
+    many times: a world whose bitrates sit far below the prior's must not page everywhere in its first hour."""
+    min_population_rates: float = Field(1.0, ge=0.0)
+    """A rate (failures, exits, slow starts, stalls) is scored once the population's trials outweigh the prior this many
+    times. Once the data are at least half the population's rate, no group at the population's true rate can reach
+    ``min_ratio`` (2) times it, whatever the prior said (``r / (r/2 + q/2) < 2``); waiting for 4 times the prior (800
+    attempts, ~50 minutes of a 21k-session day) missed a start crash and a DRM slowdown 20-30 minutes into a day."""
     learn_below: float = Field(0.5, ge=0.0)
     """A group learns from a window only while it scores below this fraction of the threshold."""
     learn_delayed: bool = True
@@ -388,9 +394,9 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     means around the population within a dimension, :meth:`EbDetector._heterogeneity`) make the gaussian test
     empirical Bayes in full: a group's baseline is uncertain by ``tau2 * k / (n_g + k)``, so a group with little
     history (``n_g``) must stand out from how much its siblings ordinarily differ (4G has a lower bitrate than
-    ethernet, always), while a group with a long history is judged against itself. No metric is scored before the
+    ethernet, always), while a group with a long history is judged against itself. No mean is scored before the
     population's data outweigh the committed prior ``min_population`` times (a world whose live latency is 30 s
-    must not page against a 6 s prior in its first minute). ``span_total`` (the span's column sums over every
+    must not page against a 6 s prior in its first minute), no rate before ``min_population_rates`` times. ``span_total`` (the span's column sums over every
     unit): a group carrying more than ``slow_max_share`` of a gaussian metric's observations is the population of
     that metric (``content_type=live`` for latency, the dominant app version for everything); its level moving is
     the population moving with the hour, not a cause, so it is not judged on levels (failures still are).
@@ -433,7 +439,7 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
             llr = x * np.log(ph / p0) + (n - x) * np.log((1 - ph) / (1 - p0))
         evidence = distinct.get(num, counts[:, C[num]])
         ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
-        ok &= pop[C[den]] >= s.min_population * prior_n
+        ok &= pop[C[den]] >= s.min_population_rates * prior_n
         if rendition is not None and (den in START_DENOMINATORS or name in ABR_SELECTED):
             ok &= ~rendition
         out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)

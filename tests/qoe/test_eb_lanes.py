@@ -7,8 +7,8 @@ from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
 from tests.qoe.test_eb import _run
 
 T1 = START_EPOCH_S + 45 * 60
-"""Onset: after the population's starts outweigh the committed prior (``min_population``): start outcomes are
-scored by then."""
+"""Onset: well after the population's starts outweigh the committed prior (``min_population_rates``): start outcomes
+are scored by then."""
 
 
 def test_start_outcomes_are_held_to_the_fast_bar_in_the_slow_lane() -> None:
