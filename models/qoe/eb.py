@@ -777,11 +777,11 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 8
+    STATE_FORMAT = 9
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
-    session's state a list, an event id its own dedup key)."""
+    session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
