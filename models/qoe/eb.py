@@ -212,10 +212,11 @@ class EbSettings(BaseModel):
     """A mean (startup, bitrate) is scored once the population's observations of it outweigh the committed prior this
     many times: a world whose bitrates sit far below the prior's must not page everywhere in its first hour."""
     min_population_rates: float = Field(1.0, ge=0.0)
-    """A rate (failures, exits, slow starts, stalls) is scored once the population's trials outweigh the prior this many
-    times. Once the data are at least half the population's rate, no group at the population's true rate can reach
-    ``min_ratio`` (2) times it, whatever the prior said (``r / (r/2 + q/2) < 2``); waiting for 4 times the prior (800
-    attempts, ~50 minutes of a 21k-session day) missed a start crash and a DRM slowdown 20-30 minutes into a day."""
+    """A rate (failures, exits, slow starts, stalls) is scored once the population's trials outweigh the prior this
+    many times. Once the data weigh at least half of the population's estimate, no group at the population's true
+    rate can reach ``min_ratio`` (2) times it, whatever the prior said (``r / (r/2 + q/2) < 2``); waiting for 4 times
+    the prior (800 attempts, ~50 minutes of a 21k-session day) missed a start crash and a DRM slowdown 20-30 minutes
+    into a day."""
     learn_below: float = Field(0.5, ge=0.0)
     """A group learns from a window only while it scores below this fraction of the threshold."""
     learn_delayed: bool = True
@@ -396,10 +397,11 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     history (``n_g``) must stand out from how much its siblings ordinarily differ (4G has a lower bitrate than
     ethernet, always), while a group with a long history is judged against itself. No mean is scored before the
     population's data outweigh the committed prior ``min_population`` times (a world whose live latency is 30 s
-    must not page against a 6 s prior in its first minute), no rate before ``min_population_rates`` times. ``span_total`` (the span's column sums over every
-    unit): a group carrying more than ``slow_max_share`` of a gaussian metric's observations is the population of
-    that metric (``content_type=live`` for latency, the dominant app version for everything); its level moving is
-    the population moving with the hour, not a cause, so it is not judged on levels (failures still are).
+    must not page against a 6 s prior in its first minute), no rate before ``min_population_rates`` times.
+    ``span_total`` (the span's column sums over every unit): a group carrying more than ``slow_max_share`` of a
+    gaussian metric's observations is the population of that metric (``content_type=live`` for latency, the dominant
+    app version for everything); its level moving is the population moving with the hour, not a cause, so it is not
+    judged on levels (failures still are).
     """
     g = len(counts)
     clus: float | np.ndarray = clustering
