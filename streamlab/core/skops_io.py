@@ -10,6 +10,7 @@ torch is made unimportable for the duration of that one import only; a process t
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import sys
 from types import ModuleType
@@ -24,13 +25,11 @@ class _NoTorch(importlib.abc.MetaPathFinder):
 
 def skops_io() -> ModuleType:
     """The ``skops.io`` module; its first import in a process without torch does not import torch."""
-    if "skops.io" not in sys.modules and "torch" not in sys.modules:
-        blocker = _NoTorch()
-        sys.meta_path.insert(0, blocker)
-        try:
-            import skops.io  # noqa: F401
-        finally:
-            sys.meta_path.remove(blocker)
-    import skops.io as sio
-
-    return sio
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        return importlib.import_module("skops.io")
+    blocker = _NoTorch()
+    sys.meta_path.insert(0, blocker)
+    try:
+        return importlib.import_module("skops.io")
+    finally:
+        sys.meta_path.remove(blocker)
