@@ -25,7 +25,8 @@ gated by a minimum effect size. Candidates above the threshold are attributed by
 the strongest is named, its units are removed from the others, which are re-scored; a candidate
 that falls below the threshold was a symptom. The most specific group carrying the excess has the
 largest ratio (a scan-statistic argument), so an edge explains its region, a device x app-version
-pair explains its device. A slow lane scores a longer context (``slow_windows``) every ``slow_every`` windows so
+pair explains its device; where a parent's penalty outranks its child, a fault the child alone carries is named as
+the child (:meth:`EbDetector._refine`). A slow lane scores a longer context (``slow_windows``) every ``slow_every`` windows so
 a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive scorings of
 their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that wander over 10
 minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too (``exact_starts``).
@@ -149,6 +150,10 @@ HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate",
                                "latency_jump"})
 _ATTEMPT_METRICS = np.array([j for j, m in enumerate(BINOMIAL) if m[2] == "attempts"], dtype=np.int64)
 """Metrics with one trial per start attempt (:attr:`EbSettings.exact_starts`)."""
+FAULT_METRICS = frozenset({"start_failure", "exit_before_start", "playback_failure", "errors"})
+"""Faults strike a session whatever its own state, so a fault's share among a cause's groups says where it lives
+(:meth:`EbDetector._refine`). Not quality, stalls, slow starts or latency: a cap to a low rung lowers only the sessions
+above it, congestion stalls the ones with little buffer, so the rest of a region may show none of a regional cause."""
 PER_SESSION_EVENTS = frozenset({"playback_failure", "latency_jump"})
 """Rare events a session has once (or a few times) in a span, not a rate per beat: each session is one trial of having
 it within its beats there (:func:`score_matrix`)."""
@@ -224,6 +229,13 @@ class EbSettings(BaseModel):
     a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
     (a new app version failing one start a minute, never 3 in the fast lane's minute) absorb its own failures into
     its baseline within minutes, before the slow lane had the evidence."""
+    refine_nested: bool = True
+    """Name a group nested in the strongest candidate instead when it alone carries the fault (:meth:`EbDetector._refine`).
+    Explaining away ranks candidates by score less the multiple-testing penalty, and a rare failure's likelihood ratio
+    barely moves with the clean units around it: a crashing device model and its device class scored within a nat, and
+    the class's smaller penalty (7 classes, not 30 models) named the class for the model's incident."""
+    refine_margin: float = Field(3.0, gt=0.0)
+    """... by this many nats of the rest's evidence that the fault is the nested group's alone (a Bayes factor of 20)."""
     alias_alerts: bool = True
     """Name every alias of a cause too (:meth:`EbDetector._aliases`): groups covering exactly its sessions."""
     alias_tolerance: float = Field(0.05, ge=0.0, le=1.0)
@@ -779,11 +791,11 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 9
+    STATE_FORMAT = 10
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
-    session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``)."""
+    session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10: ``refine_nested``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1271,6 +1283,9 @@ class EbDetector:
                 if alt[1] < top[1] and alt[0] >= 0.99 * top[0]:
                     top = alt
                     break
+            if s.refine_nested and len(rescored) > 1:
+                top = self._refine(top, rescored, dict(zip(batch_rows, masks, strict=True)), rows, contrib, weights,
+                                   span)
             score, _, i, per_metric = top
             r = int(rows[i])
             si = spec_of[r]
@@ -1294,6 +1309,72 @@ class EbDetector:
             else:
                 remaining = [t[2] for t in rescored if t[2] != i]
         return out
+
+    def _refine(self, top: tuple[float, int, int, np.ndarray], rescored: list[tuple[float, int, int, np.ndarray]],
+                mask_of: dict[int, np.ndarray], rows: np.ndarray, contrib: np.ndarray, weights: np.ndarray | None,
+                span: int) -> tuple[float, int, int, np.ndarray]:
+        """The candidate to name for ``top``: a group nested in it that alone carries its fault, else ``top``.
+
+        Why: the most specific group carrying an excess is its cause (the module docstring's scan-statistic argument),
+        but candidates are ranked by score less ``log(m)``, and with no failure in either history a parent's shrunk
+        baseline is the lower (more clean units), which cancels its failing child's higher rate: a crashing TV model
+        and its class scored within a nat, and the class's smaller penalty (7 classes, not 30 models) named the class.
+        A candidate ``c`` whose live units all lie in ``top``'s is named instead when the rest of ``top`` (its units
+        outside ``c``) favours "the fault is ``c``'s alone" over "the fault is ``top``'s" by ``refine_margin`` nats:
+        the log-likelihood ratio of the rest's failures at ``top``'s baseline rate against ``c``'s observed rate. A
+        rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
+        less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
+        while a nested candidate qualifies, highest score first. Only for :data:`FAULT_METRICS`: a quality cap or
+        congestion hits each session by its own bitrate and buffer, so the rest of a capped region may show nothing
+        (the biggest ISP's cable viewers sat above the cap, the region's mobile ones below it).
+        """
+        s = self.s
+        while True:
+            m = int(np.argmax(top[3]))
+            if METRICS[m] not in FAULT_METRICS:
+                return top
+            name, num, den = BINOMIAL[m]
+            r_top = int(rows[top[2]])
+            outer = mask_of[r_top]
+            base = self.store.sums[r_top]
+            p_pop = (self.pop[C[num]] + self.prior_n * self.prior.rates[name]) / (self.pop[C[den]] + self.prior_n)
+            p_base = float(np.clip((base[C[num]] + s.prior_strength * p_pop) / (base[C[den]] + s.prior_strength), 1e-5, 0.999))
+            best: tuple[float, int, int, np.ndarray] | None = None
+            for alt in rescored:
+                if alt is top or alt[3][m] <= 0.0 or (best is not None and alt[0] <= best[0]):
+                    continue
+                inner = mask_of[int(rows[alt[2]])]
+                if (inner & ~outer).any():
+                    continue
+                rest = outer & ~inner
+                n_in, x_in, _ = self._trials(m, inner, contrib, weights, span)
+                n_rest, x_rest, clus = self._trials(m, rest, contrib, weights, span)
+                if n_in <= 0.0 or n_rest <= 0.0:
+                    continue
+                p0 = float(np.clip(1.0 - (1.0 - p_base) ** clus, 1e-5, 0.999))
+                p1 = min(max(x_in / n_in, p0), 1.0 - 1e-9)
+                shared = x_rest * math.log(p1 / p0) + (n_rest - x_rest) * math.log((1.0 - p1) / (1.0 - p0))
+                if shared <= -s.refine_margin:
+                    best = alt
+            if best is None:
+                return top
+            top = best
+
+    def _trials(self, m: int, mask: np.ndarray, contrib: np.ndarray, weights: np.ndarray | None,
+                span: int) -> tuple[float, float, float]:
+        """``(trials, events, units per trial)`` of fault metric ``m`` over the units of ``mask``, as :func:`score_matrix`
+        counts them: attempts for start outcomes, sessions for a playback failure (each session one trial of failing
+        within its beats: the third item is its beats per session) and for errors (sessions that had one)."""
+        name, num, den = BINOMIAL[m]
+        c = contrib[mask].sum(axis=0)
+        n, x = float(c[C[den]]), float(c[C[num]])
+        sess = None if weights is None else weights[mask].sum(axis=0)
+        if name in PER_SESSION_EVENTS:
+            clus = max(n / sess[0], 1.0) if sess is not None and sess[0] > 0 else self._clustering(span)
+            return max(n / clus, x), x, clus
+        if name == "errors" and sess is not None:
+            return float(sess[0]), float(sess[2]), 1.0
+        return n, x, 1.0
 
     def _aliases(self, r: int, si: int, mask: np.ndarray, alive: np.ndarray,
                  unit_rows: np.ndarray) -> list[tuple[int, str]]:
