@@ -26,10 +26,11 @@ the strongest is named, its units are removed from the others, which are re-scor
 that falls below the threshold was a symptom. The most specific group carrying the excess has the
 largest ratio (a scan-statistic argument), so an edge explains its region, a device x app-version
 pair explains its device; where a parent's penalty outranks its child, a fault the child alone carries is named as
-the child (:meth:`EbDetector._refine`). A slow lane scores a longer context (``slow_windows``) every ``slow_every`` windows so
-a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive scorings of
-their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that wander over 10
-minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too (``exact_starts``).
+the child (:meth:`EbDetector._refine`). A slow lane scores a longer context (``slow_windows``) every ``slow_every``
+windows so a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive
+scorings of their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that
+wander over 10 minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too
+(``exact_starts``).
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
 session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
@@ -230,12 +231,14 @@ class EbSettings(BaseModel):
     (a new app version failing one start a minute, never 3 in the fast lane's minute) absorb its own failures into
     its baseline within minutes, before the slow lane had the evidence."""
     refine_nested: bool = True
-    """Name a group nested in the strongest candidate instead when it alone carries the fault (:meth:`EbDetector._refine`).
-    Explaining away ranks candidates by score less the multiple-testing penalty, and a rare failure's likelihood ratio
-    barely moves with the clean units around it: a crashing device model and its device class scored within a nat, and
-    the class's smaller penalty (7 classes, not 30 models) named the class for the model's incident."""
+    """Name a group nested in the strongest candidate instead when it alone carries the fault
+    (:meth:`EbDetector._refine`). Explaining away ranks candidates by score less the multiple-testing penalty; with no
+    failure in either history a class's shrunk baseline is the lower (more clean beats), which cancels its crashing
+    model's higher rate, and the class's smaller penalty (7 classes, not 30 models) named the class for the model's
+    incident."""
     refine_margin: float = Field(3.0, gt=0.0)
-    """... by this many nats of the rest's evidence that the fault is the nested group's alone (a Bayes factor of 20)."""
+    """... by this many nats of the rest's evidence that the fault is the nested group's alone (a Bayes factor of
+    20)."""
     alias_alerts: bool = True
     """Name every alias of a cause too (:meth:`EbDetector._aliases`): groups covering exactly its sessions."""
     alias_tolerance: float = Field(0.05, ge=0.0, le=1.0)
@@ -795,7 +798,8 @@ class EbDetector:
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
-    session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10: ``refine_nested``)."""
+    session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
+    ``refine_nested``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1338,7 +1342,8 @@ class EbDetector:
             outer = mask_of[r_top]
             base = self.store.sums[r_top]
             p_pop = (self.pop[C[num]] + self.prior_n * self.prior.rates[name]) / (self.pop[C[den]] + self.prior_n)
-            p_base = float(np.clip((base[C[num]] + s.prior_strength * p_pop) / (base[C[den]] + s.prior_strength), 1e-5, 0.999))
+            shrunk = (base[C[num]] + s.prior_strength * p_pop) / (base[C[den]] + s.prior_strength)
+            p_base = float(np.clip(shrunk, 1e-5, 0.999))
             best: tuple[float, int, int, np.ndarray] | None = None
             for alt in rescored:
                 if alt is top or alt[3][m] <= 0.0 or (best is not None and alt[0] <= best[0]):
@@ -1364,7 +1369,8 @@ class EbDetector:
                 span: int) -> tuple[float, float, float]:
         """``(trials, events, units per trial)`` of fault metric ``m`` over the units of ``mask``, as :func:`score_matrix`
         counts them: attempts for start outcomes, sessions for a playback failure (each session one trial of failing
-        within its beats: the third item is its beats per session) and for errors (sessions that had one)."""
+        within its beats: the third item is its beats per session) and for errors (each session one observation of its
+        share of beats with an error, :data:`SESSION_COLUMNS`)."""
         name, num, den = BINOMIAL[m]
         c = contrib[mask].sum(axis=0)
         n, x = float(c[C[den]]), float(c[C[num]])

@@ -1,4 +1,5 @@
-"""Nested causes (issue 19): a device model crashing inside its class is named as the model, a class-wide fault as the class."""
+"""Nested causes (issue 19): a device model crashing inside its class is named as the model, a class-wide fault as
+the class."""
 
 from __future__ import annotations
 
