@@ -1288,8 +1288,8 @@ class EbDetector:
                     top = alt
                     break
             if s.refine_nested and len(rescored) > 1:
-                top = self._refine(top, rescored, dict(zip(batch_rows, masks, strict=True)), rows, contrib, weights,
-                                   span)
+                top = self._refine(top, rescored, dict(zip(batch_rows, masks, strict=True)), rows, basel, contrib,
+                                   weights, span)
             score, _, i, per_metric = top
             r = int(rows[i])
             si = spec_of[r]
@@ -1315,8 +1315,8 @@ class EbDetector:
         return out
 
     def _refine(self, top: tuple[float, int, int, np.ndarray], rescored: list[tuple[float, int, int, np.ndarray]],
-                mask_of: dict[int, np.ndarray], rows: np.ndarray, contrib: np.ndarray, weights: np.ndarray | None,
-                span: int) -> tuple[float, int, int, np.ndarray]:
+                mask_of: dict[int, np.ndarray], rows: np.ndarray, basel: np.ndarray, contrib: np.ndarray,
+                weights: np.ndarray | None, span: int) -> tuple[float, int, int, np.ndarray]:
         """The candidate to name for ``top``: a group nested in it that alone carries its fault, else ``top``.
 
         Why: the most specific group carrying an excess is its cause (the module docstring's scan-statistic argument),
@@ -1325,7 +1325,8 @@ class EbDetector:
         and its class scored within a nat, and the class's smaller penalty (7 classes, not 30 models) named the class.
         A candidate ``c`` whose live units all lie in ``top``'s is named instead when the rest of ``top`` (its units
         outside ``c``) favours "the fault is ``c``'s alone" over "the fault is ``top``'s" by ``refine_margin`` nats:
-        the log-likelihood ratio of the rest's failures at ``top``'s baseline rate against ``c``'s observed rate. A
+        the log-likelihood ratio of the rest's failures at ``top``'s baseline rate (``basel``, what
+        :func:`score_matrix` judged it against) against ``c``'s observed rate. A
         rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
         while a nested candidate qualifies, highest score first. Only for :data:`FAULT_METRICS`: a quality cap or
@@ -1337,13 +1338,8 @@ class EbDetector:
             m = int(np.argmax(top[3]))
             if METRICS[m] not in FAULT_METRICS:
                 return top
-            name, num, den = BINOMIAL[m]
-            r_top = int(rows[top[2]])
-            outer = mask_of[r_top]
-            base = self.store.sums[r_top]
-            p_pop = (self.pop[C[num]] + self.prior_n * self.prior.rates[name]) / (self.pop[C[den]] + self.prior_n)
-            shrunk = (base[C[num]] + s.prior_strength * p_pop) / (base[C[den]] + s.prior_strength)
-            p_base = float(np.clip(shrunk, 1e-5, 0.999))
+            outer = mask_of[int(rows[top[2]])]
+            p_base = float(basel[top[2], m])
             best: tuple[float, int, int, np.ndarray] | None = None
             for alt in rescored:
                 if alt is top or alt[3][m] <= 0.0 or (best is not None and alt[0] <= best[0]):

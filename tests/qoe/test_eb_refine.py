@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamlab.models.qoe.eb import EbDetector, EbSettings
-from streamlab.models.qoe.schema_v2 import parse_event
+from streamlab.models.qoe.eb import EbSettings
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
+from tests.qoe.test_eb import _run
 
 ONSET = START_EPOCH_S + 15 * 60
 CLASS_OF = {"QN90B": "tv", "OLED55": "tv", "iPhone": "mobile", "Pixel": "mobile", "Galaxy": "mobile",
@@ -25,13 +25,10 @@ def _alerts(failing: set[str] | dict[str, float], settings: EbSettings | None = 
         rate = rates.get(d["device_model"])
         return {"crash": rate} if rate and t >= ONSET else {}
 
-    det = EbDetector(settings)
-    for raw in steady_stream(30, 40, seed=11, groups=GROUPS, effect=effect):
+    events = steady_stream(30, 40, seed=11, groups=GROUPS, effect=effect)
+    for raw in events:
         raw["device_class"] = CLASS_OF[raw["device_model"]]  # a model belongs to one class
-        event, reason = parse_event(raw)
-        assert reason is None, reason
-        det.ingest(event)
-    return det.flush()
+    return _run(events, settings)[1]
 
 
 def test_a_model_crashing_inside_its_class_is_named_as_the_model_as_soon_as_its_class_was() -> None:
