@@ -22,11 +22,15 @@ SEGMENT_S = 1.0
 
 @pytest.fixture(scope="module")
 def three_shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """192x108, 7 s: 3 s of testsrc2, 2.5 s of mandelbrot (cut at 3 s), 1.5 s of cellauto (cut at 5.5 s)."""
+    """192x108, 7 s: 3 s of testsrc2, 2.5 s of mandelbrot (cut at 3 s), 1.5 s of cellauto (cut at 5.5 s).
+
+    cellauto fills its first row at random unless seeded: unseeded, every run scored another clip, and
+    the check below failed about once in 20 runs (the verify scored the top rung without its VBV caps).
+    """
     out = tmp_path_factory.mktemp("shots") / "three.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=192x108:rate=25:duration=3",
                 "-f", "lavfi", "-i", "mandelbrot=size=192x108:rate=25",
-                "-f", "lavfi", "-i", "cellauto=s=192x108:rate=25",
+                "-f", "lavfi", "-i", "cellauto=s=192x108:rate=25:seed=15",
                 "-filter_complex", "[1]trim=duration=2.5,setpts=PTS-STARTPTS[b];[2]trim=duration=1.5,"
                 "setpts=PTS-STARTPTS[c];[0][b][c]concat=n=3:v=1[v]",
                 "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", out],
@@ -77,9 +81,17 @@ def test_shot_ladder_is_encoded_shot_by_shot_on_the_segment_grid(three_shots, tm
               for s in sorted(job.out_dir.glob("seg_*.m4s"))]  # fmt: skip
     assert starts == [float(n) for n in range(len(starts))] and len(starts) >= 7
     playlist = job.out_dir / "playlist.m3u8"
-    measured = measure_quality(playlist, three_shots, keep_per_frame=False)
+    measured = measure_quality(playlist, three_shots)
     assert measured.frames_scored == measured.reference_frames
-    assert abs(measured.vmaf.mean - top.expected_vmaf) < 4.0  # what the trials measured is what is delivered
+    # what the ladder publishes is what is delivered, per shot too: the verify scored the rung under its VBV caps
+    # (uncapped, this clip's last shot measured 93.2 and was delivered at 100); only x264's thread count differs
+    assert abs(measured.vmaf.mean - top.expected_vmaf) < 0.5
+    frames, first = measured.per_frame["vmaf"], 0
+    for shot in top.shots or []:
+        n = round(shot.duration_s * 25)
+        assert shot.expected_vmaf is not None
+        assert abs(sum(frames[first : first + n]) / n - shot.expected_vmaf) < 1.0, (shot, first)
+        first += n
 
 
 def test_hull_grid_extends_to_the_ceiling_and_the_lowest_throughput(small_source: Path) -> None:
