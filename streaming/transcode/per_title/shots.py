@@ -415,7 +415,8 @@ def verify_shot_top_rung(facts: SourceFacts, ladder: Ladder, settings: LadderOpt
     first = measured[0][0]
     note = (f"top rung verified shot by shot: expected VMAF {top.expected_vmaf or float('nan'):.1f} at mean CRF "
             f"{mean_crf:g}, measured {first.vmaf:.1f}" + (f"; mean CRF {point.encoder.crf:g} measures {point.vmaf:.1f}"
-            if point is not first else "") + f" ({len(measured)} encodes, {cpu_s:.1f} CPU s)")  # fmt: skip
+            if point is not first else "") + (" under its VBV caps" if capped else "")
+            + f" ({len(measured)} check{'s' if len(measured) > 1 else ''}, {cpu_s:.1f} CPU s)")  # fmt: skip
     below = [r for r in ladder.rungs[1:] if r.bitrate_kbps * rules.min_bitrate_ratio <= rung.bitrate_kbps]
     return ladder.model_copy(update={"rungs": [rung, *below], "notes": [*ladder.notes, note],
                                      "decision_cpu_s": round(ladder.decision_cpu_s + cpu_s, 2)}), cpu_s  # fmt: skip
