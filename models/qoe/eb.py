@@ -393,6 +393,45 @@ def population_moments(pop: np.ndarray, prior_n: float, prior: EbPrior, s: EbSet
     return float(mu_pop), max(math.sqrt(max(var_pop, 1e-9)), s.min_sd[name])
 
 
+def session_clustering(counts: np.ndarray, sessions: np.ndarray | None, clustering: float) -> float | np.ndarray:
+    """Heartbeats per session of each group of ``counts`` in the span: measured from ``sessions`` where it has any,
+    else the ``clustering`` assumed from the heartbeat interval (see :func:`score_matrix`)."""
+    if sessions is None:
+        return clustering
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sessions[:, 0] > 0, np.maximum(counts[:, C["beats"]] / np.maximum(sessions[:, 0], 1e-9), 1.0),
+                        clustering)
+
+
+def _distinct(sessions: np.ndarray) -> dict[str, np.ndarray]:
+    """Distinct sessions with a stall, an error, a latency jump (:data:`SESSION_COLUMNS`), by counter name."""
+    return {"stall": sessions[:, 3], "err": sessions[:, 4], "lj": sessions[:, 5]}
+
+
+def binomial_trials(j: int, counts: np.ndarray, clus: float | np.ndarray,
+                    sessions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(trials, events)`` of binomial metric ``j`` per group, as the score counts them.
+
+    Start outcomes: one trial per attempt. A failure ends its session, so for :data:`PER_SESSION_EVENTS` each session
+    in the span is one trial of failing within its beats there (compared per beat, a 10-minute span's 30 beats made a
+    4x rise on a CDN carrying half the traffic look like a 100x one); a latency jump is counted once per session too (a
+    viewer seeking back twice is one session that jumped). Stalls and errors with ``sessions``: each session one
+    observation of its stall (error) rate; other heartbeat metrics: beats deflated by the clustering.
+    """
+    name, num, den = BINOMIAL[j]
+    n, x = counts[:, C[den]], counts[:, C[num]]
+    distinct = {} if sessions is None else _distinct(sessions)
+    if name in PER_SESSION_EVENTS:
+        if num in distinct:
+            x = np.minimum(x, distinct[num])
+        return np.maximum(n / clus, x), x
+    if sessions is not None and num in distinct:
+        return sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
+    if name in HEARTBEAT_METRICS:
+        return n / clus, x / clus
+    return n, x
+
+
 def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.ndarray, prior: EbPrior,
                  s: EbSettings, clustering: float, sessions: np.ndarray | None = None, specs: np.ndarray | None = None,
                  tau2: np.ndarray | None = None, span_total: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -419,13 +458,8 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     judged on levels (failures still are).
     """
     g = len(counts)
-    clus: float | np.ndarray = clustering
-    distinct: dict[str, np.ndarray] = {}
-    if sessions is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            clus = np.where(sessions[:, 0] > 0, np.maximum(counts[:, C["beats"]] / np.maximum(sessions[:, 0], 1e-9), 1.0),
-                            clustering)
-        distinct = {"stall": sessions[:, 3], "err": sessions[:, 4], "lj": sessions[:, 5]}
+    clus = session_clustering(counts, sessions, clustering)
+    distinct = {} if sessions is None else _distinct(sessions)
     out = np.zeros((g, len(METRICS)))
     basel = np.zeros((g, len(METRICS)))
     k = s.prior_strength
@@ -435,21 +469,9 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
         p0 = (base[:, C[num]] + k * p_pop) / (base[:, C[den]] + k)
         p0 = np.clip(p0, 1e-5, 0.999)
         basel[:, j] = p0
-        n = counts[:, C[den]]
-        x = counts[:, C[num]]
-        if name in PER_SESSION_EVENTS:
-            # A failure ends its session, so each session in the span is one trial of failing within its beats there:
-            # the baseline is the chance of that, not of failing at one beat (compared per beat, a 10-minute span's
-            # 30 beats made a 4x rise on a CDN carrying half the traffic look like a 100x one). A latency jump is
-            # counted once per session too (a viewer seeking back twice is one session that jumped).
-            if num in distinct:
-                x = np.minimum(x, distinct[num])
-            n = np.maximum(n / clus, x)
+        n, x = binomial_trials(j, counts, clus, sessions)
+        if name in PER_SESSION_EVENTS:  # the chance of failing within a session's beats, not at one beat
             p0 = np.clip(1.0 - (1.0 - p0) ** clus, 1e-5, 0.999)
-        elif sessions is not None and num in distinct:  # each session one observation of its stall (error) rate
-            n, x = sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
-        elif name in HEARTBEAT_METRICS:
-            n, x = n / clus, x / clus
         with np.errstate(divide="ignore", invalid="ignore"):
             ph = np.where(n > 0, x / np.maximum(n, 1e-9), 0.0)
             ph = np.clip(ph, 1e-9, 1 - 1e-9)
@@ -1339,7 +1361,7 @@ class EbDetector:
             if METRICS[m] not in FAULT_METRICS:
                 return top
             outer = mask_of[int(rows[top[2]])]
-            p_base = float(basel[top[2], m])
+            p_base, per_session = float(basel[top[2], m]), METRICS[m] in PER_SESSION_EVENTS
             best: tuple[float, int, int, np.ndarray] | None = None
             for alt in rescored:
                 if alt is top or alt[3][m] <= 0.0 or (best is not None and alt[0] <= best[0]):
@@ -1352,7 +1374,7 @@ class EbDetector:
                 n_rest, x_rest, clus = self._trials(m, rest, contrib, weights, span)
                 if n_in <= 0.0 or n_rest <= 0.0:
                     continue
-                p0 = float(np.clip(1.0 - (1.0 - p_base) ** clus, 1e-5, 0.999))
+                p0 = float(np.clip(1.0 - (1.0 - p_base) ** clus, 1e-5, 0.999)) if per_session else p_base
                 p1 = min(max(x_in / n_in, p0), 1.0 - 1e-9)
                 shared = x_rest * math.log(p1 / p0) + (n_rest - x_rest) * math.log((1.0 - p1) / (1.0 - p0))
                 if shared <= -s.refine_margin:
@@ -1363,20 +1385,13 @@ class EbDetector:
 
     def _trials(self, m: int, mask: np.ndarray, contrib: np.ndarray, weights: np.ndarray | None,
                 span: int) -> tuple[float, float, float]:
-        """``(trials, events, units per trial)`` of fault metric ``m`` over the units of ``mask``, as :func:`score_matrix`
-        counts them: attempts for start outcomes, sessions for a playback failure (each session one trial of failing
-        within its beats: the third item is its beats per session) and for errors (each session one observation of its
-        share of beats with an error, :data:`SESSION_COLUMNS`)."""
-        name, num, den = BINOMIAL[m]
-        c = contrib[mask].sum(axis=0)
-        n, x = float(c[C[den]]), float(c[C[num]])
-        sess = None if weights is None else weights[mask].sum(axis=0)
-        if name in PER_SESSION_EVENTS:
-            clus = max(n / sess[0], 1.0) if sess is not None and sess[0] > 0 else self._clustering(span)
-            return max(n / clus, x), x, clus
-        if name == "errors" and sess is not None:
-            return float(sess[0]), float(sess[2]), 1.0
-        return n, x, 1.0
+        """``(trials, events, beats per session)`` of metric ``m`` over the units of ``mask`` as one group, counted by
+        :func:`binomial_trials` as :func:`score_matrix` counts them."""
+        c = contrib[mask].sum(axis=0)[None, :]
+        sess = None if weights is None else weights[mask].sum(axis=0)[None, :]
+        clus = session_clustering(c, sess, self._clustering(span))
+        n, x = binomial_trials(m, c, clus, sess)
+        return float(n[0]), float(x[0]), float(np.asarray(clus).reshape(-1)[0])
 
     def _aliases(self, r: int, si: int, mask: np.ndarray, alive: np.ndarray,
                  unit_rows: np.ndarray) -> list[tuple[int, str]]:
