@@ -64,6 +64,8 @@ class _Open:
     confirmed_at: int | None
     peak: Cause
     ident: str | None = None
+    every: int = 1
+    """The interval of the lane that named it last: an alert stays open across two of that lane's scorings."""
 
 
 @dataclass
@@ -84,12 +86,13 @@ class AlertTracker:
         for cause in causes:
             key = (cause.dimension, cause.value)
             state = self.open.get(key)
-            if state is None or window - state.last > self.close_after_windows + 1:
+            if state is None or window - state.last > self._quiet(state) + 1:
                 if state is not None:
                     self._close(key)
                 state = self.open[key] = _Open(window, window, 0, None, cause)
             state.run = state.run + 1 if window - state.last <= max(cause.every, 1) else 1
             state.last = window
+            state.every = max(cause.every, 1)
             if cause.score > state.peak.score:
                 state.peak = cause
             strong = cause.score >= self.instant_ratio * self.threshold if self.threshold > 0 else True
@@ -98,9 +101,14 @@ class AlertTracker:
                 state.ident = f"a{self._count:04d}"
                 self._count += 1
                 opened.append(self._alert(key, state))
-        for key in [k for k, s in self.open.items() if window - s.last > self.close_after_windows]:
+        for key in [k for k, s in self.open.items() if window - s.last > self._quiet(s)]:
             self._close(key)
         return opened
+
+    def _quiet(self, state: _Open) -> int:
+        """Windows without a naming before ``state`` closes: ``close_after_windows``, or two scorings of a lane that
+        scores less often (a long lane every 10 windows would otherwise close its alert between its scorings)."""
+        return max(self.close_after_windows, 2 * state.every)
 
     def open_alerts(self) -> list[Alert]:
         """The alerts confirmed and still open (a live channel's status shows them while they last)."""

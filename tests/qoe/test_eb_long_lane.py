@@ -1,0 +1,55 @@
+"""The long lane (issue 19): a sparse group whose every session shows a fault that 10 minutes of it cannot prove.
+
+A small CDN x region's congestion on the independent world (40 sessions in 64 minutes, bitrate -72%) scored 5-10
+nats in the fast lane and at most 10 in the slow lane for 40 minutes and never paged: the slow lane's 10 minutes hold
+the same 20 concurrent sessions as its last minute. 30 minutes hold the sessions that came and went since.
+"""
+
+from __future__ import annotations
+
+from streamlab.models.qoe.alerts import AlertTracker, Cause
+from streamlab.models.qoe.eb import EbSettings
+from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
+from tests.qoe.test_eb import _run
+
+T1 = START_EPOCH_S + 45 * 60
+SCOPE = ("device_class*app_version", "fridge*9.9")
+GROUPS = {"region": ["zz-north", "zz-south"], "device_class": ["fridge", "car", "watch"],
+          "app_version": ["9.8"] * 11 + ["9.9"]}
+"""``fridge*9.9``: one session in 36 (about 1.2 a minute at 45 a minute)."""
+
+
+def _drop(t: float, d: dict) -> dict:
+    return {"bitrate_kbps": 2600.0} if t >= T1 and (d["device_class"], d["app_version"]) == tuple(SCOPE[1].split("*")) else {}
+
+
+def test_a_sparse_groups_quality_drop_pages_from_the_long_lane_half_an_hour_sooner() -> None:
+    """Bitrate -35% (4,000 -> 2,600 kbit/s) on one session in 36: the long lane names the pair within 35 minutes;
+    without it only the slow lane, an hour after the onset, and nothing else pages either way."""
+    events = steady_stream(110, 45, seed=7, groups=GROUPS, effect=_drop)
+    found = {}
+    for long_windows in (0, 60):
+        alerts = _run(events, EbSettings(long_windows=long_windows))[1]
+        assert {(a.dimension, a.value) for a in alerts} <= {SCOPE}, alerts
+        assert all(a.evidence["metric"] == "bitrate" for a in alerts)
+        found[long_windows] = min((a.detected_at - T1, a.evidence["lane"]) for a in alerts) if alerts else None
+    assert found[60] is not None and found[60][1] == "long" and found[60][0] <= 35 * 60, found
+    assert found[0] is None or found[0][0] >= 55 * 60, found
+
+
+def test_a_quiet_stream_raises_nothing_in_the_long_lane() -> None:
+    events = steady_stream(110, 45, seed=7, groups=GROUPS)
+    assert _run(events, EbSettings(long_windows=60))[1] == []
+
+
+def test_a_cause_named_every_ten_windows_stays_one_alert_and_closes_after_two_silent_scorings() -> None:
+    """A lane scored every 10 windows names a cause at most that often: the alert must not close between its
+    scorings (``close_after_windows`` is 4), and must close once two of them pass in silence."""
+    tracker = AlertTracker(30.0, 24.0, "eb", confirm_windows=2, close_after_windows=4)
+    opened = []
+    for w in range(0, 100):
+        causes = [Cause(w, "cdn*region", "akamai*br-south", 30.0, {"lane": "long"}, 10)] if w in (10, 20, 30) else []
+        opened += tracker.feed(w, causes)
+    assert len(opened) == 1 and opened[0].detected_at == 21 * 30.0
+    alerts = tracker.finish()
+    assert [(a.start, a.end) for a in alerts] == [(10 * 30.0, 31 * 30.0)]
