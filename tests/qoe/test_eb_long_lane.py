@@ -1,8 +1,9 @@
 """The long lane (issue 19): a sparse group whose every session shows a fault that 10 minutes of it cannot prove.
 
-A small CDN x region's congestion on the independent world (40 sessions in 64 minutes, bitrate -72%) scored 5-10
+A small CDN x region's congestion on the independent world (42 sessions in 64 minutes, bitrate -72%) scored 5-10
 nats in the fast lane and at most 10 in the slow lane for 40 minutes and never paged: the slow lane's 10 minutes hold
-the same 20 concurrent sessions as its last minute. 30 minutes hold the sessions that came and went since.
+the same 20 concurrent sessions as its last minute. 30 minutes hold the sessions that came and went since (that
+congestion still reached only 14 nats there, under the long lane's 20: these tests use a plainer group).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from tests.qoe.test_eb import _run
 T1 = START_EPOCH_S + 75 * 60
 """Onset: once the group's learned history outweighs the long lane's 30 minutes twice (``long_history``)."""
 SCOPE = ("device_class*app_version", "fridge*9.9")
+PAIR = tuple(SCOPE[1].split("*"))
 GROUPS = {"region": ["zz-north", "zz-south"], "device_class": ["fridge", "car", "watch"],
           "app_version": ["9.8"] * 11 + ["9.9"]}
 """``fridge*9.9``: one session in 36 (about 1.2 a minute at 45 a minute)."""
 
 
 def _drop(t: float, d: dict) -> dict:
-    return {"bitrate_kbps": 2700.0} if t >= T1 and (d["device_class"], d["app_version"]) == tuple(SCOPE[1].split("*")) else {}
+    return {"bitrate_kbps": 2700.0} if t >= T1 and (d["device_class"], d["app_version"]) == PAIR else {}
 
 
-def test_a_sparse_groups_quality_drop_pages_from_the_long_lane_half_an_hour_sooner() -> None:
+def test_a_sparse_groups_quality_drop_pages_from_the_long_lane_alone() -> None:
     """Bitrate -32% (4,000 -> 2,700 kbit/s) on one session in 36: the long lane names the pair within 40 minutes;
     without it nothing pages in the 65 minutes that follow, and nothing else pages either way."""
     events = steady_stream(140, 45, seed=3, groups=GROUPS, effect=_drop)
@@ -63,7 +65,7 @@ def test_the_long_lane_judges_only_groups_its_baseline_knows() -> None:
     waits until the group's history outweighs its span twice (``long_history``)."""
 
     def always(t: float, d: dict) -> dict:
-        return {"bitrate_kbps": 2600.0} if (d["device_class"], d["app_version"]) == tuple(SCOPE[1].split("*")) else {}
+        return {"bitrate_kbps": 2600.0} if (d["device_class"], d["app_version"]) == PAIR else {}
 
     events = steady_stream(90, 45, seed=7, groups=GROUPS, effect=always)
     lanes = {h: [a.evidence["lane"] for a in _run(events, EbSettings(long_windows=60, long_history=h))[1]]
