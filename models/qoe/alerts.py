@@ -110,8 +110,10 @@ class AlertTracker:
 
     def _quiet(self, state: _Open) -> int:
         """Windows without a naming before ``state`` closes: ``close_after_windows``, or two scorings of a lane that
-        scores less often (a long lane every 10 windows would otherwise close its alert between its scorings)."""
-        return max(self.close_after_windows, 2 * state.every)
+        scores less often (a long lane every 10 windows would otherwise close its alert between its scorings). A
+        cause named every window keeps ``close_after_windows`` exactly, whatever it is set to (the sequence detector's
+        own record of open alerts counts it so)."""
+        return max(self.close_after_windows, 2 * state.every) if state.every > 1 else self.close_after_windows
 
     def open_alerts(self) -> list[Alert]:
         """The alerts confirmed and still open (a live channel's status shows them while they last)."""
