@@ -838,12 +838,12 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 11
+    STATE_FORMAT = 12
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
-    ``refine_nested``; 11: the long lane, closed windows kept for it)."""
+    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -862,7 +862,9 @@ class EbDetector:
         self._tau2: np.ndarray | None = None
         self.closed: OrderedDict[int, _Window] = OrderedDict()
         self.span_sums = _SpanSums()
-        """The totals of :attr:`closed` (the slow lane's context), kept as windows come and go."""
+        """The totals of the slow lane's windows (its context), kept as windows come and go."""
+        self.long_sums = _SpanSums()
+        """The same for the long lane's (re-aggregating its 60 windows at every scoring was most of its cost)."""
         self.units = _UnitBuffer()
         """The units of :attr:`closed`, the lanes' spans as slices."""
         self.tuple_ids: dict[tuple[Any, ...], int] = {}
@@ -1010,6 +1012,7 @@ class EbDetector:
             opened += self._close(self.current)
             self.closed.clear()
             self.span_sums.clear()
+            self.long_sums.clear()
             self.units.clear()
             self.counters["context_resets"] += 1
             self.current = window
@@ -1148,16 +1151,15 @@ class EbDetector:
             return rows, counts
         return _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
 
-    def _slow_context(self, window: int) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`_context` over ``slow_windows`` (the last closed windows), from the running totals; recomputed from
-        the windows every ``slow_windows`` windows so that the order of additions never drifts further."""
-        span = self.span_sums
-        if span.rebuilt is None or window - span.rebuilt >= self.s.slow_windows:
-            rows, counts = self._context(window, self.s.slow_windows)
-            span.rebuild(rows, counts, len(self.store.sums))
-            span.rebuilt = window
+    def _running_context(self, sums: _SpanSums, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_context` over ``span`` (the last closed windows) from ``sums``, its running totals; recomputed from
+        the windows every ``span`` windows so that the order of additions never drifts further."""
+        if sums.rebuilt is None or window - sums.rebuilt >= span:
+            rows, counts = self._context(window, span)
+            sums.rebuild(rows, counts, len(self.store.sums))
+            sums.rebuilt = window
             return rows, counts
-        return self.span_sums.totals()
+        return sums.totals()
 
     def _span_units(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
@@ -1190,6 +1192,11 @@ class EbDetector:
         rec = self._factorize(window)
         self.closed[window] = rec
         self.span_sums.add(rec, len(self.store.sums))
+        if s.long_windows:
+            self.long_sums.add(rec, len(self.store.sums))
+            left = self.closed.get(window - s.long_windows)
+            if left is not None:
+                self.long_sums.remove(left)
         self.units.add(window, rec)
         # A window leaves the slow lane's span (its running totals) and is learned from (``learn_delayed``) ...
         old_window = window - s.slow_windows
@@ -1224,13 +1231,15 @@ class EbDetector:
                 self.store.learn(rec.rows[learn], rec.counts[learn])
             self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
             if window % s.slow_every == 0 and len(causes) < s.max_causes_per_window:
-                causes += self._lane(window, *self._slow_context(window), s.slow_windows, s.slow_every,
-                                     self._bars(s.slow_threshold), "slow", causes)
+                context = self._running_context(self.span_sums, window, s.slow_windows)
+                causes += self._lane(window, *context, s.slow_windows, s.slow_every, self._bars(s.slow_threshold), "slow",
+                                     causes)
             if s.long_windows and window % s.long_every == 0 and len(causes) < s.max_causes_per_window \
                     and len(self.closed) >= s.long_windows:
                 # Every metric at the long bar: start outcomes keep their exact test at the fast bar in the slow lane
                 # (``exact_starts``); a lower bar for them here was not tried.
-                causes += self._lane(window, *self._context(window, s.long_windows), s.long_windows, s.long_every,
+                context = self._running_context(self.long_sums, window, s.long_windows)
+                causes += self._lane(window, *context, s.long_windows, s.long_every,
                                      np.full(len(METRICS), s.long_threshold), "long", causes, long=True)
         self.counters["windows_closed"] += 1
         opened = [self._named(a) for a in self.tracker.feed(window, causes)]

@@ -1,7 +1,7 @@
 """The batch throughput work on the ``eb`` detector (issue 19: 50k events/s) changes how, never what, it computes.
 
 Each shortcut is checked against the plain computation it replaces: window totals summed in one sort against the
-reduction over every ``[unit, spec]``; the slow lane's running totals against a fresh aggregate of its windows after
+reduction over every ``[unit, spec]``; the slow and long lanes' running totals against a fresh aggregate of its windows after
 windows joined and left it (the horizon) and after a context reset; session evidence summed over the units that weigh
 against every unit; the cached token check against a bad value after the good ones were cached.
 """
@@ -77,11 +77,12 @@ def test_session_evidence_over_the_units_that_weigh_equals_the_sum_over_every_un
     assert some is not None and np.array_equal(some, every_unit[1::3])
 
 
-def test_the_slow_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
-    """Windows join and leave the slow context (``slow_windows`` = 5, so most of the 48 windows cross its horizon),
-    the totals are rebuilt from the windows every 5, and a gap longer than ``max_gap_windows`` resets the context;
-    the unit buffer moves its live units to the front many times over (it starts with room for 1024)."""
-    s = EbSettings(slow_windows=5, slow_every=1, max_gap_windows=4)
+def test_the_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
+    """Windows join and leave the slow and long contexts (``slow_windows`` = 5, ``long_windows`` = 8, so most of the 48
+    windows cross both horizons), the totals are rebuilt from the windows every 5 (8), and a gap longer than
+    ``max_gap_windows`` resets the contexts; the unit buffer moves its live units to the front many times over (it
+    starts with room for 1024)."""
+    s = EbSettings(slow_windows=5, slow_every=1, long_windows=8, long_every=1, max_gap_windows=4)
     det = EbDetector(s)
     raw = _raw()
     gap = 30 * 60.0 * 2  # the stream again after an hour: a context reset
@@ -96,6 +97,11 @@ def test_the_slow_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_ac
             fresh_rows, fresh = det._context(last, s.slow_windows)
             rows, running = det.span_sums.totals()
             assert np.array_equal(rows, fresh_rows)
+            long_rows, long_fresh = det._context(last, s.long_windows)
+            rows_l, running_l = det.long_sums.totals()
+            assert np.array_equal(rows_l, long_rows)
+            assert np.array_equal(running_l[:, _COUNT_COLUMNS], long_fresh[:, _COUNT_COLUMNS])
+            np.testing.assert_allclose(running_l, long_fresh, rtol=1e-12, atol=1e-9)
             # The unit buffer holds the closed windows only, and its spans are their units stacked afresh.
             assert list(det.units.starts) == list(det.closed)
             for span in (s.context_windows, s.slow_windows):
