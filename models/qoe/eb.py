@@ -247,6 +247,10 @@ class EbSettings(BaseModel):
     into a day."""
     learn_below: float = Field(0.5, ge=0.0)
     """A group learns from a window only while it scores below this fraction of the threshold."""
+    learn_share: float = Field(0.1, ge=0.0, le=1.0)
+    """A flagged group carrying at least this share of a window's traffic still learns it, at ``learn_flagged``
+    (:meth:`EbDetector._learnable`): a big group's baseline must not lock onto its quiet minutes."""
+    learn_flagged: float = Field(0.2, ge=0.0, le=1.0)
     learn_delayed: bool = True
     """Learn a window only once it has left the slow lane's context, and only for groups not flagged since: the data
     a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
@@ -838,12 +842,12 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 12
+    STATE_FORMAT = 13
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
-    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals)."""
+    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13: ``learn_share``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1204,8 +1208,7 @@ class EbDetector:
         if old is not None:
             self.span_sums.remove(old)
             if s.learn_delayed:
-                keep = self.store.flagged[old.rows] < old_window
-                self.store.learn(old.rows[keep], old.counts[keep])
+                self.store.learn(*self._learnable(old, old_window))
         # ... and is forgotten once it has left the long lane's too.
         while self.closed and next(iter(self.closed)) <= window - self._hold:
             self.units.drop(self.closed.popitem(last=False)[0])
@@ -1223,7 +1226,10 @@ class EbDetector:
             causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, self._bars(s.threshold),
                                      "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
-            self.store.flagged[rows[best >= s.learn_below * s.threshold]] = window
+            # The population's own groups (over ``slow_max_share`` of the span) are never flagged: see ``_learnable``.
+            volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
+            total = float(span_units[1][:, C["beats"]].sum() + span_units[1][:, C["attempts"]].sum())
+            self.store.flagged[rows[(best >= s.learn_below * s.threshold) & (volume <= s.slow_max_share * total)]] = window
             if not s.learn_delayed:
                 quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
                 learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
@@ -1253,6 +1259,35 @@ class EbDetector:
         for key in [k for k, w in self.named.items() if window - w >= self._hold]:
             del self.named[key]
         return opened
+
+    def _learnable(self, old: _Window, old_window: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, counts)`` to learn from window ``old_window`` (``old``) as it leaves the slow lane's span.
+
+        A group not flagged since learns the window in full. A flagged one learns nothing, unless it carried at least
+        ``learn_share`` of the window's traffic and is no open or named alert: it learns at ``learn_flagged``.
+
+        Why: withholding flagged windows censors a group's baseline to its quiet windows. A big group's rate wanders
+        from minute to minute with the whole population's (shared throughput, the hour), beyond what a binomial allows,
+        so its windows often score half the bar with no fault. Its baseline then kept the low minutes, the bias made
+        every later window score higher, and it never learned again. Issue 19, qoe_world day 12: the app version with
+        88% of the traffic learned a 1.8% stall rate in the day's first minutes (sessions just started stall less)
+        while the population sat at 4.7%, and paged 11 times through the night (3 times on day 13). The population's
+        own groups are not flagged at all (:meth:`_close`); a big group's flagged windows still teach it, slowly. Only
+        big ones: a sparse group (a new app version failing one start a minute, an edge drifting) is the case the
+        flags protect. Learning every group's flagged windows at 0.2 (tried) made edge drifts page 5-16 minutes later
+        and a new app version's start crash 16 minutes later on the dev days.
+        """
+        s = self.s
+        flagged = self.store.flagged[old.rows] >= old_window
+        if not flagged.any():
+            return old.rows, old.counts
+        volume = old.counts[:, C["beats"]] + old.counts[:, C["attempts"]]
+        big = volume >= s.learn_share * float(old.contrib[:, C["beats"]].sum() + old.contrib[:, C["attempts"]].sum())
+        for dim, value in chain(self.tracker.open, self.named):
+            big &= old.rows != self.store.index.get((SPEC_NAMES.index(dim), value), -1)
+        weight = np.where(flagged, np.where(big, s.learn_flagged, 0.0), 1.0)
+        keep = weight > 0.0
+        return old.rows[keep], old.counts[keep] * weight[keep, None]
 
     def _lane(self, window: int, rows: np.ndarray, counts: np.ndarray, span: int, every: int, bars: np.ndarray,
               lane: str, causes: list[Cause], long: bool = False) -> list[Cause]:

@@ -37,8 +37,10 @@ def test_a_model_crashing_inside_its_class_is_named_as_the_model_as_soon_as_its_
     assert named == [("device_model", "QN90B")], named
     # What the refinement fixes: with no failure in either history, the class's shrunk baseline is the lower (more
     # clean beats), which cancels the model's higher rate, and its smaller penalty (4 classes, not 10 models) wins.
+    # (It may hand over to ``tv*unknown`` later: the same sessions.)
     before = _alerts({"QN90B"}, EbSettings(refine_nested=False))
-    assert [(a.dimension, a.value) for a in before] == [("device_class", "tv")], before
+    assert (before[0].dimension, before[0].value) == ("device_class", "tv"), before
+    assert not any(a.dimension == "device_model" for a in before), before
     assert alerts[0].detected_at == before[0].detected_at
 
 
