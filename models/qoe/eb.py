@@ -246,11 +246,14 @@ class EbSettings(BaseModel):
     the prior (800 attempts, ~50 minutes of a 21k-session day) missed a start crash and a DRM slowdown 20-30 minutes
     into a day."""
     learn_below: float = Field(0.5, ge=0.0)
-    """A group learns from a window only while it scores below this fraction of the threshold."""
+    """A group learns from a window only while it scores below this fraction of the threshold (a big one: at
+    ``learn_flagged`` above it; the population's own groups are never flagged)."""
     learn_share: float = Field(0.1, ge=0.0, le=1.0)
     """A flagged group carrying at least this share of a window's traffic still learns it, at ``learn_flagged``
     (:meth:`EbDetector._learnable`): a big group's baseline must not lock onto its quiet minutes."""
     learn_flagged: float = Field(0.2, ge=0.0, le=1.0)
+    """The weight a big group's flagged window is learned at: enough to follow the population within an hour, little
+    enough that a fault it carries for minutes moves its 8-hour baseline by under a percent."""
     learn_delayed: bool = True
     """Learn a window only once it has left the slow lane's context, and only for groups not flagged since: the data
     a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
