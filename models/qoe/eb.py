@@ -154,6 +154,7 @@ HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate",
 _ATTEMPT_METRICS = np.array([j for j, m in enumerate(BINOMIAL) if m[2] == "attempts"], dtype=np.int64)
 """Metrics with one trial per start attempt (:attr:`EbSettings.exact_starts`)."""
 FAULT_METRICS = frozenset({"start_failure", "exit_before_start", "playback_failure", "errors"})
+_FAULT_INDEX = np.array([j for j, m in enumerate(METRICS) if m in FAULT_METRICS], dtype=np.int64)
 """Faults strike a session whatever its own state, so a fault's share among a cause's groups says where it lives
 (:meth:`EbDetector._refine`). Not quality, stalls, slow starts or latency: a cap to a low rung lowers only the sessions
 above it, congestion stalls the ones with little buffer, so the rest of a region may show none of a regional cause."""
@@ -553,6 +554,8 @@ class _Store:
     seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     spec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    faulted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The last window a row was flagged on a fault (:data:`FAULT_METRICS`): such a window is never learned."""
     """The last window each row scored at least ``learn_below`` of a lane's threshold (not learned from since)."""
     """The spec (:data:`SPECS` index) of every row, for per-dimension counts without touching ``keys``."""
     free: list[int] = field(default_factory=list)
@@ -584,9 +587,11 @@ class _Store:
                 self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=np.int64)])
                 self.spec = np.concatenate([self.spec, np.zeros(grow, dtype=np.int64)])
                 self.flagged = np.concatenate([self.flagged, np.zeros(grow, dtype=np.int64)])
+                self.faulted = np.concatenate([self.faulted, np.zeros(grow, dtype=np.int64)])
         self.index[key] = r
         self.spec[r] = key[0]
         self.flagged[r] = _NEVER
+        self.faulted[r] = _NEVER
         self.sums[r] = 0.0
         self.stamp[r] = window
         self.seen[r] = window
@@ -850,7 +855,7 @@ class EbDetector:
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
-    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13: ``learn_share``)."""
+    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13: ``learn_share``, the store's fault flags)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1229,10 +1234,10 @@ class EbDetector:
             causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, self._bars(s.threshold),
                                      "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
-            # The population's own groups (over ``slow_max_share`` of the span) are never flagged: see ``_learnable``.
+            # The population's own groups (over ``slow_max_share`` of the span) are flagged on faults only: see ``_flag``.
             volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
             total = float(span_units[1][:, C["beats"]].sum() + span_units[1][:, C["attempts"]].sum())
-            self.store.flagged[rows[(best >= s.learn_below * s.threshold) & (volume <= s.slow_max_share * total)]] = window
+            self._flag(window, rows, surprise, s.learn_below * s.threshold, volume <= s.slow_max_share * total)
             if not s.learn_delayed:
                 quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
                 learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
@@ -1263,11 +1268,22 @@ class EbDetector:
             del self.named[key]
         return opened
 
+    def _flag(self, window: int, rows: np.ndarray, surprise: np.ndarray, bar: float,
+              mask: np.ndarray | bool = True) -> None:
+        """Flag ``rows`` scoring ``bar`` on a fault (:data:`FAULT_METRICS`; also as faulted, see :meth:`_learnable`), or
+        on any other metric where ``mask``: the population's own groups are not flagged on how its levels and rates
+        wander, but a fault is one whoever carries it (a TV crash at the hour TVs carried half the traffic was learned
+        by the class, which scored under an app version of it a minute later: 2 false alerts on the first world's 903)."""
+        fault = surprise[:, _FAULT_INDEX].max(axis=1, initial=0.0) >= bar
+        self.store.flagged[rows[((surprise.max(axis=1, initial=0.0) >= bar) & mask) | fault]] = window
+        self.store.faulted[rows[fault]] = window
+
     def _learnable(self, old: _Window, old_window: int) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, counts)`` to learn from window ``old_window`` (``old``) as it leaves the slow lane's span.
 
         A group not flagged since learns the window in full. A flagged one learns nothing, unless it carried at least
-        ``learn_share`` of the window's traffic and is no open or named alert: it learns at ``learn_flagged``.
+        ``learn_share`` of the window's traffic, is no open or named alert and was not flagged on a fault (a failure,
+        an exit before start, an error): it learns at ``learn_flagged``.
 
         Why: withholding flagged windows censors a group's baseline to its quiet windows. A big group's rate wanders
         from minute to minute with the whole population's (shared throughput, the hour), beyond what a binomial allows,
@@ -1277,7 +1293,9 @@ class EbDetector:
         while the population sat at 4.7%, and paged 11 times through the night (3 times on day 13). The population's
         own groups are not flagged at all (:meth:`_close`); a big group's flagged windows still teach it, slowly. Only
         big ones: a sparse group (a new app version failing one start a minute, an edge drifting) is the case the
-        flags protect. Learning every group's flagged windows at 0.2 (tried) made edge drifts page 5-16 minutes later
+        flags protect. Not faults: a new app version rolling out past a tenth of the traffic learned its start crash
+        on one device class before it was named, and the first world's day 901 named the version, not the pair.
+        Learning every group's flagged windows at 0.2 (tried) made edge drifts page 5-16 minutes later
         and a new app version's start crash 16 minutes later on the dev days.
         """
         s = self.s
@@ -1286,6 +1304,7 @@ class EbDetector:
             return old.rows, old.counts
         volume = old.counts[:, C["beats"]] + old.counts[:, C["attempts"]]
         big = volume >= s.learn_share * float(old.contrib[:, C["beats"]].sum() + old.contrib[:, C["attempts"]].sum())
+        big &= self.store.faulted[old.rows] < old_window
         for dim, value in chain(self.tracker.open, self.named):
             big &= old.rows != self.store.index.get((SPEC_NAMES.index(dim), value), -1)
         weight = np.where(flagged, np.where(big, s.learn_flagged, 0.0), 1.0)
@@ -1322,7 +1341,7 @@ class EbDetector:
                                  units[1].sum(axis=0))
         penalty = self._penalty(rows, counts, clustering)
         if not long:
-            self.store.flagged[rows[sur.max(axis=1, initial=0.0) >= s.learn_below * float(bars.max())]] = window
+            self._flag(window, rows, sur, s.learn_below * float(bars.max()))
         named = {(c.dimension, c.value) for c in causes}
         out: list[Cause] = []
         for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every, long):
@@ -1381,13 +1400,19 @@ class EbDetector:
                     ongoing.discard(r)
                     alive &= column(SPEC_NAMES.index(dim)) != r
         first = [i for i in remaining if int(rows[i]) in ongoing]
-        # Causes named within the span that are not candidates now (closed since, or quiet in this lane) only
-        # explain: their units are still in a long context, and must not make a population-wide value page.
+        # Causes named within the span (an open one: within the slow lane's interval too) that are not candidates now
+        # (closed since, or quiet in this lane) only explain: their units are still in a long context, and must not
+        # make a population-wide value page. The interval: a class the slow lane names every second window was out of
+        # the fast lane's 2-window span every other window, and a class crash scoring a tenth of a nat under the fast
+        # bar there let an app version of the class be named for it (2 false alerts on the first world's day 903).
+        # Not every open alert (tried): one the fast lane named once stays open 4 windows, and an ISP's early share of
+        # its region's quality cap held the region back 90-120 s on two dev days.
         candidates = {int(rows[i]) for i in remaining}
         for (dim, value), last in self.named.items():
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
-            if r is not None and window - last < span and not (r in ongoing and r in candidates):
+            recent = window - last < max(span, self.s.slow_every + 1) and (dim, value) in self.tracker.open
+            if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
                 alive &= column(si) != r
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []

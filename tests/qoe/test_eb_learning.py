@@ -1,4 +1,5 @@
-"""What a group learns (issue 19): a big group's baseline must follow the population it carries.
+"""What a group learns, and what an open alert explains (issue 19): a big group's baseline must follow the
+population it carries.
 
 A flagged window (a group scoring half its bar) is not learned, so that a fault is never absorbed before a lane has
 the evidence. A big group's rate wanders from minute to minute with everyone's, beyond what a binomial allows, and
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamlab.models.qoe.eb import C, SPEC_NAMES, EbDetector, EbSettings
+from streamlab.models.qoe.alerts import Cause
+from streamlab.models.qoe.eb import C, COLUMNS, METRICS, SPECS, SPEC_NAMES, EbDetector, EbSettings, _Window
 from streamlab.models.qoe.schema_v2 import parse_event
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
 
@@ -74,3 +76,62 @@ def test_a_small_groups_fault_is_still_not_learned_while_it_is_flagged() -> None
         row = det.store.index[(SPEC_NAMES.index("device_class*app_version"), "fridge*9.9")]
         learned[below] = det.store.sums[row, C["vsf"]] / det.store.sums[row, C["attempts"]]
     assert learned[0.5] < 0.05 < learned[100.0], learned
+
+
+def test_which_flagged_windows_a_group_learns_and_at_what_weight() -> None:
+    """Unflagged: in full. Flagged: nothing, unless the group carried ``learn_share`` of the window, was not flagged on
+    a fault (a new app version's start crash on one device class, learned before the pair was named, named the version
+    instead on the first world's day 901) and is no open or named alert: then at ``learn_flagged``."""
+    det = EbDetector(EbSettings(learn_share=0.1, learn_flagged=0.2))
+    names = ["quiet", "big", "big-faulted", "big-named", "small"]
+    rows = det.store.rows([(0, name) for name in names], window=0)
+    counts = np.zeros((len(names), len(COLUMNS)))
+    counts[:, C["beats"]] = [20.0, 30.0, 20.0, 20.0, 5.0]
+    counts[:, C["stall"]] = 2.0
+    contrib = np.zeros((100, len(COLUMNS)))
+    contrib[:, C["beats"]] = 1.0  # the window's 100 beats: "small" carries 5%
+    window = _Window(unit_rows=np.zeros((100, len(SPECS)), dtype=np.int64), contrib=contrib, rows=rows, counts=counts)
+    det.store.flagged[rows[1:]] = 7
+    det.store.faulted[rows[2]] = 7
+    det.named[(SPEC_NAMES[0], "big-named")] = 7
+    learned, weighted = det._learnable(window, 7)
+    assert learned.tolist() == rows[:2].tolist()
+    np.testing.assert_array_equal(weighted, counts[:2] * np.array([[1.0], [0.2]]))
+    # Flags older than the window do not count: every group learns it in full.
+    learned, weighted = det._learnable(window, 8)
+    assert learned.tolist() == rows.tolist() and np.array_equal(weighted, counts)
+
+
+def test_an_open_alert_explains_its_units_in_the_fast_lane_every_window() -> None:
+    """The slow lane names a class every second window; the fast lane's span is 2 windows, so every other window the
+    class was neither recently named there nor (a tenth of a nat under the bar) a candidate, and its crashing sessions
+    named an app version of the class (2 false alerts on the first world's day 903). An open alert named within the
+    slow lane's interval explains its units: here the app version's sessions are all the class's, and nothing new is
+    named."""
+    det = EbDetector(EbSettings(session_evidence=False, alias_alerts=False))
+    window = 100
+    keys = [(si, "x") for si in range(len(SPECS))]
+    dc, pair = SPEC_NAMES.index("device_class"), SPEC_NAMES.index("device_class*app_version")
+    keys[dc], keys[pair] = (dc, "tv"), (pair, "tv*4.2")
+    rows = det.store.rows(keys, window)
+    det.store.sums[rows, C["beats"]] = 20000.0  # a long clean history
+    det.pop[C["beats"]] = 1e6
+    units = 40
+    unit_rows = np.tile(rows, (units, 1))
+    contrib = np.zeros((units, len(COLUMNS)))
+    contrib[:, C["beats"]] = 1.0
+    contrib[:10, C["vpf"]] = 1.0  # a quarter of the units fail mid-stream
+    scored = np.array([rows[dc], rows[pair]])
+    counts = np.vstack([contrib.sum(axis=0)] * 2)
+    surprise = np.zeros((2, len(METRICS)))
+    surprise[1, METRICS.index("playback_failure")] = 50.0  # only the pair clears the fast bar now
+    det.tracker.feed(window - 2, [Cause(window - 2, "device_class", "tv", 90.0, {"lane": "slow"}, 2)])
+    det.named[("device_class", "tv")] = window - 2
+    causes = det._attribute(window, scored, counts, surprise, np.zeros((2, len(METRICS))), det.s.context_windows,
+                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), (unit_rows, contrib, None))
+    assert causes == [], causes
+    # Once the class's alert is closed (and out of the span), the same units name the pair: the test can tell.
+    det.tracker.open.clear()
+    causes = det._attribute(window, scored, counts, surprise, np.zeros((2, len(METRICS))), det.s.context_windows,
+                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), (unit_rows, contrib, None))
+    assert [(c.dimension, c.value) for c in causes] == [("device_class*app_version", "tv*4.2")], causes
