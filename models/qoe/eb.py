@@ -248,7 +248,7 @@ class EbSettings(BaseModel):
     into a day."""
     learn_below: float = Field(0.5, ge=0.0)
     """A group learns from a window only while it scores below this fraction of the threshold (a big one: at
-    ``learn_flagged`` above it; the population's own groups are never flagged)."""
+    ``learn_flagged`` above it; the population's own groups are flagged on faults only)."""
     learn_share: float = Field(0.1, ge=0.0, le=1.0)
     """A flagged group carrying at least this share of a window's traffic still learns it, at ``learn_flagged``
     (:meth:`EbDetector._learnable`): a big group's baseline must not lock onto its quiet minutes."""
@@ -855,7 +855,8 @@ class EbDetector:
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
-    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13: ``learn_share``, the store's fault flags)."""
+    ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
+    ``learn_share``, the store's fault flags)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1234,7 +1235,7 @@ class EbDetector:
             causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, self._bars(s.threshold),
                                      "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
-            # The population's own groups (over ``slow_max_share`` of the span) are flagged on faults only: see ``_flag``.
+            # The population's own groups (over ``slow_max_share`` of the span) are flagged on faults only (``_flag``).
             volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
             total = float(span_units[1][:, C["beats"]].sum() + span_units[1][:, C["attempts"]].sum())
             self._flag(window, rows, surprise, s.learn_below * s.threshold, volume <= s.slow_max_share * total)
@@ -1246,8 +1247,8 @@ class EbDetector:
             self.pop = self.pop * self.store.decay + rec.contrib.sum(axis=0)
             if window % s.slow_every == 0 and len(causes) < s.max_causes_per_window:
                 context = self._running_context(self.span_sums, window, s.slow_windows)
-                causes += self._lane(window, *context, s.slow_windows, s.slow_every, self._bars(s.slow_threshold), "slow",
-                                     causes)
+                causes += self._lane(window, *context, s.slow_windows, s.slow_every, self._bars(s.slow_threshold),
+                                     "slow", causes)
             if s.long_windows and window % s.long_every == 0 and len(causes) < s.max_causes_per_window \
                     and len(self.closed) >= s.long_windows:
                 # Every metric at the long bar: start outcomes keep their exact test at the fast bar in the slow lane
@@ -1272,8 +1273,8 @@ class EbDetector:
               mask: np.ndarray | bool = True) -> None:
         """Flag ``rows`` scoring ``bar`` on a fault (:data:`FAULT_METRICS`; also as faulted, see :meth:`_learnable`), or
         on any other metric where ``mask``: the population's own groups are not flagged on how its levels and rates
-        wander, but a fault is one whoever carries it (a TV crash at the hour TVs carried half the traffic was learned
-        by the class, which scored under an app version of it a minute later: 2 false alerts on the first world's 903)."""
+        wander (:meth:`_learnable`), but a fault is one whoever carries it, and a class crashing at the hour it carries
+        half the traffic must not learn its crash."""
         fault = surprise[:, _FAULT_INDEX].max(axis=1, initial=0.0) >= bar
         self.store.flagged[rows[((surprise.max(axis=1, initial=0.0) >= bar) & mask) | fault]] = window
         self.store.faulted[rows[fault]] = window
@@ -1291,8 +1292,8 @@ class EbDetector:
         every later window score higher, and it never learned again. Issue 19, qoe_world day 12: the app version with
         88% of the traffic learned a 1.8% stall rate in the day's first minutes (sessions just started stall less)
         while the population sat at 4.7%, and paged 11 times through the night (3 times on day 13). The population's
-        own groups are not flagged at all (:meth:`_close`); a big group's flagged windows still teach it, slowly. Only
-        big ones: a sparse group (a new app version failing one start a minute, an edge drifting) is the case the
+        own groups are flagged on faults only (:meth:`_flag`); a big group's flagged windows still teach it, slowly.
+        Only big ones: a sparse group (a new app version failing one start a minute, an edge drifting) is the case the
         flags protect. Not faults: a new app version rolling out past a tenth of the traffic learned its start crash
         on one device class before it was named, and the first world's day 901 named the version, not the pair.
         Learning every group's flagged windows at 0.2 (tried) made edge drifts page 5-16 minutes later

@@ -1,9 +1,9 @@
 """The batch throughput work on the ``eb`` detector (issue 19: 50k events/s) changes how, never what, it computes.
 
 Each shortcut is checked against the plain computation it replaces: window totals summed in one sort against the
-reduction over every ``[unit, spec]``; the slow and long lanes' running totals against a fresh aggregate of its windows after
-windows joined and left it (the horizon) and after a context reset; session evidence summed over the units that weigh
-against every unit; the cached token check against a bad value after the good ones were cached.
+reduction over every ``[unit, spec]``; the slow and long lanes' running totals against a fresh aggregate of their
+windows after windows joined and left them (the horizons) and after a context reset; session evidence summed over the
+units that weigh against every unit; the cached token check against a bad value after the good ones were cached.
 """
 
 from __future__ import annotations
