@@ -154,10 +154,10 @@ HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate",
 _ATTEMPT_METRICS = np.array([j for j, m in enumerate(BINOMIAL) if m[2] == "attempts"], dtype=np.int64)
 """Metrics with one trial per start attempt (:attr:`EbSettings.exact_starts`)."""
 FAULT_METRICS = frozenset({"start_failure", "exit_before_start", "playback_failure", "errors"})
-_FAULT_INDEX = np.array([j for j, m in enumerate(METRICS) if m in FAULT_METRICS], dtype=np.int64)
 """Faults strike a session whatever its own state, so a fault's share among a cause's groups says where it lives
 (:meth:`EbDetector._refine`). Not quality, stalls, slow starts or latency: a cap to a low rung lowers only the sessions
 above it, congestion stalls the ones with little buffer, so the rest of a region may show none of a regional cause."""
+_FAULT_INDEX = np.array([j for j, m in enumerate(METRICS) if m in FAULT_METRICS], dtype=np.int64)
 PER_SESSION_EVENTS = frozenset({"playback_failure", "latency_jump"})
 """Rare events a session has once (or a few times) in a span, not a rate per beat: each session is one trial of having
 it within its beats there (:func:`score_matrix`)."""
@@ -553,11 +553,11 @@ class _Store:
     stamp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     spec: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The spec (:data:`SPECS` index) of every row, for per-dimension counts without touching ``keys``."""
     flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The last window each row scored at least ``learn_below`` of a lane's threshold (not learned from since)."""
     faulted: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """The last window a row was flagged on a fault (:data:`FAULT_METRICS`): such a window is never learned."""
-    """The last window each row scored at least ``learn_below`` of a lane's threshold (not learned from since)."""
-    """The spec (:data:`SPECS` index) of every row, for per-dimension counts without touching ``keys``."""
     free: list[int] = field(default_factory=list)
     evicted: int = 0
 
@@ -793,6 +793,11 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
     if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
         out[:, 5] = share(contrib[:, C["lj"]])
     return out
+
+
+def _traffic(counts: np.ndarray) -> np.ndarray:
+    """Beats plus attempts of each row of ``counts``: how much of the traffic a group (or unit) carries."""
+    return counts[:, C["beats"]] + counts[:, C["attempts"]]
 
 
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1236,9 +1241,8 @@ class EbDetector:
                                      "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
             # The population's own groups (over ``slow_max_share`` of the span) are flagged on faults only (``_flag``).
-            volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
-            total = float(span_units[1][:, C["beats"]].sum() + span_units[1][:, C["attempts"]].sum())
-            self._flag(window, rows, surprise, s.learn_below * s.threshold, volume <= s.slow_max_share * total)
+            population = _traffic(counts) > s.slow_max_share * float(_traffic(span_units[1]).sum())
+            self._flag(window, rows, surprise, s.learn_below * s.threshold, ~population)
             if not s.learn_delayed:
                 quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
                 learn = np.array([r not in quiet_rows for r in rec.rows.tolist()], dtype=bool) if quiet_rows else \
@@ -1303,8 +1307,7 @@ class EbDetector:
         flagged = self.store.flagged[old.rows] >= old_window
         if not flagged.any():
             return old.rows, old.counts
-        volume = old.counts[:, C["beats"]] + old.counts[:, C["attempts"]]
-        big = volume >= s.learn_share * float(old.contrib[:, C["beats"]].sum() + old.contrib[:, C["attempts"]].sum())
+        big = _traffic(old.counts) >= s.learn_share * float(_traffic(old.contrib).sum())
         big &= self.store.faulted[old.rows] < old_window
         for dim, value in chain(self.tracker.open, self.named):
             big &= old.rows != self.store.index.get((SPEC_NAMES.index(dim), value), -1)
@@ -1324,16 +1327,16 @@ class EbDetector:
         names again an alert another lane keeps open.
         """
         s = self.s
-        volume = counts[:, C["beats"]] + counts[:, C["attempts"]]
+        volume = _traffic(counts)
         units = self._span_units(window, span)
         # Beats and attempts are counts (0 or 1 per unit): their sum is exact in any order of additions.
-        total = float(units[1][:, C["beats"]].sum() + units[1][:, C["attempts"]].sum())
+        total = float(_traffic(units[1]).sum())
         touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
         if long:
             # Only a group whose learned history outweighs the span twice: the lane asks whether a group changed, and
             # 30 minutes of a group the baseline barely knows ask how it differs from the population (an ASN whose
             # sessions always fail a little more paged 50 minutes into a day).
-            known = self.store.sums[rows, C["beats"]] + self.store.sums[rows, C["attempts"]]
+            known = _traffic(self.store.sums[rows])
             touched &= known >= s.long_history * volume
         rows, counts = rows[touched], counts[touched]
         clustering = self._clustering(span)
@@ -1412,7 +1415,7 @@ class EbDetector:
         for (dim, value), last in self.named.items():
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
-            recent = window - last < max(span, self.s.slow_every + 1) and (dim, value) in self.tracker.open
+            recent = window - last < max(span, s.slow_every + 1) and (dim, value) in self.tracker.open
             if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
                 alive &= column(si) != r
         while remaining and len(out) < s.max_causes_per_window:
