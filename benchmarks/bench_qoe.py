@@ -118,10 +118,11 @@ def _detect_day(path: str, pipelined: bool | None = None) -> dict:
     import resource
 
     from streamlab.models.qoe.eb import detect_lines
+    from streamlab.models.qoe.settings import load_settings
 
     t0, c0 = time.perf_counter(), time.process_time()
     with open(path, "rb", buffering=1 << 20) as handle:  # as ``streamlab qoe detect`` reads it
-        alerts, counts = detect_lines(handle, pipelined=pipelined)
+        alerts, counts = detect_lines(handle, load_settings().eb, pipelined=pipelined)
     seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"seconds": seconds, "cpu_s": cpu_s, "child_cpu_s": children.ru_utime + children.ru_stime,
@@ -142,6 +143,7 @@ def run_eb(sessions: int = EB_SESSIONS, titles: int = EB_TITLES, stream_events: 
 
     from streamlab.models.qoe.eb import EbDetector
     from streamlab.models.qoe.schema_v2 import parse_event
+    from streamlab.models.qoe.settings import load_settings
 
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +153,7 @@ def run_eb(sessions: int = EB_SESSIONS, titles: int = EB_TITLES, stream_events: 
             events = pool.apply(_write_day, (path, sessions, titles))
         with ctx.Pool(1, maxtasksperchild=1) as pool:
             batch = pool.apply(_detect_day, (path, pipelined))
-        stream = EbDetector()
+        stream = EbDetector(load_settings().eb)  # configs/qoe.yaml's, as the stream consumer runs it
         latencies = np.empty(stream_events)
         n = 0
         with open(path, "rb") as handle:

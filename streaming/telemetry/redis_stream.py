@@ -41,6 +41,7 @@ from streamlab.core.errors import StreamlabError
 from streamlab.models.qoe.alerts import Alert
 from streamlab.models.qoe.eb import EbDetector, EbSettings
 from streamlab.models.qoe.schema_v2 import parse_record
+from streamlab.models.qoe.settings import load_settings
 
 REDIS_SERVER = "/usr/bin/redis-server"
 STREAM = "qoe:beacons"
@@ -261,7 +262,8 @@ def main() -> None:
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=args.port)
-    consumer = StreamConsumer(client, args.checkpoint, AlertSink(args.sink, args.webhook), batch=args.batch)
+    consumer = StreamConsumer(client, args.checkpoint, AlertSink(args.sink, args.webhook), load_settings().eb,
+                              batch=args.batch)
     consumer.run(args.idle_exit_s)
     st = consumer.state
     (args.checkpoint / "done.json").write_text(json.dumps({"counted": consumer.counted(), "refused": st.refused,

@@ -15,6 +15,7 @@ from typing import Any
 from streamlab.models.qoe.eb import EbDetector, EbSettings
 from streamlab.models.qoe.evaluate import Metrics, combine, evaluate
 from streamlab.models.qoe.schema_v2 import parse_event
+from streamlab.models.qoe.settings import load_settings
 from streamlab.training.qoe.world_v2 import World, generate
 
 TUNE_SEEDS = (11, 12, 13)
@@ -22,7 +23,9 @@ HELD_OUT_SEEDS = (901, 902, 903)
 
 
 def run_world(world: World, settings: EbSettings | None = None) -> tuple[Metrics, dict[str, Any]]:
-    det = EbDetector(settings)
+    """Detect on one day with ``settings`` or else ``configs/qoe.yaml``'s (not the class defaults: a knob changed in
+    the config must be what this reports on)."""
+    det = EbDetector(settings or load_settings().eb)
     refused = 0
     for raw in world.events:
         event, reason = parse_event(raw)
