@@ -462,6 +462,21 @@ def binomial_trials(j: int, counts: np.ndarray, clus: float | np.ndarray,
     return n, x
 
 
+_B_NUM = np.array([C[num] for _, num, _ in BINOMIAL])
+_B_DEN = np.array([C[den] for _, _, den in BINOMIAL])
+_B_PER_SESSION = np.array([name in PER_SESSION_EVENTS for name, _, _ in BINOMIAL])
+_B_RENDITION_BLIND = np.array([den in START_DENOMINATORS or name in ABR_SELECTED for name, _, den in BINOMIAL])
+"""Binomial metrics a rendition-keyed group is not judged on (:data:`RENDITION_SPECS`)."""
+_G_N = np.array([C[n] for _, n, _, _, _ in GAUSSIAN])
+_G_S = np.array([C[sc] for _, _, sc, _, _ in GAUSSIAN])
+_G_SIGN = np.array([float(sign) for *_, sign in GAUSSIAN])
+_G_HEARTBEAT = np.array([name in HEARTBEAT_METRICS for name, *_ in GAUSSIAN])
+_G_RENDITION_BLIND = np.array([name in QUALITY_METRICS or n in START_DENOMINATORS for name, n, *_ in GAUSSIAN])
+_G_LEVELS = np.arange(len(GAUSSIAN))
+_G_JUDGED = np.array([jj for jj, m in enumerate(GAUSSIAN) if m[0] != "live_latency"])
+"""Gaussian metrics judged on their level unless :attr:`EbSettings.latency_level`: all but live latency."""
+
+
 def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.ndarray, prior: EbPrior,
                  s: EbSettings, clustering: float, sessions: np.ndarray | None = None, specs: np.ndarray | None = None,
                  tau2: np.ndarray | None = None, span_total: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -489,52 +504,60 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     """
     g = len(counts)
     clus = session_clustering(counts, sessions, clustering)
+    clus_col = clus[:, None] if isinstance(clus, np.ndarray) else clus
     distinct = {} if sessions is None else _distinct(sessions)
     out = np.zeros((g, len(METRICS)))
     basel = np.zeros((g, len(METRICS)))
     k = s.prior_strength
-    rendition = None if specs is None else _RENDITION_MASK[specs]
-    for j, (name, num, den) in enumerate(BINOMIAL):
-        p_pop = (pop[C[num]] + prior_n * prior.rates[name]) / (pop[C[den]] + prior_n)
-        p0 = (base[:, C[num]] + k * p_pop) / (base[:, C[den]] + k)
-        p0 = np.clip(p0, 1e-5, 0.999)
-        basel[:, j] = p0
-        n, x = binomial_trials(j, counts, clus, sessions)
-        if name in PER_SESSION_EVENTS:  # the chance of failing within a session's beats, not at one beat
-            p0 = np.clip(1.0 - (1.0 - p0) ** clus, 1e-5, 0.999)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ph = np.where(n > 0, x / np.maximum(n, 1e-9), 0.0)
-            ph = np.clip(ph, 1e-9, 1 - 1e-9)
-            llr = x * np.log(ph / p0) + (n - x) * np.log((1 - ph) / (1 - p0))
-        evidence = distinct.get(num, counts[:, C[num]])
-        ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
-        ok &= pop[C[den]] >= s.min_population_rates * prior_n
-        if rendition is not None and (den in START_DENOMINATORS or name in ABR_SELECTED):
-            ok &= ~rendition
-        out[:, j] = np.where(ok, np.maximum(llr, 0.0), 0.0)
-    for jj, (name, n_col, s_col, q_col, sign) in enumerate(GAUSSIAN):
-        j = len(BINOMIAL) + jj
-        if name == "live_latency" and not s.latency_level:  # see EbSettings.latency_level
-            continue
-        mu_pop, sd = population_moments(pop, prior_n, prior, s, jj)
-        mu0 = (base[:, C[s_col]] + k * mu_pop) / (base[:, C[n_col]] + k)
-        n = counts[:, C[n_col]]
-        between = 0.0 if tau2 is None or specs is None else tau2[specs, jj] * k / (base[:, C[n_col]] + k)
-        if name in HEARTBEAT_METRICS:
-            n_eff = n / clus
-        else:  # starts are one per session; a session's changes are nearly independent increments
-            n_eff = n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = np.where(n > 0, counts[:, C[s_col]] / np.maximum(n, 1e-9), mu0)
-        shift = sign * (mean - mu0)
-        z = shift / np.sqrt(sd * sd / np.maximum(n_eff, 1e-9) + between)
-        ok = (shift >= s.min_shift[name]) & (n_eff >= 2) & (pop[C[n_col]] >= s.min_population * prior_n)
-        if span_total is not None:
-            ok &= n <= s.slow_max_share * span_total[C[n_col]]
-        if rendition is not None and (name in QUALITY_METRICS or n_col in START_DENOMINATORS):
-            ok &= ~rendition
-        out[:, j] = np.where(ok, s.gaussian_scale * 0.5 * z * z, 0.0)
-        basel[:, j] = mu0
+    blind = None if specs is None else _RENDITION_MASK[specs][:, None]
+    # Every metric of a family at once ([groups, metrics]): contexts hold a few hundred groups, so the cost was numpy's
+    # per-call overhead, ~25 calls per metric. Each element sees the same operations as it did one metric at a time.
+    nb = len(BINOMIAL)
+    rates = np.array([prior.rates[name] for name, _, _ in BINOMIAL])
+    p_pop = (pop[_B_NUM] + prior_n * rates) / (pop[_B_DEN] + prior_n)
+    p0 = np.clip((base[:, _B_NUM] + k * p_pop) / (base[:, _B_DEN] + k), 1e-5, 0.999)
+    basel[:, :nb] = p0
+    n, x, evidence = np.empty((g, nb)), np.empty((g, nb)), np.empty((g, nb))
+    for j, (_, num, _) in enumerate(BINOMIAL):
+        n[:, j], x[:, j] = binomial_trials(j, counts, clus, sessions)
+        evidence[:, j] = distinct.get(num, counts[:, C[num]])
+    # a mid-stream failure, a latency jump: the chance of having one within a session's beats, not at one beat
+    p0[:, _B_PER_SESSION] = np.clip(1.0 - (1.0 - p0[:, _B_PER_SESSION]) ** clus_col, 1e-5, 0.999)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ph = np.clip(np.where(n > 0, x / np.maximum(n, 1e-9), 0.0), 1e-9, 1 - 1e-9)
+    ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
+    ok &= pop[_B_DEN] >= s.min_population_rates * prior_n
+    if blind is not None:
+        ok &= ~(blind & _B_RENDITION_BLIND)
+    # The ratio only where the gates pass (a few groups of hundreds).
+    at = np.nonzero(ok)
+    if len(at[0]):
+        n, x, ph, p1 = n[at], x[at], ph[at], p0[at]
+        out[:, :nb][at] = np.maximum(x * np.log(ph / p1) + (n - x) * np.log((1 - ph) / (1 - p1)), 0.0)
+    gi = _G_LEVELS if s.latency_level else _G_JUDGED  # see EbSettings.latency_level
+    cols = nb + gi
+    moments = [population_moments(pop, prior_n, prior, s, int(jj)) for jj in gi]
+    mu_pop, sd = np.array([m[0] for m in moments]), np.array([m[1] for m in moments])
+    n_col, s_col = _G_N[gi], _G_S[gi]
+    learned = base[:, n_col]
+    mu0 = (base[:, s_col] + k * mu_pop) / (learned + k)
+    n = counts[:, n_col]
+    between = 0.0 if tau2 is None or specs is None else tau2[specs][:, gi] * k / (learned + k)
+    # heartbeat metrics: beats deflated by the clustering; starts are one per session, and a session's changes are
+    # nearly independent increments
+    n_eff = np.where(_G_HEARTBEAT[gi], n / clus_col, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, counts[:, s_col] / np.maximum(n, 1e-9), mu0)
+    shift = _G_SIGN[gi] * (mean - mu0)
+    z = shift / np.sqrt(sd * sd / np.maximum(n_eff, 1e-9) + between)
+    min_shift = np.array([s.min_shift[GAUSSIAN[jj][0]] for jj in gi])
+    ok = (shift >= min_shift) & (n_eff >= 2) & (pop[n_col] >= s.min_population * prior_n)
+    if span_total is not None:
+        ok &= n <= s.slow_max_share * span_total[n_col]
+    if blind is not None:
+        ok &= ~(blind & _G_RENDITION_BLIND[gi])
+    out[:, cols] = np.where(ok, s.gaussian_scale * 0.5 * z * z, 0.0)
+    basel[:, cols] = mu0
     return out, basel
 
 
