@@ -7,6 +7,8 @@ namings only over consecutive windows left such a cause unconfirmed until its sc
 
 from __future__ import annotations
 
+import pytest
+
 from streamlab.models.qoe.alerts import AlertTracker, Cause
 from streamlab.models.qoe.eb import EbDetector, EbSettings
 from streamlab.models.qoe.schema_v2 import parse_event
@@ -41,7 +43,8 @@ def test_a_gap_longer_than_the_lane_interval_restarts_the_run() -> None:
     assert tracker.feed(13, [Cause(13, "device_model", "m7", 16.0, {}, every=2)]) == []
 
 
-def test_a_crash_only_the_slow_lane_sees_pages_within_two_slow_scorings() -> None:
+@pytest.mark.parametrize("slow_every", [1, 2])
+def test_a_crash_only_the_slow_lane_sees_pages_within_two_slow_scorings(slow_every: int) -> None:
     """One device model of 30 crashes mid-stream: under one failure a minute, never 3 in the fast lane's minute."""
     models = [f"m{i}" for i in range(30)]
 
@@ -49,13 +52,14 @@ def test_a_crash_only_the_slow_lane_sees_pages_within_two_slow_scorings() -> Non
         return {"crash": 0.1} if t >= T0 and dims["device_model"] == "m7" else {}
 
     events = steady_stream(60, 20, seed=12, groups={"region": ["r1", "r2", "r3"], "device_model": models}, effect=effect)
-    s = EbSettings()
+    s = EbSettings(slow_every=slow_every)
     det = EbDetector(s)
     slow_named: list[int] = []
     feed = det.tracker.feed
 
     def spy(window: int, causes: list[Cause]) -> list:
-        slow_named.extend(window for c in causes if (c.dimension, c.value) == ("device_model", "m7") and c.every > 1)
+        slow_named.extend(window for c in causes if (c.dimension, c.value) == ("device_model", "m7")
+                          and c.evidence.get("lane") == "slow")
         return feed(window, causes)
 
     det.tracker.feed = spy  # type: ignore[method-assign]

@@ -103,12 +103,12 @@ def test_which_flagged_windows_a_group_learns_and_at_what_weight() -> None:
 
 
 def test_an_open_alert_explains_its_units_in_the_fast_lane_every_window() -> None:
-    """The slow lane names a class every second window; the fast lane's span is 2 windows, so every other window the
-    class was neither recently named there nor (a tenth of a nat under the bar) a candidate, and its crashing sessions
-    named an app version of the class (2 false alerts on the first world's day 903). An open alert named within the
-    slow lane's interval explains its units: here the app version's sessions are all the class's, and nothing new is
-    named."""
-    det = EbDetector(EbSettings(session_evidence=False, alias_alerts=False))
+    """A slow lane scored every second window (``slow_every: 2``, the default before) names a class every second
+    window; the fast lane's span is 2 windows, so every other window the class was neither recently named there nor (a
+    tenth of a nat under the bar) a candidate, and its crashing sessions named an app version of the class (2 false
+    alerts on the first world's day 903). An open alert named within the slow lane's interval explains its units: here
+    the app version's sessions are all the class's, and nothing new is named."""
+    det = EbDetector(EbSettings(session_evidence=False, alias_alerts=False, slow_every=2))
     window = 100
     keys = [(si, "x") for si in range(len(SPECS))]
     dc, pair = SPEC_NAMES.index("device_class"), SPEC_NAMES.index("device_class*app_version")
