@@ -117,3 +117,13 @@ def test_a_group_that_always_differs_is_its_own_baseline_not_an_incident() -> No
               "connection_type": ["wifi", "ethernet", "4g"]}
     _, alerts = _run(steady_stream(40, 60, seed=8, groups=groups, effect=always_lower))
     assert alerts == [], [(a.dimension, a.value, a.evidence) for a in alerts]
+
+
+def test_the_class_defaults_are_the_shipped_config() -> None:
+    """Tests, the kill-and-restart reference and notebooks build ``EbDetector()``; the CLI, the stream consumer, the
+    bench and the first world's evaluation read ``configs/qoe.yaml``. A knob tuned in one and not the other would make
+    every test judge a detector nobody runs (the evaluation and the bench once ran the class defaults)."""
+    from streamlab.models.qoe.settings import load_settings
+
+    shipped, defaults = load_settings().eb.model_dump(), EbSettings().model_dump()
+    assert {k: (v, defaults[k]) for k, v in shipped.items() if v != defaults[k]} == {}
