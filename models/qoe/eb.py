@@ -173,7 +173,7 @@ class EbSettings(BaseModel):
     """The slow lane is scored every this many windows. Its causes confirm on consecutive *scorings*
     (:attr:`~streamlab.models.qoe.alerts.Cause.every`), not windows, so scored every second window (as it was before)
     it saw a cause up to a window later and confirmed it a window later again. Scored every window: on qoe_world's dev
-    days 33 incidents paged 30-90 s sooner and none later, 2 more were named, the false alerts stayed 3; on fresh days
+    days 31 incidents paged 30-300 s sooner and none later, 2 more were named, the false alerts stayed 3; on fresh days
     1700-1705 one more was named and one paged 60 s later, none falsely; the first world's 9 days went from 12 to 13
     false alerts (a TV model's latency jumps and a title's bitrate over the slow bar, one fewer elsewhere). The cost:
     ~16% more CPU per window closed on the bench's default day, half of it won back by scoring every metric at once
