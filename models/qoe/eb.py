@@ -135,6 +135,12 @@ RENDITION_SPECS: frozenset[int] = frozenset(i for i, sp in enumerate(SPECS) if D
 """Specs keyed by rendition: their bitrate and resolution are the rendition's by definition, never a quality drop;
 and a session's rendition is only known once it started (``unknown`` before), so grouping start outcomes by
 rendition selects on the outcome: those groups are judged on neither."""
+HANDOVER_SPECS: frozenset[int] = RENDITION_SPECS | frozenset(i for i, sp in enumerate(SPECS)
+                                                            if len(sp) > 1 and DIMS.index("region") in sp)
+"""Specs an open alert's group may hand over to (:meth:`EbDetector._attribute`, :meth:`EbDetector._keep_nested`): a
+title's corrupt rung, and a region's CDN or ISP (a CDN failing in one region, named as the region while the other
+CDN's first failures were in its span). Not the device pairs: a device class crash handed over to its app versions and
+OSes on the first world (4 false alerts on one held-out day)."""
 _RENDITION_MASK = np.isin(np.arange(len(SPECS)), sorted(RENDITION_SPECS))
 """``_RENDITION_MASK[spec]``: :data:`RENDITION_SPECS` as a lookup (``np.isin`` per metric cost a sort each time)."""
 START_DENOMINATORS = frozenset({"attempts", "starts"})
@@ -1290,6 +1296,7 @@ class EbDetector:
                 causes += self._lane(window, *context, s.long_windows, s.long_every,
                                      np.full(len(METRICS), s.long_threshold), "long", causes, long=True)
         self.counters["windows_closed"] += 1
+        self._keep_nested(window, causes)
         opened = [self._named(a) for a in self.tracker.feed(window, causes)]
         # Only a confirmed cause explains the units around it later: a group named once and never confirmed (a
         # sparse start crash: one failure a minute, rarely 3 in the fast lane's minute) must stay visible to the
@@ -1301,6 +1308,26 @@ class EbDetector:
         for key in [k for k, w in self.named.items() if window - w >= self._hold]:
             del self.named[key]
         return opened
+
+    def _keep_nested(self, window: int, causes: list[Cause]) -> None:
+        """Keep open a confirmed alert of :data:`HANDOVER_SPECS` while a group it is nested in is named (``causes``).
+
+        Why: a hand-over happens in the fast lane first; the slow lane's 10 minutes still hold the parent's early
+        evidence (the other CDN's first failures in the region) and keep naming the parent, whose units then explain
+        the child's. The child's alert, named twice and then explained, closed after 4 windows while the fault went
+        on, and the region closed after it: 450 s with nothing open. The parent named is the child's fault still seen.
+        """
+        for (dim, value), state in self.tracker.open.items():
+            si = SPEC_NAMES.index(dim)
+            if state.confirmed_at is None or state.last == window or si not in HANDOVER_SPECS:
+                continue
+            parts = dict(zip(SPECS[si], value.split("*"), strict=True))
+            for c in causes:
+                spec = SPECS[SPEC_NAMES.index(c.dimension)]
+                if len(spec) < len(SPECS[si]) and all(parts.get(d) == v
+                                                      for d, v in zip(spec, c.value.split("*"), strict=True)):
+                    state.last = window
+                    break
 
     def _flag(self, window: int, rows: np.ndarray, surprise: np.ndarray, bar: float,
               mask: np.ndarray | bool = True) -> None:
@@ -1440,23 +1467,30 @@ class EbDetector:
         # bar there let an app version of the class be named for it (2 false alerts on the first world's day 903).
         # Not every open alert (tried): one the fast lane named once stays open 4 windows, and an ISP's early share of
         # its region's quality cap held the region back 90-120 s on two dev days.
+        # Not the units of an open alert's group that is a candidate again (``first``): a region that handed over to
+        # its CDN pair and closed explained the pair's units away for the rest of its span, so the pair's alert, still
+        # failing, closed too (10 minutes with nothing open).
         candidates = {int(rows[i]) for i in remaining}
+        renamed = np.zeros(len(contrib), dtype=bool)
+        for i in first:
+            r = int(rows[i])
+            renamed |= column(spec_of[r]) == r
         for (dim, value), last in self.named.items():
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
             recent = window - last < max(span, s.slow_every + 1) and (dim, value) in self.tracker.open
             if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
-                alive &= column(si) != r
+                alive &= (column(si) != r) | renamed
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
-            # While open alerts explain first, rendition-keyed candidates are scored too, for :meth:`_refine` alone: a
-            # title's alert opened before its corrupt rung cleared the bar hands over to the rung once the rung alone
-            # carries the fault. Issue 19: a corrupt 1080p rung was named only as its title on 4 of 6 held-out days;
-            # the title explained every window after its first (a player fails on the new rung's first segment before
-            # it reports the switch, so a third of the failures spill over the title's other rungs). Only rungs: any
-            # nested candidate let a device class's crash hand over to its models and its app version on the first
-            # world (4 false alerts on one held-out day).
-            batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in RENDITION_SPECS] \
+            # While open alerts explain first, rendition-keyed and region-keyed pairs are scored too, for
+            # :meth:`_refine` alone: a title's alert opened before its corrupt rung cleared the bar hands over to the
+            # rung once the rung alone carries the fault. Issue 19: a corrupt 1080p rung was named only as its title on
+            # 4 of 6 held-out days; the title explained every window after its first (a player fails on the new rung's
+            # first segment before it reports the switch, so a third of the failures spill over the title's other
+            # rungs). A CDN failing in one region alike (the first world's day 800). Not every nested candidate
+            # (:data:`HANDOVER_SPECS`).
+            batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in HANDOVER_SPECS] \
                 if first and s.refine_nested else first or remaining
             batch_rows = [int(rows[i]) for i in batch]
             # Each candidate's units still alive, summed; then one score_matrix call for all of them (it scores rows
@@ -1529,9 +1563,9 @@ class EbDetector:
         rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
         while a nested candidate qualifies, highest score first. While ``top`` is an open alert's group, the only
-        candidates offered are rendition-keyed (:meth:`_attribute`). Only for :data:`FAULT_METRICS`: a quality cap or
-        congestion hits each session by its own bitrate and buffer, so the rest of a capped region may show nothing
-        (the biggest ISP's cable viewers sat above the cap, the region's mobile ones below it).
+        candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`). Only for :data:`FAULT_METRICS`: a
+        quality cap or congestion hits each session by its own bitrate and buffer, so the rest of a capped region may
+        show nothing (the biggest ISP's cable viewers sat above the cap, the region's mobile ones below it).
         """
         s = self.s
         while True:
