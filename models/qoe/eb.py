@@ -1404,7 +1404,8 @@ class EbDetector:
             self._flag(window, rows, sur, s.learn_below * float(bars.max()))
         named = {(c.dimension, c.value) for c in causes}
         out: list[Cause] = []
-        for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every, long):
+        for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every, long,
+                                 causes):
             if (c.dimension, c.value) not in named and len(causes) + len(out) < s.max_causes_per_window:
                 out.append(c)
         return out
@@ -1412,11 +1413,12 @@ class EbDetector:
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
                    span: int, bars: np.ndarray, lane: str, penalty: np.ndarray,
                    span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1,
-                   own_alerts_only: bool = False) -> list[Cause]:
+                   own_alerts_only: bool = False, earlier: list[Cause] | None = None) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
 
         ``every``: the lane's interval in windows, carried by its causes (a run of namings continues across it).
         ``own_alerts_only``: name again only the open alerts this lane named last; the others' groups only explain.
+        ``earlier``: the causes the lanes before this one named in this window; those not candidates here only explain.
 
         ``penalty``: the multiple-testing penalty per spec (:meth:`_penalty`), taken off every score here.
         ``bars``: the lane's threshold per metric (:meth:`_bars`); a group is a candidate when a metric clears its own.
@@ -1480,6 +1482,15 @@ class EbDetector:
             r = self.store.index.get((si, value))
             recent = window - last < max(span, s.slow_every + 1) and (dim, value) in self.tracker.open
             if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
+                alive &= (column(si) != r) | renamed
+        # So do the causes the fast lane named in this very window (not yet in ``named``, which a window's close updates
+        # last): a DRM slowdown of a whole device class, named by the fast lane in its second minute, was under the
+        # slow lane's bar over its 10 minutes (mostly from before the onset), and the slow lane named the class's new
+        # app version, whose sessions all started after it (a false alert on the first world's day 601).
+        for c in earlier or []:
+            si = SPEC_NAMES.index(c.dimension)
+            r = self.store.index.get((si, c.value))
+            if r is not None and r not in candidates:
                 alive &= (column(si) != r) | renamed
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
@@ -1563,9 +1574,13 @@ class EbDetector:
         rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
         while a nested candidate qualifies, highest score first. While ``top`` is an open alert's group, the only
-        candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`). Only for :data:`FAULT_METRICS`: a
-        quality cap or congestion hits each session by its own bitrate and buffer, so the rest of a capped region may
-        show nothing (the biggest ISP's cable viewers sat above the cap, the region's mobile ones below it).
+        candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`). A candidate whose units in the span
+        are exactly ``top``'s (no rest to judge) is named instead when it was confirmed within the last
+        :meth:`_hold` windows and ``top`` was not: an app version's start crash, named at night while a tablet ran it or
+        the older one, was named again as its device class once every tablet ran the new version (the first world's day
+        600, a false alert). Only for :data:`FAULT_METRICS`: a quality cap or congestion hits each session by its own
+        bitrate and buffer, so the rest of a capped region may show nothing (the biggest ISP's cable viewers sat above
+        the cap, the region's mobile ones below it).
         """
         s = self.s
         while True:
@@ -1585,6 +1600,10 @@ class EbDetector:
                 n_in, x_in, _ = self._trials(m, inner, contrib, weights, span)
                 n_rest, x_rest, clus = self._trials(m, rest, contrib, weights, span)
                 if n_in <= 0.0 or n_rest <= 0.0:
+                    # No rest: the span cannot tell the two apart, and a name confirmed in the last half hour is the
+                    # better guess than a new one (see the docstring).
+                    if n_in > 0.0 and self._established(int(rows[alt[2]])) and not self._established(int(rows[top[2]])):
+                        best = alt
                     continue
                 p0 = float(np.clip(1.0 - (1.0 - p_base) ** clus, 1e-5, 0.999)) if per_session else p_base
                 p1 = min(max(x_in / n_in, p0), 1.0 - 1e-9)
@@ -1594,6 +1613,11 @@ class EbDetector:
             if best is None:
                 return top
             top = best
+
+    def _established(self, r: int) -> bool:
+        """Whether group ``r`` was a confirmed cause within the last :meth:`_hold` windows (``named``)."""
+        key = self.store.keys[r]
+        return key is not None and (SPEC_NAMES[key[0]], key[1]) in self.named
 
     def _trials(self, m: int, mask: np.ndarray, contrib: np.ndarray, weights: np.ndarray | None,
                 span: int) -> tuple[float, float, float]:

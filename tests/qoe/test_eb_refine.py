@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from streamlab.models.qoe.eb import EbSettings
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
 from tests.qoe.test_eb import _run
@@ -89,3 +91,50 @@ def test_a_region_named_for_its_cdns_errors_hands_over_to_the_pair_and_never_goe
     assert covered >= end - 120, f"the last alert on r1 closed at +{covered - ONSET:.0f} s, the fault ran to the end"
     last = max(alerts, key=lambda a: a.end)
     assert (last.dimension, last.value) == ("cdn*region", "c1*r1"), named
+
+
+def test_an_app_versions_start_crash_keeps_its_name_once_every_device_of_its_class_runs_it() -> None:
+    """Tablets on app 9.9 fail half their starts; the crash pauses for 12 minutes, and by the time it returns every
+    tablet runs 9.9. The span then cannot tell the pair from the class (the same attempts); the pair, confirmed 20
+    minutes before, keeps the name. It was paged again as the class (the first world's day 600)."""
+    rollout = ONSET + 15 * 60
+    pause = (ONSET + 10 * 60, ONSET + 22 * 60)
+    groups = {"region": ["r1", "r2", "r3", "r4"], "device_class": ["tv", "mobile", "tablet"],
+              "app_version": ["9.8", "9.9"]}
+
+    def effect(t: float, d: dict[str, Any]) -> dict[str, float]:
+        crashing = d["device_class"] == "tablet" and (d["app_version"] == "9.9" or t >= rollout)
+        return {"start_failure": 0.5} if crashing and t >= ONSET and not pause[0] <= t < pause[1] else {}
+
+    events = steady_stream(60, 40, seed=4, groups=groups, effect=effect)
+    first: dict[str, float] = {}
+    for e in events:
+        first.setdefault(e["session_id"], e["timestamp"])
+        if e["device_class"] == "tablet" and first[e["session_id"]] >= rollout:
+            e["app_version"] = "9.9"
+    alerts = _run(events)[1]
+    named = [(a.dimension, a.value) for a in alerts]
+    assert named.count(("device_class*app_version", "tablet*9.9")) == 2, named  # before the pause and after it
+    assert ("device_class", "tablet") not in named, named
+
+
+def test_a_device_class_slowdown_is_not_named_as_the_app_version_its_new_sessions_run() -> None:
+    """A DRM slowdown of every tablet (8 s to start) as an app rollout begins: 8 in 10 tablet sessions started since
+    the onset run 9.9, 1 in 10 before it. The fast lane names the class; over the slow lane's 10 minutes, mostly from
+    before the onset, the class is under the bar and the pair ``tablet*9.9`` (nearly all since) is not. The class
+    named in the same window must explain the pair (the first world's day 601 paged the pair too)."""
+    groups = {"region": ["r1", "r2", "r3", "r4"], "device_class": ["tv", "mobile", "tablet"]}
+
+    def effect(t: float, d: dict[str, Any]) -> dict[str, float]:
+        return {"startup_s": 8.0} if d["device_class"] == "tablet" and t >= ONSET else {}
+
+    events = steady_stream(40, 40, seed=5, groups=groups, effect=effect)
+    rng = np.random.default_rng(5)
+    version: dict[str, str] = {}
+    for e in events:
+        sid = e["session_id"]
+        if sid not in version:
+            version[sid] = "9.9" if rng.uniform() < (0.8 if e["timestamp"] >= ONSET else 0.1) else "9.8"
+        e["app_version"] = version[sid]
+    named = [(a.dimension, a.value) for a in _run(events)[1]]
+    assert named == [("device_class", "tablet")], named
