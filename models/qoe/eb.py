@@ -1482,12 +1482,13 @@ class EbDetector:
             r = int(rows[i])
             if spec_of[r] in HANDOVER_SPECS:
                 renamed |= column(spec_of[r]) == r
+        explaining: set[tuple[int, int]] = set()
         for (dim, value), last in self.named.items():
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
             recent = window - last < max(span, s.slow_every + 1) and (dim, value) in self.tracker.open
             if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
-                alive &= (column(si) != r) | renamed
+                explaining.add((si, r))
         # So do the causes the fast lane named in this very window (not yet in ``named``, which a window's close updates
         # last): a DRM slowdown of a whole device class, named by the fast lane in its second minute, was under the
         # slow lane's bar over its 10 minutes (mostly from before the onset), and the slow lane named the class's new
@@ -1496,7 +1497,9 @@ class EbDetector:
             si = SPEC_NAMES.index(c.dimension)
             r = self.store.index.get((si, c.value))
             if r is not None and r not in candidates:
-                alive &= (column(si) != r) | renamed
+                explaining.add((si, r))
+        for si, r in explaining:
+            alive &= (column(si) != r) | renamed
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
             # While open alerts explain first, rendition-keyed and region-keyed pairs are scored too, for
