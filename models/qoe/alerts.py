@@ -88,7 +88,7 @@ class AlertTracker:
         for cause in causes:
             key = (cause.dimension, cause.value)
             state = self.open.get(key)
-            if state is None or window - state.last > self._quiet(state) + 1:
+            if state is None or window - state.last > self.quiet(state) + 1:
                 if state is not None:
                     self._close(key)
                 state = self.open[key] = _Open(window, window, 0, None, cause)
@@ -104,11 +104,11 @@ class AlertTracker:
                 state.ident = f"a{self._count:04d}"
                 self._count += 1
                 opened.append(self._alert(key, state))
-        for key in [k for k, s in self.open.items() if window - s.last > self._quiet(s)]:
+        for key in [k for k, s in self.open.items() if window - s.last > self.quiet(s)]:
             self._close(key)
         return opened
 
-    def _quiet(self, state: _Open) -> int:
+    def quiet(self, state: _Open) -> int:
         """Windows without a naming before ``state`` closes: ``close_after_windows``, or two scorings of a lane that
         scores less often (a long lane every 10 windows would otherwise close its alert between its scorings). A
         cause named every window keeps ``close_after_windows`` exactly, whatever it is set to (the sequence detector's

@@ -219,6 +219,15 @@ class EbSettings(BaseModel):
     instant_ratio: float = Field(2.5, ge=1.0)
     confirm_windows: int = Field(2, ge=1)
     close_after_windows: int = Field(4, ge=1)
+    keep_ratio: float = Field(0.5, ge=0.0)
+    """A confirmed alert stays open while the fast or slow lane still finds this share of its bar in the group's own
+    evidence: its units not explained by the causes of the window or named within the span (:meth:`_keep_residual`).
+    Resolving at half the bar that fired it is the hysteresis of any alerting rule. Why: a sparse fault's evidence
+    wanders around the bar from minute to minute, and an alert closed after 4 windows under it while the fault went on
+    (a third of an incident's time had no alert open on qoe_world's 31 days), then paged again (2.2 alerts per
+    incident). Kept open only: the causes that explain first (``ongoing``) and explain within the span are still the
+    ones named lately (:meth:`_live`); a kept app version held its nested pair's crash unnamed for good on the first
+    world's day 901. 0 turns it off."""
     max_causes_per_window: int = Field(4, ge=1)
     prior_strength: float = Field(60.0, gt=0)
     """``k``: pseudo-observations of the population in every group's baseline."""
@@ -890,13 +899,13 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 13
+    STATE_FORMAT = 14
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
     ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
-    ``learn_share``, the store's fault flags)."""
+    ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -936,6 +945,8 @@ class EbDetector:
                                          "units_dropped": 0, "windows_closed": 0, "context_resets": 0, "dedup_forgotten": 0}
         self.future_run = 0
         self.named: dict[tuple[str, str], int] = {}
+        self._kept: set[tuple[str, str]] = set()
+        """Open alerts the lanes of the window being closed found still faulty (:meth:`_keep_residual`)."""
         """Causes named in the last :attr:`_hold` windows (bounded by the causes per window)."""
 
     # ---- events --------------------------------------------------------------------------------
@@ -1297,6 +1308,11 @@ class EbDetector:
                                      np.full(len(METRICS), s.long_threshold), "long", causes, long=True)
         self.counters["windows_closed"] += 1
         self._keep_nested(window, causes)
+        for key in self._kept:
+            state = self.tracker.open.get(key)
+            if state is not None:
+                state.last = window
+        self._kept = set()
         opened = [self._named(a) for a in self.tracker.feed(window, causes)]
         # Only a confirmed cause explains the units around it later: a group named once and never confirmed (a
         # sparse start crash: one failure a minute, rarely 3 in the fast lane's minute) must stay visible to the
@@ -1429,7 +1445,9 @@ class EbDetector:
         surprise = np.where(surprise > bars, surprise, 0.0)  # only metrics over their bar count
         best = surprise.max(axis=1)
         cand = np.flatnonzero(best > 0.0)
-        if len(cand) == 0:
+        keeping = not own_alerts_only and s.keep_ratio > 0.0 and \
+            any(st.confirmed_at is not None for st in self.tracker.open.values())
+        if len(cand) == 0 and not keeping:
             return []
         cand = cand[np.argsort(-best[cand], kind="stable")][:64]
         unit_rows, contrib, weights = span_units
@@ -1453,11 +1471,12 @@ class EbDetector:
         out: list[Cause] = []
         remaining = [int(i) for i in cand if int(rows[i]) in spec_of]
         # Alerts still open explain first (named again while they last); the groups around them are not new incidents.
-        ongoing = {self.store.index.get((SPEC_NAMES.index(d), v)) for d, v in self.tracker.open}
+        live = self._live(window)
+        ongoing = {self.store.index.get((SPEC_NAMES.index(d), v)) for d, v in live}
         if own_alerts_only:
             # Alerts another lane keeps open only explain here: over 30 minutes the parent the slow lane named first
             # (an app version) outscores the nested pair it names next, and renaming it here held it open for good.
-            for (dim, value), state in self.tracker.open.items():
+            for (dim, value), state in live.items():
                 r = self.store.index.get((SPEC_NAMES.index(dim), value))
                 if r is not None and state.lane != lane:
                     ongoing.discard(r)
@@ -1486,7 +1505,7 @@ class EbDetector:
         for (dim, value), last in self.named.items():
             si = SPEC_NAMES.index(dim)
             r = self.store.index.get((si, value))
-            recent = window - last < max(span, s.slow_every + 1) and (dim, value) in self.tracker.open
+            recent = window - last < max(span, s.slow_every + 1) and (dim, value) in live
             if r is not None and (window - last < span or recent) and not (r in ongoing and r in candidates):
                 explaining.add((si, r))
         # So do the causes the fast lane named in this very window (not yet in ``named``, which a window's close updates
@@ -1500,6 +1519,8 @@ class EbDetector:
                 explaining.add((si, r))
         for si, r in explaining:
             alive &= (column(si) != r) | renamed
+        removed = [(si, r, True) for si, r in explaining]
+        """What took units out of ``alive``: ``(spec, row, spares renamed units)``, for :meth:`_keep_residual`."""
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
             # While open alerts explain first, rendition-keyed and region-keyed pairs are scored too, for
@@ -1559,12 +1580,60 @@ class EbDetector:
                 out.append(Cause(window, SPEC_NAMES[a_key[0]], a_key[1], score,
                                  {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every))
             alive &= column(si) != r
+            removed.append((si, r, False))
             if first:
                 first = [t[2] for t in pool if t[2] != i]
                 remaining = [j for j in remaining if j != i]
             else:
                 remaining = [t[2] for t in rescored if t[2] != i]
+        if keeping:
+            self._keep_residual(out, removed, renamed, column, span_units, span_total, span, bars, penalty)
         return out
+
+    def _live(self, window: int) -> dict[tuple[str, str], Any]:
+        """The open alerts as they were before :attr:`EbSettings.keep_ratio`: unconfirmed, or named within their quiet
+        windows (``named``; a kept alert is open, not named). These explain first and within the span."""
+        return {k: st for k, st in self.tracker.open.items()
+                if st.confirmed_at is None or window - self.named.get(k, -(1 << 30)) <= self.tracker.quiet(st) + 1}
+
+    def _keep_residual(self, out: list[Cause], removed: list[tuple[int, int, bool]], renamed: np.ndarray,
+                       column: Callable[[int], np.ndarray],
+                       span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], span_total: np.ndarray,
+                       span: int, bars: np.ndarray, penalty: np.ndarray) -> None:
+        """Add to :attr:`_kept` the confirmed open alerts not named in this lane (``out``) whose own evidence still
+        scores ``keep_ratio`` of ``bars``: their units less those of every other group that took units here
+        (``removed``: explaining, or named). A region whose CDN pair took the name, a TV's OS while its class is
+        named, have nothing left of their own and close as before."""
+        s = self.s
+        said = {(c.dimension, c.value) for c in out}
+        keys: list[tuple[tuple[str, str], int, int]] = []
+        masks: list[np.ndarray] = []
+        for key, state in self.tracker.open.items():
+            if state.confirmed_at is None or key in said or key in self._kept:
+                continue
+            si = SPEC_NAMES.index(key[0])
+            r = self.store.index.get((si, key[1]))
+            if r is None:
+                continue
+            mask = column(si) == r
+            for sj, rj, spares in removed:
+                if (sj, rj) != (si, r):
+                    mask &= ((column(sj) != rj) | renamed) if spares else (column(sj) != rj)
+            if mask.any():
+                keys.append((key, r, si))
+                masks.append(mask)
+        if not keys:
+            return
+        _, contrib, weights = span_units
+        c = np.array([contrib[m].sum(axis=0) for m in masks]).reshape(len(keys), contrib.shape[1])
+        sess = None if weights is None else \
+            np.array([weights[m].sum(axis=0) for m in masks]).reshape(len(keys), weights.shape[1])
+        rows = [r for _, r, _ in keys]
+        scores, _ = score_matrix(c, self.store.sums[rows], self.prior_n, self.pop, self.prior, s,
+                                 self._clustering(span), sess, self.store.spec[rows], self._tau2, span_total)
+        for (key, _, si), sc in zip(keys, scores, strict=True):
+            if ((sc - penalty[si]) >= s.keep_ratio * bars).any():
+                self._kept.add(key)
 
     def _refine(self, top: tuple[float, int, int, np.ndarray], rescored: list[tuple[float, int, int, np.ndarray]],
                 mask_of: dict[int, np.ndarray], rows: np.ndarray, basel: np.ndarray, contrib: np.ndarray,

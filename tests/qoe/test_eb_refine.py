@@ -138,3 +138,22 @@ def test_a_device_class_slowdown_is_not_named_as_the_app_version_its_new_session
         e["app_version"] = version[sid]
     named = [(a.dimension, a.value) for a in _run(events)[1]]
     assert named == [("device_class", "tablet")], named
+
+
+def test_a_sparse_start_crash_stays_one_alert_open_until_its_end() -> None:
+    """A set-top box class (1 session in 10) fails 20% of its starts for 30 minutes: two or three starts a minute, so
+    its evidence wanders around the bar. The alert must stay open to the fault's end and close within 10 minutes of
+    it (the slow lane's span), once. Without the hysteresis (``keep_ratio`` 0) it closed 5 minutes before the end."""
+    groups = {"region": ["r1", "r2", "r3", "r4"], "device_class": ["tv"] * 4 + ["mobile"] * 4 + ["desktop", "stb"]}
+    end = ONSET + 30 * 60
+
+    def effect(t: float, d: dict[str, Any]) -> dict[str, float]:
+        return {"start_failure": 0.2} if d["device_class"] == "stb" and ONSET <= t < end else {}
+
+    events = steady_stream(55, 30, seed=3, groups=groups, effect=effect)
+    alerts = _run(events)[1]
+    assert [(a.dimension, a.value) for a in alerts] == [("device_class", "stb")], alerts
+    assert end <= alerts[0].end <= end + 10 * 60, (alerts[0].end - end)
+    before = _run(events, EbSettings(keep_ratio=0.0))[1]
+    assert [(a.dimension, a.value) for a in before] == [("device_class", "stb")], before
+    assert before[0].end < end - 4 * 60, (before[0].end - end)
