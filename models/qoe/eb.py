@@ -227,7 +227,10 @@ class EbSettings(BaseModel):
     (a third of an incident's time had no alert open on qoe_world's 31 days), then paged again (2.2 alerts per
     incident). Kept open only: the causes that explain first (``ongoing``) and explain within the span are still the
     ones named lately (:meth:`_live`); a kept app version held its nested pair's crash unnamed for good on the first
-    world's day 901. 0 turns it off."""
+    world's day 901. A kept group still learns no flagged window (:meth:`_learnable`): learning a big one's as a closed
+    one does (tried) taught a region its hour-long quality cap, and the alert closed 19 minutes before the cap ended
+    (qoe_world's day 1601; as it is, it closed with the cap, and had closed 50 minutes before it without keeping).
+    0 turns it off."""
     max_causes_per_window: int = Field(4, ge=1)
     prior_strength: float = Field(60.0, gt=0)
     """``k``: pseudo-observations of the population in every group's baseline."""
