@@ -948,9 +948,9 @@ class EbDetector:
                                          "units_dropped": 0, "windows_closed": 0, "context_resets": 0, "dedup_forgotten": 0}
         self.future_run = 0
         self.named: dict[tuple[str, str], int] = {}
+        """Causes named in the last :attr:`_hold` windows (bounded by the causes per window)."""
         self._kept: set[tuple[str, str]] = set()
         """Open alerts the lanes of the window being closed found still faulty (:meth:`_keep_residual`)."""
-        """Causes named in the last :attr:`_hold` windows (bounded by the causes per window)."""
 
     # ---- events --------------------------------------------------------------------------------
     def ingest(self, e: EventRecord, now: float | None = None) -> tuple[str | None, list[Alert]]:
@@ -1522,8 +1522,8 @@ class EbDetector:
                 explaining.add((si, r))
         for si, r in explaining:
             alive &= (column(si) != r) | renamed
+        # What took units out of ``alive``: ``(spec, row, spares the renamed units)``, for :meth:`_keep_residual`.
         removed = [(si, r, True) for si, r in explaining]
-        """What took units out of ``alive``: ``(spec, row, spares renamed units)``, for :meth:`_keep_residual`."""
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
             # While open alerts explain first, rendition-keyed and region-keyed pairs are scored too, for
