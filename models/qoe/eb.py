@@ -1536,14 +1536,9 @@ class EbDetector:
             batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in HANDOVER_SPECS] \
                 if first and s.refine_nested else first or remaining
             batch_rows = [int(rows[i]) for i in batch]
-            # Each candidate's units still alive, summed; then one score_matrix call for all of them (it scores rows
-            # independently: one call per candidate cost more than the rest of a window's close).
+            # Each candidate over its units still alive.
             masks = [alive & (column(spec_of[r]) == r) for r in batch_rows]
-            c = np.array([contrib[mask].sum(axis=0) for mask in masks]).reshape(len(batch), contrib.shape[1])
-            sess = None if weights is None else \
-                np.array([weights[mask].sum(axis=0) for mask in masks]).reshape(len(batch), weights.shape[1])
-            scores, _ = score_matrix(c, self.store.sums[batch_rows], self.prior_n, self.pop, self.prior, s, self._clustering(span),
-                                     sess, self.store.spec[batch_rows], self._tau2, span_total)
+            scores = self._score_units(batch_rows, masks, span_units, span, span_total)
             for i, r, sc in zip(batch, batch_rows, scores, strict=True):
                 si = spec_of[r]
                 sc = np.maximum(sc - penalty[si], 0.0)
@@ -1593,6 +1588,20 @@ class EbDetector:
             self._keep_residual(out, removed, renamed, column, span_units, span_total, span, bars, penalty)
         return out
 
+    def _score_units(self, rows: list[int], masks: list[np.ndarray],
+                     span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], span: int,
+                     span_total: np.ndarray) -> np.ndarray:
+        """Scores (``[rows, metrics]``, before the penalty) of each group ``rows[k]`` over only the span's units in
+        ``masks[k]``: the units summed per group, then one :func:`score_matrix` call for all (it scores rows
+        independently; one call per group cost more than the rest of a window's close)."""
+        _, contrib, weights = span_units
+        c = np.array([contrib[m].sum(axis=0) for m in masks]).reshape(len(rows), contrib.shape[1])
+        sess = None if weights is None else \
+            np.array([weights[m].sum(axis=0) for m in masks]).reshape(len(rows), weights.shape[1])
+        scores, _ = score_matrix(c, self.store.sums[rows], self.prior_n, self.pop, self.prior, self.s,
+                                 self._clustering(span), sess, self.store.spec[rows], self._tau2, span_total)
+        return scores
+
     def _live(self, window: int) -> dict[tuple[str, str], Any]:
         """The open alerts as they were before :attr:`EbSettings.keep_ratio`: unconfirmed, or named within their quiet
         windows (``named``; a kept alert is open, not named). These explain first and within the span."""
@@ -1627,13 +1636,7 @@ class EbDetector:
                 masks.append(mask)
         if not keys:
             return
-        _, contrib, weights = span_units
-        c = np.array([contrib[m].sum(axis=0) for m in masks]).reshape(len(keys), contrib.shape[1])
-        sess = None if weights is None else \
-            np.array([weights[m].sum(axis=0) for m in masks]).reshape(len(keys), weights.shape[1])
-        rows = [r for _, r, _ in keys]
-        scores, _ = score_matrix(c, self.store.sums[rows], self.prior_n, self.pop, self.prior, s,
-                                 self._clustering(span), sess, self.store.spec[rows], self._tau2, span_total)
+        scores = self._score_units([r for _, r, _ in keys], masks, span_units, span, span_total)
         for (key, _, si), sc in zip(keys, scores, strict=True):
             if ((sc - penalty[si]) >= s.keep_ratio * bars).any():
                 self._kept.add(key)
