@@ -141,6 +141,15 @@ HANDOVER_SPECS: frozenset[int] = RENDITION_SPECS | frozenset(i for i, sp in enum
 title's corrupt rung, and a region's CDN or ISP (a CDN failing in one region, named as the region while the other
 CDN's first failures were in its span). Not the device pairs: a device class crash handed over to its app versions and
 OSes on the first world (4 false alerts on one held-out day)."""
+HANDOVER_SLOW_SPECS: frozenset[int] = frozenset({SPECS.index((DIMS.index("device_model"),))})
+"""Specs an open alert's group may hand over to in the slow and long lanes only, and only while the rest of the alert's
+group fails no more than its baseline explains (:meth:`EbDetector._refine`): a device model crashing inside its class.
+A browser's crash (62% of its class) was named as the class in its first minute, when the class's other browsers had too
+few sessions to clear it, and the class then explained every later window: the model was never named on 3 of
+qoe_world's 31 dev days. Not in the fast lane: over its minute the rest of a class crashing as a whole can hold 3 or 4
+sessions with no failure by chance, and the class's crash was handed over to its best-selling model. Not while the rest
+fails too: a TV class whose other model failed at a third of the best-seller's rate (far above its baseline, so the
+class's fault) sat just under the rate where "the model's alone" and "the class's" cross, and was handed over."""
 _RENDITION_MASK = np.isin(np.arange(len(SPECS)), sorted(RENDITION_SPECS))
 """``_RENDITION_MASK[spec]``: :data:`RENDITION_SPECS` as a lookup (``np.isin`` per metric cost a sort each time)."""
 START_DENOMINATORS = frozenset({"attempts", "starts"})
@@ -1533,7 +1542,8 @@ class EbDetector:
             # first segment before it reports the switch, so a third of the failures spill over the title's other
             # rungs). A CDN failing in one region alike (the first world's day 800). Not every nested candidate
             # (:data:`HANDOVER_SPECS`).
-            batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in HANDOVER_SPECS] \
+            handover = HANDOVER_SPECS | HANDOVER_SLOW_SPECS if span >= s.slow_windows else HANDOVER_SPECS
+            batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in handover] \
                 if first and s.refine_nested else first or remaining
             batch_rows = [int(rows[i]) for i in batch]
             # Each candidate over its units still alive.
@@ -1657,7 +1667,9 @@ class EbDetector:
         rest too small to tell (a class that is nearly all one model) stays near 0 and keeps ``top``; a rest failing
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
         while a nested candidate qualifies, highest score first. While ``top`` is an open alert's group, the only
-        candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`). A candidate whose units in the span
+        candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`), and in the slower lanes those of
+        :data:`HANDOVER_SLOW_SPECS`, which must also find the rest clean: its failures at their own rate favoured over
+        its baseline by less than ``refine_margin``. A candidate whose units in the span
         are exactly ``top``'s (no rest to judge) is named instead when it was confirmed within the last
         :meth:`_hold` windows and ``top`` was not: an app version's start crash, named at night while a tablet ran it or
         the older one, was named again as its device class once every tablet ran the new version (the first world's day
@@ -1691,7 +1703,8 @@ class EbDetector:
                 p0 = float(np.clip(1.0 - (1.0 - p_base) ** clus, 1e-5, 0.999)) if per_session else p_base
                 p1 = min(max(x_in / n_in, p0), 1.0 - 1e-9)
                 shared = x_rest * math.log(p1 / p0) + (n_rest - x_rest) * math.log((1.0 - p1) / (1.0 - p0))
-                if shared <= -s.refine_margin:
+                if shared <= -s.refine_margin and not (self.store.spec[int(rows[alt[2]])] in HANDOVER_SLOW_SPECS
+                                                       and _binomial_llr(n_rest, x_rest, p0) >= s.refine_margin):
                     best = alt
             if best is None:
                 return top
@@ -1823,6 +1836,14 @@ def _session_key(session_id: str) -> int:
 
 def _value(v: Any) -> str:
     return "unknown" if v is None else str(v)
+
+
+def _binomial_llr(n: float, x: float, p0: float) -> float:
+    """Log-likelihood ratio of ``x`` events in ``n`` trials at their own rate against ``p0`` (0 at or under it)."""
+    q = x / n if n > 0 else 0.0
+    if q <= p0:
+        return 0.0
+    return x * math.log(q / p0) + ((n - x) * math.log((1.0 - q) / (1.0 - p0)) if q < 1.0 else 0.0)
 
 
 def _den(m: int) -> str:
