@@ -164,6 +164,12 @@ SETTLED_PLAYHEAD_S = 60.0
 falling) to its rung, and a title whose sessions all start at once (a premiere) would show only that."""
 FRESH_PLAYHEAD_S = 45.0
 """A session first seen with more content played than this joined mid-way: its start is not counted."""
+AGE_RATE = 1e-4
+"""Weight of one beat in :class:`SessionMemory`'s running means of the population's young and settled levels (about
+the last 10,000 beats of each: minutes at a peak, an hour or two at night)."""
+AGE_MIN_BEATS = 1000.0
+"""Beats of each kind before a young beat's level is adjusted at all (a stream's first minutes: none)."""
+_AGE_BEATS = 1.0 / AGE_RATE
 HEARTBEAT_METRICS = frozenset({"playback_failure", "stall", "errors", "bitrate", "resolution", "live_latency",
                                "latency_jump"})
 _ATTEMPT_METRICS = np.array([j for j, m in enumerate(BINOMIAL) if m[2] == "attempts"], dtype=np.int64)
@@ -352,6 +358,17 @@ class SessionMemory:
     evicted: int = 0
     key: int = 0
     """The key of the session of the last :meth:`unit` call (computed once per session, not per event)."""
+    ages: list[float] = field(default_factory=lambda: [0.0] * 6)
+    """The population's levels by session age: running means of log bitrate and log height over beats under
+    :data:`SETTLED_PLAYHEAD_S` played (young) and over the rest (settled), and the beats seen of each (capped at
+    ``1 / AGE_RATE``): ``[young br, young h, settled br, settled h, young n, settled n]``. A young beat's levels are
+    counted shifted by the population's settled-less-young difference (:meth:`unit`).
+
+    Why: a player starts low and climbs to its rung over its first minute, so a group whose sessions are all young (a
+    premiere's or a live match's flash crowd) sits below its own settled history with nothing wrong: an independent
+    world's sports spike paged its channel on resolution in its first minute, and a detector run on from yesterday
+    paged a premiere on bitrate. Counting levels only from a minute played (tried) hid the first minute of a cap from
+    the sessions starting under it (a region cap 166 -> 796 s). Judged for their age, young beats still carry a cap."""
 
     def unit(self, e: EventRecord, rendition: str | None = None) -> array | None:
         """The event's column contributions (:data:`COLUMNS`), or ``None`` when it says nothing new.
@@ -394,17 +411,28 @@ class SessionMemory:
             row[_I_STALL] = float(rebuffer_s - last_rebuf > 1e-9)
             row[_I_ERR] = float(errors > last_err)
             bitrate = e.bitrate_kbps
+            settled = e.playhead_s >= SETTLED_PLAYHEAD_S
+            ages = self.ages
+            at, n_at = (2, 5) if settled else (0, 4)
+            judged = ages[4] >= AGE_MIN_BEATS and ages[5] >= AGE_MIN_BEATS and not settled
+            if ages[n_at] < _AGE_BEATS:
+                ages[n_at] += 1.0
+            w = 1.0 / ages[n_at]  # a plain mean at first, then a running one over about the last 1 / AGE_RATE beats
             if bitrate > 0:
                 b = _log(bitrate)
-                row[_I_BR_N], row[_I_BR_S], row[_I_BR_Q] = 1, b, b * b
-                if last_br is not None and e.playhead_s >= SETTLED_PLAYHEAD_S:
+                ages[at] += w * (b - ages[at])
+                level = b + (ages[2] - ages[0]) if judged else b
+                row[_I_BR_N], row[_I_BR_S], row[_I_BR_Q] = 1, level, level * level
+                if last_br is not None and settled:
                     d = b - last_br
                     row[_I_DBR_N], row[_I_DBR_S], row[_I_DBR_Q] = 1, d, d * d
                 last_br = b
             height = e.resolution_height
             if height:
                 h = _log(height)
-                row[_I_H_N], row[_I_H_S], row[_I_H_Q] = 1, h, h * h
+                ages[at + 1] += w * (h - ages[at + 1])
+                level = h + (ages[3] - ages[1]) if judged else h
+                row[_I_H_N], row[_I_H_S], row[_I_H_Q] = 1, level, level * level
             if e.content_type == "live" and e.live_latency_s is not None:
                 # Log seconds, like startup: latency grows with every stall, so its spread is a long right tail
                 # that would drown a channel-wide +20 s in seconds but not in ratios.
@@ -911,13 +939,13 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 14
+    STATE_FORMAT = 15
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
     ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
-    ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open)."""
+    ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open; 15: levels by session age)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
