@@ -1696,8 +1696,9 @@ class EbDetector:
         less than ``c`` but more than its baseline (one session in ten where ``c`` lost half) keeps it too. Repeated
         while a nested candidate qualifies, highest score first. While ``top`` is an open alert's group, the only
         candidates offered are those of :data:`HANDOVER_SPECS` (:meth:`_attribute`), and in the slower lanes those of
-        :data:`HANDOVER_SLOW_SPECS`, which must also find the rest clean: its failures at their own rate favoured over
-        its baseline by less than ``refine_margin``. A candidate whose units in the span
+        :data:`HANDOVER_SLOW_SPECS`. A candidate of :data:`HANDOVER_SLOW_SPECS` (a device model), open alert or not,
+        must also find the rest clean: its failures at their own rate favoured over its baseline by less than
+        ``refine_margin``. A candidate whose units in the span
         are exactly ``top``'s (no rest to judge) is named instead when it was confirmed within the last
         :meth:`_hold` windows and ``top`` was not: an app version's start crash, named at night while a tablet ran it or
         the older one, was named again as its device class once every tablet ran the new version (the first world's day
