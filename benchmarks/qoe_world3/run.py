@@ -31,7 +31,8 @@ def detect(events: Path, alerts: Path, model: str) -> dict[str, object]:
     proc = subprocess.run([_streamlab(), "qoe", "detect", "--events", str(events), "--out", str(alerts),
                            "--model", model], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"detect failed on {events} (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        said = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise RuntimeError(f"detect failed on {events} (exit {proc.returncode}): {said[-1] if said else 'no message'}")
     counters: dict[str, object] = {}
     match = re.search(r"^\w+: (\{.*\})$", proc.stdout, re.MULTILINE)
     if match:
@@ -40,16 +41,37 @@ def detect(events: Path, alerts: Path, model: str) -> dict[str, object]:
     return counters
 
 
+def _seeds(text: str) -> list[int]:
+    """``--seeds``: comma-separated integers, at least one (argparse turns the error into one ``error:`` line)."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("at least one seed")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate, detect and score Kestrel (qoe_world3) days.")
-    parser.add_argument("--seeds", default="1,2,3", help="comma-separated seeds, one day each")
+    parser.add_argument("--seeds", type=_seeds, default="1,2,3", help="comma-separated seeds, one day each")
     parser.add_argument("--work", type=Path, required=True, help="folder for events, labels, alerts, scores")
     parser.add_argument("--model", default="eb")
     parser.add_argument("--day", type=int, default=0)
     parser.add_argument("--sessions", type=int, default=DEFAULT_SESSIONS)
     parser.add_argument("--reuse", action="store_true", help="keep an existing day's events instead of regenerating")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if args.sessions < 1:
+        parser.error(f"--sessions must be >= 1, got {args.sessions}")
+    try:
+        return _run(args)
+    except (RuntimeError, OSError) as exc:  # a detector that failed, a folder not writable: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    seeds: list[int] = args.seeds
     pairs: list[tuple[Path, Path]] = []
     runs: dict[str, object] = {}
     for seed in seeds:

@@ -85,7 +85,10 @@ def detect(
     if model == "eb":
         _detect_eb(events, out)
         return
-    qoe_model = load_model(model)
+    try:
+        qoe_model = load_model(model)
+    except DetectorError as exc:  # the registry knows the trained detectors; eb is the CLI's, so it names it here
+        raise DetectorError(f"{exc}, or eb (schema v2)") from None
     if mode == "stream":
         streamed = detect_stream(qoe_model, events)
         alerts = streamed.alerts
@@ -150,7 +153,7 @@ def world(
     out: Path = typer.Option(..., "--out", help="events file (.jsonl), schema v2"),
     seed: int = typer.Option(0, "--seed", help="draws sessions and the incident mix"),
     sessions: int = typer.Option(20000, "--sessions", min=10, help="sessions in the day"),
-    titles: int = typer.Option(300, "--titles", min=1, help="catalogue size"),
+    titles: int = typer.Option(300, "--titles", min=20, help="catalogue size (at least 20: the flash-crowd decoy is one of titles 5-19)"),
 ) -> None:
     """A schema-v2 day with the issue-19 incident types (training/qoe/world_v2.py); labels beside --out."""
     from streamlab.training.qoe.world_v2 import generate, write_world

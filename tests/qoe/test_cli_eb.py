@@ -39,3 +39,24 @@ def test_detect_eb_on_a_parquet_file_is_one_clear_error(tmp_path) -> None:
     result = runner.invoke(app, ["qoe", "detect", "--events", str(path), "--model", "eb"])
     assert result.exit_code != 0  # `streamlab` itself prints it as one `error:` line and exits 2 (a UsageError)
     assert isinstance(result.exception, TelemetryError) and "reads JSONL" in str(result.exception)
+
+
+def test_a_misspelt_model_lists_eb_among_the_choices(tmp_path) -> None:
+    """``--model ebb`` is one error that names every detector ``qoe detect`` takes: the registry's list alone left out
+    eb, the one a v2 file wants."""
+    events = tmp_path / "day.jsonl"
+    made = runner.invoke(app, ["qoe", "world", "--out", str(events), "--seed", "3", "--sessions", "50", "--titles", "20"])
+    assert made.exit_code == 0, made.output
+    from streamlab.models.qoe.errors import DetectorError
+
+    result = runner.invoke(app, ["qoe", "detect", "--events", str(events), "--model", "ebb"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, DetectorError), result.output
+    assert "no detector at 'ebb'" in str(result.exception) and str(result.exception).endswith("or eb (schema v2)")
+
+
+def test_a_world_with_too_few_titles_is_refused_by_name(tmp_path) -> None:
+    """``qoe world --titles 5`` was an IndexError (the flash-crowd decoy draws one of titles 5-19)."""
+    result = runner.invoke(app, ["qoe", "world", "--out", str(tmp_path / "d.jsonl"), "--titles", "5"])
+    assert result.exit_code == 2 and "--titles" in result.output, result.output
+    assert not (tmp_path / "d.jsonl").exists()

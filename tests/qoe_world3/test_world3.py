@@ -57,3 +57,17 @@ def test_labels_load_in_the_shared_scorer_and_incidents_never_overlap(tiny_day: 
     assert labels["day"] == 2 and {i["type"] for i in labels["incidents"]} == set(INCIDENT_TYPES)
     slotted = sorted((i["start"], i["end"]) for i in labels["incidents"] + labels["decoys"][:4])
     assert all(end + GRACE_S <= nxt for (_, end), (nxt, _) in zip(slotted, slotted[1:]))
+
+
+def test_bad_run_arguments_and_a_failing_detector_are_one_error_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.qoe_world3 import run
+
+    for argv in (["--seeds", "a"], ["--seeds", ","], ["--seeds", "1", "--sessions", "0"]):
+        with pytest.raises(SystemExit) as exc:
+            run.main([*argv, "--work", str(tmp_path)])
+        assert exc.value.code == 2
+        assert "error:" in capsys.readouterr().err
+    assert run.main(["--seeds", "1", "--sessions", "20", "--model", "nope", "--work", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: detect failed on ") and "no detector at 'nope'" in err[0]
