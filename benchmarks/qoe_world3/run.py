@@ -16,19 +16,15 @@ import time
 from pathlib import Path
 
 from benchmarks.qoe_world import score
+from benchmarks.qoe_world.run import streamlab_cmd
 from benchmarks.qoe_world3.generate import DEFAULT_SESSIONS, generate_day
-
-
-def _streamlab() -> str:
-    """The ``streamlab`` CLI of the running interpreter's environment (the project's virtualenv)."""
-    beside = Path(sys.executable).parent / "streamlab"
-    return str(beside) if beside.exists() else "streamlab"
+from streamlab.core.errors import UsageError
 
 
 def detect(events: Path, alerts: Path, model: str) -> dict[str, object]:
     """Run the detector CLI on one day; returns its counters line (accepted, refused, ...) and wall seconds."""
     began = time.monotonic()
-    proc = subprocess.run([_streamlab(), "qoe", "detect", "--events", str(events), "--out", str(alerts),
+    proc = subprocess.run([*streamlab_cmd(), "qoe", "detect", "--events", str(events), "--out", str(alerts),
                            "--model", model], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         said = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -65,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sessions must be >= 1, got {args.sessions}")
     try:
         return _run(args)
-    except (RuntimeError, OSError) as exc:  # a detector that failed, a folder not writable: one line, no traceback
+    except (RuntimeError, OSError, UsageError) as exc:  # a detector that failed, a folder not writable: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

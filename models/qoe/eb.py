@@ -1561,6 +1561,7 @@ class EbDetector:
             alive &= (column(si) != r) | renamed
         # What took units out of ``alive``: ``(spec, row, spares the renamed units)``, for :meth:`_keep_residual`.
         removed = [(si, r, True) for si, r in explaining]
+        handover = HANDOVER_SPECS | HANDOVER_SLOW_SPECS if span >= s.slow_windows else HANDOVER_SPECS
         while remaining and len(out) < s.max_causes_per_window:
             rescored = []
             # While open alerts explain first, rendition-keyed and region-keyed pairs are scored too, for
@@ -1570,7 +1571,6 @@ class EbDetector:
             # first segment before it reports the switch, so a third of the failures spill over the title's other
             # rungs). A CDN failing in one region alike (the first world's day 800). Not every nested candidate
             # (:data:`HANDOVER_SPECS`).
-            handover = HANDOVER_SPECS | HANDOVER_SLOW_SPECS if span >= s.slow_windows else HANDOVER_SPECS
             batch = first + [j for j in remaining if j not in first and spec_of[int(rows[j])] in handover] \
                 if first and s.refine_nested else first or remaining
             batch_rows = [int(rows[i]) for i in batch]
