@@ -158,6 +158,11 @@ ABR_SELECTED = frozenset({"stall"})
 rung of every title collects its stalled beats, and a new title (a premiere's flash crowd) has no history to say so.
 Rendition-keyed groups are not judged on them (a broken encode fails: failures and errors still count)."""
 QUALITY_METRICS = frozenset({"bitrate", "resolution", "bitrate_drop"})
+POPULATION_RATES = frozenset({"stall"})
+"""Rates that move with the whole population (shared throughput, the hour), like levels do: a group carrying more
+than ``slow_max_share`` of their trials is the population, and is not judged on them in the fast lane (the slow and
+long lanes judge no such group at all). Counted by its sessions' measured clustering (:func:`stall_icc`), the bulk of
+qoe_world's day 12 (``content_type=vod``) paged on one minute of stalls 12 minutes into a cold day."""
 SLOW_START_S = 5.0
 SETTLED_PLAYHEAD_S = 60.0
 """Changes within a session count from this much content played: before, the player is still climbing (or
@@ -276,6 +281,20 @@ class EbSettings(BaseModel):
     session_evidence: bool = True
     """Count heartbeat evidence in distinct sessions, measured per group (:func:`score_matrix`), instead of
     assuming every player beats every ``heartbeat_s``."""
+    stall_icc_floor: float | None = Field(0.02, ge=0.0, le=1.0)
+    """Stalls: a session's beats count as ``m / (1 + (m - 1) rho)`` trials, ``rho`` the span's measured intra-session
+    correlation (:func:`stall_icc`) but at least this. None: every session one trial (``rho`` 1)."""
+    stall_history: float = Field(2.0, ge=0.0)
+    """... only for a group whose learned beats outweigh the span's this many times; one trial per session before.
+    Why: groups differ in how often they stall (an ISP in a region at its prime time: 6% against the population's
+    0.4% on qoe_world), and rates have no between-group spread in the test, so a baseline learned from a cold day's
+    first minutes is not a baseline. Counted by design effect without it, such groups paged 26-92 minutes into 3 of
+    qoe_world's 31 dev days (as on the long lane, ``long_history``)."""
+    stall_min_sessions: float = Field(5.0, ge=0.0)
+    """... and from at least this many distinct stalling sessions; one trial per session below. Why: sessions' stall
+    rates are heavy-tailed, not beta: a viewer on a dying network (qoe_world's real traces hold near-outages) stalls at
+    every beat, far beyond what the population's correlation allows, and three of them in an ISP x region at night
+    (4 sessions, 70-110 kbps) paged qoe_world's day 16."""
     min_population: float = Field(4.0, ge=0.0)
     """A mean (startup, bitrate) is scored once the population's observations of it outweigh the committed prior this
     many times: a world whose bitrates sit far below the prior's must not page everywhere in its first hour."""
@@ -294,6 +313,11 @@ class EbSettings(BaseModel):
     learn_flagged: float = Field(0.2, ge=0.0, le=1.0)
     """The weight a big group's flagged window is learned at: enough to follow the population within an hour, little
     enough that a fault it carries for minutes moves its 8-hour baseline by under a percent."""
+    learn_alerted_units: bool = False
+    """Whether a window's units inside an open or lately named alert's group still teach every other group they belong
+    to. Not: a region capped to a low rung for an hour taught its CDN pair that stalls are rare there (a low rung
+    seldom stalls), and the pair paged on its ordinary stalls when the cap lifted (qoe_world's day 1601, once stalls
+    were counted by their sessions' clustering). An incident's sessions are nobody's normal."""
     learn_delayed: bool = True
     """Learn a window only once it has left the slow lane's context, and only for groups not flagged since: the data
     a lane tests are never in the baseline it tests them against. Learning each window at once let a sparse group
@@ -517,7 +541,7 @@ def binomial_trials(j: int, counts: np.ndarray, clus: float | np.ndarray,
             x = np.minimum(x, distinct[num])
         return np.maximum(n / clus, x), x
     if sessions is not None and num in distinct:
-        return sessions[:, 0], sessions[:, 1 if num == "stall" else 2]
+        return (sessions[:, 6], sessions[:, 7]) if num == "stall" else (sessions[:, 0], sessions[:, 2])
     if name in HEARTBEAT_METRICS:
         return n / clus, x / clus
     return n, x
@@ -526,6 +550,8 @@ def binomial_trials(j: int, counts: np.ndarray, clus: float | np.ndarray,
 _B_NUM = np.array([C[num] for _, num, _ in BINOMIAL])
 _B_DEN = np.array([C[den] for _, _, den in BINOMIAL])
 _B_PER_SESSION = np.array([name in PER_SESSION_EVENTS for name, _, _ in BINOMIAL])
+_B_STALL = next(j for j, (name, _, _) in enumerate(BINOMIAL) if name == "stall")
+_B_POPULATION = np.array([name in POPULATION_RATES for name, _, _ in BINOMIAL])
 _B_RENDITION_BLIND = np.array([den in START_DENOMINATORS or name in ABR_SELECTED for name, _, den in BINOMIAL])
 """Binomial metrics a rendition-keyed group is not judged on (:data:`RENDITION_SPECS`)."""
 _G_N = np.array([C[n] for _, n, _, _, _ in GAUSSIAN])
@@ -561,7 +587,7 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     ``span_total`` (the span's column sums over every unit): a group carrying more than ``slow_max_share`` of a
     gaussian metric's observations is the population of that metric (``content_type=live`` for latency, the dominant
     app version for everything); its level moving is the population moving with the hour, not a cause, so it is not
-    judged on levels (failures still are).
+    judged on levels or on :data:`POPULATION_RATES` (failures still are).
     """
     g = len(counts)
     clus = session_clustering(counts, sessions, clustering)
@@ -582,12 +608,20 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
     for j, (_, num, _) in enumerate(BINOMIAL):
         n[:, j], x[:, j] = binomial_trials(j, counts, clus, sessions)
         evidence[:, j] = distinct.get(num, counts[:, C[num]])
+    if sessions is not None and s.stall_icc_floor is not None:
+        # Stall evidence by design effect claims the precision of many trials against a baseline as precise: a group
+        # whose learned beats do not outweigh the span's ``stall_history`` times is judged one trial per session.
+        # So is a handful of stalling sessions: see ``stall_min_sessions``.
+        new = (base[:, C["beats"]] < s.stall_history * counts[:, C["beats"]]) | (sessions[:, 3] < s.stall_min_sessions)
+        n[new, _B_STALL], x[new, _B_STALL] = sessions[new, 0], sessions[new, 1]
     # a mid-stream failure, a latency jump: the chance of having one within a session's beats, not at one beat
     p0[:, _B_PER_SESSION] = np.clip(1.0 - (1.0 - p0[:, _B_PER_SESSION]) ** clus_col, 1e-5, 0.999)
     with np.errstate(divide="ignore", invalid="ignore"):
         ph = np.clip(np.where(n > 0, x / np.maximum(n, 1e-9), 0.0), 1e-9, 1 - 1e-9)
     ok = (ph >= s.min_ratio * p0) & (ph - p0 >= s.min_excess) & (evidence >= s.min_events - 1e-9)
     ok &= pop[_B_DEN] >= s.min_population_rates * prior_n
+    if span_total is not None:
+        ok &= ~(_B_POPULATION & (counts[:, _B_DEN] > s.slow_max_share * span_total[_B_DEN]))
     if blind is not None:
         ok &= ~(blind & _B_RENDITION_BLIND)
     # The ratio only where the gates pass (a few groups of hundreds).
@@ -843,18 +877,46 @@ class _UnitBuffer:
         return self.unit_rows[lo:hi], self.contrib[lo:hi], self.sess[lo:hi]
 
 
-SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions", "lj_sessions")
+SESSION_COLUMNS: tuple[str, ...] = ("sessions", "stall", "err", "stall_sessions", "err_sessions", "lj_sessions",
+                                    "stall_trials", "stall_events")
 """Per group and span (see :func:`score_matrix`): distinct sessions that beat; the sum over them of the share of
 their beats that stalled (erred), i.e. each session one observation of its stall (error) rate; and the distinct
-sessions that stalled (erred), the minimum evidence; the distinct sessions whose latency jumped."""
+sessions that stalled (erred), the minimum evidence; the distinct sessions whose latency jumped; the stall trials
+and stalled beats each deflated by its session's design effect (:func:`stall_icc`)."""
 
 
-def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
-    """``[units, 6]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
+def stall_icc(beats: np.ndarray, stalls: np.ndarray, floor: float) -> float:
+    """Intra-session correlation of stalled beats in a span (one-way ANOVA), from every session's beats and stalls.
+
+    Why: a session is neither one observation of its stall rate nor as many as its beats. A viewer on a bad network
+    stalls beat after beat, so beats are correlated, but how much is the world's own: 0.06 on qoe_world's 10-minute
+    spans, 0.22 on Kestrel's, whose players stall ten times as often. Counting each session once (correlation 1) made
+    a player version's stall regression score 10 over ten minutes; counting every beat (0) pages on one bad viewer.
+    The beta-binomial's design effect ``1 + (m - 1) rho`` sits between, with ``rho`` measured on the span's own
+    population, which an incident on a few percent of it barely moves. ``floor`` keeps it from 0 on a quiet span.
+    """
+    keep = beats > 0
+    m, y = beats[keep], stalls[keep]
+    k, total = len(m), float(m.sum())
+    if k < 2 or total <= k or not y.any():
+        return 1.0
+    p = y / m
+    pbar = float(y.sum()) / total
+    between = float((m * (p - pbar) ** 2).sum()) / (k - 1)
+    within = float((m * p * (1 - p)).sum()) / (total - k)
+    m0 = (total - float((m * m).sum()) / total) / (k - 1)
+    denom = between + (m0 - 1) * within
+    rho = (between - within) / denom if denom > 0 else 1.0
+    return float(min(max(rho, floor), 1.0))
+
+
+def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | None = None) -> np.ndarray:
+    """``[units, 8]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
 
     A beat weighs ``1 / (its session's beats in the span)``, so a group's sum counts distinct sessions
     without a per-group set, and the weighted stalls sum each session's stall rate once, however often
-    its player beats.
+    its player beats. Stall trials and events weigh ``1 / (1 + (m - 1) rho)`` (:func:`stall_icc`, ``rho`` at least
+    ``icc_floor``); with ``icc_floor`` None, ``rho`` is 1: the same as the session's share.
     """
     out = np.zeros((len(contrib), len(SESSION_COLUMNS)))
     if not len(contrib):
@@ -876,6 +938,14 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray) -> np.ndarray:
     out[:, 4] = share(contrib[:, C["err"]])
     if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
         out[:, 5] = share(contrib[:, C["lj"]])
+    if icc_floor is None:
+        out[:, 6], out[:, 7] = beat, out[:, 1]
+        return out
+    m = np.bincount(codes, weights=contrib[:, C["beats"]])
+    rho = stall_icc(m, np.bincount(codes, weights=contrib[:, C["stall"]]), icc_floor)
+    design = 1.0 / (1.0 + np.maximum(m - 1.0, 0.0) * rho)
+    out[:, 6] = contrib[:, C["beats"]] * design[codes]
+    out[:, 7] = contrib[:, C["stall"]] * design[codes]
     return out
 
 
@@ -939,13 +1009,14 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 15
+    STATE_FORMAT = 16
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
     ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
-    ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open; 15: levels by session age)."""
+    ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open; 15: levels by session age;
+    16: stalls by design effect, ``learn_alerted_units``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1269,7 +1340,7 @@ class EbDetector:
         """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
         assert next(reversed(self.closed)) == window, "a span ends at the last closed window"
         unit_rows, contrib, sess = self.units.span(window - span + 1)
-        weights = session_weights(contrib, sess) if self.s.session_evidence else None
+        weights = session_weights(contrib, sess, self.s.stall_icc_floor) if self.s.session_evidence else None
         return unit_rows, contrib, weights
 
     def _sessions(self, rows: np.ndarray, unit_rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
@@ -1417,16 +1488,24 @@ class EbDetector:
         and a new app version's start crash 16 minutes later on the dev days.
         """
         s = self.s
-        flagged = self.store.flagged[old.rows] >= old_window
+        alerted = [self.store.index.get((SPEC_NAMES.index(dim), value), -1)
+                   for dim, value in chain(self.tracker.open, self.named)]
+        rows, counts = old.rows, old.counts
+        if not s.learn_alerted_units and alerted and len(old.contrib):
+            hit = np.isin(old.unit_rows, alerted).any(axis=1)
+            if hit.any():
+                kept = ~hit
+                rows, counts = _aggregate(old.unit_rows[kept].T.ravel(), np.tile(old.contrib[kept], (len(SPECS), 1)))
+        flagged = self.store.flagged[rows] >= old_window
         if not flagged.any():
-            return old.rows, old.counts
-        big = _traffic(old.counts) >= s.learn_share * float(_traffic(old.contrib).sum())
-        big &= self.store.faulted[old.rows] < old_window
-        for dim, value in chain(self.tracker.open, self.named):
-            big &= old.rows != self.store.index.get((SPEC_NAMES.index(dim), value), -1)
+            return rows, counts
+        big = _traffic(counts) >= s.learn_share * float(_traffic(old.contrib).sum())
+        big &= self.store.faulted[rows] < old_window
+        for r in alerted:
+            big &= rows != r
         weight = np.where(flagged, np.where(big, s.learn_flagged, 0.0), 1.0)
         keep = weight > 0.0
-        return old.rows[keep], old.counts[keep] * weight[keep, None]
+        return rows[keep], counts[keep] * weight[keep, None]
 
     def _lane(self, window: int, rows: np.ndarray, counts: np.ndarray, span: int, every: int, bars: np.ndarray,
               lane: str, causes: list[Cause], long: bool = False) -> list[Cause]:

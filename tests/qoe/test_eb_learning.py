@@ -56,7 +56,8 @@ def test_a_big_groups_baseline_follows_the_population_it_carries_and_nothing_pag
 def test_a_small_groups_fault_is_still_not_learned_while_it_is_flagged() -> None:
     """A start crash on one session in 27 (``fridge*9.9``, under ``learn_share``, and named: an open alert learns
     nothing): its flagged windows stay out of its baseline, so the fault is never taught as normal. Without flags
-    (``learn_below`` out of reach) the same windows are learned."""
+    (``learn_below`` out of reach) and with an alert's units taught (``learn_alerted_units``) the same windows are
+    learned."""
     pair = ("fridge", "9.9")
 
     def crash(t: float, dims: dict) -> dict:
@@ -66,7 +67,7 @@ def test_a_small_groups_fault_is_still_not_learned_while_it_is_flagged() -> None
     events = steady_stream(60, 60, seed=9, groups=GROUPS, effect=crash)
     learned = {}
     for below in (0.5, 100.0):
-        det = EbDetector(EbSettings(learn_below=below))
+        det = EbDetector(EbSettings(learn_below=below, learn_alerted_units=below > 1.0))
         for raw in events:
             event, reason = parse_event(raw)
             assert reason is None, reason
@@ -135,3 +136,28 @@ def test_an_open_alert_explains_its_units_in_the_fast_lane_every_window() -> Non
     causes = det._attribute(window, scored, counts, surprise, np.zeros((2, len(METRICS))), det.s.context_windows,
                             det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), (unit_rows, contrib, None))
     assert [(c.dimension, c.value) for c in causes] == [("device_class*app_version", "tv*4.2")], causes
+
+
+def test_an_alerts_sessions_teach_no_other_group() -> None:
+    """A region capped to a low rung for half an hour is paged; its edges are not (the region explains them). Its
+    sessions must not teach the edges that a low bitrate is normal there: once the cap lifts, an edge whose baseline
+    learned the cap would judge its ordinary traffic against it (qoe_world's day 1601: a CDN pair learned the cap's
+    rare stalls and paged on ordinary ones when it lifted). With ``learn_alerted_units`` the same edge learns the cap."""
+
+    def cap(t: float, dims: dict) -> dict:
+        on = 20 * 60 <= t - START_EPOCH_S < 50 * 60
+        return {"bitrate_kbps": 800.0} if on and dims["region"] == "zz-s" else {}
+
+    events = steady_stream(60, 60, seed=12, groups=GROUPS, effect=cap)
+    learned = {}
+    for taught in (False, True):
+        det = EbDetector(EbSettings(learn_alerted_units=taught))
+        for raw in events:
+            event, reason = parse_event(raw)
+            assert reason is None, reason
+            det.ingest(event)
+        alerts = det.flush()
+        assert ("region", "zz-s") in {(a.dimension, a.value) for a in alerts}
+        row = det.store.index[(SPEC_NAMES.index("edge"), "zz-s-e1")]
+        learned[taught] = float(np.exp(det.store.sums[row, C["br_s"]] / det.store.sums[row, C["br_n"]]))
+    assert learned[False] > 3000.0 > learned[True], learned
