@@ -35,11 +35,12 @@ sparse group's sessions over half an hour, where 10 minutes hold little more tha
 causes: it neither keeps a group's windows from being learned nor names again an alert another lane keeps open.
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
-session's beats in the span, so a group's stall rate is the mean of its sessions' stall rates and a player that beats
-every 2 s is not ten times the evidence of one that beats every 20 s; stalls and errors need ``min_events`` distinct
-sessions (one bad session is a decoy, not an incident). Scores are reduced by ``log(m)``, ``m`` the groups of the
-same dimension tested in the window (Bonferroni in log-likelihood units): 600 titles x 8 renditions are thousands of
-chances for one to look bad by luck, 6 regions are 6.
+session's beats in the span, so a player that beats every 2 s is not ten times the evidence of one that beats every
+20 s; a group's error rate is the mean of its sessions' rates. Stalls sit between one trial per session and one per
+beat, by the correlation of stalled beats within sessions measured on the span (:func:`stall_icc`). Stalls and errors
+need ``min_events`` distinct sessions (one bad session is a decoy, not an incident). Scores are reduced by
+``log(m)``, ``m`` the groups of the same dimension tested in the window (Bonferroni in log-likelihood units):
+600 titles x 8 renditions are thousands of chances for one to look bad by luck, 6 regions are 6.
 
 **Batch and stream, one logic.** :meth:`EbDetector.ingest` reads an event's fields as attributes
 (:data:`~streamlab.models.qoe.schema_v2.EventRecord`): a validated model's, or those of the struct the batch path
@@ -530,8 +531,10 @@ def binomial_trials(j: int, counts: np.ndarray, clus: float | np.ndarray,
     Start outcomes: one trial per attempt. A failure ends its session, so for :data:`PER_SESSION_EVENTS` each session
     in the span is one trial of failing within its beats there (compared per beat, a 10-minute span's 30 beats made a
     4x rise on a CDN carrying half the traffic look like a 100x one); a latency jump is counted once per session too (a
-    viewer seeking back twice is one session that jumped). Stalls and errors with ``sessions``: each session one
-    observation of its stall (error) rate; other heartbeat metrics: beats deflated by the clustering.
+    viewer seeking back twice is one session that jumped). With ``sessions``: stalls, each session's beats deflated
+    by its design effect (:func:`session_weights`; :func:`score_matrix` counts a group without the history or the
+    stalling sessions for it one trial per session); errors, each session one observation of its error rate. Other
+    heartbeat metrics: beats deflated by the clustering.
     """
     name, num, den = BINOMIAL[j]
     n, x = counts[:, C[den]], counts[:, C[num]]

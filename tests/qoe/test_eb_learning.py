@@ -142,7 +142,8 @@ def test_an_alerts_sessions_teach_no_other_group() -> None:
     """A region capped to a low rung for half an hour is paged; its edges are not (the region explains them). Its
     sessions must not teach the edges that a low bitrate is normal there: once the cap lifts, an edge whose baseline
     learned the cap would judge its ordinary traffic against it (qoe_world's day 1601: a CDN pair learned the cap's
-    rare stalls and paged on ordinary ones when it lifted). With ``learn_alerted_units`` the same edge learns the cap."""
+    rare stalls and paged on ordinary ones when it lifted). With ``learn_alerted_units`` the same edge learns the
+    cap."""
 
     def cap(t: float, dims: dict) -> dict:
         on = 20 * 60 <= t - START_EPOCH_S < 50 * 60
