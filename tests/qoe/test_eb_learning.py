@@ -53,6 +53,17 @@ def test_a_big_groups_baseline_follows_the_population_it_carries_and_nothing_pag
     assert late == [], late
 
 
+def _detect(events: list[dict], settings: EbSettings, named: tuple[str, str]) -> EbDetector:
+    """A detector that has read ``events`` and flushed, having named ``named``."""
+    det = EbDetector(settings)
+    for raw in events:
+        event, reason = parse_event(raw)
+        assert reason is None, reason
+        det.ingest(event)
+    assert named in {(a.dimension, a.value) for a in det.flush()}
+    return det
+
+
 def test_a_small_groups_fault_is_still_not_learned_while_it_is_flagged() -> None:
     """A start crash on one session in 27 (``fridge*9.9``, under ``learn_share``, and named: an open alert learns
     nothing): its flagged windows stay out of its baseline, so the fault is never taught as normal. Without flags
@@ -67,13 +78,8 @@ def test_a_small_groups_fault_is_still_not_learned_while_it_is_flagged() -> None
     events = steady_stream(60, 60, seed=9, groups=GROUPS, effect=crash)
     learned = {}
     for below in (0.5, 100.0):
-        det = EbDetector(EbSettings(learn_below=below, learn_alerted_units=below > 1.0))
-        for raw in events:
-            event, reason = parse_event(raw)
-            assert reason is None, reason
-            det.ingest(event)
-        alerts = det.flush()
-        assert ("device_class*app_version", "fridge*9.9") in {(a.dimension, a.value) for a in alerts}
+        det = _detect(events, EbSettings(learn_below=below, learn_alerted_units=below > 1.0),
+                      ("device_class*app_version", "fridge*9.9"))
         row = det.store.index[(SPEC_NAMES.index("device_class*app_version"), "fridge*9.9")]
         learned[below] = det.store.sums[row, C["vsf"]] / det.store.sums[row, C["attempts"]]
     assert learned[0.5] < 0.05 < learned[100.0], learned
@@ -152,13 +158,7 @@ def test_an_alerts_sessions_teach_no_other_group() -> None:
     events = steady_stream(60, 60, seed=12, groups=GROUPS, effect=cap)
     learned = {}
     for taught in (False, True):
-        det = EbDetector(EbSettings(learn_alerted_units=taught))
-        for raw in events:
-            event, reason = parse_event(raw)
-            assert reason is None, reason
-            det.ingest(event)
-        alerts = det.flush()
-        assert ("region", "zz-s") in {(a.dimension, a.value) for a in alerts}
+        det = _detect(events, EbSettings(learn_alerted_units=taught), ("region", "zz-s"))
         row = det.store.index[(SPEC_NAMES.index("edge"), "zz-s-e1")]
         learned[taught] = float(np.exp(det.store.sums[row, C["br_s"]] / det.store.sums[row, C["br_n"]]))
     assert learned[False] > 3000.0 > learned[True], learned
