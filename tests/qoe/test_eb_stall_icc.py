@@ -110,3 +110,18 @@ def test_three_viewers_on_a_dying_network_in_a_small_group_are_not_an_incident()
     assert alerts == [], [(a.dimension, a.value, a.evidence) for a in alerts]
     _, alerts = _run(events, EbSettings(stall_min_sessions=0))
     assert ("connection_type", "5g") in {(a.dimension, a.value) for a in alerts}, "the decoy must be one that pages"
+
+
+def test_a_group_that_always_stalls_more_is_not_paged_before_it_has_a_history() -> None:
+    """A decoy: one ISP in four always stalls at 12% of beats against the others' 2% (its peering is poor; an ISP x
+    region at its prime time did so on qoe_world). From a cold start its baseline is the population's until it has
+    history, and a design-effect count against that borrowed baseline pages it within minutes (guard off); one trial
+    per session until its learned beats outweigh the span's twice (``stall_history``) does not."""
+    groups = {"region": ["r1", "r2", "r3", "r4"], "device_class": ["tv", "mobile", "desktop"],
+              "isp": ["a", "b", "c", "hot"]}
+    poor = lambda t, d: {"stall": 0.1} if d["isp"] == "hot" else {}  # noqa: E731
+    events = steady_stream(40, 60, seed=35, groups=groups, effect=poor)
+    _, alerts = _run(events)
+    assert alerts == [], [(a.dimension, a.value, a.evidence) for a in alerts]
+    _, alerts = _run(events, EbSettings(stall_history=0.0))
+    assert ("isp", "hot") in {(a.dimension, a.value) for a in alerts}, "the decoy must be one that pages"
