@@ -289,8 +289,8 @@ class EbSettings(BaseModel):
     """... only for a group whose learned beats outweigh the span's this many times; one trial per session before.
     Why: groups differ in how often they stall (an ISP in a region at its prime time: 6% against the population's
     0.4% on qoe_world), and rates have no between-group spread in the test, so a baseline learned from a cold day's
-    first minutes is not a baseline. Counted by design effect without it, such groups paged 26-92 minutes into 3 of
-    qoe_world's 31 dev days (as on the long lane, ``long_history``)."""
+    first minutes is not a baseline. Counted by design effect without it, such groups paged 26-92 minutes into 2 of
+    qoe_world's 31 dev days, 18 and 1704 (as on the long lane, ``long_history``)."""
     stall_min_sessions: float = Field(5.0, ge=0.0)
     """... and from at least this many distinct stalling sessions; one trial per session below. Why: sessions' stall
     rates are heavy-tailed, not beta: a viewer on a dying network (qoe_world's real traces hold near-outages) stalls at
