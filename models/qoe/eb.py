@@ -941,11 +941,8 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | No
     out[:, 4] = share(contrib[:, C["err"]])
     if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
         out[:, 5] = share(contrib[:, C["lj"]])
-    if icc_floor is None:
-        out[:, 6], out[:, 7] = beat, out[:, 1]
-        return out
     m = np.bincount(codes, weights=contrib[:, C["beats"]])
-    rho = stall_icc(m, np.bincount(codes, weights=contrib[:, C["stall"]]), icc_floor)
+    rho = 1.0 if icc_floor is None else stall_icc(m, np.bincount(codes, weights=contrib[:, C["stall"]]), icc_floor)
     design = 1.0 / (1.0 + np.maximum(m - 1.0, 0.0) * rho)
     out[:, 6] = contrib[:, C["beats"]] * design[codes]
     out[:, 7] = contrib[:, C["stall"]] * design[codes]
