@@ -1,11 +1,11 @@
 """Alert records and the tracker that turns per-window causes into alerts.
 
 An alert opens when the same (dimension, value) is named the cause in ``confirm_windows``
-consecutive windows (or in one window scoring ``instant_ratio`` times the threshold: a blip of two
-chance failures in a small group is not worth a page, a collapse is), stays open while it keeps being named, and
-closes after ``close_after_windows`` quiet windows. ``start`` is the first flagged window's start, ``end`` the
-last flagged window's end, ``detected_at`` the end of the window that confirmed it (the moment an
-operator would be paged, so detection delay = ``detected_at`` - incident start).
+consecutive windows (or as many as the cause itself asks, :attr:`Cause.confirm`; or in one window scoring
+``instant_ratio`` times the threshold: a blip of two chance failures in a small group is not worth a page, a collapse
+is), stays open while it keeps being named, and closes after ``close_after_windows`` quiet windows. ``start`` is the
+first flagged window's start, ``end`` the last flagged window's end, ``detected_at`` the end of the window that
+confirmed it (the moment an operator would be paged, so detection delay = ``detected_at`` - incident start).
 
 "Consecutive" is in the naming lane's own steps: a lane scored every ``every`` windows (:attr:`Cause.every`) can name a
 cause at most that often, so its run continues across that gap; counted in windows, a cause only that lane sees
@@ -49,6 +49,9 @@ class Cause:
     evidence: dict[str, Any]
     every: int = 1
     """The naming lane's interval in windows: a run of namings continues across a gap this long."""
+    confirm: int | None = None
+    """Namings in a row that confirm it (None: the tracker's ``confirm_windows``). A lane whose consecutive scorings
+    share most of their span gains little from a second look (:attr:`EbSettings.long_confirm`)."""
 
 
 def severity(score: float, threshold: float) -> Severity:
@@ -99,7 +102,8 @@ class AlertTracker:
             if cause.score > state.peak.score:
                 state.peak = cause
             strong = cause.score >= self.instant_ratio * self.threshold if self.threshold > 0 else True
-            if state.confirmed_at is None and (state.run >= self.confirm_windows or strong):
+            need = self.confirm_windows if cause.confirm is None else cause.confirm
+            if state.confirmed_at is None and (state.run >= need or strong):
                 state.confirmed_at = window
                 state.ident = f"a{self._count:04d}"
                 self._count += 1

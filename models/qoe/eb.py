@@ -31,8 +31,9 @@ windows so a drift or a sparse group that no single window shows still pages; it
 scorings of their own lane (:class:`~streamlab.models.qoe.alerts.Cause` ``every``). Its higher bar is for means that
 wander over 10 minutes; start outcomes, one independent trial per attempt, are held to the fast lane's there too
 (``exact_starts``). A long lane (``long_windows``) scores the last 30 minutes every 5 against a higher bar still: a
-sparse group's sessions over half an hour, where 10 minutes hold little more than its concurrent few. It only adds
-causes: it neither keeps a group's windows from being learned nor names again an alert another lane keeps open.
+sparse group's sessions over half an hour, where 10 minutes hold little more than its concurrent few. Its causes page
+on their first scoring over that bar (``long_confirm``). It only adds causes: it neither keeps a group's windows from
+being learned nor names again an alert another lane keeps open.
 
 **Evidence is counted in sessions, and many tests pay for it.** Heartbeat metrics weigh each beat by one over its
 session's beats in the span, so a player that beats every 2 s is not ten times the evidence of one that beats every
@@ -224,6 +225,12 @@ class EbSettings(BaseModel):
     """The long lane judges a group only once its learned beats and attempts are this many times those of its span."""
     long_every: int = Field(10, ge=1)
     """The long lane is scored every this many windows (5 minutes): its context moves little in one."""
+    long_confirm: int = Field(1, ge=1)
+    """Scorings of the long lane that confirm its cause (the other lanes: ``confirm_windows``). Two scorings 5 minutes
+    apart share 25 of their 30 minutes, so the second is no second look: it waits for 5 more minutes of the evidence
+    the first already had over the bar. Issue 19: a device model capped at 432p on Kestrel (about 20 sessions in 10
+    minutes, bitrate -61%) cleared the long lane's bar once, 31 minutes in, and hovered just under it until the cap
+    lifted."""
     long_threshold: float = Field(20.0, gt=0)
     """The long lane's bar, for every metric: above the slow lane's, for levels that wander with the hour over 30
     minutes; start outcomes too (:attr:`exact_starts` is the fast and slow lanes'; a lower bar here was tried)."""
@@ -1025,14 +1032,14 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 16
+    STATE_FORMAT = 17
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
     ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
     ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open; 15: levels by session age;
-    16: stalls by design effect, ``learn_alerted_units``)."""
+    16: stalls by design effect, ``learn_alerted_units``; 17: ``long_confirm``)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1576,6 +1583,7 @@ class EbDetector:
         ``bars``: the lane's threshold per metric (:meth:`_bars`); a group is a candidate when a metric clears its own.
         """
         s = self.s
+        confirm = s.long_confirm if lane == "long" else None
         surprise = np.maximum(surprise - penalty[self.store.spec[rows]][:, None], 0.0)
         surprise = np.where(surprise > bars, surprise, 0.0)  # only metrics over their bar count
         best = surprise.max(axis=1)
@@ -1706,10 +1714,10 @@ class EbDetector:
             aliases = self._aliases(r, si, mask, alive, unit_rows) if s.alias_alerts else []
             if aliases:
                 evidence["aliases"] = [f"{SPEC_NAMES[k[0]]}={k[1]}" for k in aliases]
-            out.append(Cause(window, SPEC_NAMES[si], key[1], score, evidence, every))
+            out.append(Cause(window, SPEC_NAMES[si], key[1], score, evidence, every, confirm))
             for a_key in aliases[:max(0, s.max_causes_per_window - len(out))]:
                 out.append(Cause(window, SPEC_NAMES[a_key[0]], a_key[1], score,
-                                 {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every))
+                                 {**evidence, "alias_of": f"{SPEC_NAMES[si]}={key[1]}"}, every, confirm))
             alive &= column(si) != r
             removed.append((si, r, False))
             if first:

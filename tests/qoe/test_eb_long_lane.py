@@ -58,6 +58,29 @@ def test_a_cause_named_every_ten_windows_stays_one_alert_and_closes_after_two_si
     assert [(a.start, a.end) for a in alerts] == [(10 * 30.0, 31 * 30.0)]
 
 
+def test_a_long_lane_cause_pages_on_its_first_scoring_over_the_bar() -> None:
+    """``long_confirm`` 1: the long lane's consecutive scorings share 25 of their 30 minutes, so its cause is confirmed
+    by one; the sparse drop above pages a scoring (5 minutes) sooner than when it waits for a second."""
+    events = steady_stream(140, 45, seed=3, groups=GROUPS, effect=_drop)
+    found = {}
+    for confirm in (1, 2):
+        alerts = _run(events, EbSettings(long_windows=60, long_confirm=confirm))[1]
+        assert {(a.dimension, a.value) for a in alerts} == {SCOPE}, alerts
+        found[confirm] = min(a.detected_at - T1 for a in alerts)
+    assert found[1] <= found[2] - 300.0, found
+
+
+def test_a_cause_that_asks_for_one_naming_is_confirmed_by_it() -> None:
+    """The tracker honours a cause's own ``confirm``; causes without one still wait for ``confirm_windows``."""
+    tracker = AlertTracker(30.0, 24.0, "eb", confirm_windows=2, close_after_windows=4)
+    opened = []
+    for w in range(0, 40):
+        causes = [Cause(w, "cdn*region", "akamai*br-south", 30.0, {"lane": "long"}, 10, confirm=1)] if w == 10 else []
+        causes += [Cause(w, "region", "br-south", 30.0, {"lane": "fast"})] if w in (12, 14) else []
+        opened += tracker.feed(w, causes)
+    assert [(a.dimension, a.detected_at) for a in opened] == [("cdn*region", 11 * 30.0)], opened
+
+
 def test_the_long_lane_judges_only_groups_its_baseline_knows() -> None:
     """A group that has always sat lower (bitrate 2,600 against 4,000 from the first minute) differs from the
     population, not from itself: 30 minutes of it against a baseline that barely knows it asked the first question
