@@ -1436,7 +1436,7 @@ class EbDetector:
             if s.long_windows and window % s.long_every == 0 and len(causes) < s.max_causes_per_window \
                     and len(self.closed) >= s.long_windows:
                 # Every metric at the long bar: start outcomes keep their exact test at the fast bar in the slow lane
-                # (``exact_starts``); that bar here too paged once falsely on the first world (see ``exact_starts``).
+                # (``exact_starts``); that bar here too drew one late alert, counted false (see ``exact_starts``).
                 context = self._running_context(self.long_sums, window, s.long_windows)
                 causes += self._lane(window, *context, s.long_windows, s.long_every,
                                      np.full(len(METRICS), s.long_threshold), "long", causes, long=True)
