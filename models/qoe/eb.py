@@ -1564,7 +1564,7 @@ class EbDetector:
         named = {(c.dimension, c.value) for c in causes}
         out: list[Cause] = []
         for c in self._attribute(window, rows, counts, sur, base, span, bars, lane, penalty, units, every, long,
-                                 causes):
+                                 causes, s.long_confirm if long else None):
             if (c.dimension, c.value) not in named and len(causes) + len(out) < s.max_causes_per_window:
                 out.append(c)
         return out
@@ -1572,10 +1572,12 @@ class EbDetector:
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
                    span: int, bars: np.ndarray, lane: str, penalty: np.ndarray,
                    span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1,
-                   own_alerts_only: bool = False, earlier: list[Cause] | None = None) -> list[Cause]:
+                   own_alerts_only: bool = False, earlier: list[Cause] | None = None,
+                   confirm: int | None = None) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
 
         ``every``: the lane's interval in windows, carried by its causes (a run of namings continues across it).
+        ``confirm``: the lane's namings in a row that confirm a cause, carried by its causes (None: the tracker's).
         ``own_alerts_only``: name again only the open alerts this lane named last; the others' groups only explain.
         ``earlier``: the causes the lanes before this one named in this window; those not candidates here only explain.
 
@@ -1583,7 +1585,6 @@ class EbDetector:
         ``bars``: the lane's threshold per metric (:meth:`_bars`); a group is a candidate when a metric clears its own.
         """
         s = self.s
-        confirm = s.long_confirm if lane == "long" else None
         surprise = np.maximum(surprise - penalty[self.store.spec[rows]][:, None], 0.0)
         surprise = np.where(surprise > bars, surprise, 0.0)  # only metrics over their bar count
         best = surprise.max(axis=1)
