@@ -69,7 +69,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -773,6 +773,16 @@ class _Store:
             np.add.at(self.sums, rows, counts)
 
 
+class _Span(NamedTuple):
+    """A lane's span: its units' store rows ``[units, specs]``, contributions ``[units, columns]``, session weights
+    (:func:`session_weights`, or None), and the contributions' column sums, taken once for all that reads them."""
+
+    unit_rows: np.ndarray
+    contrib: np.ndarray
+    weights: np.ndarray | None
+    total: np.ndarray
+
+
 @dataclass
 class _Window:
     """One closed window: each unit's store row per spec, its contributions, and the per-group totals."""
@@ -951,21 +961,23 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | No
 
     codes, _ = pd.factorize(sess)
 
-    def share(v: np.ndarray) -> np.ndarray:
-        total = np.bincount(codes, weights=v)
+    def share(v: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+        total = np.bincount(codes, weights=v) if total is None else total
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(v > 0, v / np.maximum(total[codes], 1e-12), 0.0)
 
-    beat = share(contrib[:, C["beats"]])
+    # Each session's beats and stalls in the span: the shares' denominators and the design effect's (one bincount each).
+    m = np.bincount(codes, weights=contrib[:, C["beats"]])
+    stalled = np.bincount(codes, weights=contrib[:, C["stall"]])
+    beat = share(contrib[:, C["beats"]], m)
     out[:, 0] = beat
     out[:, 1] = beat * contrib[:, C["stall"]]
     out[:, 2] = beat * contrib[:, C["err"]]
-    out[:, 3] = share(contrib[:, C["stall"]])
+    out[:, 3] = share(contrib[:, C["stall"]], stalled)
     out[:, 4] = share(contrib[:, C["err"]])
     if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
         out[:, 5] = share(contrib[:, C["lj"]])
-    m = np.bincount(codes, weights=contrib[:, C["beats"]])
-    rho = 1.0 if icc_floor is None else stall_icc(m, np.bincount(codes, weights=contrib[:, C["stall"]]), icc_floor)
+    rho = 1.0 if icc_floor is None else stall_icc(m, stalled, icc_floor)
     design = 1.0 / (1.0 + np.maximum(m - 1.0, 0.0) * rho)
     out[:, 6] = contrib[:, C["beats"]] * design[codes]
     out[:, 7] = contrib[:, C["stall"]] * design[codes]
@@ -975,6 +987,44 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | No
 def _traffic(counts: np.ndarray) -> np.ndarray:
     """Beats plus attempts of each row of ``counts``: how much of the traffic a group (or unit) carries."""
     return counts[:, C["beats"]] + counts[:, C["attempts"]]
+
+
+def _group_totals(unit_rows: np.ndarray, contrib: np.ndarray, store_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, counts)``: ``contrib`` summed per store row over every unit's row of each spec (``unit_rows``).
+
+    Every (unit, spec) pair's row in one array, spec by spec (a row is one group of one spec), sorted once by row: each
+    group's units are then contiguous and in unit order, and one ``reduceat`` sums them, in the order and so to the bits
+    of a sort and a ``reduceat`` per spec (19 of each per window before, ~15% more time on the bench day's windows), or
+    of :func:`_aggregate` over the pairs. As 16-bit keys while every store row fits (``store_rows``; the default 50k
+    groups do): numpy's stable sort orders those by radix, not by merging.
+    """
+    n = len(unit_rows)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, contrib.shape[1]))
+    keys = unit_rows.T.astype(np.uint16 if store_rows <= 1 << 16 else np.int64).ravel()
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+    return sorted_keys[starts].astype(np.int64), np.add.reduceat(contrib[order % n], starts, axis=0)
+
+
+def _masked_sums(arrays: tuple[np.ndarray, ...], masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Each of ``arrays`` (``[units, k]``) summed over the units of every mask: ``[masks, k]`` each.
+
+    The bits of ``a[mask].sum(axis=0)`` per mask: the masks' units gathered once, each mask's a contiguous slice of the
+    gather summed the same way (rows added in unit order). Attribution scores up to 64 candidates a round, and a
+    boolean gather per candidate and array was most of the slow lane's attribution. Not ``np.add.reduceat``: along
+    axis 0 it adds in another order (other bits in the float columns).
+    """
+    picks = [np.flatnonzero(m) for m in masks]
+    ends = np.cumsum([len(p) for p in picks]).tolist()
+    flat = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    bounds = list(zip([0, *ends][:len(ends)], ends, strict=True))
+    outs = []
+    for a in arrays:
+        gathered = a[flat]
+        outs.append(np.array([gathered[lo:hi].sum(axis=0) for lo, hi in bounds]).reshape(len(masks), a.shape[1]))
+    return outs
 
 
 def _aggregate(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1232,17 +1282,7 @@ class EbDetector:
         contrib = np.frombuffer(self.open_rows, dtype=float).reshape(n, len(COLUMNS))  # no copy: a new buffer follows
         if n:
             unit_rows = self._tuple_rows(np.array(self.open_dims, dtype=np.int64), window)
-            # Every (unit, spec) pair's row in one array, spec by spec (a row is one group of one spec), sorted once by
-            # row: each group's units are then contiguous and in unit order, and one ``reduceat`` sums them, in the
-            # order and so to the bits of a sort and a ``reduceat`` per spec (19 of each per window before, ~15% more
-            # time on the bench day's windows). As 16-bit keys while every store row fits (the default 50k groups
-            # do): numpy's stable sort orders those by radix, not by merging.
-            keys = unit_rows.T.astype(np.uint16 if len(self.store.sums) <= 1 << 16 else np.int64).ravel()
-            order = np.argsort(keys, kind="stable")
-            sorted_keys = keys[order]
-            starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-            rows = sorted_keys[starts].astype(np.int64)
-            counts = np.add.reduceat(contrib[order % n], starts, axis=0)
+            rows, counts = _group_totals(unit_rows, contrib, len(self.store.sums))
             self.store.seen[rows] = window
             self.store.decay_to(rows, window)
         else:
@@ -1359,12 +1399,12 @@ class EbDetector:
             return rows, counts
         return sums.totals()
 
-    def _span_units(self, window: int, span: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The units of the last ``span`` windows: store rows ``[U, specs]``, contributions, session weights."""
+    def _span_units(self, window: int, span: int) -> _Span:
+        """The units of the last ``span`` windows (:class:`_Span`)."""
         assert next(reversed(self.closed)) == window, "a span ends at the last closed window"
         unit_rows, contrib, sess = self.units.span(window - span + 1)
         weights = session_weights(contrib, sess, self.s.stall_icc_floor) if self.s.session_evidence else None
-        return unit_rows, contrib, weights
+        return _Span(unit_rows, contrib, weights, contrib.sum(axis=0))
 
     def _sessions(self, rows: np.ndarray, unit_rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
         """Distinct sessions per group of ``rows`` (:data:`SESSION_COLUMNS`), from the span's unit weights."""
@@ -1413,15 +1453,15 @@ class EbDetector:
             span_units = self._span_units(window, s.context_windows)
             self._tau2 = self._heterogeneity(rows, counts)
             surprise, basel = score_matrix(counts, base, self.prior_n, self.pop, self.prior, s, self._clustering(s.context_windows),
-                                           self._sessions(rows, span_units[0], span_units[2]), self.store.spec[rows], self._tau2,
-                                           span_units[1].sum(axis=0))
+                                           self._sessions(rows, span_units.unit_rows, span_units.weights), self.store.spec[rows],
+                                           self._tau2, span_units.total)
             best = surprise.max(axis=1)
             penalty = self._penalty(rows, counts, self._clustering(s.context_windows))
             causes = self._attribute(window, rows, counts, surprise, basel, s.context_windows, self._bars(s.threshold),
                                      "fast", penalty, span_units)
             # Learn from this window's own counts, for groups that are quiet in their context.
             # The population's own groups (over ``slow_max_share`` of the span) are flagged on faults only (``_flag``).
-            population = _traffic(counts) > s.slow_max_share * float(_traffic(span_units[1]).sum())
+            population = _traffic(counts) > s.slow_max_share * float(_traffic(span_units.total[None, :])[0])
             self._flag(window, rows, surprise, s.learn_below * s.threshold, ~population)
             if not s.learn_delayed:
                 quiet_rows = set(rows[best >= s.learn_below * s.threshold].tolist())
@@ -1518,7 +1558,7 @@ class EbDetector:
             hit = np.isin(old.unit_rows, alerted).any(axis=1)
             if hit.any():
                 kept = ~hit
-                rows, counts = _aggregate(old.unit_rows[kept].T.ravel(), np.tile(old.contrib[kept], (len(SPECS), 1)))
+                rows, counts = _group_totals(old.unit_rows[kept], old.contrib[kept], len(self.store.sums))
         flagged = self.store.flagged[rows] >= old_window
         if not flagged.any():
             return rows, counts
@@ -1545,7 +1585,7 @@ class EbDetector:
         volume = _traffic(counts)
         units = self._span_units(window, span)
         # Beats and attempts are counts (0 or 1 per unit): their sum is exact in any order of additions.
-        total = float(_traffic(units[1]).sum())
+        total = float(_traffic(units.total[None, :])[0])
         touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now
         if long:
             # Only a group whose learned history outweighs the span twice: the lane asks whether a group changed, and
@@ -1556,8 +1596,8 @@ class EbDetector:
         rows, counts = rows[touched], counts[touched]
         clustering = self._clustering(span)
         sur, base = score_matrix(counts, self.store.sums[rows], self.prior_n, self.pop, self.prior, s, clustering,
-                                 self._sessions(rows, units[0], units[2]), self.store.spec[rows], self._tau2,
-                                 units[1].sum(axis=0))
+                                 self._sessions(rows, units.unit_rows, units.weights), self.store.spec[rows], self._tau2,
+                                 units.total)
         penalty = self._penalty(rows, counts, clustering)
         if not long:
             self._flag(window, rows, sur, s.learn_below * float(bars.max()))
@@ -1571,7 +1611,7 @@ class EbDetector:
 
     def _attribute(self, window: int, rows: np.ndarray, counts: np.ndarray, surprise: np.ndarray, basel: np.ndarray,
                    span: int, bars: np.ndarray, lane: str, penalty: np.ndarray,
-                   span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], every: int = 1,
+                   span_units: _Span, every: int = 1,
                    own_alerts_only: bool = False, earlier: list[Cause] | None = None,
                    confirm: int | None = None) -> list[Cause]:
         """Explaining away over the units of the last ``span`` windows; see the module docstring.
@@ -1594,8 +1634,7 @@ class EbDetector:
         if len(cand) == 0 and not keeping:
             return []
         cand = cand[np.argsort(-best[cand], kind="stable")][:64]
-        unit_rows, contrib, weights = span_units
-        span_total = contrib.sum(axis=0)
+        unit_rows, contrib, weights, span_total = span_units
         columns: dict[int, np.ndarray] = {}
 
         def column(si: int) -> np.ndarray:
@@ -1731,15 +1770,14 @@ class EbDetector:
         return out
 
     def _score_units(self, rows: list[int], masks: list[np.ndarray],
-                     span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], span: int,
+                     span_units: _Span, span: int,
                      span_total: np.ndarray) -> np.ndarray:
         """Scores (``[rows, metrics]``, before the penalty) of each group ``rows[k]`` over only the span's units in
         ``masks[k]``: the units summed per group, then one :func:`score_matrix` call for all (it scores rows
         independently; one call per group cost more than the rest of a window's close)."""
-        _, contrib, weights = span_units
-        c = np.array([contrib[m].sum(axis=0) for m in masks]).reshape(len(rows), contrib.shape[1])
-        sess = None if weights is None else \
-            np.array([weights[m].sum(axis=0) for m in masks]).reshape(len(rows), weights.shape[1])
+        _, contrib, weights, _ = span_units
+        c, *sess_sums = _masked_sums((contrib,) if weights is None else (contrib, weights), masks)
+        sess = sess_sums[0] if sess_sums else None
         scores, _ = score_matrix(c, self.store.sums[rows], self.prior_n, self.pop, self.prior, self.s,
                                  self._clustering(span), sess, self.store.spec[rows], self._tau2, span_total)
         return scores
@@ -1752,7 +1790,7 @@ class EbDetector:
 
     def _keep_residual(self, out: list[Cause], removed: list[tuple[int, int, bool]], renamed: np.ndarray,
                        column: Callable[[int], np.ndarray],
-                       span_units: tuple[np.ndarray, np.ndarray, np.ndarray | None], span_total: np.ndarray,
+                       span_units: _Span, span_total: np.ndarray,
                        span: int, bars: np.ndarray, penalty: np.ndarray) -> None:
         """Add to :attr:`_kept` the confirmed open alerts not named in this lane (``out``) whose own evidence still
         scores ``keep_ratio`` of ``bars``: their units less those of every other group that took units here

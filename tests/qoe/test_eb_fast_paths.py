@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from streamlab.models.qoe import schema_v2
-from streamlab.models.qoe.eb import C, COLUMNS, SPECS, EbDetector, EbSettings, _aggregate, _value, detect_lines
+from streamlab.models.qoe.eb import (C, COLUMNS, SPECS, EbDetector, EbSettings, _aggregate, _group_totals, _masked_sums,
+                                     _value, detect_lines)
 from streamlab.models.qoe.schema_v2 import fast_record, parse_record
 from streamlab.training.qoe.world_v2 import steady_stream
 
@@ -57,13 +58,49 @@ def test_window_totals_per_spec_are_bit_for_bit_the_totals_over_every_unit_and_s
     assert checked >= 10
 
 
+def test_totals_of_a_window_less_some_units_are_bit_for_bit_the_aggregate_over_every_unit_and_spec() -> None:
+    """What :meth:`EbDetector._learnable` learns when an alert's units leave a window: summed as a window's totals are."""
+    det = EbDetector()
+    checked = 0
+    rng = np.random.default_rng(5)
+    for event in _events():
+        window = int(event.timestamp // det.s.window_s)
+        if det.current is not None and window > det.current and len(det.open_dims) > 20:
+            rec = det._factorize(det.current)
+            kept = rng.random(len(rec.contrib)) < 0.7
+            rows, counts = _group_totals(rec.unit_rows[kept], rec.contrib[kept], len(det.store.sums))
+            plain_rows, plain = _aggregate(rec.unit_rows[kept].T.ravel(), np.tile(rec.contrib[kept], (len(SPECS), 1)))
+            assert np.array_equal(rows, plain_rows) and np.array_equal(counts, plain)
+            checked += 1
+            det.current = window
+        det.ingest(event)
+    assert checked >= 10
+    empty_rows, empty = _group_totals(np.zeros((0, len(SPECS)), dtype=np.int64), np.zeros((0, len(COLUMNS))), 10)
+    assert len(empty_rows) == 0 and empty.shape == (0, len(COLUMNS))
+
+
+def test_candidate_sums_from_one_gather_are_bit_for_bit_each_masks_own_sum() -> None:
+    """Attribution's sums per candidate (:func:`_masked_sums`): float columns, so the order of additions shows."""
+    rng = np.random.default_rng(11)
+    a, w = rng.random((5000, len(COLUMNS))) * 1e4, rng.random((5000, 8))
+    masks = [rng.random(5000) < p for p in (0.5, 0.01, 0.0, 1.0, 0.2)] + [np.zeros(5000, dtype=bool)]
+    sums, weights = _masked_sums((a, w), masks)
+    assert sums.shape == (len(masks), len(COLUMNS)) and weights.shape == (len(masks), 8)
+    for k, m in enumerate(masks):
+        assert np.array_equal(sums[k], a[m].sum(axis=0)) and np.array_equal(weights[k], w[m].sum(axis=0))
+    # ``reduceat`` (the obvious one-call way) adds in another order: the test would catch it.
+    picks = np.flatnonzero(masks[0])
+    assert not np.array_equal(np.add.reduceat(a[picks], [0], axis=0)[0], a[masks[0]].sum(axis=0))
+    assert _masked_sums((a,), [])[0].shape == (0, len(COLUMNS))
+
+
 def test_session_evidence_over_the_units_that_weigh_equals_the_sum_over_every_unit() -> None:
     det = EbDetector(EbSettings(slow_windows=6))
     for event in _events()[:3000]:
         det.ingest(event)
     assert det.current is not None
     window = det.current - 1
-    unit_rows, _, weights = det._span_units(window, det.s.slow_windows)
+    unit_rows, _, weights, _ = det._span_units(window, det.s.slow_windows)
     assert weights is not None
     rows, _ = det._context(window, det.s.slow_windows)
     flat = unit_rows.ravel()

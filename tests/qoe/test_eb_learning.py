@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from streamlab.models.qoe.alerts import Cause
-from streamlab.models.qoe.eb import C, COLUMNS, METRICS, SPECS, SPEC_NAMES, EbDetector, EbSettings, _Window
+from streamlab.models.qoe.eb import C, COLUMNS, METRICS, SPECS, SPEC_NAMES, EbDetector, EbSettings, _Span, _Window
 from streamlab.models.qoe.schema_v2 import parse_event
 from streamlab.training.qoe.world_v2 import START_EPOCH_S, steady_stream
 
@@ -135,12 +135,12 @@ def test_an_open_alert_explains_its_units_in_the_fast_lane_every_window() -> Non
     det.tracker.feed(window - 2, [Cause(window - 2, "device_class", "tv", 90.0, {"lane": "slow"}, 2)])
     det.named[("device_class", "tv")] = window - 2
     causes = det._attribute(window, scored, counts, surprise, np.zeros((2, len(METRICS))), det.s.context_windows,
-                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), (unit_rows, contrib, None))
+                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), _Span(unit_rows, contrib, None, contrib.sum(axis=0)))
     assert causes == [], causes
     # Once the class's alert is closed (and out of the span), the same units name the pair: the test can tell.
     det.tracker.open.clear()
     causes = det._attribute(window, scored, counts, surprise, np.zeros((2, len(METRICS))), det.s.context_windows,
-                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), (unit_rows, contrib, None))
+                            det._bars(det.s.threshold), "fast", np.zeros(len(SPECS)), _Span(unit_rows, contrib, None, contrib.sum(axis=0)))
     assert [(c.dimension, c.value) for c in causes] == [("device_class*app_version", "tv*4.2")], causes
 
 
