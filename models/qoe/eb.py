@@ -962,9 +962,9 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | No
     codes, _ = pd.factorize(sess)
 
     def share(v: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+        # Where a unit adds (v > 0), its session's total is at least v, so no floor is needed to divide.
         total = np.bincount(codes, weights=v) if total is None else total
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(v > 0, v / np.maximum(total[codes], 1e-12), 0.0)
+        return np.divide(v, total[codes], out=np.zeros(len(v)), where=v > 0)
 
     # Each session's beats and stalls in the span: the shares' denominators and the design effect's (one bincount each).
     m = np.bincount(codes, weights=contrib[:, C["beats"]])
@@ -1006,6 +1006,22 @@ def _group_totals(unit_rows: np.ndarray, contrib: np.ndarray, store_rows: int) -
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
     return sorted_keys[starts].astype(np.int64), np.add.reduceat(contrib[order % n], starts, axis=0)
+
+
+_INCIDENCE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+"""Per spec count, the ones and column pointers :meth:`EbDetector._sessions`'s incidences slice (never written once
+made, so a slice held anywhere stays right), grown as spans need."""
+
+
+def _incidence_parts(n: int, specs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views of ``n * specs`` ones and the ``n + 1`` column pointers ``0, specs, 2 specs, ...``: two arrays a span's
+    size, made once per size instead of at every scoring of every lane."""
+    ones, pointers = _INCIDENCE.get(specs, (np.ones(0), np.zeros(0, dtype=np.int32)))
+    if len(pointers) <= n:
+        size = 2 * n + 1
+        ones, pointers = np.ones(size * specs), np.arange(0, size * specs, specs, dtype=np.int32)
+        _INCIDENCE[specs] = ones, pointers
+    return ones[:n * specs], pointers[:n + 1]
 
 
 def _masked_sums(arrays: tuple[np.ndarray, ...], masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -1420,8 +1436,8 @@ class EbDetector:
         n, specs = unit_rows.shape
         out_row = np.full(len(self.store.sums), len(rows), dtype=np.int32)
         out_row[rows] = np.arange(len(rows), dtype=np.int32)
-        incidence = scipy.sparse.csc_matrix((np.ones(n * specs), out_row[unit_rows.ravel()],
-                                             np.arange(0, n * specs + 1, specs, dtype=np.int32)),
+        ones, pointers = _incidence_parts(n, specs)
+        incidence = scipy.sparse.csc_matrix((ones, out_row[unit_rows.ravel()], pointers),
                                             shape=(len(rows) + 1, n))
         return np.asarray(incidence @ weights)[:-1]
 
