@@ -683,6 +683,8 @@ def score_matrix(counts: np.ndarray, base: np.ndarray, prior_n: float, pop: np.n
 
 
 _NEVER = int(np.iinfo(np.int64).min)
+_UNUSED = int(np.iinfo(np.int64).max)
+"""A free cell's :attr:`_Cells.last`: never before any window."""
 
 
 @dataclass
@@ -795,6 +797,97 @@ class _Window:
     counts: np.ndarray
     sess: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """``[units]`` a key of each unit's session (a hash), for evidence counted in distinct sessions."""
+    cells: _CellTotals | None = None
+    """The window's units summed per cell (:class:`_Cells`), for the slow and long lanes' spans."""
+
+
+class _CellTotals(NamedTuple):
+    """A window's units summed per cell: cell ids (distinct, ascending) and ``[cells, CELL_COLUMNS]`` sums."""
+
+    rows: np.ndarray
+    counts: np.ndarray
+
+
+CELL_COLUMNS = len(COLUMNS) + 2
+"""A cell's sums: :data:`COLUMNS`, then its units' beats x stalls and beats x errors (what :func:`session_weights`
+weighs by a session's beats: a product per unit, summed)."""
+
+
+@dataclass
+class _Cells:
+    """Cells: the units of one session with one dimension tuple (the same store rows), across windows.
+
+    Why: the slow lane scores its 10 minutes every window and the long lane its 30 every five minutes, and everything
+    they read of their units (session evidence, each group's sums, each candidate's sums over the units still
+    unexplained) is a sum over units that depends on a unit only through its session and its groups. A session beats
+    every 10-30 s, so its units in a 10-minute span are ~20 with the same rows: summed per cell once, as windows come
+    and go (:class:`_SpanSums`), the lanes read ~a twentieth of the rows. The sums are those of the units in another
+    order of additions (the last bits of the float columns; counts are exact).
+    """
+
+    index: dict[tuple[int, bytes], int] = field(default_factory=dict)
+    keys: list[tuple[int, bytes] | None] = field(default_factory=list)
+    rows: np.ndarray = field(default_factory=lambda: np.zeros((0, len(SPECS)), dtype=np.int64))
+    """``[cells, specs]`` each cell's store rows."""
+    sess: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    last: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """The last window a cell had a unit in (a cell is reused once every span has left it)."""
+    free: list[int] = field(default_factory=list)
+
+    def totals(self, rec: _Window, window: int) -> _CellTotals:
+        """Window ``rec``'s units summed per cell (new cells made)."""
+        n = len(rec.contrib)
+        if n == 0:
+            return _CellTotals(np.zeros(0, dtype=np.int64), np.zeros((0, CELL_COLUMNS)))
+        index, new = self.index, self._new
+        sess = rec.sess.tolist()
+        ids = np.array([c if (c := index.get(k)) is not None else new(k) for k in zip(sess, map(bytes, rec.unit_rows))],
+                       dtype=np.int64)
+        fresh = ids >= 0
+        ids = np.where(fresh, ids, -ids - 1)
+        pending = np.flatnonzero(~fresh)  # the units that made a cell: its rows and session
+        self.rows[ids[pending]] = rec.unit_rows[pending]
+        self.sess[ids[pending]] = rec.sess[pending]
+        self.last[ids] = window
+        ext = np.empty((n, CELL_COLUMNS))
+        ext[:, :len(COLUMNS)] = rec.contrib
+        ext[:, len(COLUMNS)] = rec.contrib[:, C["beats"]] * rec.contrib[:, C["stall"]]
+        ext[:, len(COLUMNS) + 1] = rec.contrib[:, C["beats"]] * rec.contrib[:, C["err"]]
+        return _CellTotals(*_aggregate(ids, ext))
+
+    def _new(self, key: tuple[int, bytes]) -> int:
+        """A cell for ``key``, as ``-(id + 1)`` (its rows are written by :meth:`totals`)."""
+        if self.free:
+            cid = self.free.pop()
+            self.keys[cid] = key
+        else:
+            cid = len(self.keys)
+            self.keys.append(key)
+            self._grow(cid + 1)
+        self.index[key] = cid
+        return -cid - 1
+
+    def _grow(self, size: int) -> None:
+        if len(self.last) < size:
+            grow = max(size, 2 * len(self.last), 256) - len(self.last)
+            self.rows = np.concatenate([self.rows, np.zeros((grow, len(SPECS)), dtype=np.int64)])
+            self.sess = np.concatenate([self.sess, np.zeros(grow, dtype=np.int64)])
+            self.last = np.concatenate([self.last, np.full(grow, _UNUSED, dtype=np.int64)])
+
+    def release(self, before: int) -> None:
+        """Reuse the cells with no unit from window ``before`` on (no span holds them)."""
+        gone = np.flatnonzero(self.last < before).tolist()
+        for c in gone:
+            del self.index[self.keys[c]]  # type: ignore[arg-type]
+            self.keys[c] = None
+        self.free += gone
+        self.last[gone] = _UNUSED
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.free = list(range(len(self.keys)))
+        self.keys = [None] * len(self.keys)
+        self.last[:] = _UNUSED
 
 
 @dataclass
@@ -813,27 +906,32 @@ class _SpanSums:
     """Per store row: the closed windows carrying it (the context's rows are those above zero)."""
     rebuilt: int | None = None
     """The window of the last :meth:`rebuild`."""
+    zero_gone: bool = False
+    """Zero a row's sums when its last window leaves (:class:`_Cells`' rows are reused as soon as no span holds them:
+    a residue must not carry over; a store row's residue is left, as it always was, until the next rebuild)."""
 
-    def _fit(self, size: int) -> None:
+    def _fit(self, size: int, width: int = len(COLUMNS)) -> None:
         if len(self.present) < size:
-            grow = size - len(self.present)
-            self.sums = np.concatenate([self.sums, np.zeros((grow, len(COLUMNS)))])
+            grow = max(size, 2 * len(self.present)) - len(self.present) if self.zero_gone else size - len(self.present)
+            self.sums = np.concatenate([self.sums.reshape(-1, width), np.zeros((grow, width))])
             self.present = np.concatenate([self.present, np.zeros(grow, dtype=np.int64)])
 
-    def add(self, rec: _Window, size: int) -> None:
+    def add(self, rec: _Window | _CellTotals, size: int) -> None:
         """Window ``rec`` joined the context (``size``: the store's rows; a window's rows are distinct)."""
-        self._fit(size)
+        self._fit(size, rec.counts.shape[1])
         self.sums[rec.rows] += rec.counts
         self.present[rec.rows] += 1
 
-    def remove(self, rec: _Window) -> None:
+    def remove(self, rec: _Window | _CellTotals) -> None:
         """Window ``rec`` left the context."""
         self.sums[rec.rows] -= rec.counts
         self.present[rec.rows] -= 1
+        if self.zero_gone:
+            self.sums[rec.rows[self.present[rec.rows] == 0]] = 0.0
 
     def rebuild(self, rows: np.ndarray, counts: np.ndarray, size: int) -> None:
         """Totals recomputed from the windows themselves (``rows``/``counts``: their exact aggregate)."""
-        self._fit(size)
+        self._fit(size, counts.shape[1])
         self.sums[:] = 0.0
         self.sums[rows] = counts
 
@@ -851,10 +949,11 @@ class _SpanSums:
 class _UnitBuffer:
     """The units of the closed windows, in window order, in one set of arrays: a span's units are a slice.
 
-    Why: both lanes read the units of their span every time they score (the slow lane 20 windows every second
-    window), and stacking the windows' arrays anew each time copied some 14k units x 43 values. A window's units are
-    appended once when it closes and dropped once when it leaves; a span is a view of the same values in the same
-    order and layout (each array C-contiguous), so every sum over it is bit for bit the one over a fresh stack.
+    Why: the lanes read the units of their span every time they score (the slower lanes now read cells instead,
+    :class:`_Cells`), and stacking the windows' arrays anew each time copied some 14k units x 43 values. A window's
+    units are appended once when it closes and dropped once when it leaves; a span is a view of the same values in
+    the same order and layout (each array C-contiguous), so every sum over it is bit for bit the one over a fresh
+    stack.
     Space is reclaimed by moving the live units to the front when the end is reached (amortised O(1) per unit).
     """
 
@@ -946,13 +1045,18 @@ def stall_icc(beats: np.ndarray, stalls: np.ndarray, floor: float) -> float:
     return float(min(max(rho, floor), 1.0))
 
 
-def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | None = None) -> np.ndarray:
+def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | None = None,
+                    products: np.ndarray | None = None) -> np.ndarray:
     """``[units, 8]`` (:data:`SESSION_COLUMNS`): what each unit adds to its groups' session-level evidence.
 
     A beat weighs ``1 / (its session's beats in the span)``, so a group's sum counts distinct sessions
     without a per-group set, and the weighted stalls sum each session's stall rate once, however often
     its player beats. Stall trials and events weigh ``1 / (1 + (m - 1) rho)`` (:func:`stall_icc`, ``rho`` at least
     ``icc_floor``); with ``icc_floor`` None, ``rho`` is 1: the same as the session's share.
+
+    Every weight is linear in a unit's contributions given its session's totals, so a row of ``contrib`` may be many
+    units of one session summed (a cell, :class:`_Cells`): ``products`` (``[rows, 2]``) then gives their summed beats
+    x stalls and beats x errors, which the sum of their beats and stalls cannot.
     """
     out = np.zeros((len(contrib), len(SESSION_COLUMNS)))
     if not len(contrib):
@@ -971,8 +1075,12 @@ def session_weights(contrib: np.ndarray, sess: np.ndarray, icc_floor: float | No
     stalled = np.bincount(codes, weights=contrib[:, C["stall"]])
     beat = share(contrib[:, C["beats"]], m)
     out[:, 0] = beat
-    out[:, 1] = beat * contrib[:, C["stall"]]
-    out[:, 2] = beat * contrib[:, C["err"]]
+    if products is None:
+        out[:, 1] = beat * contrib[:, C["stall"]]
+        out[:, 2] = beat * contrib[:, C["err"]]
+    else:
+        out[:, 1] = share(products[:, 0], m)
+        out[:, 2] = share(products[:, 1], m)
     out[:, 3] = share(contrib[:, C["stall"]], stalled)
     out[:, 4] = share(contrib[:, C["err"]])
     if contrib[:, C["lj"]].any():  # jumps are rare: most spans have none
@@ -1098,14 +1206,14 @@ class EbDetector:
     _handed = 0
     """A front's tuples already handed off."""
 
-    STATE_FORMAT = 17
+    STATE_FORMAT = 18
     """Bump when the pickled attributes change: a durable stream's checkpoint written by another layout is
     refused by name instead of failing on a missing attribute windows later (2: session evidence, tau^2; 4: changes
     within sessions; 5: the slow lane's running totals; 6: the dimension tuples' store rows; 7: latency jumps; 8: a
     session's state a list, an event id its own dedup key; 9: the settings' ``min_population_rates``; 10:
     ``refine_nested``; 11: the long lane, closed windows kept for it; 12: the long lane's running totals; 13:
     ``learn_share``, the store's fault flags; 14: ``keep_ratio``, the alerts kept open; 15: levels by session age;
-    16: stalls by design effect, ``learn_alerted_units``; 17: ``long_confirm``)."""
+    16: stalls by design effect, ``learn_alerted_units``; 17: ``long_confirm``; 18: the slower lanes' cells)."""
 
     def __init__(self, settings: EbSettings | None = None, prior: EbPrior | None = None) -> None:
         self.s = s = settings or EbSettings()
@@ -1128,7 +1236,12 @@ class EbDetector:
         self.long_sums = _SpanSums()
         """The same for the long lane's (re-aggregating its 60 windows at every scoring was most of its cost)."""
         self.units = _UnitBuffer()
-        """The units of :attr:`closed`, the lanes' spans as slices."""
+        """The units of :attr:`closed`, the fast lane's span as a slice."""
+        self.cells = _Cells()
+        """The cells of :attr:`closed`'s units, read by the slow and long lanes as their spans' running totals
+        (:attr:`slow_cells`, :attr:`long_cells`)."""
+        self.slow_cells = _SpanSums(np.zeros((0, CELL_COLUMNS)), zero_gone=True)
+        self.long_cells = _SpanSums(np.zeros((0, CELL_COLUMNS)), zero_gone=True)
         self.tuple_ids: dict[tuple[Any, ...], int] = {}
         """A unit's dimension values (:data:`DIMS`, raw) -> the tuple's id; bounded by ``max_sessions``."""
         self.tuples: list[tuple[Any, ...]] = []
@@ -1277,6 +1390,9 @@ class EbDetector:
             self.closed.clear()
             self.span_sums.clear()
             self.long_sums.clear()
+            self.slow_cells.clear()
+            self.long_cells.clear()
+            self.cells.clear()
             self.units.clear()
             self.counters["context_resets"] += 1
             self.current = window
@@ -1415,11 +1531,25 @@ class EbDetector:
             return rows, counts
         return sums.totals()
 
-    def _span_units(self, window: int, span: int) -> _Span:
-        """The units of the last ``span`` windows (:class:`_Span`)."""
+    def _span_units(self, window: int, span: int, cells: _SpanSums | None = None) -> _Span:
+        """The units of the last ``span`` windows (:class:`_Span`), or their cells' sums (``cells``: the running
+        totals of a slower lane's span, :class:`_Cells`), rebuilt from the windows every ``span`` windows as
+        :meth:`_running_context` rebuilds a context."""
         assert next(reversed(self.closed)) == window, "a span ends at the last closed window"
-        unit_rows, contrib, sess = self.units.span(window - span + 1)
-        weights = session_weights(contrib, sess, self.s.stall_icc_floor) if self.s.session_evidence else None
+        products = None
+        if cells is None:
+            unit_rows, contrib, sess = self.units.span(window - span + 1)
+        else:
+            if cells.rebuilt is None or window - cells.rebuilt >= span:
+                recs = [c for w in range(window - span + 1, window + 1)
+                        if w in self.closed and (c := self.closed[w].cells) is not None]
+                cells.rebuild(*_aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs])),
+                              len(self.cells.keys))
+                cells.rebuilt = window
+            ids, sums = cells.totals()
+            unit_rows, sess = self.cells.rows[ids], self.cells.sess[ids]
+            contrib, products = np.ascontiguousarray(sums[:, :len(COLUMNS)]), sums[:, len(COLUMNS):]
+        weights = session_weights(contrib, sess, self.s.stall_icc_floor, products) if self.s.session_evidence else None
         return _Span(unit_rows, contrib, weights, contrib.sum(axis=0))
 
     def _sessions(self, rows: np.ndarray, unit_rows: np.ndarray, weights: np.ndarray | None) -> np.ndarray | None:
@@ -1429,7 +1559,7 @@ class EbDetector:
         # One sparse product for every column: the (store row x unit) incidence of the span, a unit in one group per
         # spec, compressed by unit, times the weights. It adds each group's units' weights in unit order from zero, as
         # a ``bincount`` of each column over every (unit, spec) pair does, so the sums are those bit for bit, without
-        # five bincounts over gathered copies of the span's ``[units x specs]`` rows (the slow lane's: ~20k x 19).
+        # five bincounts over gathered copies of the span's ``[units x specs]`` rows (in the slower lanes, cells).
         # Only the groups of ``rows`` (distinct, as every context's are) get an output row, every other (unit, spec) pair
         # adds into one spare row: a product over the whole store zeroed and filled ~30k rows to read a few thousand.
         # Each group's additions are the same, in the same order, so its sums are the same bits.
@@ -1444,24 +1574,30 @@ class EbDetector:
     def _close(self, window: int) -> list[Alert]:
         s = self.s
         rec = self._factorize(window)
+        rec.cells = cells = self.cells.totals(rec, window)
         self.closed[window] = rec
         self.span_sums.add(rec, len(self.store.sums))
+        self.slow_cells.add(cells, len(self.cells.keys))
         if s.long_windows:
             self.long_sums.add(rec, len(self.store.sums))
+            self.long_cells.add(cells, len(self.cells.keys))
             left = self.closed.get(window - s.long_windows)
             if left is not None:
                 self.long_sums.remove(left)
+                self.long_cells.remove(left.cells)  # type: ignore[arg-type]
         self.units.add(window, rec)
         # A window leaves the slow lane's span (its running totals) and is learned from (``learn_delayed``) ...
         old_window = window - s.slow_windows
         old = self.closed.get(old_window)
         if old is not None:
             self.span_sums.remove(old)
+            self.slow_cells.remove(old.cells)  # type: ignore[arg-type]
             if s.learn_delayed:
                 self.store.learn(*self._learnable(old, old_window))
         # ... and is forgotten once it has left the long lane's too.
         while self.closed and next(iter(self.closed)) <= window - self._hold:
             self.units.drop(self.closed.popitem(last=False)[0])
+        self.cells.release(window - self._hold + 1)
         causes: list[Cause] = []
         rows, counts = self._context(window, s.context_windows)
         if len(rows):
@@ -1599,7 +1735,7 @@ class EbDetector:
         """
         s = self.s
         volume = _traffic(counts)
-        units = self._span_units(window, span)
+        units = self._span_units(window, span, self.long_cells if long else self.slow_cells)
         # Beats and attempts are counts (0 or 1 per unit): their sum is exact in any order of additions.
         total = float(_traffic(units.total[None, :])[0])
         touched = volume <= s.slow_max_share * total  # every group in the context: a sparse one may be quiet now

@@ -18,7 +18,7 @@ import pytest
 
 from streamlab.models.qoe import schema_v2
 from streamlab.models.qoe.eb import (C, COLUMNS, SPECS, EbDetector, EbSettings, _aggregate, _group_totals, _masked_sums,
-                                     _value, detect_lines)
+                                     _value, detect_lines, session_weights)
 from streamlab.models.qoe.schema_v2 import fast_record, parse_record
 from streamlab.training.qoe.world_v2 import steady_stream
 
@@ -153,6 +153,48 @@ def test_the_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_
             compared += 1
     assert det.counters["context_resets"] == 1
     assert compared >= 40
+
+
+def test_the_slower_lanes_cells_carry_what_their_units_carry_across_the_horizon_and_a_reset() -> None:
+    """The slow and long lanes read their spans as cells (a session's units with one set of store rows, summed as
+    windows come and go): every group's totals and session evidence over the cells are those over the units, to
+    rounding (exact in the count columns), while cells are released and reused and after a context reset."""
+    s = EbSettings(slow_windows=5, slow_every=1, long_windows=8, long_every=1, max_gap_windows=4)
+    det = EbDetector(s)
+    raw = _raw()
+    gap = 30 * 60.0 * 2
+    compared, stalled, seen = 0, 0, set()
+    for event in _events(raw + [{**e, "timestamp": e["timestamp"] + gap, "session_id": f"{e['session_id']}-again"}
+                                for e in raw[:1500]]):
+        before = det.counters["windows_closed"]
+        det.ingest(event)
+        if det.counters["windows_closed"] > before and det.closed:
+            last = next(reversed(det.closed))
+            rec = det.closed[last]
+            seen |= set(zip(rec.sess.tolist(), map(bytes, rec.unit_rows)))
+            for span, cells in ((s.slow_windows, det.slow_cells), (s.long_windows, det.long_cells)):
+                unit_rows, contrib, sess = det.units.span(last - span + 1)
+                weights = session_weights(contrib, sess, s.stall_icc_floor)
+                span_cells = det._span_units(last, span, cells)
+                assert len(span_cells.contrib) < len(contrib), "a session's units in a span share a cell"
+                rows, totals = _group_totals(unit_rows, contrib, len(det.store.sums))
+                cell_rows, cell_totals = _group_totals(span_cells.unit_rows, span_cells.contrib, len(det.store.sums))
+                assert np.array_equal(rows, cell_rows)
+                assert np.array_equal(totals[:, _COUNT_COLUMNS], cell_totals[:, _COUNT_COLUMNS])
+                np.testing.assert_allclose(cell_totals, totals, rtol=1e-12, atol=1e-9)
+                evidence = det._sessions(rows, unit_rows, weights)
+                assert evidence is not None
+                stalled += bool(evidence[:, 3].any())
+                np.testing.assert_allclose(det._sessions(rows, span_cells.unit_rows, span_cells.weights), evidence,
+                                           rtol=1e-9, atol=1e-12)
+                np.testing.assert_allclose(span_cells.total, contrib.sum(axis=0), rtol=1e-12, atol=1e-9)
+                # A cell no window of the span holds is zero to the bit: reused, it starts from nothing.
+                assert not cells.sums[cells.present == 0].any()
+            compared += 1
+    assert det.counters["context_resets"] == 1
+    assert compared >= 40
+    assert stalled >= 20, "stalls in many spans: their per-session shares are compared"
+    assert 0 < len(det.cells.keys) < len(seen) / 2, "cells no span holds are reused"
 
 
 class _LookUpEveryWindow(EbDetector):
