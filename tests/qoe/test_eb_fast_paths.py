@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,20 @@ def test_session_evidence_over_the_units_that_weigh_equals_the_sum_over_every_un
     assert some is not None and np.array_equal(some, every_unit[1::3])
 
 
+def _closes_across_the_horizons_and_a_reset(det: EbDetector) -> Iterator[int]:
+    """The last closed window after each close, over the stream and then the stream again an hour later (a gap longer
+    than ``max_gap_windows``: a context reset) as new sessions."""
+    raw = _raw()
+    gap = 30 * 60.0 * 2
+    assert "event_id" not in raw[0]  # events are told apart by session, kind and seq: new sessions are new events
+    for event in _events(raw + [{**e, "timestamp": e["timestamp"] + gap, "session_id": f"{e['session_id']}-again"}
+                                for e in raw[:1500]]):
+        before = det.counters["windows_closed"]
+        det.ingest(event)
+        if det.counters["windows_closed"] > before and det.closed:
+            yield next(reversed(det.closed))
+
+
 def test_the_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_the_horizon_and_a_reset() -> None:
     """Windows join and leave the slow and long contexts (``slow_windows`` = 5, ``long_windows`` = 8, so most of the 48
     windows cross both horizons), the totals are rebuilt from the windows every 5 (8), and a gap longer than
@@ -121,36 +136,28 @@ def test_the_lanes_running_totals_and_unit_spans_equal_a_fresh_aggregate_across_
     starts with room for 1024)."""
     s = EbSettings(slow_windows=5, slow_every=1, long_windows=8, long_every=1, max_gap_windows=4)
     det = EbDetector(s)
-    raw = _raw()
-    gap = 30 * 60.0 * 2  # the stream again after an hour: a context reset
     compared = 0
-    assert "event_id" not in raw[0]  # events are told apart by session, kind and seq: new sessions are new events
-    for event in _events(raw + [{**e, "timestamp": e["timestamp"] + gap, "session_id": f"{e['session_id']}-again"}
-                                for e in raw[:1500]]):
-        before = det.counters["windows_closed"]
-        det.ingest(event)
-        if det.counters["windows_closed"] > before and det.closed:
-            last = next(reversed(det.closed))
-            fresh_rows, fresh = det._context(last, s.slow_windows)
-            rows, running = det.span_sums.totals()
-            assert np.array_equal(rows, fresh_rows)
-            long_rows, long_fresh = det._context(last, s.long_windows)
-            rows_l, running_l = det.long_sums.totals()
-            assert np.array_equal(rows_l, long_rows)
-            assert np.array_equal(running_l[:, _COUNT_COLUMNS], long_fresh[:, _COUNT_COLUMNS])
-            np.testing.assert_allclose(running_l, long_fresh, rtol=1e-12, atol=1e-9)
-            # The unit buffer holds the closed windows only, and its spans are their units stacked afresh.
-            assert list(det.units.starts) == list(det.closed)
-            for span in (s.context_windows, s.slow_windows):
-                recs = [det.closed[w] for w in range(last - span + 1, last + 1) if w in det.closed]
-                got = det.units.span(last - span + 1)
-                restored = pickle.loads(pickle.dumps(det.units)).span(last - span + 1)  # a checkpoint: live units only
-                for k, name in enumerate(("unit_rows", "contrib", "sess")):
-                    assert np.array_equal(got[k], np.concatenate([getattr(r, name) for r in recs])), (span, name)
-                    assert np.array_equal(restored[k], got[k]), (span, name)
-            assert np.array_equal(running[:, _COUNT_COLUMNS], fresh[:, _COUNT_COLUMNS])
-            np.testing.assert_allclose(running, fresh, rtol=1e-12, atol=1e-9)
-            compared += 1
+    for last in _closes_across_the_horizons_and_a_reset(det):
+        fresh_rows, fresh = det._context(last, s.slow_windows)
+        rows, running = det.span_sums.totals()
+        assert np.array_equal(rows, fresh_rows)
+        long_rows, long_fresh = det._context(last, s.long_windows)
+        rows_l, running_l = det.long_sums.totals()
+        assert np.array_equal(rows_l, long_rows)
+        assert np.array_equal(running_l[:, _COUNT_COLUMNS], long_fresh[:, _COUNT_COLUMNS])
+        np.testing.assert_allclose(running_l, long_fresh, rtol=1e-12, atol=1e-9)
+        # The unit buffer holds the closed windows only, and its spans are their units stacked afresh.
+        assert list(det.units.starts) == list(det.closed)
+        for span in (s.context_windows, s.slow_windows):
+            recs = [det.closed[w] for w in range(last - span + 1, last + 1) if w in det.closed]
+            got = det.units.span(last - span + 1)
+            restored = pickle.loads(pickle.dumps(det.units)).span(last - span + 1)  # a checkpoint: live units only
+            for k, name in enumerate(("unit_rows", "contrib", "sess")):
+                assert np.array_equal(got[k], np.concatenate([getattr(r, name) for r in recs])), (span, name)
+                assert np.array_equal(restored[k], got[k]), (span, name)
+        assert np.array_equal(running[:, _COUNT_COLUMNS], fresh[:, _COUNT_COLUMNS])
+        np.testing.assert_allclose(running, fresh, rtol=1e-12, atol=1e-9)
+        compared += 1
     assert det.counters["context_resets"] == 1
     assert compared >= 40
 
@@ -161,36 +168,29 @@ def test_the_slower_lanes_cells_carry_what_their_units_carry_across_the_horizon_
     rounding (exact in the count columns), while cells are released and reused and after a context reset."""
     s = EbSettings(slow_windows=5, slow_every=1, long_windows=8, long_every=1, max_gap_windows=4)
     det = EbDetector(s)
-    raw = _raw()
-    gap = 30 * 60.0 * 2
     compared, stalled, seen = 0, 0, set()
-    for event in _events(raw + [{**e, "timestamp": e["timestamp"] + gap, "session_id": f"{e['session_id']}-again"}
-                                for e in raw[:1500]]):
-        before = det.counters["windows_closed"]
-        det.ingest(event)
-        if det.counters["windows_closed"] > before and det.closed:
-            last = next(reversed(det.closed))
-            rec = det.closed[last]
-            seen |= set(zip(rec.sess.tolist(), map(bytes, rec.unit_rows)))
-            for span, cells in ((s.slow_windows, det.slow_cells), (s.long_windows, det.long_cells)):
-                unit_rows, contrib, sess = det.units.span(last - span + 1)
-                weights = session_weights(contrib, sess, s.stall_icc_floor)
-                span_cells = det._span_units(last, span, cells)
-                assert len(span_cells.contrib) < len(contrib), "a session's units in a span share a cell"
-                rows, totals = _group_totals(unit_rows, contrib, len(det.store.sums))
-                cell_rows, cell_totals = _group_totals(span_cells.unit_rows, span_cells.contrib, len(det.store.sums))
-                assert np.array_equal(rows, cell_rows)
-                assert np.array_equal(totals[:, _COUNT_COLUMNS], cell_totals[:, _COUNT_COLUMNS])
-                np.testing.assert_allclose(cell_totals, totals, rtol=1e-12, atol=1e-9)
-                evidence = det._sessions(rows, unit_rows, weights)
-                assert evidence is not None
-                stalled += bool(evidence[:, 3].any())
-                np.testing.assert_allclose(det._sessions(rows, span_cells.unit_rows, span_cells.weights), evidence,
-                                           rtol=1e-9, atol=1e-12)
-                np.testing.assert_allclose(span_cells.total, contrib.sum(axis=0), rtol=1e-12, atol=1e-9)
-                # A cell no window of the span holds is zero to the bit: reused, it starts from nothing.
-                assert not cells.sums[cells.present == 0].any()
-            compared += 1
+    for last in _closes_across_the_horizons_and_a_reset(det):
+        rec = det.closed[last]
+        seen |= set(zip(rec.sess.tolist(), map(bytes, rec.unit_rows)))
+        for span, cells in ((s.slow_windows, det.slow_cells), (s.long_windows, det.long_cells)):
+            unit_rows, contrib, sess = det.units.span(last - span + 1)
+            weights = session_weights(contrib, sess, s.stall_icc_floor)
+            span_cells = det._span_units(last, span, cells)
+            assert len(span_cells.contrib) < len(contrib), "a session's units in a span share a cell"
+            rows, totals = _group_totals(unit_rows, contrib, len(det.store.sums))
+            cell_rows, cell_totals = _group_totals(span_cells.unit_rows, span_cells.contrib, len(det.store.sums))
+            assert np.array_equal(rows, cell_rows)
+            assert np.array_equal(totals[:, _COUNT_COLUMNS], cell_totals[:, _COUNT_COLUMNS])
+            np.testing.assert_allclose(cell_totals, totals, rtol=1e-12, atol=1e-9)
+            evidence = det._sessions(rows, unit_rows, weights)
+            assert evidence is not None
+            stalled += bool(evidence[:, 3].any())
+            np.testing.assert_allclose(det._sessions(rows, span_cells.unit_rows, span_cells.weights), evidence,
+                                       rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(span_cells.total, contrib.sum(axis=0), rtol=1e-12, atol=1e-9)
+            # A cell no window of the span holds is zero to the bit: reused, it starts from nothing.
+            assert not cells.sums[cells.present == 0].any()
+        compared += 1
     assert det.counters["context_resets"] == 1
     assert compared >= 40
     assert stalled >= 20, "stalls in many spans: their per-session shares are compared"
