@@ -910,15 +910,15 @@ class _SpanSums:
     """Zero a row's sums when its last window leaves (:class:`_Cells`' rows are reused as soon as no span holds them:
     a residue must not carry over; a store row's residue is left, as it always was, until the next rebuild)."""
 
-    def _fit(self, size: int, width: int = len(COLUMNS)) -> None:
+    def _fit(self, size: int) -> None:
         if len(self.present) < size:
-            grow = max(size, 2 * len(self.present)) - len(self.present) if self.zero_gone else size - len(self.present)
-            self.sums = np.concatenate([self.sums.reshape(-1, width), np.zeros((grow, width))])
+            grow = max(size, 2 * len(self.present)) - len(self.present)
+            self.sums = np.concatenate([self.sums, np.zeros((grow, self.sums.shape[1]))])
             self.present = np.concatenate([self.present, np.zeros(grow, dtype=np.int64)])
 
     def add(self, rec: _Window | _CellTotals, size: int) -> None:
         """Window ``rec`` joined the context (``size``: the store's rows; a window's rows are distinct)."""
-        self._fit(size, rec.counts.shape[1])
+        self._fit(size)
         self.sums[rec.rows] += rec.counts
         self.present[rec.rows] += 1
 
@@ -931,9 +931,18 @@ class _SpanSums:
 
     def rebuild(self, rows: np.ndarray, counts: np.ndarray, size: int) -> None:
         """Totals recomputed from the windows themselves (``rows``/``counts``: their exact aggregate)."""
-        self._fit(size, counts.shape[1])
+        self._fit(size)
         self.sums[:] = 0.0
         self.sums[rows] = counts
+
+    def running(self, window: int, span: int, fresh: Callable[[], tuple[np.ndarray, np.ndarray]],
+                size: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`totals` at ``window``, first recomputed from the span's windows (``fresh()``: their exact aggregate)
+        when the last :meth:`rebuild` is ``span`` windows old, so that the order of additions never drifts further."""
+        if self.rebuilt is None or window - self.rebuilt >= span:
+            self.rebuild(*fresh(), size)
+            self.rebuilt = window
+        return self.totals()
 
     def clear(self) -> None:
         self.sums[:] = 0.0
@@ -1523,13 +1532,8 @@ class EbDetector:
 
     def _running_context(self, sums: _SpanSums, window: int, span: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_context` over ``span`` (the last closed windows) from ``sums``, its running totals; recomputed from
-        the windows every ``span`` windows so that the order of additions never drifts further."""
-        if sums.rebuilt is None or window - sums.rebuilt >= span:
-            rows, counts = self._context(window, span)
-            sums.rebuild(rows, counts, len(self.store.sums))
-            sums.rebuilt = window
-            return rows, counts
-        return sums.totals()
+        the windows every ``span`` windows (:meth:`_SpanSums.running`)."""
+        return sums.running(window, span, lambda: self._context(window, span), len(self.store.sums))
 
     def _span_units(self, window: int, span: int, cells: _SpanSums | None = None) -> _Span:
         """The units of the last ``span`` windows (:class:`_Span`), or their cells' sums (``cells``: the running
@@ -1540,13 +1544,12 @@ class EbDetector:
         if cells is None:
             unit_rows, contrib, sess = self.units.span(window - span + 1)
         else:
-            if cells.rebuilt is None or window - cells.rebuilt >= span:
+            def fresh() -> tuple[np.ndarray, np.ndarray]:
                 recs = [c for w in range(window - span + 1, window + 1)
                         if w in self.closed and (c := self.closed[w].cells) is not None]
-                cells.rebuild(*_aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs])),
-                              len(self.cells.keys))
-                cells.rebuilt = window
-            ids, sums = cells.totals()
+                return _aggregate(np.concatenate([r.rows for r in recs]), np.vstack([r.counts for r in recs]))
+
+            ids, sums = cells.running(window, span, fresh, len(self.cells.keys))
             unit_rows, sess = self.cells.rows[ids], self.cells.sess[ids]
             contrib, products = np.ascontiguousarray(sums[:, :len(COLUMNS)]), sums[:, len(COLUMNS):]
         weights = session_weights(contrib, sess, self.s.stall_icc_floor, products) if self.s.session_evidence else None
